@@ -1,0 +1,20 @@
+/**
+ * Prints what this kernel's io_uring can do (opcodes, buffer rings, incremental, bundles) and times
+ * a batch of NOP round trips. Run: deno run --allow-ffi examples/probe.ts   |   bun examples/probe.ts
+ */
+import { prepNop, probeFeatures, Ring } from "../mod.ts";
+
+const features = probeFeatures();
+console.log(JSON.stringify({ ...features, opcodes: `${features.opcodes.length} supported` }, null, 2));
+
+using ring = new Ring({ entries: 256 });
+const rounds = 2000;
+const t0 = performance.now();
+let done = 0;
+for (let r = 0; r < rounds; r++) {
+  for (let i = 0; i < 256; i++) prepNop(ring.sqes, ring.getSqe());
+  ring.submitAndWait(256);
+  done += ring.reap(() => {});
+}
+const secs = (performance.now() - t0) / 1000;
+console.log(`${done} NOPs in batches of 256: ${(done / secs / 1e6).toFixed(2)} M/s`);

@@ -1,0 +1,51 @@
+/** The Bun side of the FFI boundary: `bun:ffi` dlopen over liburing.so.2 and libc.so.6. */
+import { dlopen, FFIType, toArrayBuffer } from "bun:ffi";
+import { LIBC, libraryNotFound, uringCandidates } from "./candidates.ts";
+import { libcSymbols, type NativeType, type SymbolSpec, uringSymbols } from "./symbols.ts";
+import type { LibcSymbols, Native, Ptr, UringSymbols } from "./types.ts";
+
+const bunType: Record<NativeType, FFIType> = {
+  i32: FFIType.i32,
+  u32: FFIType.u32,
+  usize: FFIType.u64,
+  ptr: FFIType.ptr,
+  void: FFIType.void,
+};
+
+function toBun(table: Record<string, SymbolSpec>) {
+  const out: Record<string, { args: FFIType[]; returns: FFIType }> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    out[name] = { args: spec.args.map((a) => bunType[a]), returns: bunType[spec.ret] };
+  }
+  return out;
+}
+
+export function load(): Native {
+  const tried = uringCandidates(process.env.URING_LIB);
+  const errors: string[] = [];
+  let uring: UringSymbols | undefined;
+  let uringPath = "";
+  for (const path of tried) {
+    try {
+      uring = dlopen(path, toBun(uringSymbols)).symbols as unknown as UringSymbols;
+      uringPath = path;
+      break;
+    } catch (e) {
+      errors.push((e as Error).message.split("\n")[0]);
+    }
+  }
+  if (!uring) throw libraryNotFound(tried, errors);
+  const libc = dlopen(LIBC, toBun(libcSymbols)).symbols as unknown as LibcSymbols;
+  const errnoAt = libc.__errno_location() as unknown as number;
+  const errnoCell = new Int32Array(toArrayBuffer(errnoAt as never, 0, 4));
+
+  return {
+    uring,
+    libc,
+    uringPath,
+    address: (p) => (p === null ? 0 : (p as unknown as number)),
+    pointer: (address) => (address === 0 ? null : (address as unknown as Ptr)),
+    view: (p, length) => toArrayBuffer(p as unknown as never, 0, length),
+    errno: () => errnoCell[0],
+  };
+}

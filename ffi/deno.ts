@@ -1,0 +1,81 @@
+/** The Deno side of the FFI boundary: `Deno.dlopen` over liburing.so.2 and libc.so.6. */
+import { LIBC, libraryNotFound, uringCandidates } from "./candidates.ts";
+import { libcSymbols, type NativeType, type SymbolSpec, uringSymbols } from "./symbols.ts";
+import type { LibcSymbols, Native, Ptr, UringSymbols } from "./types.ts";
+
+const denoType = {
+  i32: "i32",
+  u32: "u32",
+  usize: "usize",
+  ptr: "pointer",
+  void: "void",
+} as const satisfies Record<NativeType, Deno.NativeResultType>;
+
+function toDeno(table: Record<string, SymbolSpec>, nonblocking = false): Deno.ForeignLibraryInterface {
+  const out: Deno.ForeignLibraryInterface = {};
+  for (const [name, spec] of Object.entries(table)) {
+    out[name] = {
+      parameters: spec.args.map((a) => denoType[a] as Deno.NativeType),
+      result: denoType[spec.ret],
+      nonblocking,
+    };
+  }
+  return out;
+}
+
+function open(path: string, table: Deno.ForeignLibraryInterface) {
+  try {
+    return Deno.dlopen(path, table);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new Error(`uring-buffers needs FFI: run Deno with --allow-ffi (${(e as Error).message})`);
+    }
+    throw e;
+  }
+}
+
+export function load(): Native {
+  // The override is read only where env access was granted; asking would prompt or throw.
+  const envAllowed = Deno.permissions.querySync({ name: "env", variable: "URING_LIB" }).state === "granted";
+  const tried = uringCandidates(envAllowed ? Deno.env.get("URING_LIB") : undefined);
+  const errors: string[] = [];
+  let uringLib: Deno.DynamicLibrary<Deno.ForeignLibraryInterface> | undefined;
+  let uringPath = "";
+  for (const path of tried) {
+    try {
+      uringLib = open(path, toDeno(uringSymbols));
+      uringPath = path;
+      break;
+    } catch (e) {
+      if ((e as Error).message.startsWith("uring-buffers needs FFI")) throw e;
+      errors.push((e as Error).message.split("\n")[0]);
+    }
+  }
+  if (!uringLib) throw libraryNotFound(tried, errors);
+  const libc = open(LIBC, toDeno(libcSymbols)).symbols as unknown as LibcSymbols;
+  // A second handle whose io_uring_enter runs on Deno's blocking thread pool: the parked waiter.
+  const waiter = open(uringPath, { io_uring_enter: toDeno({ io_uring_enter: uringSymbols.io_uring_enter }, true).io_uring_enter });
+  const waitEnter = waiter.symbols.io_uring_enter as unknown as (
+    fd: number,
+    toSubmit: number,
+    minComplete: number,
+    flags: number,
+    sig: null,
+  ) => Promise<number>;
+
+  const errnoCell = new Int32Array(
+    Deno.UnsafePointerView.getArrayBuffer(libc.__errno_location() as unknown as Deno.PointerObject, 4),
+  );
+  const IORING_ENTER_GETEVENTS = 1;
+
+  return {
+    uring: uringLib.symbols as unknown as UringSymbols,
+    libc,
+    uringPath,
+    waitOffThread: (fd, minComplete) => waitEnter(fd, 0, minComplete, IORING_ENTER_GETEVENTS, null),
+    address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as Deno.PointerObject))),
+    pointer: (address) => Deno.UnsafePointer.create(BigInt(address)) as unknown as Ptr | null,
+    view: (p, length) => Deno.UnsafePointerView.getArrayBuffer(p as unknown as Deno.PointerObject, length),
+    errno: () => errnoCell[0],
+  };
+}

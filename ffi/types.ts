@@ -1,0 +1,45 @@
+/**
+ * The runtime-neutral FFI boundary. `ffi/deno.ts` and `ffi/bun.ts` each implement {@link Native};
+ * nothing outside `ffi/` imports a runtime or knows which one it runs on.
+ */
+import type { libcSymbols, SymbolSpec, uringSymbols } from "./symbols.ts";
+
+/** An opaque native pointer (a `Deno.PointerObject` on Deno, a number on Bun). */
+export type Ptr = { readonly __nativePointer: unique symbol };
+
+type ArgType<K> = K extends "ptr" ? Ptr | null : number;
+type RetType<K> = K extends "ptr" ? Ptr | null : K extends "void" ? void : number;
+type ArgTypes<A> = { -readonly [I in keyof A]: ArgType<A[I]> };
+
+/** The callable form of a symbol table in `ffi/symbols.ts`. */
+export type Bound<T extends Record<string, SymbolSpec>> = {
+  readonly [K in keyof T]: (
+    ...args: ArgTypes<T[K]["args"]> extends infer P extends unknown[] ? P : never
+  ) => RetType<T[K]["ret"]>;
+};
+
+export type UringSymbols = Bound<typeof uringSymbols>;
+export type LibcSymbols = Bound<typeof libcSymbols>;
+
+export interface Native {
+  /** liburing.so.2, bound with the prototypes of `uringSymbols`. */
+  readonly uring: UringSymbols;
+  /** libc.so.6, bound with the prototypes of `libcSymbols`. */
+  readonly libc: LibcSymbols;
+  /**
+   * `io_uring_enter(fd, 0, min_complete, IORING_ENTER_GETEVENTS, NULL)` run off the JS thread, so the
+   * event loop keeps turning while the ring waits; resolves with the call's return value.
+   * Absent where the runtime cannot run a foreign call on another thread.
+   */
+  readonly waitOffThread?: (ringFd: number, minComplete: number) => Promise<number>;
+  /** The address a pointer holds (user-space addresses fit in 2^53). */
+  address(p: Ptr | null): number;
+  /** A pointer to `address`, or null for 0. */
+  pointer(address: number): Ptr | null;
+  /** An ArrayBuffer over `length` bytes of native memory at `p` (not owned: the memory must outlive it). */
+  view(p: Ptr, length: number): ArrayBuffer;
+  /** The calling thread's `errno`. Read it right after the libc call that failed. */
+  errno(): number;
+  /** Library path that was loaded for liburing, for diagnostics. */
+  readonly uringPath: string;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the project needs on Debian/Ubuntu, only where it is missing:
+#   liburing2 (runtime), and with --dev also liburing-dev + gcc (the C oracle test, bench/ tools);
+#   the npm devDependencies (deno, bun, bun-types, typescript) into node_modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+ldconfig -p 2>/dev/null | grep -q 'liburing\.so\.2 ' || need+=(liburing2)
+if [ "${1:-}" = "--dev" ]; then
+  [ -f /usr/include/liburing.h ] || need+=(liburing-dev)
+  command -v gcc >/dev/null || need+=(gcc libc6-dev)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  echo "setup: installing ${need[*]}" >&2
+  $sudo_cmd apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >&2
+fi
+
+if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi

@@ -1,0 +1,116 @@
+/**
+ * `BufferRing`: a ring-mapped provided-buffer group (IORING_REGISTER_PBUF_RING, 5.19). The ring's
+ * entries are either in memory we mmap and register, or kernel-allocated (IOU_PBUF_RING_MMAP, 6.4)
+ * and mmap'd from the ring fd. Buffers are added with `add()` and made visible to the kernel with one
+ * tail store in `publish()`.
+ */
+import * as abi from "../abi.ts";
+import { ClosedError, UringError } from "../errors.ts";
+import { NativeMemory } from "../memory.ts";
+import type { Ring } from "../ring.ts";
+import { pbufRingMmapOffset, registerBufRing, unregisterBufRing } from "./register.ts";
+
+export interface BufferRingOptions {
+  /** Buffer group id (sqe->buf_group): 0..65535, or 0..2047 with `kernelMemory`. */
+  groupId: number;
+  /** Ring slots, a power of two in [1, 32768]. */
+  entries: number;
+  /** IOU_PBUF_RING_MMAP: let the kernel allocate the ring (6.4+). Default false. */
+  kernelMemory?: boolean;
+  /** IOU_PBUF_RING_INC: a buffer may be consumed in pieces (6.12+). Default false. */
+  incremental?: boolean;
+}
+
+const TWO_32 = 4294967296;
+
+export class BufferRing {
+  readonly groupId: number;
+  readonly entries: number;
+  readonly kernelMemory: boolean;
+  readonly incremental: boolean;
+  readonly #ring: Ring;
+  readonly #mem: NativeMemory;
+  readonly #u32: Uint32Array;
+  readonly #u16: Uint16Array;
+  readonly #mask: number;
+  #tail = 0; // next slot to write (u16 arithmetic, like the kernel's)
+  #closed = false;
+
+  constructor(ring: Ring, options: BufferRingOptions) {
+    const { groupId, entries } = options;
+    const kernelMemory = options.kernelMemory ?? false;
+    const maxGroup = kernelMemory ? 2047 : 65535;
+    if (!Number.isInteger(groupId) || groupId < 0 || groupId > maxGroup) {
+      throw new RangeError(`groupId must be an integer in [0, ${maxGroup}]${kernelMemory ? " for kernel-allocated rings" : ""}, got ${groupId}`);
+    }
+    if (!Number.isInteger(entries) || entries < 1 || entries > abi.BUF_RING_MAX_ENTRIES || (entries & (entries - 1)) !== 0) {
+      throw new RangeError(`entries must be a power of two in [1, ${abi.BUF_RING_MAX_ENTRIES}], got ${entries}`);
+    }
+    this.#ring = ring;
+    this.groupId = groupId;
+    this.entries = entries;
+    this.kernelMemory = kernelMemory;
+    this.incremental = options.incremental ?? false;
+    this.#mask = entries - 1;
+    const flags = (kernelMemory ? abi.IOU_PBUF_RING_MMAP : 0) | (this.incremental ? abi.IOU_PBUF_RING_INC : 0);
+    const bytes = entries * abi.BUF_SIZE;
+    const own = kernelMemory ? undefined : new NativeMemory(bytes);
+    const ret = registerBufRing(ring, groupId, entries, flags, own?.address ?? 0);
+    if (ret < 0) {
+      own?.free();
+      const why = -ret === 17 ? `group ${groupId} is already registered on this ring` : `entries=${entries} flags=${flags}`;
+      throw new UringError("IORING_REGISTER_PBUF_RING", -ret, why);
+    }
+    try {
+      this.#mem = own ?? new NativeMemory(bytes, { fd: ring.fd, offset: pbufRingMmapOffset(groupId) });
+    } catch (e) {
+      unregisterBufRing(ring, groupId);
+      throw e;
+    }
+    this.#u32 = new Uint32Array(this.#mem.buffer, 0, bytes / 4);
+    this.#u16 = new Uint16Array(this.#mem.buffer, 0, bytes / 2);
+  }
+
+  /**
+   * Mirrors io_uring_buf_ring_add: writes buffer `bid` (addr, len) into the slot `offset` past the
+   * tail. Nothing is visible to the kernel until publish(). Never touches the tail field of slot 0.
+   */
+  add(addr: number, len: number, bid: number, offset = 0): void {
+    const w = ((this.#tail + offset) & this.#mask) << 2;
+    const u32 = this.#u32;
+    u32[w] = addr >>> 0;
+    u32[w + 1] = Math.floor(addr / TWO_32) >>> 0;
+    u32[w + 2] = len;
+    this.#u16[(w << 1) + 6] = bid;
+  }
+
+  /** Mirrors io_uring_buf_ring_advance: makes `count` added buffers visible with one tail store. */
+  publish(count: number): void {
+    if (this.#closed) throw new ClosedError("BufferRing");
+    this.#tail = (this.#tail + count) & 0xffff;
+    // Release: the entries written by add() must be visible before the kernel sees the new tail.
+    Atomics.store(this.#u16, abi.BUF_RING_TAIL >> 1, this.#tail);
+  }
+
+  /** The slot index (0..entries-1) that add(.., offset) writes next; used to map bundles to bids. */
+  slotAt(offset: number): number {
+    return (this.#tail + offset) & this.#mask;
+  }
+
+  /** The buffer id written in a slot. */
+  bidAt(slot: number): number {
+    return this.#u16[(slot << 3) + 6];
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Unregisters the group and unmaps the ring; idempotent. Outstanding receives fail with ENOBUFS. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#ring.closed) unregisterBufRing(this.#ring, this.groupId);
+    this.#mem.free();
+  }
+}

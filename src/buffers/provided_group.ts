@@ -1,0 +1,43 @@
+/**
+ * `ProvidedBufferGroup`: the original provided-buffer mechanism (IORING_OP_PROVIDE_BUFFERS /
+ * IORING_OP_REMOVE_BUFFERS, 5.7): buffers are handed to the kernel by SQEs, one SQE per run of
+ * contiguous buffers with consecutive ids. The completions (res 0 or -errno) carry the user_data given.
+ */
+import { prepProvideBuffers, prepRemoveBuffers } from "../prep.ts";
+import type { Ring } from "../ring.ts";
+
+export class ProvidedBufferGroup {
+  readonly groupId: number;
+  readonly #ring: Ring;
+
+  constructor(ring: Ring, groupId: number) {
+    if (!Number.isInteger(groupId) || groupId < 0 || groupId > 65535) {
+      throw new RangeError(`groupId must be an integer in [0, 65535], got ${groupId}`);
+    }
+    this.#ring = ring;
+    this.groupId = groupId;
+  }
+
+  /**
+   * Queues one PROVIDE_BUFFERS SQE: `count` buffers of `size` bytes laid out back to back from
+   * `addr`, with ids firstId..firstId+count-1. Submitted with the ring's next submit.
+   */
+  provide(addr: number, size: number, count: number, firstId: number, userData = 0): void {
+    if (!Number.isInteger(size) || size < 1 || size > 0x7fffffff) throw new RangeError(`size must be in [1, 2^31-1], got ${size}`);
+    if (!Number.isInteger(count) || count < 1 || count > 65536) throw new RangeError(`count must be in [1, 65536], got ${count}`);
+    if (!Number.isInteger(firstId) || firstId < 0 || firstId + count > 65536) {
+      throw new RangeError(`buffer ids ${firstId}..${firstId + count - 1} do not fit in [0, 65535]`);
+    }
+    const slot = this.#ring.getSqe();
+    prepProvideBuffers(this.#ring.sqes, slot, addr, size, count, this.groupId, firstId);
+    this.#ring.sqes.setUserData(slot, userData);
+  }
+
+  /** Queues one REMOVE_BUFFERS SQE taking up to `count` unused buffers back; res = how many. */
+  remove(count: number, userData = 0): void {
+    if (!Number.isInteger(count) || count < 1 || count > 65536) throw new RangeError(`count must be in [1, 65536], got ${count}`);
+    const slot = this.#ring.getSqe();
+    prepRemoveBuffers(this.#ring.sqes, slot, count, this.groupId);
+    this.#ring.sqes.setUserData(slot, userData);
+  }
+}

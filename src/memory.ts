@@ -1,0 +1,61 @@
+/** Page-aligned native memory from mmap, with typed views made once. */
+import { native, type Ptr } from "../ffi/mod.ts";
+import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from "./abi.ts";
+import { ClosedError, UringError } from "./errors.ts";
+
+export function roundUpToPage(n: number): number {
+  return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+}
+
+/** mmap that throws a UringError instead of returning MAP_FAILED. */
+export function mapMemory(length: number, fd = -1, offset = 0, populate = false): Ptr {
+  const flags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+  const p = native.libc.mmap(null, length, PROT_READ | PROT_WRITE, flags | (populate ? MAP_POPULATE : 0), fd, offset);
+  const addr = native.address(p);
+  // MAP_FAILED is (void *)-1: some runtimes hand it back as 2^64-1, which is not a safe integer.
+  if (p === null || addr === -1 || addr >= 2 ** 64 - 4096 || !Number.isSafeInteger(addr)) {
+    throw new UringError("mmap", native.errno(), `${length} bytes`);
+  }
+  return p;
+}
+
+/** One anonymous (or file-backed) mapping. `bytes`/`view` cover all of it. */
+export class NativeMemory {
+  readonly ptr: Ptr;
+  readonly address: number;
+  readonly length: number;
+  readonly buffer: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  #open = true;
+
+  constructor(length: number, opts: { fd?: number; offset?: number; populate?: boolean } = {}) {
+    if (!Number.isInteger(length) || length <= 0) throw new RangeError(`length must be a positive integer, got ${length}`);
+    this.length = roundUpToPage(length);
+    this.ptr = mapMemory(this.length, opts.fd ?? -1, opts.offset ?? 0, opts.populate ?? false);
+    this.address = native.address(this.ptr);
+    this.buffer = native.view(this.ptr, this.length);
+    this.bytes = new Uint8Array(this.buffer);
+    this.view = new DataView(this.buffer);
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** A pointer `offset` bytes in. */
+  pointerAt(offset: number): Ptr {
+    return native.pointer(this.address + offset) as Ptr;
+  }
+
+  /** Unmaps. The views must not be touched afterwards; idempotent. */
+  free(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    native.libc.munmap(this.ptr, this.length);
+  }
+
+  assertOpen(what: string): void {
+    if (!this.#open) throw new ClosedError(what);
+  }
+}

@@ -1,0 +1,117 @@
+/** struct sockaddr_in / sockaddr_in6 encoding and decoding (network byte order where the ABI says). */
+import { AF_INET, AF_INET6, SOCKADDR_IN6_SIZE, SOCKADDR_IN_SIZE } from "../abi.ts";
+
+export interface SocketAddress {
+  family: "ipv4" | "ipv6";
+  address: string;
+  port: number;
+}
+
+function parseIPv4(host: string): number[] | null {
+  const parts = host.split(".");
+  if (parts.length !== 4) return null;
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    out.push(n);
+  }
+  return out;
+}
+
+function parseIPv6(host: string): number[] | null {
+  const h = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  if (!/^[0-9a-fA-F:.]+$/.test(h) || h.split("::").length > 2) return null;
+  const [left, right] = h.includes("::") ? h.split("::") : [h, undefined];
+  const groups = (s: string) => (s === "" ? [] : s.split(":"));
+  const toWords = (gs: string[]): number[] | null => {
+    const words: number[] = [];
+    for (let i = 0; i < gs.length; i++) {
+      const g = gs[i];
+      if (i === gs.length - 1 && g.includes(".")) {
+        const v4 = parseIPv4(g);
+        if (!v4) return null;
+        words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+        words.push(parseInt(g, 16));
+      }
+    }
+    return words;
+  };
+  const l = toWords(groups(left));
+  const r = right === undefined ? [] : toWords(groups(right));
+  if (!l || !r) return null;
+  const fill = 8 - l.length - r.length;
+  if (right === undefined ? fill !== 0 : fill < 1) return null;
+  const words = [...l, ...new Array(right === undefined ? 0 : fill).fill(0), ...r];
+  const bytes: number[] = [];
+  for (const w of words) bytes.push(w >> 8, w & 0xff);
+  return bytes;
+}
+
+/** Validates host and port, returns the family. Throws TypeError/RangeError naming the argument. */
+export function checkEndpoint(host: string, port: number): "ipv4" | "ipv6" {
+  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer in [0, 65535], got ${port}`);
+  }
+  const h = host === "localhost" ? "127.0.0.1" : host;
+  if (parseIPv4(h)) return "ipv4";
+  if (parseIPv6(h)) return "ipv6";
+  throw new TypeError(`host must be an IPv4 or IPv6 address literal (or "localhost"), got ${JSON.stringify(host)}`);
+}
+
+/** Writes a sockaddr for host:port into `view` at `offset`; returns its length. */
+export function encodeSockaddr(view: DataView, offset: number, host: string, port: number): number {
+  const family = checkEndpoint(host, port);
+  const h = host === "localhost" ? "127.0.0.1" : host;
+  if (family === "ipv4") {
+    const b = parseIPv4(h)!;
+    view.setUint16(offset, AF_INET, true);
+    view.setUint16(offset + 2, port, false);
+    for (let i = 0; i < 4; i++) view.setUint8(offset + 4 + i, b[i]);
+    for (let i = 8; i < SOCKADDR_IN_SIZE; i++) view.setUint8(offset + i, 0);
+    return SOCKADDR_IN_SIZE;
+  }
+  const b = parseIPv6(h)!;
+  view.setUint16(offset, AF_INET6, true);
+  view.setUint16(offset + 2, port, false);
+  view.setUint32(offset + 4, 0, true); // sin6_flowinfo
+  for (let i = 0; i < 16; i++) view.setUint8(offset + 8 + i, b[i]);
+  view.setUint32(offset + 24, 0, true); // sin6_scope_id
+  return SOCKADDR_IN6_SIZE;
+}
+
+/** Reads a sockaddr_in/in6 at `offset`; null for other families. */
+export function decodeSockaddr(view: DataView, offset: number): SocketAddress | null {
+  const family = view.getUint16(offset, true);
+  const port = view.getUint16(offset + 2, false);
+  if (family === AF_INET) {
+    const a = [0, 1, 2, 3].map((i) => view.getUint8(offset + 4 + i));
+    return { family: "ipv4", address: a.join("."), port };
+  }
+  if (family === AF_INET6) {
+    const words: string[] = [];
+    for (let i = 0; i < 8; i++) words.push(view.getUint16(offset + 8 + i * 2, false).toString(16));
+    return { family: "ipv6", address: compressIPv6(words), port };
+  }
+  return null;
+}
+
+function compressIPv6(words: string[]): string {
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === "0") j++;
+    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (best < 0) return words.join(":");
+  return `${words.slice(0, best).join(":")}::${words.slice(best + bestLen).join(":")}`;
+}

@@ -1,0 +1,211 @@
+/**
+ * SQE preparation, byte-for-byte what liburing 2.3's inline `io_uring_prep_*` helpers write (proved by
+ * tests/prep_oracle_test.ts against a C oracle). Like liburing, none of them touch user_data.
+ * Addresses are plain numbers (user-space pointers fit in 2^53). Each takes the SQE array and a slot.
+ */
+import * as abi from "./abi.ts";
+import type { SqeArray } from "./sqe.ts";
+
+/** Mirrors io_uring_prep_rw: every field but user_data is written. */
+export function prepRw(
+  s: SqeArray,
+  slot: number,
+  op: number,
+  fd: number,
+  addr: number,
+  len: number,
+  offset: number,
+): void {
+  const w = slot << 4; // index in 32-bit words
+  const u32 = s.u32;
+  u32[w] = op & 0xff; // opcode = (__u8) op, flags = 0, ioprio = 0 (little-endian u8,u8,u16)
+  s.i32[w + 1] = fd;
+  u32[w + 2] = offset >>> 0;
+  u32[w + 3] = Math.floor(offset / 4294967296) >>> 0;
+  u32[w + 4] = addr >>> 0;
+  u32[w + 5] = Math.floor(addr / 4294967296) >>> 0;
+  u32[w + 6] = len;
+  u32[w + 7] = 0; // rw_flags
+  u32[w + 10] = 0; // buf_index, personality
+  u32[w + 11] = 0; // file_index
+  u32[w + 12] = 0; // addr3
+  u32[w + 13] = 0;
+  u32[w + 14] = 0; // __pad2[0]
+  u32[w + 15] = 0;
+}
+
+/** Mirrors io_uring_prep_nop. */
+export function prepNop(s: SqeArray, slot: number): void {
+  prepRw(s, slot, abi.IORING_OP_NOP, -1, 0, 0, 0);
+}
+
+/** Mirrors io_uring_prep_read. `offset` -1 reads at the file position (and for pipes/sockets). */
+export function prepRead(s: SqeArray, slot: number, fd: number, addr: number, nbytes: number, offset: number): void {
+  prepRw(s, slot, abi.IORING_OP_READ, fd, addr, nbytes, offset);
+}
+
+/** Mirrors io_uring_prep_write. */
+export function prepWrite(s: SqeArray, slot: number, fd: number, addr: number, nbytes: number, offset: number): void {
+  prepRw(s, slot, abi.IORING_OP_WRITE, fd, addr, nbytes, offset);
+}
+
+/** Mirrors io_uring_prep_recv. With buffer select, pass addr 0 and the max length (or 0). */
+export function prepRecv(s: SqeArray, slot: number, fd: number, addr: number, len: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_RECV, fd, addr, len, 0);
+  s.u32[(slot << 4) + 7] = flags; // msg_flags
+}
+
+/** Mirrors io_uring_prep_recv_multishot (5.19+/6.0; needs IOSQE_BUFFER_SELECT). */
+export function prepRecvMultishot(s: SqeArray, slot: number, fd: number, addr: number, len: number, flags: number): void {
+  prepRecv(s, slot, fd, addr, len, flags);
+  s.u16[(slot << 5) + 1] |= abi.IORING_RECV_MULTISHOT;
+}
+
+/** Mirrors io_uring_prep_send. */
+export function prepSend(s: SqeArray, slot: number, fd: number, addr: number, len: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_SEND, fd, addr, len, 0);
+  s.u32[(slot << 4) + 7] = flags;
+}
+
+/** Mirrors io_uring_prep_send_zc (6.0+): two CQEs, the second flagged IORING_CQE_F_NOTIF. */
+export function prepSendZc(
+  s: SqeArray,
+  slot: number,
+  fd: number,
+  addr: number,
+  len: number,
+  flags: number,
+  zcFlags: number,
+): void {
+  prepRw(s, slot, abi.IORING_OP_SEND_ZC, fd, addr, len, 0);
+  s.u32[(slot << 4) + 7] = flags;
+  s.u16[(slot << 5) + 1] = zcFlags;
+}
+
+/** Mirrors io_uring_prep_recvmsg. `msg` is the address of a struct msghdr. */
+export function prepRecvmsg(s: SqeArray, slot: number, fd: number, msg: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_RECVMSG, fd, msg, 1, 0);
+  s.u32[(slot << 4) + 7] = flags;
+}
+
+/** Mirrors io_uring_prep_recvmsg_multishot (6.0+; results carry a struct io_uring_recvmsg_out). */
+export function prepRecvmsgMultishot(s: SqeArray, slot: number, fd: number, msg: number, flags: number): void {
+  prepRecvmsg(s, slot, fd, msg, flags);
+  s.u16[(slot << 5) + 1] |= abi.IORING_RECV_MULTISHOT;
+}
+
+/** Mirrors io_uring_prep_sendmsg. */
+export function prepSendmsg(s: SqeArray, slot: number, fd: number, msg: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_SENDMSG, fd, msg, 1, 0);
+  s.u32[(slot << 4) + 7] = flags;
+}
+
+/** Mirrors io_uring_prep_accept. `addr`/`addrlen` may be 0 when the peer address is not wanted. */
+export function prepAccept(s: SqeArray, slot: number, fd: number, addr: number, addrlen: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_ACCEPT, fd, addr, 0, addrlen);
+  s.u32[(slot << 4) + 7] = flags; // accept_flags
+}
+
+/** Mirrors io_uring_prep_multishot_accept (5.19+). */
+export function prepMultishotAccept(
+  s: SqeArray,
+  slot: number,
+  fd: number,
+  addr: number,
+  addrlen: number,
+  flags: number,
+): void {
+  prepAccept(s, slot, fd, addr, addrlen, flags);
+  s.u16[(slot << 5) + 1] |= abi.IORING_ACCEPT_MULTISHOT;
+}
+
+/** Mirrors io_uring_prep_connect. */
+export function prepConnect(s: SqeArray, slot: number, fd: number, addr: number, addrlen: number): void {
+  prepRw(s, slot, abi.IORING_OP_CONNECT, fd, addr, 0, addrlen);
+}
+
+/** Mirrors io_uring_prep_close. */
+export function prepClose(s: SqeArray, slot: number, fd: number): void {
+  prepRw(s, slot, abi.IORING_OP_CLOSE, fd, 0, 0, 0);
+}
+
+/** Mirrors io_uring_prep_shutdown (`how`: SHUT_RD, SHUT_WR, SHUT_RDWR). */
+export function prepShutdown(s: SqeArray, slot: number, fd: number, how: number): void {
+  prepRw(s, slot, abi.IORING_OP_SHUTDOWN, fd, 0, how, 0);
+}
+
+/** Mirrors io_uring_prep_timeout. `ts` is the address of a struct __kernel_timespec. */
+export function prepTimeout(s: SqeArray, slot: number, ts: number, count: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_TIMEOUT, -1, ts, 1, count);
+  s.u32[(slot << 4) + 7] = flags; // timeout_flags
+}
+
+/** Mirrors io_uring_prep_timeout_remove. */
+export function prepTimeoutRemove(s: SqeArray, slot: number, userData: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_TIMEOUT_REMOVE, -1, 0, 0, 0);
+  s.setU64(slot, abi.SQE_ADDR, userData);
+  s.u32[(slot << 4) + 7] = flags;
+}
+
+/** Mirrors io_uring_prep_link_timeout. */
+export function prepLinkTimeout(s: SqeArray, slot: number, ts: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_LINK_TIMEOUT, -1, ts, 1, 0);
+  s.u32[(slot << 4) + 7] = flags;
+}
+
+/** Mirrors io_uring_prep_cancel64: cancel the request whose user_data is `userData`. */
+export function prepCancel64(s: SqeArray, slot: number, userData: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_ASYNC_CANCEL, -1, 0, 0, 0);
+  s.setU64(slot, abi.SQE_ADDR, userData);
+  s.u32[(slot << 4) + 7] = flags; // cancel_flags
+}
+
+/** Mirrors io_uring_prep_cancel_fd: cancel requests on `fd` (all of them with IORING_ASYNC_CANCEL_ALL). */
+export function prepCancelFd(s: SqeArray, slot: number, fd: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_ASYNC_CANCEL, fd, 0, 0, 0);
+  s.u32[(slot << 4) + 7] = (flags | abi.IORING_ASYNC_CANCEL_FD) >>> 0;
+}
+
+/** Mirrors io_uring_prep_provide_buffers: `nr` buffers of `len` bytes at `addr`, ids bid.. in group bgid. */
+export function prepProvideBuffers(
+  s: SqeArray,
+  slot: number,
+  addr: number,
+  len: number,
+  nr: number,
+  bgid: number,
+  bid: number,
+): void {
+  prepRw(s, slot, abi.IORING_OP_PROVIDE_BUFFERS, nr, addr, len, bid);
+  s.u16[(slot << 5) + 20] = bgid; // buf_group
+}
+
+/** Mirrors io_uring_prep_remove_buffers: take up to `nr` buffers of group `bgid` back from the kernel. */
+export function prepRemoveBuffers(s: SqeArray, slot: number, nr: number, bgid: number): void {
+  prepRw(s, slot, abi.IORING_OP_REMOVE_BUFFERS, nr, 0, 0, 0);
+  s.u16[(slot << 5) + 20] = bgid;
+}
+
+/** Mirrors io_uring_prep_socket (5.19+). */
+export function prepSocket(
+  s: SqeArray,
+  slot: number,
+  domain: number,
+  type: number,
+  protocol: number,
+  flags: number,
+): void {
+  prepRw(s, slot, abi.IORING_OP_SOCKET, domain, 0, protocol, type);
+  s.u32[(slot << 4) + 7] = flags;
+}
+
+/** Asks the kernel to pick the buffer from group `bgid` (IOSQE_BUFFER_SELECT + sqe->buf_group). */
+export function setBufferSelect(s: SqeArray, slot: number, bgid: number): void {
+  s.u8[(slot << 6) + abi.SQE_FLAGS] |= abi.IOSQE_BUFFER_SELECT;
+  s.u16[(slot << 5) + 20] = bgid;
+}
+
+/** Adds IORING_RECVSEND_BUNDLE (6.10+): one completion may take several consecutive buffers. */
+export function setBundle(s: SqeArray, slot: number): void {
+  s.u16[(slot << 5) + 1] |= abi.IORING_RECVSEND_BUNDLE;
+}

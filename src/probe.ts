@@ -1,0 +1,96 @@
+/** What this kernel can do, found by asking it (opcode probe) and by trying (buffer-ring flags). */
+import { native } from "../ffi/mod.ts";
+import * as abi from "./abi.ts";
+import { pbufRingMmapOffset, registerBufRing, unregisterBufRing } from "./buffers/register.ts";
+import { NativeMemory } from "./memory.ts";
+import { Ring } from "./ring.ts";
+
+export interface Features {
+  /** Opcodes the kernel supports, by name (IORING_OP_* without the prefix). */
+  opcodes: string[];
+  /** IORING_FEAT_* bits from io_uring_setup. */
+  featureBits: number;
+  /** IORING_OP_PROVIDE_BUFFERS (5.7): the legacy provided-buffer op. */
+  provideBuffers: boolean;
+  /** IORING_REGISTER_PBUF_RING with our memory (5.19). */
+  bufferRing: boolean;
+  /** IOU_PBUF_RING_MMAP: kernel-allocated buffer rings (6.4). */
+  bufferRingMmap: boolean;
+  /** IOU_PBUF_RING_INC: incremental consumption (6.12). */
+  incremental: boolean;
+  /** IORING_RECVSEND_BUNDLE (IORING_FEAT_RECVSEND_BUNDLE, 6.10). */
+  bundles: boolean;
+  /** Multishot recv / recvmsg (6.0; inferred from SEND_ZC, which came in the same release). */
+  multishotRecv: boolean;
+  /** Multishot accept (5.19; inferred from IORING_OP_SOCKET, same release). */
+  multishotAccept: boolean;
+  /** IORING_OP_SEND_ZC (6.0). */
+  sendZc: boolean;
+  /** COOP_TASKRUN and TASKRUN_FLAG accepted by io_uring_setup (5.19). */
+  coopTaskrun: boolean;
+  /** The liburing file that was loaded. */
+  liburing: string;
+}
+
+let cached: Features | undefined;
+
+/** Probes once per process (with a small ring of its own) and returns the same object after that. */
+export function probeFeatures(): Features {
+  if (cached) return cached;
+  const ring = new Ring({ entries: 4 });
+  try {
+    const supported = new Set<number>();
+    const probe = native.uring.io_uring_get_probe_ring(ring.unsafePointer);
+    if (probe) {
+      const head = new DataView(native.view(probe, abi.PROBE_OPS));
+      const opsLen = head.getUint8(abi.PROBE_OPS_LEN);
+      const ops = new DataView(native.view(probe, abi.PROBE_OPS + opsLen * abi.PROBE_OP_SIZE));
+      for (let i = 0; i < opsLen; i++) {
+        const at = abi.PROBE_OPS + i * abi.PROBE_OP_SIZE;
+        if (ops.getUint16(at + abi.PROBE_OP_FLAGS, true) & abi.IO_URING_OP_SUPPORTED) supported.add(ops.getUint8(at));
+      }
+      native.uring.io_uring_free_probe(probe);
+    }
+    // Kernel-allocated rings are mmap-able only for bgid < 2048: the offset keeps bgid in bits 16..26.
+    const bgid = 0x7ff;
+    const tryRegister = (flags: number, withMemory: boolean): boolean => {
+      const mem = withMemory ? new NativeMemory(4096) : undefined;
+      try {
+        if (registerBufRing(ring, bgid, 8, flags, mem?.address ?? 0) !== 0) return false;
+        if (flags & abi.IOU_PBUF_RING_MMAP) {
+          // Registration alone is not enough: the ring must also be mappable at its offset.
+          try {
+            new NativeMemory(8 * abi.BUF_SIZE, { fd: ring.fd, offset: pbufRingMmapOffset(bgid) }).free();
+          } catch {
+            unregisterBufRing(ring, bgid);
+            return false;
+          }
+        }
+        unregisterBufRing(ring, bgid);
+        return true;
+      } finally {
+        mem?.free();
+      }
+    };
+    const has = (op: number) => supported.has(op);
+    const bufferRing = tryRegister(0, true);
+    const bufferRingMmap = bufferRing && tryRegister(abi.IOU_PBUF_RING_MMAP, false);
+    cached = {
+      opcodes: [...supported].sort((a, b) => a - b).map((op) => abi.OPCODE_NAMES[op] ?? `OP_${op}`),
+      featureBits: ring.features,
+      provideBuffers: has(abi.IORING_OP_PROVIDE_BUFFERS),
+      bufferRing,
+      bufferRingMmap,
+      incremental: bufferRing && tryRegister(abi.IOU_PBUF_RING_INC, true),
+      bundles: (ring.features & abi.IORING_FEAT_RECVSEND_BUNDLE) !== 0,
+      multishotRecv: has(abi.IORING_OP_SEND_ZC),
+      multishotAccept: has(abi.IORING_OP_SOCKET),
+      sendZc: has(abi.IORING_OP_SEND_ZC),
+      coopTaskrun: (ring.setupFlags & abi.IORING_SETUP_COOP_TASKRUN) !== 0,
+      liburing: native.uringPath,
+    };
+    return cached;
+  } finally {
+    ring.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * One test API over `Deno.test` and `bun:test`, so the same test files run under `deno test` and
+ * `bun test`. Assertions come from `node:assert/strict` (works in both; JSR is not reachable here).
+ */
+type TestFn = () => void | Promise<void>;
+
+export interface TestOptions {
+  /** Skip, giving the reason (printed), e.g. "kernel lacks IOU_PBUF_RING_INC". */
+  skip?: string | false;
+  /** Per-test timeout, default 60 s. */
+  timeoutMs?: number;
+}
+
+interface BunTest {
+  (name: string, fn: TestFn, timeoutMs?: number): void;
+  skip(name: string, fn: TestFn): void;
+}
+
+const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+const bunTestSpecifier = "bun:test";
+const bunTest: BunTest | undefined = deno ? undefined : ((await import(bunTestSpecifier)) as { test: BunTest }).test;
+
+/** Which test runner is running us (tests may need it to force a GC; the library never asks). */
+export const runtime: "deno" | "bun" = deno ? "deno" : "bun";
+
+export function test(name: string, fn: TestFn, options: TestOptions = {}): void {
+  if (options.skip) console.error(`skipping "${name}": ${options.skip}`);
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  if (deno) {
+    deno.test({
+      name,
+      ignore: !!options.skip,
+      // FFI resources (rings, sockets) are ours to close; the sanitizers do not know them.
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+        });
+        try {
+          await Promise.race([fn(), timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+  } else if (options.skip) {
+    bunTest!.skip(name, fn);
+  } else {
+    bunTest!(name, fn, timeoutMs);
+  }
+}
+
+/** Forces a full garbage collection; returns false where the runtime was not started with it exposed. */
+export function collectGarbage(): boolean {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (g.Bun) {
+    g.Bun.gc(true);
+    return true;
+  }
+  if (g.gc) {
+    g.gc();
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  abi,
+  ClosedError,
+  closeFd,
+  Errno,
+  localAddress,
+  NativeMemory,
+  openFile,
+  prepAccept,
+  prepCancel64,
+  prepNop,
+  prepRead,
+  prepRecv,
+  prepSend,
+  prepTimeout,
+  probeFeatures,
+  Ring,
+  tcpConnect,
+  tcpListen,
+} from "../mod.ts";
+import { test } from "./harness.ts";
+
+interface Cqe {
+  userData: number;
+  res: number;
+  flags: number;
+}
+
+/** Waits (bounded) until `n` completions have been reaped. */
+function collect(ring: Ring, n: number, timeoutMs = 2000): Cqe[] {
+  const out: Cqe[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n) {
+    ring.reap((userData, res, flags) => out.push({ userData, res, flags }));
+    if (out.length >= n) break;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`expected ${n} completions, got ${out.length}`);
+    ring.submitAndWait(1, left);
+  }
+  return out;
+}
+
+test("NOP round trips echo 53-bit user_data in order", () => {
+  using ring = new Ring({ entries: 64 });
+  const sent: number[] = [];
+  for (let i = 0; i < 64; i++) {
+    const slot = ring.getSqe();
+    prepNop(ring.sqes, slot);
+    const ud = i === 0 ? Number.MAX_SAFE_INTEGER : Math.floor(Math.random() * 2 ** 53);
+    ring.sqes.setUserData(slot, ud);
+    sent.push(ud);
+  }
+  assert.equal(ring.pending, 64);
+  assert.equal(ring.submit(), 64);
+  const got = collect(ring, 64);
+  assert.deepEqual(got.map((c) => c.userData), sent);
+  assert.ok(got.every((c) => c.res === 0 && c.flags === 0));
+});
+
+test("a full SQ submits and retries instead of failing", () => {
+  using ring = new Ring({ entries: 4 });
+  for (let i = 0; i < 10; i++) {
+    const slot = ring.getSqe();
+    prepNop(ring.sqes, slot);
+    ring.sqes.setUserData(slot, i);
+  }
+  ring.submit();
+  assert.deepEqual(collect(ring, 10).map((c) => c.userData), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test("a file is read through the ring", () => {
+  const dir = mkdtempSync(join(tmpdir(), "uring-test-"));
+  const path = join(dir, "data.bin");
+  const content = new Uint8Array(10_000).map((_, i) => (i * 7 + 3) & 0xff);
+  writeFileSync(path, content);
+  const fd = openFile(path);
+  using ring = new Ring({ entries: 8 });
+  const buf = new NativeMemory(16384);
+  try {
+    const slot = ring.getSqe();
+    prepRead(ring.sqes, slot, fd, buf.address + 100, 5000, 3000);
+    ring.sqes.setUserData(slot, 7);
+    ring.submit();
+    const [c] = collect(ring, 1);
+    assert.equal(c.userData, 7);
+    assert.equal(c.res, 5000);
+    assert.deepEqual(buf.bytes.slice(100, 5100), content.slice(3000, 8000));
+  } finally {
+    buf.free();
+    closeFd(fd);
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test("TCP accept, send and recv on 127.0.0.1 through the ring", () => {
+  using ring = new Ring({ entries: 16 });
+  const listener = tcpListen({ host: "127.0.0.1", port: 0 });
+  const { port } = localAddress(listener);
+  assert.ok(port > 0);
+  const client = tcpConnect("127.0.0.1", port);
+  const mem = new NativeMemory(8192);
+  let server = -1;
+  try {
+    let slot = ring.getSqe();
+    prepAccept(ring.sqes, slot, listener, 0, 0, abi.SOCK_CLOEXEC);
+    ring.sqes.setUserData(slot, 1);
+    ring.submit();
+    const [acc] = collect(ring, 1);
+    assert.ok(acc.res >= 0, `accept res ${acc.res}`);
+    server = acc.res;
+
+    const payload = new TextEncoder().encode("hello through io_uring");
+    mem.bytes.set(payload, 0);
+    slot = ring.getSqe();
+    prepSend(ring.sqes, slot, client, mem.address, payload.length, 0);
+    ring.sqes.setUserData(slot, 2);
+    slot = ring.getSqe();
+    prepRecv(ring.sqes, slot, server, mem.address + 4096, 4096, 0);
+    ring.sqes.setUserData(slot, 3);
+    ring.submit();
+    const cqes = collect(ring, 2).sort((a, b) => a.userData - b.userData);
+    assert.deepEqual(cqes.map((c) => [c.userData, c.res]), [[2, payload.length], [3, payload.length]]);
+    assert.deepEqual(mem.bytes.slice(4096, 4096 + payload.length), payload);
+  } finally {
+    mem.free();
+    if (server >= 0) closeFd(server);
+    closeFd(client);
+    closeFd(listener);
+  }
+});
+
+test("timeout fires with -ETIME; cancel ends a pending recv with -ECANCELED", () => {
+  using ring = new Ring({ entries: 16 });
+  const ts = new NativeMemory(4096);
+  const listener = tcpListen();
+  const client = tcpConnect("127.0.0.1", localAddress(listener).port);
+  try {
+    ts.view.setBigInt64(0, 0n, true);
+    ts.view.setBigInt64(8, 20_000_000n, true); // 20 ms
+    let slot = ring.getSqe();
+    prepTimeout(ring.sqes, slot, ts.address, 0, 0);
+    ring.sqes.setUserData(slot, 10);
+    const t0 = performance.now();
+    ring.submit();
+    const [t] = collect(ring, 1);
+    const elapsed = performance.now() - t0;
+    assert.equal(t.userData, 10);
+    assert.equal(t.res, -Errno.ETIME);
+    assert.ok(elapsed >= 15, `timeout fired after ${elapsed} ms`);
+
+    slot = ring.getSqe();
+    prepRecv(ring.sqes, slot, client, ts.address + 64, 64, 0);
+    ring.sqes.setUserData(slot, 11);
+    ring.submit();
+    assert.equal(ring.submitAndWait(1, 30), 0, "recv on an idle socket must not complete");
+    slot = ring.getSqe();
+    prepCancel64(ring.sqes, slot, 11, 0);
+    ring.sqes.setUserData(slot, 12);
+    ring.submit();
+    const got = collect(ring, 2).sort((a, b) => a.userData - b.userData);
+    assert.deepEqual(got.map((c) => [c.userData, c.res]), [[11, -Errno.ECANCELED], [12, 0]]);
+  } finally {
+    ts.free();
+    closeFd(client);
+    closeFd(listener);
+  }
+});
+
+test("close is idempotent and every later call throws ClosedError", () => {
+  const ring = new Ring({ entries: 8 });
+  const slot = ring.getSqe();
+  prepNop(ring.sqes, slot);
+  ring.close();
+  ring.close();
+  assert.equal(ring.closed, true);
+  assert.throws(() => ring.getSqe(), ClosedError);
+  assert.throws(() => ring.submit(), ClosedError);
+  assert.throws(() => ring.submitAndWait(1, 1), ClosedError);
+  assert.throws(() => ring.reap(() => {}), ClosedError);
+  assert.throws(() => ring.unsafePointer, ClosedError);
+  assert.equal(ring.cqReady, 0);
+});
+
+test("a handler that throws consumes its CQE and leaves the rest", () => {
+  using ring = new Ring({ entries: 8 });
+  for (let i = 0; i < 3; i++) {
+    const slot = ring.getSqe();
+    prepNop(ring.sqes, slot);
+    ring.sqes.setUserData(slot, i);
+  }
+  ring.submitAndWait(3, 1000);
+  assert.throws(() => ring.reap((ud) => {
+    if (ud === 1) throw new Error("boom");
+  }), /boom/);
+  assert.deepEqual(collect(ring, 1).map((c) => c.userData), [2]);
+});
+
+test("rings of every power-of-two size work; bad sizes are RangeErrors", () => {
+  for (let entries = 1; entries <= 32768; entries *= 2) {
+    const ring = new Ring({ entries });
+    assert.equal(ring.entries, entries);
+    assert.ok(ring.cqEntries >= entries);
+    const slot = ring.getSqe();
+    prepNop(ring.sqes, slot);
+    ring.sqes.setUserData(slot, entries);
+    ring.submit();
+    assert.deepEqual(collect(ring, 1).map((c) => c.userData), [entries]);
+    ring.close();
+  }
+  for (const entries of [0, 3, 100, 65536, -2, 1.5, NaN]) {
+    assert.throws(() => new Ring({ entries }), RangeError, `entries=${entries}`);
+  }
+  assert.throws(() => new Ring({ entries: 64, cqEntries: 32 }), RangeError);
+  assert.throws(() => new Ring({ entries: 64, cqEntries: 100 }), RangeError);
+  assert.throws(() => new Ring({ entries: 8, flags: -1 }), TypeError);
+});
+
+test("explicit setup flags: SINGLE_ISSUER | DEFER_TASKRUN completes through the flush path", () => {
+  using ring = new Ring({ entries: 8, flags: abi.IORING_SETUP_SINGLE_ISSUER | abi.IORING_SETUP_DEFER_TASKRUN });
+  assert.ok(ring.setupFlags & abi.IORING_SETUP_DEFER_TASKRUN);
+  const slot = ring.getSqe();
+  prepNop(ring.sqes, slot);
+  ring.sqes.setUserData(slot, 99);
+  ring.submit();
+  assert.deepEqual(collect(ring, 1).map((c) => c.userData), [99]);
+});
+
+test("probe reports opcodes and buffer features as one printable object", () => {
+  const f = probeFeatures();
+  assert.ok(f.opcodes.includes("NOP") && f.opcodes.includes("RECV"));
+  assert.equal(f.provideBuffers, f.opcodes.includes("PROVIDE_BUFFERS"));
+  assert.equal(typeof f.bufferRing, "boolean");
+  assert.ok(!f.bufferRingMmap || f.bufferRing);
+  assert.ok(!f.incremental || f.bufferRing);
+  assert.equal(probeFeatures(), f, "probed once, cached");
+  assert.doesNotThrow(() => JSON.stringify(f));
+});
