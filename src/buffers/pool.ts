@@ -64,6 +64,8 @@ export interface PoolStats {
   growthEvents: number;
   leaksReclaimed: number;
   provideErrors: number;
+  /** Completions that filled more than one buffer (IORING_RECVSEND_BUNDLE). */
+  bundleCompletions: number;
 }
 
 const KERNEL = 0; // provided (or queued to be)
@@ -117,6 +119,7 @@ export class BufferPool implements LeaseOwner {
     growthEvents: 0,
     leaksReclaimed: 0,
     provideErrors: 0,
+    bundleCompletions: 0,
   };
 
   constructor(reactor: Reactor, options: BufferPoolOptions = {}) {
@@ -284,7 +287,7 @@ export class BufferPool implements LeaseOwner {
         ? new Uint8Array(native.view(native.pointer(this.#addr[bid] + offset)!, res))
         : new Uint8Array(this.#views[bid], offset, res);
       this.#offset[bid] = offset + res;
-      if (this.#refs[bid]++ === 0 && this.#state[bid] === KERNEL) {
+      if (this.#refs[bid]++ === 0) {
         this.#state[bid] = USER;
         this.#leased++;
       }
@@ -314,6 +317,7 @@ export class BufferPool implements LeaseOwner {
       out.push(this.take(res, flags));
       return;
     }
+    this.#stats.bundleCompletions++;
     const first = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
     const slot = this.#bidSlot[first];
     const mask = this.#ring.entries - 1;
@@ -355,12 +359,17 @@ export class BufferPool implements LeaseOwner {
 
   #giveBack(bid: number): void {
     if (this.incremental) {
-      if (--this.#refs[bid] > 0 || !this.#kernelDone[bid]) return;
+      if (--this.#refs[bid] > 0) return;
+      this.#state[bid] = KERNEL;
+      this.#leased--;
+      // The kernel still holds the rest of this buffer (its last piece had F_BUF_MORE): nothing to re-add.
+      if (!this.#kernelDone[bid]) return;
       this.#offset[bid] = 0;
       this.#kernelDone[bid] = 0;
+    } else {
+      this.#state[bid] = KERNEL;
+      this.#leased--;
     }
-    this.#state[bid] = KERNEL;
-    this.#leased--;
     this.#queueProvide(bid);
     if (this.#waitHead < this.#waiters.length) {
       // Paced: one parked receive per returned buffer, oldest first.

@@ -96,6 +96,13 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
   }
 }
 
+/** connect(2) an existing socket (e.g. a UDP socket, to fix its peer for send()). */
+export function connectSocket(fd: number, host: string, port: number): void {
+  const m = scratchPage();
+  const len = encodeSockaddr(m.view, ADDR_AT, host, port);
+  sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
+}
+
 export function setNoDelay(fd: number): void {
   setIntOption(fd, abi.IPPROTO_TCP, abi.TCP_NODELAY, 1, "TCP_NODELAY");
 }
