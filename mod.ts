@@ -26,3 +26,11 @@ export { DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
 export type { Datagram, DatagramHandler, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";
 /** Every kernel constant and struct offset, named after its header field. */
 export * as abi from "./src/abi.ts";
+export { Driver } from "./src/driver.ts";
+export type { DriverStats } from "./src/driver.ts";
+export { getDefaultLoop, IoLoop } from "./src/net/loop.ts";
+export type { IoLoopOptions } from "./src/net/loop.ts";
+export { Connection } from "./src/net/connection.ts";
+export type { ConnectionHandlers, ConnectionOptions } from "./src/net/connection.ts";
+export { connect, listen, Server } from "./src/net/server.ts";
+export type { ConnectOptions, ListenOptions as ServerOptions, ServerHandlers, ServerStats } from "./src/net/server.ts";

@@ -39,10 +39,27 @@ export function load(): Native {
   const errnoAt = libc.__errno_location() as unknown as number;
   const errnoCell = new Int32Array(toArrayBuffer(errnoAt as never, 0, 4));
 
+  // Parked waits run in Workers (one per concurrent wait), unref'd while idle so they never hold the process.
+  const idleWaiters: Worker[] = [];
+  const waiterUrl = new URL("./bun_waiter.ts", import.meta.url).href;
+  const waitOffThread = (fd: number, minComplete: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const worker = idleWaiters.pop() ?? new Worker(waiterUrl);
+      worker.ref();
+      worker.onmessage = (event: MessageEvent<number>) => {
+        worker.unref();
+        idleWaiters.push(worker);
+        resolve(event.data);
+      };
+      worker.onerror = (event) => reject(new Error(`uring-buffers waiter worker failed: ${event.message}`));
+      worker.postMessage({ path: uringPath, fd, minComplete });
+    });
+
   return {
     uring,
     libc,
     uringPath,
+    waitOffThread,
     address: (p) => (p === null ? 0 : (p as unknown as number)),
     pointer: (address) => (address === 0 ? null : (address as unknown as Ptr)),
     view: (p, length) => toArrayBuffer(p as unknown as never, 0, length),

@@ -45,6 +45,8 @@ const enum State {
   Idle,
   Armed,
   Waiting, // parked in the pool for buffers
+  Pausing, // cancel submitted by pause(); data still delivered until it lands
+  Paused,
   Stopping,
   Done,
 }
@@ -62,15 +64,31 @@ class ReceiverBase {
     this.token = this.reactor.register(target);
   }
 
-  get active(): boolean {
-    return this.state === State.Armed || this.state === State.Waiting;
+  /** The kernel holds no receive of ours any more (never started, ended, or stop() completed). */
+  get finished(): boolean {
+    return this.state === State.Done || this.state === State.Idle;
   }
 
-  /** Cancels the receive; no more data() or end() calls. Data already in flight is released unread. */
-  stop(): void {
-    if (this.state === State.Done || this.state === State.Stopping) return;
-    if (this.state === State.Armed && !this.reactor.ring.closed) {
+  /** Receiving (or waiting for buffers, or paused): not yet ended or stopped. */
+  get active(): boolean {
+    return this.state !== State.Idle && this.state !== State.Stopping && this.state !== State.Done;
+  }
+
+  /**
+   * Cancels the receive; no more data() or end() calls. Data already in flight is released unread.
+   * `stopped` runs once the kernel no longer holds the receive (at once if it holds none).
+   */
+  stop(stopped?: () => void): void {
+    if (this.state === State.Done) {
+      stopped?.();
+      return;
+    }
+    if (stopped) this.#stopped = stopped;
+    if (this.state === State.Stopping) return;
+    if ((this.state === State.Armed || this.state === State.Pausing) && !this.reactor.ring.closed) {
+      const cancelled = this.state === State.Pausing;
       this.state = State.Stopping;
+      if (cancelled) return;
       const ring = this.reactor.ring;
       const slot = ring.getSqe();
       prepCancel64(ring.sqes, slot, this.token, 0);
@@ -80,10 +98,16 @@ class ReceiverBase {
     this.finish();
   }
 
+  #stopped: (() => void) | undefined;
+
   protected finish(): void {
+    if (this.state === State.Done) return;
     if (this.state === State.Waiting) this.pool.cancelWait(this as unknown as BufferWaiter);
     this.state = State.Done;
     this.reactor.unregister(this.token);
+    const stopped = this.#stopped;
+    this.#stopped = undefined;
+    stopped?.();
   }
 }
 
@@ -140,12 +164,48 @@ export class StreamReceiver extends ReceiverBase implements CompletionTarget, Bu
     this.state = State.Armed;
   }
 
+  /**
+   * Stops asking for data (backpressure) without ending: the receive is cancelled, data already
+   * received is still delivered, and resume() re-arms it. The kernel keeps unread data in the socket.
+   */
+  pause(): void {
+    if (this.state === State.Waiting) {
+      this.pool.cancelWait(this);
+      this.state = State.Paused;
+    } else if (this.state === State.Armed) {
+      this.state = State.Pausing;
+      const ring = this.reactor.ring;
+      const slot = ring.getSqe();
+      prepCancel64(ring.sqes, slot, this.token, 0);
+      ring.sqes.setUserData(slot, 0);
+    }
+  }
+
+  resume(): void {
+    if (this.state === State.Paused) this.rearm();
+    else if (this.state === State.Pausing) this.#resumeWanted = true;
+  }
+
+  get paused(): boolean {
+    return this.state === State.Paused || this.state === State.Pausing;
+  }
+
+  #resumeWanted = false;
+
   complete(res: number, flags: number): void {
     if (flags & abi.IORING_CQE_F_BUFFER) this.#deliver(res, flags);
     if (flags & abi.IORING_CQE_F_MORE) return;
     // The operation is over.
     if (this.state === State.Stopping || this.state === State.Done) {
       this.finish();
+      return;
+    }
+    if (this.state === State.Pausing && (res > 0 || res === -Errno.ENOBUFS || res === -Errno.ECANCELED)) {
+      this.state = State.Paused;
+      if (this.#resumeWanted) {
+        this.#resumeWanted = false;
+        this.rearm();
+      }
       return;
     }
     if (res === -Errno.ENOBUFS) {

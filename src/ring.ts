@@ -311,6 +311,11 @@ export class Ring {
       (Atomics.load(this.#sqRing, this.#sqFlagsIdx) & (abi.IORING_SQ_CQ_OVERFLOW | abi.IORING_SQ_TASKRUN)) !== 0;
   }
 
+  /** Whether waitOffThread() really waits on another thread in this runtime. */
+  get canWaitOffThread(): boolean {
+    return native.waitOffThread !== undefined;
+  }
+
   /**
    * Waits off the JS thread for at least one completion (a parked waiter) where the runtime can run
    * a foreign call on another thread; resolves false where it cannot.

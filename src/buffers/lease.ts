@@ -10,6 +10,8 @@ export class Lease {
   readonly bufferId: number;
   /** Received length in bytes. */
   readonly length: number;
+  /** Native address of the bytes (for sending them on without a copy). */
+  readonly address: number;
   /** @internal the owner's generation stamp for this buffer, to catch double release. */
   readonly generation: number;
   /** @internal byte offset of this piece inside its buffer (incremental rings). */
@@ -22,6 +24,7 @@ export class Lease {
   constructor(
     owner: LeaseOwner,
     bufferId: number,
+    address: number,
     bytes: Uint8Array,
     generation: number,
     offset: number,
@@ -29,6 +32,7 @@ export class Lease {
   ) {
     this.#owner = owner;
     this.bufferId = bufferId;
+    this.address = address;
     this.#bytes = bytes;
     this.length = bytes.length;
     this.generation = generation;

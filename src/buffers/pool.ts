@@ -300,7 +300,7 @@ export class BufferPool implements LeaseOwner {
     }
     const generation = ++this.#generation[bid];
     const origin = this.#leakDebug ? new Error("lease made here").stack : undefined;
-    const lease = new Lease(this, bid, bytes, generation, offset, origin);
+    const lease = new Lease(this, bid, this.#addr[bid] + offset, bytes, generation, offset, origin);
     this.#leasesActive++;
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;

@@ -1,0 +1,152 @@
+/**
+ * `Driver`: brings a Reactor's completions into JavaScript without freezing the event loop and
+ * without burning a core while idle. While busy it polls: one turn (flush, submit, reap, dispatch) per
+ * macrotask, so timers and other I/O interleave. When a few turns in a row find nothing, it parks: a
+ * native wait for one completion runs off the JS thread (Deno: a nonblocking FFI call; Bun: a waiter
+ * Worker) and wakes the loop. Where the runtime offers neither, it falls back to a backing-off timer.
+ *
+ * The parked waiter only waits (IORING_ENTER_GETEVENTS, no submit). Because it runs on another
+ * thread, the ring must not use COOP_TASKRUN, SINGLE_ISSUER or DEFER_TASKRUN: completion task work
+ * must be able to interrupt the JS thread's own wait. `Driver.ringFlags` is what to create it with.
+ *
+ * The driver keeps the process alive while it has references (servers, connections); at zero it
+ * stops parking (waking the waiter with a NOP) so the process can exit.
+ */
+import { Errno } from "./errors.ts";
+import { prepNop } from "./prep.ts";
+import type { Reactor } from "./reactor.ts";
+
+export interface DriverStats {
+  turns: number;
+  parks: number;
+  /** How it waits when idle: "thread" (native wait off the JS thread) or "timer" (polling fallback). */
+  parkMode: "thread" | "timer";
+}
+
+const IDLE_TURNS_BEFORE_PARK = 8;
+const setImmediateFn = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown }).setImmediate;
+
+export class Driver {
+  /** Setup flags for a ring this driver parks on (see the module comment). */
+  static readonly ringFlags = 0;
+
+  readonly reactor: Reactor;
+  #refs = 0;
+  #scheduled = false;
+  #parked = false;
+  #idleTurns = 0;
+  #timerBackoff = 1;
+  #turns = 0;
+  #parks = 0;
+  #error: ((e: unknown) => void) | undefined;
+  readonly #turn = () => this.#runTurn();
+  readonly #threadWait: boolean;
+
+  constructor(reactor: Reactor, onError?: (e: unknown) => void) {
+    this.reactor = reactor;
+    this.#error = onError;
+    this.#threadWait = reactor.ring.canWaitOffThread;
+  }
+
+  /** Something (a server, a connection) needs the loop running; keeps the process alive. */
+  ref(): void {
+    this.#refs++;
+    this.wake();
+  }
+
+  /** Drop a reference; at zero the driver stops waiting so the process can exit. */
+  unref(): void {
+    if (--this.#refs > 0) return;
+    this.#refs = 0;
+    if (this.#parked && !this.reactor.ring.closed) {
+      this.#wakeWaiter();
+    }
+  }
+
+  /** A NOP completion (user_data 0, dropped by the reactor) ends the parked native wait. */
+  #wakeWaiter(): void {
+    const ring = this.reactor.ring;
+    const slot = ring.getSqe();
+    prepNop(ring.sqes, slot);
+    ring.sqes.setUserData(slot, 0);
+    ring.submit();
+  }
+
+  /** Wakes a parked waiter, then closes the reactor (a waiter blocked on a closed ring would never return). */
+  close(): void {
+    if (this.reactor.ring.closed) return;
+    this.#refs = 0;
+    if (this.#parked) this.#wakeWaiter();
+    this.reactor.close();
+  }
+
+  get refs(): number {
+    return this.#refs;
+  }
+
+  /** Run a turn soon (new SQEs were queued, e.g. by a write from a timer). Cheap to call often. */
+  wake(): void {
+    this.#idleTurns = 0;
+    if (this.#scheduled || this.reactor.ring.closed) return;
+    this.#scheduled = true;
+    setImmediateFn(this.#turn);
+  }
+
+  stats(): DriverStats {
+    return { turns: this.#turns, parks: this.#parks, parkMode: this.#threadWait ? "thread" : "timer" };
+  }
+
+  #runTurn(): void {
+    this.#scheduled = false;
+    const reactor = this.reactor;
+    if (reactor.ring.closed) return;
+    this.#turns++;
+    let n = 0;
+    try {
+      n = reactor.runOnce(0);
+    } catch (e) {
+      if (this.#error) this.#error(e);
+      else throw e;
+    }
+    if (this.#refs === 0 && n === 0 && reactor.ring.pending === 0) return;
+    if (n > 0 || reactor.ring.pending > 0) {
+      this.#idleTurns = 0;
+      this.#timerBackoff = 1;
+      this.#scheduled = true;
+      setImmediateFn(this.#turn);
+      return;
+    }
+    if (++this.#idleTurns < IDLE_TURNS_BEFORE_PARK) {
+      this.#scheduled = true;
+      setImmediateFn(this.#turn);
+      return;
+    }
+    this.#park();
+  }
+
+  #park(): void {
+    if (this.#refs === 0) return;
+    if (!this.#threadWait) {
+      // No way to wait off-thread: poll on a timer that backs off to 8 ms while idle.
+      this.#scheduled = true;
+      setTimeout(this.#turn, this.#timerBackoff);
+      this.#timerBackoff = Math.min(this.#timerBackoff * 2, 8);
+      return;
+    }
+    if (this.#parked) return;
+    this.#parked = true;
+    this.#parks++;
+    this.reactor.ring.waitOffThread().then(
+      () => {
+        this.#parked = false;
+        this.wake();
+      },
+      (e) => {
+        this.#parked = false;
+        if ((e as { errno?: number }).errno === Errno.EBADF || this.reactor.ring.closed) return;
+        if (this.#error) this.#error(e);
+        else throw e;
+      },
+    );
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * `Connection`: one TCP socket on an IoLoop. Receives arrive as Leases through a StreamReceiver on a
+ * BufferPool. Sends keep order with one send in flight per connection; partial sends are resumed;
+ * a Lease can be written back without a copy (echo, proxy) and is released once sent. Backpressure:
+ * write() returns false above `highWaterMark` and drain() fires once the queue empties; writes beyond
+ * `maxBuffered` throw. close() cancels in-flight operations and returns their buffers.
+ */
+import * as abi from "../abi.ts";
+import type { Lease } from "../buffers/lease.ts";
+import type { BufferPool } from "../buffers/pool.ts";
+import { ClosedError, Errno, UringError } from "../errors.ts";
+import { prepCancel64, prepSend, prepShutdown } from "../prep.ts";
+import type { CompletionTarget } from "../reactor.ts";
+import { StreamReceiver } from "../receiver.ts";
+import type { IoLoop } from "./loop.ts";
+import { SEND_CHUNK_SIZE } from "./send_arena.ts";
+import { closeFd } from "./socket.ts";
+
+export interface ConnectionHandlers {
+  /** The connection is ready (server side: just accepted). */
+  open?(conn: Connection): void;
+  /** Received bytes. Release the lease (or write it, which takes it over) when done. */
+  data(conn: Connection, lease: Lease): void;
+  /** The send queue emptied after write() returned false. */
+  drain?(conn: Connection): void;
+  /** The peer finished sending (EOF). Default: end() the connection once writes are flushed. */
+  end?(conn: Connection): void;
+  /** A failure on this connection (errno in the UringError); close() follows. */
+  error?(conn: Connection, error: UringError): void;
+  /** The connection is closed and its fd released. Called once. */
+  close?(conn: Connection): void;
+}
+
+export interface ConnectionOptions {
+  /** write() returns false once this many bytes are queued. Default 64 KiB. */
+  highWaterMark?: number;
+  /** write() throws RangeError beyond this many queued bytes. Default 16 MiB. */
+  maxBuffered?: number;
+}
+
+const enum Phase {
+  Open,
+  Ending, // end(): close once the queue is flushed
+  Closing, // waiting for in-flight operations before closing the fd
+  Closed,
+}
+
+// A queued send: either a lease (sent from the pool's memory) or an arena chunk holding copied bytes.
+interface SendItem {
+  address: number;
+  length: number;
+  lease: Lease | undefined;
+  chunk: number; // -1 for a lease
+}
+
+export class Connection {
+  readonly fd: number;
+  readonly loop: IoLoop;
+  readonly pool: BufferPool;
+  readonly highWaterMark: number;
+  readonly maxBuffered: number;
+  /** Free for the application (e.g. per-connection state). */
+  data: unknown;
+  readonly #handlers: ConnectionHandlers;
+  readonly #receiver: StreamReceiver;
+  readonly #sendToken: number;
+  readonly #queue: SendItem[] = [];
+  #queueHead = 0;
+  #sending = false;
+  #cancelSent = false;
+  #buffered = 0;
+  #needDrain = false;
+  #phase = Phase.Open;
+  #shutdownAfterFlush = false;
+  #onClosed: (() => void) | undefined;
+
+  constructor(loop: IoLoop, pool: BufferPool, fd: number, handlers: ConnectionHandlers, options: ConnectionOptions = {}, onClosed?: () => void) {
+    const highWaterMark = options.highWaterMark ?? 64 * 1024;
+    const maxBuffered = options.maxBuffered ?? 16 * 1024 * 1024;
+    if (!Number.isInteger(highWaterMark) || highWaterMark < 0) throw new RangeError(`highWaterMark must be >= 0, got ${highWaterMark}`);
+    if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
+      throw new RangeError(`maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${maxBuffered}`);
+    }
+    this.fd = fd;
+    this.loop = loop;
+    this.pool = pool;
+    this.highWaterMark = highWaterMark;
+    this.maxBuffered = maxBuffered;
+    this.#handlers = handlers;
+    this.#onClosed = onClosed;
+    const send: CompletionTarget = { complete: (res) => this.#sendDone(res) };
+    this.#sendToken = loop.reactor.register(send);
+    this.#receiver = new StreamReceiver(pool, fd, {
+      data: (lease) => this.#handlers.data(this, lease),
+      end: (error) => this.#receiveEnded(error),
+    });
+    loop.driver.ref();
+  }
+
+  /** @internal Starts receiving and calls open(). */
+  start(): void {
+    this.#receiver.start();
+    this.loop.driver.wake();
+    this.#handlers.open?.(this);
+  }
+
+  /** Bytes queued and not yet accepted by the kernel. */
+  get bufferedAmount(): number {
+    return this.#buffered;
+  }
+
+  get closed(): boolean {
+    return this.#phase === Phase.Closed;
+  }
+
+  get paused(): boolean {
+    return this.#receiver.paused;
+  }
+
+  /**
+   * Queues bytes (copied into native memory) or a Lease (sent from its buffer, no copy; released
+   * when sent). Returns false when the queue is above highWaterMark: wait for drain().
+   */
+  write(data: Uint8Array | Lease): boolean {
+    if (this.#phase !== Phase.Open) {
+      if (!(data instanceof Uint8Array)) data.release();
+      throw new ClosedError("Connection");
+    }
+    const length = data.length;
+    if (this.#buffered + length > this.maxBuffered) {
+      if (!(data instanceof Uint8Array)) data.release();
+      throw new RangeError(`write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes`);
+    }
+    if (length === 0) {
+      if (!(data instanceof Uint8Array)) data.release();
+      return this.#buffered < this.highWaterMark;
+    }
+    if (data instanceof Uint8Array) {
+      const arena = this.loop.arena;
+      for (let at = 0; at < length; at += SEND_CHUNK_SIZE) {
+        const n = Math.min(SEND_CHUNK_SIZE, length - at);
+        const chunk = arena.take();
+        arena.bytes(chunk).set(n === length ? data : data.subarray(at, at + n));
+        this.#queue.push({ address: arena.address(chunk), length: n, lease: undefined, chunk });
+      }
+    } else {
+      if (data.released) throw new TypeError("cannot write a released lease");
+      this.#queue.push({ address: data.address, length, lease: data, chunk: -1 });
+    }
+    this.#buffered += length;
+    if (!this.#sending) this.#sendNext();
+    if (this.#buffered >= this.highWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Stop receiving (backpressure); data already received is still delivered. */
+  pause(): void {
+    this.#receiver.pause();
+    this.loop.driver.wake();
+  }
+
+  resume(): void {
+    this.#receiver.resume();
+    this.loop.driver.wake();
+  }
+
+  /** Half-close: once queued writes are sent, shutdown(SHUT_WR); keep receiving until the peer ends. */
+  shutdown(): void {
+    if (this.#phase !== Phase.Open) return;
+    this.#shutdownAfterFlush = true;
+    if (!this.#sending) this.#flushDone();
+  }
+
+  /** Close once queued writes are sent. */
+  end(): void {
+    if (this.#phase !== Phase.Open) return;
+    this.#phase = Phase.Ending;
+    if (!this.#sending) this.#flushDone();
+  }
+
+  /** Close now: cancel in-flight operations, drop queued writes (their leases are released). Idempotent. */
+  close(): void {
+    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    this.#phase = Phase.Closing;
+    this.#receiver.stop(() => this.#maybeFinish());
+    if (this.#sending && !this.#cancelSent) {
+      this.#cancelSent = true;
+      const ring = this.loop.reactor.ring;
+      const slot = ring.getSqe();
+      prepCancel64(ring.sqes, slot, this.#sendToken, 0);
+      ring.sqes.setUserData(slot, 0);
+    }
+    this.loop.driver.wake();
+    this.#maybeFinish();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #sendNext(): void {
+    const item = this.#queue[this.#queueHead];
+    const ring = this.loop.reactor.ring;
+    const slot = ring.getSqe();
+    prepSend(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL);
+    ring.sqes.setUserData(slot, this.#sendToken);
+    this.#sending = true;
+    this.loop.driver.wake();
+  }
+
+  #sendDone(res: number): void {
+    this.#sending = false;
+    if (this.#phase === Phase.Closing) {
+      this.#maybeFinish();
+      return;
+    }
+    if (res < 0) {
+      this.#fail(new UringError("send", -res, `fd ${this.fd}`));
+      return;
+    }
+    const item = this.#queue[this.#queueHead];
+    this.#buffered -= res;
+    if (res < item.length) {
+      item.address += res; // partial send: resume with the rest
+      item.length -= res;
+    } else {
+      this.#releaseItem(item);
+      this.#queue[this.#queueHead++] = undefined as unknown as SendItem;
+      if (this.#queueHead === this.#queue.length) {
+        this.#queue.length = 0;
+        this.#queueHead = 0;
+      }
+    }
+    if (this.#queueHead < this.#queue.length) {
+      this.#sendNext();
+      return;
+    }
+    this.#flushDone();
+  }
+
+  /** The queue is empty: drain, then any pending shutdown or end. */
+  #flushDone(): void {
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      this.#handlers.drain?.(this);
+      if (this.#sending || this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    }
+    if (this.#shutdownAfterFlush) {
+      this.#shutdownAfterFlush = false;
+      const ring = this.loop.reactor.ring;
+      const slot = ring.getSqe();
+      prepShutdown(ring.sqes, slot, this.fd, abi.SHUT_WR);
+      ring.sqes.setUserData(slot, 0);
+      this.loop.driver.wake();
+    }
+    if (this.#phase === Phase.Ending) this.close();
+  }
+
+  #releaseItem(item: SendItem): void {
+    if (item.lease) {
+      if (!item.lease.released) item.lease.release();
+    } else {
+      this.loop.arena.give(item.chunk);
+    }
+  }
+
+  #receiveEnded(error?: UringError): void {
+    if (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#phase !== Phase.Open) {
+      this.#maybeFinish();
+      return;
+    }
+    if (this.#handlers.end) this.#handlers.end(this);
+    else this.end();
+  }
+
+  #fail(error: UringError): void {
+    if (this.#phase === Phase.Closed) return;
+    // A reset peer is routine for servers, but it is still this connection's error to report.
+    this.#handlers.error?.(this, error);
+    this.close();
+  }
+
+  #maybeFinish(): void {
+    if (this.#phase !== Phase.Closing || this.#sending || !this.#receiver.finished) return;
+    this.#phase = Phase.Closed;
+    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#releaseItem(this.#queue[i]);
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#buffered = 0;
+    this.loop.reactor.unregister(this.#sendToken);
+    try {
+      closeFd(this.fd);
+    } catch (e) {
+      if (!(e instanceof UringError && e.errno === Errno.EBADF)) throw e;
+    }
+    this.loop.driver.unref();
+    this.#onClosed?.();
+    this.#handlers.close?.(this);
+  }
+}
