@@ -244,6 +244,7 @@ export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_RCVBUF = 8;
 export const SO_REUSEPORT = 15;
+export const SO_LINGER = 13; // struct linger { int l_onoff; int l_linger; }
 export const IPPROTO_TCP = 6;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;

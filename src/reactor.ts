@@ -72,25 +72,25 @@ export class Reactor {
     return this.ring.pending > 0 ? this.ring.submit() : 0;
   }
 
-  /** Dispatches every completion ready now; returns how many. */
-  poll(): number {
-    return this.ring.reap(this.#dispatch);
+  /** Dispatches up to `max` completions ready now; returns how many. */
+  poll(max = 0xffffffff): number {
+    return this.ring.reap(this.#dispatch, max);
   }
 
   /**
-   * One turn: flush, submit, wait up to `timeoutMs` (0 = do not block) for a completion, dispatch
-   * everything ready. Returns the number dispatched.
+   * One turn: flush, submit, wait up to `timeoutMs` (0 = do not block) for a completion, dispatch at
+   * most `budget` completions (so one turn cannot hold the JS thread for long). Returns the number dispatched.
    */
-  runOnce(timeoutMs = 0): number {
+  runOnce(timeoutMs = 0, budget = 0xffffffff): number {
     this.#flushHooks();
-    let n = this.poll();
+    let n = this.poll(budget);
     if (n === 0) {
       if (timeoutMs > 0) this.ring.submitAndWait(1, timeoutMs);
       else if (this.ring.pending > 0) this.ring.submit();
     } else if (this.ring.pending > 0) {
       this.ring.submit();
     }
-    n += this.poll();
+    if (n < budget) n += this.poll(budget - n);
     // Completions may have queued new SQEs (re-arms, re-provides): send them now.
     this.#flushHooks();
     if (this.ring.pending > 0) this.ring.submit();

@@ -65,3 +65,9 @@ export function collectGarbage(): boolean {
   }
   return false;
 }
+
+/** The command that runs a script on the runtime running the tests (for child-process tests). */
+export function runtimeCommand(script: string, args: string[] = []): [string, string[]] {
+  const exec = (globalThis as { process?: { execPath: string } }).process!.execPath;
+  return deno ? [exec, ["run", "-A", script, ...args]] : [exec, [script, ...args]];
+}

@@ -1,6 +1,7 @@
 /**
  * `Connection`: one TCP socket on an IoLoop. Receives arrive as Leases through a StreamReceiver on a
- * BufferPool. Sends keep order with one send in flight per connection; partial sends are resumed;
+ * BufferPool. Sends keep order with one send in flight per connection (everything queued goes out in
+ * one SENDMSG with an iovec per piece, so a turn costs one SQE per connection); partial sends are resumed;
  * a Lease can be written back without a copy (echo, proxy) and is released once sent. Backpressure:
  * write() returns false above `highWaterMark` and drain() fires once the queue empties; writes beyond
  * `maxBuffered` throw. close() cancels in-flight operations and returns their buffers.
@@ -9,12 +10,12 @@ import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
 import type { BufferPool } from "../buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "../errors.ts";
-import { prepCancel64, prepSend, prepShutdown } from "../prep.ts";
+import { prepCancel64, prepSend, prepSendmsg, prepShutdown } from "../prep.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { StreamReceiver } from "../receiver.ts";
 import type { IoLoop } from "./loop.ts";
-import { SEND_CHUNK_SIZE } from "./send_arena.ts";
-import { closeFd } from "./socket.ts";
+import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
+import { closeFd, setLingerZero } from "./socket.ts";
 
 export interface ConnectionHandlers {
   /** The connection is ready (server side: just accepted). */
@@ -36,6 +37,19 @@ export interface ConnectionOptions {
   highWaterMark?: number;
   /** write() throws RangeError beyond this many queued bytes. Default 16 MiB. */
   maxBuffered?: number;
+}
+
+/** Validates ConnectionOptions and fills in the defaults. */
+export function checkConnectionOptions(options: ConnectionOptions): Required<ConnectionOptions> {
+  const highWaterMark = options.highWaterMark ?? 64 * 1024;
+  const maxBuffered = options.maxBuffered ?? 16 * 1024 * 1024;
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 0) {
+    throw new RangeError(`highWaterMark must be an integer >= 0, got ${highWaterMark}`);
+  }
+  if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
+    throw new RangeError(`maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${maxBuffered}`);
+  }
+  return { highWaterMark, maxBuffered };
 }
 
 const enum Phase {
@@ -67,6 +81,7 @@ export class Connection {
   readonly #queue: SendItem[] = [];
   #queueHead = 0;
   #sending = false;
+  #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
   #cancelSent = false;
   #buffered = 0;
   #needDrain = false;
@@ -75,12 +90,7 @@ export class Connection {
   #onClosed: (() => void) | undefined;
 
   constructor(loop: IoLoop, pool: BufferPool, fd: number, handlers: ConnectionHandlers, options: ConnectionOptions = {}, onClosed?: () => void) {
-    const highWaterMark = options.highWaterMark ?? 64 * 1024;
-    const maxBuffered = options.maxBuffered ?? 16 * 1024 * 1024;
-    if (!Number.isInteger(highWaterMark) || highWaterMark < 0) throw new RangeError(`highWaterMark must be >= 0, got ${highWaterMark}`);
-    if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
-      throw new RangeError(`maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${maxBuffered}`);
-    }
+    const { highWaterMark, maxBuffered } = checkConnectionOptions(options);
     this.fd = fd;
     this.loop = loop;
     this.pool = pool;
@@ -197,15 +207,39 @@ export class Connection {
     this.#maybeFinish();
   }
 
+  /** Abort: close with a reset (RST) so the peer sees ECONNRESET; queued writes are dropped. */
+  reset(): void {
+    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    try {
+      setLingerZero(this.fd);
+    } catch {
+      // Already broken: a plain close does.
+    }
+    this.close();
+  }
+
   [Symbol.dispose](): void {
     this.close();
   }
 
   #sendNext(): void {
-    const item = this.#queue[this.#queueHead];
     const ring = this.loop.reactor.ring;
     const slot = ring.getSqe();
-    prepSend(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL);
+    const queued = this.#queue.length - this.#queueHead;
+    if (queued === 1) {
+      const item = this.#queue[this.#queueHead];
+      prepSend(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL);
+    } else {
+      const blocks = this.loop.iovBlocks;
+      const block = this.#iovBlock = blocks.take();
+      const count = Math.min(queued, IOV_PER_BLOCK);
+      for (let i = 0; i < count; i++) {
+        const item = this.#queue[this.#queueHead + i];
+        blocks.setIov(block, i, item.address, item.length);
+      }
+      blocks.setHeader(block, count);
+      prepSendmsg(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
+    }
     ring.sqes.setUserData(slot, this.#sendToken);
     this.#sending = true;
     this.loop.driver.wake();
@@ -213,6 +247,10 @@ export class Connection {
 
   #sendDone(res: number): void {
     this.#sending = false;
+    if (this.#iovBlock >= 0) {
+      this.loop.iovBlocks.give(this.#iovBlock);
+      this.#iovBlock = -1;
+    }
     if (this.#phase === Phase.Closing) {
       this.#maybeFinish();
       return;
@@ -221,18 +259,22 @@ export class Connection {
       this.#fail(new UringError("send", -res, `fd ${this.fd}`));
       return;
     }
-    const item = this.#queue[this.#queueHead];
     this.#buffered -= res;
-    if (res < item.length) {
-      item.address += res; // partial send: resume with the rest
-      item.length -= res;
-    } else {
+    // Retire every piece the kernel took; a partial send leaves the rest of one piece at the head.
+    while (res > 0) {
+      const item = this.#queue[this.#queueHead];
+      if (res < item.length) {
+        item.address += res;
+        item.length -= res;
+        break;
+      }
+      res -= item.length;
       this.#releaseItem(item);
       this.#queue[this.#queueHead++] = undefined as unknown as SendItem;
-      if (this.#queueHead === this.#queue.length) {
-        this.#queue.length = 0;
-        this.#queueHead = 0;
-      }
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
     }
     if (this.#queueHead < this.#queue.length) {
       this.#sendNext();

@@ -5,7 +5,7 @@
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { Driver } from "../driver.ts";
 import { Reactor } from "../reactor.ts";
-import { SendArena } from "./send_arena.ts";
+import { IovBlocks, SendArena } from "./send_arena.ts";
 
 export interface IoLoopOptions {
   /** SQ entries (power of two). Default 1024; the CQ gets 8x, so bursts of completions are not lost. */
@@ -18,6 +18,7 @@ export class IoLoop {
   readonly reactor: Reactor;
   readonly driver: Driver;
   readonly arena = new SendArena();
+  readonly iovBlocks = new IovBlocks();
   #clientPool: BufferPool | undefined;
   #closed = false;
 
@@ -48,6 +49,7 @@ export class IoLoop {
     this.#clientPool?.close();
     this.driver.close();
     this.arena.free();
+    this.iovBlocks.free();
     if (defaultLoop === this) defaultLoop = undefined;
   }
 }

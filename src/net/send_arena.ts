@@ -52,3 +52,66 @@ export class SendArena {
     this.#slabs.length = 0;
   }
 }
+
+/** A msghdr plus iovecs for one batched send (IORING_OP_SENDMSG), taken only while the send is in flight. */
+export const IOV_BLOCK_SIZE = 1024;
+export const IOV_PER_BLOCK = (IOV_BLOCK_SIZE - 64) / 16;
+const IOV_SLAB = 64 * 1024;
+
+export class IovBlocks {
+  readonly #slabs: NativeMemory[] = [];
+  readonly #free: number[] = [];
+  readonly #addr: number[] = [];
+  readonly #u32: Uint32Array[] = [];
+
+  take(): number {
+    if (this.#free.length === 0) {
+      const slab = new NativeMemory(IOV_SLAB);
+      this.#slabs.push(slab);
+      const first = this.#addr.length;
+      for (let i = 0; i < IOV_SLAB / IOV_BLOCK_SIZE; i++) {
+        this.#addr.push(slab.address + i * IOV_BLOCK_SIZE);
+        this.#u32.push(new Uint32Array(slab.buffer, i * IOV_BLOCK_SIZE, IOV_BLOCK_SIZE / 4));
+      }
+      for (let id = this.#addr.length - 1; id >= first; id--) this.#free.push(id);
+    }
+    return this.#free.pop()!;
+  }
+
+  give(block: number): void {
+    this.#free.push(block);
+  }
+
+  /** Address of the block's struct msghdr. */
+  address(block: number): number {
+    return this.#addr[block];
+  }
+
+  /**
+   * Writes a msghdr for `count` iovecs (filled with setIov) into the block: no name, no control data.
+   * Layout: msghdr at 0 (56 bytes), iovec array at 64.
+   */
+  setHeader(block: number, count: number): void {
+    const w = this.#u32[block];
+    const iov = this.#addr[block] + 64;
+    w.fill(0, 0, 14);
+    w[4] = iov >>> 0; // msg_iov
+    w[5] = Math.floor(iov / 4294967296);
+    w[6] = count; // msg_iovlen (size_t; high half stays 0)
+  }
+
+  /** struct iovec { void *iov_base; size_t iov_len; } number `i`. */
+  setIov(block: number, i: number, address: number, length: number): void {
+    const w = this.#u32[block];
+    const at = 16 + i * 4;
+    w[at] = address >>> 0;
+    w[at + 1] = Math.floor(address / 4294967296);
+    w[at + 2] = length;
+    w[at + 3] = 0;
+  }
+
+  free(): void {
+    for (const s of this.#slabs) s.free();
+    this.#slabs.length = 0;
+  }
+}

@@ -9,7 +9,7 @@ import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepCancel64, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
 import { native } from "../../ffi/mod.ts";
-import { Connection, type ConnectionHandlers, type ConnectionOptions } from "./connection.ts";
+import { checkConnectionOptions, Connection, type ConnectionHandlers, type ConnectionOptions } from "./connection.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr } from "./sockaddr.ts";
 import { closeFd, localAddress, setNoDelay, tcpListen } from "./socket.ts";
@@ -77,6 +77,7 @@ export class Server {
     this.loop = options.loop ?? getDefaultLoop();
     this.#handlers = options.handlers;
     this.#connOptions = { highWaterMark: options.highWaterMark, maxBuffered: options.maxBuffered };
+    checkConnectionOptions(this.#connOptions);
     this.#noDelay = options.noDelay ?? true;
     this.#multishot = probeFeatures().multishotAccept;
     this.#fd = tcpListen({ host: this.host, port: options.port, backlog: options.backlog, reusePort: options.reusePort });
@@ -227,6 +228,7 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   const family = checkEndpoint(host, options.port);
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
   if (typeof options.handlers?.data !== "function") throw new TypeError("connect() needs handlers with a data(conn, lease) function");
+  checkConnectionOptions(options);
   const loop = options.loop ?? getDefaultLoop();
   const pool = options.pool ?? loop.clientPool();
   const fd = native.libc.socket(family === "ipv4" ? abi.AF_INET : abi.AF_INET6, abi.SOCK_STREAM | abi.SOCK_CLOEXEC, 0);

@@ -107,6 +107,14 @@ export function setNoDelay(fd: number): void {
   setIntOption(fd, abi.IPPROTO_TCP, abi.TCP_NODELAY, 1, "TCP_NODELAY");
 }
 
+/** SO_LINGER {1, 0}: close() then sends a reset (RST) instead of a FIN. */
+export function setLingerZero(fd: number): void {
+  const m = scratchPage();
+  m.view.setInt32(OPT_AT, 1, true);
+  m.view.setInt32(OPT_AT + 4, 0, true);
+  sys("setsockopt(SO_LINGER)", native.libc.setsockopt(fd, abi.SOL_SOCKET, abi.SO_LINGER, m.pointerAt(OPT_AT), 8));
+}
+
 /** SO_RCVBUF, for tests that need the kernel to hold less. */
 export function setReceiveBuffer(fd: number, bytes: number): void {
   setIntOption(fd, abi.SOL_SOCKET, abi.SO_RCVBUF, bytes, "SO_RCVBUF");

@@ -1,0 +1,358 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  connect,
+  type Connection,
+  getDefaultLoop,
+  IoLoop,
+  type Lease,
+  listen,
+  type Server,
+} from "../mod.ts";
+import { runtimeCommand, test } from "./harness.ts";
+
+// Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
+// cheap to produce (memcpy) and to check, and different for every connection.
+const TABLE_BITS = 20;
+const TABLE = new Uint8Array(1 << TABLE_BITS).map(() => Math.floor(Math.random() * 256));
+const MASK = (1 << TABLE_BITS) - 1;
+
+function streamByte(c: number, i: number): number {
+  return TABLE[(i + c * 7919) & MASK];
+}
+
+function fill(c: number, from: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let k = 0; k < n;) {
+    const at = (from + k + c * 7919) & MASK;
+    const piece = TABLE.subarray(at, Math.min(at + n - k, TABLE.length));
+    out.set(piece, k);
+    k += piece.length;
+  }
+  return out;
+}
+
+function echoServer(loop: IoLoop, pool: { count: number; bufferSize: number }): Server {
+  return listen({
+    loop,
+    pool,
+    handlers: {
+      data(conn, lease) {
+        if (!conn.write(lease)) conn.pause();
+      },
+      drain(conn) {
+        conn.resume();
+      },
+      error() {},
+    },
+  });
+}
+
+function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/** `conns` clients each send `bytes` in random writes and check the echo byte by byte. */
+async function echoIntegrity(loop: IoLoop, server: Server, conns: number, bytes: number, pacing = 64 * 1024) {
+  const results = await Promise.all(Array.from({ length: conns }, (_, c) =>
+    new Promise<number>((resolve, reject) => {
+      let received = 0, sent = 0;
+      const pump = (conn: Connection) => {
+        while (sent < bytes && sent - received < pacing) {
+          const n = Math.min(bytes - sent, 1 + Math.floor(Math.random() * 8192));
+          conn.write(fill(c, sent, n));
+          sent += n;
+        }
+      };
+      connect({
+        loop,
+        port: server.port,
+        handlers: {
+          open: (conn) => pump(conn),
+          data(conn, lease: Lease) {
+            const b = lease.bytes;
+            for (let k = 0; k < b.length; k++) {
+              if (b[k] !== streamByte(c, received + k)) {
+                lease.release();
+                conn.close();
+                reject(new Error(`conn ${c}: byte ${received + k} differs`));
+                return;
+              }
+            }
+            received += b.length;
+            lease.release();
+            if (received === bytes) conn.close();
+            else pump(conn);
+          },
+          close: () => resolve(received),
+          error: (_conn, e) => reject(e),
+        },
+      }).catch(reject);
+    })));
+  for (const r of results) assert.equal(r, bytes);
+}
+
+test("echo integrity: 200 connections x 1 MiB in random writes come back exact", async () => {
+  const loop = new IoLoop();
+  const server = echoServer(loop, { count: 1024, bufferSize: 4096 });
+  const fds = openFds();
+  await echoIntegrity(loop, server, 200, 1 << 20);
+  const s = server.stats();
+  assert.equal(s.accepted, 200);
+  await server.stop();
+  assert.equal(s.pool.buffersLeased, 0);
+  assert.ok(openFds() <= fds - 1, "listening socket and every connection closed");
+  loop.close();
+}, { timeoutMs: 120_000 });
+
+test("echo integrity with a pool of 8 buffers (ENOBUFS storm): exact, stalls counted, nothing leaked", async () => {
+  const loop = new IoLoop();
+  const server = echoServer(loop, { count: 8, bufferSize: 4096 });
+  await echoIntegrity(loop, server, 200, 256 * 1024, 16 * 1024);
+  const stats = server.stats().pool;
+  assert.ok(stats.enobufs > 0, `stalls counted (${stats.enobufs})`);
+  // Client connections close first; let the server side see their EOFs.
+  for (let i = 0; i < 100 && server.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(server.pool.stats().buffersLeased, 0);
+  assert.equal(server.pool.stats().buffersFree, 8);
+  await server.stop();
+  loop.close();
+}, { timeoutMs: 120_000 });
+
+test("proxy integrity: examples/proxy.ts in front of an echo server", async () => {
+  const loop = new IoLoop();
+  const backend = echoServer(loop, { count: 256, bufferSize: 4096 });
+  const script = fileURLToPath(new URL("../examples/proxy.ts", import.meta.url));
+  const [cmd, args] = runtimeCommand(script, ["--port", "0", "--target", `127.0.0.1:${backend.port}`]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let err = "";
+      const timer = setTimeout(() => reject(new Error(`proxy did not start: ${err}`)), 15_000);
+      child.stderr!.on("data", (d: Uint8Array) => {
+        err += new TextDecoder().decode(d);
+        const m = /listening on [^:]+:(\d+)/.exec(err);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`proxy exited ${code}: ${err}`)));
+    });
+    await echoIntegrity(loop, { port } as Server, 20, 256 * 1024);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.on("exit", r));
+  }
+  await backend.stop();
+  loop.close();
+}, { timeoutMs: 120_000 });
+
+test("resets and half-closes in the middle of traffic affect only their own connections", async () => {
+  const loop = new IoLoop();
+  const errors: string[] = [];
+  const server = listen({
+    loop,
+    handlers: {
+      data(conn, lease) {
+        if (!conn.write(lease)) conn.pause();
+      },
+      drain: (conn) => conn.resume(),
+      error: (_conn, e) => errors.push(e.code),
+    },
+  });
+  // Half-close: send, shutdown our side, still receive the whole echo, then EOF.
+  const halfClosed = new Promise<number>((resolve, reject) => {
+    let got = 0;
+    connect({
+      loop,
+      port: server.port,
+      handlers: {
+        open(conn) {
+          conn.write(fill(1, 0, 100_000));
+          conn.shutdown();
+        },
+        data(_c, l) {
+          got += l.length;
+          l.release();
+        },
+        close: () => resolve(got),
+        error: (_c, e) => reject(e),
+      },
+    }).catch(reject);
+  });
+  // Resets mid-stream.
+  const resets = Array.from({ length: 10 }, () =>
+    connect({
+      loop,
+      port: server.port,
+      handlers: {
+        data(conn, l) {
+          l.release();
+          conn.reset();
+        },
+        error() {},
+      },
+    }).then((conn) => conn.write(fill(2, 0, 200_000)))
+  );
+  await Promise.all(resets);
+  assert.equal(await halfClosed, 100_000);
+  // And the server still serves a fresh connection exactly.
+  await echoIntegrity(loop, server, 5, 100_000);
+  await server.stop();
+  assert.ok(errors.every((c) => c === "ECONNRESET" || c === "EPIPE"), `only resets reported: ${errors}`);
+  loop.close();
+}, { timeoutMs: 60_000 });
+
+test("event loop: a 10 ms interval keeps its cadence while idle and under load", async () => {
+  const loop = new IoLoop();
+  const server = echoServer(loop, { count: 1024, bufferSize: 4096 });
+  let last = performance.now(), maxGap = 0, ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+    ticks++;
+  }, 10);
+  try {
+    await new Promise((r) => setTimeout(r, 50)); // settle (first ticks include test start-up)
+    maxGap = 0;
+    ticks = 0;
+    last = performance.now();
+    await new Promise((r) => setTimeout(r, 300)); // idle, parked
+    assert.ok(loop.driver.stats().parks > 0, "the driver parked while idle");
+    assert.ok(ticks >= 20, `idle ticks ${ticks}`);
+    assert.ok(maxGap < 20, `idle max gap ${maxGap.toFixed(1)} ms`);
+    // Load from another process (64 connections, 16 messages in flight each), so this thread is only the server.
+    const script = fileURLToPath(new URL("./fixtures/load_client.ts", import.meta.url));
+    const [cmd, args] = runtimeCommand(script, [String(server.port), "64", "3"]);
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+    // Wait (bounded) until the client is connected and traffic flows, then measure.
+    for (let i = 0; i < 100 && server.stats().pool.leasesMade < 1000; i++) await new Promise((r) => setTimeout(r, 20));
+    maxGap = 0;
+    last = performance.now();
+    const before = server.stats().pool.leasesMade;
+    await new Promise((r) => setTimeout(r, 800));
+    const gapUnderLoad = maxGap;
+    const during = server.stats().pool.leasesMade - before;
+    const code = await new Promise((r) => child.on("exit", r));
+    assert.equal(code, 0, `load client: ${out}`);
+    assert.ok(during > 1000, `server was under load (${during} receives in 0.8 s)`);
+    assert.ok(gapUnderLoad < 20, `max gap under load ${gapUnderLoad.toFixed(1)} ms`);
+  } finally {
+    clearInterval(timer);
+  }
+  await server.stop();
+  loop.close();
+}, { timeoutMs: 60_000 });
+
+test("the process exits by itself after server.stop()", async () => {
+  const script = fileURLToPath(new URL("./fixtures/exit_after_stop.ts", import.meta.url));
+  const [cmd, args] = runtimeCommand(script);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve(null);
+    }, 15_000);
+    child.on("exit", (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, `exit code (null = still alive after 15 s): ${out}`);
+  assert.match(out, /echoed 5 bytes/);
+});
+
+test("connection churn: 5,000 connect/send/close cycles leak no fds and no buffers", async () => {
+  const loop = new IoLoop();
+  const server = echoServer(loop, { count: 64, bufferSize: 1024 });
+  const fds = openFds();
+  const cycle = () =>
+    new Promise<void>((resolve, reject) => {
+      connect({
+        loop,
+        port: server.port,
+        handlers: {
+          open: (conn) => conn.write(new Uint8Array([1, 2, 3, 4])),
+          data(conn, l) {
+            l.release();
+            conn.close();
+          },
+          close: () => resolve(),
+          error: (_c, e) => reject(e),
+        },
+      }).catch(reject);
+    });
+  for (let i = 0; i < 5000; i += 50) await Promise.all(Array.from({ length: 50 }, cycle));
+  for (let i = 0; i < 200 && server.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(server.connections, 0);
+  assert.equal(server.stats().accepted, 5000);
+  // <=: fds of earlier tests' child processes may close meanwhile; a leak would add thousands.
+  assert.ok(openFds() <= fds, `no fd leaked (${openFds()} open, ${fds} before)`);
+  assert.equal(server.pool.stats().buffersFree, 64);
+  assert.equal(loop.clientPool().stats().buffersLeased, 0);
+  await server.stop();
+  loop.close();
+}, { timeoutMs: 120_000 });
+
+test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw", async () => {
+  const loop = new IoLoop();
+  const s = listen({ loop, handlers: { data: (_c, l) => l.release() } });
+  const port = s.port;
+  await s.stop();
+  await assert.rejects(connect({ loop, port, handlers: { data: (_c, l) => l.release() } }), /ECONNREFUSED/);
+  const h = { data: (_c: Connection, l: Lease) => l.release() };
+  assert.throws(() => listen({ loop, port: -1, handlers: h }), RangeError);
+  assert.throws(() => listen({ loop, port: 70000, handlers: h }), RangeError);
+  assert.throws(() => listen({ loop, host: "not-a-host", handlers: h }), TypeError);
+  assert.throws(() => listen({ loop, handlers: {} as typeof h }), TypeError);
+  assert.throws(() => listen({ loop, handlers: h, pool: { bufferSize: -1 } }), RangeError);
+  assert.throws(() => connect({ loop, port: 0, handlers: h }), RangeError);
+  assert.throws(() => connect({ loop, port: 80, host: "999.1.1.1", handlers: h }), TypeError);
+  const s2 = listen({ loop, host: "::1", handlers: h });
+  assert.ok(s2.port > 0, "IPv6 listener");
+  assert.throws(() => connect({ loop, host: "::1", port: s2.port, handlers: h, highWaterMark: -5 }), RangeError);
+  assert.throws(() => listen({ loop, handlers: h, highWaterMark: 10, maxBuffered: 5 }), RangeError);
+  await s2.stop();
+  loop.close();
+});
+
+test("IPv6: echo over ::1", async () => {
+  const loop = new IoLoop();
+  const server = listen({
+    loop,
+    host: "::1",
+    handlers: { data: (conn, lease) => void conn.write(lease) },
+  });
+  const got = await new Promise<string>((resolve, reject) => {
+    connect({
+      loop,
+      host: "::1",
+      port: server.port,
+      handlers: {
+        open: (c) => c.write(new TextEncoder().encode("over ipv6")),
+        data(c, l) {
+          const s = new TextDecoder().decode(l.bytes);
+          l.release();
+          c.close();
+          resolve(s);
+        },
+      },
+    }).catch(reject);
+  });
+  assert.equal(got, "over ipv6");
+  await server.stop();
+  loop.close();
+});
+
+test("the default loop is shared and reusable", () => {
+  assert.equal(getDefaultLoop(), getDefaultLoop());
+});
