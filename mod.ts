@@ -34,3 +34,7 @@ export { Connection } from "./src/net/connection.ts";
 export type { ConnectionHandlers, ConnectionOptions } from "./src/net/connection.ts";
 export { connect, listen, Server } from "./src/net/server.ts";
 export type { ConnectOptions, ListenOptions as ServerOptions, ServerHandlers, ServerStats } from "./src/net/server.ts";
+export { bindUdp, UdpSocket } from "./src/net/udp.ts";
+export type { UdpHandlers, UdpOptions } from "./src/net/udp.ts";
+export { serveWorker, startWorkers, WorkerGroup } from "./src/net/workers.ts";
+export type { WorkerGroupOptions } from "./src/net/workers.ts";

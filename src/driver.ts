@@ -23,8 +23,11 @@ import type { Reactor } from "./reactor.ts";
 export interface DriverStats {
   turns: number;
   parks: number;
-  /** How it waits when idle: "thread" (native wait off the JS thread) or "timer" (polling fallback). */
-  parkMode: "thread" | "timer";
+  /**
+   * How it waits when idle: "thread" (native wait off the JS thread), "blocking" (dedicated mode:
+   * the JS thread waits in the kernel, bounded) or "timer" (polling fallback).
+   */
+  parkMode: "thread" | "blocking" | "timer";
 }
 
 const IDLE_TURNS_BEFORE_PARK = 8;
@@ -49,9 +52,19 @@ export class Driver {
   readonly #turn = () => this.#runTurn();
   readonly #threadWait: boolean;
 
-  constructor(reactor: Reactor, onError?: (e: unknown) => void) {
+  readonly #blockMs: number;
+  readonly #blockingTurn = () => this.#runTurn(this.#blockMs);
+
+  /**
+   * `blockMs` > 0 selects dedicated mode: when idle, the JS thread itself waits in the kernel for up
+   * to that long per turn (timers still run between turns, late by at most blockMs). For a worker whose
+   * only job is its sockets; it allows SINGLE_ISSUER | DEFER_TASKRUN rings (see IoLoop's "dedicated" mode).
+   */
+  constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
+    if (!(blockMs >= 0)) throw new RangeError(`blockMs must be >= 0, got ${blockMs}`);
     this.reactor = reactor;
     this.#error = onError;
+    this.#blockMs = blockMs;
     this.#threadWait = reactor.ring.canWaitOffThread;
   }
 
@@ -100,10 +113,11 @@ export class Driver {
   }
 
   stats(): DriverStats {
-    return { turns: this.#turns, parks: this.#parks, parkMode: this.#threadWait ? "thread" : "timer" };
+    const parkMode = this.#blockMs > 0 ? "blocking" : this.#threadWait ? "thread" : "timer";
+    return { turns: this.#turns, parks: this.#parks, parkMode };
   }
 
-  #runTurn(): void {
+  #runTurn(waitMs = 0): void {
     // #scheduled stays true for the whole turn: wake() calls from handlers must not queue a second
     // turn (duplicate turns pile up as immediates and starve timers); the end of the turn reschedules.
     const reactor = this.reactor;
@@ -114,7 +128,7 @@ export class Driver {
     this.#turns++;
     let n = 0;
     try {
-      n = reactor.runOnce(0, TURN_BUDGET);
+      n = reactor.runOnce(waitMs, TURN_BUDGET);
     } catch (e) {
       if (this.#error) this.#error(e);
       else throw e;
@@ -142,6 +156,12 @@ export class Driver {
 
   #park(): void {
     if (this.#refs === 0) return;
+    if (this.#blockMs > 0) {
+      this.#scheduled = true;
+      this.#parks++;
+      setImmediateFn(this.#blockingTurn);
+      return;
+    }
     if (!this.#threadWait) {
       // No way to wait off-thread: poll on a timer that backs off to 8 ms while idle.
       this.#scheduled = true;

@@ -353,6 +353,42 @@ test("IPv6: echo over ::1", async () => {
   loop.close();
 });
 
+test("dedicated mode (SINGLE_ISSUER | DEFER_TASKRUN, blocking idle waits) echoes exactly", async () => {
+  const serverLoop = new IoLoop({ mode: "dedicated", blockMs: 1 });
+  const clientLoop = new IoLoop();
+  const server = echoServer(serverLoop, { count: 64, bufferSize: 4096 });
+  await echoIntegrity(clientLoop, server, 10, 200_000);
+  assert.equal(serverLoop.driver.stats().parkMode, "blocking");
+  await server.stop();
+  serverLoop.close();
+  clientLoop.close();
+  assert.throws(() => new IoLoop({ mode: "turbo" as "shared" }), TypeError);
+}, { timeoutMs: 60_000 });
+
+test("workers: two threads share a port through SO_REUSEPORT and report their stats", async () => {
+  const { startWorkers, tcpListen, localAddress, closeFd } = await import("../mod.ts");
+  const probe = tcpListen({ port: 0 });
+  const port = localAddress(probe).port;
+  closeFd(probe);
+  const group = await startWorkers({
+    count: 2,
+    module: new URL("../examples/echo_worker.ts", import.meta.url),
+    data: { host: "127.0.0.1", port, buffers: 256, bufferSize: 4096, backend: "auto", safe: false, reusePort: true, dedicated: false },
+  });
+  try {
+    assert.deepEqual(group.ports, [port, port]);
+    const loop = new IoLoop();
+    await echoIntegrity(loop, { port } as Server, 40, 50_000);
+    loop.close();
+    const stats = await group.stats();
+    assert.equal(stats.length, 2);
+    assert.equal(stats[0].accepted + stats[1].accepted, 40);
+  } finally {
+    await group.stop();
+  }
+  await assert.rejects(startWorkers({ count: 0, module: "x", data: 0 }), RangeError);
+}, { timeoutMs: 60_000 });
+
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());
 });

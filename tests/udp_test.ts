@@ -100,3 +100,37 @@ test("UDP: a datagram larger than the buffer is flagged truncated", () => {
   closeFd(server);
   closeFd(sender);
 });
+
+test("bindUdp: datagrams echoed back to their senders without a copy, in order", async () => {
+  const { bindUdp, IoLoop } = await import("../mod.ts");
+  const loop = new IoLoop();
+  const echo = bindUdp({ loop, handlers: { message: (sock, d) => sock.send(d) } });
+  const got: string[] = [];
+  const client = bindUdp({
+    loop,
+    handlers: {
+      message(_s, d) {
+        assert.equal(d.from!.port, echo.port);
+        got.push(new TextDecoder().decode(d.payload));
+        d.lease.release();
+      },
+    },
+  });
+  const sent: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const text = `datagram ${i} ${"x".repeat(i * 7)}`;
+    sent.push(text);
+    client.send(new TextEncoder().encode(text), { address: "127.0.0.1", port: echo.port });
+    if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5)); // stay under the socket's receive queue
+  }
+  for (let i = 0; i < 200 && got.length < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(got, sent);
+  assert.throws(() => client.send(new Uint8Array(70000), { address: "127.0.0.1", port: echo.port }), RangeError);
+  assert.throws(() => client.send(new Uint8Array(1), { address: "bad", port: 1 }), TypeError);
+  echo.close();
+  client.close();
+  for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(loop.driver.refs, 0, "both sockets fully closed");
+  assert.equal(echo.pool.closed && client.pool.closed, true);
+  loop.close();
+});

@@ -3,6 +3,7 @@
  * Driver that feeds completions to JS, a send arena, and a default buffer pool for client sockets.
  */
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
+import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
 import { Reactor } from "../reactor.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
@@ -10,8 +11,14 @@ import { IovBlocks, SendArena } from "./send_arena.ts";
 export interface IoLoopOptions {
   /** SQ entries (power of two). Default 1024; the CQ gets 8x, so bursts of completions are not lost. */
   entries?: number;
-  /** io_uring setup flags. Default Driver.ringFlags (no COOP/DEFER_TASKRUN: the driver parks on another thread). */
-  flags?: number;
+  /**
+   * "shared" (default): the loop lives beside other work; when idle it parks on another thread.
+   * "dedicated": for a worker that only serves sockets: SINGLE_ISSUER | DEFER_TASKRUN ring, and
+   * when idle the thread waits in the kernel itself for up to `blockMs` per turn.
+   */
+  mode?: "shared" | "dedicated";
+  /** Dedicated mode: longest wait per idle turn, in ms (timers are late by at most this). Default 10. */
+  blockMs?: number;
 }
 
 export class IoLoop {
@@ -24,12 +31,16 @@ export class IoLoop {
 
   constructor(options: IoLoopOptions = {}) {
     const entries = options.entries ?? 1024;
+    const mode = options.mode ?? "shared";
+    if (mode !== "shared" && mode !== "dedicated") throw new TypeError(`mode must be "shared" or "dedicated", got ${JSON.stringify(mode)}`);
+    const dedicated = mode === "dedicated";
     this.reactor = new Reactor({
       entries,
       cqEntries: Math.min(entries * 8, 65536),
-      flags: options.flags ?? Driver.ringFlags,
+      flags: dedicated ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : Driver.ringFlags,
     });
-    this.driver = new Driver(this.reactor, (e) => queueMicrotask(() => { throw e; }));
+    const rethrow = (e: unknown) => queueMicrotask(() => { throw e; });
+    this.driver = new Driver(this.reactor, rethrow, dedicated ? options.blockMs ?? 10 : 0);
   }
 
   /** The pool client connections use unless given one (created on first use). */

@@ -53,9 +53,13 @@ export class SendArena {
   }
 }
 
-/** A msghdr plus iovecs for one batched send (IORING_OP_SENDMSG), taken only while the send is in flight. */
+/**
+ * A msghdr plus iovecs (and room for a destination sockaddr) for one SENDMSG, taken only while the
+ * send is in flight. Layout: msghdr at 0 (56 bytes), iovecs at 64, sockaddr at IOV_BLOCK_NAME.
+ */
 export const IOV_BLOCK_SIZE = 1024;
-export const IOV_PER_BLOCK = (IOV_BLOCK_SIZE - 64) / 16;
+export const IOV_PER_BLOCK = 56;
+export const IOV_BLOCK_NAME = 64 + IOV_PER_BLOCK * 16;
 const IOV_SLAB = 64 * 1024;
 
 export class IovBlocks {
@@ -88,16 +92,28 @@ export class IovBlocks {
   }
 
   /**
-   * Writes a msghdr for `count` iovecs (filled with setIov) into the block: no name, no control data.
-   * Layout: msghdr at 0 (56 bytes), iovec array at 64.
+   * Writes a msghdr for `count` iovecs (filled with setIov) into the block, no control data, and a
+   * destination of `nameLength` bytes (written at IOV_BLOCK_NAME by the caller) or none.
    */
-  setHeader(block: number, count: number): void {
+  setHeader(block: number, count: number, nameLength = 0): void {
     const w = this.#u32[block];
     const iov = this.#addr[block] + 64;
     w.fill(0, 0, 14);
+    if (nameLength > 0) {
+      const name = this.#addr[block] + IOV_BLOCK_NAME;
+      w[0] = name >>> 0; // msg_name
+      w[1] = Math.floor(name / 4294967296);
+      w[2] = nameLength; // msg_namelen
+    }
     w[4] = iov >>> 0; // msg_iov
     w[5] = Math.floor(iov / 4294967296);
     w[6] = count; // msg_iovlen (size_t; high half stays 0)
+  }
+
+  /** A DataView over the block's sockaddr area (for encodeSockaddr at offset 0). */
+  nameView(block: number): DataView {
+    const w = this.#u32[block];
+    return new DataView(w.buffer, w.byteOffset + IOV_BLOCK_NAME, IOV_BLOCK_SIZE - IOV_BLOCK_NAME);
   }
 
   /** struct iovec { void *iov_base; size_t iov_len; } number `i`. */

@@ -1,0 +1,44 @@
+/** The echo server of examples/echo.ts, shared by its single-thread and worker modes. */
+import { IoLoop, listen, type PoolBackend, type Server } from "../mod.ts";
+
+export interface EchoOptions {
+  host: string;
+  port: number;
+  buffers: number;
+  bufferSize: number;
+  backend: PoolBackend | "auto";
+  /** Detach leases on release and keep the leak net on (slower; the echo path never needs it). */
+  safe: boolean;
+  /** SO_REUSEPORT, for one listener per worker. */
+  reusePort: boolean;
+  /** A dedicated loop (SINGLE_ISSUER | DEFER_TASKRUN; waits in the kernel when idle). */
+  dedicated: boolean;
+}
+
+export function startEchoServer(o: EchoOptions): Server {
+  return listen({
+    loop: o.dedicated ? new IoLoop({ mode: "dedicated" }) : undefined,
+    host: o.host,
+    port: o.port,
+    reusePort: o.reusePort,
+    pool: {
+      count: o.buffers,
+      bufferSize: o.bufferSize,
+      backend: o.backend,
+      detachOnRelease: o.safe,
+      leakTracking: o.safe ? "warn" : "off",
+    },
+    handlers: {
+      data(conn, lease) {
+        // The send releases the lease; stop reading while this connection's queue is full.
+        if (!conn.write(lease)) conn.pause();
+      },
+      drain(conn) {
+        conn.resume();
+      },
+      error() {
+        // A reset peer only ends its own connection.
+      },
+    },
+  });
+}
