@@ -226,7 +226,8 @@ export class StreamReceiver extends ReceiverBase implements CompletionTarget, Bu
     const pool = this.pool;
     if (res <= 0 || this.state === State.Stopping || this.state === State.Done) {
       // A buffer with nothing for the user (EOF, or data after stop()): straight back to the pool.
-      if (res >= 0) pool.take(res, flags).release();
+      if (res === 0) pool.recycle(flags);
+      else if (res > 0) pool.take(res, flags).release();
       return;
     }
     if (this.#offset >= 0) this.#offset += res;

@@ -477,6 +477,9 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
       assert.ok(reactor.runUntil(() => ended, 5000));
       assert.ok(Buffer.concat(parts).equals(Buffer.from(content)), `${backend}: file content`);
       assert.equal(parts.length, Math.ceil(content.length / 4096));
+      // The 0-byte read at EOF hands a buffer back: it is re-provided without counting as a lease.
+      assert.equal(pool.stats().leasesMade, parts.length);
+      assert.equal(pool.stats().buffersFree, 4);
       pool.close();
       closeFd(fd);
     }

@@ -309,6 +309,28 @@ export class BufferPool implements LeaseOwner {
   }
 
   /**
+   * A completion handed back a buffer with nothing for the user (0 bytes at EOF): re-provide it
+   * without making a lease.
+   */
+  recycle(flags: number): void {
+    if (this.#closed) return;
+    const bid = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
+    if (!(flags & abi.IORING_CQE_F_BUFFER) || bid >= this.#count) throw new RangeError(`no buffer of this pool in flags 0x${flags.toString(16)}`);
+    if (this.incremental) {
+      if (flags & abi.IORING_CQE_F_BUF_MORE) return; // the kernel keeps it
+      this.#kernelDone[bid] = 1;
+      if (this.#refs[bid] > 0) return; // the last release gives it back
+      this.#offset[bid] = 0;
+      this.#kernelDone[bid] = 0;
+    }
+    this.#queueProvide(bid);
+    if (this.#waitHead < this.#waiters.length) {
+      this.flush();
+      this.#rearmNext();
+    }
+  }
+
+  /**
    * A bundle completion (IORING_RECVSEND_BUNDLE): `res` bytes over consecutive ring slots starting at
    * the buffer in `flags`. Appends one lease per buffer to `out`, in order.
    */

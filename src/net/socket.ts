@@ -23,7 +23,7 @@ function sys(op: string, ret: number, detail?: string): number {
   return ret;
 }
 
-export interface ListenOptions {
+export interface TcpListenOptions {
   /** Default 127.0.0.1. */
   host?: string;
   /** 0 picks a free port. */
@@ -41,7 +41,7 @@ function setIntOption(fd: number, level: number, name: number, value: number, wh
 }
 
 /** A TCP socket bound and listening; returns its fd. SO_REUSEADDR always, SO_REUSEPORT on request. */
-export function tcpListen(options: ListenOptions = {}): number {
+export function tcpListen(options: TcpListenOptions = {}): number {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
   const backlog = options.backlog ?? 4096;
