@@ -13,7 +13,7 @@
  * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and print its stats.
  */
 import process from "node:process";
-import { startWorkers, type PoolBackend } from "../mod.ts";
+import { type PoolBackend, startWorkers } from "../mod.ts";
 import { type EchoOptions, startEchoServer } from "./echo_server.ts";
 
 function option(name: string, fallback: string): string {
@@ -36,7 +36,11 @@ const options: EchoOptions = {
 let stop: () => Promise<string>;
 if (workers > 1) {
   if (options.port === 0) throw new RangeError("--workers needs a fixed --port (they share it through SO_REUSEPORT)");
-  const group = await startWorkers({ count: workers, module: new URL("./echo_worker.ts", import.meta.url), data: options });
+  const group = await startWorkers({
+    count: workers,
+    module: new URL("./echo_worker.ts", import.meta.url),
+    data: options,
+  });
   console.error(`listening on ${options.host}:${group.ports[0]} (${workers} workers)`);
   stop = async () => {
     const stats = await group.stats();

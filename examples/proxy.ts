@@ -7,7 +7,7 @@
  *   bun examples/proxy.ts --port 9001 --target 127.0.0.1:9000
  */
 import process from "node:process";
-import { type Connection, connect, listen } from "../mod.ts";
+import { connect, type Connection, listen } from "../mod.ts";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

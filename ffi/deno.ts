@@ -54,7 +54,9 @@ export function load(): Native {
   if (!uringLib) throw libraryNotFound(tried, errors);
   const libc = open(LIBC, toDeno(libcSymbols)).symbols as unknown as LibcSymbols;
   // A second handle whose io_uring_enter runs on Deno's blocking thread pool: the parked waiter.
-  const waiter = open(uringPath, { io_uring_enter: toDeno({ io_uring_enter: uringSymbols.io_uring_enter }, true).io_uring_enter });
+  const waiter = open(uringPath, {
+    io_uring_enter: toDeno({ io_uring_enter: uringSymbols.io_uring_enter }, true).io_uring_enter,
+  });
   const waitEnter = waiter.symbols.io_uring_enter as unknown as (
     fd: number,
     toSubmit: number,

@@ -30,7 +30,9 @@ export class NativeMemory {
   #open = true;
 
   constructor(length: number, opts: { fd?: number; offset?: number; populate?: boolean } = {}) {
-    if (!Number.isInteger(length) || length <= 0) throw new RangeError(`length must be a positive integer, got ${length}`);
+    if (!Number.isInteger(length) || length <= 0) {
+      throw new RangeError(`length must be a positive integer, got ${length}`);
+    }
     this.length = roundUpToPage(length);
     this.ptr = mapMemory(this.length, opts.fd ?? -1, opts.offset ?? 0, opts.populate ?? false);
     this.address = native.address(this.ptr);

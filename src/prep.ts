@@ -56,7 +56,14 @@ export function prepRecv(s: SqeArray, slot: number, fd: number, addr: number, le
 }
 
 /** Mirrors io_uring_prep_recv_multishot (5.19+/6.0; needs IOSQE_BUFFER_SELECT). */
-export function prepRecvMultishot(s: SqeArray, slot: number, fd: number, addr: number, len: number, flags: number): void {
+export function prepRecvMultishot(
+  s: SqeArray,
+  slot: number,
+  fd: number,
+  addr: number,
+  len: number,
+  flags: number,
+): void {
   prepRecv(s, slot, fd, addr, len, flags);
   s.u16[(slot << 5) + 1] |= abi.IORING_RECV_MULTISHOT;
 }

@@ -129,10 +129,12 @@ export class StreamReceiver extends ReceiverBase implements CompletionTarget, Bu
     if (multishot && !features.multishotRecv) throw new TypeError("this kernel has no multishot recv (6.0+)");
     const bundle = options.bundle ?? false;
     if (bundle && (op !== "recv" || pool.backend === "legacy" || pool.incremental || !features.bundles)) {
-      throw new TypeError("bundles need op \"recv\", a non-incremental ring pool and a 6.10+ kernel");
+      throw new TypeError('bundles need op "recv", a non-incremental ring pool and a 6.10+ kernel');
     }
     const offset = options.offset ?? -1;
-    if (!Number.isInteger(offset) || offset < -1) throw new RangeError(`offset must be -1 or a byte offset, got ${offset}`);
+    if (!Number.isInteger(offset) || offset < -1) {
+      throw new RangeError(`offset must be -1 or a byte offset, got ${offset}`);
+    }
     super(pool, { complete: (res, flags) => this.complete(res, flags) });
     this.fd = fd;
     this.op = op;
@@ -268,7 +270,9 @@ export class DatagramReceiver extends ReceiverBase implements CompletionTarget, 
   constructor(pool: BufferPool, fd: number, handler: DatagramHandler) {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
     if (!probeFeatures().multishotRecv) throw new TypeError("this kernel has no multishot recvmsg (6.0+)");
-    if (pool.incremental) throw new TypeError("recvmsg with an incremental pool is not supported (see liburing issue 1433)");
+    if (pool.incremental) {
+      throw new TypeError("recvmsg with an incremental pool is not supported (see liburing issue 1433)");
+    }
     if (pool.bufferSize <= abi.RECVMSG_OUT_SIZE + NAME_LEN) {
       throw new RangeError(`bufferSize must exceed ${abi.RECVMSG_OUT_SIZE + NAME_LEN} bytes for recvmsg headers`);
     }

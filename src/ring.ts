@@ -103,7 +103,11 @@ export class Ring {
     }
     if (ret < 0) {
       mem.free();
-      throw new UringError("io_uring_queue_init_params", -ret, `entries=${entries} cqEntries=${cqEntries} flags=0x${flags.toString(16)}`);
+      throw new UringError(
+        "io_uring_queue_init_params",
+        -ret,
+        `entries=${entries} cqEntries=${cqEntries} flags=0x${flags.toString(16)}`,
+      );
     }
     this.#mem = mem;
     this.#ring = mem.ptr;
@@ -132,7 +136,9 @@ export class Ring {
         dv.getUint32(abi.RING_CQ_RING_MASK, true) === cqActual - 1 &&
         dv.getUint32(abi.RING_FLAGS, true) === this.setupFlags &&
         dv.getUint32(abi.RING_FEATURES, true) === this.features &&
-        [abi.RING_SQ_KHEAD, abi.RING_SQ_KTAIL, abi.RING_SQ_KFLAGS, abi.RING_SQ_KRING_ENTRIES].every((o) => inSq(u64(o))) &&
+        [abi.RING_SQ_KHEAD, abi.RING_SQ_KTAIL, abi.RING_SQ_KFLAGS, abi.RING_SQ_KRING_ENTRIES].every((o) =>
+          inSq(u64(o))
+        ) &&
         [abi.RING_CQ_KHEAD, abi.RING_CQ_KTAIL, abi.RING_CQ_KRING_ENTRIES].every((o) => inCq(u64(o))) &&
         sqes !== 0 && cqes >= cqRingPtr && cqes + cqActual * abi.CQE_SIZE <= cqRingPtr + cqRingSz;
       if (!layoutOk) {
@@ -234,7 +240,9 @@ export class Ring {
    */
   submitAndWait(minComplete = 1, timeoutMs?: number): number {
     if (this.#closed) throw new ClosedError("Ring");
-    if (!Number.isInteger(minComplete) || minComplete < 0) throw new RangeError(`minComplete must be >= 0, got ${minComplete}`);
+    if (!Number.isInteger(minComplete) || minComplete < 0) {
+      throw new RangeError(`minComplete must be >= 0, got ${minComplete}`);
+    }
     this.#u32[abi.RING_SQ_SQE_TAIL >> 2] = this.#sqeTail;
     let ret: number;
     if (timeoutMs === undefined) {

@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  connect,
-  type Connection,
-  getDefaultLoop,
-  IoLoop,
-  type Lease,
-  listen,
-  type Server,
-} from "../mod.ts";
+import { connect, type Connection, getDefaultLoop, IoLoop, type Lease, listen, type Server } from "../mod.ts";
 import { runtimeCommand, test } from "./harness.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
@@ -195,8 +187,7 @@ test("resets and half-closes in the middle of traffic affect only their own conn
         },
         error() {},
       },
-    }).then((conn) => conn.write(fill(2, 0, 200_000)))
-  );
+    }).then((conn) => conn.write(fill(2, 0, 200_000))));
   await Promise.all(resets);
   assert.equal(await halfClosed, 100_000);
   // And the server still serves a fresh connection exactly.
@@ -373,7 +364,16 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
   const group = await startWorkers({
     count: 2,
     module: new URL("../examples/echo_worker.ts", import.meta.url),
-    data: { host: "127.0.0.1", port, buffers: 256, bufferSize: 4096, backend: "auto", safe: false, reusePort: true, dedicated: false },
+    data: {
+      host: "127.0.0.1",
+      port,
+      buffers: 256,
+      bufferSize: 4096,
+      backend: "auto",
+      safe: false,
+      reusePort: true,
+      dedicated: false,
+    },
   });
   try {
     assert.deepEqual(group.ports, [port, port]);

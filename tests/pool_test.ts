@@ -79,7 +79,7 @@ test("legacy PROVIDE_BUFFERS group: ids in order, -ENOBUFS when empty, re-provid
 
     const payload = patternBytes(5, 300);
     mem.bytes.set(payload, 4096);
-    let slot = ring.getSqe();
+    const slot = ring.getSqe();
     prepSend(ring.sqes, slot, client, mem.address + 4096, payload.length, 0);
     ring.sqes.setUserData(slot, 2);
     assert.equal(oneCqe(ring).res, 300);
@@ -181,7 +181,11 @@ function streamThroughPool(
 }
 
 for (const backend of ["ring", "ring-mmap", "legacy"] as const) {
-  const missing = backend === "ring" ? !features.bufferRing : backend === "ring-mmap" ? !features.bufferRingMmap : !features.provideBuffers;
+  const missing = backend === "ring"
+    ? !features.bufferRing
+    : backend === "ring-mmap"
+    ? !features.bufferRingMmap
+    : !features.provideBuffers;
   test(`${backend} pool: a stream in random chunks arrives byte-exact through multishot recv`, () => {
     const stats = streamThroughPool({ backend, bufferSize: 512, count: 16 }, {}, 300_000, 12, 11);
     assert.equal(stats.backend, backend);
@@ -252,7 +256,10 @@ test("pool of 4 buffers, 32 sockets sending at once: every byte arrives, stalls 
     }, 20_000);
     assert.ok(ok, `${backend}: all streams ended (${done.filter(Boolean).length}/${n})`);
     for (let i = 0; i < n; i++) {
-      assert.ok(Buffer.from(got[i]).equals(Buffer.from(patternBytes(100 + i, size))), `${backend}: socket ${i} byte-exact`);
+      assert.ok(
+        Buffer.from(got[i]).equals(Buffer.from(patternBytes(100 + i, size))),
+        `${backend}: socket ${i} byte-exact`,
+      );
     }
     const stats = pool.stats();
     assert.ok(stats.enobufs > 0, `${backend}: ENOBUFS stalls were counted`);
@@ -384,7 +391,11 @@ test("bad input: sizes, counts, group ids, closed pool", () => {
   }
   for (const count of [0, 65537, 2.5]) assert.throws(() => new BufferPool(reactor, { count }), RangeError);
   assert.throws(() => new BufferPool(reactor, { count: 8, maxCount: 4 }), RangeError);
-  assert.throws(() => new BufferPool(reactor, { backend: "ring", count: 40000 }), RangeError, "ring holds at most 32768");
+  assert.throws(
+    () => new BufferPool(reactor, { backend: "ring", count: 40000 }),
+    RangeError,
+    "ring holds at most 32768",
+  );
   assert.throws(() => new BufferPool(reactor, { backend: "bogus" as "ring" }), TypeError);
   assert.throws(() => new BufferPool(reactor, { leakTracking: "loud" as "warn" }), TypeError);
   assert.throws(() => new BufferPool(reactor, { backend: "legacy", incremental: true }), TypeError);

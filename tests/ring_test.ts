@@ -193,9 +193,10 @@ test("a handler that throws consumes its CQE and leaves the rest", () => {
     ring.sqes.setUserData(slot, i);
   }
   ring.submitAndWait(3, 1000);
-  assert.throws(() => ring.reap((ud) => {
-    if (ud === 1) throw new Error("boom");
-  }), /boom/);
+  assert.throws(() =>
+    ring.reap((ud) => {
+      if (ud === 1) throw new Error("boom");
+    }), /boom/);
   assert.deepEqual(collect(ring, 1).map((c) => c.userData), [2]);
 });
 

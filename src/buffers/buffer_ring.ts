@@ -41,9 +41,15 @@ export class BufferRing {
     const kernelMemory = options.kernelMemory ?? false;
     const maxGroup = kernelMemory ? 2047 : 65535;
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > maxGroup) {
-      throw new RangeError(`groupId must be an integer in [0, ${maxGroup}]${kernelMemory ? " for kernel-allocated rings" : ""}, got ${groupId}`);
+      throw new RangeError(
+        `groupId must be an integer in [0, ${maxGroup}]${
+          kernelMemory ? " for kernel-allocated rings" : ""
+        }, got ${groupId}`,
+      );
     }
-    if (!Number.isInteger(entries) || entries < 1 || entries > abi.BUF_RING_MAX_ENTRIES || (entries & (entries - 1)) !== 0) {
+    if (
+      !Number.isInteger(entries) || entries < 1 || entries > abi.BUF_RING_MAX_ENTRIES || (entries & (entries - 1)) !== 0
+    ) {
       throw new RangeError(`entries must be a power of two in [1, ${abi.BUF_RING_MAX_ENTRIES}], got ${entries}`);
     }
     this.#ring = ring;
@@ -58,7 +64,9 @@ export class BufferRing {
     const ret = registerBufRing(ring, groupId, entries, flags, own?.address ?? 0);
     if (ret < 0) {
       own?.free();
-      const why = -ret === 17 ? `group ${groupId} is already registered on this ring` : `entries=${entries} flags=${flags}`;
+      const why = -ret === 17
+        ? `group ${groupId} is already registered on this ring`
+        : `entries=${entries} flags=${flags}`;
       throw new UringError("IORING_REGISTER_PBUF_RING", -ret, why);
     }
     try {

@@ -42,7 +42,9 @@ export class Lease {
 
   /** The received bytes, a view of the pool's memory (no copy). Throws after release(). */
   get bytes(): Uint8Array {
-    if (this.#bytes === undefined) throw new TypeError(`lease of buffer ${this.bufferId} was released; its bytes are gone`);
+    if (this.#bytes === undefined) {
+      throw new TypeError(`lease of buffer ${this.bufferId} was released; its bytes are gone`);
+    }
     return this.#bytes;
   }
 

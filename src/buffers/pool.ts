@@ -140,12 +140,16 @@ export class BufferPool implements LeaseOwner {
     if (!["auto", "ring", "ring-mmap", "legacy"].includes(wanted)) {
       throw new TypeError(`backend must be "auto", "ring", "ring-mmap" or "legacy", got ${JSON.stringify(wanted)}`);
     }
-    let backend: PoolBackend = wanted === "auto" ? (features.bufferRing ? "ring" : "legacy") : wanted;
+    const backend: PoolBackend = wanted === "auto" ? (features.bufferRing ? "ring" : "legacy") : wanted;
     if (backend !== "legacy" && !features.bufferRing) {
-      throw new UringError("IORING_REGISTER_PBUF_RING", 22, "this kernel has no ring-mapped buffers; use backend \"legacy\"");
+      throw new UringError(
+        "IORING_REGISTER_PBUF_RING",
+        22,
+        'this kernel has no ring-mapped buffers; use backend "legacy"',
+      );
     }
     if (backend === "ring-mmap" && !features.bufferRingMmap) {
-      throw new UringError("IOU_PBUF_RING_MMAP", 22, "this kernel cannot allocate buffer rings; use backend \"ring\"");
+      throw new UringError("IOU_PBUF_RING_MMAP", 22, 'this kernel cannot allocate buffer rings; use backend "ring"');
     }
     if (backend === "legacy" && !features.provideBuffers) {
       throw new UringError("IORING_OP_PROVIDE_BUFFERS", 22, "this kernel has no provided buffers");
@@ -274,7 +278,9 @@ export class BufferPool implements LeaseOwner {
    */
   take(res: number, flags: number): Lease {
     if (this.#closed) throw new ClosedError("BufferPool");
-    if (!(flags & abi.IORING_CQE_F_BUFFER)) throw new TypeError("completion carries no buffer (IORING_CQE_F_BUFFER not set)");
+    if (!(flags & abi.IORING_CQE_F_BUFFER)) {
+      throw new TypeError("completion carries no buffer (IORING_CQE_F_BUFFER not set)");
+    }
     const bid = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
     if (bid >= this.#count) throw new RangeError(`buffer id ${bid} is not in this pool (${this.#count} buffers)`);
     if (res < 0 || res > this.bufferSize) throw new RangeError(`length ${res} outside [0, ${this.bufferSize}]`);
@@ -282,7 +288,9 @@ export class BufferPool implements LeaseOwner {
     let offset = 0;
     if (this.incremental) {
       offset = this.#offset[bid];
-      if (offset + res > this.bufferSize) throw new RangeError(`incremental piece ${offset}+${res} overruns buffer ${bid}`);
+      if (offset + res > this.bufferSize) {
+        throw new RangeError(`incremental piece ${offset}+${res} overruns buffer ${bid}`);
+      }
       bytes = this.detachOnRelease
         ? new Uint8Array(native.view(native.pointer(this.#addr[bid] + offset)!, res))
         : new Uint8Array(this.#views[bid], offset, res);
@@ -293,7 +301,9 @@ export class BufferPool implements LeaseOwner {
       }
       if (!(flags & abi.IORING_CQE_F_BUF_MORE)) this.#kernelDone[bid] = 1;
     } else {
-      if (this.#state[bid] !== KERNEL) throw new Error(`kernel returned buffer ${bid}, which is leased out: pool state is corrupt`);
+      if (this.#state[bid] !== KERNEL) {
+        throw new Error(`kernel returned buffer ${bid}, which is leased out: pool state is corrupt`);
+      }
       this.#state[bid] = USER;
       this.#leased++;
       bytes = new Uint8Array(this.#views[bid], 0, res);
@@ -315,7 +325,9 @@ export class BufferPool implements LeaseOwner {
   recycle(flags: number): void {
     if (this.#closed) return;
     const bid = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
-    if (!(flags & abi.IORING_CQE_F_BUFFER) || bid >= this.#count) throw new RangeError(`no buffer of this pool in flags 0x${flags.toString(16)}`);
+    if (!(flags & abi.IORING_CQE_F_BUFFER) || bid >= this.#count) {
+      throw new RangeError(`no buffer of this pool in flags 0x${flags.toString(16)}`);
+    }
     if (this.incremental) {
       if (flags & abi.IORING_CQE_F_BUF_MORE) return; // the kernel keeps it
       this.#kernelDone[bid] = 1;
@@ -449,7 +461,9 @@ export class BufferPool implements LeaseOwner {
       console.warn(
         `uring-buffers: a lease of buffer ${r.bid} (pool group ${this.groupId}) was garbage-collected without release(); ` +
           `the buffer was reclaimed. ` +
-          (r.origin ? `It was made at:\n${r.origin}` : `Create the pool with leakTracking: "debug" to see where leases are made.`),
+          (r.origin
+            ? `It was made at:\n${r.origin}`
+            : `Create the pool with leakTracking: "debug" to see where leases are made.`),
       );
     }
     this.#detach(r.bid, undefined);

@@ -23,8 +23,12 @@ export class ProvidedBufferGroup {
    * `addr`, with ids firstId..firstId+count-1. Submitted with the ring's next submit.
    */
   provide(addr: number, size: number, count: number, firstId: number, userData = 0): void {
-    if (!Number.isInteger(size) || size < 1 || size > 0x7fffffff) throw new RangeError(`size must be in [1, 2^31-1], got ${size}`);
-    if (!Number.isInteger(count) || count < 1 || count > 65536) throw new RangeError(`count must be in [1, 65536], got ${count}`);
+    if (!Number.isInteger(size) || size < 1 || size > 0x7fffffff) {
+      throw new RangeError(`size must be in [1, 2^31-1], got ${size}`);
+    }
+    if (!Number.isInteger(count) || count < 1 || count > 65536) {
+      throw new RangeError(`count must be in [1, 65536], got ${count}`);
+    }
     if (!Number.isInteger(firstId) || firstId < 0 || firstId + count > 65536) {
       throw new RangeError(`buffer ids ${firstId}..${firstId + count - 1} do not fit in [0, 65535]`);
     }
@@ -35,7 +39,9 @@ export class ProvidedBufferGroup {
 
   /** Queues one REMOVE_BUFFERS SQE taking up to `count` unused buffers back; res = how many. */
   remove(count: number, userData = 0): void {
-    if (!Number.isInteger(count) || count < 1 || count > 65536) throw new RangeError(`count must be in [1, 65536], got ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > 65536) {
+      throw new RangeError(`count must be in [1, 65536], got ${count}`);
+    }
     const slot = this.#ring.getSqe();
     prepRemoveBuffers(this.#ring.sqes, slot, count, this.groupId);
     this.#ring.sqes.setUserData(slot, userData);

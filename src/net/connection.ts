@@ -89,7 +89,14 @@ export class Connection {
   #shutdownAfterFlush = false;
   #onClosed: (() => void) | undefined;
 
-  constructor(loop: IoLoop, pool: BufferPool, fd: number, handlers: ConnectionHandlers, options: ConnectionOptions = {}, onClosed?: () => void) {
+  constructor(
+    loop: IoLoop,
+    pool: BufferPool,
+    fd: number,
+    handlers: ConnectionHandlers,
+    options: ConnectionOptions = {},
+    onClosed?: () => void,
+  ) {
     const { highWaterMark, maxBuffered } = checkConnectionOptions(options);
     this.fd = fd;
     this.loop = loop;

@@ -32,14 +32,19 @@ export class IoLoop {
   constructor(options: IoLoopOptions = {}) {
     const entries = options.entries ?? 1024;
     const mode = options.mode ?? "shared";
-    if (mode !== "shared" && mode !== "dedicated") throw new TypeError(`mode must be "shared" or "dedicated", got ${JSON.stringify(mode)}`);
+    if (mode !== "shared" && mode !== "dedicated") {
+      throw new TypeError(`mode must be "shared" or "dedicated", got ${JSON.stringify(mode)}`);
+    }
     const dedicated = mode === "dedicated";
     this.reactor = new Reactor({
       entries,
       cqEntries: Math.min(entries * 8, 65536),
       flags: dedicated ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : Driver.ringFlags,
     });
-    const rethrow = (e: unknown) => queueMicrotask(() => { throw e; });
+    const rethrow = (e: unknown) =>
+      queueMicrotask(() => {
+        throw e;
+      });
     this.driver = new Driver(this.reactor, rethrow, dedicated ? options.blockMs ?? 10 : 0);
   }
 

@@ -80,7 +80,12 @@ export class Server {
     checkConnectionOptions(this.#connOptions);
     this.#noDelay = options.noDelay ?? true;
     this.#multishot = probeFeatures().multishotAccept;
-    this.#fd = tcpListen({ host: this.host, port: options.port, backlog: options.backlog, reusePort: options.reusePort });
+    this.#fd = tcpListen({
+      host: this.host,
+      port: options.port,
+      backlog: options.backlog,
+      reusePort: options.reusePort,
+    });
     try {
       this.port = localAddress(this.#fd).port;
       if (options.pool instanceof BufferPool) {
@@ -227,7 +232,9 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   const host = options.host ?? "127.0.0.1";
   const family = checkEndpoint(host, options.port);
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
-  if (typeof options.handlers?.data !== "function") throw new TypeError("connect() needs handlers with a data(conn, lease) function");
+  if (typeof options.handlers?.data !== "function") {
+    throw new TypeError("connect() needs handlers with a data(conn, lease) function");
+  }
   checkConnectionOptions(options);
   const loop = options.loop ?? getDefaultLoop();
   const pool = options.pool ?? loop.clientPool();

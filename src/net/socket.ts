@@ -45,7 +45,9 @@ export function tcpListen(options: TcpListenOptions = {}): number {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
   const backlog = options.backlog ?? 4096;
-  if (!Number.isInteger(backlog) || backlog < 1) throw new RangeError(`backlog must be a positive integer, got ${backlog}`);
+  if (!Number.isInteger(backlog) || backlog < 1) {
+    throw new RangeError(`backlog must be a positive integer, got ${backlog}`);
+  }
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   const family = len === abi.SOCKADDR_IN_SIZE ? abi.AF_INET : abi.AF_INET6;

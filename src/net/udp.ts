@@ -56,7 +56,9 @@ export class UdpSocket {
   #done = false;
 
   constructor(options: UdpOptions) {
-    if (typeof options?.handlers?.message !== "function") throw new TypeError("bindUdp() needs handlers with a message(socket, datagram) function");
+    if (typeof options?.handlers?.message !== "function") {
+      throw new TypeError("bindUdp() needs handlers with a message(socket, datagram) function");
+    }
     this.loop = options.loop ?? getDefaultLoop();
     this.fd = udpBind(options.host ?? "127.0.0.1", options.port ?? 0);
     const local = localAddress(this.fd);
@@ -104,7 +106,9 @@ export class UdpSocket {
     if (!to) throw new TypeError("send() needs a destination");
     if (!(data instanceof Uint8Array)) return this.#queueLease(data, 0, data.length, to);
     const length = data.length;
-    if (length > MAX_DATAGRAM) throw new RangeError(`a UDP datagram holds at most ${MAX_DATAGRAM} bytes, got ${length}`);
+    if (length > MAX_DATAGRAM) {
+      throw new RangeError(`a UDP datagram holds at most ${MAX_DATAGRAM} bytes, got ${length}`);
+    }
     encodeSockaddr(new DataView(new ArrayBuffer(abi.SOCKADDR_IN6_SIZE)), 0, to.address, to.port); // validates
     const out: Outgoing = { chunks: [], lease: undefined, leaseOffset: 0, length, address: to.address, port: to.port };
     const arena = this.loop.arena;
@@ -155,7 +159,9 @@ export class UdpSocket {
     this.#block = -1;
     const out = this.#queue.shift()!;
     this.#free(out);
-    if (res < 0 && !this.#closed) this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.address}:${out.port}`));
+    if (res < 0 && !this.#closed) {
+      this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.address}:${out.port}`));
+    }
     if (this.#queue.length > 0) {
       if (this.#closed) this.#drop();
       else this.#sendNext();

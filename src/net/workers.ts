@@ -58,11 +58,15 @@ export class WorkerGroup {
   async start(data: unknown): Promise<void> {
     // A message posted before the worker's module has finished loading can be lost (Bun), so the
     // worker says hello once serveWorker() listens, and only then gets its start message.
-    await Promise.all(this.#workers.map((_, i) =>
-      new Promise<FromWorker>((resolve, reject) =>
-        this.#waiting[i].push((m) => (m.kind === "error" ? reject(new Error(`worker ${i}: ${m.message}`)) : resolve(m)))
-      )
-    ));
+    await Promise.all(
+      this.#workers.map((_, i) =>
+        new Promise<FromWorker>((resolve, reject) =>
+          this.#waiting[i].push((
+            m,
+          ) => (m.kind === "error" ? reject(new Error(`worker ${i}: ${m.message}`)) : resolve(m)))
+        )
+      ),
+    );
     const ready = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "start", index: i, data })));
     for (const r of ready) this.ports.push((r as { port: number }).port);
   }
@@ -90,7 +94,10 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
     throw new RangeError(`count must be a positive integer, got ${options.count}`);
   }
   const href = options.module instanceof URL ? options.module.href : options.module;
-  const workers = Array.from({ length: options.count }, () => new Worker(href, { type: "module" }) as unknown as WorkerLike);
+  const workers = Array.from(
+    { length: options.count },
+    () => new Worker(href, { type: "module" }) as unknown as WorkerLike,
+  );
   const group = new WorkerGroup(workers);
   try {
     await group.start(options.data);
