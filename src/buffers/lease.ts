@@ -3,6 +3,8 @@
 /** What a Lease needs from its pool (kept narrow so lease.ts has no import cycle). */
 export interface LeaseOwner {
   releaseLease(lease: Lease): void;
+  /** Native address of a buffer. */
+  bufferAddress(bufferId: number): number;
 }
 
 export class Lease {
@@ -10,8 +12,6 @@ export class Lease {
   readonly bufferId: number;
   /** Received length in bytes. */
   readonly length: number;
-  /** Native address of the bytes (for sending them on without a copy). */
-  readonly address: number;
   /** @internal the owner's generation stamp for this buffer, to catch double release. */
   readonly generation: number;
   /** @internal byte offset of this piece inside its buffer (incremental rings). */
@@ -24,7 +24,6 @@ export class Lease {
   constructor(
     owner: LeaseOwner,
     bufferId: number,
-    address: number,
     bytes: Uint8Array,
     generation: number,
     offset: number,
@@ -32,7 +31,6 @@ export class Lease {
   ) {
     this.#owner = owner;
     this.bufferId = bufferId;
-    this.address = address;
     this.#bytes = bytes;
     this.length = bytes.length;
     this.generation = generation;
@@ -46,6 +44,11 @@ export class Lease {
       throw new TypeError(`lease of buffer ${this.bufferId} was released; its bytes are gone`);
     }
     return this.#bytes;
+  }
+
+  /** Native address of the bytes (for sending them on without a copy); computed, so a lease stays small. */
+  get address(): number {
+    return this.#owner.bufferAddress(this.bufferId) + this.offset;
   }
 
   get released(): boolean {

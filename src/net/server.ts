@@ -9,7 +9,13 @@ import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepCancel64, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
 import { native } from "../../ffi/mod.ts";
-import { checkConnectionOptions, Connection, type ConnectionHandlers, type ConnectionOptions } from "./connection.ts";
+import {
+  checkConnectionOptions,
+  Connection,
+  type ConnectionHandlers,
+  type ConnectionOptions,
+  type ConnectionOwner,
+} from "./connection.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr } from "./sockaddr.ts";
 import { closeFd, localAddress, setNoDelay, tcpListen } from "./socket.ts";
@@ -47,7 +53,7 @@ export interface ServerStats {
 
 const ACCEPT_RETRY_MS = 10;
 
-export class Server {
+export class Server implements ConnectionOwner {
   readonly host: string;
   readonly port: number;
   readonly loop: IoLoop;
@@ -167,12 +173,15 @@ export class Server {
     } catch {
       // The peer may already be gone; the receive will report it.
     }
-    const conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, () => {
-      this.#connections.delete(conn);
-      if (this.#connections.size === 0) this.#allClosed?.();
-    });
+    const conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
     this.#connections.add(conn);
     conn.start();
+  }
+
+  /** @internal ConnectionOwner: one of our connections has closed. */
+  connectionClosed(conn: Connection): void {
+    this.#connections.delete(conn);
+    if (this.#connections.size === 0) this.#allClosed?.();
   }
 
   /**
