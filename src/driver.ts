@@ -3,14 +3,14 @@
  * without burning a core while idle. While busy it polls: one turn (flush, submit, reap, dispatch) per
  * macrotask, so timers and other I/O interleave. When a few turns in a row find nothing, it parks: a
  * native wait for one completion runs off the JS thread (Deno: a nonblocking FFI call; Bun: a waiter
- * Worker) and wakes the loop. Where the runtime offers neither, it falls back to a backing-off timer.
+ * Worker) and wakes the loop.
  *
  * The parked waiter only waits (IORING_ENTER_GETEVENTS, no submit). Because it runs on another
  * thread, the ring must not use SINGLE_ISSUER or DEFER_TASKRUN. COOP_TASKRUN is fine: its task work
  * notification (TWA_SIGNAL_NO_IPI) skips the IPI to a running thread but still wakes the JS thread
  * from its event-loop sleep, and the thread then runs the task work that posts the CQE the waiter is
- * waiting for. Without COOP_TASKRUN every completion interrupts the busy JS thread (measured: 3x the
- * kernel time per message). `Driver.ringFlags` is what to create the ring with.
+ * waiting for. Without COOP_TASKRUN every completion interrupts the busy JS thread (measured: about
+ * 2x the server CPU per echoed message). `Driver.ringFlags` is what to create the ring with.
  *
  * The driver keeps the process alive while it has references (servers, connections); at zero it
  * stops parking (waking the waiter with a NOP) so the process can exit.
@@ -23,11 +23,8 @@ import type { Reactor } from "./reactor.ts";
 export interface DriverStats {
   turns: number;
   parks: number;
-  /**
-   * How it waits when idle: "thread" (native wait off the JS thread), "blocking" (dedicated mode:
-   * the JS thread waits in the kernel, bounded) or "timer" (polling fallback).
-   */
-  parkMode: "thread" | "blocking" | "timer";
+  /** How it waits when idle: "thread" (native wait off the JS thread) or "blocking" (dedicated mode). */
+  parkMode: "thread" | "blocking";
 }
 
 const IDLE_TURNS_BEFORE_PARK = 8;
@@ -45,12 +42,10 @@ export class Driver {
   #scheduled = false;
   #parked = false;
   #idleTurns = 0;
-  #timerBackoff = 1;
   #turns = 0;
   #parks = 0;
   #error: ((e: unknown) => void) | undefined;
   readonly #turn = () => this.#runTurn();
-  readonly #threadWait: boolean;
 
   readonly #blockMs: number;
   readonly #blockingTurn = () => this.#runTurn(this.#blockMs);
@@ -65,7 +60,6 @@ export class Driver {
     this.reactor = reactor;
     this.#error = onError;
     this.#blockMs = blockMs;
-    this.#threadWait = reactor.ring.canWaitOffThread;
   }
 
   /** Something (a server, a connection) needs the loop running; keeps the process alive. */
@@ -113,8 +107,7 @@ export class Driver {
   }
 
   stats(): DriverStats {
-    const parkMode = this.#blockMs > 0 ? "blocking" : this.#threadWait ? "thread" : "timer";
-    return { turns: this.#turns, parks: this.#parks, parkMode };
+    return { turns: this.#turns, parks: this.#parks, parkMode: this.#blockMs > 0 ? "blocking" : "thread" };
   }
 
   #runTurn(waitMs = 0): void {
@@ -140,7 +133,6 @@ export class Driver {
     }
     if (busy) {
       this.#idleTurns = 0;
-      this.#timerBackoff = 1;
       // A macrotask, not a microtask: timers and other I/O run between turns. (setTimeout(0) would
       // interleave timers more tightly but idles 1-4 ms per turn: measured 2x slower.)
       setImmediateFn(this.#turn);
@@ -160,13 +152,6 @@ export class Driver {
       this.#scheduled = true;
       this.#parks++;
       setImmediateFn(this.#blockingTurn);
-      return;
-    }
-    if (!this.#threadWait) {
-      // No way to wait off-thread: poll on a timer that backs off to 8 ms while idle.
-      this.#scheduled = true;
-      setTimeout(this.#turn, this.#timerBackoff);
-      this.#timerBackoff = Math.min(this.#timerBackoff * 2, 8);
       return;
     }
     if (this.#parked) return;

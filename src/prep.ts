@@ -107,6 +107,12 @@ export function prepSendmsg(s: SqeArray, slot: number, fd: number, msg: number, 
   s.u32[(slot << 4) + 7] = flags;
 }
 
+/** Mirrors io_uring_prep_sendmsg_zc (6.1+): a SENDMSG whose pages the kernel sends without copying. */
+export function prepSendmsgZc(s: SqeArray, slot: number, fd: number, msg: number, flags: number): void {
+  prepSendmsg(s, slot, fd, msg, flags);
+  s.u8[slot << 6] = abi.IORING_OP_SENDMSG_ZC;
+}
+
 /** Mirrors io_uring_prep_accept. `addr`/`addrlen` may be 0 when the peer address is not wanted. */
 export function prepAccept(s: SqeArray, slot: number, fd: number, addr: number, addrlen: number, flags: number): void {
   prepRw(s, slot, abi.IORING_OP_ACCEPT, fd, addr, 0, addrlen);

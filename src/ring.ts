@@ -319,21 +319,14 @@ export class Ring {
       (Atomics.load(this.#sqRing, this.#sqFlagsIdx) & (abi.IORING_SQ_CQ_OVERFLOW | abi.IORING_SQ_TASKRUN)) !== 0;
   }
 
-  /** Whether waitOffThread() really waits on another thread in this runtime. */
-  get canWaitOffThread(): boolean {
-    return native.waitOffThread !== undefined;
-  }
-
   /**
-   * Waits off the JS thread for at least one completion (a parked waiter) where the runtime can run
-   * a foreign call on another thread; resolves false where it cannot.
+   * Waits off the JS thread (a parked waiter) until at least one completion is ready; the event loop
+   * keeps running meanwhile. Only waits: it never submits, so it must not be used with SINGLE_ISSUER.
    */
-  async waitOffThread(): Promise<boolean> {
+  async waitOffThread(): Promise<void> {
     if (this.#closed) throw new ClosedError("Ring");
-    if (!native.waitOffThread) return false;
     const ret = await native.waitOffThread(this.fd, 1);
     if (ret < 0 && ret !== -Errno.EINTR && ret !== -Errno.ETIME) throw new UringError("io_uring_enter", -ret);
-    return true;
   }
 
   /** Mirrors io_uring_queue_exit; idempotent. Every later call throws ClosedError. */

@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { connect, type Connection, getDefaultLoop, IoLoop, type Lease, listen, type Server } from "../mod.ts";
+import {
+  connect,
+  type Connection,
+  getDefaultLoop,
+  IoLoop,
+  type Lease,
+  listen,
+  probeFeatures,
+  type Server,
+} from "../mod.ts";
 import { runtimeCommand, test } from "./harness.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
@@ -102,7 +111,7 @@ test("echo integrity: 200 connections x 1 MiB in random writes come back exact",
 test("echo integrity with a pool of 8 buffers (ENOBUFS storm): exact, stalls counted, nothing leaked", async () => {
   const loop = new IoLoop();
   const server = echoServer(loop, { count: 8, bufferSize: 4096 });
-  await echoIntegrity(loop, server, 200, 256 * 1024, 16 * 1024);
+  await echoIntegrity(loop, server, 200, 1 << 20, 16 * 1024);
   const stats = server.stats().pool;
   assert.ok(stats.enobufs > 0, `stalls counted (${stats.enobufs})`);
   // Client connections close first; let the server side see their EOFs.
@@ -388,6 +397,55 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
   }
   await assert.rejects(startWorkers({ count: 0, module: "x", data: 0 }), RangeError);
 }, { timeoutMs: 60_000 });
+
+test("zero-copy sends (SEND_ZC) deliver exact bytes and release memory only after the notification", async () => {
+  const loop = new IoLoop();
+  const server = listen({
+    loop,
+    zeroCopyMin: 4096,
+    handlers: {
+      data(conn, lease) {
+        if (!conn.write(lease)) conn.pause();
+      },
+      drain: (conn) => conn.resume(),
+    },
+  });
+  const total = 1 << 20;
+  let zc = 0;
+  const received = await new Promise<number>((resolve, reject) => {
+    let got = 0, sent = 0;
+    connect({
+      loop,
+      port: server.port,
+      zeroCopyMin: 16 * 1024,
+      handlers: {
+        open(conn) {
+          for (; sent < total; sent += 64 * 1024) conn.write(fill(3, sent, 64 * 1024));
+        },
+        data(conn, lease) {
+          const b = lease.bytes;
+          for (let k = 0; k < b.length; k++) {
+            if (b[k] !== streamByte(3, got + k)) return reject(new Error(`byte ${got + k} differs`));
+          }
+          got += b.length;
+          lease.release();
+          if (got === total) {
+            zc = conn.zeroCopySends;
+            conn.close();
+          }
+        },
+        close: () => resolve(got),
+        error: (_c, e) => reject(e),
+      },
+    }).catch(reject);
+  });
+  assert.equal(received, total);
+  assert.ok(zc > 0, "the client used SEND_ZC");
+  await server.stop();
+  assert.equal(server.pool.stats().buffersLeased, 0);
+  loop.close();
+  assert.throws(() => listen({ handlers: { data: (_c, l) => l.release() }, zeroCopyMin: -1 }), RangeError);
+}, { timeoutMs: 60_000, skip: !probeFeatures().sendZc && "kernel lacks IORING_OP_SEND_ZC (6.0+)" });
 
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());

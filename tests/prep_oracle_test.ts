@@ -69,6 +69,8 @@ const CASES: Record<string, (p: Prep, s: SqeArray) => void> = {
 
   "sendmsg/basic": (p, s) => p.prepSendmsg(s, 0, 4, ADDR, MSG_NOSIGNAL),
   "sendmsg/edge": (p, s) => p.prepSendmsg(s, 0, -1, ADDR_MAX48, 0xffffffff),
+  "sendmsg_zc/basic": (p, s) => p.prepSendmsgZc(s, 0, 4, ADDR, MSG_NOSIGNAL),
+  "sendmsg_zc/edge": (p, s) => p.prepSendmsgZc(s, 0, -1, ADDR_MAX48, 0xffffffff),
 
   "accept/null": (p, s) => p.prepAccept(s, 0, 3, 0, 0, 0),
   "accept/cloexec": (p, s) => p.prepAccept(s, 0, 3, ADDR, ADDR + 16, SOCK_CLOEXEC | SOCK_NONBLOCK),

@@ -10,7 +10,7 @@ import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
 import type { BufferPool } from "../buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "../errors.ts";
-import { prepCancel64, prepSend, prepSendmsg, prepShutdown } from "../prep.ts";
+import { prepCancel64, prepSend, prepSendmsg, prepSendmsgZc, prepSendZc, prepShutdown } from "../prep.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
 import type { IoLoop } from "./loop.ts";
 import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -36,19 +36,30 @@ export interface ConnectionOptions {
   highWaterMark?: number;
   /** write() throws RangeError beyond this many queued bytes. Default 16 MiB. */
   maxBuffered?: number;
+  /**
+   * Sends of at least this many queued bytes use IORING_OP_SEND_ZC / SENDMSG_ZC: the kernel sends
+   * from our memory instead of copying it, and the pieces are released only after the kernel's
+   * notification. 0 (default) turns it off. Worth it for large writes to real NICs; on loopback the
+   * kernel copies anyway.
+   */
+  zeroCopyMin?: number;
 }
 
 /** Validates ConnectionOptions and fills in the defaults. */
 export function checkConnectionOptions(options: ConnectionOptions): Required<ConnectionOptions> {
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
   const maxBuffered = options.maxBuffered ?? 16 * 1024 * 1024;
+  const zeroCopyMin = options.zeroCopyMin ?? 0;
+  if (!Number.isInteger(zeroCopyMin) || zeroCopyMin < 0) {
+    throw new RangeError(`zeroCopyMin must be an integer >= 0, got ${zeroCopyMin}`);
+  }
   if (!Number.isInteger(highWaterMark) || highWaterMark < 0) {
     throw new RangeError(`highWaterMark must be an integer >= 0, got ${highWaterMark}`);
   }
   if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
     throw new RangeError(`maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${maxBuffered}`);
   }
-  return { highWaterMark, maxBuffered };
+  return { highWaterMark, maxBuffered, zeroCopyMin };
 }
 
 /** Told when a connection has closed (a Server keeps count of its connections). */
@@ -102,6 +113,10 @@ export class Connection {
   #queueHead = 0;
   #sending = false;
   #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
+  readonly #zeroCopyMin: number;
+  #zcNotifications = 0; // SEND_ZC notifications still due: the kernel may still read our memory
+  readonly #zcHeld: SendItem[] = []; // pieces sent while notifications were due, released after them
+  #zeroCopySends = 0;
   #cancelSent = false;
   #buffered = 0;
   #needDrain = false;
@@ -117,7 +132,8 @@ export class Connection {
     options: ConnectionOptions = {},
     owner?: ConnectionOwner,
   ) {
-    const { highWaterMark, maxBuffered } = checkConnectionOptions(options);
+    const { highWaterMark, maxBuffered, zeroCopyMin } = checkConnectionOptions(options);
+    this.#zeroCopyMin = zeroCopyMin;
     this.fd = fd;
     this.loop = loop;
     this.pool = pool;
@@ -253,7 +269,12 @@ export class Connection {
     const queued = this.#queue.length - this.#queueHead;
     if (queued === 1) {
       const item = this.#queue[this.#queueHead];
-      prepSend(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL);
+      if (this.#zeroCopyMin > 0 && item.length >= this.#zeroCopyMin) {
+        prepSendZc(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL, 0);
+        this.#zeroCopySends++;
+      } else {
+        prepSend(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL);
+      }
     } else {
       const blocks = this.loop.iovBlocks;
       const block = this.#iovBlock = blocks.take();
@@ -263,15 +284,34 @@ export class Connection {
         blocks.setIov(block, i, item.address, item.length);
       }
       blocks.setHeader(block, count);
-      prepSendmsg(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
+      if (this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin) {
+        prepSendmsgZc(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
+        this.#zeroCopySends++;
+      } else {
+        prepSendmsg(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
+      }
     }
     ring.sqes.setUserData(slot, this.#sendToken);
     this.#sending = true;
     this.loop.driver.wake();
   }
 
+  /** Sends that went out with IORING_OP_SEND_ZC (see ConnectionOptions.zeroCopyMin). */
+  get zeroCopySends(): number {
+    return this.#zeroCopySends;
+  }
+
   /** @internal Completion of this connection's send (CompletionTarget). */
-  complete(res: number): void {
+  complete(res: number, flags: number): void {
+    if (flags & abi.IORING_CQE_F_NOTIF) {
+      // The kernel is done with the memory of a zero-copy send.
+      if (--this.#zcNotifications === 0) {
+        for (const item of this.#zcHeld.splice(0)) this.#releaseItem(item);
+        if (this.#phase === Phase.Closing) this.#maybeFinish();
+      }
+      return;
+    }
+    if (flags & abi.IORING_CQE_F_MORE) this.#zcNotifications++; // a SEND_ZC result: its notification follows
     this.#sending = false;
     if (this.#iovBlock >= 0) {
       this.loop.iovBlocks.give(this.#iovBlock);
@@ -295,7 +335,8 @@ export class Connection {
         break;
       }
       res -= item.length;
-      this.#releaseItem(item);
+      if (this.#zcNotifications > 0) this.#zcHeld.push(item);
+      else this.#releaseItem(item);
       this.#queue[this.#queueHead++] = undefined as unknown as SendItem;
     }
     if (this.#queueHead === this.#queue.length) {
@@ -357,7 +398,7 @@ export class Connection {
   }
 
   #maybeFinish(): void {
-    if (this.#phase !== Phase.Closing || this.#sending || !this.#receiver.finished) return;
+    if (this.#phase !== Phase.Closing || this.#sending || this.#zcNotifications > 0 || !this.#receiver.finished) return;
     this.#phase = Phase.Closed;
     for (let i = this.#queueHead; i < this.#queue.length; i++) this.#releaseItem(this.#queue[i]);
     this.#queue.length = 0;

@@ -82,7 +82,11 @@ export class Server implements ConnectionOwner {
     checkEndpoint(this.host, options.port ?? 0);
     this.loop = options.loop ?? getDefaultLoop();
     this.#handlers = options.handlers;
-    this.#connOptions = { highWaterMark: options.highWaterMark, maxBuffered: options.maxBuffered };
+    this.#connOptions = {
+      highWaterMark: options.highWaterMark,
+      maxBuffered: options.maxBuffered,
+      zeroCopyMin: options.zeroCopyMin,
+    };
     checkConnectionOptions(this.#connOptions);
     this.#noDelay = options.noDelay ?? true;
     this.#multishot = probeFeatures().multishotAccept;

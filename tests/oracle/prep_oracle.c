@@ -100,6 +100,8 @@ int main(void)
 
 	CASE("sendmsg/basic", io_uring_prep_sendmsg(&sqe, 4, P(ADDR), MSG_NOSIGNAL));
 	CASE("sendmsg/edge", io_uring_prep_sendmsg(&sqe, -1, P(ADDR_MAX48), 0xffffffffU));
+	CASE("sendmsg_zc/basic", io_uring_prep_sendmsg_zc(&sqe, 4, P(ADDR), MSG_NOSIGNAL));
+	CASE("sendmsg_zc/edge", io_uring_prep_sendmsg_zc(&sqe, -1, P(ADDR_MAX48), 0xffffffffU));
 
 	CASE("accept/null", io_uring_prep_accept(&sqe, 3, NULL, NULL, 0));
 	CASE("accept/cloexec", io_uring_prep_accept(&sqe, 3, P(ADDR), P(ADDR + 16), SOCK_CLOEXEC | SOCK_NONBLOCK));
