@@ -6,7 +6,7 @@
  *   bun examples/echo.ts --port 9000
  *
  * Options: --port N (9000; 0 picks one), --host H (127.0.0.1), --buffers N (4096 per thread),
- * --buffer-size B (4096), --backend auto|ring|ring-mmap|legacy, --workers N (1: one thread per core
+ * --max-buffers N (16384: the pool grows to this under ENOBUFS pressure), --buffer-size B (4096), --backend auto|ring|ring-mmap|legacy, --workers N (1: one thread per core
  * with SO_REUSEPORT), --safe (detach leases on release and keep the leak net on), --dedicated (a
  * SINGLE_ISSUER | DEFER_TASKRUN ring; the thread waits in the kernel when idle: for servers that do
  * nothing else).
@@ -26,6 +26,7 @@ const options: EchoOptions = {
   host: option("host", "127.0.0.1"),
   port: Number(option("port", positionalPort ?? "9000")),
   buffers: Number(option("buffers", "4096")),
+  maxBuffers: Number(option("max-buffers", "16384")),
   bufferSize: Number(option("buffer-size", "4096")),
   backend: option("backend", "auto") as PoolBackend | "auto",
   safe: process.argv.includes("--safe"),

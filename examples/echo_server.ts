@@ -5,6 +5,8 @@ export interface EchoOptions {
   host: string;
   port: number;
   buffers: number;
+  /** The pool may grow to this many buffers when receives run dry (ENOBUFS). */
+  maxBuffers: number;
   bufferSize: number;
   backend: PoolBackend | "auto";
   /** Detach leases on release and keep the leak net on (slower; the echo path never needs it). */
@@ -23,6 +25,7 @@ export function startEchoServer(o: EchoOptions): Server {
     reusePort: o.reusePort,
     pool: {
       count: o.buffers,
+      maxCount: Math.max(o.buffers, o.maxBuffers),
       bufferSize: o.bufferSize,
       backend: o.backend,
       detachOnRelease: o.safe,

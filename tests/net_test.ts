@@ -12,6 +12,7 @@ import {
   probeFeatures,
   type Server,
 } from "../mod.ts";
+import type { EchoOptions } from "../examples/echo_server.ts";
 import { runtimeCommand, test } from "./harness.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
@@ -377,12 +378,13 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
       host: "127.0.0.1",
       port,
       buffers: 256,
+      maxBuffers: 256,
       bufferSize: 4096,
       backend: "auto",
       safe: false,
       reusePort: true,
       dedicated: false,
-    },
+    } satisfies EchoOptions,
   });
   try {
     assert.deepEqual(group.ports, [port, port]);
