@@ -33,6 +33,7 @@
  * several runs after untimed warm-up runs.
  */
 import { readFileSync } from "node:fs";
+import { cpuModel, kernel } from "./machine.ts";
 import process from "node:process";
 import {
   abi,
@@ -100,23 +101,6 @@ function openFileLimit(): number {
     return !m || m[1] === "unlimited" ? 1 << 20 : Number(m[1]);
   } catch {
     return 1024;
-  }
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-    return m ? m[1].trim() : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
-function kernel(): string {
-  try {
-    return readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
-  } catch {
-    return "unknown";
   }
 }
 

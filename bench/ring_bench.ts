@@ -5,7 +5,7 @@
  * Prints a table and a final `RESULT {json}` line for scripts. Each figure is the median of several
  * timed runs after untimed warm-up runs (so the JIT has compiled the loops before we time them).
  */
-import { readFileSync } from "node:fs";
+import { cpuModel, kernel } from "./machine.ts";
 import { prepNop, prepRecv, Ring } from "../mod.ts";
 
 // One handler for every reap in this file: distinct closures would make the call site inside
@@ -120,23 +120,6 @@ function reapCost(ring: Ring): number {
   const ms = performance.now() - t0;
   expectReaped(before, n, "reap");
   return (ms * 1e6) / n;
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-    return m ? m[1].trim() : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
-function kernel(): string {
-  try {
-    return readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
-  } catch {
-    return "unknown";
-  }
 }
 
 // --- run ---------------------------------------------------------------------------------------

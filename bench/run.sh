@@ -7,7 +7,7 @@
 #
 #   bash bench/run.sh                                              # full matrix + 10k-idle RSS test
 #   RUNS=1 DURATION=2 RSS=0 SCENARIOS="64:64:16 1:64:1" bash bench/run.sh   # quick look
-#   VARIANTS=1 bash bench/run.sh     # also ours-*-legacy (--backend legacy) and ours-*-safe (--safe)
+#   VARIANTS=1 bash bench/run.sh     # also ours-*-legacy (--backend legacy), ours-*-safe (--safe), ours-*-dedicated (--dedicated)
 #   SERVERS="ours-deno c-uring" SCENARIOS="64:64:16" RSS=0 bash bench/run.sh
 #
 # Servers run pinned to CPU $SRV_CPU (0), the load generator to CPU $CLI_CPU (1); all traffic is to
@@ -34,7 +34,7 @@ DURATION=${DURATION:-3}
 WARMUP=${WARMUP:-1}
 VARIANTS=${VARIANTS:-0}
 DEFAULT_SERVERS="ours-deno ours-bun bun-listen deno-listen node-net c-uring c-epoll"
-[ "$VARIANTS" = 1 ] && DEFAULT_SERVERS="$DEFAULT_SERVERS ours-deno-legacy ours-bun-legacy ours-deno-safe ours-bun-safe"
+[ "$VARIANTS" = 1 ] && DEFAULT_SERVERS="$DEFAULT_SERVERS ours-deno-legacy ours-bun-legacy ours-deno-safe ours-bun-safe ours-deno-dedicated ours-bun-dedicated"
 SERVERS=${SERVERS:-$DEFAULT_SERVERS}
 SCENARIOS=${SCENARIOS:-"1:64:1 1:64:16 1:4096:1 1:4096:16 64:64:1 64:64:16 64:4096:1 64:4096:16 1000:64:1 1000:64:16 1000:4096:1 1000:4096:16"}
 RSS=${RSS:-1}
@@ -143,6 +143,8 @@ server_cmd() { # name port -> the command line
     ours-bun-legacy) echo "$ours_bun --backend legacy" ;;
     ours-deno-safe) echo "$ours_deno --safe" ;;
     ours-bun-safe) echo "$ours_bun --safe" ;;
+    ours-deno-dedicated) echo "$ours_deno --dedicated" ;;
+    ours-bun-dedicated) echo "$ours_bun --dedicated" ;;
     bun-listen) echo "$BUN bench/peers/bun-listen.js $2" ;;
     deno-listen) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2" ;;
     deno-listen-16k) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2 127.0.0.1 16384" ;;

@@ -9,7 +9,7 @@
  * --max-buffers N (16384: the pool grows to this under ENOBUFS pressure), --buffer-size B (4096), --backend auto|ring|ring-mmap|legacy, --workers N (1: one thread per core
  * with SO_REUSEPORT), --safe (detach leases on release and keep the leak net on), --dedicated (a
  * SINGLE_ISSUER | DEFER_TASKRUN ring; the thread waits in the kernel when idle: for servers that do
- * nothing else).
+ * nothing else), --incremental (big buffers each serving many receives, 6.12+).
  * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and print its stats.
  */
 import process from "node:process";
@@ -32,6 +32,7 @@ const options: EchoOptions = {
   safe: process.argv.includes("--safe"),
   reusePort: workers > 1,
   dedicated: process.argv.includes("--dedicated"),
+  incremental: process.argv.includes("--incremental"),
 };
 
 let stop: () => Promise<string>;

@@ -15,6 +15,8 @@ export interface EchoOptions {
   reusePort: boolean;
   /** A dedicated loop (SINGLE_ISSUER | DEFER_TASKRUN; waits in the kernel when idle). */
   dedicated: boolean;
+  /** Incremental buffer consumption (6.12+): big buffers, each serving many receives. */
+  incremental?: boolean;
 }
 
 export function startEchoServer(o: EchoOptions): Server {
@@ -28,6 +30,7 @@ export function startEchoServer(o: EchoOptions): Server {
       maxCount: Math.max(o.buffers, o.maxBuffers),
       bufferSize: o.bufferSize,
       backend: o.backend,
+      incremental: o.incremental,
       detachOnRelease: o.safe,
       leakTracking: o.safe ? "warn" : "off",
     },

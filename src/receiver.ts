@@ -67,6 +67,16 @@ abstract class ReceiverBase implements CompletionTarget {
 
   abstract complete(res: number, flags: number): void;
 
+  /** Queues a receive SQE; the pool calls it when buffers are back after -ENOBUFS. */
+  abstract rearm(): void;
+
+  /** Submits the first receive (with the reactor's next submit). */
+  start(): this {
+    if (this.state !== State.Idle) throw new TypeError("receiver already started");
+    this.rearm();
+    return this;
+  }
+
   /** The kernel holds no receive of ours any more (never started, ended, or stop() completed). */
   get finished(): boolean {
     return this.state === State.Done || this.state === State.Idle;
@@ -147,15 +157,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     this.#handler = handler;
   }
 
-  /** Submits the first receive (with the reactor's next submit). */
-  start(): this {
-    if (this.state !== State.Idle) throw new TypeError("receiver already started");
-    this.rearm();
-    return this;
-  }
-
-  /** Queues a receive SQE; the pool calls it when buffers are back after -ENOBUFS. */
-  rearm(): void {
+  override rearm(): void {
     if (this.state === State.Done || this.state === State.Stopping) return;
     const ring = this.reactor.ring;
     const sqes = ring.sqes;
@@ -287,13 +289,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     this.#msghdr.view.setUint32(abi.MSGHDR_NAMELEN, NAME_LEN, true);
   }
 
-  start(): this {
-    if (this.state !== State.Idle) throw new TypeError("receiver already started");
-    this.rearm();
-    return this;
-  }
-
-  rearm(): void {
+  override rearm(): void {
     if (this.state === State.Done || this.state === State.Stopping) return;
     const ring = this.reactor.ring;
     const slot = ring.getSqe();
