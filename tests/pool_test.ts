@@ -498,3 +498,42 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
     rmSync(dir, { recursive: true });
   }
 });
+
+test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens the window", () => {
+  using reactor = new Reactor({ entries: 64 });
+  const [client, server] = tcpPair(reactor.ring);
+  const pool = new BufferPool(reactor, { bufferSize: 256, count: 1024, ringWindow: 8 });
+  assert.equal(pool.stats().ringWindow, 8);
+  const seen = new Set<number>();
+  let got = 0;
+  const held: Lease[] = [];
+  new StreamReceiver(pool, server, {
+    data(lease) {
+      seen.add(lease.bufferId);
+      got += lease.length;
+      held.push(lease);
+    },
+    end() {},
+  }).start();
+  const writer = new RingWriter(reactor, client);
+  // One small message at a time, released at once: only the window's buffers are ever used.
+  for (let i = 0; i < 200; i++) {
+    writer.write(patternBytes(i + 1, 100));
+    assert.ok(reactor.runUntil(() => got === (i + 1) * 100, 2000));
+    for (const l of held.splice(0)) l.release();
+  }
+  assert.ok(seen.size <= 9, `${seen.size} distinct buffers for 200 sequential messages`);
+  // Hold everything: the 8-buffer window runs dry and doubles while spares remain.
+  writer.write(patternBytes(7, 256 * 40));
+  assert.ok(reactor.runUntil(() => got === 200 * 100 + 256 * 40, 5000));
+  const stats = pool.stats();
+  assert.ok(stats.enobufs > 0 && stats.ringWindow >= 32, `window ${stats.ringWindow} after ${stats.enobufs} stalls`);
+  for (const l of held.splice(0)) l.release();
+  reactor.runOnce(0);
+  assert.equal(pool.stats().buffersFree, 1024);
+  assert.throws(() => new BufferPool(reactor, { ringWindow: 0 }), RangeError);
+  writer.close();
+  pool.close();
+  closeFd(client);
+  closeFd(server);
+});

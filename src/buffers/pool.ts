@@ -27,6 +27,13 @@ export interface BufferPoolOptions {
   maxCount?: number;
   /** Kernel mechanism. "auto" (default): ring where the kernel has it, else legacy. */
   backend?: "auto" | PoolBackend;
+  /**
+   * Ring backends: how many buffers sit in the kernel's ring at first (default 256); the rest wait in
+   * a LIFO spare stack and refill the ring as the kernel consumes it. Each -ENOBUFS while spares
+   * remain doubles it (up to all buffers). A small window keeps the set of buffers in rotation, and
+   * so the pages a quiet server touches, small.
+   */
+  ringWindow?: number;
   /** Incremental consumption (IOU_PBUF_RING_INC, 6.12+): one big buffer serves many small reads. Falls back when absent. */
   incremental?: boolean;
   /** Buffer group id; default: the reactor's next free id. */
@@ -70,6 +77,8 @@ export interface PoolStats {
   provideErrors: number;
   /** Completions that filled more than one buffer (IORING_RECVSEND_BUNDLE). */
   bundleCompletions: number;
+  /** Ring backends: buffers allowed in the kernel's ring now (see BufferPoolOptions.ringWindow). */
+  ringWindow: number;
 }
 
 const KERNEL = 0; // provided (or queued to be)
@@ -103,6 +112,10 @@ export class BufferPool implements LeaseOwner {
   readonly #pendingBids: Uint16Array; // legacy: ids to re-provide at the next flush
   #pendingCount = 0;
   #pendingAdds = 0; // ring: entries written, not yet published
+  #inRing = 0; // ring: buffers the kernel's ring holds (or will at the next publish)
+  #window: number; // ring: most buffers allowed in the ring
+  readonly #spare: Uint16Array; // ring: buffers beyond the window, most recently returned on top
+  #spareCount = 0;
   readonly #waiters: BufferWaiter[] = [];
   #waitHead = 0;
   readonly #waiting = new Set<BufferWaiter>();
@@ -167,6 +180,10 @@ export class BufferPool implements LeaseOwner {
     if (!["off", "warn", "debug"].includes(leakTracking)) {
       throw new TypeError(`leakTracking must be "off", "warn" or "debug", got ${JSON.stringify(leakTracking)}`);
     }
+    const ringWindow = options.ringWindow ?? 256;
+    if (!Number.isInteger(ringWindow) || ringWindow < 1) {
+      throw new RangeError(`ringWindow must be a positive integer, got ${ringWindow}`);
+    }
     const groupId = options.groupId ?? reactor.nextGroupId();
 
     this.reactor = reactor;
@@ -182,6 +199,8 @@ export class BufferPool implements LeaseOwner {
     this.#kernelDone = new Uint8Array(incremental ? maxCount : 0);
     this.#bidSlot = new Uint16Array(maxCount);
     this.#pendingBids = new Uint16Array(backend === "legacy" ? maxCount : 0);
+    this.#spare = new Uint16Array(backend === "legacy" ? 0 : maxCount);
+    this.#window = Math.min(ringWindow, count);
     this.#leakDebug = leakTracking === "debug";
     this.#leaks = leakTracking === "off" ? undefined : new FinalizationRegistry((r) => this.#reclaimLeak(r));
 
@@ -229,11 +248,28 @@ export class BufferPool implements LeaseOwner {
 
   #queueProvide(bid: number): void {
     if (this.#ring) {
-      this.#bidSlot[bid] = this.#ring.slotAt(this.#pendingAdds);
-      this.#ring.add(this.#addr[bid], this.bufferSize, bid, this.#pendingAdds++);
+      if (this.#inRing < this.#window) this.#addToRing(bid);
+      else this.#spare[this.#spareCount++] = bid;
     } else {
       this.#pendingBids[this.#pendingCount++] = bid;
     }
+  }
+
+  #addToRing(bid: number): void {
+    const ring = this.#ring!;
+    this.#bidSlot[bid] = ring.slotAt(this.#pendingAdds);
+    ring.add(this.#addr[bid], this.bufferSize, bid, this.#pendingAdds++);
+    this.#inRing++;
+  }
+
+  /** The kernel took a buffer out of the ring: top the ring up from the spares, newest first. */
+  #consumedFromRing(): void {
+    this.#inRing--;
+    this.#refill();
+  }
+
+  #refill(): void {
+    while (this.#inRing < this.#window && this.#spareCount > 0) this.#addToRing(this.#spare[--this.#spareCount]);
   }
 
   /** Hands buffers returned since the last flush to the kernel. The reactor calls it before each submit. */
@@ -303,13 +339,17 @@ export class BufferPool implements LeaseOwner {
         this.#state[bid] = USER;
         this.#leased++;
       }
-      if (!(flags & abi.IORING_CQE_F_BUF_MORE)) this.#kernelDone[bid] = 1;
+      if (!(flags & abi.IORING_CQE_F_BUF_MORE)) {
+        this.#kernelDone[bid] = 1;
+        this.#consumedFromRing();
+      }
     } else {
       if (this.#state[bid] !== KERNEL) {
         throw new Error(`kernel returned buffer ${bid}, which is leased out: pool state is corrupt`);
       }
       this.#state[bid] = USER;
       this.#leased++;
+      if (this.#ring) this.#consumedFromRing();
       bytes = new Uint8Array(this.#views[bid], 0, res);
     }
     const generation = ++this.#generation[bid];
@@ -338,9 +378,12 @@ export class BufferPool implements LeaseOwner {
     if (this.incremental) {
       if (flags & abi.IORING_CQE_F_BUF_MORE) return; // the kernel keeps it
       this.#kernelDone[bid] = 1;
+      this.#consumedFromRing();
       if (this.#refs[bid] > 0) return; // the last release gives it back
       this.#offset[bid] = 0;
       this.#kernelDone[bid] = 0;
+    } else if (this.#ring) {
+      this.#consumedFromRing();
     }
     this.#queueProvide(bid);
     if (this.#waitHead < this.#waiters.length) {
@@ -447,11 +490,18 @@ export class BufferPool implements LeaseOwner {
     if (this.#waiting.has(waiter)) return;
     this.#waiting.add(waiter);
     this.#waiters.push(waiter);
+    if (this.#spareCount > 0) {
+      // The ring ran dry while spares were left: the window is too small for this load.
+      this.#window = Math.min(this.#window * 2, this.#count);
+      this.#refill();
+    }
     if (this.#pendingAdds > 0 || this.#pendingCount > 0) {
       this.flush();
       this.#rearmNext();
     } else if (this.#count < this.maxCount) {
-      this.#grow(Math.min(this.#chunks[0].length / this.bufferSize | 0, this.maxCount - this.#count));
+      const n = Math.min(this.#chunks[0].length / this.bufferSize | 0, this.maxCount - this.#count);
+      this.#window += n;
+      this.#grow(n);
       this.#stats.growthEvents++;
       this.flush();
       this.#rearmNext();
@@ -496,6 +546,7 @@ export class BufferPool implements LeaseOwner {
       buffersLeased: this.#leased,
       leasesActive: this.#leasesActive,
       waiting: this.#waiting.size,
+      ringWindow: this.#ring ? this.#window : 0,
       ...this.#stats,
     };
   }
