@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on Deno and on Bun (after installing what is missing), then prints one line:
-#   N passed, N failed     (summed over both runtimes; type-check failures count as failures)
+#   N passed, N failed, N skipped   (summed over both runtimes; type-check failures count as failures)
 # Exit status is non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ export DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 DO_NOT_TRACK=1 BUN_DISABLE_TELEME
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bin=node_modules/.bin
 log=$(mktemp -d)
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 
 echo "== type check (deno check; tsc with bun-types for ffi/bun.ts)"
 if $bin/deno check mod.ts ffi/ src/ tests/ examples/ bench/ && $bin/tsc -p tsconfig.json; then
@@ -24,8 +24,10 @@ deno_rc=${PIPESTATUS[0]}
 line=$(sed 's/\x1b\[[0-9;]*m//g' "$log/deno.txt" | grep -E '[0-9]+ passed \| [0-9]+ failed' | tail -1)
 dp=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
 df=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
+di=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$line")
 passed=$((passed + ${dp:-0}))
 failed=$((failed + ${df:-0}))
+skipped=$((skipped + ${di:-0}))
 # A crash or a runner error with no failing test still counts as one failure.
 if [ "$deno_rc" != 0 ] && [ "${df:-0}" = 0 ]; then failed=$((failed + 1)); fi
 
@@ -34,10 +36,12 @@ $bin/bun test tests/ 2>&1 | tee "$log/bun.txt"
 bun_rc=${PIPESTATUS[0]}
 bp=$(sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^ *[0-9]+ pass$' | tail -1 | tr -dc 0-9)
 bf=$(sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^ *[0-9]+ fail$' | tail -1 | tr -dc 0-9)
+bs=$(sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^ *[0-9]+ skip$' | tail -1 | tr -dc 0-9)
 passed=$((passed + ${bp:-0}))
 failed=$((failed + ${bf:-0}))
+skipped=$((skipped + ${bs:-0}))
 if [ "$bun_rc" != 0 ] && [ "${bf:-0}" = 0 ]; then failed=$((failed + 1)); fi
 
 rm -rf "$log"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] && [ "$deno_rc" = 0 ] && [ "$bun_rc" = 0 ]

@@ -13,7 +13,7 @@ import {
   type Server,
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
-import { runtimeCommand, test } from "./harness.ts";
+import { runtime, runtimeCommand, test } from "./harness.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
 // cheap to produce (memcpy) and to check, and different for every connection.
@@ -448,6 +448,63 @@ test("zero-copy sends (SEND_ZC) deliver exact bytes and release memory only afte
   loop.close();
   assert.throws(() => listen({ handlers: { data: (_c, l) => l.release() }, zeroCopyMin: -1 }), RangeError);
 }, { timeoutMs: 60_000, skip: !probeFeatures().sendZc && "kernel lacks IORING_OP_SEND_ZC (6.0+)" });
+
+test("EMFILE on accept is reported and the server keeps serving once fds free up", async () => {
+  const script = fileURLToPath(new URL("./fixtures/emfile_server.ts", import.meta.url));
+  const [cmd, args] = runtimeCommand(script);
+  // A low fd limit for the server only: the runtime itself needs a few dozen.
+  const quoted = [cmd, ...args].map((a) => `'${a}'`).join(" ");
+  const child = spawn("bash", ["-c", `ulimit -n 96 && exec ${quoted}`], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  let buffered = "";
+  child.stdout!.on("data", (d: Uint8Array) => {
+    buffered += new TextDecoder().decode(d);
+    const parts = buffered.split("\n");
+    buffered = parts.pop()!;
+    lines.push(...parts);
+  });
+  const nextLine = async (prefix: string) => {
+    for (let i = 0; i < 1500; i++) {
+      const line = lines.find((l) => l.startsWith(prefix));
+      if (line) {
+        lines.splice(lines.indexOf(line), 1);
+        return line;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no "${prefix}" line from the server (got: ${lines.join(" / ").slice(0, 300)})`);
+  };
+  const loop = new IoLoop();
+  try {
+    const port = Number((await nextLine("port ")).slice(5));
+    // More connections than the server has fds: the kernel completes them (backlog), accept fails.
+    const conns = await Promise.all(
+      Array.from(
+        { length: 150 },
+        () => connect({ loop, port, handlers: { data: (_c, l) => l.release(), error() {} } }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    child.stdin!.write("stats\n");
+    const before = JSON.parse(await nextLine("{"));
+    assert.ok(before.acceptErrors > 0, `accept errors reported (${JSON.stringify(before)})`);
+    assert.ok(before.errors.includes("EMFILE") || before.errors.includes("ENFILE"), `codes ${before.errors}`);
+    for (const c of conns) c.close();
+    await new Promise((r) => setTimeout(r, 300));
+    // With fds free again the server accepts and echoes.
+    await echoIntegrity(loop, { port } as Server, 5, 10_000);
+    child.stdin!.write("stop\n");
+    assert.equal(await new Promise((r) => child.on("exit", r)), 0);
+  } finally {
+    child.kill("SIGKILL");
+    loop.close();
+  }
+}, {
+  timeoutMs: 60_000,
+  // Bun itself aborts the process when one of its own operations hits the fd limit
+  // ("bun ran out of file descriptors (ProcessFdQuotaExceeded)"), so there is no server left to test.
+  skip: runtime === "bun" && "Bun aborts the whole process at the fd limit (ProcessFdQuotaExceeded)",
+});
 
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());
