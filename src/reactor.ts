@@ -17,14 +17,21 @@ export interface SubmitHook {
   flush(): void;
 }
 
+/** Slots for registered targets; a token is slot + generation * SLOTS, so a reused slot gets a new token. */
+const SLOTS = 1 << 20;
+
 export class Reactor {
   readonly ring: Ring;
-  readonly #targets: (CompletionTarget | undefined)[] = [undefined]; // token 0 = "ignore"
-  readonly #freeTokens: number[] = [];
+  readonly #targets: (CompletionTarget | undefined)[] = [undefined]; // slot 0 = "ignore"
+  readonly #tokens: number[] = [0]; // the live token of each slot (-1 while free)
+  readonly #generations: number[] = [0]; // bumped when a slot is freed
+  readonly #freeSlots: number[] = [];
   readonly #hooks: SubmitHook[] = [];
   readonly #dispatch = (userData: number, res: number, flags: number): void => {
-    const target = this.#targets[userData];
-    if (target !== undefined) target.complete(res, flags);
+    const slot = userData % SLOTS;
+    // A completion of an unregistered target (e.g. posted before close, reaped after) finds its
+    // slot reused under another token and is dropped instead of reaching the new owner.
+    if (this.#tokens[slot] === userData) this.#targets[slot]!.complete(res, flags);
   };
   #groupIds = 0;
 
@@ -35,16 +42,25 @@ export class Reactor {
   /** A token to use as user_data for `target`'s operations, until unregister(). */
   register(target: CompletionTarget): number {
     if (this.ring.closed) throw new ClosedError("Reactor");
-    const token = this.#freeTokens.pop() ?? this.#targets.length;
-    this.#targets[token] = target;
-    return token;
+    let slot = this.#freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.#targets.length;
+      if (slot >= SLOTS) throw new RangeError(`more than ${SLOTS - 1} completion targets registered on one reactor`);
+      this.#generations[slot] = 0;
+    }
+    this.#targets[slot] = target;
+    this.#tokens[slot] = slot + this.#generations[slot] * SLOTS;
+    return this.#tokens[slot];
   }
 
   /** Later completions carrying `token` are dropped. */
   unregister(token: number): void {
-    if (token <= 0 || this.#targets[token] === undefined) return;
-    this.#targets[token] = undefined;
-    this.#freeTokens.push(token);
+    const slot = token % SLOTS;
+    if (token <= 0 || this.#tokens[slot] !== token || this.#targets[slot] === undefined) return;
+    this.#targets[slot] = undefined;
+    this.#tokens[slot] = -1; // matches no user_data until the slot is handed out again
+    this.#generations[slot]++; // ... and then under a new token
+    this.#freeSlots.push(slot);
   }
 
   addHook(hook: SubmitHook): void {

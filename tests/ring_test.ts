@@ -240,3 +240,24 @@ test("probe reports opcodes and buffer features as one printable object", () => 
   assert.equal(probeFeatures(), f, "probed once, cached");
   assert.doesNotThrow(() => JSON.stringify(f));
 });
+
+test("a completion reaped after its target unregistered never reaches the slot's next owner", async () => {
+  const { Reactor } = await import("../mod.ts");
+  using reactor = new Reactor({ entries: 8 });
+  const got: string[] = [];
+  const first = reactor.register({ complete: () => got.push("first") });
+  const slot = reactor.ring.getSqe();
+  prepNop(reactor.ring.sqes, slot);
+  reactor.ring.sqes.setUserData(slot, first);
+  reactor.ring.submit(); // the NOP completes at once; its CQE waits in the CQ
+  reactor.unregister(first);
+  const second = reactor.register({ complete: () => got.push("second") });
+  assert.notEqual(second, first, "a reused slot gets a new token");
+  reactor.runOnce(100);
+  assert.deepEqual(got, []);
+  const s2 = reactor.ring.getSqe();
+  prepNop(reactor.ring.sqes, s2);
+  reactor.ring.sqes.setUserData(s2, second);
+  reactor.runOnce(100);
+  assert.deepEqual(got, ["second"]);
+});
