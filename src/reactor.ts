@@ -23,7 +23,7 @@ const SLOTS = 1 << 20;
 export class Reactor {
   readonly ring: Ring;
   readonly #targets: (CompletionTarget | undefined)[] = [undefined]; // slot 0 = "ignore"
-  readonly #tokens: number[] = [0]; // the live token of each slot (-1 while free)
+  readonly #tokens: number[] = [-1]; // the live token of each slot (-1 while free; slot 0 is never handed out)
   readonly #generations: number[] = [0]; // bumped when a slot is freed
   readonly #freeSlots: number[] = [];
   readonly #hooks: SubmitHook[] = [];

@@ -260,4 +260,9 @@ test("a completion reaped after its target unregistered never reaches the slot's
   reactor.ring.sqes.setUserData(s2, second);
   reactor.runOnce(100);
   assert.deepEqual(got, ["second"]);
+  const s3 = reactor.ring.getSqe(); // user_data 0 is "nobody": dropped quietly
+  prepNop(reactor.ring.sqes, s3);
+  reactor.ring.sqes.setUserData(s3, 0);
+  assert.doesNotThrow(() => reactor.runOnce(100));
+  assert.deepEqual(got, ["second"]);
 });
