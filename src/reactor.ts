@@ -100,6 +100,8 @@ export class Reactor {
   runOnce(timeoutMs = 0, budget = 0xffffffff): number {
     this.#flushHooks();
     let n = this.poll(budget);
+    // A handler may have closed the ring (e.g. loop.close() in a close handler): stop touching it.
+    if (this.ring.closed) return n;
     if (n === 0) {
       if (timeoutMs > 0) this.ring.submitAndWait(1, timeoutMs);
       else if (this.ring.pending > 0) this.ring.submit();
@@ -107,6 +109,7 @@ export class Reactor {
       this.ring.submit();
     }
     if (n < budget) n += this.poll(budget - n);
+    if (this.ring.closed) return n;
     // Completions may have queued new SQEs (re-arms, re-provides): send them now.
     this.#flushHooks();
     if (this.ring.pending > 0) this.ring.submit();

@@ -176,7 +176,9 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * received is still delivered, and resume() re-arms it. The kernel keeps unread data in the socket.
    */
   pause(): void {
-    if (this.state === State.Waiting) {
+    if (this.state === State.Pausing) {
+      this.#resumeWanted = false; // pause, resume, pause while the cancel lands: stay paused
+    } else if (this.state === State.Waiting) {
       this.pool.cancelWait(this);
       this.state = State.Paused;
     } else if (this.state === State.Armed) {

@@ -193,6 +193,7 @@ export class Ring {
 
   /** SQEs written but not yet submitted. */
   get pending(): number {
+    if (this.#closed) return 0;
     return (this.#sqeTail - this.#u32[abi.RING_SQ_SQE_HEAD >> 2]) >>> 0;
   }
 

@@ -100,6 +100,7 @@ export class BufferPool implements LeaseOwner {
   readonly #chunks: NativeMemory[] = [];
   readonly #addr: number[] = []; // address of each buffer id
   readonly #views: ArrayBuffer[] = []; // one per buffer id, made once (renewed after a detach)
+  readonly #livePieces = new Set<ArrayBuffer>(); // incremental + detachOnRelease: each leased piece's own buffer
   readonly #state: Uint8Array;
   readonly #generation: Uint32Array;
   readonly #refs: Uint32Array; // incremental: leases outstanding per buffer
@@ -331,9 +332,13 @@ export class BufferPool implements LeaseOwner {
       if (offset + res > this.bufferSize) {
         throw new RangeError(`incremental piece ${offset}+${res} overruns buffer ${bid}`);
       }
-      bytes = this.detachOnRelease
-        ? new Uint8Array(native.view(native.pointer(this.#addr[bid] + offset)!, res))
-        : new Uint8Array(this.#views[bid], offset, res);
+      if (this.detachOnRelease) {
+        const piece = native.view(native.pointer(this.#addr[bid] + offset)!, res);
+        this.#livePieces.add(piece);
+        bytes = new Uint8Array(piece);
+      } else {
+        bytes = new Uint8Array(this.#views[bid], offset, res);
+      }
       this.#offset[bid] = offset + res;
       if (this.#refs[bid]++ === 0) {
         this.#state[bid] = USER;
@@ -427,10 +432,15 @@ export class BufferPool implements LeaseOwner {
       throw new TypeError(`lease of buffer ${bid} is stale (already released)`);
     }
     this.#leaks?.unregister(lease);
+    if (this.#closed) {
+      // close() detached everything already; the buffer has nowhere to go back to.
+      lease.markReleased();
+      this.#leasesActive--;
+      return;
+    }
     this.#detach(bid, lease);
     lease.markReleased();
     this.#leasesActive--;
-    if (this.#closed) return;
     this.#giveBack(bid);
   }
 
@@ -438,7 +448,11 @@ export class BufferPool implements LeaseOwner {
     if (!this.detachOnRelease) return;
     if (this.incremental) {
       // Each incremental piece has its own ArrayBuffer: detach that one.
-      if (lease) (lease.bytes.buffer as ArrayBuffer).transfer(0);
+      if (lease) {
+        const piece = lease.bytes.buffer as ArrayBuffer;
+        this.#livePieces.delete(piece);
+        piece.transfer(0);
+      }
       return;
     }
     // transfer() detaches every view of the old ArrayBuffer; the new one aliases the same memory.
@@ -494,18 +508,21 @@ export class BufferPool implements LeaseOwner {
       // The ring ran dry while spares were left: the window is too small for this load.
       this.#window = Math.min(this.#window * 2, this.#count);
       this.#refill();
-    }
-    if (this.#pendingAdds > 0 || this.#pendingCount > 0) {
-      this.flush();
-      this.#rearmNext();
-    } else if (this.#count < this.maxCount) {
+    } else if (this.#withKernel() === 0 && this.#count < this.maxCount) {
       const n = Math.min(this.#chunks[0].length / this.bufferSize | 0, this.maxCount - this.#count);
       this.#window += n;
       this.#grow(n);
       this.#stats.growthEvents++;
-      this.flush();
-      this.#rearmNext();
     }
+    // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
+    // reaped, or just added): re-arm as many waiters as there are such buffers instead of parking.
+    this.flush();
+    for (let n = this.#withKernel(); n > 0 && this.#waitHead < this.#waiters.length; n--) this.#rearmNext();
+  }
+
+  /** Buffers the kernel can pick from now (or at the next flush), as far as reaped completions tell. */
+  #withKernel(): number {
+    return this.#ring ? this.#inRing : this.#count - this.#leased;
   }
 
   /** Forget a parked waiter (its connection closed). */
@@ -561,9 +578,14 @@ export class BufferPool implements LeaseOwner {
     this.reactor.removeHook(this);
     this.#waiting.clear();
     this.#waiters.length = 0;
-    if (this.detachOnRelease && !this.incremental) {
-      for (let bid = 0; bid < this.#count; bid++) if (this.#state[bid] === USER) this.#views[bid].transfer();
+    // Detach every view user code may still hold before the memory is unmapped: a read through one
+    // would otherwise fault the process. (Views of pieces share their buffer's ArrayBuffer unless
+    // detachOnRelease gave each piece its own.)
+    for (let bid = 0; bid < this.#count; bid++) {
+      if (this.#state[bid] === USER || (this.incremental && this.#refs[bid] > 0)) this.#views[bid].transfer();
     }
+    for (const piece of this.#livePieces) piece.transfer();
+    this.#livePieces.clear();
     const ring = this.reactor.ring;
     if (this.#ring) {
       this.#ring.close();

@@ -122,6 +122,7 @@ export class Connection {
   #needDrain = false;
   #phase = Phase.Open;
   #shutdownAfterFlush = false;
+  #shutdownInFlight = false;
   readonly #owner: ConnectionOwner | undefined;
 
   constructor(
@@ -359,10 +360,20 @@ export class Connection {
     }
     if (this.#shutdownAfterFlush) {
       this.#shutdownAfterFlush = false;
-      const ring = this.loop.reactor.ring;
-      const slot = ring.getSqe();
-      prepShutdown(ring.sqes, slot, this.fd, abi.SHUT_WR);
-      ring.sqes.setUserData(slot, 0);
+      // Tracked: the fd must stay open until the kernel has run the SHUTDOWN (it looks the fd up
+      // then; closed and reused meanwhile, another socket would be shut down).
+      const reactor = this.loop.reactor;
+      this.#shutdownInFlight = true;
+      const token = reactor.register({
+        complete: () => {
+          reactor.unregister(token);
+          this.#shutdownInFlight = false;
+          this.#maybeFinish();
+        },
+      });
+      const slot = reactor.ring.getSqe();
+      prepShutdown(reactor.ring.sqes, slot, this.fd, abi.SHUT_WR);
+      reactor.ring.sqes.setUserData(slot, token);
       this.loop.driver.wake();
     }
     if (this.#phase === Phase.Ending) this.close();
@@ -398,7 +409,10 @@ export class Connection {
   }
 
   #maybeFinish(): void {
-    if (this.#phase !== Phase.Closing || this.#sending || this.#zcNotifications > 0 || !this.#receiver.finished) return;
+    if (
+      this.#phase !== Phase.Closing || this.#sending || this.#shutdownInFlight || this.#zcNotifications > 0 ||
+      !this.#receiver.finished
+    ) return;
     this.#phase = Phase.Closed;
     for (let i = this.#queueHead; i < this.#queue.length; i++) this.#releaseItem(this.#queue[i]);
     this.#queue.length = 0;
