@@ -11,8 +11,8 @@ bin=node_modules/.bin
 log=$(mktemp -d)
 passed=0 failed=0 skipped=0
 
-echo "== type check (deno check; tsc with bun-types for ffi/bun.ts)"
-if $bin/deno check mod.ts ffi/ src/ tests/ examples/ bench/ && $bin/tsc -p tsconfig.json; then
+echo "== type check and lint (deno check + deno lint; tsc with bun-types for the Bun FFI files)"
+if $bin/deno check mod.ts ffi/ src/ tests/ examples/ bench/ && $bin/deno lint && $bin/tsc -p tsconfig.json; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))

@@ -1,5 +1,34 @@
-/** Test-side helpers: a ring-driven writer and byte-stream generators. */
-import { NativeMemory, prepSend, type Reactor } from "../mod.ts";
+/** Test-side helpers: a TCP pair, a ring-driven writer and byte-stream generators. */
+import assert from "node:assert/strict";
+import {
+  abi,
+  closeFd,
+  localAddress,
+  NativeMemory,
+  prepAccept,
+  prepSend,
+  type Reactor,
+  type Ring,
+  tcpConnect,
+  tcpListen,
+} from "../mod.ts";
+
+/** A connected TCP pair on 127.0.0.1, accepted through the ring: [client, server]. */
+export function tcpPair(ring: Ring): [number, number] {
+  const listener = tcpListen();
+  const client = tcpConnect("127.0.0.1", localAddress(listener).port);
+  const slot = ring.getSqe();
+  prepAccept(ring.sqes, slot, listener, 0, 0, abi.SOCK_CLOEXEC);
+  ring.sqes.setUserData(slot, 0xacce);
+  ring.submitAndWait(1, 2000);
+  let server = -1;
+  ring.reap((ud, res) => {
+    if (ud === 0xacce) server = res;
+  });
+  closeFd(listener);
+  assert.ok(server >= 0, `accept: ${server}`);
+  return [client, server];
+}
 
 /** Sends queued bytes on one fd through the reactor, one send in flight, resuming partial sends. */
 export class RingWriter {

@@ -5,9 +5,7 @@ import {
   closeFd,
   Errno,
   type Lease,
-  localAddress,
   NativeMemory,
-  prepAccept,
   prepRecv,
   prepSend,
   probeFeatures,
@@ -17,31 +15,12 @@ import {
   setBufferSelect,
   setReceiveBuffer,
   StreamReceiver,
-  tcpConnect,
-  tcpListen,
   UringError,
 } from "../mod.ts";
 import { collectGarbage, test } from "./harness.ts";
-import { patternBytes, randomChunks, RingWriter } from "./helpers.ts";
+import { patternBytes, randomChunks, RingWriter, tcpPair } from "./helpers.ts";
 
 const features = probeFeatures();
-
-/** A connected TCP pair on 127.0.0.1: [client, server]. */
-function tcpPair(ring: Ring): [number, number] {
-  const listener = tcpListen();
-  const client = tcpConnect("127.0.0.1", localAddress(listener).port);
-  const slot = ring.getSqe();
-  prepAccept(ring.sqes, slot, listener, 0, 0, abi.SOCK_CLOEXEC);
-  ring.sqes.setUserData(slot, 0xacce);
-  ring.submitAndWait(1, 2000);
-  let server = -1;
-  ring.reap((ud, res) => {
-    if (ud === 0xacce) server = res;
-  });
-  closeFd(listener);
-  assert.ok(server >= 0, `accept: ${server}`);
-  return [client, server];
-}
 
 /** Seeded PRNG so failures reproduce. */
 function rng(seed: number): () => number {

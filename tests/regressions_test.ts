@@ -1,7 +1,6 @@
 /** One test per bug found in review: each failed (or crashed the process) before its fix. */
 import assert from "node:assert/strict";
 import {
-  abi,
   BufferPool,
   closeFd,
   connect,
@@ -9,34 +8,14 @@ import {
   IoLoop,
   type Lease,
   listen,
-  localAddress,
-  prepAccept,
   prepNop,
   probeFeatures,
   Reactor,
-  type Ring,
   StreamReceiver,
   tcpConnect,
-  tcpListen,
 } from "../mod.ts";
 import { test } from "./harness.ts";
-import { RingWriter } from "./helpers.ts";
-
-function tcpPair(ring: Ring): [number, number] {
-  const listener = tcpListen();
-  const client = tcpConnect("127.0.0.1", localAddress(listener).port);
-  const slot = ring.getSqe();
-  prepAccept(ring.sqes, slot, listener, 0, 0, abi.SOCK_CLOEXEC);
-  ring.sqes.setUserData(slot, 0xacce);
-  ring.submitAndWait(1, 2000);
-  let server = -1;
-  ring.reap((ud, res) => {
-    if (ud === 0xacce) server = res;
-  });
-  closeFd(listener);
-  assert.ok(server >= 0);
-  return [client, server];
-}
+import { RingWriter, tcpPair } from "./helpers.ts";
 
 function collect(got: Lease[]) {
   return { data: (l: Lease) => void got.push(l), end() {} };
