@@ -317,7 +317,7 @@ test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw", 
   assert.throws(() => listen({ loop, port: -1, handlers: h }), RangeError);
   assert.throws(() => listen({ loop, port: 70000, handlers: h }), RangeError);
   assert.throws(() => listen({ loop, host: "not-a-host", handlers: h }), TypeError);
-  assert.throws(() => listen({ loop, handlers: {} as typeof h }), TypeError);
+  assert.throws(() => listen({ loop, handlers: { data: 5 } as unknown as typeof h }), TypeError);
   assert.throws(() => listen({ loop, handlers: h, pool: { bufferSize: -1 } }), RangeError);
   assert.throws(() => connect({ loop, port: 0, handlers: h }), RangeError);
   assert.throws(() => connect({ loop, port: 80, host: "999.1.1.1", handlers: h }), TypeError);
@@ -508,6 +508,48 @@ test("EMFILE on accept is reported and the server keeps serving once fds free up
   // ("bun ran out of file descriptors (ProcessFdQuotaExceeded)"), so there is no server left to test.
   skip: runtime === "bun" && "Bun aborts the whole process at the fd limit (ProcessFdQuotaExceeded)",
 });
+
+test("Deno.listen style: for await over accepted connections and over each connection's leases", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, pool: { count: 16, bufferSize: 4096 } });
+  const serving = (async () => {
+    for await (const conn of server) {
+      (async () => {
+        for await (const lease of conn) {
+          if (!conn.write(lease)) await conn.flushed();
+        }
+      })();
+    }
+  })();
+  const total = 300_000;
+  const conn = await connect({ loop, port: server.port });
+  const withHandler = await connect({ loop, port: server.port, handlers: { data: (_c, l) => l.release() } });
+  assert.throws(() => withHandler[Symbol.asyncIterator](), /data handler/);
+  withHandler.close();
+  let got = 0;
+  const expected = fill(9, 0, total);
+  const reading = (async () => {
+    for await (const lease of conn) {
+      assert.ok(
+        Buffer.from(lease.bytes).equals(Buffer.from(expected.subarray(got, got + lease.length))),
+        `bytes at ${got}`,
+      );
+      got += lease.length;
+      lease.release();
+      if (got === total) break;
+    }
+  })();
+  for (let at = 0; at < total; at += 10_000) {
+    if (!conn.write(expected.subarray(at, at + 10_000))) await conn.flushed();
+  }
+  await reading;
+  assert.equal(got, total);
+  conn.close();
+  await server.stop();
+  await serving; // the server's iterator ends when it stops
+  assert.equal(server.pool.stats().buffersLeased, 0);
+  loop.close();
+}, { timeoutMs: 60_000 });
 
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());

@@ -19,8 +19,11 @@ import { closeFd, setLingerZero } from "./socket.ts";
 export interface ConnectionHandlers {
   /** The connection is ready (server side: just accepted). */
   open?(conn: Connection): void;
-  /** Received bytes. Release the lease (or write it, which takes it over) when done. */
-  data(conn: Connection, lease: Lease): void;
+  /**
+   * Received bytes. Release the lease (or write it, which takes it over) when done. Without this
+   * handler the connection is read with `for await (const lease of conn)` instead.
+   */
+  data?(conn: Connection, lease: Lease): void;
   /** The send queue emptied after write() returned false. */
   drain?(conn: Connection): void;
   /** The peer finished sending (EOF). Default: end() the connection once writes are flushed. */
@@ -67,7 +70,7 @@ export interface ConnectionOwner {
   connectionClosed(conn: Connection): void;
 }
 
-/** Relays a connection's receives to its handlers. */
+/** Relays a connection's receives to its data handler, or to its async iterator when it has none. */
 class ReceiveSink implements StreamHandler {
   readonly #conn: Connection;
   readonly #handlers: ConnectionHandlers;
@@ -76,12 +79,16 @@ class ReceiveSink implements StreamHandler {
     this.#handlers = handlers;
   }
   data(lease: Lease): void {
-    this.#handlers.data(this.#conn, lease);
+    if (this.#handlers.data) this.#handlers.data(this.#conn, lease);
+    else this.#conn.enqueue(lease);
   }
   end(error?: UringError): void {
     this.#conn.receiveEnded(error);
   }
 }
+
+/** Leases queued for `for await` before reading pauses (it resumes below half of this). */
+const INBOX_LIMIT = 32;
 
 const enum Phase {
   Open,
@@ -124,6 +131,13 @@ export class Connection {
   #shutdownAfterFlush = false;
   #shutdownInFlight = false;
   readonly #owner: ConnectionOwner | undefined;
+  // Iteration mode (no data handler): received leases wait here for `for await`.
+  readonly #inbox: Lease[] = [];
+  #reader: ((r: IteratorResult<Lease>) => void) | undefined;
+  #readerFail: ((e: unknown) => void) | undefined;
+  #readEnded = false;
+  #readError: UringError | undefined;
+  #flushWaiters: (() => void)[] | undefined;
 
   constructor(
     loop: IoLoop,
@@ -206,6 +220,60 @@ export class Connection {
       return false;
     }
     return true;
+  }
+
+  /** @internal Iteration mode: a received lease for `for await`. */
+  enqueue(lease: Lease): void {
+    if (this.#reader) {
+      const reader = this.#reader;
+      this.#reader = this.#readerFail = undefined;
+      reader({ value: lease, done: false });
+      return;
+    }
+    this.#inbox.push(lease);
+    if (this.#inbox.length >= INBOX_LIMIT && !this.paused) this.pause();
+  }
+
+  /**
+   * Reads the connection as leases, Deno.Conn style (only when it has no `data` handler): ends at
+   * EOF or close, throws the connection's error. Release each lease, or write it.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Lease> {
+    if (this.#handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
+    return {
+      next: () => this.#next(),
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  #next(): Promise<IteratorResult<Lease>> {
+    const lease = this.#inbox.shift();
+    if (lease) {
+      if (this.paused && this.#inbox.length < INBOX_LIMIT / 2 && this.#phase === Phase.Open) this.resume();
+      return Promise.resolve({ value: lease, done: false });
+    }
+    if (this.#readError) return Promise.reject(this.#readError);
+    if (this.#readEnded || this.#phase === Phase.Closed) return Promise.resolve({ value: undefined, done: true });
+    if (this.#reader) return Promise.reject(new TypeError("another read of this connection is pending"));
+    return new Promise((resolve, reject) => {
+      this.#reader = resolve;
+      this.#readerFail = reject;
+    });
+  }
+
+  #endReads(error?: UringError): void {
+    this.#readEnded = true;
+    this.#readError ??= error;
+    const reader = this.#reader, fail = this.#readerFail;
+    this.#reader = this.#readerFail = undefined;
+    if (error && fail) fail(error);
+    else reader?.({ value: undefined, done: true });
+  }
+
+  /** Resolves once the send queue is below highWaterMark (at once if it is): `await` it after write() returned false. */
+  flushed(): Promise<void> {
+    if (this.#buffered < this.highWaterMark || this.#phase === Phase.Closed) return Promise.resolve();
+    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
   }
 
   /** Stop receiving (backpressure); data already received is still delivered. */
@@ -353,6 +421,7 @@ export class Connection {
 
   /** The queue is empty: drain, then any pending shutdown or end. */
   #flushDone(): void {
+    if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w(); }
     if (this.#needDrain) {
       this.#needDrain = false;
       this.#handlers.drain?.(this);
@@ -389,6 +458,7 @@ export class Connection {
 
   /** @internal The receive ended (EOF or error). */
   receiveEnded(error?: UringError): void {
+    if (!this.#handlers.data) this.#endReads(error);
     if (error) {
       this.#fail(error);
       return;
@@ -425,6 +495,9 @@ export class Connection {
       if (!(e instanceof UringError && e.errno === Errno.EBADF)) throw e;
     }
     this.loop.driver.unref();
+    for (const l of this.#inbox.splice(0)) l.release();
+    this.#endReads();
+    if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w(); }
     this.#owner?.connectionClosed(this);
     this.#handlers.close?.(this);
   }

@@ -41,7 +41,12 @@ export interface ListenOptions extends ConnectionOptions {
   loop?: IoLoop;
   /** Aborting stops the server. */
   signal?: AbortSignal;
-  handlers: ServerHandlers;
+  /**
+   * Bun.listen style. Without `open` (or without handlers at all) accepted connections are taken
+   * with `for await (const conn of server)`; without `data` each connection is read with
+   * `for await (const lease of conn)` (Deno.listen style).
+   */
+  handlers?: ServerHandlers;
 }
 
 export interface ServerStats {
@@ -75,13 +80,17 @@ export class Server implements ConnectionOwner {
   #acceptEnded: (() => void) | undefined;
 
   constructor(options: ListenOptions) {
-    if (!options || typeof options.handlers?.data !== "function") {
-      throw new TypeError("listen() needs handlers with at least a data(conn, lease) function");
+    if (!options || typeof options !== "object") throw new TypeError("listen() needs an options object");
+    const h = options.handlers ?? {};
+    for (const name of ["open", "data", "drain", "end", "error", "close", "acceptError"] as const) {
+      if (h[name] !== undefined && typeof h[name] !== "function") {
+        throw new TypeError(`handlers.${name} must be a function`);
+      }
     }
     this.host = options.host ?? "127.0.0.1";
     checkEndpoint(this.host, options.port ?? 0);
     this.loop = options.loop ?? getDefaultLoop();
-    this.#handlers = options.handlers;
+    this.#handlers = h;
     this.#connOptions = {
       highWaterMark: options.highWaterMark,
       maxBuffered: options.maxBuffered,
@@ -180,6 +189,37 @@ export class Server implements ConnectionOwner {
     const conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
     this.#connections.add(conn);
     conn.start();
+    if (!this.#handlers.open) this.#offer(conn);
+  }
+
+  // Iteration mode (no open handler): accepted connections wait here for `for await`.
+  readonly #incoming: Connection[] = [];
+  #acceptor: ((r: IteratorResult<Connection>) => void) | undefined;
+
+  #offer(conn: Connection): void {
+    if (this.#acceptor) {
+      const acceptor = this.#acceptor;
+      this.#acceptor = undefined;
+      acceptor({ value: conn, done: false });
+    } else {
+      this.#incoming.push(conn);
+    }
+  }
+
+  /** Accepted connections, Deno.Listener style (only without an `open` handler); ends when the server stops. */
+  [Symbol.asyncIterator](): AsyncIterator<Connection> {
+    if (this.#handlers.open) throw new TypeError("this server has an open handler; iterate one without it");
+    return {
+      next: () => {
+        let conn: Connection | undefined;
+        while ((conn = this.#incoming.shift()) && conn.closed);
+        if (conn) return Promise.resolve({ value: conn, done: false });
+        if (this.#stopping) return Promise.resolve({ value: undefined, done: true });
+        if (this.#acceptor) return Promise.reject(new TypeError("another accept of this server is pending"));
+        return new Promise((resolve) => (this.#acceptor = resolve));
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
   }
 
   /** @internal ConnectionOwner: one of our connections has closed. */
@@ -198,6 +238,9 @@ export class Server implements ConnectionOwner {
   }
 
   async #stop(): Promise<void> {
+    const acceptor = this.#acceptor;
+    this.#acceptor = undefined;
+    acceptor?.({ value: undefined, done: true });
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     const acceptEnded = this.#accepting
       ? new Promise<void>((resolve) => (this.#acceptEnded = resolve))
@@ -237,7 +280,8 @@ export interface ConnectOptions extends ConnectionOptions {
   noDelay?: boolean;
   pool?: BufferPool;
   loop?: IoLoop;
-  handlers: ConnectionHandlers;
+  /** Without `data`, read the connection with `for await (const lease of conn)`. */
+  handlers?: ConnectionHandlers;
 }
 
 /** Opens a TCP connection (IORING_OP_CONNECT); resolves once connected, rejects with UringError (e.g. ECONNREFUSED). */
@@ -245,8 +289,8 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   const host = options.host ?? "127.0.0.1";
   const family = checkEndpoint(host, options.port);
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
-  if (typeof options.handlers?.data !== "function") {
-    throw new TypeError("connect() needs handlers with a data(conn, lease) function");
+  if (options.handlers !== undefined && (typeof options.handlers !== "object" || options.handlers === null)) {
+    throw new TypeError("connect() handlers must be an object");
   }
   checkConnectionOptions(options);
   const loop = options.loop ?? getDefaultLoop();
@@ -269,7 +313,7 @@ export function connect(options: ConnectOptions): Promise<Connection> {
         }
         try {
           if (options.noDelay ?? true) setNoDelay(fd);
-          const conn = new Connection(loop, pool, fd, options.handlers, options);
+          const conn = new Connection(loop, pool, fd, options.handlers ?? {}, options);
           conn.start();
           resolve(conn);
         } catch (e) {
