@@ -122,7 +122,7 @@ export class Connection {
   #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
   readonly #zeroCopyMin: number;
   #zcNotifications = 0; // SEND_ZC notifications still due: the kernel may still read our memory
-  readonly #zcHeld: SendItem[] = []; // pieces sent while notifications were due, released after them
+  #zcHeld: SendItem[] | undefined; // pieces sent while notifications were due, released after them
   #zeroCopySends = 0;
   #cancelSent = false;
   #buffered = 0;
@@ -132,7 +132,7 @@ export class Connection {
   #shutdownInFlight = false;
   readonly #owner: ConnectionOwner | undefined;
   // Iteration mode (no data handler): received leases wait here for `for await`.
-  readonly #inbox: Lease[] = [];
+  #inbox: Lease[] | undefined; // made on the first lease: most connections have a data handler
   #reader: ((r: IteratorResult<Lease>) => void) | undefined;
   #readerFail: ((e: unknown) => void) | undefined;
   #readEnded = false;
@@ -230,8 +230,9 @@ export class Connection {
       reader({ value: lease, done: false });
       return;
     }
-    this.#inbox.push(lease);
-    if (this.#inbox.length >= INBOX_LIMIT && !this.paused) this.pause();
+    const inbox = this.#inbox ??= [];
+    inbox.push(lease);
+    if (inbox.length >= INBOX_LIMIT && !this.paused) this.pause();
   }
 
   /**
@@ -247,9 +248,9 @@ export class Connection {
   }
 
   #next(): Promise<IteratorResult<Lease>> {
-    const lease = this.#inbox.shift();
+    const lease = this.#inbox?.shift();
     if (lease) {
-      if (this.paused && this.#inbox.length < INBOX_LIMIT / 2 && this.#phase === Phase.Open) this.resume();
+      if (this.paused && this.#inbox!.length < INBOX_LIMIT / 2 && this.#phase === Phase.Open) this.resume();
       return Promise.resolve({ value: lease, done: false });
     }
     if (this.#readError) return Promise.reject(this.#readError);
@@ -375,7 +376,7 @@ export class Connection {
     if (flags & abi.IORING_CQE_F_NOTIF) {
       // The kernel is done with the memory of a zero-copy send.
       if (--this.#zcNotifications === 0) {
-        for (const item of this.#zcHeld.splice(0)) this.#releaseItem(item);
+        if (this.#zcHeld) for (const item of this.#zcHeld.splice(0)) this.#releaseItem(item);
         if (this.#phase === Phase.Closing) this.#maybeFinish();
       }
       return;
@@ -404,7 +405,7 @@ export class Connection {
         break;
       }
       res -= item.length;
-      if (this.#zcNotifications > 0) this.#zcHeld.push(item);
+      if (this.#zcNotifications > 0) (this.#zcHeld ??= []).push(item);
       else this.#releaseItem(item);
       this.#queue[this.#queueHead++] = undefined as unknown as SendItem;
     }
@@ -495,7 +496,7 @@ export class Connection {
       if (!(e instanceof UringError && e.errno === Errno.EBADF)) throw e;
     }
     this.loop.driver.unref();
-    for (const l of this.#inbox.splice(0)) l.release();
+    if (this.#inbox) for (const l of this.#inbox.splice(0)) l.release();
     this.#endReads();
     if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w(); }
     this.#owner?.connectionClosed(this);
