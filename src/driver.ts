@@ -128,8 +128,11 @@ export class Driver {
     try {
       n = reactor.runOnce(waitMs, TURN_BUDGET);
     } catch (e) {
-      if (this.#error) this.#error(e);
-      else throw e;
+      if (!this.#error) {
+        this.#scheduled = false; // so the next wake() schedules turns again
+        throw e;
+      }
+      this.#error(e);
     }
     const busy = n > 0 || reactor.ring.pending > 0 || reactor.ring.cqReady > 0;
     if (!busy && this.#refs === 0) {
