@@ -14,7 +14,7 @@ import {
   StreamReceiver,
   tcpConnect,
 } from "../mod.ts";
-import { test } from "./harness.ts";
+import { runtime, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
 
 function collect(got: Lease[]) {
@@ -149,4 +149,43 @@ test("shutdown() then close(): the SHUTDOWN never reaches a socket that reused t
   closeFd(victim);
   await server.stop();
   loop.close();
+});
+
+test("a Driver without an error callback keeps turning after a handler throws", async () => {
+  const { Driver } = await import("../mod.ts");
+  const process = (await import("node:process")).default;
+  const reactor = new Reactor({ entries: 8, flags: Driver.ringFlags });
+  const driver = new Driver(reactor);
+  const seen: unknown[] = [];
+  const swallow = (e: unknown) => seen.push(e);
+  process.on("uncaughtException", swallow);
+  try {
+    let calls = 0;
+    const token = reactor.register({
+      complete: () => {
+        calls++;
+        if (calls === 1) throw new Error("handler failed");
+      },
+    });
+    const nop = () => {
+      const slot = reactor.ring.getSqe();
+      prepNop(reactor.ring.sqes, slot);
+      reactor.ring.sqes.setUserData(slot, token);
+      driver.wake();
+    };
+    driver.ref();
+    nop();
+    for (let i = 0; i < 100 && calls < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    nop(); // before the fix this wake() was ignored: the failed turn left the driver "scheduled"
+    for (let i = 0; i < 100 && calls < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(calls, 2);
+    assert.equal(seen.length, 1);
+  } finally {
+    process.off("uncaughtException", swallow);
+    driver.unref();
+    driver.close();
+  }
+}, {
+  // bun:test fails a test on any uncaught error, even one the process handles; the throw is the point here.
+  skip: runtime === "bun" && "bun:test turns every uncaught error into a failure",
 });
