@@ -3,6 +3,7 @@ import {
   BufferPool,
   closeFd,
   connectSocket,
+  type Datagram,
   DatagramReceiver,
   type Lease,
   localAddress,
@@ -132,5 +133,22 @@ test("bindUdp: datagrams echoed back to their senders without a copy, in order",
   for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(loop.driver.refs, 0, "both sockets fully closed");
   assert.equal(echo.pool.closed && client.pool.closed, true);
+  loop.close();
+});
+
+test("sending a received datagram on a closed socket throws ClosedError and returns its buffer", async () => {
+  const { bindUdp, ClosedError, IoLoop } = await import("../mod.ts");
+  const loop = new IoLoop();
+  let kept: Datagram | undefined;
+  const receiver = bindUdp({ loop, handlers: { message: (_s, d) => void (kept = d) } });
+  const sender = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  sender.send(new TextEncoder().encode("keep me"), { address: "127.0.0.1", port: receiver.port });
+  for (let i = 0; i < 200 && !kept; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(kept);
+  receiver.close();
+  assert.throws(() => receiver.send(kept!), ClosedError); // threw "already released" before
+  assert.equal(kept.lease.released, true);
+  sender.close();
+  for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
   loop.close();
 });

@@ -376,7 +376,7 @@ export class Connection {
     if (flags & abi.IORING_CQE_F_NOTIF) {
       // The kernel is done with the memory of a zero-copy send.
       if (--this.#zcNotifications === 0) {
-        if (this.#zcHeld) for (const item of this.#zcHeld.splice(0)) this.#releaseItem(item);
+        if (this.#zcHeld) { for (const item of this.#zcHeld.splice(0)) this.#releaseItem(item); }
         if (this.#phase === Phase.Closing) this.#maybeFinish();
       }
       return;
@@ -496,7 +496,7 @@ export class Connection {
       if (!(e instanceof UringError && e.errno === Errno.EBADF)) throw e;
     }
     this.loop.driver.unref();
-    if (this.#inbox) for (const l of this.#inbox.splice(0)) l.release();
+    if (this.#inbox) { for (const l of this.#inbox.splice(0)) l.release(); }
     this.#endReads();
     if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w(); }
     this.#owner?.connectionClosed(this);

@@ -54,6 +54,18 @@ export class IoLoop {
     return this.#clientPool;
   }
 
+  /**
+   * The pool a socket receives into: `option` itself when it is a pool (`owned: false`), else a new
+   * pool on this loop from `defaults` overridden by `option`, which the socket owns and closes.
+   */
+  resolvePool(
+    option: BufferPool | BufferPoolOptions | undefined,
+    defaults: BufferPoolOptions,
+  ): { pool: BufferPool; owned: boolean } {
+    if (option instanceof BufferPool) return { pool: option, owned: false };
+    return { pool: new BufferPool(this.reactor, { ...defaults, ...option }), owned: true };
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

@@ -18,7 +18,7 @@ import {
 } from "./connection.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr } from "./sockaddr.ts";
-import { closeFd, localAddress, setNoDelay, tcpListen } from "./socket.ts";
+import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
 export interface ServerHandlers extends ConnectionHandlers {
   /** accept failed (e.g. EMFILE); the server keeps listening and retries. */
@@ -107,13 +107,9 @@ export class Server implements ConnectionOwner {
     });
     try {
       this.port = localAddress(this.#fd).port;
-      if (options.pool instanceof BufferPool) {
-        this.pool = options.pool;
-        this.#ownsPool = false;
-      } else {
-        this.pool = new BufferPool(this.loop.reactor, { bufferSize: 4096, count: 1024, ...options.pool });
-        this.#ownsPool = true;
-      }
+      const { pool, owned } = this.loop.resolvePool(options.pool, { bufferSize: 4096, count: 1024 });
+      this.pool = pool;
+      this.#ownsPool = owned;
     } catch (e) {
       closeFd(this.#fd);
       throw e;
@@ -287,7 +283,7 @@ export interface ConnectOptions extends ConnectionOptions {
 /** Opens a TCP connection (IORING_OP_CONNECT); resolves once connected, rejects with UringError (e.g. ECONNREFUSED). */
 export function connect(options: ConnectOptions): Promise<Connection> {
   const host = options.host ?? "127.0.0.1";
-  const family = checkEndpoint(host, options.port);
+  checkEndpoint(host, options.port);
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
   if (options.handlers !== undefined && (typeof options.handlers !== "object" || options.handlers === null)) {
     throw new TypeError("connect() handlers must be an object");
@@ -295,8 +291,7 @@ export function connect(options: ConnectOptions): Promise<Connection> {
   checkConnectionOptions(options);
   const loop = options.loop ?? getDefaultLoop();
   const pool = options.pool ?? loop.clientPool();
-  const fd = native.libc.socket(family === "ipv4" ? abi.AF_INET : abi.AF_INET6, abi.SOCK_STREAM | abi.SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new UringError("socket", native.errno());
+  const fd = newSocket(host, abi.SOCK_STREAM);
   const addr = new NativeMemory(abi.SOCKADDR_STORAGE_SIZE);
   const len = encodeSockaddr(addr.view, 0, host, options.port);
   loop.driver.ref();

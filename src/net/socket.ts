@@ -6,7 +6,7 @@ import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
-import { decodeSockaddr, encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
+import { checkEndpoint, decodeSockaddr, encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 
 let scratch: NativeMemory | undefined;
 /** One page for sockaddrs and option values; calls here are synchronous, so one is enough. */
@@ -40,6 +40,23 @@ function setIntOption(fd: number, level: number, name: number, value: number, wh
   sys(`setsockopt(${what})`, native.libc.setsockopt(fd, level, name, m.pointerAt(OPT_AT), 4));
 }
 
+/** A new close-on-exec socket of `type` in the address family of `host` (an address literal or "localhost"). */
+export function newSocket(host: string, type: number): number {
+  const family = checkEndpoint(host, 0) === "ipv4" ? abi.AF_INET : abi.AF_INET6;
+  return sys("socket", native.libc.socket(family, type | abi.SOCK_CLOEXEC, 0));
+}
+
+/** Runs `setUp(fd)`; if it throws, closes the fd before rethrowing. Returns the fd. */
+function closedOnFailure(fd: number, setUp: (fd: number) => void): number {
+  try {
+    setUp(fd);
+    return fd;
+  } catch (e) {
+    native.libc.close(fd);
+    throw e;
+  }
+}
+
 /** A TCP socket bound and listening; returns its fd. SO_REUSEADDR always, SO_REUSEPORT on request. */
 export function tcpListen(options: TcpListenOptions = {}): number {
   const host = options.host ?? "127.0.0.1";
@@ -49,53 +66,33 @@ export function tcpListen(options: TcpListenOptions = {}): number {
     throw new RangeError(`backlog must be a positive integer, got ${backlog}`);
   }
   const m = scratchPage();
-  const len = encodeSockaddr(m.view, ADDR_AT, host, port);
-  const family = len === abi.SOCKADDR_IN_SIZE ? abi.AF_INET : abi.AF_INET6;
-  const fd = sys("socket", native.libc.socket(family, abi.SOCK_STREAM | abi.SOCK_CLOEXEC, 0));
-  try {
+  const len = encodeSockaddr(m.view, ADDR_AT, host, port); // the options below use OPT_AT, not ADDR_AT
+  return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
     setIntOption(fd, abi.SOL_SOCKET, abi.SO_REUSEADDR, 1, "SO_REUSEADDR");
     if (options.reusePort) setIntOption(fd, abi.SOL_SOCKET, abi.SO_REUSEPORT, 1, "SO_REUSEPORT");
-    if (family === abi.AF_INET6) setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, 1, "IPV6_V6ONLY");
-    encodeSockaddr(m.view, ADDR_AT, host, port);
+    if (len === abi.SOCKADDR_IN6_SIZE) setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, 1, "IPV6_V6ONLY");
     sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
     sys("listen", native.libc.listen(fd, backlog));
-    return fd;
-  } catch (e) {
-    native.libc.close(fd);
-    throw e;
-  }
+  });
 }
 
 /** A blocking TCP connect (loopback connects complete at once); returns the fd, TCP_NODELAY set. */
 export function tcpConnect(host: string, port: number): number {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
-  const family = len === abi.SOCKADDR_IN_SIZE ? abi.AF_INET : abi.AF_INET6;
-  const fd = sys("socket", native.libc.socket(family, abi.SOCK_STREAM | abi.SOCK_CLOEXEC, 0));
-  try {
+  return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
     sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
     setNoDelay(fd);
-    return fd;
-  } catch (e) {
-    native.libc.close(fd);
-    throw e;
-  }
+  });
 }
 
 /** A UDP socket bound to host:port (port 0 picks one); returns its fd. */
 export function udpBind(host = "127.0.0.1", port = 0): number {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
-  const family = len === abi.SOCKADDR_IN_SIZE ? abi.AF_INET : abi.AF_INET6;
-  const fd = sys("socket", native.libc.socket(family, abi.SOCK_DGRAM | abi.SOCK_CLOEXEC, 0));
-  try {
-    encodeSockaddr(m.view, ADDR_AT, host, port);
+  return closedOnFailure(newSocket(host, abi.SOCK_DGRAM), (fd) => {
     sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
-    return fd;
-  } catch (e) {
-    native.libc.close(fd);
-    throw e;
-  }
+  });
 }
 
 /** connect(2) an existing socket (e.g. a UDP socket, to fix its peer for send()). */

@@ -2,14 +2,13 @@
  * UDP sockets on an IoLoop: datagrams arrive through multishot recvmsg into a BufferPool (each with
  * its source address), and go out with SENDMSG to a destination, one datagram per SQE, in order.
  */
-import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DatagramReceiver } from "../receiver.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
-import { encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
+import { checkEndpoint, encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 
@@ -66,13 +65,9 @@ export class UdpSocket {
     this.port = local.port;
     this.#handlers = options.handlers;
     try {
-      if (options.pool instanceof BufferPool) {
-        this.pool = options.pool;
-        this.#ownsPool = false;
-      } else {
-        this.pool = new BufferPool(this.loop.reactor, { bufferSize: 2048, count: 256, ...options.pool });
-        this.#ownsPool = true;
-      }
+      const { pool, owned } = this.loop.resolvePool(options.pool, { bufferSize: 2048, count: 256 });
+      this.pool = pool;
+      this.#ownsPool = owned;
     } catch (e) {
       closeFd(this.fd);
       throw e;
@@ -90,42 +85,42 @@ export class UdpSocket {
    * its buffer without a copy and released once sent. `to` defaults to a Datagram's sender.
    */
   send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { address: string; port: number }): void {
+    let lease: Lease | undefined;
     let leaseOffset = 0;
-    if (!(data instanceof Uint8Array) && "payload" in data) {
+    let length: number;
+    if (data instanceof Uint8Array) {
+      length = data.length;
+    } else if ("payload" in data) {
       to ??= data.from ?? undefined;
-      leaseOffset = data.payload.byteOffset - data.lease.bytes.byteOffset;
-      const payloadLength = data.payload.length;
-      data = data.lease;
-      if (this.#closed || !to) data.release();
-      else return this.#queueLease(data, leaseOffset, payloadLength, to);
+      lease = data.lease;
+      leaseOffset = data.payload.byteOffset - lease.bytes.byteOffset;
+      length = data.payload.length;
+    } else {
+      lease = data;
+      length = data.length;
     }
-    if (this.#closed) {
-      if (!(data instanceof Uint8Array)) data.release();
-      throw new ClosedError("UdpSocket");
+    try {
+      if (this.#closed) throw new ClosedError("UdpSocket");
+      if (!to) throw new TypeError("send() needs a destination");
+      if (length > MAX_DATAGRAM) {
+        throw new RangeError(`a UDP datagram holds at most ${MAX_DATAGRAM} bytes, got ${length}`);
+      }
+      checkEndpoint(to.address, to.port);
+    } catch (e) {
+      lease?.release(); // send() took the lease over, so a refused one goes back to its pool
+      throw e;
     }
-    if (!to) throw new TypeError("send() needs a destination");
-    if (!(data instanceof Uint8Array)) return this.#queueLease(data, 0, data.length, to);
-    const length = data.length;
-    if (length > MAX_DATAGRAM) {
-      throw new RangeError(`a UDP datagram holds at most ${MAX_DATAGRAM} bytes, got ${length}`);
-    }
-    encodeSockaddr(new DataView(new ArrayBuffer(abi.SOCKADDR_IN6_SIZE)), 0, to.address, to.port); // validates
-    const out: Outgoing = { chunks: [], lease: undefined, leaseOffset: 0, length, address: to.address, port: to.port };
-    const arena = this.loop.arena;
-    for (let at = 0; at < length || out.chunks.length === 0; at += SEND_CHUNK_SIZE) {
-      const chunk = arena.take();
-      arena.bytes(chunk).set(data.subarray(at, at + SEND_CHUNK_SIZE));
-      out.chunks.push(chunk);
+    const out: Outgoing = { chunks: [], lease, leaseOffset, length, address: to.address, port: to.port };
+    if (!lease) {
+      const bytes = data as Uint8Array;
+      const arena = this.loop.arena;
+      for (let at = 0; at < length || out.chunks.length === 0; at += SEND_CHUNK_SIZE) {
+        const chunk = arena.take();
+        arena.bytes(chunk).set(bytes.subarray(at, at + SEND_CHUNK_SIZE));
+        out.chunks.push(chunk);
+      }
     }
     this.#push(out);
-  }
-
-  #queueLease(lease: Lease, leaseOffset: number, length: number, to: { address: string; port: number }): void {
-    if (length > MAX_DATAGRAM) {
-      lease.release();
-      throw new RangeError(`a UDP datagram holds at most ${MAX_DATAGRAM} bytes, got ${length}`);
-    }
-    this.#push({ chunks: [], lease, leaseOffset, length, address: to.address, port: to.port });
   }
 
   #push(out: Outgoing): void {
