@@ -19,3 +19,14 @@ export function cpuModel(): string {
 export function kernel(): string {
   return firstMatch("/proc/sys/kernel/osrelease", /^(.+)$/m);
 }
+
+/** What a benchmark prints first: runtime and version (both runtimes set navigator.userAgent to name/version), machine, date. */
+export function benchContext() {
+  const [runtime, version] = navigator.userAgent.split("/");
+  return {
+    runtime,
+    version,
+    machine: { cpu: cpuModel(), cpus: navigator.hardwareConcurrency, kernel: kernel() },
+    date: new Date().toISOString(),
+  };
+}

@@ -33,7 +33,7 @@
  * several runs after untimed warm-up runs.
  */
 import { readFileSync } from "node:fs";
-import { cpuModel, kernel } from "./machine.ts";
+import { benchContext } from "./machine.ts";
 import process from "node:process";
 import {
   abi,
@@ -149,10 +149,7 @@ function loadAverage(): string {
 
 const started = performance.now();
 const loadAtStart = loadAverage();
-// "Deno/2.9.6" or "Bun/1.4.5": both runtimes set navigator.userAgent to name/version.
-const [runtime, version] = navigator.userAgent.split("/");
-const machine = { cpu: cpuModel(), cpus: navigator.hardwareConcurrency, kernel: kernel() };
-const date = new Date().toISOString();
+const { runtime, version, machine, date } = benchContext();
 
 const fmt = (x: number, digits: number) =>
   Number.isFinite(x)
@@ -177,8 +174,11 @@ for (let bid = 0; bid < CYCLE_BUFFERS; bid++) {
 
 let sink = 0; // consumed bytes, so the JIT cannot drop the reads
 
-/** ring: take + read one byte + release, pool.flush() every `every` releases. Returns ns/op. */
-function cyclesRing(pool: BufferPool, ops: number, every: number): number {
+/**
+ * take + read one byte + release, then `flush()` every `every` releases: pool.flush() for a ring (one
+ * tail store); for the legacy op a reactor turn that submits and reaps the PROVIDE_BUFFERS. ns/op.
+ */
+function cycles(pool: BufferPool, ops: number, every: number, flush: () => void): number {
   let bid = 0;
   let left = every;
   const t0 = performance.now();
@@ -189,25 +189,7 @@ function cyclesRing(pool: BufferPool, ops: number, every: number): number {
     if (++bid === CYCLE_BUFFERS) bid = 0;
     if (--left === 0) {
       left = every;
-      pool.flush();
-    }
-  }
-  return ((performance.now() - t0) * 1e6) / ops;
-}
-
-/** legacy: the same, but every `every` releases one reactor turn submits and reaps the PROVIDE_BUFFERS. */
-function cyclesLegacy(pool: BufferPool, reactor: Reactor, ops: number, every: number): number {
-  let bid = 0;
-  let left = every;
-  const t0 = performance.now();
-  for (let i = 0; i < ops; i++) {
-    const lease = pool.take(CYCLE_LEN, CQE_FLAGS[bid]);
-    sink = (sink + lease.bytes[CYCLE_LEN - 1]) | 0;
-    lease.release();
-    if (++bid === CYCLE_BUFFERS) bid = 0;
-    if (--left === 0) {
-      left = every;
-      reactor.runOnce(0);
+      flush();
     }
   }
   return ((performance.now() - t0) * 1e6) / ops;
@@ -219,6 +201,8 @@ interface CycleConfig {
   leak: "warn" | "off";
   reactor: Reactor;
   pool: BufferPool;
+  /** Hands released buffers to the kernel: pool.flush() (ring) or a reactor turn (legacy op). */
+  flush: () => void;
   /** legacy: buffers the kernel's list holds (it never consumes any here). */
   inKernel: number;
   group: ProvidedBufferGroup | undefined;
@@ -245,6 +229,7 @@ function makeCycleConfig(backend: "ring" | "legacy", detach: boolean, leak: "war
     leak,
     reactor,
     pool,
+    flush: backend === "ring" ? () => pool.flush() : () => void reactor.runOnce(0),
     inKernel: backend === "legacy" ? CYCLE_BUFFERS : 0,
     group: backend === "legacy" ? new ProvidedBufferGroup(reactor.ring, pool.groupId) : undefined,
     removeToken: 0,
@@ -258,9 +243,7 @@ function makeCycleConfig(backend: "ring" | "legacy", detach: boolean, leak: "war
 }
 
 function runCycles(cfg: CycleConfig, ops: number, every: number): number {
-  const ns = cfg.backend === "ring"
-    ? cyclesRing(cfg.pool, ops, every)
-    : cyclesLegacy(cfg.pool, cfg.reactor, ops, every);
+  const ns = cycles(cfg.pool, ops, every, cfg.flush);
   cfg.opsDone += ops;
   if (cfg.backend === "legacy") drainLegacy(cfg, ops);
   return ns;
@@ -346,9 +329,7 @@ if (canGc) {
 if (heapUsedCounts) {
   for (const cfg of cycleConfigs) {
     const k = 32;
-    const run = cfg.backend === "ring"
-      ? (ops: number) => cyclesRing(cfg.pool, ops, k)
-      : (ops: number) => cyclesLegacy(cfg.pool, cfg.reactor, ops, k);
+    const run = (ops: number) => cycles(cfg.pool, ops, k, cfg.flush);
     const after = () => {
       cfg.opsDone += ALLOC_OPS;
       if (cfg.backend === "legacy") drainLegacy(cfg, ALLOC_OPS);

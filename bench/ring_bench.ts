@@ -5,7 +5,7 @@
  * Prints a table and a final `RESULT {json}` line for scripts. Each figure is the median of several
  * timed runs after untimed warm-up runs (so the JIT has compiled the loops before we time them).
  */
-import { cpuModel, kernel } from "./machine.ts";
+import { benchContext } from "./machine.ts";
 import { prepNop, prepRecv, Ring } from "../mod.ts";
 
 // One handler for every reap in this file: distinct closures would make the call site inside
@@ -125,10 +125,7 @@ function reapCost(ring: Ring): number {
 // --- run ---------------------------------------------------------------------------------------
 
 const started = performance.now();
-// "Deno/2.9.6" or "Bun/1.4.5": both runtimes set navigator.userAgent to name/version.
-const [runtime, version] = navigator.userAgent.split("/");
-const machine = { cpu: cpuModel(), cpus: navigator.hardwareConcurrency, kernel: kernel() };
-const date = new Date().toISOString();
+const { runtime, version, machine, date } = benchContext();
 
 // Sizes are picked so each timed run lasts tens of ms (or, for prep/reap, each sample covers 4096
 // ops, well above timer resolution) and the whole program stays within a few seconds.
