@@ -252,8 +252,12 @@ export class Ring {
       if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be >= 0, got ${timeoutMs}`);
       const dv = this.#mem.view;
       const ns = Math.round(timeoutMs * 1e6);
-      dv.setBigInt64(TIMESPEC_AT, BigInt(Math.floor(ns / 1e9)), true);
-      dv.setBigInt64(TIMESPEC_AT + 8, BigInt(ns % 1e9), true);
+      // struct __kernel_timespec { s64 tv_sec; s64 tv_nsec; } as u32 halves: no BigInt per wait.
+      const sec = Math.floor(ns / 1e9);
+      dv.setUint32(TIMESPEC_AT, sec >>> 0, true);
+      dv.setUint32(TIMESPEC_AT + 4, Math.floor(sec / 4294967296) >>> 0, true);
+      dv.setUint32(TIMESPEC_AT + 8, ns % 1e9, true);
+      dv.setUint32(TIMESPEC_AT + 12, 0, true);
       ret = native.uring.io_uring_submit_and_wait_timeout(
         this.#ring,
         this.#mem.pointerAt(CQE_PTR_AT),
