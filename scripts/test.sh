@@ -19,7 +19,8 @@ else
 fi
 
 echo "== deno test"
-$bin/deno test -A --v8-flags=--expose-gc tests/ 2>&1 | tee "$log/deno.txt"
+# Bounded: a test run that hangs (a busy loop defeats per-test timeouts) fails instead of stalling CI.
+timeout -k 10 900 $bin/deno test -A --v8-flags=--expose-gc tests/ 2>&1 | tee "$log/deno.txt"
 deno_rc=${PIPESTATUS[0]}
 line=$(sed 's/\x1b\[[0-9;]*m//g' "$log/deno.txt" | grep -E '[0-9]+ passed \| [0-9]+ failed' | tail -1)
 dp=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
@@ -32,7 +33,7 @@ skipped=$((skipped + ${di:-0}))
 if [ "$deno_rc" != 0 ] && [ "${df:-0}" = 0 ]; then failed=$((failed + 1)); fi
 
 echo "== bun test"
-$bin/bun test tests/ 2>&1 | tee "$log/bun.txt"
+timeout -k 10 900 $bin/bun test tests/ 2>&1 | tee "$log/bun.txt"
 bun_rc=${PIPESTATUS[0]}
 bp=$(sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^ *[0-9]+ pass$' | tail -1 | tr -dc 0-9)
 bf=$(sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^ *[0-9]+ fail$' | tail -1 | tr -dc 0-9)
