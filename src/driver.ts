@@ -18,7 +18,7 @@
 import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
 import { Errno } from "./errors.ts";
 import { prepNop } from "./prep.ts";
-import type { Reactor } from "./reactor.ts";
+import { NO_TARGET, type Reactor } from "./reactor.ts";
 
 export interface DriverStats {
   turns: number;
@@ -63,6 +63,7 @@ export class Driver {
   constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
     if (!(blockMs >= 0)) throw new RangeError(`blockMs must be >= 0, got ${blockMs}`);
     this.reactor = reactor;
+    reactor.onWork(() => this.wake());
     this.#error = onError;
     this.#blockMs = blockMs;
   }
@@ -87,7 +88,7 @@ export class Driver {
     const ring = this.reactor.ring;
     const slot = ring.getSqe();
     prepNop(ring.sqes, slot);
-    ring.sqes.setUserData(slot, 0);
+    ring.sqes.setUserData(slot, NO_TARGET);
     ring.submit();
   }
 

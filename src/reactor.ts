@@ -5,7 +5,11 @@
  * next submit.
  */
 import { ClosedError } from "./errors.ts";
+import { prepCancel64 } from "./prep.ts";
 import { Ring, type RingOptions } from "./ring.ts";
+
+/** user_data of operations whose completion nobody needs (cancels, wake-up NOPs): the reactor drops it. */
+export const NO_TARGET = 0;
 
 /** Receives the completions of the operations submitted with its token as user_data. */
 export interface CompletionTarget {
@@ -34,9 +38,42 @@ export class Reactor {
     if (this.#tokens[slot] === userData) this.#targets[slot]!.complete(res, flags);
   };
   #groupIds = 0;
+  #onWork: (() => void) | undefined;
 
   constructor(ring: Ring | RingOptions = {}) {
     this.ring = ring instanceof Ring ? ring : new Ring(ring);
+  }
+
+  /**
+   * Called whenever an SQE is prepared or buffers are queued for the kernel outside a turn, so the
+   * one who runs turns (the Driver) schedules one. There is one listener; a later call replaces it.
+   */
+  onWork(listener: (() => void) | undefined): void {
+    this.#onWork = listener;
+  }
+
+  /** Tells the turn runner that there is something to submit or flush. */
+  workQueued(): void {
+    this.#onWork?.();
+  }
+
+  /**
+   * The one way to queue an operation: a free SQE slot with `token` already set as its user_data
+   * (NO_TARGET for operations whose completion nobody needs). Fill it with a prep function; it is
+   * submitted at the next turn, which this schedules.
+   */
+  prepare(token: number): number {
+    const ring = this.ring;
+    const slot = ring.getSqe();
+    ring.sqes.setUserData(slot, token);
+    this.#onWork?.();
+    return slot;
+  }
+
+  /** Queues IORING_OP_ASYNC_CANCEL for the operations carrying `token`; its own completion is dropped. */
+  cancel(token: number): void {
+    const slot = this.prepare(NO_TARGET);
+    prepCancel64(this.ring.sqes, slot, token, 0);
   }
 
   /** A token to use as user_data for `target`'s operations, until unregister(). */

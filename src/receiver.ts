@@ -12,7 +12,6 @@ import { ClosedError, Errno, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./net/sockaddr.ts";
 import {
-  prepCancel64,
   prepRead,
   prepRecv,
   prepRecvmsgMultishot,
@@ -102,10 +101,7 @@ abstract class ReceiverBase implements CompletionTarget {
       const cancelled = this.state === State.Pausing;
       this.state = State.Stopping;
       if (cancelled) return;
-      const ring = this.reactor.ring;
-      const slot = ring.getSqe();
-      prepCancel64(ring.sqes, slot, this.token, 0);
-      ring.sqes.setUserData(slot, 0);
+      this.reactor.cancel(this.token);
       return;
     }
     this.finish();
@@ -159,15 +155,13 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
 
   override rearm(): void {
     if (this.state === State.Done || this.state === State.Stopping) return;
-    const ring = this.reactor.ring;
-    const sqes = ring.sqes;
-    const slot = ring.getSqe();
+    const sqes = this.reactor.ring.sqes;
+    const slot = this.reactor.prepare(this.token);
     if (this.op === "read") prepRead(sqes, slot, this.fd, 0, 0, this.#offset);
     else if (this.multishot) prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
     else prepRecv(sqes, slot, this.fd, 0, 0, 0);
     setBufferSelect(sqes, slot, this.pool.groupId);
     if (this.bundle) setBundle(sqes, slot);
-    sqes.setUserData(slot, this.token);
     this.state = State.Armed;
   }
 
@@ -183,10 +177,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.state = State.Paused;
     } else if (this.state === State.Armed) {
       this.state = State.Pausing;
-      const ring = this.reactor.ring;
-      const slot = ring.getSqe();
-      prepCancel64(ring.sqes, slot, this.token, 0);
-      ring.sqes.setUserData(slot, 0);
+      this.reactor.cancel(this.token);
     }
   }
 
@@ -293,11 +284,10 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
 
   override rearm(): void {
     if (this.state === State.Done || this.state === State.Stopping) return;
-    const ring = this.reactor.ring;
-    const slot = ring.getSqe();
-    prepRecvmsgMultishot(ring.sqes, slot, this.fd, this.#msghdr.address, 0);
-    setBufferSelect(ring.sqes, slot, this.pool.groupId);
-    ring.sqes.setUserData(slot, this.token);
+    const sqes = this.reactor.ring.sqes;
+    const slot = this.reactor.prepare(this.token);
+    prepRecvmsgMultishot(sqes, slot, this.fd, this.#msghdr.address, 0);
+    setBufferSelect(sqes, slot, this.pool.groupId);
     this.state = State.Armed;
   }
 

@@ -248,6 +248,8 @@ export class BufferPool implements LeaseOwner {
   }
 
   #queueProvide(bid: number): void {
+    // Released outside a turn (a timer, the leak net): the buffer reaches the kernel at the next flush.
+    this.reactor.workQueued();
     if (this.#ring) {
       if (this.#inRing < this.#window) this.#addToRing(bid);
       else this.#spare[this.#spareCount++] = bid;

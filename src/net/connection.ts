@@ -10,7 +10,7 @@ import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
 import type { BufferPool } from "../buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "../errors.ts";
-import { prepCancel64, prepSend, prepSendmsg, prepSendmsgZc, prepSendZc, prepShutdown } from "../prep.ts";
+import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc, prepShutdown } from "../prep.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
 import type { IoLoop } from "./loop.ts";
 import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -166,7 +166,6 @@ export class Connection {
   /** @internal Starts receiving and calls open(). */
   start(): void {
     this.#receiver.start();
-    this.loop.driver.wake();
     this.#handlers.open?.(this);
   }
 
@@ -280,12 +279,10 @@ export class Connection {
   /** Stop receiving (backpressure); data already received is still delivered. */
   pause(): void {
     this.#receiver.pause();
-    this.loop.driver.wake();
   }
 
   resume(): void {
     this.#receiver.resume();
-    this.loop.driver.wake();
   }
 
   /** Half-close: once queued writes are sent, shutdown(SHUT_WR); keep receiving until the peer ends. */
@@ -309,12 +306,8 @@ export class Connection {
     this.#receiver.stop(() => this.#maybeFinish());
     if (this.#sending && !this.#cancelSent) {
       this.#cancelSent = true;
-      const ring = this.loop.reactor.ring;
-      const slot = ring.getSqe();
-      prepCancel64(ring.sqes, slot, this.#sendToken, 0);
-      ring.sqes.setUserData(slot, 0);
+      this.loop.reactor.cancel(this.#sendToken);
     }
-    this.loop.driver.wake();
     this.#maybeFinish();
   }
 
@@ -335,7 +328,7 @@ export class Connection {
 
   #sendNext(): void {
     const ring = this.loop.reactor.ring;
-    const slot = ring.getSqe();
+    const slot = this.loop.reactor.prepare(this.#sendToken);
     const queued = this.#queue.length - this.#queueHead;
     if (queued === 1) {
       const item = this.#queue[this.#queueHead];
@@ -361,9 +354,7 @@ export class Connection {
         prepSendmsg(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
       }
     }
-    ring.sqes.setUserData(slot, this.#sendToken);
     this.#sending = true;
-    this.loop.driver.wake();
   }
 
   /** Sends that went out with IORING_OP_SEND_ZC (see ConnectionOptions.zeroCopyMin). */
@@ -441,10 +432,7 @@ export class Connection {
           this.#maybeFinish();
         },
       });
-      const slot = reactor.ring.getSqe();
-      prepShutdown(reactor.ring.sqes, slot, this.fd, abi.SHUT_WR);
-      reactor.ring.sqes.setUserData(slot, token);
-      this.loop.driver.wake();
+      prepShutdown(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.SHUT_WR);
     }
     if (this.#phase === Phase.Ending) this.close();
   }

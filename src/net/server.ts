@@ -6,7 +6,7 @@ import * as abi from "../abi.ts";
 import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/pool.ts";
 import { Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
-import { prepAccept, prepCancel64, prepConnect, prepMultishotAccept } from "../prep.ts";
+import { prepAccept, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
 import { native } from "../../ffi/mod.ts";
 import {
@@ -137,13 +137,11 @@ export class Server implements ConnectionOwner {
   }
 
   #arm(): void {
-    const ring = this.loop.reactor.ring;
-    const slot = ring.getSqe();
-    if (this.#multishot) prepMultishotAccept(ring.sqes, slot, this.#fd, 0, 0, abi.SOCK_CLOEXEC);
-    else prepAccept(ring.sqes, slot, this.#fd, 0, 0, abi.SOCK_CLOEXEC);
-    ring.sqes.setUserData(slot, this.#token);
+    const reactor = this.loop.reactor;
+    const slot = reactor.prepare(this.#token);
+    if (this.#multishot) prepMultishotAccept(reactor.ring.sqes, slot, this.#fd, 0, 0, abi.SOCK_CLOEXEC);
+    else prepAccept(reactor.ring.sqes, slot, this.#fd, 0, 0, abi.SOCK_CLOEXEC);
     this.#accepting = true;
-    this.loop.driver.wake();
   }
 
   #acceptDone(res: number, flags: number): void {
@@ -241,13 +239,7 @@ export class Server implements ConnectionOwner {
     const acceptEnded = this.#accepting
       ? new Promise<void>((resolve) => (this.#acceptEnded = resolve))
       : Promise.resolve();
-    if (this.#accepting) {
-      const ring = this.loop.reactor.ring;
-      const slot = ring.getSqe();
-      prepCancel64(ring.sqes, slot, this.#token, 0);
-      ring.sqes.setUserData(slot, 0);
-      this.loop.driver.wake();
-    }
+    if (this.#accepting) this.loop.reactor.cancel(this.#token);
     await acceptEnded;
     this.loop.reactor.unregister(this.#token);
     closeFd(this.#fd);
@@ -317,10 +309,6 @@ export function connect(options: ConnectOptions): Promise<Connection> {
         }
       },
     });
-    const ring = loop.reactor.ring;
-    const slot = ring.getSqe();
-    prepConnect(ring.sqes, slot, fd, addr.address, len);
-    ring.sqes.setUserData(slot, token);
-    loop.driver.wake();
+    prepConnect(loop.reactor.ring.sqes, loop.reactor.prepare(token), fd, addr.address, len);
   });
 }

@@ -142,11 +142,8 @@ export class UdpSocket {
     }
     const nameLength = encodeSockaddr(blocks.nameView(block), 0, out.address, out.port);
     blocks.setHeader(block, out.lease ? 1 : out.chunks.length, nameLength);
-    const ring = this.loop.reactor.ring;
-    const slot = ring.getSqe();
-    prepSendmsg(ring.sqes, slot, this.fd, blocks.address(block), 0);
-    ring.sqes.setUserData(slot, this.#token);
-    this.loop.driver.wake();
+    const reactor = this.loop.reactor;
+    prepSendmsg(reactor.ring.sqes, reactor.prepare(this.#token), this.fd, blocks.address(block), 0);
   }
 
   #sent(res: number): void {
@@ -181,7 +178,6 @@ export class UdpSocket {
     this.#closed = true;
     this.#receiver.stop(() => this.#finish());
     if (this.#block < 0) this.#drop();
-    this.loop.driver.wake();
   }
 
   #finish(): void {
