@@ -4,7 +4,9 @@
  * the IORING_OP_PROVIDE_BUFFERS op otherwise (or when asked). A completion that carries
  * IORING_CQE_F_BUFFER becomes a Lease; releasing the lease re-provides the buffer (batched: one tail
  * store or one PROVIDE_BUFFERS SQE per run of ids, at the reactor's next submit). Receives that hit
- * -ENOBUFS wait here in FIFO order and are re-armed one per returned buffer.
+ * -ENOBUFS wait here in FIFO order and are re-armed one per returned buffer. Leases can count
+ * against holders (connections) so that one holder cannot pin the pool (see `fairShare`), and a
+ * watchdog warns when receives have waited for buffers that never come back (see `watchdogMs`).
  */
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
@@ -13,7 +15,7 @@ import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import type { Reactor } from "../reactor.ts";
 import { BufferRing } from "./buffer_ring.ts";
-import { Lease, type LeaseOwner } from "./lease.ts";
+import { Lease, type LeaseOwner, type LeaseTrace, TracedLease } from "./lease.ts";
 import { ProvidedBufferGroup } from "./provided_group.ts";
 
 export type PoolBackend = "ring" | "ring-mmap" | "legacy";
@@ -44,13 +46,43 @@ export interface BufferPoolOptions {
    * never touch bytes after release turn it off (see bench/pool_bench.ts).
    */
   detachOnRelease?: boolean;
-  /** Leak net for dropped leases: "warn" (default), "debug" (also records where each lease was made), "off". */
+  /**
+   * Leak net for dropped leases: "warn" (default), "debug", "off". "debug" also records where each
+   * lease was made and where code last read its `bytes`, and the warning shows the first frames
+   * outside this library (yours); it costs a stack capture per lease and per read.
+   */
   leakTracking?: "off" | "warn" | "debug";
+  /**
+   * Warn once (console.warn) when receives have waited this many ms for buffers while the kernel had
+   * none, i.e. every buffer was leased all along: the usual cause is leases that are never released.
+   * Default 5000; 0 turns it off. The timer never keeps the process alive.
+   */
+  watchdogMs?: number;
+  /**
+   * How many leases one holder (see addHolder: a connection) may have out before overQuota() tells it
+   * to stop receiving; it hears underQuota() once it is back to half of that. A lease counts from
+   * take() until release(), so leases queued for sending count too.
+   * - "auto" (default): max(8, floor(maxCount / (2 * H))) while less than half of the pool's buffers
+   *   are leased, H being the holders with leases out; 8 once half or more are. The first rule shares
+   *   half the pool among the holders using it (a lone transfer may take half); the second keeps
+   *   holders that come later, while earlier ones still pin theirs (clients that send and never
+   *   read), from taking the other half. Nobody is held back below 8 leases, so a holder that must
+   *   keep more than 8 leases before it can release any should copy instead.
+   * - a number: a fixed cap per holder. 0 or false: no cap (leases are still counted).
+   * In incremental pools each piece is a lease.
+   */
+  fairShare?: "auto" | number | false;
 }
 
 /** Something that stopped receiving for lack of buffers and wants to be re-armed. */
 export interface BufferWaiter {
   rearm(): void;
+}
+
+/** Something that holds leases (a connection) and stops receiving while over its share of the pool. */
+export interface LeaseHolder {
+  /** The holder fell back under its share after overQuota() said true: resume receiving. */
+  underQuota(): void;
 }
 
 export interface PoolStats {
@@ -85,8 +117,51 @@ const KERNEL = 0; // provided (or queued to be)
 const USER = 1; // leased out / not yet back with the kernel
 const MAX_BUFFER_SIZE = 1 << 30;
 
-/** What the leak net keeps per lease: bid + generation packed in a number (no allocation), or with the origin in debug mode. */
-type LeakRecord = number | { packed: number; origin: string | undefined };
+// Holder slots: free (reusable), live, or removed while some of its leases are still out.
+const HOLDER_FREE = 0;
+const HOLDER_LIVE = 1;
+const HOLDER_GONE = 2;
+/** "auto" fair share never goes below this many leases. */
+const MIN_SHARE = 8;
+const FAIR_SHARE_AUTO = -1;
+
+/**
+ * The leak net's record of a lease: bid, generation and holder packed in one number, so the common
+ * case allocates nothing (a small integer while holder is 0). Only 14 bits of generation fit: they
+ * are a consistency check, since a released lease is unregistered and never reported.
+ */
+const GENERATION_MOD = 16384;
+const MAX_HOLDER = 2 ** 23 - 1; // 16 + 14 + 23 bits: an exact integer
+/** Debug mode, or an incremental piece with its own ArrayBuffer to detach: the record is an object. */
+interface LeakDetail {
+  packed: number;
+  trace: LeaseTrace | undefined;
+  piece: ArrayBuffer | undefined;
+}
+type LeakRecord = number | LeakDetail;
+
+/** Frames of this library (src/, ffi/): a leak report shows the frames around them, the user's. */
+const LIBRARY_DIRS = ["../", "../../ffi/"].flatMap((dir) => {
+  const url = new URL(dir, import.meta.url);
+  return url.protocol === "file:" ? [url.href, decodeURIComponent(url.pathname)] : [url.href];
+});
+const FRAMES_SHOWN = 4;
+
+/** The first frames of a stack that are the program's own: not this library's nor the runtime's. */
+function userFrames(stack: string | undefined): string | undefined {
+  const frames = stack?.split("\n").filter((line) =>
+    /^\s+at /.test(line) && /(?:file|https?):\/\/|[( ]\//.test(line) &&
+    !LIBRARY_DIRS.some((dir) => line.includes(dir))
+  );
+  return frames?.length ? frames.slice(0, FRAMES_SHOWN).join("\n") : undefined;
+}
+
+/** Lets a timer not keep the process alive, however the runtime offers it (a method, or Deno.unrefTimer for a numeric id). */
+function unrefTimer(handle: unknown): void {
+  const timer = handle as { unref?: () => void } | null;
+  if (typeof timer === "object" && typeof timer?.unref === "function") timer.unref();
+  else (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(handle as number);
+}
 
 export class BufferPool implements LeaseOwner {
   readonly reactor: Reactor;
@@ -122,7 +197,23 @@ export class BufferPool implements LeaseOwner {
   readonly #waiting = new Set<BufferWaiter>();
   readonly #leaks: FinalizationRegistry<LeakRecord> | undefined;
   readonly #leakDebug: boolean;
+  readonly #leakDetail: boolean; // records are LeakDetail objects (debug mode, incremental pieces)
   #leakWarned = false;
+  // Holders (see addHolder): per-slot typed arrays indexed by holder id, grown by doubling.
+  readonly #fairShare: number; // FAIR_SHARE_AUTO, 0 (off) or a fixed cap
+  readonly #holders: (LeaseHolder | undefined)[] = [undefined]; // id 0 is "no holder"
+  #holderState = new Uint8Array(64);
+  #held = new Uint32Array(64); // leases out per holder
+  #over = new Uint8Array(64); // overQuota() said true; underQuota() not yet called
+  readonly #freeHolders: number[] = [];
+  #holding = 0; // holders with at least one lease out
+  // Watchdog: at most one timer, started when receives begin to wait with no buffer with the kernel.
+  readonly #watchdogMs: number;
+  #watchdog: unknown; // the timer, while one runs
+  #stalledSince = 0;
+  #rearmsAtStall = 0;
+  #watchdogWarned = false;
+  readonly #onWatchdog = () => this.#checkStall();
   #count = 0;
   #closed = false;
   #leased = 0;
@@ -185,6 +276,17 @@ export class BufferPool implements LeaseOwner {
     if (!Number.isInteger(ringWindow) || ringWindow < 1) {
       throw new RangeError(`ringWindow must be a positive integer, got ${ringWindow}`);
     }
+    const watchdogMs = options.watchdogMs ?? 5000;
+    if (typeof watchdogMs !== "number" || !(watchdogMs >= 0 && watchdogMs <= 2 ** 31 - 1)) {
+      throw new RangeError(`watchdogMs must be a number of ms in [0, ${2 ** 31 - 1}] (0: off), got ${watchdogMs}`);
+    }
+    const fairShare = options.fairShare ?? "auto";
+    if (fairShare !== "auto" && fairShare !== false && typeof fairShare !== "number") {
+      throw new TypeError(`fairShare must be "auto", a number or false, got ${JSON.stringify(fairShare)}`);
+    }
+    if (typeof fairShare === "number" && !(Number.isInteger(fairShare) && fairShare >= 0)) {
+      throw new RangeError(`fairShare must be an integer >= 0 (0: off), got ${fairShare}`);
+    }
     const groupId = options.groupId ?? reactor.nextGroupId();
 
     this.reactor = reactor;
@@ -203,7 +305,10 @@ export class BufferPool implements LeaseOwner {
     this.#spare = new Uint16Array(backend === "legacy" ? 0 : maxCount);
     this.#window = Math.min(ringWindow, count);
     this.#leakDebug = leakTracking === "debug";
+    this.#leakDetail = this.#leakDebug || (incremental && this.detachOnRelease);
     this.#leaks = leakTracking === "off" ? undefined : new FinalizationRegistry((r) => this.#reclaimLeak(r));
+    this.#watchdogMs = watchdogMs;
+    this.#fairShare = fairShare === "auto" ? FAIR_SHARE_AUTO : fairShare === false ? 0 : fairShare;
 
     if (backend === "legacy") {
       this.#group = new ProvidedBufferGroup(reactor.ring, groupId);
@@ -316,10 +421,22 @@ export class BufferPool implements LeaseOwner {
   }
 
   /**
-   * Turns a completion with IORING_CQE_F_BUFFER into a Lease of `res` bytes. For incremental rings
-   * the lease covers the next `res` bytes of the buffer.
+   * Half or more of the pool's buffers are leased. Receives then take one buffer per
+   * operation instead of a multishot burst, so a connection's fair share is checked after every
+   * buffer; and connections copy leases they would queue for sending and release them, so peers
+   * that do not read pin native copies (bounded by maxBuffered and the loop's maxQueuedBytes), not
+   * the pool.
    */
-  take(res: number, flags: number): Lease {
+  get scarce(): boolean {
+    return this.#leased * 2 >= this.#count;
+  }
+
+  /**
+   * Turns a completion with IORING_CQE_F_BUFFER into a Lease of `res` bytes. For incremental rings
+   * the lease covers the next `res` bytes of the buffer. The lease counts against `holder` (an id from
+   * addHolder; 0, the default, for none) until it is released.
+   */
+  take(res: number, flags: number, holder = 0): Lease {
     if (this.#closed) throw new ClosedError("BufferPool");
     if (!(flags & abi.IORING_CQE_F_BUFFER)) {
       throw new TypeError("completion carries no buffer (IORING_CQE_F_BUFFER not set)");
@@ -327,15 +444,19 @@ export class BufferPool implements LeaseOwner {
     const bid = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
     if (bid >= this.#count) throw new RangeError(`buffer id ${bid} is not in this pool (${this.#count} buffers)`);
     if (res < 0 || res > this.bufferSize) throw new RangeError(`length ${res} outside [0, ${this.bufferSize}]`);
+    if (holder !== 0 && this.#holderState[holder] !== HOLDER_LIVE) {
+      throw new TypeError(`holder ${holder} is not a holder of this pool (addHolder), or was removed`);
+    }
     let bytes: Uint8Array;
     let offset = 0;
+    let piece: ArrayBuffer | undefined;
     if (this.incremental) {
       offset = this.#offset[bid];
       if (offset + res > this.bufferSize) {
         throw new RangeError(`incremental piece ${offset}+${res} overruns buffer ${bid}`);
       }
       if (this.detachOnRelease) {
-        const piece = native.view(native.pointer(this.#addr[bid] + offset)!, res);
+        piece = native.view(native.pointer(this.#addr[bid] + offset)!, res);
         this.#livePieces.add(piece);
         bytes = new Uint8Array(piece);
       } else {
@@ -360,14 +481,19 @@ export class BufferPool implements LeaseOwner {
       bytes = new Uint8Array(this.#views[bid], 0, res);
     }
     const generation = ++this.#generation[bid];
-    const origin = this.#leakDebug ? new Error("lease made here").stack : undefined;
-    const lease = new Lease(this, bid, bytes, generation, offset, origin);
+    const trace: LeaseTrace | undefined = this.#leakDebug
+      ? { made: new Error("lease made here"), touched: undefined }
+      : undefined;
+    const lease = trace
+      ? new TracedLease(this, bid, bytes, generation, offset, holder, trace)
+      : new Lease(this, bid, bytes, generation, offset, holder);
     this.#leasesActive++;
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;
+    if (holder !== 0 && this.#held[holder]++ === 0) this.#holding++;
     if (this.#leaks) {
-      const packed = generation * 65536 + bid;
-      this.#leaks.register(lease, origin === undefined ? packed : { packed, origin }, lease);
+      const packed = bid + 65536 * ((generation & (GENERATION_MOD - 1)) + GENERATION_MOD * holder);
+      this.#leaks.register(lease, this.#leakDetail ? { packed, trace, piece } : packed, lease);
     }
     return lease;
   }
@@ -401,11 +527,11 @@ export class BufferPool implements LeaseOwner {
 
   /**
    * A bundle completion (IORING_RECVSEND_BUNDLE): `res` bytes over consecutive ring slots starting at
-   * the buffer in `flags`. Appends one lease per buffer to `out`, in order.
+   * the buffer in `flags`. Appends one lease per buffer to `out`, in order, each counted against `holder`.
    */
-  takeBundle(res: number, flags: number, out: Lease[]): void {
+  takeBundle(res: number, flags: number, out: Lease[], holder = 0): void {
     if (!this.#ring || this.incremental || res <= this.bufferSize) {
-      out.push(this.take(res, flags));
+      out.push(this.take(res, flags, holder));
       return;
     }
     this.#stats.bundleCompletions++;
@@ -416,7 +542,7 @@ export class BufferPool implements LeaseOwner {
     for (let k = 0; left > 0; k++) {
       const bid = k === 0 ? first : this.#ring.bidAt((slot + k) & mask);
       const n = Math.min(left, this.bufferSize);
-      out.push(this.take(n, (bid << abi.IORING_CQE_BUFFER_SHIFT) | abi.IORING_CQE_F_BUFFER));
+      out.push(this.take(n, (bid << abi.IORING_CQE_BUFFER_SHIFT) | abi.IORING_CQE_F_BUFFER, holder));
       left -= n;
     }
   }
@@ -438,12 +564,14 @@ export class BufferPool implements LeaseOwner {
       // close() detached everything already; the buffer has nowhere to go back to.
       lease.markReleased();
       this.#leasesActive--;
+      if (lease.holder !== 0) this.#unhold(lease.holder);
       return;
     }
     this.#detach(bid, lease);
     lease.markReleased();
     this.#leasesActive--;
     this.#giveBack(bid);
+    if (lease.holder !== 0) this.#unhold(lease.holder);
   }
 
   #detach(bid: number, lease: Lease | undefined): void {
@@ -520,6 +648,61 @@ export class BufferPool implements LeaseOwner {
     // reaped, or just added): re-arm as many waiters as there are such buffers instead of parking.
     this.flush();
     for (let n = this.#withKernel(); n > 0 && this.#waitHead < this.#waiters.length; n--) this.#rearmNext();
+    if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
+      this.#stalledSince = performance.now();
+      this.#rearmsAtStall = this.#stats.rearms;
+      this.#startWatchdog(this.#watchdogMs);
+    }
+  }
+
+  /** Receives wait and the kernel has no buffer to give them: only a release (or a reclaim) helps. */
+  #stalled(): boolean {
+    return this.#waiting.size > 0 && this.#withKernel() === 0;
+  }
+
+  #startWatchdog(ms: number): void {
+    this.#watchdog = setTimeout(this.#onWatchdog, ms);
+    unrefTimer(this.#watchdog);
+  }
+
+  /**
+   * The watchdog's timer: warns if the pool has stalled since the stall it was started for, with no
+   * re-arm in between; a stall that began later gets its own full period. No timer runs after that.
+   */
+  #checkStall(): void {
+    this.#watchdog = undefined;
+    if (this.#closed || !this.#stalled()) return;
+    const now = performance.now();
+    if (this.#stats.rearms !== this.#rearmsAtStall) {
+      this.#stalledSince = now;
+      this.#rearmsAtStall = this.#stats.rearms;
+    }
+    const waited = now - this.#stalledSince;
+    if (waited < this.#watchdogMs) {
+      this.#startWatchdog(this.#watchdogMs - waited);
+      return;
+    }
+    this.#watchdogWarned = true;
+    const waiting = this.#waiting.size;
+    const s = this.#stats;
+    console.warn(
+      `uring-buffers: pool group ${this.groupId}: ${this.#leased}/${this.#count} buffers leased, ` +
+        `${waiting} receive${waiting === 1 ? "" : "s"} waiting: are leases released? ` +
+        `None came back for ${(waited / 1000).toFixed(1)} s. Release each lease (release(), \`using\`, or a ` +
+        `write that takes it over) once its bytes are used; ` +
+        (this.#leaks
+          ? `a dropped one comes back only when the garbage collector finds it (${s.leaksReclaimed} so far; ` +
+            `leakTracking: "debug" says where your code last read each).`
+          : `with leakTracking: "off" a dropped one never comes back.`) +
+        this.#largestHolder(),
+    );
+  }
+
+  /** For the watchdog's warning: whether one holder (connection) has most of them, if holders are used. */
+  #largestHolder(): string {
+    let most = 0;
+    for (let id = 1; id < this.#holders.length; id++) most = Math.max(most, this.#held[id]);
+    return most === 0 ? "" : ` The most one holder (a connection) has out: ${most}.`;
   }
 
   /** Buffers the kernel can pick from now (or at the next flush), as far as reaped completions tell. */
@@ -532,26 +715,146 @@ export class BufferPool implements LeaseOwner {
     this.#waiting.delete(waiter);
   }
 
+  /** The leak net found a lease that was never released: take its buffer back as a release would. */
   #reclaimLeak(r: LeakRecord): void {
     const packed = typeof r === "number" ? r : r.packed;
-    const origin = typeof r === "number" ? undefined : r.origin;
     const bid = packed % 65536;
-    const generation = Math.floor(packed / 65536);
-    if (this.#closed || this.#generation[bid] !== generation || this.#state[bid] !== USER) return;
+    const rest = Math.floor(packed / 65536);
+    const holder = Math.floor(rest / GENERATION_MOD);
+    if (this.#closed) return;
+    // An incremental buffer has a lease per piece, each of a different generation: its refs tell.
+    const live = this.incremental
+      ? this.#refs[bid] > 0
+      : this.#generation[bid] % GENERATION_MOD === rest % GENERATION_MOD && this.#state[bid] === USER;
+    if (!live) return;
     this.#stats.leaksReclaimed++;
     this.#leasesActive--;
     if (!this.#leakWarned) {
       this.#leakWarned = true;
-      console.warn(
-        `uring-buffers: a lease of buffer ${bid} (pool group ${this.groupId}) was garbage-collected without release(); ` +
-          `the buffer was reclaimed. ` +
-          (origin
-            ? `It was made at:\n${origin}`
-            : `Create the pool with leakTracking: "debug" to see where leases are made.`),
-      );
+      console.warn(this.#leakWarning(bid, typeof r === "number" ? undefined : r.trace));
     }
-    this.#detach(bid, undefined);
+    const piece = typeof r === "number" ? undefined : r.piece;
+    if (piece) {
+      // Views of the piece that outlived the lease must not read the buffer once it is reused.
+      this.#livePieces.delete(piece);
+      piece.transfer(0);
+    } else {
+      this.#detach(bid, undefined);
+    }
     this.#giveBack(bid);
+    if (holder !== 0) this.#unhold(holder);
+  }
+
+  #leakWarning(bid: number, trace: LeaseTrace | undefined): string {
+    const head = `uring-buffers: a lease of buffer ${bid} (pool group ${this.groupId}) was garbage-collected ` +
+      `without release(); the buffer was reclaimed.`;
+    if (!trace) return `${head} Create the pool with leakTracking: "debug" to see where your code had it.`;
+    // The library makes every lease, in a turn a Driver runs from the event loop (no frame of the
+    // program's on that stack): the program's own frames come from its last read of the bytes, else
+    // from its call that ran the turn (Reactor.runUntil...), if any.
+    const read = userFrames(trace.touched);
+    const handed = read ? undefined : userFrames(trace.made.stack);
+    const yours = read
+      ? `Your code last read its bytes at:\n${read}`
+      : handed
+      ? `Your code never read its bytes; it was handed over in a turn run from:\n${handed}`
+      : `Your code never read its bytes.`;
+    const made = (trace.made.stack ?? "").split("\n").slice(0, 1 + FRAMES_SHOWN).join("\n");
+    return `${head} ${yours}\nIt was made at:\n${made}`;
+  }
+
+  /**
+   * Registers something that holds leases (a connection); returns its id (>= 1; ids of removed
+   * holders are reused) to pass to take(). Its leases count against its share (see
+   * BufferPoolOptions.fairShare) until released or reclaimed.
+   */
+  addHolder(holder: LeaseHolder): number {
+    if (typeof holder?.underQuota !== "function") throw new TypeError("holder must have an underQuota() method");
+    if (this.#closed) throw new ClosedError("BufferPool");
+    let id = this.#freeHolders.pop();
+    if (id === undefined) {
+      id = this.#holders.length;
+      if (id > MAX_HOLDER) throw new RangeError(`more than ${MAX_HOLDER} holders on one pool`);
+      if (id === this.#held.length) this.#growHolders();
+      this.#holders.push(undefined);
+    }
+    this.#holders[id] = holder;
+    this.#holderState[id] = HOLDER_LIVE;
+    this.#over[id] = 0;
+    return id;
+  }
+
+  #growHolders(): void {
+    const n = this.#held.length * 2;
+    const state = new Uint8Array(n), held = new Uint32Array(n), over = new Uint8Array(n);
+    state.set(this.#holderState);
+    held.set(this.#held);
+    over.set(this.#over);
+    this.#holderState = state;
+    this.#held = held;
+    this.#over = over;
+  }
+
+  /**
+   * Forgets a holder (call once, e.g. when its connection closes): its outstanding leases stay valid
+   * and still count in held(), but their release no longer notifies it. Its id is reused once they are all back.
+   */
+  removeHolder(id: number): void {
+    if (id === 0 || this.#holderState[id] !== HOLDER_LIVE) return;
+    this.#holders[id] = undefined;
+    this.#over[id] = 0;
+    if (this.#held[id] === 0) this.#freeHolder(id);
+    else this.#holderState[id] = HOLDER_GONE;
+  }
+
+  #freeHolder(id: number): void {
+    this.#holderState[id] = HOLDER_FREE;
+    this.#freeHolders.push(id);
+  }
+
+  /** Leases of holder `id` not yet released (0 for id 0, "no holder"). */
+  held(id: number): number {
+    this.#checkHolderId(id);
+    return id === 0 ? 0 : this.#held[id];
+  }
+
+  /**
+   * True when holder `id` holds more leases than its share (see BufferPoolOptions.fairShare): it
+   * should stop receiving. Its underQuota() is then called once it holds at most half its share.
+   */
+  overQuota(id: number): boolean {
+    this.#checkHolderId(id);
+    if (id === 0 || this.#holderState[id] !== HOLDER_LIVE || this.#held[id] <= this.#share()) return false;
+    this.#over[id] = 1;
+    return true;
+  }
+
+  #checkHolderId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.#holders.length) {
+      throw new RangeError(`holder id must be 0 or an id from addHolder (< ${this.#holders.length}), got ${id}`);
+    }
+  }
+
+  /** One lease of holder `h` came back (released or reclaimed). */
+  #unhold(h: number): void {
+    const n = --this.#held[h];
+    if (n === 0) {
+      this.#holding--;
+      if (this.#holderState[h] === HOLDER_GONE) this.#freeHolder(h);
+    }
+    // Hysteresis: resume at half the share, so a holder at its limit does not pause and resume per lease.
+    if (this.#over[h] !== 0 && n <= this.#share() / 2) {
+      this.#over[h] = 0;
+      if (!this.#closed) this.#holders[h]!.underQuota();
+    }
+  }
+
+  /** A holder's share of leases now (see BufferPoolOptions.fairShare). */
+  #share(): number {
+    const fixed = this.#fairShare;
+    if (fixed !== FAIR_SHARE_AUTO) return fixed === 0 ? Infinity : fixed;
+    if (this.#leased * 2 >= this.maxCount) return MIN_SHARE;
+    return Math.max(MIN_SHARE, Math.floor(this.maxCount / (2 * Math.max(1, this.#holding))));
   }
 
   stats(): PoolStats {
@@ -577,6 +880,10 @@ export class BufferPool implements LeaseOwner {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#watchdog !== undefined) {
+      clearTimeout(this.#watchdog as number);
+      this.#watchdog = undefined;
+    }
     this.reactor.removeHook(this);
     this.#waiting.clear();
     this.#waiters.length = 0;
