@@ -1,19 +1,27 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import dgram from "node:dgram";
+import { fileURLToPath } from "node:url";
 import {
+  bindUdp,
   BufferPool,
   closeFd,
   connectSocket,
   type Datagram,
+  datagramBufferSize,
   DatagramReceiver,
+  IoLoop,
   type Lease,
   localAddress,
+  MAX_UDP_PAYLOAD,
   NativeMemory,
   prepSend,
   probeFeatures,
   Reactor,
   udpBind,
 } from "../mod.ts";
-import { test } from "./harness.ts";
+import { runtimeCommand, test } from "./harness.ts";
 import { patternBytes } from "./helpers.ts";
 
 test("UDP multishot recvmsg: 1,000 datagrams of random sizes, each with its source address", () => {
@@ -152,3 +160,182 @@ test("sending a received datagram on a closed socket throws ClosedError and retu
   for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
   loop.close();
 });
+
+/** Sizes around the old 2,004-byte limit of a 2 KiB buffer, up to the largest IPv4 UDP payload. */
+const LARGE_SIZES = [2005, 4096, 9000, 65507];
+
+/** A node:dgram client on 127.0.0.1 whose kernel buffers hold 64 KiB datagrams. */
+async function dgramClient(): Promise<dgram.Socket> {
+  const client = dgram.createSocket({ type: "udp4", recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
+  await new Promise<void>((resolve) => client.bind(0, "127.0.0.1", resolve));
+  return client;
+}
+
+function sendTo(client: dgram.Socket, port: number, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => client.send(bytes, port, "127.0.0.1", (e) => e ? reject(e) : resolve()));
+}
+
+/**
+ * Sends `patternBytes(i + 1, sizes[i])` for each size in turn and waits for its echo; returns what
+ * came back, an empty array for a datagram that never did.
+ */
+async function echoed(port: number, sizes: number[]): Promise<Uint8Array[]> {
+  const client = await dgramClient();
+  const replies: Uint8Array[] = [];
+  client.on("message", (msg: Uint8Array) => replies.push(new Uint8Array(msg)));
+  const out: Uint8Array[] = [];
+  try {
+    for (const [i, size] of sizes.entries()) {
+      await sendTo(client, port, patternBytes(i + 1, size));
+      for (let t = 0; t < 200 && replies.length === 0; t++) await new Promise((r) => setTimeout(r, 5));
+      out.push(replies.shift() ?? new Uint8Array(0));
+    }
+  } finally {
+    client.close();
+  }
+  return out;
+}
+
+function assertEchoedWhole(replies: Uint8Array[], sizes: number[]): void {
+  for (const [i, size] of sizes.entries()) {
+    assert.equal(replies[i].length, size, `echo of the ${size}-byte datagram`);
+    assert.ok(Buffer.from(replies[i]).equals(Buffer.from(patternBytes(i + 1, size))), `bytes of the ${size}-byte echo`);
+  }
+}
+
+/** Waits (bounded) until the loop's sockets have fully closed, then closes the loop. */
+async function closeLoop(loop: IoLoop): Promise<void> {
+  for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  loop.close();
+}
+
+test("bindUdp with default options: datagrams of 2,005 to 65,507 bytes arrive whole and echo back", async () => {
+  const loop = new IoLoop();
+  const server = bindUdp({
+    loop,
+    handlers: {
+      message(sock, d) {
+        if (d.truncated) return d.lease.release();
+        sock.send(d);
+      },
+    },
+  });
+  try {
+    assert.equal(server.maxDatagramSize, MAX_UDP_PAYLOAD);
+    assert.equal(server.pool.bufferSize, datagramBufferSize(MAX_UDP_PAYLOAD));
+    assert.equal(datagramBufferSize(MAX_UDP_PAYLOAD), 16 + 28 + 65507, "io_uring_recvmsg_out + sockaddr_in6 + payload");
+    assertEchoedWhole(await echoed(server.port, LARGE_SIZES), LARGE_SIZES);
+    const stats = server.stats();
+    const total = LARGE_SIZES.reduce((a, b) => a + b);
+    assert.deepEqual(
+      { ...stats, pool: undefined },
+      {
+        datagramsReceived: LARGE_SIZES.length,
+        bytesReceived: total,
+        truncated: 0,
+        datagramsSent: LARGE_SIZES.length,
+        bytesSent: total,
+        sendErrors: 0,
+        pool: undefined,
+      },
+    );
+    assert.equal(stats.pool.buffersLeased, 0, "every echoed buffer went back to the pool");
+  } finally {
+    server.close();
+    await closeLoop(loop);
+  }
+}, { skip: !probeFeatures().multishotRecv && "kernel lacks multishot recvmsg (6.0+)" });
+
+test("bindUdp maxDatagramSize 100: larger datagrams arrive truncated to 100 bytes and are counted", async () => {
+  const loop = new IoLoop();
+  const got: { length: number; truncated: boolean; bytes: Uint8Array }[] = [];
+  const server = bindUdp({
+    loop,
+    maxDatagramSize: 100,
+    handlers: {
+      message(_sock, d) {
+        got.push({ length: d.payload.length, truncated: d.truncated, bytes: d.payload.slice() });
+        d.lease.release();
+      },
+    },
+  });
+  const sizes = [100, 101, 500];
+  try {
+    assert.equal(server.pool.bufferSize, datagramBufferSize(100));
+    assert.equal(server.maxDatagramSize, 100);
+    const client = await dgramClient();
+    for (const [i, size] of sizes.entries()) await sendTo(client, server.port, patternBytes(i + 1, size));
+    for (let t = 0; t < 200 && got.length < sizes.length; t++) await new Promise((r) => setTimeout(r, 5));
+    client.close();
+    assert.deepEqual(got.map((g) => [g.length, g.truncated]), [[100, false], [100, true], [100, true]]);
+    for (const [i, g] of got.entries()) {
+      assert.ok(Buffer.from(g.bytes).equals(Buffer.from(patternBytes(i + 1, 100))), `datagram ${i}: its first bytes`);
+    }
+    const stats = server.stats();
+    assert.equal(stats.truncated, 2);
+    assert.equal(stats.datagramsReceived, 3);
+    assert.equal(stats.bytesReceived, 300);
+  } finally {
+    server.close();
+    await closeLoop(loop);
+  }
+}, { skip: !probeFeatures().multishotRecv && "kernel lacks multishot recvmsg (6.0+)" });
+
+test("bindUdp options: maxDatagramSize limits, and an explicit pool decides the buffer size", async () => {
+  const loop = new IoLoop();
+  const handlers = { message: (_s: unknown, d: Datagram) => d.lease.release() };
+  for (const bad of [0, 65508, 1.5, NaN, "100" as unknown as number]) {
+    assert.throws(
+      () => bindUdp({ loop, handlers, maxDatagramSize: bad }),
+      (e: Error) => e instanceof RangeError && /maxDatagramSize must be an integer in \[1, 65507\]/.test(e.message),
+      `maxDatagramSize ${bad}`,
+    );
+  }
+  assert.throws(() => datagramBufferSize(0), RangeError);
+  const pool = new BufferPool(loop.reactor, { bufferSize: 2048, count: 4 });
+  assert.throws(
+    () => bindUdp({ loop, handlers, pool, maxDatagramSize: 9000 }),
+    (e: Error) => e instanceof RangeError && /datagramBufferSize\(9000\) = 9044/.test(e.message),
+  );
+  assert.throws(
+    () => bindUdp({ loop, handlers, pool: { bufferSize: 2048 }, maxDatagramSize: 2005 }),
+    (e: Error) => e instanceof RangeError && /needs datagramBufferSize\(2005\) = 2049 bytes/.test(e.message),
+  );
+  assert.throws(
+    () => bindUdp({ loop, handlers, pool: { bufferSize: 44 } }),
+    (e: Error) => e instanceof RangeError && /io_uring_recvmsg_out/.test(e.message),
+  );
+  const shared = bindUdp({ loop, handlers, pool });
+  assert.equal(shared.maxDatagramSize, 2048 - 44, "an existing pool wins");
+  const fromOptions = bindUdp({ loop, handlers, pool: { bufferSize: 4096, count: 8 } });
+  assert.equal(fromOptions.maxDatagramSize, 4096 - 44, "pool options win");
+  assert.equal(fromOptions.pool.stats().buffersTotal, 8);
+  const exact = bindUdp({ loop, handlers, pool: { bufferSize: 2049 }, maxDatagramSize: 2005 });
+  assert.equal(exact.maxDatagramSize, 2005);
+  for (const s of [shared, fromOptions, exact]) s.close();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(fromOptions.pool.closed, true);
+  assert.equal(pool.closed, false, "a pool the socket did not make stays open");
+  pool.close();
+  await closeLoop(loop);
+  assert.equal(loop.driver.refs, 0, "refused sockets hold no reference on the loop");
+}, { skip: !probeFeatures().multishotRecv && "kernel lacks multishot recvmsg (6.0+)" });
+
+test("examples/udp-echo.ts with its defaults echoes datagrams of 2,005 to 65,507 bytes whole", async () => {
+  const script = fileURLToPath(new URL("../examples/udp-echo.ts", import.meta.url));
+  const [cmd, argv] = runtimeCommand(script, ["--port", "0"]);
+  const child = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
+  const exited = new Promise((resolve) => child.on("close", resolve));
+  try {
+    for (let t = 0; t < 3000 && !/listening on \S*:\d+/.test(stderr); t++) await new Promise((r) => setTimeout(r, 5));
+    const port = Number(/listening on \S*:(\d+)/.exec(stderr)?.[1]);
+    assert.ok(port > 0, `the example's port (stderr: ${stderr})`);
+    assertEchoedWhole(await echoed(port, LARGE_SIZES), LARGE_SIZES);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+  assert.match(stderr, /"truncated":0/, "the stats it prints on SIGTERM");
+}, { skip: !probeFeatures().multishotRecv && "kernel lacks multishot recvmsg (6.0+)", timeoutMs: 60_000 });

@@ -3,10 +3,10 @@
  * its source address), and go out with SENDMSG to a destination, one datagram per SQE, in order.
  */
 import type { Lease } from "../buffers/lease.ts";
-import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
+import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/pool.ts";
 import { ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
-import { type Datagram, DatagramReceiver } from "../receiver.ts";
+import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -23,12 +23,71 @@ export interface UdpOptions {
   host?: string;
   port?: number;
   loop?: IoLoop;
-  /** Receive pool: existing, or options for one owned by the socket (default 256 x 2 KiB). */
+  /**
+   * Largest datagram to receive whole, 1..65507 (default 65507, the largest IPv4 UDP payload). Sizes
+   * the owned pool's buffers: `datagramBufferSize(maxDatagramSize)` bytes each. Larger datagrams
+   * arrive cut to this size with `truncated: true`, counted in `stats().truncated`.
+   */
+  maxDatagramSize?: number;
+  /**
+   * Receive pool: existing, or options for one owned by the socket (default: 256 buffers of
+   * `datagramBufferSize(maxDatagramSize)` bytes, 32 of them in rotation until a burst needs more).
+   * A pool's bufferSize, when given, decides the largest datagram received whole.
+   */
   pool?: BufferPool | BufferPoolOptions;
   handlers: UdpHandlers;
 }
 
-const MAX_DATAGRAM = 65507;
+export interface UdpStats {
+  /** Datagrams handed to `handlers.message`, truncated ones included. */
+  datagramsReceived: number;
+  /** Payload bytes handed to `handlers.message` (of a truncated datagram, only what fit). */
+  bytesReceived: number;
+  /** Datagrams larger than `maxDatagramSize`, delivered cut short with `truncated: true`. */
+  truncated: number;
+  /** Datagrams the kernel took for sending. */
+  datagramsSent: number;
+  bytesSent: number;
+  /** Sends that failed; each is reported to `handlers.error` too, unless the socket is closing. */
+  sendErrors: number;
+  pool: PoolStats;
+}
+
+/** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
+export const MAX_UDP_PAYLOAD = 65507;
+
+// Default receive pool: 256 buffers of about 64 KiB map 16 MiB, but the kernel's ring holds only
+// DEFAULT_RING_WINDOW of them until a burst runs it dry, so only those pages get touched in a steady flow.
+const DEFAULT_COUNT = 256;
+const DEFAULT_RING_WINDOW = 32;
+
+function checkMaxDatagramSize(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_UDP_PAYLOAD) {
+    throw new RangeError(`maxDatagramSize must be an integer in [1, ${MAX_UDP_PAYLOAD}], got ${n}`);
+  }
+}
+
+/**
+ * Buffer size that receives datagrams of up to `maxDatagramSize` bytes whole: DATAGRAM_HEADROOM (the
+ * 16-byte io_uring_recvmsg_out header and 28 bytes for the source address) + `maxDatagramSize`. For
+ * a BufferPool made by hand for a UDP socket or a DatagramReceiver.
+ */
+export function datagramBufferSize(maxDatagramSize: number = MAX_UDP_PAYLOAD): number {
+  checkMaxDatagramSize(maxDatagramSize);
+  return DATAGRAM_HEADROOM + maxDatagramSize;
+}
+
+/** The pool's bufferSize must hold `maxDatagramSize` after the recvmsg headroom. */
+function checkPoolFits(bufferSize: number, maxDatagramSize: number): void {
+  const needed = datagramBufferSize(maxDatagramSize);
+  if (bufferSize < needed) {
+    throw new RangeError(
+      `the pool's bufferSize (${bufferSize}) is too small for maxDatagramSize ${maxDatagramSize}: each buffer ` +
+        `holds the recvmsg headroom (${DATAGRAM_HEADROOM} bytes: io_uring_recvmsg_out and the source address) ` +
+        `before the payload, so it needs datagramBufferSize(${maxDatagramSize}) = ${needed} bytes`,
+    );
+  }
+}
 
 interface Outgoing {
   chunks: number[]; // arena chunks holding copied bytes
@@ -50,6 +109,14 @@ export class UdpSocket {
   readonly #receiver: DatagramReceiver;
   readonly #token: number;
   readonly #queue: Outgoing[] = [];
+  readonly #stats = {
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    truncated: 0,
+    datagramsSent: 0,
+    bytesSent: 0,
+    sendErrors: 0,
+  };
   #block = -1;
   #closed = false;
   #done = false;
@@ -58,26 +125,54 @@ export class UdpSocket {
     if (typeof options?.handlers?.message !== "function") {
       throw new TypeError("bindUdp() needs handlers with a message(socket, datagram) function");
     }
+    const maxDatagramSize = options.maxDatagramSize;
+    if (maxDatagramSize !== undefined) checkMaxDatagramSize(maxDatagramSize);
+    const poolOption = options.pool;
+    const givenSize = poolOption instanceof BufferPool ? poolOption.bufferSize : poolOption?.bufferSize;
+    if (maxDatagramSize !== undefined && givenSize !== undefined) checkPoolFits(givenSize, maxDatagramSize);
     this.loop = options.loop ?? getDefaultLoop();
     this.fd = udpBind(options.host ?? "127.0.0.1", options.port ?? 0);
     const local = localAddress(this.fd);
     this.host = local.address;
     this.port = local.port;
     this.#handlers = options.handlers;
+    let resolved: { pool: BufferPool; owned: boolean } | undefined;
     try {
-      const { pool, owned } = this.loop.resolvePool(options.pool, { bufferSize: 2048, count: 256 });
-      this.pool = pool;
-      this.#ownsPool = owned;
+      resolved = this.loop.resolvePool(poolOption, {
+        bufferSize: datagramBufferSize(maxDatagramSize),
+        count: DEFAULT_COUNT,
+        ringWindow: DEFAULT_RING_WINDOW,
+      });
+      this.#receiver = new DatagramReceiver(resolved.pool, this.fd, {
+        message: (d) => this.#received(d),
+        end: (error) => error && this.#handlers.error?.(this, error),
+      });
     } catch (e) {
+      if (resolved?.owned) resolved.pool.close();
       closeFd(this.fd);
       throw e;
     }
+    this.pool = resolved.pool;
+    this.#ownsPool = resolved.owned;
     this.#token = this.loop.reactor.register({ complete: (res) => this.#sent(res) });
-    this.#receiver = new DatagramReceiver(this.pool, this.fd, {
-      message: (d) => this.#handlers.message(this, d),
-      end: (error) => error && this.#handlers.error?.(this, error),
-    }).start();
+    this.#receiver.start();
     this.loop.driver.ref();
+  }
+
+  /** Datagrams up to this many bytes arrive whole; larger ones arrive truncated. */
+  get maxDatagramSize(): number {
+    return this.pool.bufferSize - DATAGRAM_HEADROOM;
+  }
+
+  #received(d: Datagram): void {
+    this.#stats.datagramsReceived++;
+    this.#stats.bytesReceived += d.payload.length;
+    if (d.truncated) this.#stats.truncated++;
+    this.#handlers.message(this, d);
+  }
+
+  stats(): UdpStats {
+    return { ...this.#stats, pool: this.pool.stats() };
   }
 
   /**
@@ -102,8 +197,8 @@ export class UdpSocket {
     try {
       if (this.#closed) throw new ClosedError("UdpSocket");
       if (!to) throw new TypeError("send() needs a destination");
-      if (length > MAX_DATAGRAM) {
-        throw new RangeError(`a UDP datagram holds at most ${MAX_DATAGRAM} bytes, got ${length}`);
+      if (length > MAX_UDP_PAYLOAD) {
+        throw new RangeError(`a UDP datagram holds at most ${MAX_UDP_PAYLOAD} bytes, got ${length}`);
       }
       checkEndpoint(to.address, to.port);
     } catch (e) {
@@ -151,8 +246,12 @@ export class UdpSocket {
     this.#block = -1;
     const out = this.#queue.shift()!;
     this.#free(out);
-    if (res < 0 && !this.#closed) {
-      this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.address}:${out.port}`));
+    if (res >= 0) {
+      this.#stats.datagramsSent++;
+      this.#stats.bytesSent += res;
+    } else {
+      this.#stats.sendErrors++;
+      if (!this.#closed) this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.address}:${out.port}`));
     }
     if (this.#queue.length > 0) {
       if (this.#closed) this.#drop();
