@@ -21,7 +21,10 @@ import { checkEndpoint, encodeSockaddr } from "./sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
 export interface ServerHandlers extends ConnectionHandlers {
-  /** accept failed (e.g. EMFILE); the server keeps listening and retries. */
+  /**
+   * accept failed (e.g. EMFILE); the server keeps listening and retries. Without this handler the
+   * failures are logged to stderr, at most one line per second with how many there were.
+   */
   acceptError?(error: UringError): void;
 }
 
@@ -35,28 +38,69 @@ export interface ListenOptions extends ConnectionOptions {
   reusePort?: boolean;
   /** TCP_NODELAY on accepted sockets. Default true. */
   noDelay?: boolean;
+  /**
+   * At most this many open connections (a positive integer; default no limit). Beyond it a new
+   * connection is accepted and closed at once, so its client sees EOF instead of waiting in the
+   * backlog; stats().rejected counts them.
+   */
+  maxConnections?: number;
   /** The receive buffer pool: an existing one, or options for a new one owned by the server. */
   pool?: BufferPool | BufferPoolOptions;
   /** Defaults to the thread's shared loop. */
   loop?: IoLoop;
-  /** Aborting stops the server. */
+  /** Aborting stops the server (as stop() does). */
   signal?: AbortSignal;
   /**
-   * Bun.listen style. Without `open` (or without handlers at all) accepted connections are taken
-   * with `for await (const conn of server)`; without `data` each connection is read with
-   * `for await (const lease of conn)` (Deno.listen style).
+   * Bun.listen style. Iteration mode: with neither an `open` nor a `data` handler (or without
+   * handlers at all), accepted connections wait in a queue for `for await (const conn of server)`
+   * (Deno.listen style). With either handler nothing is queued and the server cannot be iterated.
+   * Without `data` each connection is read with `for await (const lease of conn)`.
    */
   handlers?: ServerHandlers;
 }
 
+export interface StopOptions {
+  /**
+   * Grace period in ms (a non-negative number; default Infinity: no deadline). Every connection is
+   * ended: its queued writes are sent, then it closes. Those still open at the deadline are reset
+   * (RST, so their peers see that data was cut short) and counted in stats().forced.
+   */
+  graceMs?: number;
+}
+
 export interface ServerStats {
+  /** Open connections. */
   connections: number;
+  /** Connections taken: given to the handlers or queued for `for await`. */
   accepted: number;
+  /** Connections closed as soon as accepted: beyond maxConnections, or after a `for await` over the server was left. */
+  rejected: number;
   acceptErrors: number;
+  /** Connections that a graceful stop reset at its deadline. */
+  forced: number;
+  /** Iteration mode: accepted connections waiting for `for await`. */
+  queued: number;
   pool: PoolStats;
 }
 
 const ACCEPT_RETRY_MS = 10;
+/** Without an acceptError handler, accept failures are logged at most once per this many ms. */
+const ACCEPT_LOG_MS = 1000;
+/** setTimeout's longest delay: longer grace periods wait in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+// Plain strings: a name here need not be declared by the ConnectionHandlers this is compiled with.
+const HANDLER_NAMES = ["open", "data", "drain", "end", "error", "close", "timeout", "acceptError"];
+
+function graceOf(options: StopOptions): number {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`stop() takes nothing, true or { graceMs }, got ${String(options)}`);
+  }
+  const graceMs = options.graceMs ?? Infinity;
+  if (typeof graceMs !== "number" || !(graceMs >= 0)) {
+    throw new RangeError(`graceMs must be a non-negative number of milliseconds, got ${String(graceMs)}`);
+  }
+  return graceMs;
+}
 
 export class Server implements ConnectionOwner {
   readonly host: string;
@@ -68,35 +112,61 @@ export class Server implements ConnectionOwner {
   readonly #handlers: ServerHandlers;
   readonly #connOptions: ConnectionOptions;
   readonly #noDelay: boolean;
+  readonly #maxConnections: number;
   readonly #token: number;
   readonly #connections = new Set<Connection>();
   readonly #multishot: boolean;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => void this.stop();
   #accepting = false;
+  #stopped = false;
   #stopping: Promise<void> | undefined;
   #accepted = 0;
+  #rejected = 0;
   #acceptErrors = 0;
+  #forced = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #allClosed: (() => void) | undefined;
   #acceptEnded: (() => void) | undefined;
+  // Graceful stop: connections were ended and are reset at the deadline (performance.now() time).
+  #draining = false;
+  #deadline = Infinity;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  // Accept failures not logged yet (no acceptError handler): count and codes since the last line.
+  #unlogged = 0;
+  readonly #unloggedCodes = new Set<string>();
+  #loggedAt = -Infinity;
+  #logTimer: ReturnType<typeof setTimeout> | undefined;
+  // Iteration mode (no open and no data handler): accepted connections wait here for `for await`. A
+  // Set, so that a connection closing while it waits leaves at once.
+  readonly #iterable: boolean;
+  readonly #incoming = new Set<Connection>();
+  #queueing: boolean; // false once a `for await` was left early, until the next one starts
+  #acceptor: ((r: IteratorResult<Connection>) => void) | undefined;
 
   constructor(options: ListenOptions) {
     if (!options || typeof options !== "object") throw new TypeError("listen() needs an options object");
     const h = options.handlers ?? {};
-    for (const name of ["open", "data", "drain", "end", "error", "close", "acceptError"] as const) {
-      if (h[name] !== undefined && typeof h[name] !== "function") {
+    if (typeof h !== "object" || h === null) throw new TypeError("listen() handlers must be an object");
+    for (const name of HANDLER_NAMES) {
+      const handler = (h as Record<string, unknown>)[name];
+      if (handler !== undefined && typeof handler !== "function") {
         throw new TypeError(`handlers.${name} must be a function`);
       }
     }
+    const maxConnections = options.maxConnections ?? Infinity;
+    if (options.maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+      throw new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`);
+    }
+    this.#maxConnections = maxConnections;
     this.host = options.host ?? "127.0.0.1";
     checkEndpoint(this.host, options.port ?? 0);
     this.loop = options.loop ?? getDefaultLoop();
     this.#handlers = h;
-    this.#connOptions = {
-      highWaterMark: options.highWaterMark,
-      maxBuffered: options.maxBuffered,
-      zeroCopyMin: options.zeroCopyMin,
-    };
-    checkConnectionOptions(this.#connOptions);
+    this.#iterable = !h.open && !h.data;
+    this.#queueing = this.#iterable;
+    // Every connection option, checked once with its defaults filled in: new options pass through.
+    this.#connOptions = checkConnectionOptions(options);
     this.#noDelay = options.noDelay ?? true;
     this.#multishot = probeFeatures().multishotAccept;
     this.#fd = tcpListen({
@@ -117,10 +187,9 @@ export class Server implements ConnectionOwner {
     this.#token = this.loop.reactor.register({ complete: (res, flags) => this.#acceptDone(res, flags) });
     this.loop.driver.ref();
     this.#arm();
-    if (options.signal) {
-      if (options.signal.aborted) void this.stop();
-      else options.signal.addEventListener("abort", () => void this.stop(), { once: true });
-    }
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) void this.stop();
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   get connections(): number {
@@ -131,7 +200,10 @@ export class Server implements ConnectionOwner {
     return {
       connections: this.#connections.size,
       accepted: this.#accepted,
+      rejected: this.#rejected,
       acceptErrors: this.#acceptErrors,
+      forced: this.#forced,
+      queued: this.#incoming.size,
       pool: this.pool.stats(),
     };
   }
@@ -148,30 +220,65 @@ export class Server implements ConnectionOwner {
     const more = (flags & abi.IORING_CQE_F_MORE) !== 0;
     if (!more) this.#accepting = false;
     if (res >= 0) {
-      if (this.#stopping) {
+      if (this.#stopped) {
         native.libc.close(res);
+      } else if (this.#connections.size >= this.#maxConnections || (this.#iterable && !this.#queueing)) {
+        // Nobody takes it: closed now, its client sees EOF at once instead of hanging in the backlog.
+        native.libc.close(res);
+        this.#rejected++;
       } else {
         this.#accepted++;
         this.#open(res);
       }
-    } else if (res !== -Errno.ECANCELED || !this.#stopping) {
+    } else if (res !== -Errno.ECANCELED || !this.#stopped) {
       this.#acceptErrors++;
-      const error = new UringError("accept", -res, `listening fd ${this.#fd}`);
-      if (this.#handlers.acceptError) this.#handlers.acceptError(error);
-      else console.error(`uring-buffers: ${error.message}; still listening`);
+      this.#acceptFailed(new UringError("accept", -res, `listening fd ${this.#fd}`));
     }
     if (this.#accepting) return;
-    if (this.#stopping) {
+    if (this.#stopped) {
       this.#acceptEnded?.();
     } else if (res < 0) {
       // EMFILE and friends: retry shortly rather than spin on an error.
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined;
-        if (!this.#stopping) this.#arm();
+        if (!this.#stopped) this.#arm();
       }, ACCEPT_RETRY_MS);
     } else {
       this.#arm();
     }
+  }
+
+  #acceptFailed(error: UringError): void {
+    if (this.#handlers.acceptError) {
+      this.#handlers.acceptError(error);
+      return;
+    }
+    // The retry runs every ACCEPT_RETRY_MS while fds are short: a line per failure would flood stderr.
+    this.#unlogged++;
+    this.#unloggedCodes.add(error.code);
+    if (this.#logTimer !== undefined) return;
+    const wait = this.#loggedAt + ACCEPT_LOG_MS - performance.now();
+    if (wait <= 0) {
+      this.#logAcceptErrors("still listening");
+      return;
+    }
+    this.#logTimer = setTimeout(() => {
+      this.#logTimer = undefined;
+      this.#logAcceptErrors("still listening");
+    }, wait);
+  }
+
+  #logAcceptErrors(state: string): void {
+    const n = this.#unlogged;
+    if (n === 0) return;
+    const codes = [...this.#unloggedCodes].join(", ");
+    const where = this.host.includes(":") ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    console.error(
+      `uring-buffers: accept failed ${n} time${n === 1 ? "" : "s"} in the last 1s: ${codes} on ${where}; ${state}`,
+    );
+    this.#unlogged = 0;
+    this.#unloggedCodes.clear();
+    this.#loggedAt = performance.now();
   }
 
   #open(fd: number): void {
@@ -180,15 +287,17 @@ export class Server implements ConnectionOwner {
     } catch {
       // The peer may already be gone; the receive will report it.
     }
-    const conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
+    let conn: Connection;
+    try {
+      conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
+    } catch (e) {
+      native.libc.close(fd);
+      throw e;
+    }
     this.#connections.add(conn);
     conn.start();
-    if (!this.#handlers.open) this.#offer(conn);
+    if (this.#iterable && !conn.closed) this.#offer(conn);
   }
-
-  // Iteration mode (no open handler): accepted connections wait here for `for await`.
-  readonly #incoming: Connection[] = [];
-  #acceptor: ((r: IteratorResult<Connection>) => void) | undefined;
 
   #offer(conn: Connection): void {
     if (this.#acceptor) {
@@ -196,60 +305,145 @@ export class Server implements ConnectionOwner {
       this.#acceptor = undefined;
       acceptor({ value: conn, done: false });
     } else {
-      this.#incoming.push(conn);
+      this.#incoming.add(conn);
     }
   }
 
-  /** Accepted connections, Deno.Listener style (only without an `open` handler); ends when the server stops. */
+  /**
+   * Accepted connections, Deno.Listener style, in iteration mode only (neither an `open` nor a
+   * `data` handler); ends when the server stops. Leaving the loop early (break, return, throw)
+   * closes the connections still queued, and new ones are closed at once (stats().rejected) until
+   * another `for await` starts.
+   */
   [Symbol.asyncIterator](): AsyncIterator<Connection> {
-    if (this.#handlers.open) throw new TypeError("this server has an open handler; iterate one without it");
+    if (!this.#iterable) throw new TypeError("this server has an open or data handler; iterate one without them");
+    this.#queueing = true;
+    let left = false;
     return {
       next: () => {
-        let conn: Connection | undefined;
-        while ((conn = this.#incoming.shift()) && conn.closed);
-        if (conn) return Promise.resolve({ value: conn, done: false });
-        if (this.#stopping) return Promise.resolve({ value: undefined, done: true });
+        if (left || this.#stopped) return Promise.resolve({ value: undefined, done: true });
+        const first = this.#incoming.values().next();
+        if (!first.done) {
+          this.#incoming.delete(first.value);
+          return Promise.resolve({ value: first.value, done: false });
+        }
         if (this.#acceptor) return Promise.reject(new TypeError("another accept of this server is pending"));
         return new Promise((resolve) => (this.#acceptor = resolve));
       },
-      return: () => Promise.resolve({ value: undefined, done: true }),
+      return: () => {
+        if (!left) {
+          left = true;
+          this.#endIteration();
+        }
+        return Promise.resolve({ value: undefined, done: true });
+      },
     };
+  }
+
+  /** Nobody takes queued connections any more: close them and queue no more. */
+  #endIteration(): void {
+    this.#queueing = false;
+    const acceptor = this.#acceptor;
+    this.#acceptor = undefined;
+    acceptor?.({ value: undefined, done: true });
+    const queued = [...this.#incoming];
+    this.#incoming.clear();
+    for (const c of queued) c.close();
   }
 
   /** @internal ConnectionOwner: one of our connections has closed. */
   connectionClosed(conn: Connection): void {
     this.#connections.delete(conn);
+    this.#incoming.delete(conn);
     if (this.#connections.size === 0) this.#allClosed?.();
   }
 
   /**
-   * Stops accepting, closes the listening socket and every connection (in-flight operations are
-   * cancelled, buffers returned), then frees the server's pool. Resolves when all of it is done.
+   * Stops accepting at once and closes the listening socket; resolves once every connection is
+   * closed and the server's own pool is freed.
+   * - `stop()` or `stop(true)`: close every connection now (in-flight operations are cancelled,
+   *   queued writes dropped, buffers returned).
+   * - `stop({ graceMs })`: end() every connection (its queued writes are sent, then it closes) and
+   *   reset those still open after `graceMs` (see StopOptions).
+   *
+   * Calling it again returns the same promise and can only bring the deadline nearer: stop() or
+   * stop(true) resets what a grace period left open at once.
    */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  stop(options?: true | StopOptions): Promise<void> {
+    const graceful = options !== undefined && options !== true;
+    const deadline = graceful ? performance.now() + graceOf(options) : -Infinity;
+    if (this.#stopping) {
+      if (deadline < this.#deadline) {
+        this.#deadline = deadline;
+        this.#armGrace();
+      }
+      return this.#stopping;
+    }
+    this.#stopped = true;
+    this.#deadline = deadline;
+    // From a microtask: a close handler run by the stop may call stop() again, and must get this promise.
+    this.#stopping = Promise.resolve().then(() => this.#stop(graceful));
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
-    const acceptor = this.#acceptor;
-    this.#acceptor = undefined;
-    acceptor?.({ value: undefined, done: true });
-    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
-    const acceptEnded = this.#accepting
-      ? new Promise<void>((resolve) => (this.#acceptEnded = resolve))
-      : Promise.resolve();
-    if (this.#accepting) this.loop.reactor.cancel(this.#token);
-    await acceptEnded;
-    this.loop.reactor.unregister(this.#token);
-    closeFd(this.#fd);
-    if (this.#connections.size > 0) {
-      const closed = new Promise<void>((resolve) => (this.#allClosed = resolve));
-      for (const c of [...this.#connections]) c.close();
-      await closed;
-    }
+  /** Graceful stop: `stop({ graceMs })`. */
+  shutdown(graceMs?: number): Promise<void> {
+    return this.stop({ graceMs });
+  }
+
+  async #stop(graceful: boolean): Promise<void> {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#endIteration();
+    await Promise.all([this.#closeListener(), this.#closeConnections(graceful)]);
+    if (this.#logTimer !== undefined) clearTimeout(this.#logTimer);
+    this.#logTimer = undefined;
+    this.#logAcceptErrors("stopped");
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
+  }
+
+  async #closeListener(): Promise<void> {
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#accepting) {
+      const ended = new Promise<void>((resolve) => (this.#acceptEnded = resolve));
+      this.loop.reactor.cancel(this.#token);
+      await ended;
+    }
+    this.loop.reactor.unregister(this.#token);
+    closeFd(this.#fd);
+  }
+
+  async #closeConnections(graceful: boolean): Promise<void> {
+    if (this.#connections.size === 0) return;
+    const closed = new Promise<void>((resolve) => (this.#allClosed = resolve));
+    if (graceful) {
+      this.#draining = true;
+      for (const c of [...this.#connections]) c.end();
+      this.#armGrace();
+    } else {
+      for (const c of [...this.#connections]) c.close();
+    }
+    await closed;
+    this.#draining = false;
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+  }
+
+  /** (Re)arms the grace period's deadline; past it, what is still open is reset. */
+  #armGrace(): void {
+    if (!this.#draining) return;
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    const left = this.#deadline - performance.now();
+    if (left <= 0) {
+      for (const c of [...this.#connections]) {
+        this.#forced++;
+        c.reset();
+      }
+    } else if (left !== Infinity) {
+      this.#graceTimer = setTimeout(() => this.#armGrace(), Math.min(left, MAX_TIMER_MS));
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
