@@ -5,11 +5,11 @@
 
 // Servers and clients: what most programs use.
 export { connect, listen, Server } from "./src/net/server.ts";
-export type { ConnectOptions, ListenOptions, ServerHandlers, ServerStats } from "./src/net/server.ts";
+export type { ConnectOptions, ListenOptions, ServerHandlers, ServerStats, StopOptions } from "./src/net/server.ts";
 export { Connection } from "./src/net/connection.ts";
 export type { ConnectionHandlers, ConnectionOptions } from "./src/net/connection.ts";
-export { bindUdp, UdpSocket } from "./src/net/udp.ts";
-export type { UdpHandlers, UdpOptions } from "./src/net/udp.ts";
+export { bindUdp, datagramBufferSize, MAX_UDP_PAYLOAD, UdpSocket } from "./src/net/udp.ts";
+export type { UdpHandlers, UdpOptions, UdpStats } from "./src/net/udp.ts";
 export { getDefaultLoop, IoLoop } from "./src/net/loop.ts";
 export type { IoLoopOptions } from "./src/net/loop.ts";
 export { serveWorker, startWorkers, WorkerGroup } from "./src/net/workers.ts";
@@ -17,12 +17,12 @@ export type { WorkerGroupOptions } from "./src/net/workers.ts";
 
 // Provided buffers: the pool manager, leases, and the two kernel mechanisms under it.
 export { BufferPool } from "./src/buffers/pool.ts";
-export type { BufferPoolOptions, BufferWaiter, PoolBackend, PoolStats } from "./src/buffers/pool.ts";
+export type { BufferPoolOptions, BufferWaiter, LeaseHolder, PoolBackend, PoolStats } from "./src/buffers/pool.ts";
 export { Lease } from "./src/buffers/lease.ts";
 export { BufferRing } from "./src/buffers/buffer_ring.ts";
 export type { BufferRingOptions } from "./src/buffers/buffer_ring.ts";
 export { ProvidedBufferGroup } from "./src/buffers/provided_group.ts";
-export { DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
+export { DATAGRAM_HEADROOM, DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
 export type { Datagram, DatagramHandler, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";
 
 // The ring itself, for experiments and custom loops.

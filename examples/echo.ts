@@ -7,33 +7,65 @@
  *
  * Options: --port N (9000; 0 picks one), --host H (127.0.0.1), --buffers N (4096 per thread),
  * --max-buffers N (16384: the pool grows to this under ENOBUFS pressure), --buffer-size B (4096), --backend auto|ring|ring-mmap|legacy, --workers N (1: one thread per core
- * with SO_REUSEPORT), --safe (detach leases on release and keep the leak net on), --dedicated (a
+ * with SO_REUSEPORT), --idle-timeout SECONDS (0: none; close connections idle that long),
+ * --max-connections N (0: no cap; connections beyond it are closed at once), --safe (detach leases on release and keep the leak net on), --dedicated (a
  * SINGLE_ISSUER | DEFER_TASKRUN ring; the thread waits in the kernel when idle: for servers that do
  * nothing else), --incremental (big buffers each serving many receives, 6.12+).
  * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and print its stats.
  */
 import process from "node:process";
 import { type PoolBackend, startWorkers } from "../mod.ts";
+import { displayHost, parseExampleArgs } from "./args.ts";
 import { type EchoOptions, startEchoServer } from "./echo_server.ts";
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const positionalPort = process.argv.slice(2).find((a) => /^\d+$/.test(a));
-const workers = Number(option("workers", "1"));
-const options: EchoOptions = {
-  host: option("host", "127.0.0.1"),
-  port: Number(option("port", positionalPort ?? "9000")),
-  buffers: Number(option("buffers", "4096")),
-  maxBuffers: Number(option("max-buffers", "16384")),
-  bufferSize: Number(option("buffer-size", "4096")),
-  backend: option("backend", "auto") as PoolBackend | "auto",
-  safe: process.argv.includes("--safe"),
-  reusePort: workers > 1,
-  dedicated: process.argv.includes("--dedicated"),
-  incremental: process.argv.includes("--incremental"),
+const BACKENDS = ["auto", "ring", "ring-mmap", "legacy"];
+const integer = (name: string, text: string | undefined, min: number, max: number, fail: (m: string) => never) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in [${min}, ${max}], got ${text}`);
+  return n;
 };
+const { values: args } = parseExampleArgs(
+  "echo.ts [--port N] [--host H] [--buffers N] [--max-buffers N] [--buffer-size B] " +
+    "[--backend auto|ring|ring-mmap|legacy] [--workers N] [--idle-timeout SECONDS] [--max-connections N] " +
+    "[--safe] [--dedicated] [--incremental]",
+  {
+    port: { type: "string", default: "9000" },
+    host: { type: "string", default: "127.0.0.1" },
+    buffers: { type: "string", default: "4096" },
+    "max-buffers": { type: "string", default: "16384" },
+    "buffer-size": { type: "string", default: "4096" },
+    backend: { type: "string", default: "auto" },
+    workers: { type: "string", default: "1" },
+    "idle-timeout": { type: "string", default: "0" },
+    "max-connections": { type: "string", default: "0" },
+    safe: { type: "boolean" },
+    dedicated: { type: "boolean" },
+    incremental: { type: "boolean" },
+  },
+  (v, fail) => {
+    if (!BACKENDS.includes(v.backend!)) fail(`--backend must be one of ${BACKENDS.join(", ")}, got ${v.backend}`);
+    const idleTimeout = Number(v["idle-timeout"]);
+    if (!(idleTimeout >= 0)) fail(`--idle-timeout must be a number of seconds >= 0, got ${v["idle-timeout"]}`);
+    const workers = integer("workers", v.workers, 1, 1024, fail);
+    const options: EchoOptions = {
+      host: v.host!,
+      port: integer("port", v.port, 0, 65535, fail),
+      buffers: integer("buffers", v.buffers, 1, 65536, fail),
+      maxBuffers: integer("max-buffers", v["max-buffers"], 1, 65536, fail),
+      bufferSize: integer("buffer-size", v["buffer-size"], 1, 1 << 30, fail),
+      backend: v.backend as PoolBackend | "auto",
+      safe: v.safe ?? false,
+      reusePort: workers > 1,
+      dedicated: v.dedicated ?? false,
+      incremental: v.incremental ?? false,
+      idleTimeout,
+      maxConnections: integer("max-connections", v["max-connections"], 0, 2 ** 31 - 1, fail),
+    };
+    if (workers > 1 && options.port === 0) fail("--workers needs a fixed --port (they share it through SO_REUSEPORT)");
+    return { workers, options };
+  },
+);
+const { workers, options } = args;
 
 let stop: () => Promise<string>;
 if (workers > 1) {
@@ -43,7 +75,7 @@ if (workers > 1) {
     module: new URL("./echo_worker.ts", import.meta.url),
     data: options,
   });
-  console.error(`listening on ${options.host}:${group.ports[0]} (${workers} workers)`);
+  console.error(`listening on ${displayHost(options.host)}:${group.ports[0]} (${workers} workers)`);
   stop = async () => {
     const stats = await group.stats();
     await group.stop();
@@ -51,7 +83,7 @@ if (workers > 1) {
   };
 } else {
   const server = startEchoServer(options);
-  console.error(`listening on ${options.host}:${server.port}`);
+  console.error(`listening on ${displayHost(options.host)}:${server.port}`);
   stop = async () => {
     const stats = server.stats();
     await server.stop();

@@ -17,6 +17,10 @@ export interface EchoOptions {
   dedicated: boolean;
   /** Incremental buffer consumption (6.12+): big buffers, each serving many receives. */
   incremental?: boolean;
+  /** Seconds a connection may stay idle before it is closed (0 or absent: no timeout). */
+  idleTimeout?: number;
+  /** Connections beyond this many are closed at once (0 or absent: no cap). */
+  maxConnections?: number;
 }
 
 export function startEchoServer(o: EchoOptions): Server {
@@ -25,6 +29,8 @@ export function startEchoServer(o: EchoOptions): Server {
     host: o.host,
     port: o.port,
     reusePort: o.reusePort,
+    idleTimeout: o.idleTimeout ?? 0,
+    maxConnections: o.maxConnections || undefined,
     pool: {
       count: o.buffers,
       maxCount: Math.max(o.buffers, o.maxBuffers),

@@ -1,84 +1,100 @@
 /**
  * TCP proxy: every accepted connection gets its own connection to the target; leases received on one
  * side are written to the other without copying (the send releases them). Each side pauses reading
- * while the other side's send queue is full.
+ * while the other side's send queue is full. A side's EOF is passed on as a half-close, each side
+ * closes once both of its directions are done, and a failure on one side resets the other.
  *
- *   deno run --allow-ffi --allow-read examples/proxy.ts --port 9001 --target 127.0.0.1:9000
+ *   deno run --allow-ffi examples/proxy.ts --port 9001 --target 127.0.0.1:9000
  *   bun examples/proxy.ts --port 9001 --target 127.0.0.1:9000
+ *
+ * Options: --port N (9001; 0 picks one), --host H (127.0.0.1), --target HOST:PORT (127.0.0.1:9000;
+ * IPv6 as [::1]:PORT), --idle-timeout SECONDS (60, both sides; 0 = none).
+ * Prints "listening on HOST:PORT" to stderr once ready.
  */
 import process from "node:process";
 import { connect, type Connection, listen } from "../mod.ts";
+import { displayHost, parseExampleArgs, parseHostPort } from "./args.ts";
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const port = Number(option("port", "9001"));
-const host = option("host", "127.0.0.1");
-const target = option("target", "127.0.0.1:9000");
-const sep = target.lastIndexOf(":");
-const targetHost = target.slice(0, sep).replace(/^\[|\]$/g, "");
-const targetPort = Number(target.slice(sep + 1));
+const { values } = parseExampleArgs(
+  "proxy.ts [--port N] [--host H] [--target HOST:PORT] [--idle-timeout SECONDS]",
+  {
+    port: { type: "string", default: "9001" },
+    host: { type: "string", default: "127.0.0.1" },
+    target: { type: "string", default: "127.0.0.1:9000" },
+    "idle-timeout": { type: "string", default: "60" },
+  },
+  (v, fail) => {
+    const port = Number(v.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be in [0, 65535], got ${v.port}`);
+    const idleTimeout = Number(v["idle-timeout"]);
+    if (!(idleTimeout >= 0)) fail(`--idle-timeout must be a number of seconds >= 0, got ${v["idle-timeout"]}`);
+    const target = parseHostPort(v.target!);
+    if (!target) fail(`--target must be HOST:PORT with a port in [1, 65535], got ${v.target}`);
+    return { port, host: v.host!, idleTimeout, target: target! };
+  },
+);
+const { target, idleTimeout } = values;
 
-interface Link {
-  peer: Connection | undefined;
-  early: import("../mod.ts").Lease[]; // received before the upstream connected
-}
+/** Forwards `from`'s leases to `to`, with backpressure; `from.data` holds `to`. */
+const forward = {
+  data(from: Connection, lease: import("../mod.ts").Lease) {
+    const to = from.data as Connection;
+    if (!to.write(lease)) from.pause();
+  },
+  drain(to: Connection) {
+    // `to` can take more: the side feeding it reads again.
+    const from = to.data as Connection | undefined;
+    if (from && !from.closed) from.resume();
+  },
+  end(from: Connection) {
+    (from.data as Connection | undefined)?.shutdown();
+  },
+  close(from: Connection) {
+    const to = from.data as Connection | undefined;
+    if (!to || to.closed) return;
+    // A failed side resets the other; a side that finished normally has passed its EOF on already.
+    if (from.error) to.reset();
+    else to.end();
+  },
+  error() {
+    // Resets are routine for a proxy; close() passes them on.
+  },
+};
 
 const server = listen({
-  host,
-  port,
+  host: values.host,
+  port: values.port,
+  allowHalfOpen: true,
+  idleTimeout,
   handlers: {
+    ...forward,
     open(client) {
-      const link: Link = { peer: undefined, early: [] };
-      client.data = link;
+      client.pause(); // until the target answers
       connect({
-        host: targetHost,
-        port: targetPort,
+        host: target.host,
+        port: target.port,
+        allowHalfOpen: true,
+        idleTimeout,
         handlers: {
-          data(upstream, lease) {
-            if (client.closed) return lease.release();
-            if (!client.write(lease)) upstream.pause();
+          ...forward,
+          open(upstream) {
+            // Linked before the first completion of the new connection is dispatched.
+            if (client.closed) return upstream.close();
+            upstream.data = client;
+            client.data = upstream;
+            client.resume();
           },
-          drain: () => client.resume(),
-          end: () => client.shutdown(),
-          close: () => client.end(),
-          error: () => {},
         },
-      }).then((upstream) => {
-        if (client.closed) return upstream.close();
-        link.peer = upstream;
-        upstream.data = client;
-        for (const l of link.early.splice(0)) upstream.write(l);
-      }, (error) => {
-        console.error(`proxy: upstream ${target}: ${error.message}`);
-        for (const l of link.early.splice(0)) l.release();
+      }).catch((error) => {
+        console.error(`proxy: ${displayHost(target.host)}:${target.port}: ${error.message}`);
         client.reset();
       });
     },
-    data(client, lease) {
-      const link = client.data as Link;
-      if (!link.peer) link.early.push(lease);
-      else if (link.peer.closed) lease.release();
-      else if (!link.peer.write(lease)) client.pause();
-    },
-    drain(client) {
-      const upstream = (client.data as Link).peer;
-      if (upstream && !upstream.closed) upstream.resume();
-    },
-    end(client) {
-      const upstream = (client.data as Link).peer;
-      if (upstream && !upstream.closed) upstream.shutdown();
-    },
-    close(client) {
-      const link = client.data as Link;
-      for (const l of link.early.splice(0)) l.release();
-      link.peer?.end();
-    },
-    error() {},
   },
 });
-console.error(`listening on ${host}:${server.port}, forwarding to ${target}`);
+console.error(
+  `listening on ${displayHost(values.host)}:${server.port}, forwarding to ${displayHost(target.host)}:${target.port}`,
+);
 
 async function shutdown() {
   await server.stop();

@@ -63,6 +63,7 @@ export function load(): Native {
     address: (p) => (p === null ? 0 : (p as unknown as number)),
     pointer: (address) => (address === 0 ? null : (address as unknown as Ptr)),
     view: (p, length) => toArrayBuffer(p as unknown as never, 0, length),
+    unrefTimer: (timer) => (timer as { unref(): void }).unref(),
     errno: () => errnoCell[0],
   };
 }

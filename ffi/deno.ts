@@ -77,6 +77,7 @@ export function load(): Native {
     waitOffThread: (fd, minComplete) => waitEnter(fd, 0, minComplete, IORING_ENTER_GETEVENTS, null),
     address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as Deno.PointerObject))),
     pointer: (address) => Deno.UnsafePointer.create(BigInt(address)) as unknown as Ptr | null,
+    unrefTimer: (timer) => Deno.unrefTimer(timer as number),
     view: (p, length) => Deno.UnsafePointerView.getArrayBuffer(p as unknown as Deno.PointerObject, length),
     errno: () => errnoCell[0],
   };

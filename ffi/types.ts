@@ -40,6 +40,8 @@ export interface Native {
   view(p: Ptr, length: number): ArrayBuffer;
   /** The calling thread's `errno`. Read it right after the libc call that failed. */
   errno(): number;
+  /** Lets the process exit while this timer (from setTimeout/setInterval) is pending. */
+  unrefTimer(timer: unknown): void;
   /** Library path that was loaded for liburing, for diagnostics. */
   readonly uringPath: string;
 }

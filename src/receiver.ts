@@ -11,14 +11,7 @@ import type { BufferPool, BufferWaiter } from "./buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./net/sockaddr.ts";
-import {
-  prepRead,
-  prepRecv,
-  prepRecvmsgMultishot,
-  prepRecvMultishot,
-  setBufferSelect,
-  setBundle,
-} from "./prep.ts";
+import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
@@ -38,6 +31,8 @@ export interface StreamReceiverOptions {
   bundle?: boolean;
   /** read: file offset to start at; -1 (default) reads at the current position (pipes, sockets). */
   offset?: number;
+  /** The pool's holder id (BufferPool.addHolder) that the leases count against; 0 (default) = none. */
+  holder?: number;
 }
 
 const enum State {
@@ -127,6 +122,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
   readonly bundle: boolean;
   #offset: number;
   readonly #handler: StreamHandler;
+  readonly #holder: number;
   #bundleLeases: Lease[] | undefined; // made on the first bundle completion
 
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
@@ -151,6 +147,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     this.bundle = bundle;
     this.#offset = offset;
     this.#handler = handler;
+    this.#holder = options.holder ?? 0;
   }
 
   override rearm(): void {
@@ -158,7 +155,8 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     const sqes = this.reactor.ring.sqes;
     const slot = this.reactor.prepare(this.token);
     if (this.op === "read") prepRead(sqes, slot, this.fd, 0, 0, this.#offset);
-    else if (this.multishot) prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
+    // A pool short of buffers hands them out one per receive (see BufferPool.scarce).
+    else if (this.multishot && !this.pool.scarce) prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
     else prepRecv(sqes, slot, this.fd, 0, 0, 0);
     setBufferSelect(sqes, slot, this.pool.groupId);
     if (this.bundle) setBundle(sqes, slot);
@@ -232,11 +230,11 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     }
     if (this.#offset >= 0) this.#offset += res;
     if (!this.bundle) {
-      this.#handler.data(pool.take(res, flags));
+      this.#handler.data(pool.take(res, flags, this.#holder));
       return;
     }
     const leases = this.#bundleLeases ??= [];
-    pool.takeBundle(res, flags, leases);
+    pool.takeBundle(res, flags, leases, this.#holder);
     for (let i = 0; i < leases.length; i++) this.#handler.data(leases[i]);
     leases.length = 0;
   }
@@ -247,7 +245,10 @@ export interface Datagram {
   lease: Lease;
   payload: Uint8Array;
   from: SocketAddress | null;
-  /** The datagram was larger than the buffer (MSG_TRUNC); `payload` holds its start. */
+  /**
+   * The datagram was larger than the buffer's room for it (MSG_TRUNC): `payload` holds its first
+   * `bufferSize - DATAGRAM_HEADROOM` bytes, the rest was dropped by the kernel.
+   */
   truncated: boolean;
 }
 
@@ -258,6 +259,13 @@ export interface DatagramHandler {
 }
 
 const NAME_LEN = abi.SOCKADDR_IN6_SIZE; // room for IPv4 and IPv6 sources
+
+/**
+ * Bytes of each receive buffer before a datagram's payload: the io_uring_recvmsg_out header, then
+ * room for the source address. A buffer of `n` bytes holds datagrams of up to `n - DATAGRAM_HEADROOM`
+ * bytes whole.
+ */
+export const DATAGRAM_HEADROOM = abi.RECVMSG_OUT_SIZE + NAME_LEN;
 
 /** Multishot recvmsg on a UDP socket: each completion is one datagram with its source address. */
 export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
@@ -271,8 +279,12 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     if (pool.incremental) {
       throw new TypeError("recvmsg with an incremental pool is not supported (see liburing issue 1433)");
     }
-    if (pool.bufferSize <= abi.RECVMSG_OUT_SIZE + NAME_LEN) {
-      throw new RangeError(`bufferSize must exceed ${abi.RECVMSG_OUT_SIZE + NAME_LEN} bytes for recvmsg headers`);
+    if (pool.bufferSize <= DATAGRAM_HEADROOM) {
+      throw new RangeError(
+        `the pool's bufferSize (${pool.bufferSize}) leaves no room for a datagram: each recvmsg buffer starts ` +
+          `with a ${abi.RECVMSG_OUT_SIZE}-byte io_uring_recvmsg_out header and ${NAME_LEN} bytes for the source ` +
+          `address, so bufferSize must be ${DATAGRAM_HEADROOM} + the largest datagram to receive whole`,
+      );
     }
     super(pool);
     this.fd = fd;

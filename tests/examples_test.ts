@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Connection, IoLoop } from "../mod.ts";
 import { runtime, runtimeCommand, test } from "./harness.ts";
+import { dial, roundTrip } from "./clients.ts";
 
 const encoder = new TextEncoder();
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, World!";
@@ -274,4 +275,33 @@ test("examples/echo.ts: --port 0 reports the real port, echoes, prints stats on 
   }
   assertStoppedCleanly(child, "echo.ts");
   assert.match(child.stderr, /^SIGTERM: stopped/m);
+}, { timeoutMs: 60_000 });
+
+test("examples/echo.ts: --idle-timeout closes idle clients, --max-connections closes extra ones at once", async () => {
+  const child = new Child("echo.ts", ["--port", "0", "--idle-timeout", "0.5", "--max-connections", "1"]);
+  try {
+    const port = await child.port();
+    const first = await dial(port);
+    const closedAt = new Promise<number>((r) => first.on("close", () => r(performance.now())));
+    assert.ok(await roundTrip(first, new TextEncoder().encode("ping"), 2000) >= 0);
+    const start = performance.now();
+    const second = await dial(port);
+    second.on("error", () => {});
+    await new Promise<void>((r) => second.on("close", () => r()));
+    assert.ok(performance.now() - start < 500, "the extra connection was closed at once");
+    const idleMs = (await closedAt) - start;
+    assert.ok(idleMs > 300 && idleMs < 1500, `the idle one closed after ${Math.round(idleMs)} ms`);
+  } finally {
+    await child.stop("SIGTERM");
+  }
+  assertStoppedCleanly(child, "echo.ts");
+}, { timeoutMs: 60_000 });
+
+test("examples/echo.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage", async () => {
+  for (const args of [["--prot", "9000"], ["--port"], ["--workers", "0"], ["--idle-timeout", "soon"]]) {
+    const child = new Child("echo.ts", args);
+    assert.equal(await child.wait(), 2, `${args.join(" ")}: ${child.stderr}`);
+    assert.match(child.stderr, /usage: echo\.ts/);
+    assert.doesNotMatch(child.stderr, /\n\s+at /, "no stack trace");
+  }
 }, { timeoutMs: 60_000 });

@@ -11,6 +11,7 @@ import {
   listen,
   probeFeatures,
   type Server,
+  type UringError,
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
 import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
@@ -162,7 +163,7 @@ test("resets and half-closes in the middle of traffic affect only their own conn
         if (!conn.write(lease)) conn.pause();
       },
       drain: (conn) => conn.resume(),
-      error: (_conn, e) => errors.push(e.code),
+      error: (_conn, e) => errors.push((e as UringError).code),
     },
   });
   // Half-close: send, shutdown our side, still receive the whole echo, then EOF.

@@ -1,35 +1,46 @@
 /**
  * `Connection`: one TCP socket on an IoLoop. Receives arrive as Leases through a StreamReceiver on a
- * BufferPool. Sends keep order with one send in flight per connection (everything queued goes out in
- * one SENDMSG with an iovec per piece, so a turn costs one SQE per connection); partial sends are resumed;
- * a Lease can be written back without a copy (echo, proxy) and is released once sent. Backpressure:
- * write() returns false above `highWaterMark` and drain() fires once the queue empties; writes beyond
- * `maxBuffered` throw. close() cancels in-flight operations and returns their buffers.
+ * BufferPool and reach either the `data` handler or `for await (const lease of conn)`; sends go
+ * through a SendQueue. This module holds the policy: ordering of data and EOF, pause, half-close,
+ * backpressure, fair use of a shared pool, idle timeouts, and isolation of handler exceptions (a
+ * failure closes this connection only).
  */
-import * as abi from "../abi.ts";
-import type { Lease } from "../buffers/lease.ts";
-import type { BufferPool } from "../buffers/pool.ts";
+import { copyLease, type Lease } from "../buffers/lease.ts";
+import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "../errors.ts";
-import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc, prepShutdown } from "../prep.ts";
+import * as abi from "../abi.ts";
+import { prepShutdown } from "../prep.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
+import type { IdleWatched } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
-import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
+import { PullQueue } from "./pull_queue.ts";
+import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, setLingerZero } from "./socket.ts";
 
 export interface ConnectionHandlers {
   /** The connection is ready (server side: just accepted). */
   open?(conn: Connection): void;
   /**
-   * Received bytes. Release the lease (or write it, which takes it over) when done. Without this
-   * handler the connection is read with `for await (const lease of conn)` instead.
+   * Received bytes, in order. Release the lease (or write it, which takes it over) when done. Not
+   * called while the connection is paused. Without this handler the connection is read with
+   * `for await (const lease of conn)` instead.
    */
   data?(conn: Connection, lease: Lease): void;
   /** The send queue emptied after write() returned false. */
   drain?(conn: Connection): void;
-  /** The peer finished sending (EOF). Default: end() the connection once writes are flushed. */
+  /**
+   * The peer finished sending (EOF), after every `data` call. Writing still works. Unless
+   * `allowHalfOpen` is set, the connection is then ended (queued writes are sent, then it closes).
+   */
   end?(conn: Connection): void;
-  /** A failure on this connection (errno in the UringError); close() follows. */
-  error?(conn: Connection, error: UringError): void;
+  /**
+   * The connection failed: a kernel error (`UringError`: reset, EPIPE...), an exception thrown by one
+   * of these handlers, or a write beyond `maxBuffered`. Only this connection closes; close() follows.
+   * Without this handler, exceptions (not resets) are logged once with their stack.
+   */
+  error?(conn: Connection, error: Error): void;
+  /** No receive and no send progress for `idleTimeout` seconds. Default (no handler): close(). */
+  timeout?(conn: Connection): void;
   /** The connection is closed and its fd released. Called once. */
   close?(conn: Connection): void;
 }
@@ -37,7 +48,7 @@ export interface ConnectionHandlers {
 export interface ConnectionOptions {
   /** write() returns false once this many bytes are queued. Default 64 KiB. */
   highWaterMark?: number;
-  /** write() throws RangeError beyond this many queued bytes. Default 16 MiB. */
+  /** A write that would queue more than this many bytes fails the connection (a slow reader). Default 16 MiB. */
   maxBuffered?: number;
   /**
    * Sends of at least this many queued bytes use IORING_OP_SEND_ZC / SENDMSG_ZC: the kernel sends
@@ -46,13 +57,30 @@ export interface ConnectionOptions {
    * kernel copies anyway.
    */
   zeroCopyMin?: number;
+  /**
+   * Seconds without receive or send progress before the `timeout` handler runs (default action:
+   * close). 0 (default) = no timeout. Checked by one coarse timer per loop, at most 0.25 s late.
+   */
+  idleTimeout?: number;
+  /**
+   * Keep the connection open after the peer's EOF until the program calls end() or close() (or
+   * shutdown() once the peer has ended). Default false: after EOF is delivered the connection ends.
+   */
+  allowHalfOpen?: boolean;
 }
 
+/** ConnectionOptions with their defaults filled in. */
+export type ConnectionSettings = Required<ConnectionOptions>;
+
+const MAX_IDLE_TIMEOUT = 2 ** 31 / 1000; // seconds; as setTimeout's limit
+
 /** Validates ConnectionOptions and fills in the defaults. */
-export function checkConnectionOptions(options: ConnectionOptions): Required<ConnectionOptions> {
+export function checkConnectionOptions(options: ConnectionOptions): ConnectionSettings {
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
   const maxBuffered = options.maxBuffered ?? 16 * 1024 * 1024;
   const zeroCopyMin = options.zeroCopyMin ?? 0;
+  const idleTimeout = options.idleTimeout ?? 0;
+  const allowHalfOpen = options.allowHalfOpen ?? false;
   if (!Number.isInteger(zeroCopyMin) || zeroCopyMin < 0) {
     throw new RangeError(`zeroCopyMin must be an integer >= 0, got ${zeroCopyMin}`);
   }
@@ -62,7 +90,17 @@ export function checkConnectionOptions(options: ConnectionOptions): Required<Con
   if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
     throw new RangeError(`maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${maxBuffered}`);
   }
-  return { highWaterMark, maxBuffered, zeroCopyMin };
+  checkIdleTimeout(idleTimeout);
+  if (typeof allowHalfOpen !== "boolean") {
+    throw new TypeError(`allowHalfOpen must be a boolean, got ${typeof allowHalfOpen}`);
+  }
+  return { highWaterMark, maxBuffered, zeroCopyMin, idleTimeout, allowHalfOpen };
+}
+
+function checkIdleTimeout(seconds: number): void {
+  if (typeof seconds !== "number" || !(seconds >= 0 && seconds <= MAX_IDLE_TIMEOUT)) {
+    throw new RangeError(`idleTimeout must be a number of seconds in [0, ${MAX_IDLE_TIMEOUT}], got ${seconds}`);
+  }
 }
 
 /** Told when a connection has closed (a Server keeps count of its connections). */
@@ -70,17 +108,14 @@ export interface ConnectionOwner {
   connectionClosed(conn: Connection): void;
 }
 
-/** Relays a connection's receives to its data handler, or to its async iterator when it has none. */
+/** Relays a connection's receives (a small object instead of closures per connection). */
 class ReceiveSink implements StreamHandler {
   readonly #conn: Connection;
-  readonly #handlers: ConnectionHandlers;
-  constructor(conn: Connection, handlers: ConnectionHandlers) {
+  constructor(conn: Connection) {
     this.#conn = conn;
-    this.#handlers = handlers;
   }
   data(lease: Lease): void {
-    if (this.#handlers.data) this.#handlers.data(this.#conn, lease);
-    else this.#conn.enqueue(lease);
+    this.#conn.received(lease);
   }
   end(error?: UringError): void {
     this.#conn.receiveEnded(error);
@@ -97,15 +132,12 @@ const enum Phase {
   Closed,
 }
 
-// A queued send: either a lease (sent from the pool's memory) or an arena chunk holding copied bytes.
-interface SendItem {
-  address: number;
-  length: number;
-  lease: Lease | undefined;
-  chunk: number; // -1 for a lease
+/** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
+function isRoutine(error: Error): boolean {
+  return error instanceof UringError;
 }
 
-export class Connection {
+export class Connection implements LeaseHolder, IdleWatched {
   readonly fd: number;
   readonly loop: IoLoop;
   readonly pool: BufferPool;
@@ -115,29 +147,32 @@ export class Connection {
   data: unknown;
   readonly #handlers: ConnectionHandlers;
   readonly #receiver: StreamReceiver;
-  readonly #sendToken: number;
-  readonly #queue: SendItem[] = [];
-  #queueHead = 0;
-  #sending = false;
-  #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
-  readonly #zeroCopyMin: number;
-  #zcNotifications = 0; // SEND_ZC notifications still due: the kernel may still read our memory
-  #zcHeld: SendItem[] | undefined; // pieces sent while notifications were due, released after them
-  #zeroCopySends = 0;
-  #cancelSent = false;
-  #buffered = 0;
-  #needDrain = false;
+  readonly #token: number;
+  readonly #sends: SendQueue;
+  readonly #holder: number;
+  readonly #allowHalfOpen: boolean;
+  readonly #owner: ConnectionOwner | undefined;
   #phase = Phase.Open;
+  #cancelSent = false;
+  #needDrain = false;
+  #flushWaiters: { resolve: () => void; reject: (e: Error) => void }[] | undefined;
   #shutdownAfterFlush = false;
   #shutdownInFlight = false;
-  readonly #owner: ConnectionOwner | undefined;
-  // Iteration mode (no data handler): received leases wait here for `for await`.
-  #inbox: Lease[] | undefined; // made on the first lease: most connections have a data handler
-  #reader: ((r: IteratorResult<Lease>) => void) | undefined;
-  #readerFail: ((e: unknown) => void) | undefined;
-  #readEnded = false;
-  #readError: UringError | undefined;
-  #flushWaiters: (() => void)[] | undefined;
+  #writeShut = false; // our SHUTDOWN(SHUT_WR) went out
+  // Receiving: leases wait in the inbox while paused (handler mode) or until read (`for await`).
+  #inbox: PullQueue<Lease> | undefined; // made on first use: most connections never need it
+  #userPaused = false;
+  #inboxFull = false;
+  #overQuota = false;
+  #readEnded = false; // EOF or a receive error came from the kernel
+  #eofSeen = false; // ... and the program has seen it (end handler ran, or the iterator said done)
+  #draining = false;
+  #iterated = false; // `for await` has started on this connection
+  #error: Error | undefined;
+  // Idle timeout (ms; 0 = off) and the last activity, on the loop's coarse clock.
+  #idleMs: number;
+  #lastActive = 0;
+  #watched = false;
 
   constructor(
     loop: IoLoop,
@@ -147,156 +182,174 @@ export class Connection {
     options: ConnectionOptions = {},
     owner?: ConnectionOwner,
   ) {
-    const { highWaterMark, maxBuffered, zeroCopyMin } = checkConnectionOptions(options);
-    this.#zeroCopyMin = zeroCopyMin;
+    const settings = checkConnectionOptions(options);
     this.fd = fd;
     this.loop = loop;
     this.pool = pool;
-    this.highWaterMark = highWaterMark;
-    this.maxBuffered = maxBuffered;
+    this.highWaterMark = settings.highWaterMark;
+    this.maxBuffered = settings.maxBuffered;
+    this.#allowHalfOpen = settings.allowHalfOpen;
+    this.#idleMs = settings.idleTimeout * 1000;
     this.#handlers = handlers;
     this.#owner = owner;
-    // The connection is the completion target of its sends, and one small sink object relays its
-    // receives: no closures per connection (they add up at 10,000 idle sockets).
-    this.#sendToken = loop.reactor.register(this);
-    this.#receiver = new StreamReceiver(pool, fd, new ReceiveSink(this, handlers));
+    // The connection is the completion target of its sends and the holder of its leases.
+    this.#token = loop.reactor.register(this);
+    this.#sends = new SendQueue(loop, fd, this.#token, settings.zeroCopyMin);
+    this.#holder = pool.addHolder(this);
+    this.#receiver = new StreamReceiver(pool, fd, new ReceiveSink(this), { holder: this.#holder });
     loop.driver.ref();
   }
 
   /** @internal Starts receiving and calls open(). */
   start(): void {
     this.#receiver.start();
-    this.#handlers.open?.(this);
+    this.#touch();
+    if (this.#idleMs > 0) this.#watch();
+    if (this.#handlers.open) this.#call(this.#handlers.open);
   }
 
   /** Bytes queued and not yet accepted by the kernel. */
   get bufferedAmount(): number {
-    return this.#buffered;
+    return this.#sends.buffered;
   }
 
   get closed(): boolean {
     return this.#phase === Phase.Closed;
   }
 
+  /** write() still takes data: not ended, closing or closed. */
+  get writable(): boolean {
+    return this.#phase === Phase.Open;
+  }
+
+  /** pause() is in effect. */
   get paused(): boolean {
-    return this.#receiver.paused;
+    return this.#userPaused;
+  }
+
+  /** Why the connection failed, if it did (a kernel error, a handler's exception, a slow reader). */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** Sends that went out with IORING_OP_SEND_ZC (see ConnectionOptions.zeroCopyMin). */
+  get zeroCopySends(): number {
+    return this.#sends.zeroCopySends;
+  }
+
+  /** Seconds of inactivity before `timeout` (0 = none). Setting it restarts the count. */
+  get idleTimeout(): number {
+    return this.#idleMs / 1000;
+  }
+
+  set idleTimeout(seconds: number) {
+    checkIdleTimeout(seconds);
+    this.#idleMs = seconds * 1000;
+    this.#touch();
+    if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
 
   /**
    * Queues bytes (copied into native memory) or a Lease (sent from its buffer, no copy; released
-   * when sent). Returns false when the queue is above highWaterMark: wait for drain().
+   * when sent). Returns true while the queue is below highWaterMark, false from there on: wait for
+   * `drain` or `await flushed()`. On a connection that is ending or closed, the data is dropped
+   * (a lease released) and false returned. A write that would queue more than `maxBuffered` bytes,
+   * or more than the loop's `maxQueuedBytes`, fails the connection instead (`error`, then close).
    */
   write(data: Uint8Array | Lease): boolean {
+    const isLease = !(data instanceof Uint8Array);
+    if (isLease && data.released) throw new TypeError("cannot write a released lease");
     if (this.#phase !== Phase.Open) {
-      if (!(data instanceof Uint8Array)) data.release();
-      throw new ClosedError("Connection");
+      if (isLease) data.release();
+      return false;
     }
     const length = data.length;
-    if (this.#buffered + length > this.maxBuffered) {
-      if (!(data instanceof Uint8Array)) data.release();
-      throw new RangeError(`write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes`);
+    const buffered = this.#sends.buffered;
+    if (buffered + length > this.maxBuffered) {
+      if (isLease) data.release();
+      this.#fail(
+        new RangeError(
+          `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes: ` +
+            `the peer is not reading; closing the connection`,
+        ),
+      );
+      return false;
     }
     if (length === 0) {
-      if (!(data instanceof Uint8Array)) data.release();
-      return this.#buffered < this.highWaterMark;
+      if (isLease) data.release();
+      return buffered < this.highWaterMark;
     }
-    if (data instanceof Uint8Array) {
-      const arena = this.loop.arena;
-      for (let at = 0; at < length; at += SEND_CHUNK_SIZE) {
-        const n = Math.min(SEND_CHUNK_SIZE, length - at);
-        const chunk = arena.take();
-        arena.bytes(chunk).set(n === length ? data : data.subarray(at, at + n));
-        this.#queue.push({ address: arena.address(chunk), length: n, lease: undefined, chunk });
-      }
+    if (isLease && !data.scarce) {
+      this.#sends.pushLease(data);
     } else {
-      if (data.released) throw new TypeError("cannot write a released lease");
-      this.#queue.push({ address: data.address, length, lease: data, chunk: -1 });
+      if (this.loop.arena.bytesInUse + length > this.loop.maxQueuedBytes) {
+        if (isLease) data.release();
+        this.#fail(
+          new RangeError(
+            `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
+              `(${this.loop.maxQueuedBytes}); closing the connection`,
+          ),
+        );
+        return false;
+      }
+      if (isLease) {
+        // The lease's pool is short of buffers: queue a copy, so a peer that does not read pins
+        // native memory bounded by maxBuffered and maxQueuedBytes instead of the pool.
+        this.#sends.pushBytes(data.bytes);
+        data.release();
+      } else {
+        this.#sends.pushBytes(data);
+      }
     }
-    this.#buffered += length;
-    if (!this.#sending) this.#sendNext();
-    if (this.#buffered >= this.highWaterMark) {
+    this.#sends.send();
+    if (this.#sends.buffered >= this.highWaterMark) {
       this.#needDrain = true;
       return false;
     }
     return true;
   }
 
-  /** @internal Iteration mode: a received lease for `for await`. */
-  enqueue(lease: Lease): void {
-    if (this.#reader) {
-      const reader = this.#reader;
-      this.#reader = this.#readerFail = undefined;
-      reader({ value: lease, done: false });
-      return;
-    }
-    const inbox = this.#inbox ??= [];
-    inbox.push(lease);
-    if (inbox.length >= INBOX_LIMIT && !this.paused) this.pause();
+  /**
+   * Resolves at once while the queue is below highWaterMark, otherwise once everything queued has
+   * been sent (when `drain` runs). Rejects with ClosedError if the connection closed with the
+   * writes still queued.
+   */
+  flushed(): Promise<void> {
+    if (this.#sends.buffered < this.highWaterMark) return Promise.resolve();
+    if (this.#phase === Phase.Closed) return Promise.reject(new ClosedError("Connection"));
+    return new Promise((resolve, reject) => (this.#flushWaiters ??= []).push({ resolve, reject }));
   }
 
   /**
-   * Reads the connection as leases, Deno.Conn style (only when it has no `data` handler): ends at
-   * EOF or close, throws the connection's error. Release each lease, or write it.
+   * Stops reading: after this returns no `data` callback runs until resume(). What the kernel had
+   * already received waits in order (and counts as leased from the pool); the peer is held back by
+   * TCP flow control.
    */
-  [Symbol.asyncIterator](): AsyncIterator<Lease> {
-    if (this.#handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
-    return {
-      next: () => this.#next(),
-      return: () => Promise.resolve({ value: undefined, done: true }),
-    };
-  }
-
-  #next(): Promise<IteratorResult<Lease>> {
-    const lease = this.#inbox?.shift();
-    if (lease) {
-      if (this.paused && this.#inbox!.length < INBOX_LIMIT / 2 && this.#phase === Phase.Open) this.resume();
-      return Promise.resolve({ value: lease, done: false });
-    }
-    if (this.#readError) return Promise.reject(this.#readError);
-    if (this.#readEnded || this.#phase === Phase.Closed) return Promise.resolve({ value: undefined, done: true });
-    if (this.#reader) return Promise.reject(new TypeError("another read of this connection is pending"));
-    return new Promise((resolve, reject) => {
-      this.#reader = resolve;
-      this.#readerFail = reject;
-    });
-  }
-
-  #endReads(error?: UringError): void {
-    this.#readEnded = true;
-    this.#readError ??= error;
-    const reader = this.#reader, fail = this.#readerFail;
-    this.#reader = this.#readerFail = undefined;
-    if (error && fail) fail(error);
-    else reader?.({ value: undefined, done: true });
-  }
-
-  /** Resolves once the send queue is below highWaterMark (at once if it is): `await` it after write() returned false. */
-  flushed(): Promise<void> {
-    if (this.#buffered < this.highWaterMark || this.#phase === Phase.Closed) return Promise.resolve();
-    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
-  }
-
-  /** Stop receiving (backpressure); data already received is still delivered. */
   pause(): void {
-    this.#receiver.pause();
+    this.#userPaused = true;
+    this.#updateReceive();
   }
 
+  /** Resumes reading: waiting data is delivered first (in a microtask), then new data. */
   resume(): void {
-    this.#receiver.resume();
+    if (!this.#userPaused) return;
+    this.#userPaused = false;
+    this.#updateReceive();
+    if (this.#handlers.data && (this.#inbox?.length || this.#readEnded)) queueMicrotask(() => this.#drainInbox());
   }
 
-  /** Half-close: once queued writes are sent, shutdown(SHUT_WR); keep receiving until the peer ends. */
+  /** Half-close: once queued writes are sent, shutdown(SHUT_WR); reading goes on until the peer ends. */
   shutdown(): void {
-    if (this.#phase !== Phase.Open) return;
+    if (this.#phase !== Phase.Open || this.#shutdownAfterFlush || this.#writeShut) return;
     this.#shutdownAfterFlush = true;
-    if (!this.#sending) this.#flushDone();
+    if (!this.#sends.sending) this.#flushDone();
   }
 
-  /** Close once queued writes are sent. */
+  /** Close once queued writes are sent; later writes are dropped. */
   end(): void {
     if (this.#phase !== Phase.Open) return;
     this.#phase = Phase.Ending;
-    if (!this.#sending) this.#flushDone();
+    if (!this.#sends.sending) this.#flushDone();
   }
 
   /** Close now: cancel in-flight operations, drop queued writes (their leases are released). Idempotent. */
@@ -304,9 +357,9 @@ export class Connection {
     if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
     this.#phase = Phase.Closing;
     this.#receiver.stop(() => this.#maybeFinish());
-    if (this.#sending && !this.#cancelSent) {
+    if (this.#sends.sending && !this.#cancelSent) {
       this.#cancelSent = true;
-      this.loop.reactor.cancel(this.#sendToken);
+      this.loop.reactor.cancel(this.#token);
     }
     this.#maybeFinish();
   }
@@ -326,98 +379,195 @@ export class Connection {
     this.close();
   }
 
-  #sendNext(): void {
-    const ring = this.loop.reactor.ring;
-    const slot = this.loop.reactor.prepare(this.#sendToken);
-    const queued = this.#queue.length - this.#queueHead;
-    if (queued === 1) {
-      const item = this.#queue[this.#queueHead];
-      if (this.#zeroCopyMin > 0 && item.length >= this.#zeroCopyMin) {
-        prepSendZc(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL, 0);
-        this.#zeroCopySends++;
-      } else {
-        prepSend(ring.sqes, slot, this.fd, item.address, item.length, abi.MSG_NOSIGNAL);
-      }
-    } else {
-      const blocks = this.loop.iovBlocks;
-      const block = this.#iovBlock = blocks.take();
-      const count = Math.min(queued, IOV_PER_BLOCK);
-      for (let i = 0; i < count; i++) {
-        const item = this.#queue[this.#queueHead + i];
-        blocks.setIov(block, i, item.address, item.length);
-      }
-      blocks.setHeader(block, count);
-      if (this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin) {
-        prepSendmsgZc(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
-        this.#zeroCopySends++;
-      } else {
-        prepSendmsg(ring.sqes, slot, this.fd, blocks.address(block), abi.MSG_NOSIGNAL);
-      }
-    }
-    this.#sending = true;
+  /**
+   * Reads the connection as leases, Deno.Conn style (only when it has no `data` handler). The loop
+   * ends at EOF, and also when the connection fails (`conn.error` says why). Release each lease, or
+   * write it. Leaving the loop early (`break`, `return`, a throw) releases what was received and not
+   * read, and ends the connection (queued writes are still sent).
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Lease> {
+    if (this.#handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
+    this.#iterated = true;
+    const inbox = this.#useInbox();
+    return {
+      next: () => inbox.next(),
+      return: () => {
+        inbox.end();
+        inbox.clear((lease) => lease.release());
+        this.#readEnded = this.#eofSeen = true;
+        this.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
   }
 
-  /** Sends that went out with IORING_OP_SEND_ZC (see ConnectionOptions.zeroCopyMin). */
-  get zeroCopySends(): number {
-    return this.#zeroCopySends;
+  #useInbox(): PullQueue<Lease> {
+    return this.#inbox ??= new PullQueue<Lease>({
+      taken: () => {
+        if (this.#inboxFull && this.#inbox!.length < INBOX_LIMIT / 2) {
+          this.#inboxFull = false;
+          this.#updateReceive();
+        }
+      },
+      finished: () => this.#eofConsumed(),
+    });
+  }
+
+  /** @internal A received lease (from the StreamReceiver). */
+  received(lease: Lease): void {
+    this.#lastActive = this.loop.idle.now;
+    if (this.#handlers.data) {
+      if (this.#phase === Phase.Closed) lease.release();
+      else if (!this.#userPaused && !this.#inbox?.length) this.#call(this.#handlers.data, lease);
+      else this.#hold(this.#useInbox(), lease);
+    } else {
+      const inbox = this.#useInbox();
+      if (this.#hold(inbox, lease) && inbox.length >= INBOX_LIMIT && !this.#inboxFull) {
+        this.#inboxFull = true;
+        this.#updateReceive();
+      }
+    }
+    if (!this.#overQuota && this.pool.overQuota(this.#holder)) {
+      this.#overQuota = true;
+      this.#updateReceive();
+    }
+  }
+
+  /**
+   * Queues a lease to wait in the inbox: a copy when its pool runs short, so waiting data does not
+   * pin the pool. False (and the lease released) when nobody will read it any more.
+   */
+  #hold(inbox: PullQueue<Lease>, lease: Lease): boolean {
+    const item = lease.scarce && !inbox.waiting ? copyLease(lease) : lease;
+    if (inbox.push(item)) return true;
+    item.release(); // the program left its loop, or the connection failed
+    return false;
+  }
+
+  /** @internal LeaseHolder: enough of our leases came back to receive again. */
+  underQuota(): void {
+    this.#overQuota = false;
+    this.#updateReceive();
+  }
+
+  /** Pauses or resumes the kernel receive to match what the program and the pool allow. */
+  #updateReceive(): void {
+    if (!this.#receiver.active) return;
+    const hold = this.#userPaused || this.#inboxFull || this.#overQuota;
+    if (hold && !this.#receiver.paused) this.#receiver.pause();
+    else if (!hold && this.#receiver.paused) this.#receiver.resume();
+  }
+
+  /** Handler mode after resume(): delivers what waited, then a waiting EOF. */
+  #drainInbox(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      const inbox = this.#inbox;
+      let lease: Lease | undefined;
+      while (!this.#userPaused && this.#phase !== Phase.Closed && (lease = inbox?.shift()) !== undefined) {
+        this.#call(this.#handlers.data!, lease);
+      }
+      if (!this.#userPaused && !inbox?.length && this.#readEnded && !this.#eofSeen) this.#deliverEnd();
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** @internal The receive ended: EOF (no error) or a failure. */
+  receiveEnded(error?: UringError): void {
+    this.#readEnded = true;
+    if (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#handlers.data) {
+      if (!this.#userPaused && !this.#inbox?.length) this.#deliverEnd();
+    } else if (!this.#iterated && !this.#inbox?.length) {
+      // Nobody has started reading and there is nothing to read: a connection still waiting in a
+      // server's queue must not stay open for a reader that may never come.
+      this.#eofSeen = true;
+      this.#useInbox().end();
+      this.close();
+    } else {
+      this.#useInbox().end(); // the iterator says done after the queued leases: then #eofConsumed
+    }
+  }
+
+  /** Handler mode: every lease before EOF was delivered; now the end handler. */
+  #deliverEnd(): void {
+    this.#eofSeen = true;
+    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    if (this.#handlers.end) this.#call(this.#handlers.end);
+    this.#afterEof();
+  }
+
+  /** Iteration mode: the program's loop has seen the end. */
+  #eofConsumed(): void {
+    this.#eofSeen = true;
+    // Writes the program makes right after its loop (same task, or promises already settled) still go out.
+    if (!this.#allowHalfOpen) setTimeout(() => this.#afterEof(), 0);
+    else this.#afterEof();
+  }
+
+  #afterEof(): void {
+    if (this.#phase !== Phase.Open) return;
+    if (!this.#allowHalfOpen) this.end();
+    else if (this.#writeShut) this.close(); // both directions are done
+  }
+
+  #touch(): void {
+    this.#lastActive = this.loop.idle.now;
+  }
+
+  #watch(): void {
+    if (this.#watched) return;
+    this.#watched = true;
+    this.loop.idle.watch(this);
+  }
+
+  /** @internal IdleWatched. */
+  idleDeadline(): number {
+    if (this.#idleMs === 0 || this.#phase === Phase.Closed) {
+      this.#watched = false;
+      return -1;
+    }
+    return this.#lastActive + this.#idleMs;
+  }
+
+  /** @internal IdleWatched: no activity for idleTimeout. */
+  idleExpired(): void {
+    this.#watched = false;
+    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    this.#touch(); // the next timeout counts from here
+    if (this.#handlers.timeout) this.#call(this.#handlers.timeout);
+    else this.close();
+    if (this.#idleMs > 0 && !this.closed) this.#watch();
   }
 
   /** @internal Completion of this connection's send (CompletionTarget). */
   complete(res: number, flags: number): void {
-    if (flags & abi.IORING_CQE_F_NOTIF) {
-      // The kernel is done with the memory of a zero-copy send.
-      if (--this.#zcNotifications === 0) {
-        if (this.#zcHeld) { for (const item of this.#zcHeld.splice(0)) this.#releaseItem(item); }
-        if (this.#phase === Phase.Closing) this.#maybeFinish();
-      }
+    const sent = this.#sends.complete(res, flags);
+    if (sent === NOTIFICATION || this.#phase === Phase.Closing) {
+      if (this.#phase === Phase.Closing) this.#maybeFinish();
       return;
     }
-    if (flags & abi.IORING_CQE_F_MORE) this.#zcNotifications++; // a SEND_ZC result: its notification follows
-    this.#sending = false;
-    if (this.#iovBlock >= 0) {
-      this.loop.iovBlocks.give(this.#iovBlock);
-      this.#iovBlock = -1;
-    }
-    if (this.#phase === Phase.Closing) {
-      this.#maybeFinish();
+    if (sent < 0) {
+      this.#fail(new UringError("send", -sent, `fd ${this.fd}`));
       return;
     }
-    if (res < 0) {
-      this.#fail(new UringError("send", -res, `fd ${this.fd}`));
-      return;
-    }
-    this.#buffered -= res;
-    // Retire every piece the kernel took; a partial send leaves the rest of one piece at the head.
-    while (res > 0) {
-      const item = this.#queue[this.#queueHead];
-      if (res < item.length) {
-        item.address += res;
-        item.length -= res;
-        break;
-      }
-      res -= item.length;
-      if (this.#zcNotifications > 0) (this.#zcHeld ??= []).push(item);
-      else this.#releaseItem(item);
-      this.#queue[this.#queueHead++] = undefined as unknown as SendItem;
-    }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-    }
-    if (this.#queueHead < this.#queue.length) {
-      this.#sendNext();
-      return;
-    }
-    this.#flushDone();
+    if (sent > 0) this.#lastActive = this.loop.idle.now;
+    if (this.#sends.buffered > 0) this.#sends.send();
+    else this.#flushDone();
   }
 
   /** The queue is empty: drain, then any pending shutdown or end. */
   #flushDone(): void {
-    if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w(); }
+    if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w.resolve(); }
     if (this.#needDrain) {
       this.#needDrain = false;
-      this.#handlers.drain?.(this);
-      if (this.#sending || this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+      if (this.#handlers.drain) this.#call(this.#handlers.drain);
+      if (this.#sends.sending || this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
     }
     if (this.#shutdownAfterFlush) {
       this.#shutdownAfterFlush = false;
@@ -429,7 +579,9 @@ export class Connection {
         complete: () => {
           reactor.unregister(token);
           this.#shutdownInFlight = false;
-          this.#maybeFinish();
+          this.#writeShut = true;
+          if (this.#phase === Phase.Closing) this.#maybeFinish();
+          else if (this.#eofSeen && this.#phase === Phase.Open) this.close(); // both directions are done
         },
       });
       prepShutdown(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.SHUT_WR);
@@ -437,57 +589,63 @@ export class Connection {
     if (this.#phase === Phase.Ending) this.close();
   }
 
-  #releaseItem(item: SendItem): void {
-    if (item.lease) {
-      if (!item.lease.released) item.lease.release();
-    } else {
-      this.loop.arena.give(item.chunk);
+  /** Runs a user handler; what it throws fails this connection only. */
+  #call(handler: (conn: Connection, lease: Lease) => void, lease?: Lease): void {
+    try {
+      handler(this, lease!);
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
     }
   }
 
-  /** @internal The receive ended (EOF or error). */
-  receiveEnded(error?: UringError): void {
-    if (!this.#handlers.data) this.#endReads(error);
-    if (error) {
-      this.#fail(error);
-      return;
+  /** Reports the connection's first failure (to `error`, or logged unless routine) and closes it. */
+  #fail(error: Error): void {
+    if (this.#phase === Phase.Closed || this.#error) return;
+    this.#error = error;
+    if (this.#handlers.error) {
+      try {
+        this.#handlers.error(this, error);
+      } catch (e) {
+        console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
+      }
+    } else if (!isRoutine(error)) {
+      console.error(`uring-buffers: connection fd ${this.fd} closed after an error:`, error);
     }
-    if (this.#phase !== Phase.Open) {
-      this.#maybeFinish();
-      return;
-    }
-    if (this.#handlers.end) this.#handlers.end(this);
-    else this.end();
-  }
-
-  #fail(error: UringError): void {
-    if (this.#phase === Phase.Closed) return;
-    // A reset peer is routine for servers, but it is still this connection's error to report.
-    this.#handlers.error?.(this, error);
+    this.#inbox?.end();
     this.close();
   }
 
   #maybeFinish(): void {
     if (
-      this.#phase !== Phase.Closing || this.#sending || this.#shutdownInFlight || this.#zcNotifications > 0 ||
-      !this.#receiver.finished
+      this.#phase !== Phase.Closing || this.#sends.busy || this.#shutdownInFlight || !this.#receiver.finished
     ) return;
     this.#phase = Phase.Closed;
-    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#releaseItem(this.#queue[i]);
-    this.#queue.length = 0;
-    this.#queueHead = 0;
-    this.#buffered = 0;
-    this.loop.reactor.unregister(this.#sendToken);
+    const dropped = this.#sends.clear();
+    this.loop.reactor.unregister(this.#token);
     try {
       closeFd(this.fd);
     } catch (e) {
       if (!(e instanceof UringError && e.errno === Errno.EBADF)) throw e;
     }
     this.loop.driver.unref();
-    if (this.#inbox) { for (const l of this.#inbox.splice(0)) l.release(); }
-    this.#endReads();
-    if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w(); }
+    if (this.#inbox) {
+      this.#inbox.end();
+      this.#inbox.clear((lease) => lease.release());
+    }
+    this.pool.removeHolder(this.#holder);
+    if (this.#flushWaiters) {
+      for (const w of this.#flushWaiters.splice(0)) {
+        if (dropped > 0) w.reject(new ClosedError("Connection"));
+        else w.resolve();
+      }
+    }
     this.#owner?.connectionClosed(this);
-    this.#handlers.close?.(this);
+    if (this.#handlers.close) {
+      try {
+        this.#handlers.close(this);
+      } catch (e) {
+        console.error(`uring-buffers: the close handler of connection fd ${this.fd} threw:`, e);
+      }
+    }
   }
 }

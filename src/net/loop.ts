@@ -6,6 +6,7 @@ import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
 import { Reactor } from "../reactor.ts";
+import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
 
 export interface IoLoopOptions {
@@ -19,6 +20,12 @@ export interface IoLoopOptions {
   mode?: "shared" | "dedicated";
   /** Dedicated mode: longest wait per idle turn, in ms (timers are late by at most this). Default 10. */
   blockMs?: number;
+  /**
+   * Most bytes copied from JS that the loop's connections may have queued for sending, together
+   * (default 256 MiB). A write past it fails its connection, as one past `maxBuffered` does: with
+   * the pools' `maxCount * bufferSize` this bounds the memory a server can be made to hold.
+   */
+  maxQueuedBytes?: number;
 }
 
 export class IoLoop {
@@ -26,6 +33,10 @@ export class IoLoop {
   readonly driver: Driver;
   readonly arena = new SendArena();
   readonly iovBlocks = new IovBlocks();
+  /** Idle timeouts of this loop's connections. */
+  readonly idle: IdleWheel;
+  /** See IoLoopOptions.maxQueuedBytes. */
+  readonly maxQueuedBytes: number;
   #clientPool: BufferPool | undefined;
   #closed = false;
 
@@ -36,6 +47,11 @@ export class IoLoop {
       throw new TypeError(`mode must be "shared" or "dedicated", got ${JSON.stringify(mode)}`);
     }
     const dedicated = mode === "dedicated";
+    const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+    if (!Number.isInteger(maxQueuedBytes) || maxQueuedBytes < 0) {
+      throw new RangeError(`maxQueuedBytes must be an integer >= 0, got ${maxQueuedBytes}`);
+    }
+    this.maxQueuedBytes = maxQueuedBytes;
     this.reactor = new Reactor({
       entries,
       cqEntries: Math.min(entries * 8, 65536),
@@ -46,6 +62,7 @@ export class IoLoop {
         throw e;
       });
     this.driver = new Driver(this.reactor, rethrow, dedicated ? options.blockMs ?? 10 : 0);
+    this.idle = new IdleWheel(this.reactor);
   }
 
   /** The pool client connections use unless given one (created on first use). */
@@ -75,6 +92,7 @@ export class IoLoop {
     if (this.#closed) return;
     this.#closed = true;
     this.#clientPool?.close();
+    this.idle.close();
     this.driver.close();
     this.arena.free();
     this.iovBlocks.free();

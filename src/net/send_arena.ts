@@ -31,14 +31,23 @@ class BlockAllocator<V> {
     this.#makeView = makeView;
   }
 
+  #inUse = 0;
+
   /** A free block id. */
   take(): number {
     if (this.#free.length === 0) this.#addSlab();
+    this.#inUse++;
     return this.#free.pop()!;
   }
 
   give(block: number): void {
+    this.#inUse--;
     this.#free.push(block);
+  }
+
+  /** Bytes in blocks handed out and not given back. */
+  get bytesInUse(): number {
+    return this.#inUse * this.#blockSize;
   }
 
   address(block: number): number {

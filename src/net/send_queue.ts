@@ -1,0 +1,183 @@
+/**
+ * `SendQueue`: the ordered bytes one stream socket still has to send, and the mechanism that sends
+ * them: one send in flight at a time, everything queued going out in one SENDMSG with an iovec per
+ * piece (so a turn costs one SQE per socket), partial sends resumed, pieces released once the kernel
+ * took them — or, for zero-copy sends, once the kernel's notification says it no longer reads them.
+ * Pieces are leases (sent from the pool's memory, no copy) or chunks of the loop's send arena holding
+ * bytes copied from JS. Policy (high-water marks, drain, closing) belongs to the owner.
+ */
+import * as abi from "../abi.ts";
+import type { Lease } from "../buffers/lease.ts";
+import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc } from "../prep.ts";
+import type { IoLoop } from "./loop.ts";
+import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
+
+// A queued piece: a lease (sent from the pool's memory) or an arena chunk holding copied bytes.
+interface Piece {
+  address: number;
+  length: number;
+  lease: Lease | undefined;
+  chunk: number; // -1 for a lease
+}
+
+/** What complete() reports besides a byte count or a negative errno. */
+export const NOTIFICATION = Number.MIN_SAFE_INTEGER;
+
+export class SendQueue {
+  readonly #loop: IoLoop;
+  readonly #fd: number;
+  readonly #token: number;
+  readonly #zeroCopyMin: number;
+  readonly #pieces: Piece[] = [];
+  #head = 0;
+  #buffered = 0;
+  #sending = false;
+  #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
+  #zcNotifications = 0; // SEND_ZC notifications still due: the kernel may still read our memory
+  #zcHeld: Piece[] | undefined; // pieces sent while notifications were due, released after them
+  #zeroCopySends = 0;
+
+  constructor(loop: IoLoop, fd: number, token: number, zeroCopyMin: number) {
+    this.#loop = loop;
+    this.#fd = fd;
+    this.#token = token;
+    this.#zeroCopyMin = zeroCopyMin;
+  }
+
+  /** Bytes queued and not yet accepted by the kernel. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** A send is in flight. */
+  get sending(): boolean {
+    return this.#sending;
+  }
+
+  /** The kernel may still read memory of ours (a send in flight, or zero-copy notifications due). */
+  get busy(): boolean {
+    return this.#sending || this.#zcNotifications > 0;
+  }
+
+  get zeroCopySends(): number {
+    return this.#zeroCopySends;
+  }
+
+  /**
+   * Copies `bytes` into arena chunks and queues them; small writes fill the room left in the last
+   * chunk first (bytes appended behind a piece in flight go out with the next send: the kernel only
+   * reads the length it was given).
+   */
+  pushBytes(bytes: Uint8Array): void {
+    const arena = this.#loop.arena;
+    const length = bytes.length;
+    let at = 0;
+    const last = this.#pieces.length > this.#head ? this.#pieces[this.#pieces.length - 1] : undefined;
+    if (last !== undefined && last.chunk >= 0) {
+      const used = last.address + last.length - arena.address(last.chunk);
+      at = Math.min(SEND_CHUNK_SIZE - used, length);
+      if (at > 0) {
+        arena.bytes(last.chunk).set(at === length ? bytes : bytes.subarray(0, at), used);
+        last.length += at;
+      }
+    }
+    for (; at < length; at += SEND_CHUNK_SIZE) {
+      const n = Math.min(SEND_CHUNK_SIZE, length - at);
+      const chunk = arena.take();
+      arena.bytes(chunk).set(at === 0 && n === length ? bytes : bytes.subarray(at, at + n));
+      this.#pieces.push({ address: arena.address(chunk), length: n, lease: undefined, chunk });
+    }
+    this.#buffered += length;
+  }
+
+  /** Queues a lease, sent from its buffer; released once sent (or dropped). */
+  pushLease(lease: Lease): void {
+    this.#pieces.push({ address: lease.address, length: lease.length, lease, chunk: -1 });
+    this.#buffered += lease.length;
+  }
+
+  /** Starts a send of everything queued, unless one is in flight or nothing is queued. */
+  send(): void {
+    if (this.#sending || this.#head === this.#pieces.length) return;
+    const reactor = this.#loop.reactor;
+    const sqes = reactor.ring.sqes;
+    const slot = reactor.prepare(this.#token);
+    const queued = this.#pieces.length - this.#head;
+    const zeroCopy = this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin;
+    if (queued === 1) {
+      const piece = this.#pieces[this.#head];
+      if (zeroCopy) prepSendZc(sqes, slot, this.#fd, piece.address, piece.length, abi.MSG_NOSIGNAL, 0);
+      else prepSend(sqes, slot, this.#fd, piece.address, piece.length, abi.MSG_NOSIGNAL);
+    } else {
+      const blocks = this.#loop.iovBlocks;
+      const block = this.#iovBlock = blocks.take();
+      const count = Math.min(queued, IOV_PER_BLOCK);
+      for (let i = 0; i < count; i++) {
+        const piece = this.#pieces[this.#head + i];
+        blocks.setIov(block, i, piece.address, piece.length);
+      }
+      blocks.setHeader(block, count);
+      if (zeroCopy) prepSendmsgZc(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
+      else prepSendmsg(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
+    }
+    if (zeroCopy) this.#zeroCopySends++;
+    this.#sending = true;
+  }
+
+  /**
+   * A completion carrying our token. Returns NOTIFICATION for a zero-copy notification, the bytes
+   * the kernel took (pieces retired and released; call send() for the rest), or a negative errno.
+   */
+  complete(res: number, flags: number): number {
+    if (flags & abi.IORING_CQE_F_NOTIF) {
+      if (--this.#zcNotifications === 0 && this.#zcHeld) {
+        for (const piece of this.#zcHeld.splice(0)) this.#release(piece);
+      }
+      return NOTIFICATION;
+    }
+    if (flags & abi.IORING_CQE_F_MORE) this.#zcNotifications++; // a SEND_ZC result: its notification follows
+    this.#sending = false;
+    if (this.#iovBlock >= 0) {
+      this.#loop.iovBlocks.give(this.#iovBlock);
+      this.#iovBlock = -1;
+    }
+    if (res <= 0) return res;
+    this.#buffered -= res;
+    // Retire every piece the kernel took; a partial send leaves the rest of one piece at the head.
+    for (let left = res; left > 0;) {
+      const piece = this.#pieces[this.#head];
+      if (left < piece.length) {
+        piece.address += left;
+        piece.length -= left;
+        break;
+      }
+      left -= piece.length;
+      if (this.#zcNotifications > 0) (this.#zcHeld ??= []).push(piece);
+      else this.#release(piece);
+      this.#pieces[this.#head++] = undefined as unknown as Piece;
+    }
+    if (this.#head === this.#pieces.length) {
+      this.#pieces.length = 0;
+      this.#head = 0;
+    }
+    return res;
+  }
+
+  /** Releases every queued piece (the kernel holds none: call when not busy). Returns the bytes dropped. */
+  clear(): number {
+    const dropped = this.#buffered;
+    for (let i = this.#head; i < this.#pieces.length; i++) this.#release(this.#pieces[i]);
+    this.#pieces.length = 0;
+    this.#head = 0;
+    this.#buffered = 0;
+    return dropped;
+  }
+
+  #release(piece: Piece): void {
+    if (piece.lease) {
+      if (!piece.lease.released) piece.lease.release();
+    } else {
+      this.#loop.arena.give(piece.chunk);
+    }
+  }
+}

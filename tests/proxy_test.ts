@@ -1,0 +1,149 @@
+/**
+ * examples/proxy.ts run as users run it, in front of a node:net target: half-closes passed on, every
+ * fd released, resets contained, bad arguments refused at start-up.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { runtime, runtimeCommand, test } from "./harness.ts";
+import { dial, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
+import { patternBytes } from "./helpers.ts";
+
+const script = fileURLToPath(new URL("../examples/proxy.ts", import.meta.url));
+
+/** Starts the proxy; resolves with its port once it prints "listening on HOST:PORT". */
+async function startProxy(args: string[]): Promise<{ child: ChildProcess; port: number; stderr: () => string }> {
+  const [cmd, argv] = runtimeCommand(script, args);
+  const child = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`proxy did not start: ${err}`)), 15_000);
+    const check = () => {
+      const m = /listening on \S+:(\d+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      } else setTimeout(check, 20);
+    };
+    check();
+    child.on("exit", (code) => reject(new Error(`proxy exited with ${code}: ${err}`)));
+  });
+  return { child, port, stderr: () => err };
+}
+
+function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** SIGTERM, then the exit code (Deno's child_process reports a handled SIGTERM as the signal: 0 then). */
+async function stopProxy(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) =>
+    child.on("exit", (code, signal) => r(runtime === "deno" && code === null && signal === "SIGTERM" ? 0 : code))
+  );
+  child.kill("SIGTERM");
+  return await exited;
+}
+
+function echoTarget(): Promise<net.Server> {
+  const server = net.createServer((s) => {
+    s.on("error", () => {});
+    s.pipe(s);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+/** A target that streams to every client until it goes away. */
+function streamingTarget(): Promise<net.Server> {
+  const block = patternBytes(3, 64 * 1024);
+  const server = net.createServer((s) => {
+    s.on("error", () => {});
+    let open = true;
+    s.on("close", () => (open = false));
+    const pump = () => {
+      while (open && s.write(block));
+      if (open) s.once("drain", pump);
+    };
+    pump();
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+test("proxy: 100 normal closes leave no fd behind; data and half-closes pass through", async () => {
+  const target = await echoTarget();
+  const { child, port } = await startProxy([
+    "--port",
+    "0",
+    "--target",
+    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+  ]);
+  try {
+    const hello = new TextEncoder().encode("hello");
+    await sendAndHalfClose(port, hello, 5000); // the runtime opens its own fds on first use
+    await sleep(100);
+    const baseline = fdCount(child.pid!);
+    for (let i = 0; i < 100; i++) {
+      const reply = await sendAndHalfClose(port, hello, 5000);
+      assert.equal(new TextDecoder().decode(reply), "hello");
+    }
+    const big = patternBytes(5, 3 * 1024 * 1024);
+    assert.deepEqual(await sendAndHalfClose(port, big, 20_000), big);
+    assert.ok(
+      await waitFor(() => fdCount(child.pid!) <= baseline, 5000),
+      `proxy holds ${fdCount(child.pid!) - baseline} more fds than before`,
+    );
+    assert.equal(await stopProxy(child), 0);
+  } finally {
+    child.kill("SIGKILL");
+    target.close();
+  }
+}, { timeoutMs: 60_000 });
+
+test("proxy: 200 clients that reset while the target streams to them do not bring it down", async () => {
+  const target = await streamingTarget();
+  const { child, port, stderr } = await startProxy([
+    "--port",
+    "0",
+    "--target",
+    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+  ]);
+  try {
+    const warm = await dial(port);
+    await new Promise<void>((r) => warm.once("data", () => r()));
+    warm.destroy();
+    await sleep(100);
+    const baseline = fdCount(child.pid!);
+    for (let batch = 0; batch < 4; batch++) {
+      await Promise.all(Array.from({ length: 50 }, async () => {
+        const s = await dial(port);
+        s.on("error", () => {});
+        await new Promise<void>((r) => s.once("data", () => r()));
+        if (typeof s.resetAndDestroy === "function") s.resetAndDestroy();
+        else s.destroy();
+      }));
+    }
+    await sleep(200);
+    assert.equal(child.exitCode, null, `the proxy is still running: ${stderr()}`);
+    assert.doesNotMatch(stderr(), /Uncaught|ClosedError/);
+    assert.ok(await waitFor(() => fdCount(child.pid!) <= baseline, 5000), "every fd released");
+    assert.equal(await stopProxy(child), 0);
+  } finally {
+    child.kill("SIGKILL");
+    target.close();
+  }
+}, { timeoutMs: 60_000 });
+
+test("proxy: a malformed --target or an unknown flag is refused at start-up with the usage", async () => {
+  for (const args of [["--target", "127.0.0.1"], ["--target", "host:99999"], ["--prot", "9000"], ["--port"]]) {
+    const [cmd, argv] = runtimeCommand(script, args);
+    const child = spawn(cmd, argv, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 2, `${args.join(" ")}: exit code`);
+    assert.match(err, /usage: proxy\.ts/, `${args.join(" ")}: ${err}`);
+    assert.doesNotMatch(err, /\n\s+at /, "no stack trace");
+  }
+});

@@ -1,0 +1,407 @@
+/**
+ * Servers written as a newcomer writes them from the README, against plain node:net clients: no byte
+ * lost at EOF, no process-wide failure from one connection, pause that pauses, loops that can be
+ * left, fair use of a shared pool, idle timeouts. Each test replays a defect users met.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import net from "node:net";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { connect, type Connection, IoLoop, type Lease, listen } from "../mod.ts";
+import { startEchoServer } from "../examples/echo_server.ts";
+import { runtimeCommand, test } from "./harness.ts";
+import { concat, dial, roundTrip, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
+import { patternBytes } from "./helpers.ts";
+
+/** The README's Deno.listen-style echo, verbatim apart from the loop. */
+function readmeIterationEcho(loop: IoLoop) {
+  const server = listen({ loop, port: 0 });
+  (async () => {
+    for await (const conn of server) {
+      (async () => {
+        for await (const lease of conn) {
+          if (!conn.write(lease)) await conn.flushed();
+        }
+      })();
+    }
+  })();
+  return server;
+}
+
+for (const size of [6, 1_000_000]) {
+  test(`README for-await echo: ${size} bytes then a half-close come back whole`, async () => {
+    const loop = new IoLoop();
+    const server = readmeIterationEcho(loop);
+    const payload = patternBytes(size, size);
+    for (let round = 0; round < 3; round++) {
+      const echoed = await sendAndHalfClose(server.port, payload);
+      assert.equal(echoed.length, payload.length, `round ${round}`);
+      assert.deepEqual(echoed, payload);
+    }
+    assert.ok(await waitFor(() => server.connections === 0, 2000), "closed once both sides were done");
+    await server.stop();
+    loop.close();
+  });
+}
+
+test("pipelined requests then a half-close: every request answered (for await)", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0 });
+  (async () => {
+    for await (const conn of server) {
+      (async () => {
+        let line = "";
+        for await (const lease of conn) {
+          const text = new TextDecoder().decode(lease.bytes);
+          lease.release();
+          const parts = (line + text).split("\n");
+          line = parts.pop()!;
+          for (const key of parts) conn.write(new TextEncoder().encode(`VALUE ${key}\n`));
+        }
+      })();
+    }
+  })();
+  const requests = Array.from({ length: 4003 }, (_, i) => `key${i}\n`).join("");
+  const reply = new TextDecoder().decode(await sendAndHalfClose(server.port, new TextEncoder().encode(requests)));
+  const lines = reply.split("\n").filter((l) => l);
+  assert.equal(lines.length, 4003);
+  assert.equal(lines[4002], "VALUE key4002");
+  await server.stop();
+  loop.close();
+});
+
+test("a 50 MiB download through for await over connect() arrives whole (SHA-256)", async () => {
+  const total = 50 * 1024 * 1024;
+  const block = patternBytes(7, 1 << 20);
+  const expected = createHash("sha256");
+  for (let i = 0; i < total / block.length; i++) expected.update(block);
+  const source = net.createServer((s) => {
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        sent += block.length;
+        if (!s.write(block)) return s.once("drain", pump);
+      }
+      s.end();
+    };
+    pump();
+  });
+  await new Promise<void>((r) => source.listen(0, "127.0.0.1", r));
+  const loop = new IoLoop();
+  const conn = await connect({ loop, port: (source.address() as net.AddressInfo).port });
+  const got = createHash("sha256");
+  let bytes = 0;
+  for await (const lease of conn) {
+    got.update(lease.bytes);
+    bytes += lease.length;
+    lease.release();
+  }
+  assert.equal(bytes, total);
+  assert.equal(got.digest("hex"), expected.digest("hex"));
+  assert.ok(await waitFor(() => conn.closed, 2000));
+  source.close();
+  loop.close();
+}, { timeoutMs: 120_000 });
+
+test(
+  "naive broadcast: a client that never reads is closed, the reader keeps receiving, the process lives",
+  async () => {
+    const loop = new IoLoop();
+    const clients = new Set<Connection>();
+    const logged: unknown[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => logged.push(args);
+    try {
+      // The chat every tutorial writes: each chunk goes to every other client; write()'s result ignored.
+      const server = listen({
+        loop,
+        port: 0,
+        maxBuffered: 1024 * 1024,
+        handlers: {
+          open(conn) {
+            clients.add(conn);
+          },
+          data(conn, lease) {
+            for (const c of clients) if (c !== conn) c.write(lease.bytes);
+            lease.release();
+          },
+          close(conn) {
+            clients.delete(conn);
+          },
+        },
+      });
+      const sleeper = await dial(server.port);
+      sleeper.pause(); // never reads
+      const reader = await dial(server.port);
+      let read = 0;
+      reader.on("data", (d: Uint8Array) => (read += d.length));
+      const flooder = await dial(server.port);
+      flooder.on("data", () => {});
+      // Faster than the never-reader takes (nothing), slower than the reader (in this same thread) reads.
+      const chunk = patternBytes(3, 64 * 1024);
+      let flooding = true;
+      const flood = () => {
+        if (!flooding) return;
+        flooder.write(chunk);
+        setTimeout(flood, 10);
+      };
+      flood();
+      assert.ok(await waitFor(() => clients.size === 2, 10_000), "the never-reading client was closed");
+      const before = read;
+      await sleep(300);
+      assert.ok(read > before, "the reader still receives after the slow one was closed");
+      flooding = false;
+      flooder.destroy();
+      reader.destroy();
+      sleeper.destroy();
+      assert.equal(logged.length, 1, "one line for the one failed connection");
+      assert.match(String((logged[0] as unknown[])[1]), /maxBuffered/);
+      await server.stop();
+    } finally {
+      console.error = consoleError;
+      loop.close();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
+test("a throwing handler closes only its connection and reaches the error handler", async () => {
+  const loop = new IoLoop();
+  const errors: Error[] = [];
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        const text = new TextDecoder().decode(lease.bytes);
+        lease.release();
+        if (text.startsWith("boom")) throw new Error("handler bug");
+        conn.write(new TextEncoder().encode(text));
+      },
+      error(_conn, e) {
+        errors.push(e);
+      },
+    },
+  });
+  const good = await dial(server.port);
+  const bad = await dial(server.port);
+  const badClosed = new Promise<void>((r) => bad.on("close", () => r()));
+  bad.on("error", () => {});
+  bad.write("boom");
+  await badClosed;
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].message, "handler bug");
+  assert.ok(await roundTrip(good, new TextEncoder().encode("still here"), 2000) >= 0);
+  good.destroy();
+  await server.stop();
+  loop.close();
+});
+
+test("break out of for await over a connection: queued leases released, pool back to 0 leased", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0, pool: { count: 64, bufferSize: 4096 } });
+  const done = (async () => {
+    for await (const conn of server) {
+      for await (const lease of conn) {
+        lease.release();
+        await sleep(50); // the kernel fills the inbox meanwhile
+        break;
+      }
+      return;
+    }
+  })();
+  const client = await dial(server.port);
+  client.on("error", () => {});
+  const chunk = patternBytes(5, 4096);
+  for (let i = 0; i < 200; i++) client.write(chunk);
+  await done;
+  assert.ok(
+    await waitFor(() => server.pool.stats().buffersLeased === 0, 2000),
+    `leased: ${server.pool.stats().buffersLeased}`,
+  );
+  assert.ok(await waitFor(() => server.connections === 0, 2000), "the connection was ended");
+  client.destroy();
+  await server.stop();
+  loop.close();
+});
+
+test("pause(): no data callback until resume(); held data then arrives in order", async () => {
+  const loop = new IoLoop();
+  let afterPause = 0;
+  let paused = false;
+  const received: Uint8Array[] = [];
+  let serverConn: Connection | undefined;
+  const server = listen({
+    loop,
+    port: 0,
+    pool: { count: 64, bufferSize: 4096 },
+    handlers: {
+      open(conn) {
+        serverConn = conn;
+      },
+      data(conn, lease) {
+        if (paused) afterPause++;
+        received.push(lease.bytes.slice());
+        lease.release();
+        if (!paused && received.length === 1) {
+          conn.pause();
+          paused = true;
+        }
+      },
+    },
+  });
+  const client = await dial(server.port);
+  const payload = patternBytes(9, 2 * 1024 * 1024);
+  client.write(payload);
+  await sleep(300);
+  assert.equal(afterPause, 0, "no data callback while paused");
+  assert.ok(serverConn!.paused);
+  paused = false;
+  serverConn!.resume();
+  assert.ok(await waitFor(() => received.reduce((n, r) => n + r.length, 0) === payload.length, 10_000));
+  assert.deepEqual(concat(received), payload);
+  client.destroy();
+  await server.stop();
+  loop.close();
+});
+
+test("flushed() rejects with ClosedError when the connection closes with writes queued", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0 });
+  const client = await dial(server.port);
+  client.pause();
+  await waitFor(() => server.connections === 1, 2000);
+  const conn = await new Promise<Connection>((resolve) => {
+    (async () => {
+      for await (const c of server) return resolve(c);
+    })();
+  });
+  for (let i = 0; i < 8; i++) conn.write(patternBytes(i, 1024 * 1024)); // more than the socket buffers take
+  await sleep(100);
+  assert.ok(conn.bufferedAmount > 0);
+  const flushed = conn.flushed();
+  conn.close();
+  await assert.rejects(flushed, { name: "ClosedError" });
+  client.destroy();
+  await server.stop();
+  loop.close();
+});
+
+test(
+  "fair share: a prober's round trips succeed while 1,000 clients that never read flood the echo server",
+  async () => {
+    const server = startEchoServer({
+      host: "127.0.0.1",
+      port: 0,
+      buffers: 4096,
+      maxBuffers: 16384,
+      bufferSize: 4096,
+      backend: "auto",
+      safe: false,
+      reusePort: false,
+      dedicated: false,
+    });
+    const [cmd, args] = runtimeCommand(fileURLToPath(new URL("./fixtures/flood_clients.ts", import.meta.url)), [
+      String(server.port),
+      "1000",
+      String(4 * 1024 * 1024),
+    ]);
+    const flood = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
+    await new Promise<void>((resolve, reject) => {
+      flood.stdout!.on("data", (d: Uint8Array) => new TextDecoder().decode(d).includes("ready") && resolve());
+      flood.on("exit", (code) => reject(new Error(`flood clients exited with ${code}`)));
+    });
+    await sleep(1000);
+    const prober = await dial(server.port);
+    const message = patternBytes(13, 64);
+    let failed = 0;
+    for (let i = 0; i < 33; i++) if (await roundTrip(prober, message, 1000) < 0) failed++;
+    assert.equal(failed, 0, `${failed} of 33 round trips timed out; pool: ${JSON.stringify(server.pool.stats())}`);
+    flood.stdin!.end();
+    assert.ok(await waitFor(() => server.connections === 1, 10_000), "the flood's connections closed");
+    assert.ok(await roundTrip(prober, message, 1000) >= 0, "recovered");
+    prober.destroy();
+    await server.stop();
+  },
+  { timeoutMs: 120_000 },
+);
+
+test(
+  "idle timeout: 10,000 idle connections close within idleTimeout + 1 s; an active client is not slowed",
+  async () => {
+    const loop = new IoLoop();
+    const server = listen({
+      loop,
+      port: 0,
+      backlog: 4096,
+      idleTimeout: 2,
+      handlers: {
+        data(conn, lease) {
+          if (!conn.write(lease)) conn.pause();
+        },
+        drain: (conn) => conn.resume(),
+      },
+    });
+    const active = await dial(server.port);
+    const message = patternBytes(17, 64);
+    const baseline: number[] = [];
+    for (let i = 0; i < 50; i++) baseline.push(await roundTrip(active, message, 1000));
+    const [cmd, args] = runtimeCommand(fileURLToPath(new URL("./fixtures/idle_clients.ts", import.meta.url)), [
+      String(server.port),
+      "10000",
+    ]);
+    const idle = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
+    await new Promise<void>((resolve, reject) => {
+      idle.stdout!.on("data", (d: Uint8Array) => new TextDecoder().decode(d).includes("ready") && resolve());
+      idle.on("exit", (code) => reject(new Error(`idle clients exited with ${code}`)));
+    });
+    const opened = performance.now();
+    assert.ok(await waitFor(() => server.connections >= 10_001, 5000));
+    // Keep the active client busy through the expiry of the others.
+    const during: number[] = [];
+    while (server.connections > 1 && performance.now() - opened < 4000) {
+      during.push(await roundTrip(active, message, 1000));
+    }
+    const closedAt = performance.now();
+    assert.equal(server.connections, 1, "only the active client is left");
+    assert.ok(closedAt - opened < 3000, `closed ${Math.round(closedAt - opened)} ms after the last one opened`);
+    const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
+    assert.ok(!during.includes(-1), "no active round trip timed out");
+    assert.ok(p(during, 0.99) < p(baseline, 0.99) + 50, `p99 ${p(during, 0.99)} ms vs ${p(baseline, 0.99)} ms before`);
+    idle.stdin!.end();
+    active.destroy();
+    await server.stop();
+    loop.close();
+  },
+  { timeoutMs: 60_000 },
+);
+
+test("idle timeout: the timeout handler runs instead of the default close; the setter restarts the count", async () => {
+  const loop = new IoLoop();
+  let timeouts = 0;
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      open(conn) {
+        conn.idleTimeout = 0.5;
+      },
+      data(_conn, lease: Lease) {
+        lease.release();
+      },
+      timeout(conn) {
+        if (++timeouts === 2) conn.close();
+      },
+    },
+  });
+  const client = await dial(server.port);
+  const closed = new Promise<void>((r) => client.on("close", () => r()));
+  const start = performance.now();
+  await closed;
+  const ms = performance.now() - start;
+  assert.equal(timeouts, 2);
+  assert.ok(ms >= 900 && ms < 2000, `closed after ${Math.round(ms)} ms`);
+  await server.stop();
+  loop.close();
+});
