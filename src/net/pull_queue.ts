@@ -1,7 +1,9 @@
 /**
  * `PullQueue`: values produced by completions, consumed by `for await` (a server's accepted
  * connections, a connection's leases). One pending reader at a time; values wait in order; an end
- * (with or without an error) reaches the reader after every value queued before it.
+ * (with or without an error) reaches the reader after every value queued before it. Values are
+ * distinct objects, kept in an insertion-ordered Set, so one that goes away while queued (a
+ * connection that closed) leaves in O(1).
  */
 export interface PullQueueEvents {
   /** A value was handed to the reader (the owner may resume production below a limit). */
@@ -12,8 +14,7 @@ export interface PullQueueEvents {
 
 export class PullQueue<T> {
   readonly #events: PullQueueEvents;
-  #items: T[] = [];
-  #head = 0;
+  readonly #items = new Set<T>();
   #reader: ((r: IteratorResult<T>) => void) | undefined;
   #ended = false;
   #error: Error | undefined;
@@ -25,7 +26,7 @@ export class PullQueue<T> {
 
   /** Values waiting for a reader. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#items.size;
   }
 
   get ended(): boolean {
@@ -47,20 +48,16 @@ export class PullQueue<T> {
       this.#events.taken?.();
       return true;
     }
-    this.#items.push(value);
+    this.#items.add(value);
     return true;
   }
 
   /** The oldest queued value, taken out (for owners that deliver values themselves). */
   shift(): T | undefined {
-    if (this.#head === this.#items.length) return undefined;
-    const value = this.#items[this.#head];
-    this.#items[this.#head++] = undefined as T;
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    }
-    return value;
+    const first = this.#items.values().next();
+    if (first.done) return undefined;
+    this.#items.delete(first.value);
+    return first.value;
   }
 
   /** Takes out every queued value for `each` (e.g. to release them). */
@@ -68,15 +65,16 @@ export class PullQueue<T> {
     for (let v = this.shift(); v !== undefined; v = this.shift()) each(v);
   }
 
-  /** Removes `value` if it is queued (O(queued)). */
+  /** Takes `value` out if it is queued. */
   remove(value: T): void {
-    const i = this.#items.indexOf(value, this.#head);
-    if (i < 0) return;
-    this.#items.splice(i, 1);
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    }
+    this.#items.delete(value);
+  }
+
+  /** A pending reader is told `done` (its loop was left); the queue itself goes on. */
+  cancelRead(): void {
+    const reader = this.#reader;
+    this.#reader = undefined;
+    reader?.({ value: undefined, done: true });
   }
 
   /** No more values: readers get `done` once the queue is empty. Idempotent; the first error is kept. */

@@ -17,6 +17,7 @@ import {
   type ConnectionOwner,
 } from "./connection.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
+import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "./sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
@@ -140,9 +141,8 @@ export class Server implements ConnectionOwner {
   // Iteration mode (no open and no data handler): accepted connections wait here for `for await`. A
   // Set, so that a connection closing while it waits leaves at once.
   readonly #iterable: boolean;
-  readonly #incoming = new Set<Connection>();
+  readonly #incoming = new PullQueue<Connection>();
   #queueing: boolean; // false once a `for await` was left early, until the next one starts
-  #acceptor: ((r: IteratorResult<Connection>) => void) | undefined;
 
   constructor(options: ListenOptions) {
     if (!options || typeof options !== "object") throw new TypeError("listen() needs an options object");
@@ -203,7 +203,7 @@ export class Server implements ConnectionOwner {
       rejected: this.#rejected,
       acceptErrors: this.#acceptErrors,
       forced: this.#forced,
-      queued: this.#incoming.size,
+      queued: this.#incoming.length,
       pool: this.pool.stats(),
     };
   }
@@ -296,17 +296,7 @@ export class Server implements ConnectionOwner {
     }
     this.#connections.add(conn);
     conn.start();
-    if (this.#iterable && !conn.closed) this.#offer(conn);
-  }
-
-  #offer(conn: Connection): void {
-    if (this.#acceptor) {
-      const acceptor = this.#acceptor;
-      this.#acceptor = undefined;
-      acceptor({ value: conn, done: false });
-    } else {
-      this.#incoming.add(conn);
-    }
+    if (this.#iterable && !conn.closed) this.#incoming.push(conn);
   }
 
   /**
@@ -320,16 +310,7 @@ export class Server implements ConnectionOwner {
     this.#queueing = true;
     let left = false;
     return {
-      next: () => {
-        if (left || this.#stopped) return Promise.resolve({ value: undefined, done: true });
-        const first = this.#incoming.values().next();
-        if (!first.done) {
-          this.#incoming.delete(first.value);
-          return Promise.resolve({ value: first.value, done: false });
-        }
-        if (this.#acceptor) return Promise.reject(new TypeError("another accept of this server is pending"));
-        return new Promise((resolve) => (this.#acceptor = resolve));
-      },
+      next: () => left ? Promise.resolve({ value: undefined, done: true }) : this.#incoming.next(),
       return: () => {
         if (!left) {
           left = true;
@@ -343,18 +324,14 @@ export class Server implements ConnectionOwner {
   /** Nobody takes queued connections any more: close them and queue no more. */
   #endIteration(): void {
     this.#queueing = false;
-    const acceptor = this.#acceptor;
-    this.#acceptor = undefined;
-    acceptor?.({ value: undefined, done: true });
-    const queued = [...this.#incoming];
-    this.#incoming.clear();
-    for (const c of queued) c.close();
+    this.#incoming.cancelRead();
+    this.#incoming.clear((c) => c.close());
   }
 
   /** @internal ConnectionOwner: one of our connections has closed. */
   connectionClosed(conn: Connection): void {
     this.#connections.delete(conn);
-    this.#incoming.delete(conn);
+    this.#incoming.remove(conn);
     if (this.#connections.size === 0) this.#allClosed?.();
   }
 
@@ -394,6 +371,7 @@ export class Server implements ConnectionOwner {
   async #stop(graceful: boolean): Promise<void> {
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#endIteration();
+    this.#incoming.end(); // a later for-await ends at once
     await Promise.all([this.#closeListener(), this.#closeConnections(graceful)]);
     if (this.#logTimer !== undefined) clearTimeout(this.#logTimer);
     this.#logTimer = undefined;
