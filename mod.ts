@@ -53,7 +53,7 @@ export {
   udpBind,
 } from "./src/net/socket.ts";
 export type { TcpListenOptions } from "./src/net/socket.ts";
-export type { SocketAddress } from "./src/net/sockaddr.ts";
+export type { SocketAddress } from "./src/sockaddr.ts";
 export { openFile } from "./src/fs/file.ts";
 
 // Errors.

@@ -10,7 +10,7 @@ import type { Lease } from "./buffers/lease.ts";
 import type { BufferPool, BufferWaiter } from "./buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
-import { decodeSockaddr, type SocketAddress } from "./net/sockaddr.ts";
+import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";

@@ -8,7 +8,6 @@ import { Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
-import { native } from "../../ffi/mod.ts";
 import {
   checkConnectionOptions,
   Connection,
@@ -18,7 +17,7 @@ import {
 } from "./connection.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
-import { checkEndpoint, encodeSockaddr } from "./sockaddr.ts";
+import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
 export interface ServerHandlers extends ConnectionHandlers {
@@ -221,10 +220,10 @@ export class Server implements ConnectionOwner {
     if (!more) this.#accepting = false;
     if (res >= 0) {
       if (this.#stopped) {
-        native.libc.close(res);
+        closeFd(res);
       } else if (this.#connections.size >= this.#maxConnections || (this.#iterable && !this.#queueing)) {
         // Nobody takes it: closed now, its client sees EOF at once instead of hanging in the backlog.
-        native.libc.close(res);
+        closeFd(res);
         this.#rejected++;
       } else {
         this.#accepted++;
@@ -291,7 +290,7 @@ export class Server implements ConnectionOwner {
     try {
       conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
     } catch (e) {
-      native.libc.close(fd);
+      closeFd(fd);
       throw e;
     }
     this.#connections.add(conn);
@@ -466,7 +465,7 @@ export function connect(options: ConnectOptions): Promise<Connection> {
         addr.free();
         loop.driver.unref();
         if (res < 0) {
-          native.libc.close(fd);
+          closeFd(fd);
           reject(new UringError("connect", -res, `${host}:${options.port}`));
           return;
         }
@@ -476,7 +475,7 @@ export function connect(options: ConnectOptions): Promise<Connection> {
           conn.start();
           resolve(conn);
         } catch (e) {
-          native.libc.close(fd);
+          closeFd(fd);
           reject(e);
         }
       },

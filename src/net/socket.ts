@@ -6,7 +6,7 @@ import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
-import { checkEndpoint, decodeSockaddr, encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
+import { checkEndpoint, decodeSockaddr, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 
 let scratch: NativeMemory | undefined;
 /** One page for sockaddrs and option values; calls here are synchronous, so one is enough. */

@@ -8,7 +8,7 @@ import { ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
 import { getDefaultLoop, type IoLoop } from "./loop.ts";
-import { checkEndpoint, encodeSockaddr, type SocketAddress } from "./sockaddr.ts";
+import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 

@@ -1,5 +1,5 @@
 /** struct sockaddr_in / sockaddr_in6 encoding and decoding (network byte order where the ABI says). */
-import { AF_INET, AF_INET6, SOCKADDR_IN6_SIZE, SOCKADDR_IN_SIZE } from "../abi.ts";
+import { AF_INET, AF_INET6, SOCKADDR_IN6_SIZE, SOCKADDR_IN_SIZE } from "./abi.ts";
 
 export interface SocketAddress {
   family: "ipv4" | "ipv6";
