@@ -2,6 +2,7 @@
  * Command-line parsing shared by the examples: node:util parseArgs with strict checking, so an
  * unknown flag, a flag without its value or a bad value ends with one line and the usage.
  */
+import { isIP } from "node:net";
 import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
@@ -10,23 +11,57 @@ type Values<O extends Options> = {
   [K in keyof O]: O[K]["type"] extends "boolean" ? boolean | undefined : string | undefined;
 };
 
-/** Parses process.argv; `check` turns the strings into settings, calling `fail(message)` on a bad value. */
+/** Prints `message` (one line) and the usage to stderr and exits 2. */
+export function exitWithUsage(usage: string, message: string): never {
+  console.error(`${message.replace(/\s*\n\s*/g, " ")}\nusage: ${usage}`);
+  process.exit(2);
+}
+
+/**
+ * Parses process.argv; `check` turns the strings (and the positional arguments, which are allowed
+ * only where `check` accepts them) into settings, calling `fail(message)` on a bad value.
+ */
 export function parseExampleArgs<O extends Options, T>(
   usage: string,
   options: O,
-  check: (values: Values<O>, fail: (message: string) => never) => T,
+  check: (values: Values<O>, fail: (message: string) => never, positionals: string[]) => T,
 ): { values: T; positionals: string[] } {
-  const fail = (message: string): never => {
-    console.error(`${message}\nusage: ${usage}`);
-    process.exit(2);
-  };
+  const fail = (message: string): never => exitWithUsage(usage, message);
   let parsed;
   try {
     parsed = parseArgs({ args: process.argv.slice(2), options, strict: true, allowPositionals: true });
   } catch (e) {
-    return fail((e as Error).message);
+    // parseArgs' own errors, without their hints about "--" and "--flag=-value" (the usage follows).
+    return fail((e as Error).message.split(/(?<=[.?])\s+/).filter((s) => !s.startsWith("To specify")).join(" "));
   }
-  return { values: check(parsed.values as unknown as Values<O>, fail), positionals: parsed.positionals };
+  return {
+    values: check(parsed.values as unknown as Values<O>, fail, parsed.positionals),
+    positionals: parsed.positionals,
+  };
+}
+
+/** `text` as an integer in [min, max], or `fail` naming the flag. */
+export function integerArg(
+  name: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+  fail: (message: string) => never,
+): number {
+  const n = Number(text);
+  if (text === undefined || text.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    fail(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text ?? "")}`);
+  }
+  return n;
+}
+
+/** --host: an IPv4 or IPv6 address literal ("[::1]" as well as "::1") or "localhost"; else `fail`. */
+export function hostArg(text: string | undefined, fail: (message: string) => never, name = "host"): string {
+  const host = text?.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text ?? "";
+  if (host !== "localhost" && (isIP(host) === 0 || host.includes("%"))) {
+    fail(`--${name} must be an IPv4 or IPv6 address or localhost, got ${JSON.stringify(text ?? "")}`);
+  }
+  return host;
 }
 
 /** "HOST:PORT" or "[IPv6]:PORT" with a port in [1, 65535], or undefined. */

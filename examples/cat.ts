@@ -15,18 +15,26 @@
  */
 import process from "node:process";
 import { BufferPool, closeFd, openFile, Reactor, StreamReceiver, UringError } from "../mod.ts";
+import { parseExampleArgs } from "./args.ts";
 
 const BUFFER_SIZE = 64 * 1024;
 const BUFFERS = 4;
 /** Stop reading while this many bytes are written but not yet flushed. */
 const MAX_UNFLUSHED = 256 * 1024;
 
-const args = process.argv.slice(2);
-if (args.length !== 1 || args[0] === "" || args[0].startsWith("-")) {
-  console.error("usage: cat.ts FILE\n  writes FILE to stdout, reading it through io_uring with provided buffers");
-  process.exit(2);
-}
-const path = args[0];
+// No options: FILE is the one positional argument ("--" before a FILE that starts with "-").
+const { values: path } = parseExampleArgs(
+  "cat.ts FILE\n  writes FILE to stdout, reading it through io_uring with provided buffers",
+  {},
+  (_values, fail, positionals) => {
+    if (positionals.length === 0) fail("missing FILE");
+    if (positionals.length > 1) fail(`one FILE only, got ${positionals.length}: ${positionals.join(" ")}`);
+    const [file] = positionals;
+    if (file === "") fail("FILE must not be empty");
+    if (file === "-") fail("FILE must be a path (cat.ts does not read stdin)");
+    return file;
+  },
+);
 
 /** stdout failed (e.g. EPIPE: the reader went away). */
 let outputError: Error | undefined;

@@ -10,8 +10,10 @@
  *
  * Options: --port N (8080; 0 picks a free port), --host H (127.0.0.1), --buffers N (4096),
  * --buffer-size B (4096), --backend auto|ring|ring-mmap|legacy, --safe (detach leases on release,
- * leak net on).
- * Prints "listening on HOST:PORT" (the real port) to stderr once ready; SIGINT/SIGTERM stop it.
+ * leak net on). An unknown flag, a flag without its value or a bad value prints one line and the
+ * usage and exits 2.
+ * Prints "listening on HOST:PORT" (the real port; IPv6 as [::1]:PORT) to stderr once ready;
+ * SIGINT/SIGTERM stop it.
  *
  * What it understands: the request line (HTTP/1.0 and 1.1), `Content-Length` (the body is skipped),
  * `Connection: close` / `keep-alive`, HEAD (no body in the answer). Keep-alive is the default for 1.1.
@@ -19,14 +21,35 @@
  */
 import process from "node:process";
 import { type Connection, listen, type PoolBackend } from "../mod.ts";
+import { displayHost, hostArg, integerArg, parseExampleArgs } from "./args.ts";
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-const port = Number(option("port", "8080"));
-const host = option("host", "127.0.0.1");
-const safe = process.argv.includes("--safe");
+const USAGE = "http.ts [--port N] [--host H] [--buffers N] [--buffer-size B] " +
+  "[--backend auto|ring|ring-mmap|legacy] [--safe]";
+const BACKENDS = ["auto", "ring", "ring-mmap", "legacy"];
+const { values: args } = parseExampleArgs(
+  USAGE,
+  {
+    port: { type: "string", default: "8080" },
+    host: { type: "string", default: "127.0.0.1" },
+    buffers: { type: "string", default: "4096" },
+    "buffer-size": { type: "string", default: "4096" },
+    backend: { type: "string", default: "auto" },
+    safe: { type: "boolean" },
+  },
+  (v, fail, positionals) => {
+    if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    if (!BACKENDS.includes(v.backend!)) fail(`--backend must be one of ${BACKENDS.join(", ")}, got ${v.backend}`);
+    return {
+      port: integerArg("port", v.port, 0, 65535, fail),
+      host: hostArg(v.host, fail),
+      buffers: integerArg("buffers", v.buffers, 1, 65536, fail),
+      bufferSize: integerArg("buffer-size", v["buffer-size"], 1, 1 << 30, fail),
+      backend: v.backend as PoolBackend | "auto",
+      safe: v.safe ?? false,
+    };
+  },
+);
+const { port, host, safe } = args;
 
 /** Largest request head accepted, CRLFCRLF included. */
 const MAX_HEAD = 8 * 1024;
@@ -236,9 +259,9 @@ const server = listen({
   host,
   port,
   pool: {
-    count: Number(option("buffers", "4096")),
-    bufferSize: Number(option("buffer-size", "4096")),
-    backend: option("backend", "auto") as PoolBackend | "auto",
+    count: args.buffers,
+    bufferSize: args.bufferSize,
+    backend: args.backend,
     detachOnRelease: safe,
     leakTracking: safe ? "warn" : "off",
   },
@@ -266,7 +289,7 @@ const server = listen({
     },
   },
 });
-console.error(`listening on ${host.includes(":") ? `[${host}]` : host}:${server.port}`);
+console.error(`listening on ${displayHost(host)}:${server.port}`);
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,8 +1,14 @@
 /**
  * Prints what this kernel's io_uring can do (opcodes, buffer rings, incremental, bundles) and times
  * a batch of NOP round trips. Run: deno run --allow-ffi examples/probe.ts   |   bun examples/probe.ts
+ * It takes no arguments: any argument ends with the usage (exit 2).
  */
 import { prepNop, probeFeatures, Ring } from "../mod.ts";
+import { parseExampleArgs } from "./args.ts";
+
+parseExampleArgs("probe.ts (no arguments)", {}, (_values, fail, positionals) => {
+  if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
+});
 
 const features = probeFeatures();
 console.log(JSON.stringify({ ...features, opcodes: `${features.opcodes.length} supported` }, null, 2));

@@ -5,35 +5,49 @@
  *   deno run --allow-ffi --allow-read examples/udp-echo.ts --port 9002
  *   bun examples/udp-echo.ts --port 9002
  *
- * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and print its stats.
+ * Options: see USAGE (--help). An unknown flag, a flag without its value or a bad value prints one
+ * line and the usage and exits 2.
+ * Prints "listening on HOST:PORT" (IPv6 as [::1]:PORT) to stderr once ready; SIGINT/SIGTERM stop it
+ * and print its stats.
  */
 import process from "node:process";
-import { bindUdp, type UdpSocket } from "../mod.ts";
+import { bindUdp, MAX_UDP_PAYLOAD, type UdpSocket } from "../mod.ts";
+import { displayHost, exitWithUsage, hostArg, integerArg, parseExampleArgs } from "./args.ts";
 
-const USAGE = `usage: udp-echo.ts [--host H] [--port N] [--max-datagram N]
+const USAGE = `udp-echo.ts [--host H] [--port N] [--max-datagram N] [--help]
   --host H          address to bind (default 127.0.0.1)
   --port N          port to bind (default 9002; 0 picks one)
-  --max-datagram N  largest datagram echoed, 1..65507 (default 65507); each receive buffer is
+  --max-datagram N  largest datagram echoed, 1..${MAX_UDP_PAYLOAD} (default ${MAX_UDP_PAYLOAD}); each receive buffer is
                     N + 44 bytes (io_uring_recvmsg_out header and source address), 256 buffers.
                     Larger datagrams arrive truncated: they are counted and not echoed.`;
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const { values: args } = parseExampleArgs(
+  USAGE,
+  {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "9002" },
+    "max-datagram": { type: "string", default: String(MAX_UDP_PAYLOAD) },
+    help: { type: "boolean", short: "h" },
+  },
+  (v, fail, positionals) => {
+    if (v.help) {
+      console.log(`usage: ${USAGE}`);
+      process.exit(0);
+    }
+    if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    return {
+      host: hostArg(v.host, fail),
+      port: integerArg("port", v.port, 0, 65535, fail),
+      maxDatagramSize: integerArg("max-datagram", v["max-datagram"], 1, MAX_UDP_PAYLOAD, fail),
+    };
+  },
+);
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-/** Binds the echo socket; bad options print the usage and exit 2. */
+/** Binds the echo socket; options the library still refuses print the usage and exit 2. */
 function bind(): UdpSocket {
   try {
     return bindUdp({
-      host: option("host", "127.0.0.1"),
-      port: Number(option("port", "9002")),
-      maxDatagramSize: Number(option("max-datagram", "65507")),
+      ...args,
       handlers: {
         message(sock, datagram) {
           // Half a datagram back would look like a whole one to the sender: drop it (stats count it).
@@ -47,15 +61,14 @@ function bind(): UdpSocket {
     });
   } catch (e) {
     if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
-    console.error(`udp-echo: ${e.message}\n${USAGE}`);
-    process.exit(2);
+    exitWithUsage(USAGE, e.message);
   }
 }
 
 const socket = bind();
 const { bufferSize, buffersTotal } = socket.pool.stats();
 console.error(
-  `listening on ${socket.host}:${socket.port} (udp; datagrams up to ${socket.maxDatagramSize} bytes, ` +
+  `listening on ${displayHost(socket.host)}:${socket.port} (udp; datagrams up to ${socket.maxDatagramSize} bytes, ` +
     `${buffersTotal} buffers of ${bufferSize} bytes)`,
 );
 

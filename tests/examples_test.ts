@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect, type Connection, IoLoop } from "../mod.ts";
+import { connect, type Connection, IoLoop, probeFeatures } from "../mod.ts";
 import { runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip } from "./clients.ts";
 
@@ -304,4 +304,100 @@ test("examples/echo.ts: an unknown flag, a flag without its value or a bad value
     assert.match(child.stderr, /usage: echo\.ts/);
     assert.doesNotMatch(child.stderr, /\n\s+at /, "no stack trace");
   }
+}, { timeoutMs: 60_000 });
+
+/**
+ * Runs `example` with each argument list at once; each must exit 2 with one line, then the usage,
+ * nothing on stdout and no stack trace.
+ */
+async function assertUsageExits(example: string, cases: string[][]): Promise<void> {
+  const children = cases.map((args) => ({ args, child: new Child(example, args) }));
+  await Promise.all(children.map(({ child }) => child.wait()));
+  const usage = new RegExp(`(^|\\n)[^\\n]+\\nusage: ${example.replace(".", "\\.")}`);
+  for (const { args, child } of children) {
+    const what = `${example} ${JSON.stringify(args)}`;
+    assert.equal(child.code, 2, `${what} exit code; stderr: ${child.stderr}`);
+    assert.match(child.stderr, usage, `${what}: a one-line message, then the usage`);
+    assert.doesNotMatch(child.stderr, /\n\s+at /, `${what}: no stack trace`);
+    assert.equal(Buffer.concat(child.stdout).length, 0, `${what}: nothing on stdout`);
+  }
+}
+
+test("examples/http.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage", async () => {
+  await assertUsageExits("http.ts", [
+    ["--prot", "0"],
+    ["--port"],
+    ["--port", "--safe"],
+    ["--port", "abc"],
+    ["--port", "65536"],
+    ["--host", "not-an-address"],
+    ["--buffers", "0"],
+    ["--backend", "fast"],
+    ["stray"],
+  ]);
+}, { timeoutMs: 60_000 });
+
+test(
+  "examples/udp-echo.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage",
+  async () => {
+    await assertUsageExits("udp-echo.ts", [
+      ["--prot", "0"],
+      ["--max-datagram"],
+      ["--max-datagram", "65508"],
+      ["--port", "x"],
+      ["--host", "::1%lo"],
+      ["stray"],
+    ]);
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "examples/cat.ts: an unknown flag, no FILE, two FILEs or an empty FILE exits 2; a missing file exits 1 in one line",
+  async () => {
+    await assertUsageExits("cat.ts", [["--number", "x"], ["-n"], [], ["a", "b"], [""], ["-"]]);
+    const missing = new Child("cat.ts", ["/nonexistent/uring-buffers-cat-test"]);
+    assert.equal(await missing.wait(), 1, missing.stderr);
+    assert.match(missing.stderr, /^cat\.ts: .*ENOENT.*\/nonexistent\/uring-buffers-cat-test\n$/);
+  },
+  { timeoutMs: 60_000 },
+);
+
+test("examples/probe.ts: any argument (it takes none) exits 2 with the usage", async () => {
+  await assertUsageExits("probe.ts", [["--verbose"], ["-h"], ["now"]]);
+}, { timeoutMs: 60_000 });
+
+test("examples/http.ts and udp-echo.ts: --host ::1 prints listening on [::1]:PORT and serves there", async () => {
+  const http = new Child("http.ts", ["--host", "::1", "--port", "0"]);
+  const udp = probeFeatures().multishotRecv ? new Child("udp-echo.ts", ["--host", "::1", "--port", "0"]) : undefined;
+  const loop = new IoLoop();
+  try {
+    const port = await http.port();
+    assert.match(http.stderr, new RegExp(`^listening on \\[::1\\]:${port}$`, "m"));
+    let text = "";
+    let closed = false;
+    await connect({
+      loop,
+      host: "::1",
+      port,
+      handlers: {
+        data(_conn, lease) {
+          text += new TextDecoder().decode(lease.bytes);
+          lease.release();
+        },
+        close: () => (closed = true),
+        error() {},
+      },
+    }).then((conn) => conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")));
+    await until(() => closed, 5000, "the response over ::1");
+    assert.equal(text, OK_CLOSE);
+    if (udp) {
+      const udpPort = await udp.port();
+      assert.match(udp.stderr, new RegExp(`^listening on \\[::1\\]:${udpPort} \\(udp;`, "m"));
+    }
+  } finally {
+    await Promise.all([http.stop(), udp?.stop()]);
+    loop.close();
+  }
+  assertStoppedCleanly(http, "http.ts");
 }, { timeoutMs: 60_000 });
