@@ -26,7 +26,7 @@ export interface EchoOptions {
 export function startEchoServer(o: EchoOptions): Server {
   return listen({
     loop: o.dedicated ? new IoLoop({ mode: "dedicated" }) : undefined,
-    host: o.host,
+    hostname: o.host,
     port: o.port,
     reusePort: o.reusePort,
     idleTimeout: o.idleTimeout ?? 0,

@@ -256,7 +256,7 @@ function feed(st: HttpState, b: Uint8Array): void {
 }
 
 const server = listen({
-  host,
+  hostname: host,
   port,
   pool: {
     count: args.buffers,

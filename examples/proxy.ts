@@ -62,7 +62,7 @@ const forward = {
 };
 
 const server = listen({
-  host: values.host,
+  hostname: values.host,
   port: values.port,
   allowHalfOpen: true,
   idleTimeout,
@@ -71,7 +71,7 @@ const server = listen({
     open(client) {
       client.pause(); // until the target answers
       connect({
-        host: target.host,
+        hostname: target.host,
         port: target.port,
         allowHalfOpen: true,
         idleTimeout,

@@ -36,7 +36,7 @@ const { values: args } = parseExampleArgs(
     }
     if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
     return {
-      host: hostArg(v.host, fail),
+      hostname: hostArg(v.host, fail),
       port: integerArg("port", v.port, 0, 65535, fail),
       maxDatagramSize: integerArg("max-datagram", v["max-datagram"], 1, MAX_UDP_PAYLOAD, fail),
     };
@@ -68,7 +68,7 @@ function bind(): UdpSocket {
 const socket = bind();
 const { bufferSize, buffersTotal } = socket.pool.stats();
 console.error(
-  `listening on ${displayHost(socket.host)}:${socket.port} (udp; datagrams up to ${socket.maxDatagramSize} bytes, ` +
+  `listening on ${displayHost(socket.hostname)}:${socket.port} (udp; datagrams up to ${socket.maxDatagramSize} bytes, ` +
     `${buffersTotal} buffers of ${bufferSize} bytes)`,
 );
 

@@ -1,9 +1,11 @@
 /** struct sockaddr_in / sockaddr_in6 encoding and decoding (network byte order where the ABI says). */
 import { AF_INET, AF_INET6, SOCKADDR_IN6_SIZE, SOCKADDR_IN_SIZE } from "./abi.ts";
+import { describe } from "./options.ts";
 
 export interface SocketAddress {
   family: "ipv4" | "ipv6";
-  address: string;
+  /** The IP address, as text (Deno's and Bun's word: hostname). */
+  hostname: string;
   port: number;
 }
 
@@ -53,14 +55,15 @@ function parseIPv6(host: string): number[] | null {
 
 /** Validates host and port, returns the family. Throws TypeError/RangeError naming the argument. */
 export function checkEndpoint(host: string, port: number): "ipv4" | "ipv6" {
-  if (typeof host !== "string") throw new TypeError(`host must be a string, got ${typeof host}`);
+  if (typeof host !== "string") throw new TypeError(`hostname must be a string, got ${describe(host)}`);
+  if (typeof port !== "number") throw new TypeError(`port must be a number, got ${describe(port)}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`port must be an integer in [0, 65535], got ${port}`);
   }
   const h = host === "localhost" ? "127.0.0.1" : host;
   if (parseIPv4(h)) return "ipv4";
   if (parseIPv6(h)) return "ipv6";
-  throw new TypeError(`host must be an IPv4 or IPv6 address literal (or "localhost"), got ${JSON.stringify(host)}`);
+  throw new TypeError(`hostname must be an IPv4 or IPv6 address literal (or "localhost"), got ${JSON.stringify(host)}`);
 }
 
 /** Writes a sockaddr for host:port into `view` at `offset`; returns its length. */
@@ -90,12 +93,12 @@ export function decodeSockaddr(view: DataView, offset: number): SocketAddress | 
   const port = view.getUint16(offset + 2, false);
   if (family === AF_INET) {
     const a = [0, 1, 2, 3].map((i) => view.getUint8(offset + 4 + i));
-    return { family: "ipv4", address: a.join("."), port };
+    return { family: "ipv4", hostname: a.join("."), port };
   }
   if (family === AF_INET6) {
     const words: string[] = [];
     for (let i = 0; i < 8; i++) words.push(view.getUint16(offset + 8 + i * 2, false).toString(16));
-    return { family: "ipv6", address: compressIPv6(words), port };
+    return { family: "ipv6", hostname: compressIPv6(words), port };
   }
   return null;
 }

@@ -378,7 +378,7 @@ test("examples/http.ts and udp-echo.ts: --host ::1 prints listening on [::1]:POR
     let closed = false;
     await connect({
       loop,
-      host: "::1",
+      hostname: "::1",
       port,
       handlers: {
         data(_conn, lease) {

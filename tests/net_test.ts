@@ -308,7 +308,7 @@ test("connection churn: 5,000 connect/send/close cycles leak no fds and no buffe
   loop.close();
 }, { timeoutMs: 120_000 });
 
-test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw", async () => {
+test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw (listen) or reject (connect)", async () => {
   const loop = new IoLoop();
   const s = listen({ loop, handlers: { data: (_c, l) => l.release() } });
   const port = s.port;
@@ -317,14 +317,14 @@ test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw", 
   const h = { data: (_c: Connection, l: Lease) => l.release() };
   assert.throws(() => listen({ loop, port: -1, handlers: h }), RangeError);
   assert.throws(() => listen({ loop, port: 70000, handlers: h }), RangeError);
-  assert.throws(() => listen({ loop, host: "not-a-host", handlers: h }), TypeError);
+  assert.throws(() => listen({ loop, hostname: "not-a-host", handlers: h }), TypeError);
   assert.throws(() => listen({ loop, handlers: { data: 5 } as unknown as typeof h }), TypeError);
   assert.throws(() => listen({ loop, handlers: h, pool: { bufferSize: -1 } }), RangeError);
-  assert.throws(() => connect({ loop, port: 0, handlers: h }), RangeError);
-  assert.throws(() => connect({ loop, port: 80, host: "999.1.1.1", handlers: h }), TypeError);
-  const s2 = listen({ loop, host: "::1", handlers: h });
+  await assert.rejects(connect({ loop, port: 0, handlers: h }), RangeError);
+  await assert.rejects(connect({ loop, port: 80, hostname: "999.1.1.1", handlers: h }), TypeError);
+  const s2 = listen({ loop, hostname: "::1", handlers: h });
   assert.ok(s2.port > 0, "IPv6 listener");
-  assert.throws(() => connect({ loop, host: "::1", port: s2.port, handlers: h, highWaterMark: -5 }), RangeError);
+  await assert.rejects(connect({ loop, hostname: "::1", port: s2.port, handlers: h, highWaterMark: -5 }), RangeError);
   assert.throws(() => listen({ loop, handlers: h, highWaterMark: 10, maxBuffered: 5 }), RangeError);
   await s2.stop();
   loop.close();
@@ -334,13 +334,13 @@ test("IPv6: echo over ::1", async () => {
   const loop = new IoLoop();
   const server = listen({
     loop,
-    host: "::1",
+    hostname: "::1",
     handlers: { data: (conn, lease) => void conn.write(lease) },
   });
   const got = await new Promise<string>((resolve, reject) => {
     connect({
       loop,
-      host: "::1",
+      hostname: "::1",
       port: server.port,
       handlers: {
         open: (c) => c.write(new TextEncoder().encode("over ipv6")),

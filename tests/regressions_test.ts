@@ -1,6 +1,7 @@
 /** One test per bug found in review: each failed (or crashed the process) before its fix. */
 import assert from "node:assert/strict";
 import {
+  abi,
   BufferPool,
   closeFd,
   connect,
@@ -8,14 +9,18 @@ import {
   IoLoop,
   type Lease,
   listen,
+  localAddress,
   prepNop,
+  prepShutdown,
   probeFeatures,
   Reactor,
+  Ring,
   StreamReceiver,
   tcpConnect,
 } from "../mod.ts";
 import { runtime, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
+import { dial, sleep, waitFor } from "./clients.ts";
 
 function collect(got: Lease[]) {
   return { data: (l: Lease) => void got.push(l), end() {} };
@@ -188,4 +193,259 @@ test("a Driver without an error callback keeps turning after a handler throws", 
 }, {
   // bun:test fails a test on any uncaught error, even one the process handles; the throw is the point here.
   skip: runtime === "bun" && "bun:test turns every uncaught error into a failure",
+});
+
+// Found in the review of the "servers you can trust" work (each reproduced against the kernel first).
+
+test("break after a write does not reset the connection: the queued reply arrives whole", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, pool: { count: 256, bufferSize: 4096 } });
+  const reply = new Uint8Array(12 << 20).fill(7);
+  (async () => {
+    for await (const conn of server) {
+      for await (const lease of conn) {
+        lease.release();
+        conn.write(reply);
+        break; // the client has sent more than this read: close(2) now would send RST
+      }
+    }
+  })();
+  const sock = await dial(server.port);
+  let got = 0, error = "";
+  sock.on("error", (e) => (error = e.message));
+  sock.pause();
+  sock.write(new Uint8Array(1 << 20).fill(1));
+  setTimeout(() => sock.resume(), 300);
+  sock.on("data", (d: Uint8Array) => (got += d.length));
+  await new Promise<void>((r) => sock.on("close", () => r()));
+  assert.equal(error, "");
+  assert.equal(got, reply.length);
+  await server.stop();
+  loop.close();
+});
+
+test("graceful stop of the README echo while a client still sends: what was echoed arrives, then EOF", async () => {
+  const loop = new IoLoop();
+  const server = listen({
+    loop,
+    handlers: {
+      data(conn, lease) {
+        if (!conn.write(lease)) conn.pause();
+      },
+      drain: (conn) => conn.resume(),
+    },
+  });
+  const sock = await dial(server.port);
+  let got = 0, error = "";
+  sock.on("error", (e) => (error = e.message));
+  sock.on("data", (d: Uint8Array) => (got += d.length));
+  const chunk = new Uint8Array(64 * 1024).fill(3);
+  for (let i = 0; i < 64; i++) sock.write(chunk);
+  await waitFor(() => got > 0, 2000);
+  const stopped = server.stop({ graceMs: 5000 });
+  await new Promise<void>((r) => sock.on("end", () => r()));
+  sock.destroy();
+  await stopped;
+  assert.equal(error, "");
+  assert.equal(server.stats().forced, 0);
+  loop.close();
+});
+
+test("iteration style: a taken connection the peer half-closes still sends its queued reply", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop });
+  const reply = new Uint8Array(8 << 20).fill(42);
+  (async () => {
+    for await (const conn of server) {
+      conn.write(reply); // read later, or never
+      void conn.flushed().then(() => conn.end());
+    }
+  })();
+  const sock = await dial(server.port);
+  let got = 0;
+  sock.on("error", () => {});
+  sock.pause();
+  sock.end(); // half-close at once; read later
+  setTimeout(() => sock.resume(), 300);
+  sock.on("data", (d: Uint8Array) => (got += d.length));
+  await new Promise<void>((r) => sock.on("close", () => r()));
+  assert.equal(got, reply.length);
+  await server.stop();
+  loop.close();
+});
+
+test("no data callback after close() or after a handler's exception failed the connection", async () => {
+  const loop = new IoLoop();
+  const calls: string[] = [];
+  let first: Connection | undefined;
+  const server = listen({
+    loop,
+    pool: { count: 64, bufferSize: 1024 },
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        calls.push(conn === first ? "first" : "second");
+        if (conn === first && calls.length === 1) {
+          conn.pause();
+          setTimeout(() => {
+            conn.resume(); // the held data is delivered from a microtask ...
+            void conn.close(); // ... but the connection closes first
+          }, 100);
+        } else if (conn !== first) {
+          throw new Error("handler bug");
+        }
+      },
+      open(conn) {
+        first ??= conn;
+      },
+      error() {},
+    },
+  });
+  const a = await dial(server.port);
+  a.on("error", () => {});
+  a.write(new Uint8Array(64 * 1024));
+  await sleep(300);
+  const closedAfterClose = calls.filter((c) => c === "first").length;
+  assert.equal(closedAfterClose, 1, "nothing after close()");
+  const b = await dial(server.port);
+  b.on("error", () => {});
+  b.write(new Uint8Array(64 * 1024));
+  await sleep(300);
+  assert.equal(calls.filter((c) => c === "second").length, 1, "nothing after the exception");
+  a.destroy();
+  b.destroy();
+  await server.stop();
+  loop.close();
+});
+
+test("idle timeout after a quiet period counts from the connection's start, not from a stale clock", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, idleTimeout: 1, handlers: { data: (_c, l) => l.release() } });
+  await sleep(1500); // nothing watched yet: the wheel's clock is not running
+  const sock = await dial(server.port);
+  sock.on("error", () => {});
+  const start = performance.now();
+  await new Promise<void>((r) => sock.on("close", () => r()));
+  const ms = performance.now() - start;
+  assert.ok(ms > 800, `closed after ${Math.round(ms)} ms`);
+  await server.stop();
+  loop.close();
+});
+
+test("idle wheel: one timer however often a lone connection times out; closed connections are let go at once", async () => {
+  const live = new Set<unknown>();
+  const g = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const [setIntervalFn, clearIntervalFn] = [g.setInterval, g.clearInterval];
+  g.setInterval = (fn: unknown, ms: unknown) => {
+    const timer = setIntervalFn(fn, ms);
+    live.add(timer);
+    return timer;
+  };
+  g.clearInterval = (timer: unknown) => {
+    live.delete(timer);
+    return clearIntervalFn(timer);
+  };
+  try {
+    const loop = new IoLoop();
+    let timeouts = 0;
+    const server = listen({
+      loop,
+      idleTimeout: 0.3,
+      handlers: { data: (_c, l) => l.release(), timeout: () => void timeouts++ },
+    });
+    const sock = await dial(server.port);
+    sock.on("error", () => {});
+    await sleep(2500);
+    assert.ok(timeouts >= 3, `${timeouts} timeouts`);
+    assert.equal(live.size, 1, "one sweep timer");
+    sock.destroy();
+    await waitFor(() => server.connections === 0, 2000);
+    assert.equal(loop.idle.size, 0, "the closed connection left the wheel at once");
+    await server.stop();
+    loop.close();
+    assert.equal(live.size, 0);
+  } finally {
+    g.setInterval = setIntervalFn;
+    g.clearInterval = clearIntervalFn;
+  }
+});
+
+test("write() after shutdown() is refused (writable false) instead of failing the connection with EPIPE", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, allowHalfOpen: true, handlers: { data: (_c, l) => l.release() } });
+  const conn = await connect({ loop, port: server.port, allowHalfOpen: true });
+  conn.shutdown();
+  assert.equal(conn.writable, false);
+  assert.equal(conn.write(new Uint8Array(10)), false);
+  await sleep(100);
+  assert.equal(conn.error, undefined);
+  await conn.close();
+  await server.stop();
+  loop.close();
+});
+
+test("a throwing acceptError handler is logged; the server keeps listening", async () => {
+  const loop = new IoLoop();
+  const logged: unknown[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    const server = listen({
+      loop,
+      handlers: {
+        acceptError() {
+          throw new Error("bug in acceptError");
+        },
+        data: (_c, l) => l.release(),
+      },
+    });
+    // Shutting the listening socket down makes its accept fail (EINVAL) without exhausting fds.
+    let listener = -1;
+    for (let fd = 3; fd < 1024 && listener < 0; fd++) {
+      try {
+        if (localAddress(fd).port === server.port) listener = fd;
+      } catch {
+        // Not a socket.
+      }
+    }
+    using ring = new Ring({ entries: 4 });
+    prepShutdown(ring.sqes, ring.getSqe(), listener, abi.SHUT_RD);
+    ring.submitAndWait(1, 1000);
+    await waitFor(() => logged.length > 0, 2000);
+    assert.match(String((logged[0] as unknown[])[0]), /acceptError handler threw/);
+    await sleep(100);
+    await server.stop();
+  } finally {
+    console.error = consoleError;
+    loop.close();
+  }
+});
+
+test("flushed() with highWaterMark 0 and nothing queued resolves at once", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, handlers: { data: (_c, l) => l.release() } });
+  const conn = await connect({ loop, port: server.port, highWaterMark: 0 });
+  const result = await Promise.race([conn.flushed().then(() => "resolved"), sleep(500).then(() => "pending")]);
+  assert.equal(result, "resolved");
+  await conn.close();
+  await server.stop();
+  loop.close();
+});
+
+test("graceful stop counts as forced only what it had to reset", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, handlers: { data: (_c, l) => l.release() } });
+  const errors: string[] = [];
+  const socks = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await dial(server.port);
+    s.on("error", (e) => errors.push(e.message));
+    socks.push(s);
+  }
+  await waitFor(() => server.connections === 3, 2000);
+  await server.stop({ graceMs: 2000 }); // node:net clients answer our FIN with theirs
+  assert.equal(server.stats().forced, 0);
+  assert.deepEqual(errors, []);
+  for (const s of socks) s.destroy();
+  loop.close();
 });

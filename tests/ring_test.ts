@@ -98,7 +98,7 @@ test("a file is read through the ring", () => {
 
 test("TCP accept, send and recv on 127.0.0.1 through the ring", () => {
   using ring = new Ring({ entries: 16 });
-  const listener = tcpListen({ host: "127.0.0.1", port: 0 });
+  const listener = tcpListen({ hostname: "127.0.0.1", port: 0 });
   const { port } = localAddress(listener);
   assert.ok(port > 0);
   const client = tcpConnect("127.0.0.1", port);

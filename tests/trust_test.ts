@@ -23,7 +23,7 @@ function readmeIterationEcho(loop: IoLoop) {
         for await (const lease of conn) {
           if (!conn.write(lease)) await conn.flushed();
         }
-      })();
+      })().catch(() => {});
     }
   })();
   return server;

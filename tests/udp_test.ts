@@ -36,7 +36,7 @@ test("UDP multishot recvmsg: 1,000 datagrams of random sizes, each with its sour
   const held: Lease[] = [];
   const receiver = new DatagramReceiver(pool, server, {
     message(d) {
-      got.push({ port: d.from!.port, address: d.from!.address, bytes: d.payload.slice(), truncated: d.truncated });
+      got.push({ port: d.from!.port, address: d.from!.hostname, bytes: d.payload.slice(), truncated: d.truncated });
       held.push(d.lease);
     },
     end(error) {
@@ -129,13 +129,13 @@ test("bindUdp: datagrams echoed back to their senders without a copy, in order",
   for (let i = 0; i < 200; i++) {
     const text = `datagram ${i} ${"x".repeat(i * 7)}`;
     sent.push(text);
-    client.send(new TextEncoder().encode(text), { address: "127.0.0.1", port: echo.port });
+    client.send(new TextEncoder().encode(text), { hostname: "127.0.0.1", port: echo.port });
     if (i % 20 === 19) await new Promise((r) => setTimeout(r, 5)); // stay under the socket's receive queue
   }
   for (let i = 0; i < 200 && got.length < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(got, sent);
-  assert.throws(() => client.send(new Uint8Array(70000), { address: "127.0.0.1", port: echo.port }), RangeError);
-  assert.throws(() => client.send(new Uint8Array(1), { address: "bad", port: 1 }), TypeError);
+  assert.throws(() => client.send(new Uint8Array(70000), { hostname: "127.0.0.1", port: echo.port }), RangeError);
+  assert.throws(() => client.send(new Uint8Array(1), { hostname: "bad", port: 1 }), TypeError);
   echo.close();
   client.close();
   for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -150,7 +150,7 @@ test("sending a received datagram on a closed socket throws ClosedError and retu
   let kept: Datagram | undefined;
   const receiver = bindUdp({ loop, handlers: { message: (_s, d) => void (kept = d) } });
   const sender = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
-  sender.send(new TextEncoder().encode("keep me"), { address: "127.0.0.1", port: receiver.port });
+  sender.send(new TextEncoder().encode("keep me"), { hostname: "127.0.0.1", port: receiver.port });
   for (let i = 0; i < 200 && !kept; i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(kept);
   receiver.close();

@@ -11,38 +11,40 @@ import { ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
 import { prepShutdown } from "../prep.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
-import type { IdleWatched } from "./idle_wheel.ts";
+import type { IdleWatch, IdleWatched } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, setLingerZero } from "./socket.ts";
+import { describe } from "../options.ts";
 
-export interface ConnectionHandlers {
+/** Callbacks of a connection; `Data` is the type of `conn.data` (as Bun's `Socket<Data>`). */
+export interface ConnectionHandlers<Data = unknown> {
   /** The connection is ready (server side: just accepted). */
-  open?(conn: Connection): void;
+  open?(conn: Connection<Data>): void;
   /**
    * Received bytes, in order. Release the lease (or write it, which takes it over) when done. Not
    * called while the connection is paused. Without this handler the connection is read with
    * `for await (const lease of conn)` instead.
    */
-  data?(conn: Connection, lease: Lease): void;
+  data?(conn: Connection<Data>, lease: Lease): void;
   /** The send queue emptied after write() returned false. */
-  drain?(conn: Connection): void;
+  drain?(conn: Connection<Data>): void;
   /**
    * The peer finished sending (EOF), after every `data` call. Writing still works. Unless
    * `allowHalfOpen` is set, the connection is then ended (queued writes are sent, then it closes).
    */
-  end?(conn: Connection): void;
+  end?(conn: Connection<Data>): void;
   /**
    * The connection failed: a kernel error (`UringError`: reset, EPIPE...), an exception thrown by one
    * of these handlers, or a write beyond `maxBuffered`. Only this connection closes; close() follows.
    * Without this handler, exceptions (not resets) are logged once with their stack.
    */
-  error?(conn: Connection, error: Error): void;
+  error?(conn: Connection<Data>, error: Error): void;
   /** No receive and no send progress for `idleTimeout` seconds. Default (no handler): close(). */
-  timeout?(conn: Connection): void;
+  timeout?(conn: Connection<Data>): void;
   /** The connection is closed and its fd released. Called once. */
-  close?(conn: Connection): void;
+  close?(conn: Connection<Data>): void;
 }
 
 export interface ConnectionOptions {
@@ -69,6 +71,9 @@ export interface ConnectionOptions {
   allowHalfOpen?: boolean;
 }
 
+/** The keys of ConnectionOptions (listen() and connect() accept them beside their own). */
+export const CONNECTION_OPTION_KEYS = ["highWaterMark", "maxBuffered", "zeroCopyMin", "idleTimeout", "allowHalfOpen"];
+
 /** ConnectionOptions with their defaults filled in. */
 export type ConnectionSettings = Required<ConnectionOptions>;
 
@@ -82,36 +87,42 @@ export function checkConnectionOptions(options: ConnectionOptions): ConnectionSe
   const idleTimeout = options.idleTimeout ?? 0;
   const allowHalfOpen = options.allowHalfOpen ?? false;
   if (!Number.isInteger(zeroCopyMin) || zeroCopyMin < 0) {
-    throw new RangeError(`zeroCopyMin must be an integer >= 0, got ${zeroCopyMin}`);
+    throw new RangeError(`zeroCopyMin must be an integer >= 0, got ${describe(zeroCopyMin)}`);
   }
   if (!Number.isInteger(highWaterMark) || highWaterMark < 0) {
-    throw new RangeError(`highWaterMark must be an integer >= 0, got ${highWaterMark}`);
+    throw new RangeError(`highWaterMark must be an integer >= 0, got ${describe(highWaterMark)}`);
   }
   if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
-    throw new RangeError(`maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${maxBuffered}`);
+    throw new RangeError(
+      `maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${describe(maxBuffered)}`,
+    );
   }
   checkIdleTimeout(idleTimeout);
   if (typeof allowHalfOpen !== "boolean") {
-    throw new TypeError(`allowHalfOpen must be a boolean, got ${typeof allowHalfOpen}`);
+    throw new TypeError(`allowHalfOpen must be a boolean, got ${describe(allowHalfOpen)}`);
   }
   return { highWaterMark, maxBuffered, zeroCopyMin, idleTimeout, allowHalfOpen };
 }
 
 function checkIdleTimeout(seconds: number): void {
   if (typeof seconds !== "number" || !(seconds >= 0 && seconds <= MAX_IDLE_TIMEOUT)) {
-    throw new RangeError(`idleTimeout must be a number of seconds in [0, ${MAX_IDLE_TIMEOUT}], got ${seconds}`);
+    throw new RangeError(
+      `idleTimeout must be a number of seconds in [0, ${MAX_IDLE_TIMEOUT}], got ${describe(seconds)}`,
+    );
   }
 }
 
 /** Told when a connection has closed (a Server keeps count of its connections). */
-export interface ConnectionOwner {
-  connectionClosed(conn: Connection): void;
+export interface ConnectionOwner<Data = unknown> {
+  connectionClosed(conn: Connection<Data>): void;
+  /** The program has not taken `conn` yet (it waits in the owner's queue). */
+  unclaimed?(conn: Connection<Data>): boolean;
 }
 
 /** Relays a connection's receives (a small object instead of closures per connection). */
-class ReceiveSink implements StreamHandler {
-  readonly #conn: Connection;
-  constructor(conn: Connection) {
+class ReceiveSink<Data> implements StreamHandler {
+  readonly #conn: Connection<Data>;
+  constructor(conn: Connection<Data>) {
     this.#conn = conn;
   }
   data(lease: Lease): void {
@@ -122,6 +133,9 @@ class ReceiveSink implements StreamHandler {
   }
 }
 
+/** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
+const LINGER_SECONDS = 2;
+
 /** Leases queued for `for await` before reading pauses (it resumes below half of this). */
 const INBOX_LIMIT = 32;
 
@@ -131,27 +145,28 @@ const enum Phase {
   Closing, // waiting for in-flight operations before closing the fd
   Closed,
 }
+const PHASE_NAMES = ["open", "ending", "closing", "closed"] as const;
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
 function isRoutine(error: Error): boolean {
   return error instanceof UringError;
 }
 
-export class Connection implements LeaseHolder, IdleWatched {
+export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
   readonly fd: number;
   readonly loop: IoLoop;
   readonly pool: BufferPool;
   readonly highWaterMark: number;
   readonly maxBuffered: number;
-  /** Free for the application (e.g. per-connection state). */
-  data: unknown;
-  readonly #handlers: ConnectionHandlers;
+  /** Yours: per-connection state (typed by `listen<Data>()` / `connect<Data>()`). Undefined at first. */
+  data: Data = undefined as Data;
+  readonly #handlers: ConnectionHandlers<Data>;
   readonly #receiver: StreamReceiver;
   readonly #token: number;
   readonly #sends: SendQueue;
   readonly #holder: number;
   readonly #allowHalfOpen: boolean;
-  readonly #owner: ConnectionOwner | undefined;
+  readonly #owner: ConnectionOwner<Data> | undefined;
   #phase = Phase.Open;
   #cancelSent = false;
   #needDrain = false;
@@ -172,15 +187,16 @@ export class Connection implements LeaseHolder, IdleWatched {
   // Idle timeout (ms; 0 = off) and the last activity, on the loop's coarse clock.
   #idleMs: number;
   #lastActive = 0;
-  #watched = false;
+  #idleWatch: IdleWatch | undefined;
+  #lingering = false; // ended with the peer still sending: discarding until its EOF
 
   constructor(
     loop: IoLoop,
     pool: BufferPool,
     fd: number,
-    handlers: ConnectionHandlers,
+    handlers: ConnectionHandlers<Data>,
     options: ConnectionOptions = {},
-    owner?: ConnectionOwner,
+    owner?: ConnectionOwner<Data>,
   ) {
     const settings = checkConnectionOptions(options);
     this.fd = fd;
@@ -217,9 +233,17 @@ export class Connection implements LeaseHolder, IdleWatched {
     return this.#phase === Phase.Closed;
   }
 
-  /** write() still takes data: not ended, closing or closed. */
+  /** write() still takes data: not shut down, ended, closing or closed. */
   get writable(): boolean {
-    return this.#phase === Phase.Open;
+    return this.#phase === Phase.Open && !this.#shutdownAfterFlush && !this.#shutdownInFlight && !this.#writeShut;
+  }
+
+  /**
+   * "open"; "ending" (end() was called: queued writes go out, then it closes); "closing" (close()
+   * was called: waiting for the kernel to let go); "closed" (the fd is closed).
+   */
+  get state(): "open" | "ending" | "closing" | "closed" {
+    return PHASE_NAMES[this.#phase];
   }
 
   /** pause() is in effect. */
@@ -252,14 +276,14 @@ export class Connection implements LeaseHolder, IdleWatched {
   /**
    * Queues bytes (copied into native memory) or a Lease (sent from its buffer, no copy; released
    * when sent). Returns true while the queue is below highWaterMark, false from there on: wait for
-   * `drain` or `await flushed()`. On a connection that is ending or closed, the data is dropped
-   * (a lease released) and false returned. A write that would queue more than `maxBuffered` bytes,
+   * `drain` or `await flushed()`. On a connection that is not `writable` (shut down, ending or
+   * closed), the data is dropped (a lease released) and false returned. A write that would queue more than `maxBuffered` bytes,
    * or more than the loop's `maxQueuedBytes`, fails the connection instead (`error`, then close).
    */
   write(data: Uint8Array | Lease): boolean {
     const isLease = !(data instanceof Uint8Array);
     if (isLease && data.released) throw new TypeError("cannot write a released lease");
-    if (this.#phase !== Phase.Open) {
+    if (!this.writable) {
       if (isLease) data.release();
       return false;
     }
@@ -315,7 +339,7 @@ export class Connection implements LeaseHolder, IdleWatched {
    * writes still queued.
    */
   flushed(): Promise<void> {
-    if (this.#sends.buffered < this.highWaterMark) return Promise.resolve();
+    if (this.#sends.buffered < this.highWaterMark || this.#sends.buffered === 0) return Promise.resolve();
     if (this.#phase === Phase.Closed) return Promise.reject(new ClosedError("Connection"));
     return new Promise((resolve, reject) => (this.#flushWaiters ??= []).push({ resolve, reject }));
   }
@@ -352,9 +376,26 @@ export class Connection implements LeaseHolder, IdleWatched {
     if (!this.#sends.sending) this.#flushDone();
   }
 
-  /** Close now: cancel in-flight operations, drop queued writes (their leases are released). Idempotent. */
-  close(): void {
-    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+  /**
+   * Close now: cancel in-flight operations, drop queued writes (their leases are released). Resolves
+   * once the fd is closed. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return this.#whenClosed();
+    this.#startClose();
+    return this.#whenClosed();
+  }
+
+  #closedPromise: Promise<void> | undefined;
+  #closedResolve: (() => void) | undefined;
+
+  /** Settles when the fd is closed. */
+  #whenClosed(): Promise<void> {
+    if (this.#phase === Phase.Closed) return Promise.resolve();
+    return this.#closedPromise ??= new Promise((resolve) => (this.#closedResolve = resolve));
+  }
+
+  #startClose(): void {
     this.#phase = Phase.Closing;
     this.#receiver.stop(() => this.#maybeFinish());
     if (this.#sends.sending && !this.#cancelSent) {
@@ -364,19 +405,26 @@ export class Connection implements LeaseHolder, IdleWatched {
     this.#maybeFinish();
   }
 
-  /** Abort: close with a reset (RST) so the peer sees ECONNRESET; queued writes are dropped. */
-  reset(): void {
-    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
-    try {
-      setLingerZero(this.fd);
-    } catch {
-      // Already broken: a plain close does.
+  /** Abort: close with a reset (RST) so the peer sees ECONNRESET; queued writes are dropped. Resolves once closed. */
+  reset(): Promise<void> {
+    if (this.#phase !== Phase.Closing && this.#phase !== Phase.Closed) {
+      try {
+        setLingerZero(this.fd);
+      } catch {
+        // Already broken: a plain close does.
+      }
     }
-    this.close();
+    return this.close();
   }
 
+  /** `using conn`: starts closing (see close()). */
   [Symbol.dispose](): void {
-    this.close();
+    void this.close();
+  }
+
+  /** `await using conn`: closes and waits until the fd is closed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**
@@ -392,9 +440,8 @@ export class Connection implements LeaseHolder, IdleWatched {
     return {
       next: () => inbox.next(),
       return: () => {
-        inbox.end();
+        inbox.end(); // what still arrives is released
         inbox.clear((lease) => lease.release());
-        this.#readEnded = this.#eofSeen = true;
         this.end();
         return Promise.resolve({ value: undefined, done: true });
       },
@@ -416,9 +463,12 @@ export class Connection implements LeaseHolder, IdleWatched {
   /** @internal A received lease (from the StreamReceiver). */
   received(lease: Lease): void {
     this.#lastActive = this.loop.idle.now;
+    if (this.#lingering || this.#phase === Phase.Closing || this.#phase === Phase.Closed) {
+      lease.release();
+      return;
+    }
     if (this.#handlers.data) {
-      if (this.#phase === Phase.Closed) lease.release();
-      else if (!this.#userPaused && !this.#inbox?.length) this.#call(this.#handlers.data, lease);
+      if (!this.#userPaused && !this.#inbox?.length) this.#call(this.#handlers.data, lease);
       else this.#hold(this.#useInbox(), lease);
     } else {
       const inbox = this.#useInbox();
@@ -465,7 +515,10 @@ export class Connection implements LeaseHolder, IdleWatched {
     try {
       const inbox = this.#inbox;
       let lease: Lease | undefined;
-      while (!this.#userPaused && this.#phase !== Phase.Closed && (lease = inbox?.shift()) !== undefined) {
+      while (
+        !this.#userPaused && (this.#phase === Phase.Open || this.#phase === Phase.Ending) && !this.#lingering &&
+        (lease = inbox?.shift()) !== undefined
+      ) {
         this.#call(this.#handlers.data!, lease);
       }
       if (!this.#userPaused && !inbox?.length && this.#readEnded && !this.#eofSeen) this.#deliverEnd();
@@ -477,18 +530,22 @@ export class Connection implements LeaseHolder, IdleWatched {
   /** @internal The receive ended: EOF (no error) or a failure. */
   receiveEnded(error?: UringError): void {
     this.#readEnded = true;
+    if (this.#lingering) {
+      void this.close();
+      return;
+    }
     if (error) {
       this.#fail(error);
       return;
     }
     if (this.#handlers.data) {
       if (!this.#userPaused && !this.#inbox?.length) this.#deliverEnd();
-    } else if (!this.#iterated && !this.#inbox?.length) {
-      // Nobody has started reading and there is nothing to read: a connection still waiting in a
-      // server's queue must not stay open for a reader that may never come.
+    } else if (!this.#iterated && !this.#inbox?.length && this.#owner?.unclaimed?.(this)) {
+      // Still waiting in a server's queue with nothing to read: it must not stay open for a reader
+      // that may never come. (Once the program has it, EOF is a half-close like any other.)
       this.#eofSeen = true;
       this.#useInbox().end();
-      this.close();
+      void this.close();
     } else {
       this.#useInbox().end(); // the iterator says done after the queued leases: then #eofConsumed
     }
@@ -513,7 +570,7 @@ export class Connection implements LeaseHolder, IdleWatched {
   #afterEof(): void {
     if (this.#phase !== Phase.Open) return;
     if (!this.#allowHalfOpen) this.end();
-    else if (this.#writeShut) this.close(); // both directions are done
+    else if (this.#writeShut) void this.close(); // both directions are done
   }
 
   #touch(): void {
@@ -521,28 +578,23 @@ export class Connection implements LeaseHolder, IdleWatched {
   }
 
   #watch(): void {
-    if (this.#watched) return;
-    this.#watched = true;
-    this.loop.idle.watch(this);
+    if (this.#idleWatch?.entry) return;
+    this.#idleWatch = this.loop.idle.watch(this);
   }
 
   /** @internal IdleWatched. */
   idleDeadline(): number {
-    if (this.#idleMs === 0 || this.#phase === Phase.Closed) {
-      this.#watched = false;
-      return -1;
-    }
+    if (this.#idleMs === 0 || this.#phase === Phase.Closed) return -1;
     return this.#lastActive + this.#idleMs;
   }
 
   /** @internal IdleWatched: no activity for idleTimeout. */
   idleExpired(): void {
-    this.#watched = false;
     if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
     this.#touch(); // the next timeout counts from here
-    if (this.#handlers.timeout) this.#call(this.#handlers.timeout);
-    else this.close();
-    if (this.#idleMs > 0 && !this.closed) this.#watch();
+    if (this.#lingering || !this.#handlers.timeout) void this.close();
+    else this.#call(this.#handlers.timeout);
+    if (this.#idleMs > 0 && (this.#phase === Phase.Open || this.#phase === Phase.Ending)) this.#watch();
   }
 
   /** @internal Completion of this connection's send (CompletionTarget). */
@@ -571,26 +623,49 @@ export class Connection implements LeaseHolder, IdleWatched {
     }
     if (this.#shutdownAfterFlush) {
       this.#shutdownAfterFlush = false;
-      // Tracked: the fd must stay open until the kernel has run the SHUTDOWN (it looks the fd up
-      // then; closed and reused meanwhile, another socket would be shut down).
-      const reactor = this.loop.reactor;
-      this.#shutdownInFlight = true;
-      const token = reactor.register({
-        complete: () => {
-          reactor.unregister(token);
-          this.#shutdownInFlight = false;
-          this.#writeShut = true;
-          if (this.#phase === Phase.Closing) this.#maybeFinish();
-          else if (this.#eofSeen && this.#phase === Phase.Open) this.close(); // both directions are done
-        },
-      });
-      prepShutdown(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.SHUT_WR);
+      this.#sendShutdown();
     }
-    if (this.#phase === Phase.Ending) this.close();
+    if (this.#phase !== Phase.Ending || this.#lingering) return;
+    if (this.#readEnded) void this.close(); // nothing left unread: close sends a plain FIN
+    else this.#linger();
+  }
+
+  /**
+   * Ending while the peer may still send: close(2) with unread data would reset the connection and
+   * destroy what the peer has not read yet. So shut our side down, discard what still arrives, and
+   * close at the peer's EOF (or LINGER_SECONDS after the last byte).
+   */
+  #linger(): void {
+    this.#lingering = true;
+    if (!this.#writeShut && !this.#shutdownInFlight) this.#sendShutdown();
+    this.#inbox?.end();
+    this.#inbox?.clear((lease) => lease.release());
+    this.#userPaused = this.#inboxFull = this.#overQuota = false;
+    this.#updateReceive();
+    this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
+    this.#touch();
+    this.#watch();
+  }
+
+  /** SHUTDOWN(SHUT_WR), tracked: the fd must stay open until the kernel has run it (it looks the fd up then; closed and reused meanwhile, another socket would be shut down). */
+  #sendShutdown(): void {
+    const reactor = this.loop.reactor;
+    this.#shutdownInFlight = true;
+    const token = reactor.register({
+      complete: () => {
+        reactor.unregister(token);
+        this.#shutdownInFlight = false;
+        this.#writeShut = true;
+        if (this.#phase === Phase.Closing) this.#maybeFinish();
+        else if (this.#eofSeen && this.#phase === Phase.Open) void this.close(); // both directions are done
+        else if (this.#lingering && this.#readEnded) void this.close();
+      },
+    });
+    prepShutdown(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.SHUT_WR);
   }
 
   /** Runs a user handler; what it throws fails this connection only. */
-  #call(handler: (conn: Connection, lease: Lease) => void, lease?: Lease): void {
+  #call(handler: (conn: Connection<Data>, lease: Lease) => void, lease?: Lease): void {
     try {
       handler(this, lease!);
     } catch (e) {
@@ -612,7 +687,7 @@ export class Connection implements LeaseHolder, IdleWatched {
       console.error(`uring-buffers: connection fd ${this.fd} closed after an error:`, error);
     }
     this.#inbox?.end();
-    this.close();
+    void this.close();
   }
 
   #maybeFinish(): void {
@@ -620,6 +695,7 @@ export class Connection implements LeaseHolder, IdleWatched {
       this.#phase !== Phase.Closing || this.#sends.busy || this.#shutdownInFlight || !this.#receiver.finished
     ) return;
     this.#phase = Phase.Closed;
+    if (this.#idleWatch) this.loop.idle.unwatch(this.#idleWatch); // the wheel lets go of it now
     const dropped = this.#sends.clear();
     this.loop.reactor.unregister(this.#token);
     try {
@@ -640,6 +716,7 @@ export class Connection implements LeaseHolder, IdleWatched {
       }
     }
     this.#owner?.connectionClosed(this);
+    this.#closedResolve?.();
     if (this.#handlers.close) {
       try {
         this.#handlers.close(this);

@@ -4,7 +4,9 @@
  * reactor turn) into its own last-activity field. The wheel keeps each connection in one of 64 slots
  * of TICK_MS by the deadline it had when filed; when a slot comes due, each entry is asked for its
  * current deadline and either expires or is filed again further on. So an active connection costs
- * nothing between checks, and 10,000 idle ones cost one look each per timeout.
+ * nothing between checks, and 10,000 idle ones cost one look each per timeout. A watch is a small
+ * record whose entry is cleared when the connection closes, so a closed connection is not kept until
+ * its slot comes due.
  */
 import { native } from "../../ffi/mod.ts";
 import type { Reactor, SubmitHook } from "../reactor.ts";
@@ -21,11 +23,15 @@ export interface IdleWatched {
   idleExpired(): void;
 }
 
+/** One watch: cleared (entry undefined) to stop it at once. */
+export interface IdleWatch {
+  entry: IdleWatched | undefined;
+}
+
 export class IdleWheel implements SubmitHook {
-  /** Coarse clock (performance.now() at the last turn): what watched connections stamp activity with. */
-  now = performance.now();
+  #now = performance.now();
   readonly #reactor: Reactor;
-  readonly #slots: IdleWatched[][] = Array.from({ length: SLOTS }, () => []);
+  readonly #slots: IdleWatch[][] = Array.from({ length: SLOTS }, () => []);
   #count = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastTick = 0;
@@ -35,33 +41,51 @@ export class IdleWheel implements SubmitHook {
     this.#reactor = reactor;
   }
 
-  /** Watched entries, including ones whose watch ended but whose slot has not come due yet. */
+  /** Watched entries. */
   get size(): number {
     return this.#count;
   }
 
-  /** Starts watching `entry` (call once; it stays watched until idleDeadline() returns -1). */
-  watch(entry: IdleWatched): void {
+  /**
+   * Coarse clock: what watched connections stamp activity with. performance.now() of the last turn
+   * while the wheel runs (one call per turn, not per completion), a fresh reading while it is idle.
+   */
+  get now(): number {
+    return this.#timer === undefined ? performance.now() : this.#now;
+  }
+
+  /** Starts watching `entry` until idleDeadline() returns -1 or the watch is cleared. */
+  watch(entry: IdleWatched): IdleWatch {
+    const watch: IdleWatch = { entry };
+    if (this.#timer === undefined) this.#start();
     const deadline = entry.idleDeadline();
-    if (deadline < 0) return;
-    if (this.#count++ === 0) this.#start();
-    this.#file(entry, deadline);
+    if (deadline < 0) return watch;
+    this.#count++;
+    this.#file(watch, deadline);
+    return watch;
+  }
+
+  /** Stops a watch at once (the connection closed): the wheel keeps no reference to it. */
+  unwatch(watch: IdleWatch): void {
+    if (watch.entry === undefined) return;
+    watch.entry = undefined;
+    if (--this.#count === 0) this.#stop();
   }
 
   /** SubmitHook: refresh the clock once per turn. */
   flush(): void {
-    this.now = performance.now();
+    this.#now = performance.now();
   }
 
-  #file(entry: IdleWatched, deadline: number): void {
+  #file(watch: IdleWatch, deadline: number): void {
     // Never into a slot already swept in this round: at the earliest, the next tick.
     const tick = Math.max(Math.ceil(deadline / TICK_MS), this.#lastTick + 1);
-    this.#slots[tick % SLOTS].push(entry);
+    this.#slots[tick % SLOTS].push(watch);
   }
 
   #start(): void {
-    this.now = performance.now();
-    this.#lastTick = Math.floor(this.now / TICK_MS);
+    this.#now = performance.now();
+    this.#lastTick = Math.floor(this.#now / TICK_MS);
     this.#reactor.addHook(this);
     this.#timer = setInterval(this.#sweep, TICK_MS);
     // Watched connections keep the process alive themselves; the sweep of closed ones must not.
@@ -72,11 +96,12 @@ export class IdleWheel implements SubmitHook {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#reactor.removeHook(this);
+    for (const slot of this.#slots) slot.length = 0; // nothing is watched: only cleared records are left
   }
 
   #tick(): void {
-    this.now = performance.now();
-    const current = Math.floor(this.now / TICK_MS);
+    this.#now = performance.now();
+    const current = Math.floor(this.#now / TICK_MS);
     // A late timer (busy loop) sweeps every slot it missed, at most one round.
     const from = Math.max(this.#lastTick + 1, current - SLOTS + 1);
     for (let t = from; t <= current; t++) {
@@ -84,15 +109,19 @@ export class IdleWheel implements SubmitHook {
       const slot = this.#slots[t % SLOTS];
       if (slot.length === 0) continue;
       const due = slot.splice(0);
-      for (const entry of due) {
+      for (const watch of due) {
+        const entry = watch.entry;
+        if (entry === undefined) continue; // unwatched
         const deadline = entry.idleDeadline();
         if (deadline < 0) {
+          watch.entry = undefined;
           this.#count--;
-        } else if (deadline <= this.now) {
+        } else if (deadline <= this.#now) {
           this.#count--;
-          entry.idleExpired(); // may watch() it again
+          watch.entry = undefined;
+          entry!.idleExpired(); // may watch() it again
         } else {
-          this.#file(entry, deadline);
+          this.#file(watch, deadline);
         }
       }
     }
@@ -103,7 +132,6 @@ export class IdleWheel implements SubmitHook {
   /** Stops the timer (the loop is closing). */
   close(): void {
     if (this.#timer !== undefined) this.#stop();
-    for (const slot of this.#slots) slot.length = 0;
     this.#count = 0;
   }
 }

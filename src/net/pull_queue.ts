@@ -65,6 +65,11 @@ export class PullQueue<T> {
     for (let v = this.shift(); v !== undefined; v = this.shift()) each(v);
   }
 
+  /** `value` is queued. */
+  has(value: T): boolean {
+    return this.#items.has(value);
+  }
+
   /** Takes `value` out if it is queued. */
   remove(value: T): void {
     this.#items.delete(value);

@@ -3,14 +3,16 @@
  * connection to handlers in the style of Bun.listen; `connect()` opens a client connection.
  */
 import * as abi from "../abi.ts";
-import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/pool.ts";
+import type { BufferPool, BufferPoolOptions, PoolStats } from "../buffers/pool.ts";
 import { Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
+import { checkOptionKeys, describe } from "../options.ts";
 import {
   checkConnectionOptions,
   Connection,
+  CONNECTION_OPTION_KEYS,
   type ConnectionHandlers,
   type ConnectionOptions,
   type ConnectionOwner,
@@ -20,7 +22,7 @@ import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
-export interface ServerHandlers extends ConnectionHandlers {
+export interface ServerHandlers<Data = unknown> extends ConnectionHandlers<Data> {
   /**
    * accept failed (e.g. EMFILE); the server keeps listening and retries. Without this handler the
    * failures are logged to stderr, at most one line per second with how many there were.
@@ -28,9 +30,9 @@ export interface ServerHandlers extends ConnectionHandlers {
   acceptError?(error: UringError): void;
 }
 
-export interface ListenOptions extends ConnectionOptions {
+export interface ListenOptions<Data = unknown> extends ConnectionOptions {
   /** Default "127.0.0.1". IPv6 literals ("::1", "::") work too. */
-  host?: string;
+  hostname?: string;
   /** 0 (default) picks a free port; read it from server.port. */
   port?: number;
   backlog?: number;
@@ -56,7 +58,7 @@ export interface ListenOptions extends ConnectionOptions {
    * (Deno.listen style). With either handler nothing is queued and the server cannot be iterated.
    * Without `data` each connection is read with `for await (const lease of conn)`.
    */
-  handlers?: ServerHandlers;
+  handlers?: ServerHandlers<Data>;
 }
 
 export interface StopOptions {
@@ -88,8 +90,34 @@ const ACCEPT_RETRY_MS = 10;
 const ACCEPT_LOG_MS = 1000;
 /** setTimeout's longest delay: longer grace periods wait in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-// Plain strings: a name here need not be declared by the ConnectionHandlers this is compiled with.
-const HANDLER_NAMES = ["open", "data", "drain", "end", "error", "close", "timeout", "acceptError"];
+const CONNECTION_HANDLER_NAMES = ["open", "data", "drain", "end", "error", "close", "timeout"];
+const HANDLER_NAMES = [...CONNECTION_HANDLER_NAMES, "acceptError"];
+const LISTEN_KEYS = [
+  ...CONNECTION_OPTION_KEYS,
+  "hostname",
+  "port",
+  "backlog",
+  "reusePort",
+  "noDelay",
+  "maxConnections",
+  "pool",
+  "loop",
+  "signal",
+  "handlers",
+];
+const CONNECT_KEYS = [...CONNECTION_OPTION_KEYS, "hostname", "port", "noDelay", "pool", "loop", "signal", "handlers"];
+
+/** Checks a handlers object: known names only, each a function. */
+function checkHandlers(what: string, handlers: unknown, names: readonly string[]): void {
+  if (handlers === undefined) return;
+  checkOptionKeys(what, handlers, names);
+  for (const name of names) {
+    const handler = (handlers as Record<string, unknown>)[name];
+    if (handler !== undefined && typeof handler !== "function") {
+      throw new TypeError(`handlers.${name} must be a function, got ${describe(handler)}`);
+    }
+  }
+}
 
 function graceOf(options: StopOptions): number {
   if (typeof options !== "object" || options === null) {
@@ -102,19 +130,19 @@ function graceOf(options: StopOptions): number {
   return graceMs;
 }
 
-export class Server implements ConnectionOwner {
-  readonly host: string;
+export class Server<Data = unknown> implements ConnectionOwner<Data> {
+  readonly hostname: string;
   readonly port: number;
   readonly loop: IoLoop;
   readonly pool: BufferPool;
   readonly #ownsPool: boolean;
   readonly #fd: number;
-  readonly #handlers: ServerHandlers;
+  readonly #handlers: ServerHandlers<Data>;
   readonly #connOptions: ConnectionOptions;
   readonly #noDelay: boolean;
   readonly #maxConnections: number;
   readonly #token: number;
-  readonly #connections = new Set<Connection>();
+  readonly #connections = new Set<Connection<Data>>();
   readonly #multishot: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.stop();
@@ -140,26 +168,21 @@ export class Server implements ConnectionOwner {
   // Iteration mode (no open and no data handler): accepted connections wait here for `for await`. A
   // Set, so that a connection closing while it waits leaves at once.
   readonly #iterable: boolean;
-  readonly #incoming = new PullQueue<Connection>();
+  readonly #incoming = new PullQueue<Connection<Data>>();
   #queueing: boolean; // false once a `for await` was left early, until the next one starts
 
-  constructor(options: ListenOptions) {
-    if (!options || typeof options !== "object") throw new TypeError("listen() needs an options object");
+  constructor(options: ListenOptions<Data>) {
+    checkOptionKeys("listen()", options, LISTEN_KEYS);
     const h = options.handlers ?? {};
     if (typeof h !== "object" || h === null) throw new TypeError("listen() handlers must be an object");
-    for (const name of HANDLER_NAMES) {
-      const handler = (h as Record<string, unknown>)[name];
-      if (handler !== undefined && typeof handler !== "function") {
-        throw new TypeError(`handlers.${name} must be a function`);
-      }
-    }
+    checkHandlers("listen() handlers", h, HANDLER_NAMES);
     const maxConnections = options.maxConnections ?? Infinity;
     if (options.maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
       throw new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`);
     }
     this.#maxConnections = maxConnections;
-    this.host = options.host ?? "127.0.0.1";
-    checkEndpoint(this.host, options.port ?? 0);
+    this.hostname = options.hostname ?? "127.0.0.1";
+    checkEndpoint(this.hostname, options.port ?? 0);
     this.loop = options.loop ?? getDefaultLoop();
     this.#handlers = h;
     this.#iterable = !h.open && !h.data;
@@ -169,7 +192,7 @@ export class Server implements ConnectionOwner {
     this.#noDelay = options.noDelay ?? true;
     this.#multishot = probeFeatures().multishotAccept;
     this.#fd = tcpListen({
-      host: this.host,
+      hostname: this.hostname,
       port: options.port,
       backlog: options.backlog,
       reusePort: options.reusePort,
@@ -249,7 +272,11 @@ export class Server implements ConnectionOwner {
 
   #acceptFailed(error: UringError): void {
     if (this.#handlers.acceptError) {
-      this.#handlers.acceptError(error);
+      try {
+        this.#handlers.acceptError(error);
+      } catch (e) {
+        console.error(`uring-buffers: the acceptError handler threw (still listening):`, e);
+      }
       return;
     }
     // The retry runs every ACCEPT_RETRY_MS while fds are short: a line per failure would flood stderr.
@@ -271,7 +298,7 @@ export class Server implements ConnectionOwner {
     const n = this.#unlogged;
     if (n === 0) return;
     const codes = [...this.#unloggedCodes].join(", ");
-    const where = this.host.includes(":") ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    const where = this.hostname.includes(":") ? `[${this.hostname}]:${this.port}` : `${this.hostname}:${this.port}`;
     console.error(
       `uring-buffers: accept failed ${n} time${n === 1 ? "" : "s"} in the last 1s: ${codes} on ${where}; ${state}`,
     );
@@ -286,9 +313,9 @@ export class Server implements ConnectionOwner {
     } catch {
       // The peer may already be gone; the receive will report it.
     }
-    let conn: Connection;
+    let conn: Connection<Data>;
     try {
-      conn = new Connection(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
+      conn = new Connection<Data>(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
     } catch (e) {
       closeFd(fd);
       throw e;
@@ -304,7 +331,7 @@ export class Server implements ConnectionOwner {
    * closes the connections still queued, and new ones are closed at once (stats().rejected) until
    * another `for await` starts.
    */
-  [Symbol.asyncIterator](): AsyncIterator<Connection> {
+  [Symbol.asyncIterator](): AsyncIterator<Connection<Data>> {
     if (!this.#iterable) throw new TypeError("this server has an open or data handler; iterate one without them");
     this.#queueing = true;
     let left = false;
@@ -327,8 +354,13 @@ export class Server implements ConnectionOwner {
     this.#incoming.clear((c) => c.close());
   }
 
+  /** @internal ConnectionOwner: `conn` still waits for a `for await` to take it. */
+  unclaimed(conn: Connection<Data>): boolean {
+    return this.#incoming.has(conn);
+  }
+
   /** @internal ConnectionOwner: one of our connections has closed. */
-  connectionClosed(conn: Connection): void {
+  connectionClosed(conn: Connection<Data>): void {
     this.#connections.delete(conn);
     this.#incoming.remove(conn);
     if (this.#connections.size === 0) this.#allClosed?.();
@@ -415,8 +447,10 @@ export class Server implements ConnectionOwner {
     const left = this.#deadline - performance.now();
     if (left <= 0) {
       for (const c of [...this.#connections]) {
+        // One already closing was not cut short by the deadline.
+        if (c.state === "closing" || c.state === "closed") continue;
         this.#forced++;
-        c.reset();
+        void c.reset();
       }
     } else if (left !== Infinity) {
       this.#graceTimer = setTimeout(() => this.#armGrace(), Math.min(left, MAX_TIMER_MS));
@@ -429,57 +463,105 @@ export class Server implements ConnectionOwner {
 }
 
 /** Starts a TCP server. */
-export function listen(options: ListenOptions): Server {
-  return new Server(options);
+export function listen<Data = unknown>(options: ListenOptions<Data>): Server<Data> {
+  return new Server<Data>(options);
 }
 
-export interface ConnectOptions extends ConnectionOptions {
-  host?: string;
+export interface ConnectOptions<Data = unknown> extends ConnectionOptions {
+  /** The server's address: an IPv4 or IPv6 literal, or "localhost". Default "127.0.0.1". */
+  hostname?: string;
   port: number;
+  /** TCP_NODELAY. Default true. */
   noDelay?: boolean;
-  pool?: BufferPool;
+  /**
+   * The receive buffer pool: an existing one, or options for a new one that the connection owns and
+   * closes with itself. Default: the loop's shared client pool (256 x 16 KiB).
+   */
+  pool?: BufferPool | BufferPoolOptions;
+  /** Defaults to the thread's shared loop. */
   loop?: IoLoop;
+  /** Aborting before the connection is made rejects with the signal's reason; after, it closes the connection. */
+  signal?: AbortSignal;
   /** Without `data`, read the connection with `for await (const lease of conn)`. */
-  handlers?: ConnectionHandlers;
+  handlers?: ConnectionHandlers<Data>;
 }
 
-/** Opens a TCP connection (IORING_OP_CONNECT); resolves once connected, rejects with UringError (e.g. ECONNREFUSED). */
-export function connect(options: ConnectOptions): Promise<Connection> {
-  const host = options.host ?? "127.0.0.1";
+/**
+ * Opens a TCP connection (IORING_OP_CONNECT); resolves once connected. Never throws: bad options
+ * and failures (a UringError such as ECONNREFUSED) reject.
+ */
+export function connect<Data = unknown>(options: ConnectOptions<Data>): Promise<Connection<Data>> {
+  try {
+    return startConnect(options);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<Data>> {
+  checkOptionKeys("connect()", options, CONNECT_KEYS);
+  const host = options.hostname ?? "127.0.0.1";
   checkEndpoint(host, options.port);
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
-  if (options.handlers !== undefined && (typeof options.handlers !== "object" || options.handlers === null)) {
-    throw new TypeError("connect() handlers must be an object");
-  }
+  checkHandlers("connect() handlers", options.handlers, CONNECTION_HANDLER_NAMES);
   checkConnectionOptions(options);
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const loop = options.loop ?? getDefaultLoop();
-  const pool = options.pool ?? loop.clientPool();
-  const fd = newSocket(host, abi.SOCK_STREAM);
+  const { pool, owned } = options.pool === undefined
+    ? { pool: loop.clientPool(), owned: false }
+    : loop.resolvePool(options.pool, { bufferSize: 16 * 1024, count: 256 });
+  let fd: number;
+  try {
+    fd = newSocket(host, abi.SOCK_STREAM);
+  } catch (e) {
+    if (owned) pool.close();
+    throw e;
+  }
   const addr = new NativeMemory(abi.SOCKADDR_STORAGE_SIZE);
   const len = encodeSockaddr(addr.view, 0, host, options.port);
   loop.driver.ref();
-  return new Promise<Connection>((resolve, reject) => {
+  return new Promise<Connection<Data>>((resolve, reject) => {
+    const onAbort = () => loop.reactor.cancel(token);
     const token = loop.reactor.register({
       complete: (res) => {
         loop.reactor.unregister(token);
         addr.free();
         loop.driver.unref();
-        if (res < 0) {
+        signal?.removeEventListener("abort", onAbort);
+        const fail = (error: unknown) => {
           closeFd(fd);
-          reject(new UringError("connect", -res, `${host}:${options.port}`));
+          if (owned) pool.close();
+          reject(error);
+        };
+        if (res < 0) {
+          fail(
+            res === -Errno.ECANCELED && signal?.aborted
+              ? signal.reason
+              : new UringError("connect", -res, `${host}:${options.port}`),
+          );
           return;
         }
         try {
           if (options.noDelay ?? true) setNoDelay(fd);
-          const conn = new Connection(loop, pool, fd, options.handlers ?? {}, options);
+          // An owned pool closes with the connection; a long-lived signal must not keep closed connections.
+          const owner = {
+            connectionClosed: () => {
+              signal?.removeEventListener("abort", abortConnection);
+              if (owned) pool.close();
+            },
+          };
+          const conn = new Connection<Data>(loop, pool, fd, options.handlers ?? {}, options, owner);
+          const abortConnection = () => void conn.close();
+          signal?.addEventListener("abort", abortConnection, { once: true });
           conn.start();
           resolve(conn);
         } catch (e) {
-          closeFd(fd);
-          reject(e);
+          fail(e);
         }
       },
     });
+    signal?.addEventListener("abort", onAbort, { once: true });
     prepConnect(loop.reactor.ring.sqes, loop.reactor.prepare(token), fd, addr.address, len);
   });
 }

@@ -25,7 +25,7 @@ function sys(op: string, ret: number, detail?: string): number {
 
 export interface TcpListenOptions {
   /** Default 127.0.0.1. */
-  host?: string;
+  hostname?: string;
   /** 0 picks a free port. */
   port?: number;
   /** listen(2) backlog, default 4096. */
@@ -59,7 +59,7 @@ function closedOnFailure(fd: number, setUp: (fd: number) => void): number {
 
 /** A TCP socket bound and listening; returns its fd. SO_REUSEADDR always, SO_REUSEPORT on request. */
 export function tcpListen(options: TcpListenOptions = {}): number {
-  const host = options.host ?? "127.0.0.1";
+  const host = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
   const backlog = options.backlog ?? 4096;
   if (!Number.isInteger(backlog) || backlog < 1) {

@@ -11,16 +11,20 @@ import { getDefaultLoop, type IoLoop } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
+import { checkOptionKeys } from "../options.ts";
 
 export interface UdpHandlers {
   /** One datagram; release `datagram.lease` when done with it (or send it on, which releases it). */
   message(socket: UdpSocket, datagram: Datagram): void;
-  /** A receive or send failed; the socket keeps working unless the receive itself ended. */
-  error?(socket: UdpSocket, error: UringError): void;
+  /**
+   * A receive or send failed (a UringError), or the message handler threw (that error); the socket
+   * keeps working unless the receive itself ended. Without this handler, thrown errors are logged.
+   */
+  error?(socket: UdpSocket, error: Error): void;
 }
 
 export interface UdpOptions {
-  host?: string;
+  hostname?: string;
   port?: number;
   loop?: IoLoop;
   /**
@@ -35,8 +39,12 @@ export interface UdpOptions {
    * A pool's bufferSize, when given, decides the largest datagram received whole.
    */
   pool?: BufferPool | BufferPoolOptions;
+  /** Aborting closes the socket. */
+  signal?: AbortSignal;
   handlers: UdpHandlers;
 }
+
+const UDP_KEYS = ["hostname", "port", "loop", "maxDatagramSize", "pool", "signal", "handlers"];
 
 export interface UdpStats {
   /** Datagrams handed to `handlers.message`, truncated ones included. */
@@ -94,13 +102,13 @@ interface Outgoing {
   lease: Lease | undefined;
   leaseOffset: number;
   length: number;
-  address: string;
+  hostname: string;
   port: number;
 }
 
 export class UdpSocket {
   readonly fd: number;
-  readonly host: string;
+  readonly hostname: string;
   readonly port: number;
   readonly loop: IoLoop;
   readonly pool: BufferPool;
@@ -122,7 +130,9 @@ export class UdpSocket {
   #done = false;
 
   constructor(options: UdpOptions) {
-    if (typeof options?.handlers?.message !== "function") {
+    checkOptionKeys("bindUdp()", options, UDP_KEYS);
+    checkOptionKeys("bindUdp() handlers", options.handlers, ["message", "error"]);
+    if (typeof options.handlers.message !== "function") {
       throw new TypeError("bindUdp() needs handlers with a message(socket, datagram) function");
     }
     const maxDatagramSize = options.maxDatagramSize;
@@ -131,9 +141,9 @@ export class UdpSocket {
     const givenSize = poolOption instanceof BufferPool ? poolOption.bufferSize : poolOption?.bufferSize;
     if (maxDatagramSize !== undefined && givenSize !== undefined) checkPoolFits(givenSize, maxDatagramSize);
     this.loop = options.loop ?? getDefaultLoop();
-    this.fd = udpBind(options.host ?? "127.0.0.1", options.port ?? 0);
+    this.fd = udpBind(options.hostname ?? "127.0.0.1", options.port ?? 0);
     const local = localAddress(this.fd);
-    this.host = local.address;
+    this.hostname = local.hostname;
     this.port = local.port;
     this.#handlers = options.handlers;
     let resolved: { pool: BufferPool; owned: boolean } | undefined;
@@ -157,7 +167,15 @@ export class UdpSocket {
     this.#token = this.loop.reactor.register({ complete: (res) => this.#sent(res) });
     this.#receiver.start();
     this.loop.driver.ref();
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) void this.close();
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
+
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => void this.close();
+  #closedResolve: (() => void) | undefined;
+  readonly #closedPromise = new Promise<void>((resolve) => (this.#closedResolve = resolve));
 
   /** Datagrams up to this many bytes arrive whole; larger ones arrive truncated. */
   get maxDatagramSize(): number {
@@ -168,7 +186,13 @@ export class UdpSocket {
     this.#stats.datagramsReceived++;
     this.#stats.bytesReceived += d.payload.length;
     if (d.truncated) this.#stats.truncated++;
-    this.#handlers.message(this, d);
+    try {
+      this.#handlers.message(this, d);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      if (this.#handlers.error) this.#handlers.error(this, error);
+      else console.error(`uring-buffers: the message handler of UDP socket fd ${this.fd} threw:`, error);
+    }
   }
 
   stats(): UdpStats {
@@ -179,7 +203,7 @@ export class UdpSocket {
    * Queues one datagram. Bytes are copied; a Lease, or a received Datagram's payload, is sent from
    * its buffer without a copy and released once sent. `to` defaults to a Datagram's sender.
    */
-  send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { address: string; port: number }): void {
+  send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { hostname: string; port: number }): void {
     let lease: Lease | undefined;
     let leaseOffset = 0;
     let length: number;
@@ -200,12 +224,12 @@ export class UdpSocket {
       if (length > MAX_UDP_PAYLOAD) {
         throw new RangeError(`a UDP datagram holds at most ${MAX_UDP_PAYLOAD} bytes, got ${length}`);
       }
-      checkEndpoint(to.address, to.port);
+      checkEndpoint(to.hostname, to.port);
     } catch (e) {
       lease?.release(); // send() took the lease over, so a refused one goes back to its pool
       throw e;
     }
-    const out: Outgoing = { chunks: [], lease, leaseOffset, length, address: to.address, port: to.port };
+    const out: Outgoing = { chunks: [], lease, leaseOffset, length, hostname: to.hostname, port: to.port };
     if (!lease) {
       const bytes = data as Uint8Array;
       const arena = this.loop.arena;
@@ -235,7 +259,7 @@ export class UdpSocket {
         blocks.setIov(block, i, this.loop.arena.address(out.chunks[i]), n);
       }
     }
-    const nameLength = encodeSockaddr(blocks.nameView(block), 0, out.address, out.port);
+    const nameLength = encodeSockaddr(blocks.nameView(block), 0, out.hostname, out.port);
     blocks.setHeader(block, out.lease ? 1 : out.chunks.length, nameLength);
     const reactor = this.loop.reactor;
     prepSendmsg(reactor.ring.sqes, reactor.prepare(this.#token), this.fd, blocks.address(block), 0);
@@ -251,7 +275,9 @@ export class UdpSocket {
       this.#stats.bytesSent += res;
     } else {
       this.#stats.sendErrors++;
-      if (!this.#closed) this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.address}:${out.port}`));
+      if (!this.#closed) {
+        this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.hostname}:${out.port}`));
+      }
     }
     if (this.#queue.length > 0) {
       if (this.#closed) this.#drop();
@@ -271,12 +297,19 @@ export class UdpSocket {
     this.#finish();
   }
 
-  /** Stops receiving, drops unsent datagrams and closes the socket once nothing is in flight. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
+  /** Stops receiving, drops unsent datagrams, and closes the socket once nothing is in flight; resolves then. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closedPromise;
     this.#closed = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#receiver.stop(() => this.#finish());
     if (this.#block < 0) this.#drop();
+    return this.#closedPromise;
+  }
+
+  /** `await using sock`: closes and waits until the fd is closed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #finish(): void {
@@ -287,6 +320,7 @@ export class UdpSocket {
     closeFd(this.fd);
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
+    this.#closedResolve!();
   }
 }
 

@@ -1,0 +1,67 @@
+/**
+ * Checks of option objects given to public entry points: an unknown key is a TypeError naming it and
+ * the nearest valid key (a typo such as `{ prot: 9000 }` must not silently mean "any port"), and a
+ * value of the wrong type is reported with the type it had.
+ */
+
+/** Throws TypeError unless `options` is an object whose keys are all in `known`. */
+export function checkOptionKeys(what: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${what} needs an options object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = nearest(key, known);
+    throw new TypeError(
+      `${what}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ""}; valid: ${known.join(", ")}`,
+    );
+  }
+}
+
+/** `value` as a message shows it: its type, and the value itself when short. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") {
+    return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+  }
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
+    return `${typeof value} ${String(value)}`;
+  }
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : typeof value;
+}
+
+/** The known key `key` most likely meant: one it abbreviates (host: hostname), else the closest by edit distance if close enough to be a typo. */
+function nearest(key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const extended = known.find((k) => k.toLowerCase().startsWith(lower));
+  if (extended && lower.length >= 3) return extended;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  // Optimal string alignment: insertions, deletions, substitutions, and swaps of neighbours (prot/port).
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      let d = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+      current[j] = d;
+    }
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length];
+}
