@@ -35,13 +35,9 @@
 import { readFileSync } from "node:fs";
 import { benchContext } from "./machine.ts";
 import process from "node:process";
+import { BufferPool, type BufferPoolOptions, type Lease } from "../mod.ts";
 import {
   abi,
-  BufferPool,
-  type BufferPoolOptions,
-  closeFd,
-  type Lease,
-  localAddress,
   NativeMemory,
   prepAccept,
   prepSend,
@@ -50,9 +46,8 @@ import {
   type Ring,
   type StreamHandler,
   StreamReceiver,
-  tcpConnect,
-  tcpListen,
-} from "../mod.ts";
+} from "../ring.ts";
+import { closeFd, localAddress, tcpConnect, tcpListen } from "../sys.ts";
 import { patternBytes } from "../tests/helpers.ts";
 
 // --- common ------------------------------------------------------------------------------------

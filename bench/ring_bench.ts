@@ -6,7 +6,7 @@
  * timed runs after untimed warm-up runs (so the JIT has compiled the loops before we time them).
  */
 import { benchContext } from "./machine.ts";
-import { prepNop, prepRecv, Ring } from "../mod.ts";
+import { prepNop, prepRecv, Ring } from "../ring.ts";
 
 // One handler for every reap in this file: distinct closures would make the call site inside
 // Ring.reap polymorphic and skew the reap figure against what a single-handler app sees.

@@ -14,7 +14,9 @@
  * Exit codes: 0 done, 1 an I/O error, 2 bad arguments.
  */
 import process from "node:process";
-import { BufferPool, closeFd, openFile, Reactor, StreamReceiver, UringError } from "../mod.ts";
+import { BufferPool, type UringError } from "../mod.ts";
+import { Reactor, StreamReceiver } from "../ring.ts";
+import { closeFd, openFile } from "../sys.ts";
 import { parseExampleArgs } from "./args.ts";
 
 const BUFFER_SIZE = 64 * 1024;

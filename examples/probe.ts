@@ -3,7 +3,8 @@
  * a batch of NOP round trips. Run: deno run --allow-ffi examples/probe.ts   |   bun examples/probe.ts
  * It takes no arguments: any argument ends with the usage (exit 2).
  */
-import { prepNop, probeFeatures, Ring } from "../mod.ts";
+import { probeFeatures } from "../mod.ts";
+import { prepNop, Ring } from "../ring.ts";
 import { parseExampleArgs } from "./args.ts";
 
 parseExampleArgs("probe.ts (no arguments)", {}, (_values, fail, positionals) => {

@@ -12,7 +12,16 @@ const bunType: Record<NativeType, FFIType> = {
   void: FFIType.void,
 };
 
-function toBun(table: Record<string, SymbolSpec>) {
+/** What a parked wait posts to the waiter Worker: the liburing loaded here, and io_uring_enter's arguments. */
+export interface WaitRequest {
+  path: string;
+  fd: number;
+  minComplete: number;
+  enterFlags: number;
+}
+
+/** A symbol table of `ffi/symbols.ts` as `bun:ffi` declarations (also used by the waiter Worker). */
+export function toBun(table: Record<string, SymbolSpec>) {
   const out: Record<string, { args: FFIType[]; returns: FFIType }> = {};
   for (const [name, spec] of Object.entries(table)) {
     out[name] = { args: spec.args.map((a) => bunType[a]), returns: bunType[spec.ret] };
@@ -42,7 +51,7 @@ export function load(): Native {
   // Parked waits run in Workers (one per concurrent wait), unref'd while idle so they never hold the process.
   const idleWaiters: Worker[] = [];
   const waiterUrl = new URL("./bun_waiter.ts", import.meta.url).href;
-  const waitOffThread = (fd: number, minComplete: number): Promise<number> =>
+  const waitOffThread = (fd: number, minComplete: number, enterFlags: number): Promise<number> =>
     new Promise((resolve, reject) => {
       const worker = idleWaiters.pop() ?? new Worker(waiterUrl);
       worker.ref();
@@ -52,7 +61,7 @@ export function load(): Native {
         resolve(event.data);
       };
       worker.onerror = (event) => reject(new Error(`uring-buffers waiter worker failed: ${event.message}`));
-      worker.postMessage({ path: uringPath, fd, minComplete });
+      worker.postMessage({ path: uringPath, fd, minComplete, enterFlags } satisfies WaitRequest);
     });
 
   return {

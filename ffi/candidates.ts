@@ -1,4 +1,5 @@
 /** Where liburing and libc are looked for, and the errors when they are not found. */
+import { LIBURING_MIN_VERSION, uringSymbols } from "./symbols.ts";
 
 /** `URING_LIB` (a path) first, then the soname, then the usual Debian/Ubuntu/Fedora paths. */
 export function uringCandidates(override: string | undefined): string[] {
@@ -15,11 +16,22 @@ export function uringCandidates(override: string | undefined): string[] {
 
 export const LIBC = "libc.so.6";
 
+/** The symbol a dlopen error names, if any: the file loaded but is a liburing too old for us. */
+function missingSymbol(error: string): string | undefined {
+  return Object.keys(uringSymbols).find((name) => new RegExp(`\\b${name}\\b`).test(error));
+}
+
 export function libraryNotFound(tried: string[], errors: string[]): Error {
+  const tooOld = tried.flatMap((path, i) => {
+    const symbol = missingSymbol(errors[i] ?? "");
+    return symbol ? [`${path} is older than liburing ${LIBURING_MIN_VERSION}: it lacks ${symbol}.\n`] : [];
+  });
   return new Error(
-    `uring-buffers: could not load liburing.so.2 (liburing >= 2.2).\n` +
+    `uring-buffers: could not load liburing.so.2 (liburing >= ${LIBURING_MIN_VERSION}).\n` +
       `Tried:\n${tried.map((p, i) => `  ${p}: ${errors[i] ?? ""}`).join("\n")}\n` +
-      `Install it with: sudo apt-get install -y liburing2   (Debian/Ubuntu; Fedora: dnf install liburing)\n` +
+      tooOld.join("") +
+      `Install liburing ${LIBURING_MIN_VERSION} or later: sudo apt-get install -y liburing2   ` +
+      `(Debian/Ubuntu; Fedora: dnf install liburing)\n` +
       `or point URING_LIB at the library file.`,
   );
 }

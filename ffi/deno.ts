@@ -58,23 +58,18 @@ export function load(): Native {
     io_uring_enter: toDeno({ io_uring_enter: uringSymbols.io_uring_enter }, true).io_uring_enter,
   });
   const waitEnter = waiter.symbols.io_uring_enter as unknown as (
-    fd: number,
-    toSubmit: number,
-    minComplete: number,
-    flags: number,
-    sig: null,
+    ...args: Parameters<UringSymbols["io_uring_enter"]>
   ) => Promise<number>;
 
   const errnoCell = new Int32Array(
     Deno.UnsafePointerView.getArrayBuffer(libc.__errno_location() as unknown as Deno.PointerObject, 4),
   );
-  const IORING_ENTER_GETEVENTS = 1;
 
   return {
     uring: uringLib.symbols as unknown as UringSymbols,
     libc,
     uringPath,
-    waitOffThread: (fd, minComplete) => waitEnter(fd, 0, minComplete, IORING_ENTER_GETEVENTS, null),
+    waitOffThread: (fd, minComplete, enterFlags) => waitEnter(fd, 0, minComplete, enterFlags, null),
     address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as Deno.PointerObject))),
     pointer: (address) => Deno.UnsafePointer.create(BigInt(address)) as unknown as Ptr | null,
     unrefTimer: (timer) => Deno.unrefTimer(timer as number),

@@ -8,7 +8,14 @@ export interface SymbolSpec {
   readonly ret: NativeType;
 }
 
-/** Exported by liburing.so.2 (liburing 2.2+); the inline helpers of liburing.h are in `src/prep.ts`. */
+/**
+ * The oldest liburing this module works with: io_uring_get_events and io_uring_enter first appear in
+ * its LIBURING_2.3 symbol version, and src/ring.ts reads the struct io_uring layout of 2.3 (2.2 lacks
+ * sq.ring_mask / sq.ring_entries), which later releases keep.
+ */
+export const LIBURING_MIN_VERSION = "2.3";
+
+/** Exported by liburing.so.2; the inline helpers of liburing.h are in `src/prep.ts`. */
 export const uringSymbols = {
   /** int io_uring_queue_init_params(unsigned entries, struct io_uring *ring, struct io_uring_params *p) */
   io_uring_queue_init_params: { args: ["u32", "ptr", "ptr"], ret: "i32" },
@@ -21,9 +28,10 @@ export const uringSymbols = {
   /** int io_uring_submit_and_wait_timeout(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
    *  unsigned wait_nr, struct __kernel_timespec *ts, sigset_t *sigmask) */
   io_uring_submit_and_wait_timeout: { args: ["ptr", "ptr", "u32", "ptr", "ptr"], ret: "i32" },
-  /** int io_uring_get_events(struct io_uring *ring): flush overflow and deferred task work */
+  /** int io_uring_get_events(struct io_uring *ring): flush overflow and deferred task work; since 2.3 */
   io_uring_get_events: { args: ["ptr"], ret: "i32" },
-  /** int io_uring_enter(unsigned fd, unsigned to_submit, unsigned min_complete, unsigned flags, sigset_t *sig) */
+  /** int io_uring_enter(unsigned fd, unsigned to_submit, unsigned min_complete, unsigned flags, sigset_t *sig)
+   *  Since 2.3. */
   io_uring_enter: { args: ["u32", "u32", "u32", "u32", "ptr"], ret: "i32" },
   /** struct io_uring_probe *io_uring_get_probe_ring(struct io_uring *ring) */
   io_uring_get_probe_ring: { args: ["ptr"], ret: "ptr" },
@@ -33,8 +41,6 @@ export const uringSymbols = {
   io_uring_register_buf_ring: { args: ["ptr", "ptr", "u32"], ret: "i32" },
   /** int io_uring_unregister_buf_ring(struct io_uring *ring, int bgid) */
   io_uring_unregister_buf_ring: { args: ["ptr", "i32"], ret: "i32" },
-  /** int io_uring_register(unsigned fd, unsigned opcode, const void *arg, unsigned nr_args) */
-  io_uring_register: { args: ["u32", "u32", "ptr", "u32"], ret: "i32" },
 } as const satisfies Record<string, SymbolSpec>;
 
 /** From libc.so.6. Those returning `int` report failure as -1 plus errno. */

@@ -27,11 +27,11 @@ export interface Native {
   /** libc.so.6, bound with the prototypes of `libcSymbols`. */
   readonly libc: LibcSymbols;
   /**
-   * `io_uring_enter(fd, 0, min_complete, IORING_ENTER_GETEVENTS, NULL)` run off the JS thread (Deno: a
+   * `io_uring_enter(ringFd, 0, minComplete, enterFlags, NULL)` run off the JS thread (Deno: a
    * nonblocking FFI call; Bun: a waiter Worker), so the event loop keeps turning while the ring
-   * waits; resolves with the call's return value.
+   * waits; resolves with the call's return value. It never submits: the JS thread owns the SQ.
    */
-  readonly waitOffThread: (ringFd: number, minComplete: number) => Promise<number>;
+  readonly waitOffThread: (ringFd: number, minComplete: number, enterFlags: number) => Promise<number>;
   /** The address a pointer holds (user-space addresses fit in 2^53). */
   address(p: Ptr | null): number;
   /** A pointer to `address`, or null for 0. */

@@ -267,6 +267,8 @@ export const RECVMSG_OUT_FLAGS = 12;
 
 // ---- struct __kernel_timespec (16 bytes) ----
 export const TIMESPEC_SIZE = 16;
+export const TIMESPEC_SEC = 0; // __kernel_time64_t tv_sec
+export const TIMESPEC_NSEC = 8; // long long tv_nsec
 
 // ---- struct msghdr (56 bytes) ----
 export const MSGHDR_SIZE = 56;
@@ -277,6 +279,11 @@ export const MSGHDR_IOVLEN = 24; // size_t msg_iovlen
 export const MSGHDR_CONTROL = 32; // void *msg_control
 export const MSGHDR_CONTROLLEN = 40; // size_t msg_controllen
 export const MSGHDR_FLAGS = 48; // int msg_flags
+
+// ---- struct iovec (16 bytes) ----
+export const IOVEC_SIZE = 16;
+export const IOVEC_BASE = 0; // void *iov_base
+export const IOVEC_LEN = 8; // size_t iov_len
 
 // ---- mmap (sys/mman.h) ----
 export const PROT_READ = 1;

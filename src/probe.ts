@@ -1,7 +1,6 @@
 /** What this kernel can do, found by asking it (opcode probe) and by trying (buffer-ring flags). */
 import { native } from "../ffi/mod.ts";
 import * as abi from "./abi.ts";
-import { pbufRingMmapOffset, registerBufRing, unregisterBufRing } from "./buffers/register.ts";
 import { NativeMemory } from "./memory.ts";
 import { Ring } from "./ring.ts";
 
@@ -56,17 +55,17 @@ export function probeFeatures(): Features {
     const tryRegister = (flags: number, withMemory: boolean): boolean => {
       const mem = withMemory ? new NativeMemory(4096) : undefined;
       try {
-        if (registerBufRing(ring, bgid, 8, flags, mem?.address ?? 0) !== 0) return false;
+        if (ring.registerBufRing(bgid, 8, flags, mem?.address ?? 0) !== 0) return false;
         if (flags & abi.IOU_PBUF_RING_MMAP) {
           // Registration alone is not enough: the ring must also be mappable at its offset.
           try {
-            new NativeMemory(8 * abi.BUF_SIZE, { fd: ring.fd, offset: pbufRingMmapOffset(bgid) }).free();
+            ring.mapBufRing(bgid, 8).free();
           } catch {
-            unregisterBufRing(ring, bgid);
+            ring.unregisterBufRing(bgid);
             return false;
           }
         }
-        unregisterBufRing(ring, bgid);
+        ring.unregisterBufRing(bgid);
         return true;
       } finally {
         mem?.free();

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { closeFd, tcpConnect } from "../mod.ts";
+import { closeFd, tcpConnect } from "../sys.ts";
 import { startEchoServer } from "../examples/echo_server.ts";
 import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
 import { sleep } from "./clients.ts";

@@ -1,17 +1,7 @@
 /** Test-side helpers: a TCP pair, a ring-driven writer and byte-stream generators. */
 import assert from "node:assert/strict";
-import {
-  abi,
-  closeFd,
-  localAddress,
-  NativeMemory,
-  prepAccept,
-  prepSend,
-  type Reactor,
-  type Ring,
-  tcpConnect,
-  tcpListen,
-} from "../mod.ts";
+import { abi, NativeMemory, prepAccept, prepSend, type Reactor, type Ring } from "../ring.ts";
+import { closeFd, localAddress, tcpConnect, tcpListen } from "../sys.ts";
 
 /** A connected TCP pair on 127.0.0.1, accepted through the ring: [client, server]. */
 export function tcpPair(ring: Ring): [number, number] {

@@ -371,7 +371,8 @@ test("dedicated mode (SINGLE_ISSUER | DEFER_TASKRUN, blocking idle waits) echoes
 }, { timeoutMs: 60_000 });
 
 test("workers: two threads share a port through SO_REUSEPORT and report their stats", async () => {
-  const { startWorkers, tcpListen, localAddress, closeFd } = await import("../mod.ts");
+  const { startWorkers } = await import("../mod.ts");
+  const { tcpListen, localAddress, closeFd } = await import("../sys.ts");
   const probe = tcpListen({ port: 0 });
   const port = localAddress(probe).port;
   closeFd(probe);

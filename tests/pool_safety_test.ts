@@ -7,20 +7,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  abi,
-  BufferPool,
-  type BufferPoolOptions,
-  closeFd,
-  connect,
-  type Lease,
-  type LeaseHolder,
-  listen,
-  probeFeatures,
-  Reactor,
-  type Server,
-  StreamReceiver,
-} from "../mod.ts";
+import { BufferPool, type BufferPoolOptions, connect, type Lease, listen, probeFeatures, type Server } from "../mod.ts";
+import { abi, type LeaseHolder, Reactor, StreamReceiver } from "../ring.ts";
+import { closeFd } from "../sys.ts";
 import { collectGarbage, runtimeCommand, test } from "./harness.ts";
 import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
 
@@ -213,9 +202,11 @@ test("watchdog: its timer does not keep the process alive", () => {
   try {
     const script = join(dir, "stalled.ts");
     const mod = decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname);
+    const ring = decodeURIComponent(new URL("../ring.ts", import.meta.url).pathname);
     writeFileSync(
       script,
-      `import { abi, BufferPool, Reactor } from ${JSON.stringify(mod)};
+      `import { BufferPool } from ${JSON.stringify(mod)};
+import { abi, Reactor } from ${JSON.stringify(ring)};
 const pool = new BufferPool(new Reactor({ entries: 8 }), { count: 1, watchdogMs: 60_000 });
 const lease = pool.take(1, abi.IORING_CQE_F_BUFFER); // the only buffer, leased
 pool.waitForBuffers({ rearm() {} }); // a receive waits: the watchdog's timer runs

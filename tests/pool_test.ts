@@ -1,22 +1,17 @@
 import assert from "node:assert/strict";
+import { BufferPool, Errno, type Lease, probeFeatures, UringError } from "../mod.ts";
 import {
   abi,
-  BufferPool,
-  closeFd,
-  Errno,
-  type Lease,
   NativeMemory,
   prepRecv,
   prepSend,
-  probeFeatures,
   ProvidedBufferGroup,
   Reactor,
   Ring,
   setBufferSelect,
-  setReceiveBuffer,
   StreamReceiver,
-  UringError,
-} from "../mod.ts";
+} from "../ring.ts";
+import { closeFd, setReceiveBuffer } from "../sys.ts";
 import { collectGarbage, test } from "./harness.ts";
 import { patternBytes, randomChunks, RingWriter, tcpPair } from "./helpers.ts";
 
@@ -442,7 +437,7 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
   const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { openFile } = await import("../mod.ts");
+  const { openFile } = await import("../sys.ts");
   const dir = mkdtempSync(join(tmpdir(), "uring-read-"));
   const path = join(dir, "f.bin");
   const content = patternBytes(21, 123_457);

@@ -1,23 +1,8 @@
 /** One test per bug found in review: each failed (or crashed the process) before its fix. */
 import assert from "node:assert/strict";
-import {
-  abi,
-  BufferPool,
-  closeFd,
-  connect,
-  type Connection,
-  IoLoop,
-  type Lease,
-  listen,
-  localAddress,
-  prepNop,
-  prepShutdown,
-  probeFeatures,
-  Reactor,
-  Ring,
-  StreamReceiver,
-  tcpConnect,
-} from "../mod.ts";
+import { BufferPool, connect, type Connection, IoLoop, type Lease, listen, probeFeatures } from "../mod.ts";
+import { abi, prepNop, prepShutdown, Reactor, Ring, StreamReceiver } from "../ring.ts";
+import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { runtime, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
@@ -157,7 +142,7 @@ test("shutdown() then close(): the SHUTDOWN never reaches a socket that reused t
 });
 
 test("a Driver without an error callback keeps turning after a handler throws", async () => {
-  const { Driver } = await import("../mod.ts");
+  const { Driver } = await import("../ring.ts");
   const process = (await import("node:process")).default;
   const reactor = new Reactor({ entries: 8, flags: Driver.ringFlags });
   const driver = new Driver(reactor);

@@ -2,14 +2,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ClosedError, Errno, errnoName, probeFeatures } from "../mod.ts";
 import {
   abi,
-  ClosedError,
-  closeFd,
-  Errno,
-  localAddress,
   NativeMemory,
-  openFile,
   prepAccept,
   prepCancel64,
   prepNop,
@@ -17,11 +13,12 @@ import {
   prepRecv,
   prepSend,
   prepTimeout,
-  probeFeatures,
+  Reactor,
   Ring,
-  tcpConnect,
-  tcpListen,
-} from "../mod.ts";
+} from "../ring.ts";
+import { closeFd, localAddress, openFile, tcpConnect, tcpListen } from "../sys.ts";
+import { libraryNotFound } from "../ffi/candidates.ts";
+import { readU64, writeU64 } from "../src/sqe.ts";
 import { test } from "./harness.ts";
 
 interface Cqe {
@@ -182,7 +179,95 @@ test("close is idempotent and every later call throws ClosedError", () => {
   assert.throws(() => ring.submitAndWait(1, 1), ClosedError);
   assert.throws(() => ring.reap(() => {}), ClosedError);
   assert.throws(() => ring.unsafePointer, ClosedError);
+  assert.throws(() => ring.registerBufRing(1, 8, 0, 0), ClosedError);
+  assert.throws(() => ring.unregisterBufRing(1), ClosedError);
+  assert.throws(() => ring.mapBufRing(1, 8), ClosedError);
   assert.equal(ring.cqReady, 0);
+});
+
+test("a timed wait sleeps for its timeout, across a whole second", () => {
+  using ring = new Ring({ entries: 4 });
+  for (const ms of [30, 1_005]) {
+    const t0 = performance.now();
+    assert.equal(ring.submitAndWait(1, ms), 0);
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed >= ms - 5 && elapsed < ms + 500, `waited ${elapsed} ms for a ${ms} ms timeout`);
+  }
+});
+
+test("waitOffThread waits for the next completion while the event loop keeps turning", async () => {
+  using ring = new Ring({ entries: 4 });
+  const ts = new NativeMemory(4096);
+  try {
+    ts.view.setBigInt64(8, 30_000_000n, true); // 30 ms
+    const slot = ring.getSqe();
+    prepTimeout(ring.sqes, slot, ts.address, 0, 0);
+    ring.sqes.setUserData(slot, 5);
+    ring.submit();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 2);
+    const t0 = performance.now();
+    await ring.waitOffThread();
+    const elapsed = performance.now() - t0;
+    clearInterval(ticker);
+    assert.ok(elapsed >= 25, `returned after ${elapsed} ms, before the 30 ms timeout completed`);
+    assert.ok(ticks > 0, "timers ran while the ring waited");
+    assert.deepEqual(collect(ring, 1).map((c) => [c.userData, c.res]), [[5, -Errno.ETIME]]);
+  } finally {
+    ts.free();
+  }
+});
+
+test("the ring registers, rejects twice and unregisters a buffer ring group", () => {
+  using ring = new Ring({ entries: 4 });
+  const mem = new NativeMemory(4096);
+  try {
+    assert.equal(ring.registerBufRing(77, 8, 0, mem.address), 0);
+    assert.equal(ring.registerBufRing(77, 8, 0, mem.address), -Errno.EEXIST);
+    assert.equal(ring.unregisterBufRing(77), 0);
+    assert.ok(ring.unregisterBufRing(77) < 0, "a group that is gone cannot be unregistered");
+    if (probeFeatures().bufferRingMmap) {
+      assert.equal(ring.registerBufRing(78, 8, abi.IOU_PBUF_RING_MMAP, 0), 0);
+      const mapped = ring.mapBufRing(78, 8);
+      assert.equal(mapped.length, 4096);
+      mapped.free();
+      assert.equal(ring.unregisterBufRing(78), 0);
+    }
+  } finally {
+    mem.free();
+  }
+}, { skip: !probeFeatures().bufferRing && "kernel lacks IORING_REGISTER_PBUF_RING (5.19)" });
+
+test("writeU64 / readU64 keep every safe integer; negatives wrap to two's complement", () => {
+  const u32 = new Uint32Array(2);
+  for (const v of [0, 1, 0xffffffff, 2 ** 32, 2 ** 32 + 5, 0x7fffdeadbeef, Number.MAX_SAFE_INTEGER]) {
+    writeU64(u32, 0, v);
+    assert.equal(readU64(u32, 0), v);
+    assert.deepEqual([...u32], [v % 2 ** 32, Math.floor(v / 2 ** 32)]);
+  }
+  writeU64(u32, 0, -1);
+  assert.deepEqual([...u32], [0xffffffff, 0xffffffff]);
+  writeU64(u32, 0, -(2 ** 32) - 2);
+  assert.deepEqual([...u32], [0xfffffffe, 0xfffffffe]);
+});
+
+test("Errno names every errno it holds, and errnoName falls back to E<n>", () => {
+  for (const [name, errno] of Object.entries(Errno)) assert.equal(errnoName(errno), name);
+  assert.equal(new Set(Object.values(Errno)).size, Object.keys(Errno).length, "one name per errno");
+  assert.equal(errnoName(4095), "E4095");
+});
+
+test("a liburing without a 2.3 symbol is reported as too old, in both runtimes' dlopen wording", () => {
+  const denoError = "Failed to register symbol io_uring_get_events: Could not obtain symbol from the library: " +
+    "/opt/liburing.so.2: undefined symbol: io_uring_get_events";
+  const bunError = 'Symbol "io_uring_enter" not found in "/opt/liburing.so.2"';
+  const missingFile = "Could not open library: /usr/lib/liburing.so.2: cannot open shared object file";
+  for (const [error, symbol] of [[denoError, "io_uring_get_events"], [bunError, "io_uring_enter"]]) {
+    const message = libraryNotFound(["/opt/liburing.so.2", "/usr/lib/liburing.so.2"], [error, missingFile]).message;
+    assert.match(message, /liburing >= 2\.3/);
+    assert.ok(message.includes(`/opt/liburing.so.2 is older than liburing 2.3: it lacks ${symbol}.`), message);
+    assert.ok(!message.includes("/usr/lib/liburing.so.2 is older"), message);
+  }
 });
 
 test("a handler that throws consumes its CQE and leaves the rest", () => {
@@ -241,8 +326,7 @@ test("probe reports opcodes and buffer features as one printable object", () => 
   assert.doesNotThrow(() => JSON.stringify(f));
 });
 
-test("a completion reaped after its target unregistered never reaches the slot's next owner", async () => {
-  const { Reactor } = await import("../mod.ts");
+test("a completion reaped after its target unregistered never reaches the slot's next owner", () => {
   using reactor = new Reactor({ entries: 8 });
   const got: string[] = [];
   const first = reactor.register({ complete: () => got.push("first") });

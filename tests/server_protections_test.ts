@@ -6,16 +6,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  closeFd,
-  connect,
-  type Connection,
-  IoLoop,
-  listen,
-  type Server,
-  type ServerHandlers,
-  tcpConnect,
-} from "../mod.ts";
+import { connect, type Connection, IoLoop, listen, type Server, type ServerHandlers } from "../mod.ts";
+import { closeFd, tcpConnect } from "../sys.ts";
 import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
 import { patternBytes } from "./helpers.ts";
 

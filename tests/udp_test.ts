@@ -6,21 +6,15 @@ import { fileURLToPath } from "node:url";
 import {
   bindUdp,
   BufferPool,
-  closeFd,
-  connectSocket,
   type Datagram,
   datagramBufferSize,
-  DatagramReceiver,
   IoLoop,
   type Lease,
-  localAddress,
   MAX_UDP_PAYLOAD,
-  NativeMemory,
-  prepSend,
   probeFeatures,
-  Reactor,
-  udpBind,
 } from "../mod.ts";
+import { DatagramReceiver, NativeMemory, prepSend, Reactor } from "../ring.ts";
+import { closeFd, connectSocket, localAddress, udpBind } from "../sys.ts";
 import { runtimeCommand, test } from "./harness.ts";
 import { patternBytes } from "./helpers.ts";
 

@@ -5,10 +5,10 @@
  * tail store in `publish()`.
  */
 import * as abi from "../abi.ts";
-import { ClosedError, UringError } from "../errors.ts";
+import { ClosedError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import type { Ring } from "../ring.ts";
-import { pbufRingMmapOffset, registerBufRing, unregisterBufRing } from "./register.ts";
+import { writeU64 } from "../sqe.ts";
 
 export interface BufferRingOptions {
   /** Buffer group id (sqe->buf_group): 0..65535, or 0..2047 with `kernelMemory`. */
@@ -21,7 +21,10 @@ export interface BufferRingOptions {
   incremental?: boolean;
 }
 
-const TWO_32 = 4294967296;
+// struct io_uring_buf fields as indices into the ring's u32 / u16 views; entry n starts at word n << 2.
+const BUF_ADDR_WORD = abi.BUF_ADDR >> 2;
+const BUF_LEN_WORD = abi.BUF_LEN >> 2;
+const BUF_BID_HALF = abi.BUF_BID >> 1;
 
 export class BufferRing {
   readonly groupId: number;
@@ -61,18 +64,18 @@ export class BufferRing {
     const flags = (kernelMemory ? abi.IOU_PBUF_RING_MMAP : 0) | (this.incremental ? abi.IOU_PBUF_RING_INC : 0);
     const bytes = entries * abi.BUF_SIZE;
     const own = kernelMemory ? undefined : new NativeMemory(bytes);
-    const ret = registerBufRing(ring, groupId, entries, flags, own?.address ?? 0);
+    const ret = ring.registerBufRing(groupId, entries, flags, own?.address ?? 0);
     if (ret < 0) {
       own?.free();
-      const why = -ret === 17
+      const why = ret === -Errno.EEXIST
         ? `group ${groupId} is already registered on this ring`
         : `entries=${entries} flags=${flags}`;
       throw new UringError("IORING_REGISTER_PBUF_RING", -ret, why);
     }
     try {
-      this.#mem = own ?? new NativeMemory(bytes, { fd: ring.fd, offset: pbufRingMmapOffset(groupId) });
+      this.#mem = own ?? ring.mapBufRing(groupId, entries);
     } catch (e) {
-      unregisterBufRing(ring, groupId);
+      ring.unregisterBufRing(groupId);
       throw e;
     }
     this.#u32 = new Uint32Array(this.#mem.buffer, 0, bytes / 4);
@@ -85,11 +88,9 @@ export class BufferRing {
    */
   add(addr: number, len: number, bid: number, offset = 0): void {
     const w = ((this.#tail + offset) & this.#mask) << 2;
-    const u32 = this.#u32;
-    u32[w] = addr >>> 0;
-    u32[w + 1] = Math.floor(addr / TWO_32) >>> 0;
-    u32[w + 2] = len;
-    this.#u16[(w << 1) + 6] = bid;
+    writeU64(this.#u32, w + BUF_ADDR_WORD, addr);
+    this.#u32[w + BUF_LEN_WORD] = len;
+    this.#u16[(w << 1) + BUF_BID_HALF] = bid;
   }
 
   /** Mirrors io_uring_buf_ring_advance: makes `count` added buffers visible with one tail store. */
@@ -107,7 +108,7 @@ export class BufferRing {
 
   /** The buffer id written in a slot. */
   bidAt(slot: number): number {
-    return this.#u16[(slot << 3) + 6];
+    return this.#u16[(slot << 3) + BUF_BID_HALF];
   }
 
   get closed(): boolean {
@@ -118,7 +119,7 @@ export class BufferRing {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#ring.closed) unregisterBufRing(this.#ring, this.groupId);
+    if (!this.#ring.closed) this.#ring.unregisterBufRing(this.groupId);
     this.#mem.free();
   }
 }

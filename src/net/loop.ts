@@ -31,8 +31,8 @@ export interface IoLoopOptions {
 export class IoLoop {
   readonly reactor: Reactor;
   readonly driver: Driver;
-  readonly arena = new SendArena();
-  readonly iovBlocks = new IovBlocks();
+  readonly arena: SendArena = new SendArena();
+  readonly iovBlocks: IovBlocks = new IovBlocks();
   /** Idle timeouts of this loop's connections. */
   readonly idle: IdleWheel;
   /** See IoLoopOptions.maxQueuedBytes. */

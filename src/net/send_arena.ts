@@ -3,7 +3,9 @@
  * while the send is in flight), and msghdr + iovec blocks for SENDMSG. Both are fixed-size blocks from
  * one allocator.
  */
+import * as abi from "../abi.ts";
 import { NativeMemory } from "../memory.ts";
+import { writeU64 } from "../sqe.ts";
 
 export const SEND_CHUNK_SIZE = 16 * 1024;
 const SLAB_SIZE = 1024 * 1024;
@@ -88,36 +90,42 @@ export class SendArena extends BlockAllocator<Uint8Array> {
 
 /**
  * A msghdr plus iovecs (and room for a destination sockaddr) for one SENDMSG, taken only while the
- * send is in flight. Layout: msghdr at 0 (56 bytes), iovecs at 64, sockaddr at IOV_BLOCK_NAME.
+ * send is in flight. Layout: msghdr at 0 (56 bytes), iovecs at IOV_AT, sockaddr at IOV_BLOCK_NAME.
+ * address(block) is that of the block's struct msghdr.
  */
 export const IOV_BLOCK_SIZE = 1024;
 export const IOV_PER_BLOCK = 56;
-export const IOV_BLOCK_NAME = 64 + IOV_PER_BLOCK * 16;
+const IOV_AT = 64;
+export const IOV_BLOCK_NAME = IOV_AT + IOV_PER_BLOCK * abi.IOVEC_SIZE;
 const IOV_SLAB = 64 * 1024;
+
+// msghdr and iovec fields as indices into a block's u32 view.
+const NAME_WORD = abi.MSGHDR_NAME >> 2;
+const NAMELEN_WORD = abi.MSGHDR_NAMELEN >> 2;
+const IOV_WORD = abi.MSGHDR_IOV >> 2;
+const IOVLEN_WORD = abi.MSGHDR_IOVLEN >> 2;
+const IOV_BASE_WORD = (IOV_AT + abi.IOVEC_BASE) >> 2;
+const IOV_LEN_WORD = (IOV_AT + abi.IOVEC_LEN) >> 2;
+const IOVEC_WORDS = abi.IOVEC_SIZE >> 2;
 
 export class IovBlocks extends BlockAllocator<Uint32Array> {
   constructor() {
     super(IOV_BLOCK_SIZE, IOV_SLAB, (buffer, at, n) => new Uint32Array(buffer, at, n / 4));
   }
 
-  /** address(block) is that of the block's struct msghdr. */
   /**
    * Writes a msghdr for `count` iovecs (filled with setIov) into the block, no control data, and a
    * destination of `nameLength` bytes (written at IOV_BLOCK_NAME by the caller) or none.
    */
   setHeader(block: number, count: number, nameLength = 0): void {
     const w = this.view(block);
-    const iov = this.address(block) + 64;
-    w.fill(0, 0, 14);
+    w.fill(0, 0, abi.MSGHDR_SIZE >> 2);
     if (nameLength > 0) {
-      const name = this.address(block) + IOV_BLOCK_NAME;
-      w[0] = name >>> 0; // msg_name
-      w[1] = Math.floor(name / 4294967296);
-      w[2] = nameLength; // msg_namelen
+      writeU64(w, NAME_WORD, this.address(block) + IOV_BLOCK_NAME);
+      w[NAMELEN_WORD] = nameLength;
     }
-    w[4] = iov >>> 0; // msg_iov
-    w[5] = Math.floor(iov / 4294967296);
-    w[6] = count; // msg_iovlen (size_t; high half stays 0)
+    writeU64(w, IOV_WORD, this.address(block) + IOV_AT);
+    writeU64(w, IOVLEN_WORD, count);
   }
 
   /** A DataView over the block's sockaddr area (for encodeSockaddr at offset 0). */
@@ -129,10 +137,8 @@ export class IovBlocks extends BlockAllocator<Uint32Array> {
   /** struct iovec { void *iov_base; size_t iov_len; } number `i`. */
   setIov(block: number, i: number, address: number, length: number): void {
     const w = this.view(block);
-    const at = 16 + i * 4;
-    w[at] = address >>> 0;
-    w[at + 1] = Math.floor(address / 4294967296);
-    w[at + 2] = length;
-    w[at + 3] = 0;
+    const at = i * IOVEC_WORDS;
+    writeU64(w, at + IOV_BASE_WORD, address);
+    writeU64(w, at + IOV_LEN_WORD, length);
   }
 }

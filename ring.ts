@@ -1,0 +1,78 @@
+/**
+ * uring-buffers/ring: the layer under the servers, for custom loops and experiments: the ring with
+ * its SQE array, every `io_uring_prep_*` equivalent, the kernel ABI (`abi`), the reactor that
+ * dispatches completions and the driver that runs it without blocking, the stream and datagram
+ * receivers, and the two raw provided-buffer mechanisms (buffer rings, PROVIDE_BUFFERS groups).
+ *
+ * ```ts
+ * import { prepNop, Ring } from "uring-buffers/ring";
+ *
+ * using ring = new Ring({ entries: 256 });
+ * const slot = ring.getSqe();
+ * prepNop(ring.sqes, slot);
+ * ring.sqes.setUserData(slot, 42);
+ * ring.submitAndWait(1, 1000);
+ * ring.reap((userData, res, flags) => console.log(userData, res, flags));
+ * ```
+ *
+ * Pools, leases and errors come from the package root (`uring-buffers`); socket and file
+ * descriptors from `uring-buffers/sys`.
+ *
+ * @module
+ */
+
+// The ring and its submission queue entries.
+export { Ring } from "./src/ring.ts";
+export type { CompletionHandler, RingOptions } from "./src/ring.ts";
+export { SqeArray } from "./src/sqe.ts";
+
+// Prep functions: each writes exactly what liburing's io_uring_prep_* writes.
+export {
+  prepAccept,
+  prepCancel64,
+  prepCancelFd,
+  prepClose,
+  prepConnect,
+  prepLinkTimeout,
+  prepMultishotAccept,
+  prepNop,
+  prepProvideBuffers,
+  prepRead,
+  prepRecv,
+  prepRecvmsg,
+  prepRecvmsgMultishot,
+  prepRecvMultishot,
+  prepRemoveBuffers,
+  prepRw,
+  prepSend,
+  prepSendmsg,
+  prepSendmsgZc,
+  prepSendZc,
+  prepShutdown,
+  prepSocket,
+  prepTimeout,
+  prepTimeoutRemove,
+  prepWrite,
+  setBufferSelect,
+  setBundle,
+} from "./src/prep.ts";
+
+/** Every kernel constant and struct offset, named after its header field. */
+export * as abi from "./src/abi.ts";
+
+// Completion dispatch and the loop driver.
+export { NO_TARGET, Reactor } from "./src/reactor.ts";
+export type { CompletionTarget, SubmitHook } from "./src/reactor.ts";
+export { Driver } from "./src/driver.ts";
+export type { DriverStats } from "./src/driver.ts";
+
+// Receivers over a BufferPool, and the pool's hooks for receivers and lease holders of your own.
+export { DATAGRAM_HEADROOM, DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
+export type { Datagram, DatagramHandler, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";
+export type { BufferWaiter, LeaseHolder } from "./src/buffers/pool.ts";
+
+// The two kernel mechanisms under a BufferPool, and native memory.
+export { BufferRing } from "./src/buffers/buffer_ring.ts";
+export type { BufferRingOptions } from "./src/buffers/buffer_ring.ts";
+export { ProvidedBufferGroup } from "./src/buffers/provided_group.ts";
+export { NativeMemory } from "./src/memory.ts";
