@@ -47,12 +47,21 @@ export type { WorkerGroupOptions } from "./src/net/workers.ts";
 
 // Provided buffers: the pool and its leases.
 export { BufferPool } from "./src/buffers/pool.ts";
-export type { BufferPoolOptions, PoolBackend, PoolStats } from "./src/buffers/pool.ts";
+export type { BufferPoolOptions, BufferWaiter, LeaseHolder, PoolBackend, PoolStats } from "./src/buffers/pool.ts";
 export { Lease } from "./src/buffers/lease.ts";
+
+// Types of the ring layer that the classes above mention (a BufferPool is made on a Reactor; an
+// IoLoop has one, and a Driver). The classes themselves come from `uring-buffers/ring`.
+export type { CompletionHandler, Ring, RingOptions } from "./src/ring.ts";
+export type { SqeArray } from "./src/sqe.ts";
+export type { CompletionTarget, Reactor, SubmitHook } from "./src/reactor.ts";
+export type { Driver, DriverStats } from "./src/driver.ts";
+export type { NativeMemory } from "./src/memory.ts";
+export type { Ptr } from "./ffi/mod.ts";
 
 // What this kernel's io_uring can do.
 export { probeFeatures } from "./src/probe.ts";
 export type { Features } from "./src/probe.ts";
 
 // Errors.
-export { ClosedError, Errno, errnoName, SubmissionQueueFullError, UringError } from "./src/errors.ts";
+export { ClosedError, Errno, errnoName, SubmissionQueueFullError, UnsupportedError, UringError } from "./src/errors.ts";

@@ -68,8 +68,16 @@ export type { DriverStats } from "./src/driver.ts";
 
 // Receivers over a BufferPool, and the pool's hooks for receivers and lease holders of your own.
 export { DATAGRAM_HEADROOM, DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
-export type { Datagram, DatagramHandler, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";
+export type { Datagram, DatagramHandler, ReceiverBase, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";
 export type { BufferWaiter, LeaseHolder } from "./src/buffers/pool.ts";
+
+// Types from the package root and uring-buffers/sys that this layer's signatures mention; the
+// classes themselves (BufferPool, Lease, the errors) come from the package root.
+export type { BufferPool, BufferPoolOptions, PoolBackend, PoolStats } from "./src/buffers/pool.ts";
+export type { Lease } from "./src/buffers/lease.ts";
+export type { UringError } from "./src/errors.ts";
+export type { SocketAddress } from "./src/sockaddr.ts";
+export type { Ptr } from "./ffi/mod.ts";
 
 // The two kernel mechanisms under a BufferPool, and native memory.
 export { BufferRing } from "./src/buffers/buffer_ring.ts";

@@ -23,6 +23,19 @@ export interface EchoOptions {
   maxConnections?: number;
 }
 
+/** What `examples/echo.ts` runs with when given no flags (on a free port). */
+export const ECHO_DEFAULTS: EchoOptions = {
+  host: "127.0.0.1",
+  port: 0,
+  buffers: 4096,
+  maxBuffers: 16384,
+  bufferSize: 4096,
+  backend: "auto",
+  safe: false,
+  reusePort: false,
+  dedicated: false,
+};
+
 export function startEchoServer(o: EchoOptions): Server {
   return listen({
     loop: o.dedicated ? new IoLoop({ mode: "dedicated" }) : undefined,

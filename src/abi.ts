@@ -4,30 +4,54 @@
  */
 
 // ---- enum io_uring_op (grouped by the kernel that added them) ----
+/** Opcode: do nothing; completes with res 0. */
 export const IORING_OP_NOP = 0;
+/** Opcode: readv(2) / preadv2(2). */
 export const IORING_OP_READV = 1;
+/** Opcode: writev(2) / pwritev2(2). */
 export const IORING_OP_WRITEV = 2;
-export const IORING_OP_SENDMSG = 9; // 5.3
+/** Opcode: sendmsg(2) (Linux 5.3). */
+export const IORING_OP_SENDMSG = 9;
+/** Opcode: recvmsg(2) (Linux 5.3); with IORING_RECV_MULTISHOT, multishot (6.0). */
 export const IORING_OP_RECVMSG = 10;
-export const IORING_OP_TIMEOUT = 11; // 5.4
-export const IORING_OP_TIMEOUT_REMOVE = 12; // 5.5
+/** Opcode: a timeout, or a wait for a number of completions (Linux 5.4). */
+export const IORING_OP_TIMEOUT = 11;
+/** Opcode: remove (or update) a timeout (Linux 5.5). */
+export const IORING_OP_TIMEOUT_REMOVE = 12;
+/** Opcode: accept4(2) (Linux 5.5); multishot with IORING_ACCEPT_MULTISHOT (5.19). */
 export const IORING_OP_ACCEPT = 13;
+/** Opcode: cancel requests by user_data (or fd, with IORING_ASYNC_CANCEL_FD) (Linux 5.5). */
 export const IORING_OP_ASYNC_CANCEL = 14;
+/** Opcode: a timeout for the request linked before it (Linux 5.5). */
 export const IORING_OP_LINK_TIMEOUT = 15;
+/** Opcode: connect(2) (Linux 5.5). */
 export const IORING_OP_CONNECT = 16;
-export const IORING_OP_CLOSE = 19; // 5.6
+/** Opcode: close(2) (Linux 5.6). */
+export const IORING_OP_CLOSE = 19;
+/** Opcode: read(2) / pread(2) (Linux 5.6); may select a provided buffer. */
 export const IORING_OP_READ = 22;
+/** Opcode: write(2) / pwrite(2) (Linux 5.6). */
 export const IORING_OP_WRITE = 23;
+/** Opcode: send(2) (Linux 5.6). */
 export const IORING_OP_SEND = 26;
+/** Opcode: recv(2) (Linux 5.6); may select a provided buffer, multishot with IORING_RECV_MULTISHOT (6.0). */
 export const IORING_OP_RECV = 27;
-export const IORING_OP_PROVIDE_BUFFERS = 31; // 5.7
+/** Opcode: hand buffers to a provided-buffer group (Linux 5.7). */
+export const IORING_OP_PROVIDE_BUFFERS = 31;
+/** Opcode: take unused buffers back from a provided-buffer group (Linux 5.7). */
 export const IORING_OP_REMOVE_BUFFERS = 32;
-export const IORING_OP_SHUTDOWN = 34; // 5.11
-export const IORING_OP_SOCKET = 45; // 5.19
-export const IORING_OP_SEND_ZC = 47; // 6.0
-export const IORING_OP_SENDMSG_ZC = 48; // 6.1
-export const IORING_OP_READ_MULTISHOT = 49; // 6.7
-export const IORING_OP_LAST_KNOWN = 64; // probe table size we print names for
+/** Opcode: shutdown(2) (Linux 5.11). */
+export const IORING_OP_SHUTDOWN = 34;
+/** Opcode: socket(2) (Linux 5.19). */
+export const IORING_OP_SOCKET = 45;
+/** Opcode: zero-copy send; a notification (IORING_CQE_F_NOTIF) follows once the memory is free (Linux 6.0). */
+export const IORING_OP_SEND_ZC = 47;
+/** Opcode: zero-copy sendmsg (Linux 6.1). */
+export const IORING_OP_SENDMSG_ZC = 48;
+/** Opcode: multishot read with buffer selection (Linux 6.7). */
+export const IORING_OP_READ_MULTISHOT = 49;
+/** Size of the opcode table that probeFeatures() names opcodes from (see OPCODE_NAMES). */
+export const IORING_OP_LAST_KNOWN = 64;
 
 /** Opcode names for the probe, index = opcode (enum io_uring_op order). */
 export const OPCODE_NAMES = [
@@ -97,230 +121,404 @@ export const OPCODE_NAMES = [
 ] as const;
 
 // ---- sqe->flags (IOSQE_*) ----
+/** sqe->flags: `fd` is an index into the registered files. */
 export const IOSQE_FIXED_FILE = 1 << 0;
+/** sqe->flags: start only once every earlier request has completed. */
 export const IOSQE_IO_DRAIN = 1 << 1;
+/** sqe->flags: the next SQE starts only after this one succeeds. */
 export const IOSQE_IO_LINK = 1 << 2;
+/** sqe->flags: like IOSQE_IO_LINK, but the link holds even if this one fails. */
 export const IOSQE_IO_HARDLINK = 1 << 3;
+/** sqe->flags: always run from a kernel worker thread. */
 export const IOSQE_ASYNC = 1 << 4;
+/** sqe->flags: pick a buffer from provided-buffer group `buf_group` when data arrives (setBufferSelect). */
 export const IOSQE_BUFFER_SELECT = 1 << 5;
+/** sqe->flags: post no completion if the request succeeds. */
 export const IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
 
 // ---- io_uring_params.flags (IORING_SETUP_*) ----
+/** Setup flag: busy-poll for I/O completions (O_DIRECT block devices). */
 export const IORING_SETUP_IOPOLL = 1 << 0;
+/** Setup flag: a kernel thread polls the SQ, so submitting needs no system call. */
 export const IORING_SETUP_SQPOLL = 1 << 1;
+/** Setup flag: pin the SQPOLL thread to `sq_thread_cpu`. */
 export const IORING_SETUP_SQ_AFF = 1 << 2;
+/** Setup flag: `cq_entries` sets the CQ size (Ring always sets it). */
 export const IORING_SETUP_CQSIZE = 1 << 3;
+/** Setup flag: clamp entries to the kernel's maximum instead of failing. */
 export const IORING_SETUP_CLAMP = 1 << 4;
+/** Setup flag: keep submitting a batch after one SQE fails to prepare. */
 export const IORING_SETUP_SUBMIT_ALL = 1 << 7;
+/** Setup flag: completions do not interrupt a running task; it runs their work at its next kernel entry (5.19). */
 export const IORING_SETUP_COOP_TASKRUN = 1 << 8;
+/** Setup flag: IORING_SQ_TASKRUN tells when task work waits (with COOP_TASKRUN; Linux 5.19). */
 export const IORING_SETUP_TASKRUN_FLAG = 1 << 9;
+/** Setup flag: only one task submits (Linux 6.0). */
 export const IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+/** Setup flag: task work runs only when the task waits for completions (with SINGLE_ISSUER; Linux 6.1). */
 export const IORING_SETUP_DEFER_TASKRUN = 1 << 13;
 
 // ---- io_uring_params.features (IORING_FEAT_*) ----
+/** Feature bit: the SQ and CQ rings share one mapping. */
 export const IORING_FEAT_SINGLE_MMAP = 1 << 0;
+/** Feature bit: completions are not dropped when the CQ overflows. */
 export const IORING_FEAT_NODROP = 1 << 1;
+/** Feature bit: sockets that are not ready are polled internally, not handed to a worker thread. */
 export const IORING_FEAT_FAST_POLL = 1 << 5;
+/** Feature bit: io_uring_enter takes a timeout (submit-and-wait with a timeout). */
 export const IORING_FEAT_EXT_ARG = 1 << 8;
+/** Feature bit: IOSQE_CQE_SKIP_SUCCESS is supported. */
 export const IORING_FEAT_CQE_SKIP = 1 << 11;
-export const IORING_FEAT_RECVSEND_BUNDLE = 1 << 14; // 6.10
+/** Feature bit: bundles (IORING_RECVSEND_BUNDLE) are supported (Linux 6.10). */
+export const IORING_FEAT_RECVSEND_BUNDLE = 1 << 14;
 
 // ---- sq ring flags (*sq->kflags) ----
+/** SQ ring flag: the SQPOLL thread sleeps; io_uring_enter wakes it. */
 export const IORING_SQ_NEED_WAKEUP = 1 << 0;
+/** SQ ring flag: completions overflowed the CQ; io_uring_enter (GETEVENTS) flushes them. */
 export const IORING_SQ_CQ_OVERFLOW = 1 << 1;
+/** SQ ring flag: task work waits; entering the kernel runs it (with TASKRUN_FLAG). */
 export const IORING_SQ_TASKRUN = 1 << 2;
 
 // ---- io_uring_enter flags ----
+/** io_uring_enter flag: wait for `min_complete` completions. */
 export const IORING_ENTER_GETEVENTS = 1 << 0;
 
 // ---- sqe->timeout_flags ----
+/** sqe->timeout_flags: the timespec is an absolute time. */
 export const IORING_TIMEOUT_ABS = 1 << 0;
+/** sqe->timeout_flags: an expiry (-ETIME) counts as success, so links go on. */
 export const IORING_TIMEOUT_ETIME_SUCCESS = 1 << 5;
+/** sqe->timeout_flags: the timeout repeats (Linux 6.4). */
 export const IORING_TIMEOUT_MULTISHOT = 1 << 6;
 
 // ---- sqe->cancel_flags ----
+/** sqe->cancel_flags: cancel every matching request, not only the first. */
 export const IORING_ASYNC_CANCEL_ALL = 1 << 0;
+/** sqe->cancel_flags: match requests by fd instead of user_data. */
 export const IORING_ASYNC_CANCEL_FD = 1 << 1;
+/** sqe->cancel_flags: match any request. */
 export const IORING_ASYNC_CANCEL_ANY = 1 << 2;
 
 // ---- sqe->ioprio for send/recv (IORING_RECVSEND_*) and accept ----
+/** sqe->ioprio of send/recv: poll the socket before trying the transfer. */
 export const IORING_RECVSEND_POLL_FIRST = 1 << 0;
+/** sqe->ioprio of recv/recvmsg: multishot (a completion per receive until it ends; Linux 6.0). */
 export const IORING_RECV_MULTISHOT = 1 << 1;
+/** sqe->ioprio of send: send from a registered buffer (`buf_index`). */
 export const IORING_RECVSEND_FIXED_BUF = 1 << 2;
+/** sqe->ioprio of zero-copy sends: the notification says whether the kernel copied after all. */
 export const IORING_SEND_ZC_REPORT_USAGE = 1 << 3;
-export const IORING_RECVSEND_BUNDLE = 1 << 4; // 6.10
+/** sqe->ioprio of send/recv: one completion may fill several provided buffers (Linux 6.10). */
+export const IORING_RECVSEND_BUNDLE = 1 << 4;
+/** sqe->ioprio of accept: multishot (a completion per connection; Linux 5.19). */
 export const IORING_ACCEPT_MULTISHOT = 1 << 0;
 
 // ---- cqe->flags (IORING_CQE_F_*) ----
+/** cqe->flags: a provided buffer was used; its id is `flags >>> IORING_CQE_BUFFER_SHIFT`. */
 export const IORING_CQE_F_BUFFER = 1 << 0;
+/** cqe->flags: more completions of this request follow (multishot; a zero-copy send's notification). */
 export const IORING_CQE_F_MORE = 1 << 1;
+/** cqe->flags: the socket still had data after this receive. */
 export const IORING_CQE_F_SOCK_NONEMPTY = 1 << 2;
+/** cqe->flags: a zero-copy send's notification: the kernel no longer reads the memory. */
 export const IORING_CQE_F_NOTIF = 1 << 3;
-export const IORING_CQE_F_BUF_MORE = 1 << 4; // 6.12, incremental buffer rings
+/** cqe->flags: the kernel keeps the buffer for more data (incremental buffer rings; Linux 6.12). */
+export const IORING_CQE_F_BUF_MORE = 1 << 4;
+/** Shift of the buffer id in cqe->flags. */
 export const IORING_CQE_BUFFER_SHIFT = 16;
 
 // ---- io_uring_register opcodes ----
+/** io_uring_register opcode: register a provided-buffer ring (Linux 5.19). */
 export const IORING_REGISTER_PBUF_RING = 22;
+/** io_uring_register opcode: unregister a provided-buffer ring. */
 export const IORING_UNREGISTER_PBUF_RING = 23;
 
 // ---- struct io_uring_buf_reg.flags ----
-export const IOU_PBUF_RING_MMAP = 1; // 6.4: the kernel allocates the ring, we mmap it
-export const IOU_PBUF_RING_INC = 2; // 6.12: incremental consumption
+/** struct io_uring_buf_reg.flags: the kernel allocates the ring; map it from the ring fd (Linux 6.4). */
+export const IOU_PBUF_RING_MMAP = 1;
+/** struct io_uring_buf_reg.flags: incremental consumption, a buffer filled piece by piece (Linux 6.12). */
+export const IOU_PBUF_RING_INC = 2;
 /** mmap offset of a kernel-allocated buffer ring: IORING_OFF_PBUF_RING | (bgid << IORING_OFF_PBUF_SHIFT). */
 export const IORING_OFF_PBUF_RING = 0x80000000;
+/** Shift of the group id in the mmap offset of a kernel-allocated buffer ring. */
 export const IORING_OFF_PBUF_SHIFT = 16;
 
 /** IO_URING_OP_SUPPORTED in struct io_uring_probe_op.flags. */
 export const IO_URING_OP_SUPPORTED = 1;
 
 // ---- struct io_uring_sqe (64 bytes) ----
+/** Size of struct io_uring_sqe in bytes. */
 export const SQE_SIZE = 64;
-export const SQE_OPCODE = 0; // __u8 opcode
-export const SQE_FLAGS = 1; // __u8 flags
-export const SQE_IOPRIO = 2; // __u16 ioprio
-export const SQE_FD = 4; // __s32 fd
-export const SQE_OFF = 8; // __u64 off / addr2
-export const SQE_ADDR = 16; // __u64 addr / splice_off_in
-export const SQE_LEN = 24; // __u32 len
-export const SQE_OP_FLAGS = 28; // __u32 rw_flags / msg_flags / timeout_flags / accept_flags / cancel_flags ...
-export const SQE_USER_DATA = 32; // __u64 user_data
-export const SQE_BUF_INDEX = 40; // __u16 buf_index / buf_group
-export const SQE_PERSONALITY = 42; // __u16 personality
-export const SQE_FILE_INDEX = 44; // __s32 splice_fd_in / __u32 file_index / addr_len
-export const SQE_ADDR3 = 48; // __u64 addr3
-export const SQE_PAD2 = 56; // __u64 __pad2[1]
+/** Byte offset of `__u8 opcode` in struct io_uring_sqe. */
+export const SQE_OPCODE = 0;
+/** Byte offset of `__u8 flags` in struct io_uring_sqe. */
+export const SQE_FLAGS = 1;
+/** Byte offset of `__u16 ioprio` in struct io_uring_sqe. */
+export const SQE_IOPRIO = 2;
+/** Byte offset of `__s32 fd` in struct io_uring_sqe. */
+export const SQE_FD = 4;
+/** Byte offset of `__u64 off / addr2` in struct io_uring_sqe. */
+export const SQE_OFF = 8;
+/** Byte offset of `__u64 addr / splice_off_in` in struct io_uring_sqe. */
+export const SQE_ADDR = 16;
+/** Byte offset of `__u32 len` in struct io_uring_sqe. */
+export const SQE_LEN = 24;
+/** Byte offset of the `__u32` op flags (rw_flags / msg_flags / timeout_flags / ...) in struct io_uring_sqe. */
+export const SQE_OP_FLAGS = 28;
+/** Byte offset of `__u64 user_data` in struct io_uring_sqe. */
+export const SQE_USER_DATA = 32;
+/** Byte offset of `__u16 buf_index / buf_group` in struct io_uring_sqe. */
+export const SQE_BUF_INDEX = 40;
+/** Byte offset of `__u16 personality` in struct io_uring_sqe. */
+export const SQE_PERSONALITY = 42;
+/** Byte offset of `__s32 splice_fd_in / __u32 file_index / addr_len` in struct io_uring_sqe. */
+export const SQE_FILE_INDEX = 44;
+/** Byte offset of `__u64 addr3` in struct io_uring_sqe. */
+export const SQE_ADDR3 = 48;
+/** Byte offset of `__u64 __pad2[1]` in struct io_uring_sqe. */
+export const SQE_PAD2 = 56;
 
 // ---- struct io_uring_cqe (16 bytes) ----
+/** Size of struct io_uring_cqe in bytes. */
 export const CQE_SIZE = 16;
-export const CQE_USER_DATA = 0; // __u64 user_data
-export const CQE_RES = 8; // __s32 res
-export const CQE_FLAGS = 12; // __u32 flags
+/** Byte offset of `__u64 user_data` in struct io_uring_cqe. */
+export const CQE_USER_DATA = 0;
+/** Byte offset of `__s32 res` in struct io_uring_cqe. */
+export const CQE_RES = 8;
+/** Byte offset of `__u32 flags` in struct io_uring_cqe. */
+export const CQE_FLAGS = 12;
 
 // ---- struct io_uring_params (120 bytes) ----
+/** Size of struct io_uring_params in bytes. */
 export const PARAMS_SIZE = 120;
+/** Byte offset of `__u32 sq_entries` in struct io_uring_params. */
 export const PARAMS_SQ_ENTRIES = 0;
+/** Byte offset of `__u32 cq_entries` in struct io_uring_params. */
 export const PARAMS_CQ_ENTRIES = 4;
+/** Byte offset of `__u32 flags` in struct io_uring_params. */
 export const PARAMS_FLAGS = 8;
+/** Byte offset of `__u32 features` in struct io_uring_params. */
 export const PARAMS_FEATURES = 20;
 
 // ---- struct io_uring (liburing 2.3, 216 bytes) ----
+/** Size of liburing 2.3's struct io_uring in bytes. */
 export const IO_URING_SIZE = 216;
-export const RING_SQ_KHEAD = 0; // unsigned *khead
-export const RING_SQ_KTAIL = 8; // unsigned *ktail
-export const RING_SQ_KRING_MASK = 16; // unsigned *kring_mask
-export const RING_SQ_KRING_ENTRIES = 24; // unsigned *kring_entries
-export const RING_SQ_KFLAGS = 32; // unsigned *kflags
-export const RING_SQ_KDROPPED = 40; // unsigned *kdropped
-export const RING_SQ_ARRAY = 48; // unsigned *array
-export const RING_SQ_SQES = 56; // struct io_uring_sqe *sqes
-export const RING_SQ_SQE_HEAD = 64; // unsigned sqe_head
-export const RING_SQ_SQE_TAIL = 68; // unsigned sqe_tail
-export const RING_SQ_RING_SZ = 72; // size_t ring_sz
-export const RING_SQ_RING_PTR = 80; // void *ring_ptr
-export const RING_SQ_RING_MASK = 88; // unsigned ring_mask
-export const RING_SQ_RING_ENTRIES = 92; // unsigned ring_entries
-export const RING_CQ_KHEAD = 104; // unsigned *khead
-export const RING_CQ_KTAIL = 112; // unsigned *ktail
-export const RING_CQ_KRING_MASK = 120; // unsigned *kring_mask
-export const RING_CQ_KRING_ENTRIES = 128; // unsigned *kring_entries
-export const RING_CQ_KFLAGS = 136; // unsigned *kflags
-export const RING_CQ_KOVERFLOW = 144; // unsigned *koverflow
-export const RING_CQ_CQES = 152; // struct io_uring_cqe *cqes
-export const RING_CQ_RING_SZ = 160; // size_t ring_sz
-export const RING_CQ_RING_PTR = 168; // void *ring_ptr
-export const RING_CQ_RING_MASK = 176; // unsigned ring_mask
-export const RING_CQ_RING_ENTRIES = 180; // unsigned ring_entries
-export const RING_FLAGS = 192; // unsigned flags
-export const RING_RING_FD = 196; // int ring_fd
-export const RING_FEATURES = 200; // unsigned features
-export const RING_ENTER_RING_FD = 204; // int enter_ring_fd
-export const RING_INT_FLAGS = 208; // __u8 int_flags
+/** Byte offset of `unsigned *khead` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_KHEAD = 0;
+/** Byte offset of `unsigned *ktail` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_KTAIL = 8;
+/** Byte offset of `unsigned *kring_mask` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_KRING_MASK = 16;
+/** Byte offset of `unsigned *kring_entries` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_KRING_ENTRIES = 24;
+/** Byte offset of `unsigned *kflags` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_KFLAGS = 32;
+/** Byte offset of `unsigned *kdropped` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_KDROPPED = 40;
+/** Byte offset of `unsigned *array` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_ARRAY = 48;
+/** Byte offset of `struct io_uring_sqe *sqes` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_SQES = 56;
+/** Byte offset of `unsigned sqe_head` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_SQE_HEAD = 64;
+/** Byte offset of `unsigned sqe_tail` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_SQE_TAIL = 68;
+/** Byte offset of `size_t ring_sz` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_RING_SZ = 72;
+/** Byte offset of `void *ring_ptr` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_RING_PTR = 80;
+/** Byte offset of `unsigned ring_mask` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_RING_MASK = 88;
+/** Byte offset of `unsigned ring_entries` in liburing's struct io_uring (its struct io_uring_sq sq). */
+export const RING_SQ_RING_ENTRIES = 92;
+/** Byte offset of `unsigned *khead` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_KHEAD = 104;
+/** Byte offset of `unsigned *ktail` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_KTAIL = 112;
+/** Byte offset of `unsigned *kring_mask` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_KRING_MASK = 120;
+/** Byte offset of `unsigned *kring_entries` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_KRING_ENTRIES = 128;
+/** Byte offset of `unsigned *kflags` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_KFLAGS = 136;
+/** Byte offset of `unsigned *koverflow` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_KOVERFLOW = 144;
+/** Byte offset of `struct io_uring_cqe *cqes` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_CQES = 152;
+/** Byte offset of `size_t ring_sz` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_RING_SZ = 160;
+/** Byte offset of `void *ring_ptr` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_RING_PTR = 168;
+/** Byte offset of `unsigned ring_mask` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_RING_MASK = 176;
+/** Byte offset of `unsigned ring_entries` in liburing's struct io_uring (its struct io_uring_cq cq). */
+export const RING_CQ_RING_ENTRIES = 180;
+/** Byte offset of `unsigned flags` in liburing's struct io_uring. */
+export const RING_FLAGS = 192;
+/** Byte offset of `int ring_fd` in liburing's struct io_uring. */
+export const RING_RING_FD = 196;
+/** Byte offset of `unsigned features` in liburing's struct io_uring. */
+export const RING_FEATURES = 200;
+/** Byte offset of `int enter_ring_fd` in liburing's struct io_uring. */
+export const RING_ENTER_RING_FD = 204;
+/** Byte offset of `__u8 int_flags` in liburing's struct io_uring. */
+export const RING_INT_FLAGS = 208;
 
 // ---- struct io_uring_probe (16 + 8 * ops_len bytes) ----
-export const PROBE_LAST_OP = 0; // __u8 last_op
-export const PROBE_OPS_LEN = 1; // __u8 ops_len
-export const PROBE_OPS = 16; // struct io_uring_probe_op ops[]
-export const PROBE_OP_SIZE = 8; // { __u8 op; __u8 resv; __u16 flags; __u32 resv2; }
+/** Byte offset of `__u8 last_op` in struct io_uring_probe. */
+export const PROBE_LAST_OP = 0;
+/** Byte offset of `__u8 ops_len` in struct io_uring_probe. */
+export const PROBE_OPS_LEN = 1;
+/** Byte offset of `ops[]` (struct io_uring_probe_op) in struct io_uring_probe. */
+export const PROBE_OPS = 16;
+/** Size of struct io_uring_probe_op ({ __u8 op; __u8 resv; __u16 flags; __u32 resv2; }). */
+export const PROBE_OP_SIZE = 8;
+/** Byte offset of `__u16 flags` in struct io_uring_probe_op. */
 export const PROBE_OP_FLAGS = 2;
 
 // ---- struct io_uring_buf_reg (40 bytes) ----
+/** Size of struct io_uring_buf_reg in bytes. */
 export const BUF_REG_SIZE = 40;
-export const BUF_REG_RING_ADDR = 0; // __u64 ring_addr
-export const BUF_REG_RING_ENTRIES = 8; // __u32 ring_entries
-export const BUF_REG_BGID = 12; // __u16 bgid
-export const BUF_REG_FLAGS = 14; // __u16 flags
+/** Byte offset of `__u64 ring_addr` in struct io_uring_buf_reg. */
+export const BUF_REG_RING_ADDR = 0;
+/** Byte offset of `__u32 ring_entries` in struct io_uring_buf_reg. */
+export const BUF_REG_RING_ENTRIES = 8;
+/** Byte offset of `__u16 bgid` in struct io_uring_buf_reg. */
+export const BUF_REG_BGID = 12;
+/** Byte offset of `__u16 flags` in struct io_uring_buf_reg. */
+export const BUF_REG_FLAGS = 14;
 
 // ---- struct io_uring_buf (16 bytes); the ring's tail is entry 0's `resv` ----
+/** Size of struct io_uring_buf (one buffer-ring entry) in bytes. */
 export const BUF_SIZE = 16;
-export const BUF_ADDR = 0; // __u64 addr
-export const BUF_LEN = 8; // __u32 len
-export const BUF_BID = 12; // __u16 bid
-export const BUF_RING_TAIL = 14; // __u16 tail (struct io_uring_buf_ring, aliases bufs[0].resv)
+/** Byte offset of `__u64 addr` in struct io_uring_buf. */
+export const BUF_ADDR = 0;
+/** Byte offset of `__u32 len` in struct io_uring_buf. */
+export const BUF_LEN = 8;
+/** Byte offset of `__u16 bid` in struct io_uring_buf. */
+export const BUF_BID = 12;
+/** Byte offset of the ring's `__u16 tail` (struct io_uring_buf_ring; it aliases bufs[0].resv). */
+export const BUF_RING_TAIL = 14;
+/** The most entries a provided-buffer ring may have. */
 export const BUF_RING_MAX_ENTRIES = 32768;
 
 // ---- struct io_uring_recvmsg_out (16 bytes) ----
+/** Size of struct io_uring_recvmsg_out in bytes (the header multishot recvmsg writes before the name). */
 export const RECVMSG_OUT_SIZE = 16;
+/** Byte offset of `__u32 namelen` in struct io_uring_recvmsg_out. */
 export const RECVMSG_OUT_NAMELEN = 0;
+/** Byte offset of `__u32 controllen` in struct io_uring_recvmsg_out. */
 export const RECVMSG_OUT_CONTROLLEN = 4;
+/** Byte offset of `__u32 payloadlen` in struct io_uring_recvmsg_out (the datagram's full length). */
 export const RECVMSG_OUT_PAYLOADLEN = 8;
+/** Byte offset of `__u32 flags` (MSG_*) in struct io_uring_recvmsg_out. */
 export const RECVMSG_OUT_FLAGS = 12;
 
 // ---- struct __kernel_timespec (16 bytes) ----
+/** Size of struct __kernel_timespec in bytes. */
 export const TIMESPEC_SIZE = 16;
-export const TIMESPEC_SEC = 0; // __kernel_time64_t tv_sec
-export const TIMESPEC_NSEC = 8; // long long tv_nsec
+/** Byte offset of `__kernel_time64_t tv_sec` in struct __kernel_timespec. */
+export const TIMESPEC_SEC = 0;
+/** Byte offset of `long long tv_nsec` in struct __kernel_timespec. */
+export const TIMESPEC_NSEC = 8;
 
 // ---- struct msghdr (56 bytes) ----
+/** Size of struct msghdr in bytes (LP64). */
 export const MSGHDR_SIZE = 56;
-export const MSGHDR_NAME = 0; // void *msg_name
-export const MSGHDR_NAMELEN = 8; // socklen_t msg_namelen
-export const MSGHDR_IOV = 16; // struct iovec *msg_iov
-export const MSGHDR_IOVLEN = 24; // size_t msg_iovlen
-export const MSGHDR_CONTROL = 32; // void *msg_control
-export const MSGHDR_CONTROLLEN = 40; // size_t msg_controllen
-export const MSGHDR_FLAGS = 48; // int msg_flags
+/** Byte offset of `void *msg_name` in struct msghdr. */
+export const MSGHDR_NAME = 0;
+/** Byte offset of `socklen_t msg_namelen` in struct msghdr. */
+export const MSGHDR_NAMELEN = 8;
+/** Byte offset of `struct iovec *msg_iov` in struct msghdr. */
+export const MSGHDR_IOV = 16;
+/** Byte offset of `size_t msg_iovlen` in struct msghdr. */
+export const MSGHDR_IOVLEN = 24;
+/** Byte offset of `void *msg_control` in struct msghdr. */
+export const MSGHDR_CONTROL = 32;
+/** Byte offset of `size_t msg_controllen` in struct msghdr. */
+export const MSGHDR_CONTROLLEN = 40;
+/** Byte offset of `int msg_flags` in struct msghdr. */
+export const MSGHDR_FLAGS = 48;
 
 // ---- struct iovec (16 bytes) ----
+/** Size of struct iovec in bytes (LP64). */
 export const IOVEC_SIZE = 16;
-export const IOVEC_BASE = 0; // void *iov_base
-export const IOVEC_LEN = 8; // size_t iov_len
+/** Byte offset of `void *iov_base` in struct iovec. */
+export const IOVEC_BASE = 0;
+/** Byte offset of `size_t iov_len` in struct iovec. */
+export const IOVEC_LEN = 8;
 
 // ---- mmap (sys/mman.h) ----
+/** mmap(2) prot: readable. */
 export const PROT_READ = 1;
+/** mmap(2) prot: writable. */
 export const PROT_WRITE = 2;
+/** mmap(2) flags: shared (with the file, or the kernel's ring memory). */
 export const MAP_SHARED = 0x01;
+/** mmap(2) flags: private copy-on-write mapping. */
 export const MAP_PRIVATE = 0x02;
+/** mmap(2) flags: memory not backed by a file, zero-filled. */
 export const MAP_ANONYMOUS = 0x20;
+/** mmap(2) flags: fault the pages in at once. */
 export const MAP_POPULATE = 0x8000;
+/** The page size this module assumes (4 KiB: x86-64, and aarch64 with 4 KiB pages). */
 export const PAGE_SIZE = 4096;
 
 // ---- sockets (sys/socket.h, netinet/in.h, netinet/tcp.h) ----
+/** Address family: IPv4. */
 export const AF_INET = 2;
+/** Address family: IPv6. */
 export const AF_INET6 = 10;
+/** Socket type: a byte stream (TCP). */
 export const SOCK_STREAM = 1;
+/** Socket type: datagrams (UDP). */
 export const SOCK_DGRAM = 2;
+/** socket(2) type flag: non-blocking. */
 export const SOCK_NONBLOCK = 0o4000;
+/** socket(2) type flag (and accept4 flag): close on exec. */
 export const SOCK_CLOEXEC = 0o2000000;
+/** setsockopt(2) level: the socket itself. */
 export const SOL_SOCKET = 1;
+/** SOL_SOCKET option: bind a port with connections in TIME_WAIT. */
 export const SO_REUSEADDR = 2;
+/** SOL_SOCKET option: receive buffer size. */
 export const SO_RCVBUF = 8;
+/** SOL_SOCKET option: several sockets listen on one port, the kernel spreads connections. */
 export const SO_REUSEPORT = 15;
-export const SO_LINGER = 13; // struct linger { int l_onoff; int l_linger; }
+/** SOL_SOCKET option: struct linger { int l_onoff; int l_linger; } ({1, 0}: close with a reset). */
+export const SO_LINGER = 13;
+/** setsockopt(2) level: TCP. */
 export const IPPROTO_TCP = 6;
+/** setsockopt(2) level: IPv6. */
 export const IPPROTO_IPV6 = 41;
+/** IPPROTO_IPV6 option: an IPv6 socket does not take IPv4 connections. */
 export const IPV6_V6ONLY = 26;
+/** IPPROTO_TCP option: send small segments at once (no Nagle). */
 export const TCP_NODELAY = 1;
+/** shutdown(2): no more receives. */
 export const SHUT_RD = 0;
+/** shutdown(2): no more sends (the peer sees EOF). */
 export const SHUT_WR = 1;
+/** shutdown(2): both. */
 export const SHUT_RDWR = 2;
+/** msg_flags: the datagram was longer than the buffer (the rest was dropped). */
 export const MSG_TRUNC = 0x20;
+/** msg_flags: control data was truncated. */
 export const MSG_CTRUNC = 0x08;
+/** recv(2) flag: wait for the full length. */
 export const MSG_WAITALL = 0x100;
+/** send(2) flag: no SIGPIPE when the peer has gone. */
 export const MSG_NOSIGNAL = 0x4000;
+/** sizeof(struct sockaddr_in). */
 export const SOCKADDR_IN_SIZE = 16;
+/** sizeof(struct sockaddr_in6). */
 export const SOCKADDR_IN6_SIZE = 28;
+/** sizeof(struct sockaddr_storage): room for any address. */
 export const SOCKADDR_STORAGE_SIZE = 128;
 
 // ---- open(2) ----
+/** open(2) flag: read only. */
 export const O_RDONLY = 0;
+/** open(2) flag: close on exec. */
 export const O_CLOEXEC = 0o2000000;

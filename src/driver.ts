@@ -20,8 +20,11 @@ import { Errno } from "./errors.ts";
 import { prepNop } from "./prep.ts";
 import { NO_TARGET, type Reactor } from "./reactor.ts";
 
+/** `Driver.stats()`: counters since the driver was made. */
 export interface DriverStats {
+  /** Turns run (flush, submit, reap, dispatch). */
   turns: number;
+  /** Times it went idle and parked (waited for a completion off the JS thread, or in the kernel). */
   parks: number;
   /** How it waits when idle: "thread" (native wait off the JS thread) or "blocking" (dedicated mode). */
   parkMode: "thread" | "blocking";
@@ -38,10 +41,40 @@ const TURN_BUDGET = 256;
 
 const setImmediateFn = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown }).setImmediate;
 
+/**
+ * Runs a {@link Reactor} from the event loop. While busy it runs one turn (flush, submit, reap at
+ * most 256 completions, dispatch) per macrotask (`setImmediate`), so timers, promises and other I/O
+ * run between turns. After 0.1 ms without a completion it parks: a native wait for one completion
+ * runs off the JS thread (Deno: a nonblocking FFI call; Bun: a waiter Worker) and wakes the loop.
+ * In dedicated mode (`blockMs > 0`) the JS thread itself waits in the kernel for up to `blockMs`
+ * per idle turn instead. References (ref/unref: servers, connections) keep the process alive; at
+ * zero it stops waiting so the process can exit.
+ *
+ * A parked ring is waited on from another thread, so it must not use SINGLE_ISSUER or
+ * DEFER_TASKRUN (create it with `Driver.ringFlags`); dedicated mode allows them.
+ *
+ * @example Running a reactor of your own without blocking
+ * ```ts
+ * import { Driver, prepNop, Reactor } from "uring-buffers/ring";
+ *
+ * const reactor = new Reactor({ entries: 256, flags: Driver.ringFlags });
+ * const driver = new Driver(reactor, (e) => console.error("a completion handler threw:", e));
+ * driver.ref(); // keep turning (and the process alive) until unref()
+ * const token = reactor.register({
+ *   complete(res) {
+ *     console.log("nop done:", res);
+ *     driver.unref();
+ *     driver.close(); // closes the reactor too
+ *   },
+ * });
+ * prepNop(reactor.ring.sqes, reactor.prepare(token)); // prepare() wakes the driver
+ * ```
+ */
 export class Driver {
-  /** Setup flags for a ring this driver parks on (see the module comment). */
-  static readonly ringFlags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  /** Setup flags for a ring this driver parks on: COOP_TASKRUN | TASKRUN_FLAG. */
+  static readonly ringFlags: number = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 
+  /** The reactor it runs. */
   readonly reactor: Reactor;
   #refs = 0;
   #scheduled = false;
@@ -59,6 +92,12 @@ export class Driver {
    * `blockMs` > 0 selects dedicated mode: when idle, the JS thread itself waits in the kernel for up
    * to that long per turn (timers still run between turns, late by at most blockMs). For a worker whose
    * only job is its sockets; it allows SINGLE_ISSUER | DEFER_TASKRUN rings (see IoLoop's "dedicated" mode).
+   *
+   * @param reactor The reactor to run; the driver becomes its work listener (Reactor.onWork).
+   * @param onError Gets what a turn throws (a completion handler's exception), and turns go on;
+   *   without it the exception propagates from the turn's macrotask.
+   * @param blockMs Dedicated mode's longest wait per idle turn, in ms; 0 (default) parks off-thread.
+   * @throws {RangeError} for a negative blockMs.
    */
   constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
     if (!(blockMs >= 0)) throw new RangeError(`blockMs must be >= 0, got ${blockMs}`);
@@ -100,6 +139,7 @@ export class Driver {
     this.reactor.close();
   }
 
+  /** References held now (ref() calls not yet matched by unref()). */
   get refs(): number {
     return this.#refs;
   }
@@ -112,6 +152,7 @@ export class Driver {
     setImmediateFn(this.#turn);
   }
 
+  /** Turns and parks so far, and how it parks (a new object each call). */
   stats(): DriverStats {
     return { turns: this.#turns, parks: this.#parks, parkMode: this.#blockMs > 0 ? "blocking" : "thread" };
   }

@@ -64,9 +64,19 @@ export function errnoName(errno: number): string {
 
 /** A failed kernel or libc call: `errno` is positive, `code` its name (`"ENOBUFS"`), `op` what we did. */
 export class UringError extends Error {
+  /** The positive errno (`Errno.ECONNRESET`, ...). */
   readonly errno: number;
+  /** The errno's name (`"ECONNRESET"`), or `E<number>` for one not in {@link Errno}. */
   readonly code: string;
+  /** What failed: the operation or call (`"recv"`, `"connect"`, `"io_uring_queue_init_params"`, ...). */
   readonly op: string;
+  /**
+   * The message reads `${op} failed: ${code} (errno ${errno})`, then the detail if any.
+   *
+   * @param op What failed.
+   * @param errno The positive errno.
+   * @param detail Appended to the message (the fd, the address, ...).
+   */
   constructor(op: string, errno: number, detail?: string) {
     const code = errnoName(errno);
     super(`${op} failed: ${code} (errno ${errno})${detail ? `: ${detail}` : ""}`);
@@ -85,14 +95,50 @@ export function check(op: string, ret: number): number {
 
 /** Use of a Ring, pool or socket after close(). */
 export class ClosedError extends Error {
+  /**
+   * The message reads `${what} is closed`.
+   *
+   * @param what The closed thing (`"Ring"`, `"BufferPool"`, ...).
+   */
   constructor(what: string) {
     super(`${what} is closed`);
     this.name = "ClosedError";
   }
 }
 
+/**
+ * The running kernel lacks an io_uring feature that was asked for (not a bad argument: the same
+ * call works on a newer kernel). Names the feature, the kernel version that brought it, and what to
+ * use instead when there is something.
+ */
+export class UnsupportedError extends Error {
+  /** The io_uring feature, by its kernel name (e.g. "IORING_RECVSEND_BUNDLE"). */
+  readonly feature: string;
+  /** The first Linux version that has it (e.g. "6.10"). */
+  readonly since: string;
+
+  /**
+   * The message reads `this kernel lacks ${feature} (Linux ${since}+)`, then the hint if any.
+   *
+   * @param feature The feature's kernel name.
+   * @param since The first Linux version that has it.
+   * @param hint What to use instead, appended to the message.
+   */
+  constructor(feature: string, since: string, hint = "") {
+    super(`this kernel lacks ${feature} (Linux ${since}+)${hint ? `; ${hint}` : ""}`);
+    this.name = "UnsupportedError";
+    this.feature = feature;
+    this.since = since;
+  }
+}
+
 /** The submission queue has no free entry and submitting did not make room. */
 export class SubmissionQueueFullError extends Error {
+  /**
+   * The message names the SQ's size and what to do.
+   *
+   * @param entries The SQ's size.
+   */
   constructor(entries: number) {
     super(`submission queue full (${entries} entries): submit() or reap completions first`);
     this.name = "SubmissionQueueFullError";

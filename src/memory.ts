@@ -19,16 +19,45 @@ export function mapMemory(length: number, fd = -1, offset = 0, populate = false)
   return p;
 }
 
-/** One anonymous (or file-backed) mapping. `bytes`/`view` cover all of it. */
+/**
+ * One page-aligned mmap: anonymous and private, or a shared mapping of `fd` at `offset`. `buffer`,
+ * `bytes` and `view` cover all of it (made once); `address` is what SQE fields take. Not garbage
+ * collected: free() it, and touch none of its views after that.
+ *
+ * @example A sockaddr or an iovec for an SQE
+ * ```ts
+ * import { NativeMemory } from "uring-buffers/ring";
+ *
+ * const mem = new NativeMemory(64); // rounded up to a page, zeroed
+ * mem.view.setUint32(0, 42, true);
+ * console.log(mem.address.toString(16), mem.length); // ... 4096
+ * mem.free();
+ * ```
+ */
 export class NativeMemory {
+  /** The mapping as a native pointer (for FFI calls). */
   readonly ptr: Ptr;
+  /** The mapping's address, as SQE fields take it (user-space addresses fit in 2^53). */
   readonly address: number;
+  /** Bytes mapped: the length asked for, rounded up to whole pages. */
   readonly length: number;
+  /** An ArrayBuffer over the whole mapping (not owned by the JS heap). */
   readonly buffer: ArrayBuffer;
+  /** Bytes of the whole mapping. */
   readonly bytes: Uint8Array;
+  /** A DataView of the whole mapping. */
   readonly view: DataView;
   #open = true;
 
+  /**
+   * Maps `length` bytes (rounded up to a page).
+   *
+   * @param length Bytes wanted, a positive integer.
+   * @param opts `fd` and `offset` map a file or device shared (default: anonymous private memory);
+   *   `populate` pre-faults the pages (MAP_POPULATE).
+   * @throws {RangeError} for a length that is not a positive integer.
+   * @throws {UringError} when mmap fails (`ENOMEM`, ...).
+   */
   constructor(length: number, opts: { fd?: number; offset?: number; populate?: boolean } = {}) {
     if (!Number.isInteger(length) || length <= 0) {
       throw new RangeError(`length must be a positive integer, got ${length}`);
@@ -41,6 +70,7 @@ export class NativeMemory {
     this.view = new DataView(this.buffer);
   }
 
+  /** Not yet freed. */
   get open(): boolean {
     return this.#open;
   }
@@ -57,6 +87,11 @@ export class NativeMemory {
     native.libc.munmap(this.ptr, this.length);
   }
 
+  /**
+   * Throws unless the memory is still mapped.
+   *
+   * @throws {ClosedError} naming `what` once freed.
+   */
   assertOpen(what: string): void {
     if (!this.#open) throw new ClosedError(what);
   }

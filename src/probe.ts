@@ -4,6 +4,7 @@ import * as abi from "./abi.ts";
 import { NativeMemory } from "./memory.ts";
 import { Ring } from "./ring.ts";
 
+/** `probeFeatures()`: what this kernel's io_uring can do, as one printable object. */
 export interface Features {
   /** Opcodes the kernel supports, by name (IORING_OP_* without the prefix). */
   opcodes: string[];

@@ -11,20 +11,52 @@ import { Ring, type RingOptions } from "./ring.ts";
 /** user_data of operations whose completion nobody needs (cancels, wake-up NOPs): the reactor drops it. */
 export const NO_TARGET = 0;
 
-/** Receives the completions of the operations submitted with its token as user_data. */
+/**
+ * Receives the completions of the operations submitted with its token (from Reactor.register) as
+ * user_data. One object per socket or receiver, not a closure per operation.
+ */
 export interface CompletionTarget {
+  /**
+   * One completion: `res` is the operation's result (a byte count, an fd, 0, or `-errno`), `flags`
+   * the CQE's flags (IORING_CQE_F_MORE, IORING_CQE_F_BUFFER with the buffer id in the upper 16 bits, ...).
+   */
   complete(res: number, flags: number): void;
 }
 
-/** Runs before every submit (e.g. publish re-provided buffers). */
+/** Runs before every submit of its reactor (a BufferPool publishes the buffers released since the last one). */
 export interface SubmitHook {
+  /** Hands what was queued since the last call to the kernel (SQEs it prepares go out with this submit). */
   flush(): void;
 }
 
 /** Slots for registered targets; a token is slot + generation * SLOTS, so a reused slot gets a new token. */
 const SLOTS = 1 << 20;
 
+/**
+ * A {@link Ring} plus the dispatch of its completions: each operation's user_data is a token that
+ * names a registered {@link CompletionTarget}, and reaping calls `target.complete(res, flags)`
+ * without allocating. A completion for a token unregistered meanwhile is dropped, even if its slot
+ * was reused. Buffer pools hook in (SubmitHook) so that buffers released since the last turn reach
+ * the kernel before the next submit.
+ *
+ * `runOnce` and `runUntil` block the JS thread while they wait; an IoLoop's {@link Driver} runs a
+ * reactor from the event loop instead.
+ *
+ * @example A NOP through the reactor
+ * ```ts
+ * import { prepNop, Reactor } from "uring-buffers/ring";
+ *
+ * using reactor = new Reactor({ entries: 64 });
+ * let result: number | undefined;
+ * const token = reactor.register({ complete: (res) => (result = res) });
+ * prepNop(reactor.ring.sqes, reactor.prepare(token));
+ * reactor.runUntil(() => result !== undefined, 1000);
+ * reactor.unregister(token);
+ * console.log(result); // 0
+ * ```
+ */
 export class Reactor {
+  /** The ring it submits to and reaps from. */
   readonly ring: Ring;
   readonly #targets: (CompletionTarget | undefined)[] = [undefined]; // slot 0 = "ignore"
   readonly #tokens: number[] = [-1]; // the live token of each slot (-1 while free; slot 0 is never handed out)
@@ -40,6 +72,14 @@ export class Reactor {
   #groupIds = 0;
   #onWork: (() => void) | undefined;
 
+  /**
+   * Runs `ring`, or a new ring made with `ring` as its options.
+   *
+   * @param ring A ring to run, or the options of a new one (see {@link RingOptions}); the reactor
+   *   closes it on close().
+   * @throws {RangeError} for ring options out of range (a new ring).
+   * @throws {UringError} if the kernel refuses a new ring.
+   */
   constructor(ring: Ring | RingOptions = {}) {
     this.ring = ring instanceof Ring ? ring : new Ring(ring);
   }
@@ -61,6 +101,9 @@ export class Reactor {
    * The one way to queue an operation: a free SQE slot with `token` already set as its user_data
    * (NO_TARGET for operations whose completion nobody needs). Fill it with a prep function; it is
    * submitted at the next turn, which this schedules.
+   *
+   * @throws {ClosedError} once the ring is closed.
+   * @throws {SubmissionQueueFullError} if the SQ is still full after submitting what was queued.
    */
   prepare(token: number): number {
     const ring = this.ring;
@@ -76,7 +119,13 @@ export class Reactor {
     prepCancel64(this.ring.sqes, slot, token, 0);
   }
 
-  /** A token to use as user_data for `target`'s operations, until unregister(). */
+  /**
+   * A token to use as user_data for `target`'s operations, until unregister(). Tokens are positive
+   * safe integers; a reused slot gets a new token.
+   *
+   * @throws {ClosedError} once the ring is closed.
+   * @throws {RangeError} beyond 2^20 - 1 targets registered at once.
+   */
   register(target: CompletionTarget): number {
     if (this.ring.closed) throw new ClosedError("Reactor");
     let slot = this.#freeSlots.pop();
@@ -100,16 +149,22 @@ export class Reactor {
     this.#freeSlots.push(slot);
   }
 
+  /** Calls `hook.flush()` before every submit from now on, in the order hooks were added. */
   addHook(hook: SubmitHook): void {
     this.#hooks.push(hook);
   }
 
+  /** Stops calling `hook` (a no-op if it was not added). */
   removeHook(hook: SubmitHook): void {
     const i = this.#hooks.indexOf(hook);
     if (i >= 0) this.#hooks.splice(i, 1);
   }
 
-  /** A buffer group id not yet handed out by this reactor (kernel-mmap'able ids first). */
+  /**
+   * A buffer group id not yet handed out by this reactor (kernel-mmap'able ids first).
+   *
+   * @throws {RangeError} once all 65536 have been handed out.
+   */
   nextGroupId(): number {
     if (this.#groupIds > 65535) throw new RangeError("all 65536 buffer group ids of this ring are in use");
     return this.#groupIds++;
@@ -164,10 +219,12 @@ export class Reactor {
     return true;
   }
 
+  /** Closes the ring (idempotent). Operations in flight are dropped with it; close their users first. */
   close(): void {
     this.ring.close();
   }
 
+  /** `using reactor = new Reactor()`: closes it at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

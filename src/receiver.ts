@@ -8,20 +8,25 @@
 import * as abi from "./abi.ts";
 import type { Lease } from "./buffers/lease.ts";
 import type { BufferPool, BufferWaiter } from "./buffers/pool.ts";
-import { ClosedError, Errno, UringError } from "./errors.ts";
+import { ClosedError, Errno, UnsupportedError, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
+/** What a StreamReceiver calls: each receive's bytes, then the end. */
 export interface StreamHandler {
   /** The next received bytes, in order. Release the lease when done with them. */
   data(lease: Lease): void;
-  /** Called once when the stream ends: no argument for EOF, a UringError for a failure. */
+  /**
+   * Called once when the stream ends: no argument for EOF, a UringError for a failure (e.g.
+   * `ECONNRESET`). Not called after stop().
+   */
   end(error?: UringError): void;
 }
 
+/** Options of `new StreamReceiver(pool, fd, handler, options)`. */
 export interface StreamReceiverOptions {
   /** "recv" for sockets (default), "read" for files and pipes. */
   op?: "recv" | "read";
@@ -45,12 +50,24 @@ const enum State {
   Done,
 }
 
-abstract class ReceiverBase implements CompletionTarget {
+/**
+ * What StreamReceiver and DatagramReceiver share: a receive with buffer selection from `pool`,
+ * registered as a completion target on the pool's reactor, started once and stopped once.
+ */
+export abstract class ReceiverBase implements CompletionTarget {
+  /** The pool the kernel picks buffers from. */
   readonly pool: BufferPool;
+  /** The pool's reactor, which runs the receive and dispatches its completions. */
   readonly reactor: Reactor;
+  /** @ignore The receive's user_data (its reactor token). */
   protected readonly token: number;
-  protected state = State.Idle;
+  /** @ignore Where the receive is: idle, armed, waiting for buffers, pausing, paused, stopping, done. */
+  protected state: State = State.Idle;
 
+  /**
+   * @ignore Registers the receiver on the pool's reactor.
+   * @throws {ClosedError} if the pool is closed.
+   */
   constructor(pool: BufferPool) {
     if (pool.closed) throw new ClosedError("BufferPool");
     this.pool = pool;
@@ -59,12 +76,23 @@ abstract class ReceiverBase implements CompletionTarget {
     this.token = this.reactor.register(this);
   }
 
+  /**
+   * CompletionTarget: the reactor calls this with each completion of the receive (data, `-ENOBUFS`,
+   * EOF, errors). Not for programs to call.
+   */
   abstract complete(res: number, flags: number): void;
 
-  /** Queues a receive SQE; the pool calls it when buffers are back after -ENOBUFS. */
+  /**
+   * BufferWaiter: queues the receive's SQE. start() and resume() call it, and the pool calls it when
+   * buffers are back after `-ENOBUFS`. Not for programs to call.
+   */
   abstract rearm(): void;
 
-  /** Submits the first receive (with the reactor's next submit). */
+  /**
+   * Queues the first receive (submitted with the reactor's next submit); returns the receiver.
+   *
+   * @throws {TypeError} if it was started before.
+   */
   start(): this {
     if (this.state !== State.Idle) throw new TypeError("receiver already started");
     this.rearm();
@@ -104,6 +132,7 @@ abstract class ReceiverBase implements CompletionTarget {
 
   #stopped: (() => void) | undefined;
 
+  /** @ignore The kernel holds no receive of ours any more: unregister, and run stop()'s callback. */
   protected finish(): void {
     if (this.state === State.Done) return;
     if (this.state === State.Waiting) this.pool.cancelWait(this as unknown as BufferWaiter);
@@ -115,26 +144,75 @@ abstract class ReceiverBase implements CompletionTarget {
   }
 }
 
+/**
+ * Receives a byte stream with buffer selection: recv on a socket (multishot where the kernel has
+ * it: one SQE, a completion per receive) or read on a file or pipe, each completion delivered to
+ * `handler.data` as a Lease of the pool, in order, then `handler.end` once. A receive that finds
+ * the pool empty waits in it and is re-armed when a buffer comes back: data waits in the socket
+ * meanwhile, nothing is lost.
+ *
+ * @example Read a file through a pool
+ * ```ts
+ * import { BufferPool } from "uring-buffers";
+ * import { Reactor, StreamReceiver } from "uring-buffers/ring";
+ * import { closeFd, openFile } from "uring-buffers/sys";
+ *
+ * using reactor = new Reactor({ entries: 256 });
+ * using pool = new BufferPool(reactor, { count: 64, bufferSize: 4096 });
+ * const fd = openFile("README.md");
+ * let bytes = 0, done = false;
+ * new StreamReceiver(pool, fd, {
+ *   data(lease) {
+ *     bytes += lease.length;
+ *     lease.release();
+ *   },
+ *   end(error) {
+ *     done = true;
+ *     if (error) throw error;
+ *   },
+ * }, { op: "read" }).start();
+ * reactor.runUntil(() => done, 5000); // blocks; a Driver runs a reactor without blocking
+ * closeFd(fd);
+ * console.log(bytes, "bytes read");
+ * ```
+ */
 export class StreamReceiver extends ReceiverBase implements BufferWaiter {
+  /** The file descriptor received from (not owned: closing it is the caller's business). */
   readonly fd: number;
+  /** `"recv"` (sockets) or `"read"` (files, pipes). */
   readonly op: "recv" | "read";
+  /** Receives are multishot (one SQE, many completions). */
   readonly multishot: boolean;
+  /** Receives are bundles (one completion may fill several buffers). */
   readonly bundle: boolean;
   #offset: number;
   readonly #handler: StreamHandler;
   readonly #holder: number;
   #bundleLeases: Lease[] | undefined; // made on the first bundle completion
 
+  /**
+   * Registers the receiver; nothing is submitted until start().
+   *
+   * @param pool The pool buffers come from (and whose reactor runs the receive).
+   * @param fd A socket (op `"recv"`) or a file or pipe (op `"read"`).
+   * @param handler Gets each lease, then the end.
+   * @param options Operation, multishot, bundles, read offset, holder; see {@link StreamReceiverOptions}.
+   * @throws {RangeError} for a bad fd or offset.
+   * @throws {TypeError} for an unknown op, or bundles on a read, a legacy or an incremental pool.
+   * @throws {UnsupportedError} for multishot or bundles on a kernel without them.
+   * @throws {ClosedError} if the pool is closed.
+   */
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
     const op = options.op ?? "recv";
     if (op !== "recv" && op !== "read") throw new TypeError(`op must be "recv" or "read", got ${JSON.stringify(op)}`);
     const features = probeFeatures();
     const multishot = op === "recv" && (options.multishot ?? features.multishotRecv);
-    if (multishot && !features.multishotRecv) throw new TypeError("this kernel has no multishot recv (6.0+)");
+    if (multishot && !features.multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT", "6.0");
     const bundle = options.bundle ?? false;
-    if (bundle && (op !== "recv" || pool.backend === "legacy" || pool.incremental || !features.bundles)) {
-      throw new TypeError('bundles need op "recv", a non-incremental ring pool and a 6.10+ kernel');
+    if (bundle && !features.bundles) throw new UnsupportedError("IORING_RECVSEND_BUNDLE", "6.10");
+    if (bundle && (op !== "recv" || pool.backend === "legacy" || pool.incremental)) {
+      throw new TypeError('bundles need op "recv" and a non-incremental ring pool');
     }
     const offset = options.offset ?? -1;
     if (!Number.isInteger(offset) || offset < -1) {
@@ -150,6 +228,10 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     this.#holder = options.holder ?? 0;
   }
 
+  /**
+   * BufferWaiter: queues the receive's SQE (recv, multishot unless the pool is scarce, or read) with
+   * buffer selection from the pool. Not for programs to call: use start() and resume().
+   */
   override rearm(): void {
     if (this.state === State.Done || this.state === State.Stopping) return;
     const sqes = this.reactor.ring.sqes;
@@ -179,17 +261,24 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     }
   }
 
+  /** Re-arms a paused receive (after the cancel of a pause() has landed, if it is still in flight). */
   resume(): void {
     if (this.state === State.Paused) this.rearm();
     else if (this.state === State.Pausing) this.#resumeWanted = true;
   }
 
+  /** pause() is in effect (its cancel may still be in flight). */
   get paused(): boolean {
     return this.state === State.Paused || this.state === State.Pausing;
   }
 
   #resumeWanted = false;
 
+  /**
+   * CompletionTarget: each completion of the receive. Data becomes a lease for `handler.data`;
+   * `-ENOBUFS` parks the receive in the pool; EOF or an error ends it (`handler.end`); a finished
+   * single-shot or multishot receive is re-armed. Not for programs to call.
+   */
   override complete(res: number, flags: number): void {
     if (flags & abi.IORING_CQE_F_BUFFER) this.#deliver(res, flags);
     if (flags & abi.IORING_CQE_F_MORE) return;
@@ -242,8 +331,14 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
 
 /** One UDP datagram: its payload (a view into the lease's buffer) and where it came from. */
 export interface Datagram {
+  /**
+   * The receive buffer, headers included. Release it when done with `payload` (or send the datagram
+   * with `UdpSocket.send`, which releases it once sent).
+   */
   lease: Lease;
+  /** The datagram's bytes: a view into `lease.bytes` (no copy), valid until the lease is released. */
   payload: Uint8Array;
+  /** The sender's address, or null when the kernel gave none. */
   from: SocketAddress | null;
   /**
    * The datagram was larger than the buffer's room for it (MSG_TRUNC): `payload` holds its first
@@ -252,7 +347,9 @@ export interface Datagram {
   truncated: boolean;
 }
 
+/** What a DatagramReceiver calls. */
 export interface DatagramHandler {
+  /** One datagram; release `datagram.lease` when done with it. */
   message(datagram: Datagram): void;
   /** Called once if the receive fails for a reason other than a lack of buffers. */
   end(error?: UringError): void;
@@ -265,17 +362,30 @@ const NAME_LEN = abi.SOCKADDR_IN6_SIZE; // room for IPv4 and IPv6 sources
  * room for the source address. A buffer of `n` bytes holds datagrams of up to `n - DATAGRAM_HEADROOM`
  * bytes whole.
  */
-export const DATAGRAM_HEADROOM = abi.RECVMSG_OUT_SIZE + NAME_LEN;
+export const DATAGRAM_HEADROOM: number = abi.RECVMSG_OUT_SIZE + NAME_LEN;
 
-/** Multishot recvmsg on a UDP socket: each completion is one datagram with its source address. */
+/**
+ * Multishot recvmsg on a UDP socket with buffer selection: each completion is one datagram, parsed
+ * from the `io_uring_recvmsg_out` layout into a {@link Datagram} with its source address. The pool's
+ * buffers must hold DATAGRAM_HEADROOM bytes before the payload (size them with `datagramBufferSize`).
+ */
 export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
+  /** The UDP socket received from (not owned). */
   readonly fd: number;
   readonly #handler: DatagramHandler;
   readonly #msghdr: NativeMemory;
 
+  /**
+   * Registers the receiver; nothing is submitted until start().
+   *
+   * @throws {RangeError} for a bad fd, or a pool whose buffers leave no room after DATAGRAM_HEADROOM.
+   * @throws {TypeError} for an incremental pool.
+   * @throws {UnsupportedError} on a kernel without multishot recvmsg (before 6.0).
+   * @throws {ClosedError} if the pool is closed.
+   */
   constructor(pool: BufferPool, fd: number, handler: DatagramHandler) {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
-    if (!probeFeatures().multishotRecv) throw new TypeError("this kernel has no multishot recvmsg (6.0+)");
+    if (!probeFeatures().multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT (recvmsg)", "6.0");
     if (pool.incremental) {
       throw new TypeError("recvmsg with an incremental pool is not supported (see liburing issue 1433)");
     }
@@ -294,6 +404,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     this.#msghdr.view.setUint32(abi.MSGHDR_NAMELEN, NAME_LEN, true);
   }
 
+  /** BufferWaiter: queues the multishot recvmsg SQE. Not for programs to call: use start(). */
   override rearm(): void {
     if (this.state === State.Done || this.state === State.Stopping) return;
     const sqes = this.reactor.ring.sqes;
@@ -303,6 +414,10 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     this.state = State.Armed;
   }
 
+  /**
+   * CompletionTarget: each completion of the receive: a datagram for `handler.message`, `-ENOBUFS`
+   * (parks the receive in the pool), or an error (`handler.end`). Not for programs to call.
+   */
   override complete(res: number, flags: number): void {
     if (flags & abi.IORING_CQE_F_BUFFER) {
       const lease = this.pool.take(res, flags);
@@ -341,6 +456,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     };
   }
 
+  /** @ignore Also frees the msghdr. */
   protected override finish(): void {
     super.finish();
     this.#msghdr.free();

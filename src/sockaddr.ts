@@ -2,10 +2,13 @@
 import { AF_INET, AF_INET6, SOCKADDR_IN6_SIZE, SOCKADDR_IN_SIZE } from "./abi.ts";
 import { describe } from "./options.ts";
 
+/** An IPv4 or IPv6 socket address, as text and number. */
 export interface SocketAddress {
+  /** The address family. */
   family: "ipv4" | "ipv6";
-  /** The IP address, as text (Deno's and Bun's word: hostname). */
+  /** The IP address, as text (Deno's and Bun's word: hostname); IPv6 compressed ("::1"). */
   hostname: string;
+  /** The port, 0..65535. */
   port: number;
 }
 

@@ -4,7 +4,7 @@
  * resolves once the fd is closed, `await using`, `signal` on every entry point, typed `conn.data`.
  */
 import assert from "node:assert/strict";
-import { bindUdp, type Connection, connect, IoLoop, listen } from "../mod.ts";
+import { bindUdp, type Connection, connect, IoLoop, listen, UnsupportedError } from "../mod.ts";
 import { test } from "./harness.ts";
 import { sleep } from "./clients.ts";
 
@@ -84,4 +84,13 @@ test("signal: aborting closes a UDP socket and a connected client", async () => 
   await udp.close();
   await server.stop();
   loop.close();
+});
+
+test("a missing kernel feature is an UnsupportedError naming the feature and the version that has it", () => {
+  const e = new UnsupportedError("IORING_RECVSEND_BUNDLE", "6.10");
+  assert.ok(e instanceof Error);
+  assert.equal(e.name, "UnsupportedError");
+  assert.equal(e.feature, "IORING_RECVSEND_BUNDLE");
+  assert.equal(e.since, "6.10");
+  assert.match(e.message, /lacks IORING_RECVSEND_BUNDLE \(Linux 6\.10\+\)/);
 });

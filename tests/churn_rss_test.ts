@@ -1,18 +1,16 @@
 /**
  * Memory under connection churn: RSS after 100,000 connect/close cycles is back within 10% of its
  * level after the first 10,000. Measured on examples/echo.ts as users run it (a child process, no
- * forced GC) on Deno; and, on both runtimes, on its server in this process with a GC forced before
- * each reading. (Bun's collector runs lazily: without a forced GC the child's RSS drifts up by about
- * 0.3 KiB per connection ever accepted while the heap after a GC stays flat.)
+ * forced GC) on Deno; on Bun, whose collector runs lazily (without a forced GC the child's RSS drifts
+ * up by about 0.3 KiB per connection ever accepted while the heap after a GC stays flat), on its server
+ * and a client in one fresh process with a GC forced before each reading.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { closeFd, tcpConnect } from "../sys.ts";
-import { startEchoServer } from "../examples/echo_server.ts";
-import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
+import { runtime, runtimeCommand, test } from "./harness.ts";
 import { sleep } from "./clients.ts";
 
 function rssKiB(pid: number): number {
@@ -52,30 +50,21 @@ test("examples/echo.ts (child process): RSS after 100,000 connect/close cycles w
   }
 }, { timeoutMs: 180_000, skip: runtime === "bun" && "Bun collects lazily without a forced GC (see the file comment)" });
 
-test("the echo server in this process: RSS after 100,000 cycles within 10% of after 10,000 (GC forced)", async () => {
-  const server = startEchoServer({
-    host: "127.0.0.1",
-    port: 0,
-    buffers: 4096,
-    maxBuffers: 16384,
-    bufferSize: 4096,
-    backend: "auto",
-    safe: false,
-    reusePort: false,
-    dedicated: false,
-  });
-  const rss = async () => {
-    while (server.connections > 0) await sleep(10);
-    collectGarbage();
-    await sleep(10);
-    return process.memoryUsage().rss;
-  };
-  let after10k = 0, after100k = 0;
-  await churn(server.port, 100_000, 50, async (i) => {
-    if (i === 10_000) after10k = await rss();
-    if (i === 100_000) after100k = await rss();
-  });
-  assert.ok(after100k <= after10k * 1.1, `RSS ${after10k >> 10} KiB after 10,000 cycles, ${after100k >> 10} KiB after 100,000`);
-  await server.stop();
-  server.loop.close();
-}, { timeoutMs: 180_000 });
+test("the echo server and a client in one process: RSS after 100,000 cycles within 10% of after 10,000 (GC forced)", async () => {
+  const script = fileURLToPath(new URL("./fixtures/churn_in_process.ts", import.meta.url));
+  const [cmd, args] = runtimeCommand(script);
+  const argv = runtime === "deno" ? ["run", "-A", "--v8-flags=--expose-gc", script] : args;
+  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0, out);
+  const [after10k, after100k] = /rss (\d+) (\d+)/.exec(out)!.slice(1).map(Number);
+  assert.ok(after100k <= after10k * 1.1, `RSS ${after10k} KiB after 10,000 cycles, ${after100k} KiB after 100,000`);
+}, {
+  timeoutMs: 180_000,
+  // With client and server in one thread, V8 grows its young generation with the allocation rate
+  // (heapTotal 11 -> 66 MiB while heapUsed stays at 6 MiB): RSS then measures V8's sizing, not what
+  // is kept. The child-process test above covers Deno.
+  skip: runtime === "deno" && "V8 sizes its heap by allocation rate here (see the comment); covered by the test above",
+});

@@ -120,6 +120,7 @@ test("entry points: mod.ts for programs, ring.ts for custom loops, sys.ts for li
     "Server",
     "SubmissionQueueFullError",
     "UdpSocket",
+    "UnsupportedError",
     "UringError",
     "WorkerGroup",
     "bindUdp",

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { BufferPool, connect, type Connection, IoLoop, type Lease, listen, probeFeatures } from "../mod.ts";
 import { abi, prepNop, prepShutdown, Reactor, Ring, StreamReceiver } from "../ring.ts";
 import { closeFd, localAddress, tcpConnect } from "../sys.ts";
+import { kIdle } from "../src/internal.ts";
 import { runtime, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
@@ -345,7 +346,7 @@ test("idle wheel: one timer however often a lone connection times out; closed co
     assert.equal(live.size, 1, "one sweep timer");
     sock.destroy();
     await waitFor(() => server.connections === 0, 2000);
-    assert.equal(loop.idle.size, 0, "the closed connection left the wheel at once");
+    assert.equal(loop[kIdle].size, 0, "the closed connection left the wheel at once");
     await server.stop();
     loop.close();
     assert.equal(live.size, 0);

@@ -9,7 +9,7 @@ import net from "node:net";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { connect, type Connection, IoLoop, type Lease, listen } from "../mod.ts";
-import { startEchoServer } from "../examples/echo_server.ts";
+import { ECHO_DEFAULTS, startEchoServer } from "../examples/echo_server.ts";
 import { runtimeCommand, test } from "./harness.ts";
 import { concat, dial, roundTrip, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
@@ -291,17 +291,7 @@ test("flushed() rejects with ClosedError when the connection closes with writes 
 test(
   "fair share: a prober's round trips succeed while 1,000 clients that never read flood the echo server",
   async () => {
-    const server = startEchoServer({
-      host: "127.0.0.1",
-      port: 0,
-      buffers: 4096,
-      maxBuffers: 16384,
-      bufferSize: 4096,
-      backend: "auto",
-      safe: false,
-      reusePort: false,
-      dedicated: false,
-    });
+    const server = startEchoServer(ECHO_DEFAULTS);
     const [cmd, args] = runtimeCommand(fileURLToPath(new URL("./fixtures/flood_clients.ts", import.meta.url)), [
       String(server.port),
       "1000",

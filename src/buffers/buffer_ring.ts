@@ -10,6 +10,7 @@ import { NativeMemory } from "../memory.ts";
 import type { Ring } from "../ring.ts";
 import { writeU64 } from "../sqe.ts";
 
+/** Options of `new BufferRing(ring, options)`. */
 export interface BufferRingOptions {
   /** Buffer group id (sqe->buf_group): 0..65535, or 0..2047 with `kernelMemory`. */
   groupId: number;
@@ -26,10 +27,34 @@ const BUF_ADDR_WORD = abi.BUF_ADDR >> 2;
 const BUF_LEN_WORD = abi.BUF_LEN >> 2;
 const BUF_BID_HALF = abi.BUF_BID >> 1;
 
+/**
+ * A ring-mapped provided-buffer group (IORING_REGISTER_PBUF_RING, Linux 5.19): a ring of
+ * `{ addr, len, bid }` entries the kernel picks buffers from. `add()` writes entries and `publish()`
+ * makes them visible with one tail store. The raw mechanism under a BufferPool's ring backends:
+ * it tracks no buffers, leases or ENOBUFS (a BufferPool does).
+ *
+ * @example
+ * ```ts
+ * import { BufferRing, NativeMemory, Ring } from "uring-buffers/ring";
+ *
+ * using ring = new Ring();
+ * const memory = new NativeMemory(8 * 4096);
+ * const group = new BufferRing(ring, { groupId: 1, entries: 8 });
+ * for (let bid = 0; bid < 8; bid++) group.add(memory.address + bid * 4096, 4096, bid, bid);
+ * group.publish(8); // receives with setBufferSelect(sqes, slot, 1) now take these buffers
+ * // ...
+ * group.close();
+ * memory.free();
+ * ```
+ */
 export class BufferRing {
+  /** The buffer group id receives name (`sqe->buf_group`). */
   readonly groupId: number;
+  /** Ring slots (a power of two). */
   readonly entries: number;
+  /** The kernel allocated the ring (IOU_PBUF_RING_MMAP). */
   readonly kernelMemory: boolean;
+  /** Buffers may be consumed in pieces (IOU_PBUF_RING_INC). */
   readonly incremental: boolean;
   readonly #ring: Ring;
   readonly #mem: NativeMemory;
@@ -39,6 +64,13 @@ export class BufferRing {
   #tail = 0; // next slot to write (u16 arithmetic, like the kernel's)
   #closed = false;
 
+  /**
+   * Maps the ring (or lets the kernel allocate it) and registers it as group `groupId` on `ring`.
+   *
+   * @throws {RangeError} for a groupId or entries out of range.
+   * @throws {UringError} if the kernel refuses (`EEXIST`: the group is registered already; `EINVAL`
+   *   for flags it lacks).
+   */
   constructor(ring: Ring, options: BufferRingOptions) {
     const { groupId, entries } = options;
     const kernelMemory = options.kernelMemory ?? false;
@@ -111,6 +143,7 @@ export class BufferRing {
     return this.#u16[(slot << 3) + BUF_BID_HALF];
   }
 
+  /** close() has run. */
   get closed(): boolean {
     return this.#closed;
   }

@@ -1,28 +1,63 @@
 /** A lease: the bytes of one received buffer (or piece of one), on loan from a BufferPool until release. */
+import { kBufferAddress, kMarkReleased, kReleaseLease, kScarce } from "../internal.ts";
 
-/** What a Lease needs from its pool (kept narrow so lease.ts has no import cycle). */
+/**
+ * @internal What a Lease needs from its pool: members keyed by module-private symbols (see
+ * ../internal.ts), so that BufferPool can be one without showing them to programs.
+ */
 export interface LeaseOwner {
-  releaseLease(lease: Lease): void;
+  /**
+   * Lease.release() lands here, with the lease's generation stamp and holder id (passed, not read
+   * from the lease, so that they stay private fields: no keyed loads on the release path).
+   */
+  [kReleaseLease](lease: Lease, generation: number, holder: number): void;
   /** Native address of a buffer. */
-  bufferAddress(bufferId: number): number;
+  [kBufferAddress](bufferId: number): number;
   /** Short of buffers (see BufferPool.scarce). */
   readonly scarce: boolean;
 }
 
+/**
+ * The bytes of one receive, on loan from a {@link BufferPool}: `bytes` is a view of the pool's
+ * buffer (no copy) holding exactly what the kernel received. Release it as soon as you are done
+ * with the bytes — `release()`, `using`, or by writing it to a connection or UDP socket, which
+ * releases it once sent — so the buffer goes back to the kernel. After release `bytes` throws, and
+ * (with the pool's `detachOnRelease`, the default) every view taken from it reads as empty. A lease
+ * that is dropped without release is reclaimed by the pool's leak net when garbage-collected (with
+ * a warning), unless the pool's `leakTracking` is `"off"`.
+ *
+ * Leases are made by a pool (`BufferPool.take`, receivers, connections); programs do not construct them.
+ *
+ * @example Release with `using`
+ * ```ts
+ * import { listen } from "uring-buffers";
+ *
+ * listen({
+ *   port: 9000,
+ *   handlers: {
+ *     data(conn, lease) {
+ *       using l = lease; // released at the end of the block, even on a throw
+ *       console.log(conn.fd, "received", l.length, "bytes:", new TextDecoder().decode(l.bytes));
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export class Lease {
-  /** The buffer id the kernel picked (cqe->flags >> 16). */
+  /** The buffer id the kernel picked (`cqe->flags >> 16`). */
   readonly bufferId: number;
-  /** Received length in bytes. */
+  /** Received length in bytes (`bytes.length`, also after release). */
   readonly length: number;
-  /** @internal the owner's generation stamp for this buffer, to catch double release. */
-  readonly generation: number;
-  /** @internal byte offset of this piece inside its buffer (incremental rings). */
-  readonly offset: number;
-  /** @internal the pool's holder id this lease counts against (BufferPool.addHolder); 0 for none. */
-  readonly holder: number;
   readonly #owner: LeaseOwner;
+  /** The owner's generation stamp for this buffer, to catch a stale release. */
+  readonly #generation: number;
+  /** The pool's holder id this lease counts against (BufferPool.addHolder); 0 for none. */
+  readonly #holder: number;
+  /** Byte offset of this piece inside its buffer (incremental rings). */
+  readonly #offset: number;
   #bytes: Uint8Array | undefined;
 
+  /** @ignore Leases are made by their pool (see BufferPool.take). */
   constructor(
     owner: LeaseOwner,
     bufferId: number,
@@ -35,12 +70,16 @@ export class Lease {
     this.bufferId = bufferId;
     this.#bytes = bytes;
     this.length = bytes.length;
-    this.generation = generation;
-    this.offset = offset;
-    this.holder = holder;
+    this.#generation = generation;
+    this.#offset = offset;
+    this.#holder = holder;
   }
 
-  /** The received bytes, a view of the pool's memory (no copy). Throws after release(). */
+  /**
+   * The received bytes: a view of the pool's memory (no copy), `length` bytes long.
+   *
+   * @throws {TypeError} after `release()`.
+   */
   get bytes(): Uint8Array {
     if (this.#bytes === undefined) {
       throw new TypeError(`lease of buffer ${this.bufferId} was released; its bytes are gone`);
@@ -48,35 +87,43 @@ export class Lease {
     return this.#bytes;
   }
 
-  /** Native address of the bytes (for sending them on without a copy); computed, so a lease stays small. */
+  /**
+   * Native address of the bytes, for handing them to the kernel without a copy (e.g. in an iovec).
+   * Computed on each read, so a lease stays small. Valid until release.
+   *
+   * @throws {TypeError} for a lease that is a copy on the JS heap (it has no native memory).
+   */
   get address(): number {
-    return this.#owner.bufferAddress(this.bufferId) + this.offset;
+    return this.#owner[kBufferAddress](this.bufferId) + this.#offset;
   }
 
-  /** @internal its pool is short of buffers: whoever would hold it for long should copy it and release it. */
-  get scarce(): boolean {
+  /** @ignore Its pool is short of buffers: whoever would hold it for long should copy it and release it. */
+  get [kScarce](): boolean {
     return this.#owner.scarce;
   }
 
+  /** Whether `release()` has run (explicitly, through `using`, or by a write that took the lease over). */
   get released(): boolean {
     return this.#bytes === undefined;
   }
 
-  /** @internal the pool this lease belongs to. */
-  isFrom(owner: LeaseOwner): boolean {
-    return this.#owner === owner;
-  }
-
-  /** @internal called by the pool once it has taken the buffer back. */
-  markReleased(): void {
+  /** @ignore Called by the owner once it has taken the buffer back. */
+  [kMarkReleased](): void {
     this.#bytes = undefined;
   }
 
-  /** Gives the buffer back; the pool re-provides it to the kernel. A second call throws. */
+  /**
+   * Gives the buffer back: its pool re-provides it to the kernel (batched, at the next reactor
+   * turn) and re-arms a receive that waited for buffers. A lease of a closed pool is only marked
+   * released.
+   *
+   * @throws {TypeError} if the lease was already released.
+   */
   release(): void {
-    this.#owner.releaseLease(this);
+    this.#owner[kReleaseLease](this, this.#generation, this.#holder);
   }
 
+  /** `using lease = ...`: releases the lease at the end of the block unless it was released already. */
   [Symbol.dispose](): void {
     if (!this.released) this.release();
   }
@@ -84,11 +131,11 @@ export class Lease {
 
 /** Owns copied leases: their bytes live on the JS heap, so release only ends them. */
 const HEAP_OWNER: LeaseOwner = {
-  releaseLease(lease: Lease): void {
+  [kReleaseLease](lease: Lease): void {
     if (lease.released) throw new TypeError(`lease of buffer ${lease.bufferId} was already released`);
-    lease.markReleased();
+    lease[kMarkReleased]();
   },
-  bufferAddress(): number {
+  [kBufferAddress](): number {
     throw new TypeError("a copied lease has no native address");
   },
   scarce: true, // a write copies its bytes (it has no native memory to send from)

@@ -10,16 +10,23 @@
  */
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
-import { ClosedError, UringError } from "../errors.ts";
+import { ClosedError, UnsupportedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import type { Reactor } from "../reactor.ts";
 import { BufferRing } from "./buffer_ring.ts";
-import { Lease, type LeaseOwner, type LeaseTrace, TracedLease } from "./lease.ts";
+import { kBufferAddress, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
 import { ProvidedBufferGroup } from "./provided_group.ts";
 
+/**
+ * The kernel mechanism under a pool: `"ring"` (a ring-mapped buffer ring in memory of ours,
+ * IORING_REGISTER_PBUF_RING, Linux 5.19), `"ring-mmap"` (a buffer ring the kernel allocates,
+ * IOU_PBUF_RING_MMAP, 6.4; group ids below 2048), or `"legacy"` (IORING_OP_PROVIDE_BUFFERS, 5.7).
+ */
 export type PoolBackend = "ring" | "ring-mmap" | "legacy";
 
+/** Options of `new BufferPool(reactor, options)`; every one is optional. */
 export interface BufferPoolOptions {
   /** Bytes per buffer, 1..1 GiB. Default 4096. */
   bufferSize?: number;
@@ -74,29 +81,46 @@ export interface BufferPoolOptions {
   fairShare?: "auto" | number | false;
 }
 
-/** Something that stopped receiving for lack of buffers and wants to be re-armed. */
+/**
+ * A receive that got `-ENOBUFS` and waits in a pool (`BufferPool.waitForBuffers`) to be re-armed
+ * once a buffer comes back. StreamReceiver and DatagramReceiver are ones; implement it for a
+ * receiver of your own.
+ */
 export interface BufferWaiter {
+  /** A buffer is back: submit the receive again (once; waiting again takes another waitForBuffers()). */
   rearm(): void;
 }
 
-/** Something that holds leases (a connection) and stops receiving while over its share of the pool. */
+/**
+ * Something that holds leases (a connection) and stops receiving while over its share of the pool;
+ * register it with `BufferPool.addHolder` and pass its id to `take`.
+ */
 export interface LeaseHolder {
   /** The holder fell back under its share after overQuota() said true: resume receiving. */
   underQuota(): void;
 }
 
+/** `BufferPool.stats()`: a snapshot of the pool's state and counters since it was made. */
 export interface PoolStats {
+  /** The kernel mechanism in use. */
   backend: PoolBackend;
+  /** Incremental consumption is in effect (asked for, and the kernel has it). */
   incremental: boolean;
+  /** The buffer group id. */
   groupId: number;
+  /** Bytes per buffer. */
   bufferSize: number;
+  /** Buffers the pool has now (grows up to maxCount). */
   buffersTotal: number;
   /** With the kernel (or queued to go back to it). */
   buffersFree: number;
   /** Held by user code through leases. */
   buffersLeased: number;
+  /** Leases not yet released (in incremental pools several may share a buffer). */
   leasesActive: number;
+  /** Leases made since the pool was created. */
   leasesMade: number;
+  /** Bytes received into the pool's buffers (the total length of every lease made). */
   bytesReceived: number;
   /** Receives that found the group empty (-ENOBUFS). */
   enobufs: number;
@@ -104,8 +128,11 @@ export interface PoolStats {
   rearms: number;
   /** Receives waiting for buffers right now. */
   waiting: number;
+  /** Times the pool grew (by `count` buffers, up to maxCount) because receives ran out. */
   growthEvents: number;
+  /** Leases garbage-collected without release, whose buffers the leak net took back. */
   leaksReclaimed: number;
+  /** PROVIDE_BUFFERS operations the kernel failed (legacy backend). */
   provideErrors: number;
   /** Completions that filled more than one buffer (IORING_RECVSEND_BUNDLE). */
   bundleCompletions: number;
@@ -163,13 +190,45 @@ function unrefTimer(handle: unknown): void {
   else (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(handle as number);
 }
 
-export class BufferPool implements LeaseOwner {
+/**
+ * The buffer-pool manager: buffers of `bufferSize` bytes in page-aligned mappings, handed to the
+ * kernel as one provided-buffer group, so that a receive submitted without a buffer is given one
+ * only when data arrives. Each completion that carries a buffer becomes a {@link Lease}; releasing
+ * the lease re-provides the buffer (batched: one tail store, or one PROVIDE_BUFFERS SQE per run of
+ * ids, before the reactor's next submit). Receives that find no buffer (`-ENOBUFS`) wait in FIFO
+ * order and are re-armed one per returned buffer; with `maxCount > count` the pool grows instead.
+ *
+ * Servers, clients and UDP sockets make a pool of their own unless given one: pass a pool as their
+ * `pool` option to share it (it must be on their loop's reactor). Receivers of your own
+ * (`uring-buffers/ring`) use `take`, `takeBundle`, `recycle`, `waitForBuffers` / `cancelWait` and
+ * the holder methods, as StreamReceiver does.
+ *
+ * @example One pool shared by every connection of a server
+ * ```ts
+ * import { BufferPool, getDefaultLoop, listen } from "uring-buffers";
+ *
+ * const loop = getDefaultLoop();
+ * const pool = new BufferPool(loop.reactor, { count: 4096, bufferSize: 4096, maxCount: 16384 });
+ * const server = listen({ port: 9000, loop, pool, handlers: { data: (conn, lease) => void conn.write(lease) } });
+ * // ...
+ * await server.stop();
+ * pool.close(); // a pool you made is yours to close (after the sockets that use it)
+ * ```
+ */
+export class BufferPool {
+  /** The reactor whose ring the group is registered on; receives from this pool must run on it. */
   readonly reactor: Reactor;
+  /** The buffer group id (`sqe->buf_group`): what a receive names with `setBufferSelect`. */
   readonly groupId: number;
+  /** Bytes per buffer. */
   readonly bufferSize: number;
+  /** The kernel mechanism in use (`"auto"` resolved). */
   readonly backend: PoolBackend;
+  /** Incremental consumption is in effect (asked for, on a ring backend, and the kernel has it). */
   readonly incremental: boolean;
+  /** The most buffers the pool grows to (see BufferPoolOptions.maxCount). */
   readonly maxCount: number;
+  /** Released leases' views are detached (see BufferPoolOptions.detachOnRelease). */
   readonly detachOnRelease: boolean;
 
   readonly #chunks: NativeMemory[] = [];
@@ -229,6 +288,17 @@ export class BufferPool implements LeaseOwner {
     bundleCompletions: 0,
   };
 
+  /**
+   * Maps `count` buffers and registers them with `reactor`'s ring as one buffer group.
+   *
+   * @param reactor The reactor whose ring receives from this pool run on (for sockets: their
+   *   IoLoop's `reactor`).
+   * @param options Sizes, backend and policies; see {@link BufferPoolOptions}.
+   * @throws {RangeError} for a size, count, window, id or timeout out of range.
+   * @throws {TypeError} for an unknown backend or leakTracking, or `incremental` with `"legacy"`.
+   * @throws {UnsupportedError} when the kernel lacks the backend asked for.
+   * @throws {UringError} when the kernel refuses the group (`EEXIST`: groupId in use) or memory.
+   */
   constructor(reactor: Reactor, options: BufferPoolOptions = {}) {
     const bufferSize = options.bufferSize ?? 4096;
     const count = options.count ?? 1024;
@@ -249,17 +319,13 @@ export class BufferPool implements LeaseOwner {
     }
     const backend: PoolBackend = wanted === "auto" ? (features.bufferRing ? "ring" : "legacy") : wanted;
     if (backend !== "legacy" && !features.bufferRing) {
-      throw new UringError(
-        "IORING_REGISTER_PBUF_RING",
-        22,
-        'this kernel has no ring-mapped buffers; use backend "legacy"',
-      );
+      throw new UnsupportedError("IORING_REGISTER_PBUF_RING", "5.19", 'use backend "legacy"');
     }
     if (backend === "ring-mmap" && !features.bufferRingMmap) {
-      throw new UringError("IOU_PBUF_RING_MMAP", 22, 'this kernel cannot allocate buffer rings; use backend "ring"');
+      throw new UnsupportedError("IOU_PBUF_RING_MMAP", "6.4", 'use backend "ring"');
     }
     if (backend === "legacy" && !features.provideBuffers) {
-      throw new UringError("IORING_OP_PROVIDE_BUFFERS", 22, "this kernel has no provided buffers");
+      throw new UnsupportedError("IORING_OP_PROVIDE_BUFFERS", "5.7");
     }
     if (backend !== "legacy" && maxCount > abi.BUF_RING_MAX_ENTRIES) {
       throw new RangeError(`maxCount must be <= ${abi.BUF_RING_MAX_ENTRIES} for a ring backend, got ${maxCount}`);
@@ -323,7 +389,12 @@ export class BufferPool implements LeaseOwner {
       });
     }
     this.backend = backend;
-    this.#token = reactor.register(this);
+    // The completions of our PROVIDE_BUFFERS SQEs (legacy): 0, or -errno counted as provideErrors.
+    this.#token = reactor.register({
+      complete: (res: number): void => {
+        if (res < 0) this.#stats.provideErrors++;
+      },
+    });
     try {
       this.#grow(count);
       this.flush();
@@ -380,7 +451,12 @@ export class BufferPool implements LeaseOwner {
     while (this.#inRing < this.#window && this.#spareCount > 0) this.#addToRing(this.#spare[--this.#spareCount]);
   }
 
-  /** Hands buffers returned since the last flush to the kernel. The reactor calls it before each submit. */
+  /**
+   * Hands buffers released since the last flush to the kernel: one tail store (ring backends), or
+   * one PROVIDE_BUFFERS SQE per run of contiguous ids, submitted with the ring's next submit
+   * (legacy). The pool is a SubmitHook of its reactor, which calls this before every submit; call it
+   * yourself only when you submit on the ring without the reactor. A no-op once closed.
+   */
   flush(): void {
     if (this.#closed) return;
     if (this.#ring) {
@@ -406,16 +482,12 @@ export class BufferPool implements LeaseOwner {
     this.#pendingCount = 0;
   }
 
-  /** Completions of our own PROVIDE_BUFFERS SQEs: 0 on success. */
-  complete(res: number): void {
-    if (res < 0) this.#stats.provideErrors++;
-  }
-
-  /** The buffer group receives must name (sqe->buf_group). */
+  /** The buffer group receives must name (`sqe->buf_group`): the same as `groupId`. */
   get bufferGroup(): number {
     return this.groupId;
   }
 
+  /** close() has run. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -435,6 +507,13 @@ export class BufferPool implements LeaseOwner {
    * Turns a completion with IORING_CQE_F_BUFFER into a Lease of `res` bytes. For incremental rings
    * the lease covers the next `res` bytes of the buffer. The lease counts against `holder` (an id from
    * addHolder; 0, the default, for none) until it is released.
+   *
+   * @param res The completion's result: bytes received (0..bufferSize).
+   * @param flags The completion's flags: IORING_CQE_F_BUFFER and the buffer id in the upper 16 bits.
+   * @param holder A holder id from addHolder, or 0.
+   * @throws {ClosedError} once the pool is closed.
+   * @throws {TypeError} without IORING_CQE_F_BUFFER, or for a holder id that is not live.
+   * @throws {RangeError} for a buffer id or length that does not fit this pool.
    */
   take(res: number, flags: number, holder = 0): Lease {
     if (this.#closed) throw new ClosedError("BufferPool");
@@ -547,31 +626,34 @@ export class BufferPool implements LeaseOwner {
     }
   }
 
-  bufferAddress(bufferId: number): number {
+  /** @ignore Native address of a buffer (Lease.address). */
+  [kBufferAddress](bufferId: number): number {
     return this.#addr[bufferId];
   }
 
-  /** Lease.release() lands here. */
-  releaseLease(lease: Lease): void {
-    if (!lease.isFrom(this)) throw new TypeError(`lease of buffer ${lease.bufferId} belongs to another pool`);
+  /**
+   * @ignore Lease.release() lands here, from the lease's own pool only (its private owner), so a
+   * lease can never be handed to another pool.
+   */
+  [kReleaseLease](lease: Lease, generation: number, holder: number): void {
     if (lease.released) throw new TypeError(`lease of buffer ${lease.bufferId} was already released`);
     const bid = lease.bufferId;
-    if (!this.incremental && this.#generation[bid] !== lease.generation) {
+    if (!this.incremental && this.#generation[bid] !== generation) {
       throw new TypeError(`lease of buffer ${bid} is stale (already released)`);
     }
     this.#leaks?.unregister(lease);
     if (this.#closed) {
       // close() detached everything already; the buffer has nowhere to go back to.
-      lease.markReleased();
+      lease[kMarkReleased]();
       this.#leasesActive--;
-      if (lease.holder !== 0) this.#unhold(lease.holder);
+      if (holder !== 0) this.#unhold(holder);
       return;
     }
     this.#detach(bid, lease);
-    lease.markReleased();
+    lease[kMarkReleased]();
     this.#leasesActive--;
     this.#giveBack(bid);
-    if (lease.holder !== 0) this.#unhold(lease.holder);
+    if (holder !== 0) this.#unhold(holder);
   }
 
   #detach(bid: number, lease: Lease | undefined): void {
@@ -857,6 +939,7 @@ export class BufferPool implements LeaseOwner {
     return Math.max(MIN_SHARE, Math.floor(this.maxCount / (2 * Math.max(1, this.#holding))));
   }
 
+  /** A snapshot of the pool's state and counters (a new object each call). */
   stats(): PoolStats {
     return {
       backend: this.backend,
@@ -875,7 +958,9 @@ export class BufferPool implements LeaseOwner {
 
   /**
    * Takes the buffers back from the kernel and unmaps them. Stop the receives using this pool first.
-   * Outstanding leases are detached (their bytes read as empty); later release() calls are no-ops. Idempotent.
+   * Outstanding leases are detached (their bytes read as empty); releasing them later only marks
+   * them released. Idempotent. A pool that a server, client or UDP socket made for itself is closed
+   * with it; close a pool you made yourself after the sockets that use it.
    */
   close(): void {
     if (this.#closed) return;
@@ -907,6 +992,7 @@ export class BufferPool implements LeaseOwner {
     for (const c of this.#chunks) c.free();
   }
 
+  /** `using pool = new BufferPool(...)`: closes the pool at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

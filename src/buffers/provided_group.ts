@@ -6,10 +6,34 @@
 import { prepProvideBuffers, prepRemoveBuffers } from "../prep.ts";
 import type { Ring } from "../ring.ts";
 
+/**
+ * A provided-buffer group of the original mechanism (IORING_OP_PROVIDE_BUFFERS /
+ * IORING_OP_REMOVE_BUFFERS, Linux 5.7): buffers are handed to the kernel by SQEs, one per run of
+ * contiguous buffers with consecutive ids; each completion (res 0, or -errno; for a removal the
+ * count removed) carries the user_data given. The raw mechanism under a BufferPool's legacy backend.
+ *
+ * @example
+ * ```ts
+ * import { NativeMemory, ProvidedBufferGroup, Ring } from "uring-buffers/ring";
+ *
+ * using ring = new Ring();
+ * const memory = new NativeMemory(16 * 4096);
+ * const group = new ProvidedBufferGroup(ring, 3);
+ * group.provide(memory.address, 4096, 16, 0); // ids 0..15
+ * ring.submitAndWait(1);
+ * ring.reap((_userData, res) => console.log("provided:", res)); // 0
+ * ```
+ */
 export class ProvidedBufferGroup {
+  /** The buffer group id receives name (`sqe->buf_group`). */
   readonly groupId: number;
   readonly #ring: Ring;
 
+  /**
+   * Names group `groupId` on `ring`; nothing is submitted until provide().
+   *
+   * @throws {RangeError} for a groupId outside [0, 65535].
+   */
   constructor(ring: Ring, groupId: number) {
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > 65535) {
       throw new RangeError(`groupId must be an integer in [0, 65535], got ${groupId}`);

@@ -6,7 +6,25 @@ import { NativeMemory } from "../memory.ts";
 
 const encoder = new TextEncoder();
 
-/** open(2) read-only by default; returns the fd. */
+/**
+ * open(2) a file (close-on-exec); returns its fd, e.g. for a StreamReceiver with op `"read"`.
+ *
+ * @param path The file's path (relative to the working directory).
+ * @param flags `O_*` flags (`abi.O_RDONLY`, the default, ...); O_CLOEXEC is always added.
+ * @param mode Permission bits for a file that O_CREAT creates. Default 0o644.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openFile } from "uring-buffers/sys";
+ *
+ * const fd = openFile("/etc/hostname");
+ * // ... read it through the ring (StreamReceiver with { op: "read" }, or prepRead)
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {TypeError} for an empty path or one containing NUL.
+ * @throws {UringError} when open fails (`ENOENT`, `EACCES`, ...), naming the path.
+ */
 export function openFile(path: string, flags = O_RDONLY, mode = 0o644): number {
   if (typeof path !== "string" || path.length === 0) throw new TypeError(`path must be a non-empty string`);
   const bytes = encoder.encode(path);

@@ -9,16 +9,22 @@ import { copyLease, type Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
+import { kArena, kIdle, kScarce, kStart } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
+import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
-import type { IdleWatch, IdleWatched } from "./idle_wheel.ts";
+import type { IdleWatch, IdleWatched, IdleWheel } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, setLingerZero } from "./socket.ts";
 import { describe } from "../options.ts";
 
-/** Callbacks of a connection; `Data` is the type of `conn.data` (as Bun's `Socket<Data>`). */
+/**
+ * Callbacks of a connection, all optional; `Data` is the type of `conn.data` (as Bun's
+ * `Socket<Data>`). An exception thrown by `open`, `data`, `drain`, `end` or `timeout` goes to
+ * `error` and closes that connection only (no `data` call follows); `close` runs last, once.
+ */
 export interface ConnectionHandlers<Data = unknown> {
   /** The connection is ready (server side: just accepted). */
   open?(conn: Connection<Data>): void;
@@ -47,6 +53,7 @@ export interface ConnectionHandlers<Data = unknown> {
   close?(conn: Connection<Data>): void;
 }
 
+/** Per-connection limits and behaviour, accepted by `listen()` (for every connection) and `connect()`. */
 export interface ConnectionOptions {
   /** write() returns false once this many bytes are queued. Default 64 KiB. */
   highWaterMark?: number;
@@ -119,19 +126,8 @@ export interface ConnectionOwner<Data = unknown> {
   unclaimed?(conn: Connection<Data>): boolean;
 }
 
-/** Relays a connection's receives (a small object instead of closures per connection). */
-class ReceiveSink<Data> implements StreamHandler {
-  readonly #conn: Connection<Data>;
-  constructor(conn: Connection<Data>) {
-    this.#conn = conn;
-  }
-  data(lease: Lease): void {
-    this.#conn.received(lease);
-  }
-  end(error?: UringError): void {
-    this.#conn.receiveEnded(error);
-  }
-}
+/** The roles a connection plays for its loop, which ConnectionPort relays to its private methods. */
+type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatched;
 
 /** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
 const LINGER_SECONDS = 2;
@@ -152,14 +148,73 @@ function isRoutine(error: Error): boolean {
   return error instanceof UringError;
 }
 
-export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
+/**
+ * One TCP connection on an {@link IoLoop}, from `listen()` or `connect()`. Received bytes arrive as
+ * {@link Lease}s, in order, through the `data` handler or `for await (const lease of conn)`; EOF
+ * comes after every byte before it. `write()` queues bytes (copied) or a lease (sent from its
+ * buffer, no copy) and returns false past `highWaterMark`: wait for `drain` or `await flushed()`.
+ * `end()` closes after queued writes without cutting a reply short; `close()` closes now. A failure
+ * (a reset, a handler's exception, a slow reader past `maxBuffered`) closes this connection only.
+ *
+ * @example A client that sends a line and reads the answer
+ * ```ts
+ * import { connect } from "uring-buffers";
+ *
+ * await using conn = await connect({ hostname: "127.0.0.1", port: 9000 });
+ * conn.write(new TextEncoder().encode("hello\n"));
+ * conn.shutdown(); // half-close: the server sees EOF once the write is sent
+ * for await (const lease of conn) { // ends at the server's EOF (or on failure: see conn.error)
+ *   using l = lease;
+ *   console.log(new TextDecoder().decode(l.bytes));
+ * }
+ * ```
+ */
+export class Connection<Data = unknown> {
+  /**
+   * The connection's side that its loop calls, one per connection: receives (StreamHandler), send
+   * completions (CompletionTarget), the pool's quota (LeaseHolder) and idle checks (IdleWatched) go
+   * through it to the connection's private methods. A class inside Connection's body, so it may
+   * call them; a direct method call, as cheap as the connection being the target itself.
+   */
+  static readonly #Port = class implements ConnectionPort {
+    readonly #conn: Connection<unknown>;
+    constructor(conn: Connection<unknown>) {
+      this.#conn = conn;
+    }
+    data(lease: Lease): void {
+      this.#conn.#received(lease);
+    }
+    end(error?: UringError): void {
+      this.#conn.#receiveEnded(error);
+    }
+    complete(res: number, flags: number): void {
+      this.#conn.#sendDone(res, flags);
+    }
+    underQuota(): void {
+      this.#conn.#underQuota();
+    }
+    idleDeadline(): number {
+      return this.#conn.#idleDeadline();
+    }
+    idleExpired(): void {
+      this.#conn.#idleExpired();
+    }
+  };
+
+  /** The socket's file descriptor (closed once `closed` is true). */
   readonly fd: number;
+  /** The loop the connection runs on. */
   readonly loop: IoLoop;
+  /** The pool its receives take buffers from. */
   readonly pool: BufferPool;
+  /** write() returns false once this many bytes are queued (see ConnectionOptions). */
   readonly highWaterMark: number;
+  /** A write that would queue more than this many bytes fails the connection (see ConnectionOptions). */
   readonly maxBuffered: number;
   /** Yours: per-connection state (typed by `listen<Data>()` / `connect<Data>()`). Undefined at first. */
   data: Data = undefined as Data;
+  readonly #port: ConnectionPort;
+  readonly #idle: IdleWheel;
   readonly #handlers: ConnectionHandlers<Data>;
   readonly #receiver: StreamReceiver;
   readonly #token: number;
@@ -190,6 +245,10 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
   #idleWatch: IdleWatch | undefined;
   #lingering = false; // ended with the peer still sending: discarding until its EOF
 
+  /**
+   * @ignore Connections are made by `listen()` and `connect()`, which start them (internal: the
+   * owner hears when it closes).
+   */
   constructor(
     loop: IoLoop,
     pool: BufferPool,
@@ -202,22 +261,24 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
     this.fd = fd;
     this.loop = loop;
     this.pool = pool;
+    this.#idle = loop[kIdle];
+    const port = this.#port = new Connection.#Port(this as Connection<unknown>);
     this.highWaterMark = settings.highWaterMark;
     this.maxBuffered = settings.maxBuffered;
     this.#allowHalfOpen = settings.allowHalfOpen;
     this.#idleMs = settings.idleTimeout * 1000;
     this.#handlers = handlers;
     this.#owner = owner;
-    // The connection is the completion target of its sends and the holder of its leases.
-    this.#token = loop.reactor.register(this);
+    // Its port is the completion target of its sends, the holder of its leases and its receiver's handler.
+    this.#token = loop.reactor.register(port);
     this.#sends = new SendQueue(loop, fd, this.#token, settings.zeroCopyMin);
-    this.#holder = pool.addHolder(this);
-    this.#receiver = new StreamReceiver(pool, fd, new ReceiveSink(this), { holder: this.#holder });
+    this.#holder = pool.addHolder(port);
+    this.#receiver = new StreamReceiver(pool, fd, port, { holder: this.#holder });
     loop.driver.ref();
   }
 
-  /** @internal Starts receiving and calls open(). */
-  start(): void {
+  /** @ignore Starts receiving and calls open() (listen() and connect() do, once). */
+  [kStart](): void {
     this.#receiver.start();
     this.#touch();
     if (this.#idleMs > 0) this.#watch();
@@ -229,6 +290,7 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
     return this.#sends.buffered;
   }
 
+  /** The fd is closed (after close(), end(), a failure, or a server's stop()); `close` has run. */
   get closed(): boolean {
     return this.#phase === Phase.Closed;
   }
@@ -277,8 +339,11 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
    * Queues bytes (copied into native memory) or a Lease (sent from its buffer, no copy; released
    * when sent). Returns true while the queue is below highWaterMark, false from there on: wait for
    * `drain` or `await flushed()`. On a connection that is not `writable` (shut down, ending or
-   * closed), the data is dropped (a lease released) and false returned. A write that would queue more than `maxBuffered` bytes,
-   * or more than the loop's `maxQueuedBytes`, fails the connection instead (`error`, then close).
+   * closed), the data is dropped (a lease released) and false returned. A write that would queue
+   * more than `maxBuffered` bytes, or more than the loop's `maxQueuedBytes`, fails the connection
+   * instead (`error`, then close) and returns false. Writes go out in order.
+   *
+   * @throws {TypeError} for a lease that was already released.
    */
   write(data: Uint8Array | Lease): boolean {
     const isLease = !(data instanceof Uint8Array);
@@ -303,10 +368,10 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
       if (isLease) data.release();
       return buffered < this.highWaterMark;
     }
-    if (isLease && !data.scarce) {
+    if (isLease && !data[kScarce]) {
       this.#sends.pushLease(data);
     } else {
-      if (this.loop.arena.bytesInUse + length > this.loop.maxQueuedBytes) {
+      if (this.loop[kArena].bytesInUse + length > this.loop.maxQueuedBytes) {
         if (isLease) data.release();
         this.#fail(
           new RangeError(
@@ -460,9 +525,9 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
     });
   }
 
-  /** @internal A received lease (from the StreamReceiver). */
-  received(lease: Lease): void {
-    this.#lastActive = this.loop.idle.now;
+  /** A received lease (from the StreamReceiver, through the port). */
+  #received(lease: Lease): void {
+    this.#lastActive = this.#idle.now;
     if (this.#lingering || this.#phase === Phase.Closing || this.#phase === Phase.Closed) {
       lease.release();
       return;
@@ -488,14 +553,14 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
    * pin the pool. False (and the lease released) when nobody will read it any more.
    */
   #hold(inbox: PullQueue<Lease>, lease: Lease): boolean {
-    const item = lease.scarce && !inbox.waiting ? copyLease(lease) : lease;
+    const item = lease[kScarce] && !inbox.waiting ? copyLease(lease) : lease;
     if (inbox.push(item)) return true;
     item.release(); // the program left its loop, or the connection failed
     return false;
   }
 
-  /** @internal LeaseHolder: enough of our leases came back to receive again. */
-  underQuota(): void {
+  /** LeaseHolder (through the port): enough of our leases came back to receive again. */
+  #underQuota(): void {
     this.#overQuota = false;
     this.#updateReceive();
   }
@@ -527,8 +592,8 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
     }
   }
 
-  /** @internal The receive ended: EOF (no error) or a failure. */
-  receiveEnded(error?: UringError): void {
+  /** The receive ended (through the port): EOF (no error) or a failure. */
+  #receiveEnded(error?: UringError): void {
     this.#readEnded = true;
     if (this.#lingering) {
       void this.close();
@@ -574,22 +639,22 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
   }
 
   #touch(): void {
-    this.#lastActive = this.loop.idle.now;
+    this.#lastActive = this.#idle.now;
   }
 
   #watch(): void {
     if (this.#idleWatch?.entry) return;
-    this.#idleWatch = this.loop.idle.watch(this);
+    this.#idleWatch = this.#idle.watch(this.#port);
   }
 
-  /** @internal IdleWatched. */
-  idleDeadline(): number {
+  /** IdleWatched (through the port): when the connection becomes idle, -1 for never. */
+  #idleDeadline(): number {
     if (this.#idleMs === 0 || this.#phase === Phase.Closed) return -1;
     return this.#lastActive + this.#idleMs;
   }
 
-  /** @internal IdleWatched: no activity for idleTimeout. */
-  idleExpired(): void {
+  /** IdleWatched (through the port): no activity for idleTimeout. */
+  #idleExpired(): void {
     if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
     this.#touch(); // the next timeout counts from here
     if (this.#lingering || !this.#handlers.timeout) void this.close();
@@ -597,8 +662,8 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
     if (this.#idleMs > 0 && (this.#phase === Phase.Open || this.#phase === Phase.Ending)) this.#watch();
   }
 
-  /** @internal Completion of this connection's send (CompletionTarget). */
-  complete(res: number, flags: number): void {
+  /** Completion of this connection's send (CompletionTarget, through the port). */
+  #sendDone(res: number, flags: number): void {
     const sent = this.#sends.complete(res, flags);
     if (sent === NOTIFICATION || this.#phase === Phase.Closing) {
       if (this.#phase === Phase.Closing) this.#maybeFinish();
@@ -608,7 +673,7 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
       this.#fail(new UringError("send", -sent, `fd ${this.fd}`));
       return;
     }
-    if (sent > 0) this.#lastActive = this.loop.idle.now;
+    if (sent > 0) this.#lastActive = this.#idle.now;
     if (this.#sends.buffered > 0) this.#sends.send();
     else this.#flushDone();
   }
@@ -695,7 +760,7 @@ export class Connection<Data = unknown> implements LeaseHolder, IdleWatched {
       this.#phase !== Phase.Closing || this.#sends.busy || this.#shutdownInFlight || !this.#receiver.finished
     ) return;
     this.#phase = Phase.Closed;
-    if (this.#idleWatch) this.loop.idle.unwatch(this.#idleWatch); // the wheel lets go of it now
+    if (this.#idleWatch) this.#idle.unwatch(this.#idleWatch); // the wheel lets go of it now
     const dropped = this.#sends.clear();
     this.loop.reactor.unregister(this.#token);
     try {

@@ -5,10 +5,12 @@
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
+import { kArena, kIdle, kIovBlocks } from "../internal.ts";
 import { Reactor } from "../reactor.ts";
 import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
 
+/** Options of `new IoLoop(options)`; every one is optional. */
 export interface IoLoopOptions {
   /** SQ entries (power of two). Default 1024; the CQ gets 8x, so bursts of completions are not lost. */
   entries?: number;
@@ -28,18 +30,47 @@ export interface IoLoopOptions {
   maxQueuedBytes?: number;
 }
 
+/**
+ * What the sockets of one thread share: a {@link Reactor} (an io_uring and the dispatch of its
+ * completions), the {@link Driver} that runs it from the event loop without blocking, native memory
+ * for queued sends, the idle-timeout wheel, and a default pool for client connections. Servers,
+ * clients and UDP sockets use {@link getDefaultLoop} unless given a `loop`; make one of your own to
+ * choose its size or `"dedicated"` mode, or to close everything on it at once.
+ *
+ * @example A worker's own loop in dedicated mode
+ * ```ts
+ * import { IoLoop, listen } from "uring-buffers";
+ *
+ * const loop = new IoLoop({ mode: "dedicated", entries: 4096 });
+ * const server = listen({ loop, port: 9000, reusePort: true, handlers: { data: (conn, lease) => void conn.write(lease) } });
+ * // ...
+ * await server.stop();
+ * loop.close();
+ * ```
+ */
 export class IoLoop {
+  /** The ring and the dispatch of its completions (make a BufferPool on it to share one between sockets). */
   readonly reactor: Reactor;
+  /** Runs the reactor from the event loop; its references keep the process alive while sockets are open. */
   readonly driver: Driver;
-  readonly arena: SendArena = new SendArena();
-  readonly iovBlocks: IovBlocks = new IovBlocks();
-  /** Idle timeouts of this loop's connections. */
-  readonly idle: IdleWheel;
-  /** See IoLoopOptions.maxQueuedBytes. */
+  /** @ignore Native chunks for bytes copied from JS to send. */
+  readonly [kArena]: SendArena = new SendArena();
+  /** @ignore Native msghdr + iovec blocks for SENDMSG. */
+  readonly [kIovBlocks]: IovBlocks = new IovBlocks();
+  /** @ignore Idle timeouts of this loop's connections. */
+  readonly [kIdle]: IdleWheel;
+  /** Most bytes copied from JS that the loop's connections may have queued for sending (see IoLoopOptions). */
   readonly maxQueuedBytes: number;
   #clientPool: BufferPool | undefined;
   #closed = false;
 
+  /**
+   * Sets up the ring (SQ `entries`, CQ 8 x entries) and its driver.
+   *
+   * @throws {TypeError} for an unknown mode.
+   * @throws {RangeError} for entries or maxQueuedBytes out of range.
+   * @throws {UringError} if the kernel refuses the ring (e.g. `ENOMEM` under a low memlock limit).
+   */
   constructor(options: IoLoopOptions = {}) {
     const entries = options.entries ?? 1024;
     const mode = options.mode ?? "shared";
@@ -62,47 +93,58 @@ export class IoLoop {
         throw e;
       });
     this.driver = new Driver(this.reactor, rethrow, dedicated ? options.blockMs ?? 10 : 0);
-    this.idle = new IdleWheel(this.reactor);
+    this[kIdle] = new IdleWheel(this.reactor);
   }
 
-  /** The pool client connections use unless given one (created on first use). */
+  /**
+   * The pool that `connect()` uses when given none: 256 buffers of 16 KiB, made on first use (with
+   * `options` over those defaults, on that first call only) and closed with the loop.
+   */
   clientPool(options?: BufferPoolOptions): BufferPool {
     this.#clientPool ??= new BufferPool(this.reactor, { bufferSize: 16 * 1024, count: 256, ...options });
     return this.#clientPool;
   }
 
-  /**
-   * The pool a socket receives into: `option` itself when it is a pool (`owned: false`), else a new
-   * pool on this loop from `defaults` overridden by `option`, which the socket owns and closes.
-   */
-  resolvePool(
-    option: BufferPool | BufferPoolOptions | undefined,
-    defaults: BufferPoolOptions,
-  ): { pool: BufferPool; owned: boolean } {
-    if (option instanceof BufferPool) return { pool: option, owned: false };
-    return { pool: new BufferPool(this.reactor, { ...defaults, ...option }), owned: true };
-  }
-
+  /** close() has run. */
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Closes the ring and frees the arena. Close servers and connections first. Idempotent. */
+  /**
+   * Closes the client pool, the ring and the send memory, and stops the driver. Stop servers and
+   * close connections and UDP sockets on this loop first. Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#clientPool?.close();
-    this.idle.close();
+    this[kIdle].close();
     this.driver.close();
-    this.arena.free();
-    this.iovBlocks.free();
+    this[kArena].free();
+    this[kIovBlocks].free();
     if (defaultLoop === this) defaultLoop = undefined;
   }
 }
 
 let defaultLoop: IoLoop | undefined;
 
-/** The thread's shared loop (created on first use). */
+/**
+ * The pool a socket receives into: `option` itself when it is a pool (`owned: false`), else a new
+ * pool on `loop` from `defaults` overridden by `option`, which the socket owns and closes.
+ */
+export function resolvePool(
+  loop: IoLoop,
+  option: BufferPool | BufferPoolOptions | undefined,
+  defaults: BufferPoolOptions,
+): { pool: BufferPool; owned: boolean } {
+  if (option instanceof BufferPool) return { pool: option, owned: false };
+  return { pool: new BufferPool(loop.reactor, { ...defaults, ...option }), owned: true };
+}
+
+/**
+ * The thread's shared loop: made on first use, and again after it was closed. Every socket made
+ * without a `loop` option runs on it.
+ */
 export function getDefaultLoop(): IoLoop {
   if (!defaultLoop || defaultLoop.closed) defaultLoop = new IoLoop();
   return defaultLoop;

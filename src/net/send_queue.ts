@@ -8,6 +8,7 @@
  */
 import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
+import { kArena, kIovBlocks } from "../internal.ts";
 import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc } from "../prep.ts";
 import type { IoLoop } from "./loop.ts";
 import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -69,7 +70,7 @@ export class SendQueue {
    * reads the length it was given).
    */
   pushBytes(bytes: Uint8Array): void {
-    const arena = this.#loop.arena;
+    const arena = this.#loop[kArena];
     const length = bytes.length;
     let at = 0;
     const last = this.#pieces.length > this.#head ? this.#pieces[this.#pieces.length - 1] : undefined;
@@ -109,7 +110,7 @@ export class SendQueue {
       if (zeroCopy) prepSendZc(sqes, slot, this.#fd, piece.address, piece.length, abi.MSG_NOSIGNAL, 0);
       else prepSend(sqes, slot, this.#fd, piece.address, piece.length, abi.MSG_NOSIGNAL);
     } else {
-      const blocks = this.#loop.iovBlocks;
+      const blocks = this.#loop[kIovBlocks];
       const block = this.#iovBlock = blocks.take();
       const count = Math.min(queued, IOV_PER_BLOCK);
       for (let i = 0; i < count; i++) {
@@ -138,7 +139,7 @@ export class SendQueue {
     if (flags & abi.IORING_CQE_F_MORE) this.#zcNotifications++; // a SEND_ZC result: its notification follows
     this.#sending = false;
     if (this.#iovBlock >= 0) {
-      this.#loop.iovBlocks.give(this.#iovBlock);
+      this.#loop[kIovBlocks].give(this.#iovBlock);
       this.#iovBlock = -1;
     }
     if (res <= 0) return res;
@@ -177,7 +178,7 @@ export class SendQueue {
     if (piece.lease) {
       if (!piece.lease.released) piece.lease.release();
     } else {
-      this.#loop.arena.give(piece.chunk);
+      this.#loop[kArena].give(piece.chunk);
     }
   }
 }

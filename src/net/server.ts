@@ -17,11 +17,13 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { getDefaultLoop, type IoLoop } from "./loop.ts";
+import { kStart } from "../internal.ts";
+import { getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
+/** A server's handlers: every connection's (see ConnectionHandlers), and `acceptError`. */
 export interface ServerHandlers<Data = unknown> extends ConnectionHandlers<Data> {
   /**
    * accept failed (e.g. EMFILE); the server keeps listening and retries. Without this handler the
@@ -30,11 +32,16 @@ export interface ServerHandlers<Data = unknown> extends ConnectionHandlers<Data>
   acceptError?(error: UringError): void;
 }
 
+/**
+ * Options of `listen()`, besides the connection options applied to every accepted connection
+ * (highWaterMark, maxBuffered, idleTimeout, allowHalfOpen, zeroCopyMin). Unknown keys are refused.
+ */
 export interface ListenOptions<Data = unknown> extends ConnectionOptions {
-  /** Default "127.0.0.1". IPv6 literals ("::1", "::") work too. */
+  /** The address to listen on: an IPv4 or IPv6 literal ("::1", "::"), or "localhost". Default "127.0.0.1". */
   hostname?: string;
   /** 0 (default) picks a free port; read it from server.port. */
   port?: number;
+  /** listen(2) backlog: connections the kernel queues before they are accepted. Default 4096. */
   backlog?: number;
   /** SO_REUSEPORT, for one listener per worker. Default false. */
   reusePort?: boolean;
@@ -46,9 +53,13 @@ export interface ListenOptions<Data = unknown> extends ConnectionOptions {
    * backlog; stats().rejected counts them.
    */
   maxConnections?: number;
-  /** The receive buffer pool: an existing one, or options for a new one owned by the server. */
+  /**
+   * The receive buffer pool every connection shares: an existing one (on the server's loop; not
+   * closed by the server), or options for a new one that the server owns and frees when it stops.
+   * Default: 1024 buffers of 4 KiB.
+   */
   pool?: BufferPool | BufferPoolOptions;
-  /** Defaults to the thread's shared loop. */
+  /** The loop to run on. Default: the thread's shared loop (getDefaultLoop()). */
   loop?: IoLoop;
   /** Aborting stops the server (as stop() does). */
   signal?: AbortSignal;
@@ -61,6 +72,7 @@ export interface ListenOptions<Data = unknown> extends ConnectionOptions {
   handlers?: ServerHandlers<Data>;
 }
 
+/** Options of `Server.stop()`. */
 export interface StopOptions {
   /**
    * Grace period in ms (a non-negative number; default Infinity: no deadline). Every connection is
@@ -70,6 +82,7 @@ export interface StopOptions {
   graceMs?: number;
 }
 
+/** `Server.stats()`: counters since the server started, and its pool's stats. */
 export interface ServerStats {
   /** Open connections. */
   connections: number;
@@ -77,11 +90,13 @@ export interface ServerStats {
   accepted: number;
   /** Connections closed as soon as accepted: beyond maxConnections, or after a `for await` over the server was left. */
   rejected: number;
+  /** Accept completions that failed (EMFILE, ENFILE, ...); the server retried each time. */
   acceptErrors: number;
   /** Connections that a graceful stop reset at its deadline. */
   forced: number;
   /** Iteration mode: accepted connections waiting for `for await`. */
   queued: number;
+  /** The stats of the pool the connections receive into. */
   pool: PoolStats;
 }
 
@@ -130,11 +145,47 @@ function graceOf(options: StopOptions): number {
   return graceMs;
 }
 
-export class Server<Data = unknown> implements ConnectionOwner<Data> {
+/**
+ * A TCP listener (from `listen()`): multishot accept on the loop's ring, each connection handed to
+ * the handlers (Bun.listen style) or, without `open` and `data` handlers, queued for
+ * `for await (const conn of server)` (Deno.listen style). It never stops because of one
+ * connection or an accept failure; `stop()` ends it (at once, or gracefully with `graceMs`).
+ *
+ * @example Echo, then a graceful stop on SIGINT
+ * ```ts
+ * import process from "node:process";
+ * import { listen } from "uring-buffers";
+ *
+ * const server = listen({
+ *   port: 9000,
+ *   idleTimeout: 60,
+ *   handlers: {
+ *     data(conn, lease) {
+ *       if (!conn.write(lease)) conn.pause(); // the send releases the lease
+ *     },
+ *     drain: (conn) => conn.resume(),
+ *   },
+ * });
+ * process.once("SIGINT", async () => {
+ *   await server.stop({ graceMs: 5000 }); // queued replies go out; the rest is reset after 5 s
+ *   console.log(server.stats());
+ * });
+ * ```
+ */
+export class Server<Data = unknown> {
+  /** The address listened on, as given (default "127.0.0.1"). */
   readonly hostname: string;
+  /** The port listened on (the one the kernel picked when `port` was 0). */
   readonly port: number;
+  /** The loop the server and its connections run on. */
   readonly loop: IoLoop;
+  /** The pool every connection receives into. */
   readonly pool: BufferPool;
+  /** What the server's connections tell it (a small object, so these are not methods of the Server). */
+  readonly #owner: ConnectionOwner<Data> = {
+    connectionClosed: (conn) => this.#connectionClosed(conn),
+    unclaimed: (conn) => this.#incoming.has(conn),
+  };
   readonly #ownsPool: boolean;
   readonly #fd: number;
   readonly #handlers: ServerHandlers<Data>;
@@ -171,6 +222,14 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
   readonly #incoming = new PullQueue<Connection<Data>>();
   #queueing: boolean; // false once a `for await` was left early, until the next one starts
 
+  /**
+   * Listens and starts accepting: what `listen(options)` does.
+   *
+   * @throws {TypeError} for an unknown option or handler name, a handler that is not a function, or
+   *   a hostname that is not an address literal.
+   * @throws {RangeError} for a port, maxConnections or connection option out of range.
+   * @throws {UringError} when the socket cannot be bound (`EADDRINUSE`, `EACCES`...).
+   */
   constructor(options: ListenOptions<Data>) {
     checkOptionKeys("listen()", options, LISTEN_KEYS);
     const h = options.handlers ?? {};
@@ -199,7 +258,7 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
     });
     try {
       this.port = localAddress(this.#fd).port;
-      const { pool, owned } = this.loop.resolvePool(options.pool, { bufferSize: 4096, count: 1024 });
+      const { pool, owned } = resolvePool(this.loop, options.pool, { bufferSize: 4096, count: 1024 });
       this.pool = pool;
       this.#ownsPool = owned;
     } catch (e) {
@@ -214,10 +273,12 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
+  /** Open connections right now. */
   get connections(): number {
     return this.#connections.size;
   }
 
+  /** A snapshot of the server's counters and its pool's stats (a new object each call). */
   stats(): ServerStats {
     return {
       connections: this.#connections.size,
@@ -315,13 +376,13 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
     }
     let conn: Connection<Data>;
     try {
-      conn = new Connection<Data>(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this);
+      conn = new Connection<Data>(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this.#owner);
     } catch (e) {
       closeFd(fd);
       throw e;
     }
     this.#connections.add(conn);
-    conn.start();
+    conn[kStart]();
     if (this.#iterable && !conn.closed) this.#incoming.push(conn);
   }
 
@@ -354,13 +415,8 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
     this.#incoming.clear((c) => c.close());
   }
 
-  /** @internal ConnectionOwner: `conn` still waits for a `for await` to take it. */
-  unclaimed(conn: Connection<Data>): boolean {
-    return this.#incoming.has(conn);
-  }
-
-  /** @internal ConnectionOwner: one of our connections has closed. */
-  connectionClosed(conn: Connection<Data>): void {
+  /** ConnectionOwner (through #owner): one of our connections has closed. */
+  #connectionClosed(conn: Connection<Data>): void {
     this.#connections.delete(conn);
     this.#incoming.remove(conn);
     if (this.#connections.size === 0) this.#allClosed?.();
@@ -376,6 +432,9 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
    *
    * Calling it again returns the same promise and can only bring the deadline nearer: stop() or
    * stop(true) resets what a grace period left open at once.
+   *
+   * @throws {TypeError} for an argument that is neither nothing, true nor an object.
+   * @throws {RangeError} for a negative or non-numeric graceMs.
    */
   stop(options?: true | StopOptions): Promise<void> {
     const graceful = options !== undefined && options !== true;
@@ -394,7 +453,7 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
     return this.#stopping;
   }
 
-  /** Graceful stop: `stop({ graceMs })`. */
+  /** Graceful stop: `stop({ graceMs })` (no deadline when `graceMs` is undefined). */
   shutdown(graceMs?: number): Promise<void> {
     return this.stop({ graceMs });
   }
@@ -457,19 +516,59 @@ export class Server<Data = unknown> implements ConnectionOwner<Data> {
     }
   }
 
+  /** `await using server = listen(...)`: stops the server (closing every connection) at the end of the block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
 }
 
-/** Starts a TCP server. */
+/**
+ * Starts a TCP server: binds `hostname:port` (SO_REUSEADDR; SO_REUSEPORT with `reusePort`), accepts
+ * with multishot accept, and runs each connection with `handlers` (or queues it for `for await`
+ * when there is neither an `open` nor a `data` handler). `Data` types `conn.data`.
+ *
+ * @example Echo server
+ * ```ts
+ * import { listen } from "uring-buffers";
+ *
+ * const server = listen({
+ *   port: 9000,
+ *   pool: { count: 4096, bufferSize: 4096 }, // one pool for every connection, fixed size
+ *   handlers: {
+ *     data(conn, lease) {
+ *       if (!conn.write(lease)) conn.pause(); // echo without a copy; the send releases the lease
+ *     },
+ *     drain: (conn) => conn.resume(),
+ *   },
+ * });
+ * console.error(`listening on 127.0.0.1:${server.port}`);
+ * ```
+ *
+ * @example Deno.listen style
+ * ```ts
+ * import { listen } from "uring-buffers";
+ *
+ * const server = listen({ port: 9000 });
+ * for await (const conn of server) {
+ *   (async () => {
+ *     for await (const lease of conn) if (!conn.write(lease)) await conn.flushed();
+ *   })().catch(() => {}); // flushed() rejects if the peer resets with writes queued
+ * }
+ * ```
+ *
+ * @throws {TypeError} for an unknown option or handler, or a hostname that is not an address literal.
+ * @throws {RangeError} for an option out of range.
+ * @throws {UringError} when the socket cannot be bound (`EADDRINUSE`, ...).
+ */
 export function listen<Data = unknown>(options: ListenOptions<Data>): Server<Data> {
   return new Server<Data>(options);
 }
 
+/** Options of `connect()`, besides the connection options. Unknown keys are refused. */
 export interface ConnectOptions<Data = unknown> extends ConnectionOptions {
   /** The server's address: an IPv4 or IPv6 literal, or "localhost". Default "127.0.0.1". */
   hostname?: string;
+  /** The server's port, 1..65535. */
   port: number;
   /** TCP_NODELAY. Default true. */
   noDelay?: boolean;
@@ -478,7 +577,7 @@ export interface ConnectOptions<Data = unknown> extends ConnectionOptions {
    * closes with itself. Default: the loop's shared client pool (256 x 16 KiB).
    */
   pool?: BufferPool | BufferPoolOptions;
-  /** Defaults to the thread's shared loop. */
+  /** The loop to run on. Default: the thread's shared loop (getDefaultLoop()). */
   loop?: IoLoop;
   /** Aborting before the connection is made rejects with the signal's reason; after, it closes the connection. */
   signal?: AbortSignal;
@@ -488,7 +587,23 @@ export interface ConnectOptions<Data = unknown> extends ConnectionOptions {
 
 /**
  * Opens a TCP connection (IORING_OP_CONNECT); resolves once connected. Never throws: bad options
- * and failures (a UringError such as ECONNREFUSED) reject.
+ * (TypeError, RangeError) and failures (a UringError such as `ECONNREFUSED`, or the signal's
+ * reason) reject. Without a `data` handler, read the connection with `for await`.
+ *
+ * @example Send a request, read the reply to EOF
+ * ```ts
+ * import { connect } from "uring-buffers";
+ *
+ * const conn = await connect({ hostname: "127.0.0.1", port: 8080 });
+ * conn.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+ * const decoder = new TextDecoder();
+ * let reply = "";
+ * for await (const lease of conn) { // ends at the server's EOF; then the connection ends itself
+ *   using l = lease;
+ *   reply += decoder.decode(l.bytes, { stream: true });
+ * }
+ * console.log(reply);
+ * ```
  */
 export function connect<Data = unknown>(options: ConnectOptions<Data>): Promise<Connection<Data>> {
   try {
@@ -510,7 +625,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
   const loop = options.loop ?? getDefaultLoop();
   const { pool, owned } = options.pool === undefined
     ? { pool: loop.clientPool(), owned: false }
-    : loop.resolvePool(options.pool, { bufferSize: 16 * 1024, count: 256 });
+    : resolvePool(loop, options.pool, { bufferSize: 16 * 1024, count: 256 });
   let fd: number;
   try {
     fd = newSocket(host, abi.SOCK_STREAM);
@@ -554,7 +669,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
           const conn = new Connection<Data>(loop, pool, fd, options.handlers ?? {}, options, owner);
           const abortConnection = () => void conn.close();
           signal?.addEventListener("abort", abortConnection, { once: true });
-          conn.start();
+          conn[kStart]();
           resolve(conn);
         } catch (e) {
           fail(e);

@@ -23,10 +23,11 @@ function sys(op: string, ret: number, detail?: string): number {
   return ret;
 }
 
+/** Options of `tcpListen()`. */
 export interface TcpListenOptions {
-  /** Default 127.0.0.1. */
+  /** The address to bind: an IPv4 or IPv6 literal, or "localhost". Default "127.0.0.1". */
   hostname?: string;
-  /** 0 picks a free port. */
+  /** The port to bind; 0 (default) picks a free one (read it with localAddress()). */
   port?: number;
   /** listen(2) backlog, default 4096. */
   backlog?: number;
@@ -57,7 +58,24 @@ function closedOnFailure(fd: number, setUp: (fd: number) => void): number {
   }
 }
 
-/** A TCP socket bound and listening; returns its fd. SO_REUSEADDR always, SO_REUSEPORT on request. */
+/**
+ * A close-on-exec TCP socket, bound and listening; returns its fd. SO_REUSEADDR always,
+ * SO_REUSEPORT on request, IPV6_V6ONLY for IPv6 addresses. Accept on it with the ring
+ * (`prepAccept`, `prepMultishotAccept`); close it with closeFd().
+ *
+ * @example
+ * ```ts
+ * import { closeFd, localAddress, tcpListen } from "uring-buffers/sys";
+ *
+ * const fd = tcpListen({ hostname: "::1", port: 0, backlog: 128 });
+ * console.log(localAddress(fd)); // { family: "ipv6", hostname: "::1", port: ... }
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {TypeError} for a hostname that is not an address literal.
+ * @throws {RangeError} for a port or backlog out of range.
+ * @throws {UringError} when a call fails (`EADDRINUSE` from bind, ...); the socket is closed then.
+ */
 export function tcpListen(options: TcpListenOptions = {}): number {
   const host = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
@@ -76,7 +94,25 @@ export function tcpListen(options: TcpListenOptions = {}): number {
   });
 }
 
-/** A blocking TCP connect (loopback connects complete at once); returns the fd, TCP_NODELAY set. */
+/**
+ * A blocking TCP connect(2) from the JS thread (for loopback, where it completes at once; use
+ * `connect()` of the package root, or `prepConnect`, to connect without blocking). Returns the
+ * close-on-exec fd with TCP_NODELAY set.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, tcpConnect, tcpListen } from "uring-buffers/sys";
+ *
+ * const listener = tcpListen({ port: 9100 });
+ * const fd = tcpConnect("127.0.0.1", 9100); // waits in the listener's backlog until accepted
+ * closeFd(fd);
+ * closeFd(listener);
+ * ```
+ *
+ * @throws {TypeError} for a host that is not an address literal.
+ * @throws {RangeError} for a port out of range.
+ * @throws {UringError} when the connect fails (`ECONNREFUSED`, ...); the socket is closed then.
+ */
 export function tcpConnect(host: string, port: number): number {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
@@ -86,7 +122,22 @@ export function tcpConnect(host: string, port: number): number {
   });
 }
 
-/** A UDP socket bound to host:port (port 0 picks one); returns its fd. */
+/**
+ * A close-on-exec UDP socket bound to `host:port` (port 0 picks a free one); returns its fd.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, localAddress, udpBind } from "uring-buffers/sys";
+ *
+ * const fd = udpBind("127.0.0.1", 0);
+ * console.log(localAddress(fd).port);
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {TypeError} for a host that is not an address literal.
+ * @throws {RangeError} for a port out of range.
+ * @throws {UringError} when bind fails (`EADDRINUSE`, ...); the socket is closed then.
+ */
 export function udpBind(host = "127.0.0.1", port = 0): number {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
@@ -95,18 +146,63 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
   });
 }
 
-/** connect(2) an existing socket (e.g. a UDP socket, to fix its peer for send()). */
+/**
+ * connect(2) an existing socket: for a UDP socket, fixes its peer, so plain sends (`prepSend`) go
+ * there and only its datagrams are received. Blocks for a TCP socket (see tcpConnect()).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, connectSocket, udpBind } from "uring-buffers/sys";
+ *
+ * const fd = udpBind();
+ * connectSocket(fd, "127.0.0.1", 9002);
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {TypeError} for a host that is not an address literal.
+ * @throws {RangeError} for a port out of range.
+ * @throws {UringError} when connect fails.
+ */
 export function connectSocket(fd: number, host: string, port: number): void {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
 }
 
+/**
+ * TCP_NODELAY: small writes go out at once instead of waiting to be coalesced (Nagle's algorithm).
+ * `listen()` and `connect()` set it unless `noDelay: false`.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, setNoDelay, tcpConnect } from "uring-buffers/sys";
+ *
+ * const fd = tcpConnect("127.0.0.1", 9000);
+ * setNoDelay(fd); // tcpConnect() set it already; for sockets made elsewhere
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {UringError} when setsockopt fails (`EBADF`, `ENOTSOCK`, ...).
+ */
 export function setNoDelay(fd: number): void {
   setIntOption(fd, abi.IPPROTO_TCP, abi.TCP_NODELAY, 1, "TCP_NODELAY");
 }
 
-/** SO_LINGER {1, 0}: close() then sends a reset (RST) instead of a FIN. */
+/**
+ * SO_LINGER {1, 0}: closing the socket then sends a reset (RST) instead of a FIN, and drops unsent
+ * data (what `Connection.reset()` does).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, setLingerZero, tcpConnect } from "uring-buffers/sys";
+ *
+ * const fd = tcpConnect("127.0.0.1", 9000);
+ * setLingerZero(fd);
+ * closeFd(fd); // the peer sees ECONNRESET
+ * ```
+ *
+ * @throws {UringError} when setsockopt fails.
+ */
 export function setLingerZero(fd: number): void {
   const m = scratchPage();
   m.view.setInt32(OPT_AT, 1, true);
@@ -114,12 +210,41 @@ export function setLingerZero(fd: number): void {
   sys("setsockopt(SO_LINGER)", native.libc.setsockopt(fd, abi.SOL_SOCKET, abi.SO_LINGER, m.pointerAt(OPT_AT), 8));
 }
 
-/** SO_RCVBUF, for tests that need the kernel to hold less. */
+/**
+ * SO_RCVBUF: the socket's receive buffer size in bytes (the kernel doubles it and applies its
+ * limits), e.g. for tests that need the kernel to hold less.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, setReceiveBuffer, udpBind } from "uring-buffers/sys";
+ *
+ * const fd = udpBind();
+ * setReceiveBuffer(fd, 4096);
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {UringError} when setsockopt fails.
+ */
 export function setReceiveBuffer(fd: number, bytes: number): void {
   setIntOption(fd, abi.SOL_SOCKET, abi.SO_RCVBUF, bytes, "SO_RCVBUF");
 }
 
-/** The address a socket is bound to (getsockname). */
+/**
+ * The address a socket is bound to (getsockname(2)).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, localAddress, tcpListen } from "uring-buffers/sys";
+ *
+ * const fd = tcpListen(); // 127.0.0.1, a free port
+ * const { hostname, port } = localAddress(fd);
+ * console.log(`${hostname}:${port}`);
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {UringError} when getsockname fails (`EBADF`, `ENOTSOCK`).
+ * @throws {TypeError} for a socket that is not IPv4 or IPv6.
+ */
 export function localAddress(fd: number): SocketAddress {
   const m = scratchPage();
   m.view.setUint32(LEN_AT, abi.SOCKADDR_STORAGE_SIZE, true);
@@ -129,7 +254,20 @@ export function localAddress(fd: number): SocketAddress {
   return a;
 }
 
-/** close(2); errors other than EBADF are reported. */
+/**
+ * close(2) a file descriptor. Close only fds no in-flight ring operation uses (cancel those first):
+ * the kernel looks an fd up when it runs an operation.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openFile } from "uring-buffers/sys";
+ *
+ * const fd = openFile("README.md");
+ * closeFd(fd);
+ * ```
+ *
+ * @throws {UringError} when close fails (`EBADF` for an fd that is not open, `EIO`, ...).
+ */
 export function closeFd(fd: number): void {
   sys("close", native.libc.close(fd), `fd ${fd}`);
 }

@@ -7,12 +7,14 @@ import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/p
 import { ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
-import { getDefaultLoop, type IoLoop } from "./loop.ts";
+import { kArena, kIovBlocks } from "../internal.ts";
+import { getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 import { checkOptionKeys } from "../options.ts";
 
+/** What a UDP socket calls. */
 export interface UdpHandlers {
   /** One datagram; release `datagram.lease` when done with it (or send it on, which releases it). */
   message(socket: UdpSocket, datagram: Datagram): void;
@@ -23,9 +25,13 @@ export interface UdpHandlers {
   error?(socket: UdpSocket, error: Error): void;
 }
 
+/** Options of `bindUdp()`. Unknown keys are refused. */
 export interface UdpOptions {
+  /** The address to bind: an IPv4 or IPv6 literal, or "localhost". Default "127.0.0.1". */
   hostname?: string;
+  /** The port to bind; 0 (default) picks a free one (read it from `socket.port`). */
   port?: number;
+  /** The loop to run on. Default: the thread's shared loop (getDefaultLoop()). */
   loop?: IoLoop;
   /**
    * Largest datagram to receive whole, 1..65507 (default 65507, the largest IPv4 UDP payload). Sizes
@@ -41,11 +47,13 @@ export interface UdpOptions {
   pool?: BufferPool | BufferPoolOptions;
   /** Aborting closes the socket. */
   signal?: AbortSignal;
+  /** `message` (required) gets each datagram; `error` gets failures. */
   handlers: UdpHandlers;
 }
 
 const UDP_KEYS = ["hostname", "port", "loop", "maxDatagramSize", "pool", "signal", "handlers"];
 
+/** `UdpSocket.stats()`: counters since the socket was bound, and its pool's stats. */
 export interface UdpStats {
   /** Datagrams handed to `handlers.message`, truncated ones included. */
   datagramsReceived: number;
@@ -55,9 +63,11 @@ export interface UdpStats {
   truncated: number;
   /** Datagrams the kernel took for sending. */
   datagramsSent: number;
+  /** Payload bytes the kernel took for sending. */
   bytesSent: number;
   /** Sends that failed; each is reported to `handlers.error` too, unless the socket is closing. */
   sendErrors: number;
+  /** The stats of the pool datagrams are received into. */
   pool: PoolStats;
 }
 
@@ -106,11 +116,37 @@ interface Outgoing {
   port: number;
 }
 
+/**
+ * A bound UDP socket (from `bindUdp()`): datagrams arrive through multishot recvmsg into a pool, each
+ * with its source address, and go out with SENDMSG, one per SQE, in the order sent. A received
+ * datagram can be sent back from its receive buffer without a copy.
+ *
+ * @example Echo each datagram to its sender
+ * ```ts
+ * import { bindUdp } from "uring-buffers";
+ *
+ * const sock = bindUdp({
+ *   port: 9002,
+ *   handlers: {
+ *     message(sock, datagram) {
+ *       sock.send(datagram); // back to datagram.from, from the receive buffer; releases the lease once sent
+ *     },
+ *     error: (_sock, error) => console.error(error),
+ *   },
+ * });
+ * console.log(`udp on ${sock.hostname}:${sock.port}`);
+ * ```
+ */
 export class UdpSocket {
+  /** The socket's file descriptor (closed once close() has resolved). */
   readonly fd: number;
+  /** The address bound to. */
   readonly hostname: string;
+  /** The port bound to (the one the kernel picked when `port` was 0). */
   readonly port: number;
+  /** The loop the socket runs on. */
   readonly loop: IoLoop;
+  /** The pool datagrams are received into. */
   readonly pool: BufferPool;
   readonly #ownsPool: boolean;
   readonly #handlers: UdpHandlers;
@@ -129,6 +165,15 @@ export class UdpSocket {
   #closed = false;
   #done = false;
 
+  /**
+   * Binds and starts receiving: what `bindUdp(options)` does.
+   *
+   * @throws {TypeError} for an unknown option or handler, a missing `message` handler, a hostname
+   *   that is not an address literal, or an incremental pool.
+   * @throws {RangeError} for a port or maxDatagramSize out of range, or a pool too small for it.
+   * @throws {UringError} when the socket cannot be bound (`EADDRINUSE`, ...).
+   * @throws {UnsupportedError} on a kernel without multishot recvmsg (before 6.0).
+   */
   constructor(options: UdpOptions) {
     checkOptionKeys("bindUdp()", options, UDP_KEYS);
     checkOptionKeys("bindUdp() handlers", options.handlers, ["message", "error"]);
@@ -148,7 +193,7 @@ export class UdpSocket {
     this.#handlers = options.handlers;
     let resolved: { pool: BufferPool; owned: boolean } | undefined;
     try {
-      resolved = this.loop.resolvePool(poolOption, {
+      resolved = resolvePool(this.loop, poolOption, {
         bufferSize: datagramBufferSize(maxDatagramSize),
         count: DEFAULT_COUNT,
         ringWindow: DEFAULT_RING_WINDOW,
@@ -195,13 +240,20 @@ export class UdpSocket {
     }
   }
 
+  /** A snapshot of the socket's counters and its pool's stats (a new object each call). */
   stats(): UdpStats {
     return { ...this.#stats, pool: this.pool.stats() };
   }
 
   /**
    * Queues one datagram. Bytes are copied; a Lease, or a received Datagram's payload, is sent from
-   * its buffer without a copy and released once sent. `to` defaults to a Datagram's sender.
+   * its buffer without a copy and released once sent. `to` defaults to a Datagram's sender. A
+   * failed send is counted in `stats().sendErrors` and reported to `handlers.error`.
+   *
+   * @throws {ClosedError} after close().
+   * @throws {TypeError} without a destination, or for a destination that is not an address literal.
+   * @throws {RangeError} for more than 65,507 bytes, or a port out of range. A lease given is
+   *   released before any of these is thrown.
    */
   send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { hostname: string; port: number }): void {
     let lease: Lease | undefined;
@@ -232,7 +284,7 @@ export class UdpSocket {
     const out: Outgoing = { chunks: [], lease, leaseOffset, length, hostname: to.hostname, port: to.port };
     if (!lease) {
       const bytes = data as Uint8Array;
-      const arena = this.loop.arena;
+      const arena = this.loop[kArena];
       for (let at = 0; at < length || out.chunks.length === 0; at += SEND_CHUNK_SIZE) {
         const chunk = arena.take();
         arena.bytes(chunk).set(bytes.subarray(at, at + SEND_CHUNK_SIZE));
@@ -249,14 +301,14 @@ export class UdpSocket {
 
   #sendNext(): void {
     const out = this.#queue[0];
-    const blocks = this.loop.iovBlocks;
+    const blocks = this.loop[kIovBlocks];
     const block = this.#block = blocks.take();
     if (out.lease) {
       blocks.setIov(block, 0, out.lease.address + out.leaseOffset, out.length);
     } else {
       for (let i = 0; i < out.chunks.length; i++) {
         const n = Math.min(SEND_CHUNK_SIZE, out.length - i * SEND_CHUNK_SIZE);
-        blocks.setIov(block, i, this.loop.arena.address(out.chunks[i]), n);
+        blocks.setIov(block, i, this.loop[kArena].address(out.chunks[i]), n);
       }
     }
     const nameLength = encodeSockaddr(blocks.nameView(block), 0, out.hostname, out.port);
@@ -266,7 +318,7 @@ export class UdpSocket {
   }
 
   #sent(res: number): void {
-    this.loop.iovBlocks.give(this.#block);
+    this.loop[kIovBlocks].give(this.#block);
     this.#block = -1;
     const out = this.#queue.shift()!;
     this.#free(out);
@@ -289,7 +341,7 @@ export class UdpSocket {
 
   #free(out: Outgoing): void {
     if (out.lease && !out.lease.released) out.lease.release();
-    for (const c of out.chunks) this.loop.arena.give(c);
+    for (const c of out.chunks) this.loop[kArena].give(c);
   }
 
   #drop(): void {
@@ -324,7 +376,32 @@ export class UdpSocket {
   }
 }
 
-/** Binds a UDP socket and starts receiving. */
+/**
+ * Binds a UDP socket and starts receiving: each datagram goes to `handlers.message` with a lease of
+ * its receive buffer (release it, or send the datagram on). Datagrams of up to `maxDatagramSize`
+ * bytes (default 65,507) arrive whole; larger ones arrive cut short with `truncated: true`.
+ *
+ * @example Send a datagram and print the answer
+ * ```ts
+ * import { bindUdp } from "uring-buffers";
+ *
+ * const sock = bindUdp({
+ *   handlers: {
+ *     message(sock, { lease, payload, from }) {
+ *       console.log(from, new TextDecoder().decode(payload));
+ *       lease.release();
+ *       void sock.close();
+ *     },
+ *   },
+ * });
+ * sock.send(new TextEncoder().encode("ping"), { hostname: "127.0.0.1", port: 9002 });
+ * ```
+ *
+ * @throws {TypeError} for an unknown option or handler, a missing `message` handler, or a hostname
+ *   that is not an address literal.
+ * @throws {RangeError} for a port or maxDatagramSize out of range, or a pool too small for it.
+ * @throws {UringError} when the socket cannot be bound.
+ */
 export function bindUdp(options: UdpOptions): UdpSocket {
   return new UdpSocket(options);
 }

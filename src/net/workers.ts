@@ -3,8 +3,10 @@
  * listener, so nothing is shared across threads. `startWorkers` runs on the main thread; the worker
  * module calls `serveWorker` with a function that starts its server.
  */
+import { kStart } from "../internal.ts";
 import type { Server, ServerStats } from "./server.ts";
 
+/** Options of `startWorkers()`. */
 export interface WorkerGroupOptions<T> {
   /** Workers to start, >= 1 (one per core is the usual choice). */
   count: number;
@@ -29,12 +31,28 @@ interface WorkerLike {
   terminate(): void;
 }
 
+/**
+ * The workers started by `startWorkers()`: one Worker per core, each serving with its own loop,
+ * pool and SO_REUSEPORT listener. Ask them for stats or stop them all.
+ *
+ * @example Main thread (the worker module is serveWorker's example)
+ * ```ts
+ * import { startWorkers } from "uring-buffers";
+ *
+ * const group = await startWorkers({ count: 4, module: new URL("./echo_worker.ts", import.meta.url), data: { port: 9000 } });
+ * console.log("listening on", group.ports[0], "with", group.size, "workers");
+ * // ...
+ * console.log(await group.stats());
+ * await group.stop();
+ * ```
+ */
 export class WorkerGroup {
   readonly #workers: WorkerLike[];
   readonly #waiting: ((m: FromWorker) => void)[][];
   /** The port each worker listens on (all equal with SO_REUSEPORT and a fixed port). */
   readonly ports: number[] = [];
 
+  /** @ignore Made by startWorkers(). */
   constructor(workers: WorkerLike[]) {
     this.#workers = workers;
     this.#waiting = workers.map(() => []);
@@ -54,8 +72,8 @@ export class WorkerGroup {
     });
   }
 
-  /** @internal */
-  async start(data: unknown): Promise<void> {
+  /** @ignore Sends each worker its start message and waits until every one listens (startWorkers()). */
+  async [kStart](data: unknown): Promise<void> {
     // A message posted before the worker's module has finished loading can be lost (Bun), so the
     // worker says hello once serveWorker() listens, and only then gets its start message.
     await Promise.all(
@@ -71,11 +89,12 @@ export class WorkerGroup {
     for (const r of ready) this.ports.push((r as { port: number }).port);
   }
 
+  /** How many workers there are. */
   get size(): number {
     return this.#workers.length;
   }
 
-  /** Every worker's server stats. */
+  /** Every worker's server stats, in worker order. Rejects if a worker fails to answer. */
   async stats(): Promise<ServerStats[]> {
     const replies = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stats" })));
     return replies.map((r) => (r as { stats: ServerStats }).stats);
@@ -88,7 +107,22 @@ export class WorkerGroup {
   }
 }
 
-/** Starts `count` workers running `module` and waits until each one's server listens. */
+/**
+ * Starts `count` module Workers running `module` and resolves once each one's server listens (the
+ * module must call serveWorker(); `data` reaches its start function). On Deno, workers need
+ * `--allow-read` for the module (and `--allow-ffi`).
+ *
+ * @example
+ * ```ts
+ * import { startWorkers } from "uring-buffers";
+ *
+ * const group = await startWorkers({ count: 4, module: new URL("./echo_worker.ts", import.meta.url), data: { port: 9000 } });
+ * console.log(group.ports); // [9000, 9000, 9000, 9000]
+ * ```
+ *
+ * Rejects with a RangeError for a count that is not a positive integer, and with an Error naming
+ * the worker when one fails to start (the others are terminated).
+ */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
   if (!Number.isInteger(options.count) || options.count < 1) {
     throw new RangeError(`count must be a positive integer, got ${options.count}`);
@@ -100,7 +134,7 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
   );
   const group = new WorkerGroup(workers);
   try {
-    await group.start(options.data);
+    await group[kStart](options.data);
   } catch (e) {
     for (const w of workers) w.terminate();
     throw e;
@@ -110,7 +144,17 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
 
 /**
  * Worker side: waits for startWorkers' message, calls `start(data, index)` (which should listen
- * with `reusePort: true`), then answers stats and stop requests.
+ * with `reusePort: true`), then answers stats and stop requests (a stop stops the server and
+ * closes its loop). An error thrown by `start` rejects startWorkers().
+ *
+ * @example The worker module
+ * ```ts
+ * import { listen, serveWorker } from "uring-buffers";
+ *
+ * serveWorker((data: { port: number }) =>
+ *   listen({ port: data.port, reusePort: true, handlers: { data: (conn, lease) => void conn.write(lease) } })
+ * );
+ * ```
  */
 export function serveWorker<T>(start: (data: T, index: number) => Server | Promise<Server>): void {
   const scope = globalThis as unknown as {
