@@ -68,7 +68,9 @@ function bind(): UdpSocket {
 const socket = bind();
 const { bufferSize, buffersTotal } = socket.pool.stats();
 console.error(
-  `listening on ${displayHost(socket.hostname)}:${socket.port} (udp; datagrams up to ${socket.maxDatagramSize} bytes, ` +
+  `listening on ${
+    displayHost(socket.hostname)
+  }:${socket.port} (udp; datagrams up to ${socket.maxDatagramSize} bytes, ` +
     `${buffersTotal} buffers of ${bufferSize} bytes)`,
 );
 

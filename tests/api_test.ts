@@ -4,7 +4,7 @@
  * resolves once the fd is closed, `await using`, `signal` on every entry point, typed `conn.data`.
  */
 import assert from "node:assert/strict";
-import { bindUdp, type Connection, connect, IoLoop, listen, UnsupportedError } from "../mod.ts";
+import { bindUdp, connect, type Connection, IoLoop, listen, UnsupportedError } from "../mod.ts";
 import { test } from "./harness.ts";
 import { sleep } from "./clients.ts";
 
@@ -22,6 +22,14 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
       /did you mean "hostname"/,
     );
     assert.throws(() => listen({ loop, port: "9000" } as never), /port must be a number, got string "9000"/);
+    assert.throws(
+      () => listen({ loop, pool: { cont: 8 } } as never),
+      /BufferPool: unknown option "cont" \(did you mean "count"\?\)/,
+    );
+    assert.throws(
+      () => new IoLoop({ entires: 8 } as never),
+      /IoLoop: unknown option "entires" \(did you mean "entries"\?\)/,
+    );
     assert.throws(() => listen({ loop, idleTimeout: "5" } as never), /idleTimeout .* got string "5"/);
   } finally {
     loop.close();

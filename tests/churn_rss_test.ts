@@ -26,45 +26,54 @@ async function churn(port: number, count: number, batch: number, at: (i: number)
   }
 }
 
-test("examples/echo.ts (child process): RSS after 100,000 connect/close cycles within 10% of after 10,000", async () => {
-  const [cmd, args] = runtimeCommand(fileURLToPath(new URL("../examples/echo.ts", import.meta.url)), ["--port", "0"]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
-  try {
-    while (!/listening on \S+:(\d+)/.test(err)) {
-      assert.equal(child.exitCode, null, err);
-      await sleep(20);
+test(
+  "examples/echo.ts (child process): RSS after 100,000 connect/close cycles within 10% of after 10,000",
+  async () => {
+    const [cmd, args] = runtimeCommand(fileURLToPath(new URL("../examples/echo.ts", import.meta.url)), ["--port", "0"]);
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
+    try {
+      while (!/listening on \S+:(\d+)/.test(err)) {
+        assert.equal(child.exitCode, null, err);
+        await sleep(20);
+      }
+      const port = Number(/listening on \S+:(\d+)/.exec(err)![1]);
+      let after10k = 0, after100k = 0;
+      await churn(port, 100_000, 250, async (i) => {
+        if (i !== 10_000 && i !== 100_000) return;
+        await sleep(500); // the server sees the last EOFs and closes those connections
+        if (i === 10_000) after10k = rssKiB(child.pid!);
+        else after100k = rssKiB(child.pid!);
+      });
+      assert.ok(after100k <= after10k * 1.1, `RSS ${after10k} KiB after 10,000 cycles, ${after100k} KiB after 100,000`);
+    } finally {
+      child.kill("SIGKILL");
     }
-    const port = Number(/listening on \S+:(\d+)/.exec(err)![1]);
-    let after10k = 0, after100k = 0;
-    await churn(port, 100_000, 250, async (i) => {
-      if (i !== 10_000 && i !== 100_000) return;
-      await sleep(500); // the server sees the last EOFs and closes those connections
-      if (i === 10_000) after10k = rssKiB(child.pid!);
-      else after100k = rssKiB(child.pid!);
-    });
-    assert.ok(after100k <= after10k * 1.1, `RSS ${after10k} KiB after 10,000 cycles, ${after100k} KiB after 100,000`);
-  } finally {
-    child.kill("SIGKILL");
-  }
-}, { timeoutMs: 180_000, skip: runtime === "bun" && "Bun collects lazily without a forced GC (see the file comment)" });
+  },
+  { timeoutMs: 180_000, skip: runtime === "bun" && "Bun collects lazily without a forced GC (see the file comment)" },
+);
 
-test("the echo server and a client in one process: RSS after 100,000 cycles within 10% of after 10,000 (GC forced)", async () => {
-  const script = fileURLToPath(new URL("./fixtures/churn_in_process.ts", import.meta.url));
-  const [cmd, args] = runtimeCommand(script);
-  const argv = runtime === "deno" ? ["run", "-A", "--v8-flags=--expose-gc", script] : args;
-  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  assert.equal(code, 0, out);
-  const [after10k, after100k] = /rss (\d+) (\d+)/.exec(out)!.slice(1).map(Number);
-  assert.ok(after100k <= after10k * 1.1, `RSS ${after10k} KiB after 10,000 cycles, ${after100k} KiB after 100,000`);
-}, {
-  timeoutMs: 180_000,
-  // With client and server in one thread, V8 grows its young generation with the allocation rate
-  // (heapTotal 11 -> 66 MiB while heapUsed stays at 6 MiB): RSS then measures V8's sizing, not what
-  // is kept. The child-process test above covers Deno.
-  skip: runtime === "deno" && "V8 sizes its heap by allocation rate here (see the comment); covered by the test above",
-});
+test(
+  "the echo server and a client in one process: RSS after 100,000 cycles within 10% of after 10,000 (GC forced)",
+  async () => {
+    const script = fileURLToPath(new URL("./fixtures/churn_in_process.ts", import.meta.url));
+    const [cmd, args] = runtimeCommand(script);
+    const argv = runtime === "deno" ? ["run", "-A", "--v8-flags=--expose-gc", script] : args;
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0, out);
+    const [after10k, after100k] = /rss (\d+) (\d+)/.exec(out)!.slice(1).map(Number);
+    assert.ok(after100k <= after10k * 1.1, `RSS ${after10k} KiB after 10,000 cycles, ${after100k} KiB after 100,000`);
+  },
+  {
+    timeoutMs: 180_000,
+    // With client and server in one thread, V8 grows its young generation with the allocation rate
+    // (heapTotal 11 -> 66 MiB while heapUsed stays at 6 MiB): RSS then measures V8's sizing, not what
+    // is kept. The child-process test above covers Deno.
+    skip: runtime === "deno" &&
+      "V8 sizes its heap by allocation rate here (see the comment); covered by the test above",
+  },
+);

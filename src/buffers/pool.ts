@@ -8,6 +8,7 @@
  * against holders (connections) so that one holder cannot pin the pool (see `fairShare`), and a
  * watchdog warns when receives have waited for buffers that never come back (see `watchdogMs`).
  */
+import { checkOptionKeys } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { ClosedError, UnsupportedError } from "../errors.ts";
@@ -143,6 +144,19 @@ export interface PoolStats {
 const KERNEL = 0; // provided (or queued to be)
 const USER = 1; // leased out / not yet back with the kernel
 const MAX_BUFFER_SIZE = 1 << 30;
+const POOL_OPTION_KEYS = [
+  "bufferSize",
+  "count",
+  "maxCount",
+  "backend",
+  "ringWindow",
+  "incremental",
+  "groupId",
+  "detachOnRelease",
+  "leakTracking",
+  "watchdogMs",
+  "fairShare",
+];
 
 // Holder slots: free (reusable), live, or removed while some of its leases are still out.
 const HOLDER_FREE = 0;
@@ -300,6 +314,7 @@ export class BufferPool {
    * @throws {UringError} when the kernel refuses the group (`EEXIST`: groupId in use) or memory.
    */
   constructor(reactor: Reactor, options: BufferPoolOptions = {}) {
+    checkOptionKeys("BufferPool", options, POOL_OPTION_KEYS);
     const bufferSize = options.bufferSize ?? 4096;
     const count = options.count ?? 1024;
     const maxCount = options.maxCount ?? count;

@@ -2,6 +2,7 @@
  * `IoLoop`: what sockets on one thread share: a Reactor on a ring set up for the parked driver, the
  * Driver that feeds completions to JS, a send arena, and a default buffer pool for client sockets.
  */
+import { checkOptionKeys } from "../options.ts";
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
@@ -72,6 +73,7 @@ export class IoLoop {
    * @throws {UringError} if the kernel refuses the ring (e.g. `ENOMEM` under a low memlock limit).
    */
   constructor(options: IoLoopOptions = {}) {
+    checkOptionKeys("IoLoop", options, ["entries", "mode", "blockMs", "maxQueuedBytes"]);
     const entries = options.entries ?? 1024;
     const mode = options.mode ?? "shared";
     if (mode !== "shared" && mode !== "dedicated") {
