@@ -93,6 +93,11 @@ export function check(op: string, ret: number): number {
   return ret;
 }
 
+/** A thrown value as an Error (handlers may throw anything). */
+export function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown));
+}
+
 /** Use of a Ring, pool or socket after close(). */
 export class ClosedError extends Error {
   /**

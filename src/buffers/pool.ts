@@ -197,13 +197,6 @@ function userFrames(stack: string | undefined): string | undefined {
   return frames?.length ? frames.slice(0, FRAMES_SHOWN).join("\n") : undefined;
 }
 
-/** Lets a timer not keep the process alive, however the runtime offers it (a method, or Deno.unrefTimer for a numeric id). */
-function unrefTimer(handle: unknown): void {
-  const timer = handle as { unref?: () => void } | null;
-  if (typeof timer === "object" && typeof timer?.unref === "function") timer.unref();
-  else (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(handle as number);
-}
-
 /**
  * The buffer-pool manager: buffers of `bufferSize` bytes in page-aligned mappings, handed to the
  * kernel as one provided-buffer group, so that a receive submitted without a buffer is given one
@@ -759,7 +752,7 @@ export class BufferPool {
 
   #startWatchdog(ms: number): void {
     this.#watchdog = setTimeout(this.#onWatchdog, ms);
-    unrefTimer(this.#watchdog);
+    native.unrefTimer(this.#watchdog);
   }
 
   /**

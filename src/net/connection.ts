@@ -7,7 +7,7 @@
  */
 import { copyLease, type Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
-import { ClosedError, Errno, UringError } from "../errors.ts";
+import { asError, ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
 import { kArena, kIdle, kScarce, kStart } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
@@ -135,6 +135,7 @@ const LINGER_SECONDS = 2;
 /** Leases queued for `for await` before reading pauses (it resumes below half of this). */
 const INBOX_LIMIT = 32;
 
+// In lifecycle order: `phase >= Phase.Closing` means the connection is going or gone.
 const enum Phase {
   Open,
   Ending, // end(): close once the queue is flushed
@@ -355,14 +356,11 @@ export class Connection<Data = unknown> {
     const length = data.length;
     const buffered = this.#sends.buffered;
     if (buffered + length > this.maxBuffered) {
-      if (isLease) data.release();
-      this.#fail(
-        new RangeError(
-          `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes: ` +
-            `the peer is not reading; closing the connection`,
-        ),
+      return this.#refuse(
+        data,
+        `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes: ` +
+          `the peer is not reading; closing the connection`,
       );
-      return false;
     }
     if (length === 0) {
       if (isLease) data.release();
@@ -372,14 +370,11 @@ export class Connection<Data = unknown> {
       this.#sends.pushLease(data);
     } else {
       if (this.loop[kArena].bytesInUse + length > this.loop.maxQueuedBytes) {
-        if (isLease) data.release();
-        this.#fail(
-          new RangeError(
-            `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
-              `(${this.loop.maxQueuedBytes}); closing the connection`,
-          ),
+        return this.#refuse(
+          data,
+          `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
+            `(${this.loop.maxQueuedBytes}); closing the connection`,
         );
-        return false;
       }
       if (isLease) {
         // The lease's pool is short of buffers: queue a copy, so a peer that does not read pins
@@ -396,6 +391,13 @@ export class Connection<Data = unknown> {
       return false;
     }
     return true;
+  }
+
+  /** A write that would grow the server past a bound: the data is dropped and the connection fails. */
+  #refuse(data: Uint8Array | Lease, message: string): false {
+    if (!(data instanceof Uint8Array)) data.release();
+    this.#fail(new RangeError(message));
+    return false;
   }
 
   /**
@@ -446,7 +448,7 @@ export class Connection<Data = unknown> {
    * once the fd is closed. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return this.#whenClosed();
+    if (this.#phase >= Phase.Closing) return this.#whenClosed();
     this.#startClose();
     return this.#whenClosed();
   }
@@ -472,7 +474,7 @@ export class Connection<Data = unknown> {
 
   /** Abort: close with a reset (RST) so the peer sees ECONNRESET; queued writes are dropped. Resolves once closed. */
   reset(): Promise<void> {
-    if (this.#phase !== Phase.Closing && this.#phase !== Phase.Closed) {
+    if (this.#phase < Phase.Closing) {
       try {
         setLingerZero(this.fd);
       } catch {
@@ -505,8 +507,7 @@ export class Connection<Data = unknown> {
     return {
       next: () => inbox.next(),
       return: () => {
-        inbox.end(); // what still arrives is released
-        inbox.clear((lease) => lease.release());
+        this.#discardInbox(); // what still arrives is released too
         this.end();
         return Promise.resolve({ value: undefined, done: true });
       },
@@ -527,8 +528,8 @@ export class Connection<Data = unknown> {
 
   /** A received lease (from the StreamReceiver, through the port). */
   #received(lease: Lease): void {
-    this.#lastActive = this.#idle.now;
-    if (this.#lingering || this.#phase === Phase.Closing || this.#phase === Phase.Closed) {
+    this.#touch();
+    if (this.#lingering || this.#phase >= Phase.Closing) {
       lease.release();
       return;
     }
@@ -559,6 +560,12 @@ export class Connection<Data = unknown> {
     return false;
   }
 
+  /** Nobody reads the inbox any more: it takes no more leases, and those waiting are released. */
+  #discardInbox(): void {
+    this.#inbox?.end();
+    this.#inbox?.clear((lease) => lease.release());
+  }
+
   /** LeaseHolder (through the port): enough of our leases came back to receive again. */
   #underQuota(): void {
     this.#overQuota = false;
@@ -581,7 +588,7 @@ export class Connection<Data = unknown> {
       const inbox = this.#inbox;
       let lease: Lease | undefined;
       while (
-        !this.#userPaused && (this.#phase === Phase.Open || this.#phase === Phase.Ending) && !this.#lingering &&
+        !this.#userPaused && this.#phase < Phase.Closing && !this.#lingering &&
         (lease = inbox?.shift()) !== undefined
       ) {
         this.#call(this.#handlers.data!, lease);
@@ -619,7 +626,7 @@ export class Connection<Data = unknown> {
   /** Handler mode: every lease before EOF was delivered; now the end handler. */
   #deliverEnd(): void {
     this.#eofSeen = true;
-    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    if (this.#phase >= Phase.Closing) return;
     if (this.#handlers.end) this.#call(this.#handlers.end);
     this.#afterEof();
   }
@@ -655,11 +662,11 @@ export class Connection<Data = unknown> {
 
   /** IdleWatched (through the port): no activity for idleTimeout. */
   #idleExpired(): void {
-    if (this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+    if (this.#phase >= Phase.Closing) return;
     this.#touch(); // the next timeout counts from here
     if (this.#lingering || !this.#handlers.timeout) void this.close();
     else this.#call(this.#handlers.timeout);
-    if (this.#idleMs > 0 && (this.#phase === Phase.Open || this.#phase === Phase.Ending)) this.#watch();
+    if (this.#idleMs > 0 && this.#phase < Phase.Closing) this.#watch();
   }
 
   /** Completion of this connection's send (CompletionTarget, through the port). */
@@ -673,7 +680,7 @@ export class Connection<Data = unknown> {
       this.#fail(new UringError("send", -sent, `fd ${this.fd}`));
       return;
     }
-    if (sent > 0) this.#lastActive = this.#idle.now;
+    if (sent > 0) this.#touch();
     if (this.#sends.buffered > 0) this.#sends.send();
     else this.#flushDone();
   }
@@ -684,7 +691,7 @@ export class Connection<Data = unknown> {
     if (this.#needDrain) {
       this.#needDrain = false;
       if (this.#handlers.drain) this.#call(this.#handlers.drain);
-      if (this.#sends.sending || this.#phase === Phase.Closing || this.#phase === Phase.Closed) return;
+      if (this.#sends.sending || this.#phase >= Phase.Closing) return;
     }
     if (this.#shutdownAfterFlush) {
       this.#shutdownAfterFlush = false;
@@ -703,8 +710,7 @@ export class Connection<Data = unknown> {
   #linger(): void {
     this.#lingering = true;
     if (!this.#writeShut && !this.#shutdownInFlight) this.#sendShutdown();
-    this.#inbox?.end();
-    this.#inbox?.clear((lease) => lease.release());
+    this.#discardInbox();
     this.#userPaused = this.#inboxFull = this.#overQuota = false;
     this.#updateReceive();
     this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
@@ -734,7 +740,7 @@ export class Connection<Data = unknown> {
     try {
       handler(this, lease!);
     } catch (e) {
-      this.#fail(e instanceof Error ? e : new Error(String(e)));
+      this.#fail(asError(e));
     }
   }
 
@@ -769,10 +775,7 @@ export class Connection<Data = unknown> {
       if (!(e instanceof UringError && e.errno === Errno.EBADF)) throw e;
     }
     this.loop.driver.unref();
-    if (this.#inbox) {
-      this.#inbox.end();
-      this.#inbox.clear((lease) => lease.release());
-    }
+    this.#discardInbox();
     this.pool.removeHolder(this.#holder);
     if (this.#flushWaiters) {
       for (const w of this.#flushWaiters.splice(0)) {

@@ -4,7 +4,7 @@
  */
 import type { Lease } from "../buffers/lease.ts";
 import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/pool.ts";
-import { ClosedError, UringError } from "../errors.ts";
+import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
 import { kArena, kIovBlocks } from "../internal.ts";
@@ -234,7 +234,7 @@ export class UdpSocket {
     try {
       this.#handlers.message(this, d);
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
+      const error = asError(e);
       if (this.#handlers.error) this.#handlers.error(this, error);
       else console.error(`uring-buffers: the message handler of UDP socket fd ${this.fd} threw:`, error);
     }
