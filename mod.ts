@@ -2,8 +2,9 @@
  * uring-buffers: Linux io_uring with provided buffers (automatic buffer selection) for Deno and Bun,
  * over liburing.so.2 through FFI.
  *
- * This entry point is what most programs use: TCP servers and clients, UDP sockets, workers, the
- * event loop they share, the buffer pool and its leases, errors and the feature probe.
+ * This entry point is what most programs use: HTTP servers (`serve`), TCP servers and clients, UDP
+ * sockets, workers, the event loop they share, the buffer pool and its leases, errors and the
+ * feature probe.
  *
  * ```ts
  * import { listen } from "uring-buffers";
@@ -32,6 +33,13 @@ export type { ConnectOptions, ListenOptions, ServerHandlers, ServerStats, StopOp
 export { Connection } from "./src/net/connection.ts";
 export type { ConnectionHandlers, ConnectionOptions } from "./src/net/connection.ts";
 
+// HTTP/1.1 with the Web fetch API (Request in, Response out), as Deno.serve and Bun.serve.
+export { HttpServer, serve } from "./src/http/serve.ts";
+export type { HttpServerStats, ServeHandler, ServeOptions } from "./src/http/serve.ts";
+export { ServeInfo } from "./src/http/serve_info.ts";
+export { contentTypeOf, fileResponse } from "./src/http/file_response.ts";
+export type { NetAddr, SocketAddressInfo } from "./src/http/serve_info.ts";
+
 // UDP. A handler receives a Datagram (its source a SocketAddress); DATAGRAM_HEADROOM sizes its buffers.
 export { bindUdp, datagramBufferSize, MAX_UDP_PAYLOAD, UdpSocket } from "./src/net/udp.ts";
 export type { UdpHandlers, UdpOptions, UdpStats } from "./src/net/udp.ts";
@@ -43,7 +51,7 @@ export type { SocketAddress } from "./src/sockaddr.ts";
 export { getDefaultLoop, IoLoop } from "./src/net/loop.ts";
 export type { IoLoopOptions } from "./src/net/loop.ts";
 export { serveWorker, startWorkers, WorkerGroup } from "./src/net/workers.ts";
-export type { WorkerGroupOptions } from "./src/net/workers.ts";
+export type { WorkerGroupOptions, WorkerServer } from "./src/net/workers.ts";
 
 // Provided buffers: the pool and its leases.
 export { BufferPool } from "./src/buffers/pool.ts";

@@ -17,6 +17,7 @@ export {
   closeFd,
   connectSocket,
   localAddress,
+  remoteAddress,
   setLingerZero,
   setNoDelay,
   setReceiveBuffer,

@@ -63,6 +63,8 @@ export const libcSymbols = {
   connect: { args: ["i32", "ptr", "u32"], ret: "i32" },
   /** int getsockname(int fd, struct sockaddr *addr, socklen_t *len) */
   getsockname: { args: ["i32", "ptr", "ptr"], ret: "i32" },
+  /** int getpeername(int fd, struct sockaddr *addr, socklen_t *len) */
+  getpeername: { args: ["i32", "ptr", "ptr"], ret: "i32" },
   /** int close(int fd) */
   close: { args: ["i32"], ret: "i32" },
   /** int open(const char *path, int flags, mode_t mode) */

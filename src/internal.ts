@@ -25,3 +25,12 @@ export const kArena: unique symbol = Symbol("uring-buffers.arena");
 export const kIovBlocks: unique symbol = Symbol("uring-buffers.iovBlocks");
 /** `IoLoop[kIdle]`: the loop's idle-timeout wheel. */
 export const kIdle: unique symbol = Symbol("uring-buffers.idle");
+
+/**
+ * `listen({ [kEndGracefully]: (conn) => ... })`: how a graceful stop ends a connection, instead of
+ * `conn.end()` (serve() lets a request in flight finish its response first).
+ */
+export const kEndGracefully: unique symbol = Symbol("uring-buffers.endGracefully");
+
+/** `ServeInfo[kFinish]()`: its exchange is over (the response was sent, or the connection closed). */
+export const kFinish: unique symbol = Symbol("uring-buffers.finish");

@@ -66,7 +66,10 @@ test(
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     assert.equal(code, 0, out);
     const [early, late] = /rss (\d+) (\d+)/.exec(out)!.slice(1).map(Number);
-    assert.ok(late <= early * 1.1, `RSS ${early} KiB at most over cycles 10,000-30,000, ${late} KiB at least over 80,000-100,000`);
+    assert.ok(
+      late <= early * 1.1,
+      `RSS ${early} KiB at most over cycles 10,000-30,000, ${late} KiB at least over 80,000-100,000`,
+    );
   },
   {
     timeoutMs: 180_000,

@@ -43,8 +43,11 @@ class Child {
   readonly exited: Promise<number | null>;
   readonly #killer: ReturnType<typeof setTimeout>;
 
+  /** `example`: a file of examples/, or a path from the project root ("bench/raw_http.ts"). */
   constructor(example: string, args: string[]) {
-    const script = fileURLToPath(new URL(`../examples/${example}`, import.meta.url));
+    const script = fileURLToPath(
+      new URL(example.includes("/") ? `../${example}` : `../examples/${example}`, import.meta.url),
+    );
     const [cmd, argv] = runtimeCommand(script, args);
     this.process = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     this.process.stdout!.on("data", (d: Uint8Array) => this.stdout.push(Buffer.from(d)));
@@ -143,9 +146,9 @@ class Client {
 }
 
 test(
-  "examples/http.ts: 3 pipelined requests and 1 split request get 4 exact responses; Connection: close closes",
+  "bench/raw_http.ts: 3 pipelined requests and 1 split request get 4 exact responses; Connection: close closes",
   async () => {
-    const child = new Child("http.ts", ["--port", "0"]);
+    const child = new Child("bench/raw_http.ts", ["--port", "0"]);
     const loop = new IoLoop();
     try {
       const port = await child.port();
@@ -167,14 +170,14 @@ test(
       await child.stop();
       loop.close();
     }
-    assertStoppedCleanly(child, "http.ts");
+    assertStoppedCleanly(child, "raw_http.ts");
     assert.match(child.stderr, /^SIGTERM: stopped; /m);
   },
   { timeoutMs: 60_000 },
 );
 
-test("examples/http.ts: heads split at CRLF CRLF, bodies skipped by Content-Length, HEAD, 400 and 431", async () => {
-  const child = new Child("http.ts", ["--port", "0", "--safe"]);
+test("bench/raw_http.ts: heads split at CRLF CRLF, bodies skipped by Content-Length, HEAD, 400 and 431", async () => {
+  const child = new Child("bench/raw_http.ts", ["--port", "0", "--safe"]);
   const loop = new IoLoop();
   try {
     const port = await child.port();
@@ -225,7 +228,7 @@ test("examples/http.ts: heads split at CRLF CRLF, bodies skipped by Content-Leng
     await child.stop();
     loop.close();
   }
-  assertStoppedCleanly(child, "http.ts");
+  assertStoppedCleanly(child, "raw_http.ts");
   // The server's pool got every buffer back.
   assert.match(child.stderr, /"buffersLeased":0/);
 }, { timeoutMs: 60_000 });
@@ -323,19 +326,26 @@ async function assertUsageExits(example: string, cases: string[][]): Promise<voi
   }
 }
 
-test("examples/http.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage", async () => {
-  await assertUsageExits("http.ts", [
-    ["--prot", "0"],
-    ["--port"],
-    ["--port", "--safe"],
-    ["--port", "abc"],
-    ["--port", "65536"],
-    ["--host", "not-an-address"],
-    ["--buffers", "0"],
-    ["--backend", "fast"],
-    ["stray"],
-  ]);
-}, { timeoutMs: 60_000 });
+test(
+  "examples/http.ts and files.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage",
+  async () => {
+    await assertUsageExits("http.ts", [
+      ["--prot", "0"],
+      ["--port"],
+      ["--port", "--workers"],
+      ["--port", "abc"],
+      ["--port", "65536"],
+      ["--host", "not-an-address"],
+      ["--workers", "0"],
+      ["--idle-timeout", "soon"],
+      ["stray"],
+    ]);
+    await assertUsageExits("files.ts", [["--root"], ["--root", "/nonexistent/uring-buffers"], ["--port", "x"], [
+      "stray",
+    ]]);
+  },
+  { timeoutMs: 60_000 },
+);
 
 test(
   "examples/udp-echo.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage",
@@ -390,7 +400,7 @@ test("examples/http.ts and udp-echo.ts: --host ::1 prints listening on [::1]:POR
       },
     }).then((conn) => conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")));
     await until(() => closed, 5000, "the response over ::1");
-    assert.equal(text, OK_CLOSE);
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*connection: close\r\n[^]*\r\n\r\nHello, World!$/);
     if (udp) {
       const udpPort = await udp.port();
       assert.match(udp.stderr, new RegExp(`^listening on \\[::1\\]:${udpPort} \\(udp;`, "m"));
@@ -400,4 +410,106 @@ test("examples/http.ts and udp-echo.ts: --host ::1 prints listening on [::1]:POR
     loop.close();
   }
   assertStoppedCleanly(http, "http.ts");
+}, { timeoutMs: 60_000 });
+
+test(
+  "examples/http.ts (serve()): hello, an echoed upload, a chunked stream, /ip and 404 with fetch(); stats on SIGTERM",
+  async () => {
+    const child = new Child("http.ts", ["--port", "0"]);
+    try {
+      const base = `http://127.0.0.1:${await child.port()}`;
+      const hello = await fetch(`${base}/`);
+      assert.equal(await hello.text(), "Hello, World!");
+      const upload = randomBytes(300_000);
+      const echoed = await fetch(`${base}/echo`, { method: "POST", body: upload });
+      assert.ok(Buffer.from(await echoed.arrayBuffer()).equals(upload), "the upload comes back byte for byte");
+      const stream = await fetch(`${base}/stream?n=3`);
+      assert.equal(await stream.text(), "line 1\nline 2\nline 3\n");
+      assert.equal(await (await fetch(`${base}/ip`)).text(), "127.0.0.1\n");
+      const missing = await fetch(`${base}/missing`);
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+    } finally {
+      await child.stop();
+    }
+    assertStoppedCleanly(child, "http.ts");
+    assert.match(child.stderr, /^SIGTERM: stopped; \{"accepted":\d+,"requests":5,"refused":0,"handlerErrors":0\}$/m);
+  },
+  { timeoutMs: 60_000 },
+);
+
+test("examples/http.ts --workers 2: two workers share the port and both answer", async () => {
+  // A fixed port is needed (each worker binds it with SO_REUSEPORT): try a few.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = new Child("http.ts", ["--port", String(port), "--workers", "2"]);
+    try {
+      await child.port();
+    } catch {
+      await child.stop("SIGKILL");
+      continue; // the port was taken
+    }
+    try {
+      assert.match(child.stderr, /\(2 workers\)/);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())),
+      );
+      assert.deepEqual(new Set(answers), new Set(["Hello, World!"]));
+    } finally {
+      await child.stop();
+    }
+    assert.match(child.stderr, /^SIGTERM: stopped; \[\{"requests":\d+\},\{"requests":\d+\}\]$/m);
+    const counts = [...child.stderr.matchAll(/"requests":(\d+)/g)].map((m) => Number(m[1]));
+    assert.equal(counts.reduce((a, b) => a + b, 0), 20, "every request was counted by a worker");
+    return;
+  }
+  assert.fail("no free port found in 5 attempts");
+}, { timeoutMs: 60_000 });
+
+test("examples/files.ts: a 5 MB file byte-exact, HEAD, index.html, 404, 405 and no way out of --root", async () => {
+  const root = mkdtempSync(join(tmpdir(), "uring-buffers-files-"));
+  const big = randomBytes(5_000_000);
+  writeFileSync(join(root, "big.bin"), big);
+  writeFileSync(join(root, "index.html"), "<h1>home</h1>");
+  writeFileSync(join(root, "empty.txt"), "");
+  const child = new Child("files.ts", ["--root", root, "--port", "0"]);
+  try {
+    const port = await child.port();
+    const base = `http://127.0.0.1:${port}`;
+    const got = await fetch(`${base}/big.bin`);
+    assert.equal(got.headers.get("content-length"), "5000000");
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(big), "the file comes out byte for byte");
+    const head = await fetch(`${base}/big.bin`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), "5000000");
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    const index = await fetch(`${base}/`);
+    assert.equal(index.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.equal(await index.text(), "<h1>home</h1>");
+    assert.equal(await (await fetch(`${base}/empty.txt`)).text(), "");
+    const statusOf = async (path: string, init?: RequestInit) => {
+      const r = await fetch(`${base}${path}`, init);
+      await r.body?.cancel();
+      return r.status;
+    };
+    assert.equal(await statusOf("/nope"), 404);
+    assert.equal(await statusOf("/big.bin", { method: "DELETE" }), 405);
+    // The URL parser resolves "%2e%2e" segments before the handler sees the path: /etc/passwd in the root.
+    assert.equal(await statusOf("/%2e%2e/%2e%2e/etc/passwd"), 404);
+    assert.equal(await statusOf("/a%2fb"), 400);
+    // A raw request line is not normalised by a client library: ".." must still not escape.
+    const loop = new IoLoop();
+    try {
+      const c = await Client.open(loop, port);
+      c.send("GET /../../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      await until(() => c.closed, 5000, "the answer to a raw traversal");
+      assert.doesNotMatch(c.text, /root:/);
+      assert.match(c.text, /^HTTP\/1\.1 (400|404) /);
+    } finally {
+      loop.close();
+    }
+  } finally {
+    await child.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+  assertStoppedCleanly(child, "files.ts");
 }, { timeoutMs: 60_000 });

@@ -5,6 +5,8 @@
  *   run    — exits 0 within 10 s.
  *   echo   — a server (port 9000 becomes 0): bytes sent with a half-close come back whole, then EOF.
  *   count  — a server that answers "N bytes" after the client's half-close.
+ *   http   — an HTTP server (port 9000 becomes 0): `GET /` answers 200 with a body; where the snippet has a
+ *            `/echo` route, 300 KB POSTed there come back whole.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -61,7 +63,9 @@ async function startServer(file: string): Promise<{ child: ChildProcess; port: n
 test("every README snippet says how it is checked", () => {
   const all = snippets();
   assert.ok(all.length >= 5);
-  for (const s of all) assert.ok(["run", "echo", "count"].includes(s.kind), `README.md:${s.line}: kind "${s.kind}"`);
+  for (const s of all) {
+    assert.ok(["run", "echo", "count", "http"].includes(s.kind), `README.md:${s.line}: kind "${s.kind}"`);
+  }
 });
 
 for (const [i, snippet] of snippets().entries()) {
@@ -83,6 +87,19 @@ for (const [i, snippet] of snippets().entries()) {
       const { child, port } = await startServer(file);
       try {
         const payload = patternBytes(i + 1, 300_000);
+        if (snippet.kind === "http") {
+          const got = await fetch(`http://127.0.0.1:${port}/`);
+          assert.equal(got.status, 200);
+          assert.ok((await got.arrayBuffer()).byteLength > 0, "GET / has a body");
+          if (snippet.code.includes('"/echo"')) {
+            const echoed = await fetch(`http://127.0.0.1:${port}/echo`, {
+              method: "POST",
+              body: payload as Uint8Array<ArrayBuffer>,
+            });
+            assert.deepEqual(new Uint8Array(await echoed.arrayBuffer()), payload);
+          }
+          return;
+        }
         const reply = await sendAndHalfClose(port, payload);
         if (snippet.kind === "echo") assert.deepEqual(reply, payload);
         else assert.equal(new TextDecoder().decode(reply), `${payload.length} bytes\n`);

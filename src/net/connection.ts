@@ -17,7 +17,8 @@ import type { IdleWatch, IdleWatched, IdleWheel } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
-import { closeFd, setLingerZero } from "./socket.ts";
+import { closeFd, remoteAddress, setLingerZero } from "./socket.ts";
+import type { SocketAddress } from "../sockaddr.ts";
 import { describe } from "../options.ts";
 
 /**
@@ -284,6 +285,21 @@ export class Connection<Data = unknown> {
     this.#touch();
     if (this.#idleMs > 0) this.#watch();
     if (this.#handlers.open) this.#call(this.#handlers.open);
+  }
+
+  #remote: SocketAddress | undefined;
+
+  /**
+   * The peer's address (getpeername(2), asked once, on first use). Read it while the connection is
+   * open: once the peer has gone the kernel may no longer know it.
+   *
+   * @throws {UringError} `ENOTCONN` when the peer is already gone and the address was never read.
+   * @throws {ClosedError} when read for the first time after the connection closed.
+   */
+  get remoteAddress(): SocketAddress {
+    if (this.#remote) return this.#remote;
+    if (this.#phase === Phase.Closed) throw new ClosedError("Connection");
+    return this.#remote = remoteAddress(this.fd);
   }
 
   /** Bytes queued and not yet accepted by the kernel. */

@@ -17,7 +17,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { kStart } from "../internal.ts";
+import { kEndGracefully, kStart } from "../internal.ts";
 import { getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
@@ -70,6 +70,11 @@ export interface ListenOptions<Data = unknown> extends ConnectionOptions {
    * Without `data` each connection is read with `for await (const lease of conn)`.
    */
   handlers?: ServerHandlers<Data>;
+}
+
+/** What modules of this package may add to ListenOptions (see src/internal.ts). */
+interface InternalListenOptions<Data> extends ListenOptions<Data> {
+  [kEndGracefully]?: (conn: Connection<Data>) => void;
 }
 
 /** Options of `Server.stop()`. */
@@ -197,6 +202,7 @@ export class Server<Data = unknown> {
   readonly #multishot: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.stop();
+  readonly #endGracefully: (conn: Connection<Data>) => void;
   #accepting = false;
   #stopped = false;
   #stopping: Promise<void> | undefined;
@@ -268,6 +274,7 @@ export class Server<Data = unknown> {
     this.#token = this.loop.reactor.register({ complete: (res, flags) => this.#acceptDone(res, flags) });
     this.loop.driver.ref();
     this.#arm();
+    this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c.end());
     this.#signal = options.signal;
     if (this.#signal?.aborted) void this.stop();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -487,7 +494,7 @@ export class Server<Data = unknown> {
     const closed = new Promise<void>((resolve) => (this.#allClosed = resolve));
     if (graceful) {
       this.#draining = true;
-      for (const c of [...this.#connections]) c.end();
+      for (const c of [...this.#connections]) this.#endGracefully(c);
       this.#armGrace();
     } else {
       for (const c of [...this.#connections]) c.close();

@@ -246,9 +246,34 @@ export function setReceiveBuffer(fd: number, bytes: number): void {
  * @throws {TypeError} for a socket that is not IPv4 or IPv6.
  */
 export function localAddress(fd: number): SocketAddress {
+  return socketAddress(fd, "getsockname");
+}
+
+/**
+ * The address of a connected socket's peer (getpeername(2)).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, localAddress, remoteAddress, tcpConnect, tcpListen } from "uring-buffers/sys";
+ *
+ * const listener = tcpListen({ port: 0 });
+ * const fd = tcpConnect("127.0.0.1", localAddress(listener).port);
+ * console.log(remoteAddress(fd)); // { family: "ipv4", hostname: "127.0.0.1", port: ... }
+ * closeFd(fd);
+ * closeFd(listener);
+ * ```
+ *
+ * @throws {UringError} when getpeername fails (`ENOTCONN` once the peer is gone, `EBADF`, `ENOTSOCK`).
+ * @throws {TypeError} for a socket that is not IPv4 or IPv6.
+ */
+export function remoteAddress(fd: number): SocketAddress {
+  return socketAddress(fd, "getpeername");
+}
+
+function socketAddress(fd: number, call: "getsockname" | "getpeername"): SocketAddress {
   const m = scratchPage();
   m.view.setUint32(LEN_AT, abi.SOCKADDR_STORAGE_SIZE, true);
-  sys("getsockname", native.libc.getsockname(fd, m.pointerAt(ADDR_AT), m.pointerAt(LEN_AT)));
+  sys(call, native.libc[call](fd, m.pointerAt(ADDR_AT), m.pointerAt(LEN_AT)));
   const a = decodeSockaddr(m.view, ADDR_AT);
   if (!a) throw new TypeError(`fd ${fd} is not an IPv4/IPv6 socket`);
   return a;

@@ -4,7 +4,20 @@
  * module calls `serveWorker` with a function that starts its server.
  */
 import { kStart } from "../internal.ts";
-import type { Server, ServerStats } from "./server.ts";
+import type { IoLoop } from "./loop.ts";
+import type { ServerStats } from "./server.ts";
+
+/** What a worker serves with: a `Server` from listen() or an `HttpServer` from serve(). */
+export interface WorkerServer {
+  /** The port it listens on (reported to startWorkers()). */
+  readonly port: number;
+  /** Its loop, closed by the worker after a stop. */
+  readonly loop: IoLoop;
+  /** Its counters (WorkerGroup.stats()). */
+  stats(): ServerStats;
+  /** Stops it (WorkerGroup.stop()). */
+  stop(): Promise<void>;
+}
 
 /** Options of `startWorkers()`. */
 export interface WorkerGroupOptions<T> {
@@ -143,9 +156,9 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
 }
 
 /**
- * Worker side: waits for startWorkers' message, calls `start(data, index)` (which should listen
- * with `reusePort: true`), then answers stats and stop requests (a stop stops the server and
- * closes its loop). An error thrown by `start` rejects startWorkers().
+ * Worker side: waits for startWorkers' message, calls `start(data, index)` (which should listen()
+ * or serve() with `reusePort: true`), then answers stats and stop requests (a stop stops the server
+ * and closes its loop). An error thrown by `start` rejects startWorkers().
  *
  * @example The worker module
  * ```ts
@@ -155,13 +168,20 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
  *   listen({ port: data.port, reusePort: true, handlers: { data: (conn, lease) => void conn.write(lease) } })
  * );
  * ```
+ *
+ * @example An HTTP worker module
+ * ```ts
+ * import { serve, serveWorker } from "uring-buffers";
+ *
+ * serveWorker((data: { port: number }) => serve({ port: data.port, reusePort: true }, () => new Response("hi")));
+ * ```
  */
-export function serveWorker<T>(start: (data: T, index: number) => Server | Promise<Server>): void {
+export function serveWorker<T>(start: (data: T, index: number) => WorkerServer | Promise<WorkerServer>): void {
   const scope = globalThis as unknown as {
     postMessage(m: FromWorker): void;
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
   };
-  let server: Server | undefined;
+  let server: WorkerServer | undefined;
   scope.onmessage = async (e) => {
     const m = e.data;
     try {

@@ -1,0 +1,645 @@
+/**
+ * One HTTP/1.1 connection of serve(): parses requests out of the received leases, runs the handler
+ * for each (pipelined requests run concurrently), writes the responses in request order, and keeps
+ * the timeouts and the backpressure of both directions.
+ */
+import type { Connection } from "../net/connection.ts";
+import type { Lease } from "../buffers/lease.ts";
+import type { BufferPool } from "../buffers/pool.ts";
+import { kFinish } from "../internal.ts";
+import { StreamReceiver } from "../receiver.ts";
+import { openFile } from "../fs/file.ts";
+import { closeFd } from "../net/socket.ts";
+import { type FileSource, fileSourceOf } from "./file_response.ts";
+import { httpDate } from "./date.ts";
+import { HttpParseError, type ParserLimits, type ParserSink, type RequestHead, RequestParser } from "./parser.ts";
+import { type BodyOwner, RequestBody } from "./request_body.ts";
+import { ServeInfo } from "./serve_info.ts";
+import { hasNoBody, statusLine } from "./status.ts";
+
+/** A serve() handler: the Web fetch API's Request in, a Response (or a promise of one) out. */
+export type ServeHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+
+/** What a server shares with its connections. */
+export interface HttpContext {
+  readonly handler: ServeHandler;
+  readonly onError: ((error: unknown, request?: Request) => Response | Promise<Response>) | undefined;
+  readonly limits: ParserLimits;
+  /** Seconds; 0 = none. */
+  readonly idleTimeout: number;
+  readonly headerTimeout: number;
+  /** Bytes per second a body must average once it has taken longer than BODY_RATE_GRACE_MS. */
+  readonly minBodyRate: number;
+  /** Authority for requests without a Host (HTTP/1.0). */
+  readonly defaultHost: string;
+  /** The pool file responses are read into (made on first use). */
+  filePool(): BufferPool;
+  readonly counters: HttpCounters;
+}
+
+/** Counters serve() keeps (HttpServer.stats()). */
+export interface HttpCounters {
+  /** Requests parsed and given to the handler. */
+  requests: number;
+  /** Requests refused by the parser or a timeout (4xx/5xx written by the server, then closed). */
+  refused: number;
+  /** Handlers that threw or rejected, or returned something other than a Response. */
+  handlerErrors: number;
+}
+
+/** Requests parsed ahead of their responses before the connection stops reading. */
+const MAX_PIPELINED = 32;
+/** Bodies slower than minBodyRate are refused only after this long. */
+const BODY_RATE_GRACE_MS = 5000;
+/** A response body larger than this is written in slices of it, each after the last was taken. */
+const WRITE_SLICE = 64 * 1024;
+/** Microtask turns to wait for a body's second chunk: a body from a string or bytes ends within them. */
+const STATIC_BODY_TICKS = 8;
+
+const encoder = new TextEncoder();
+// Heads (and small bodies) are assembled here and copied out by Connection.write(); one per thread.
+let scratch = new Uint8Array(16 * 1024);
+
+/** Writes `text` (a head: ByteString, one byte per char) and then `body` into scratch; returns the length. */
+function assemble(text: string, body: Uint8Array | undefined): number {
+  const need = text.length + (body ? body.length : 0);
+  if (need > scratch.length) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
+  const { read, written } = encoder.encodeInto(text, scratch);
+  if (read !== written) {
+    // A header value with bytes 0x80-0xFF: send them as they are (latin1), not UTF-8.
+    for (let i = 0; i < text.length; i++) scratch[i] = text.charCodeAt(i);
+  }
+  if (body) scratch.set(body, text.length);
+  return need;
+}
+
+const NO_ERROR = Symbol("no error");
+
+/** One request and its response. */
+class Exchange {
+  readonly head: RequestHead;
+  readonly info: ServeInfo;
+  request: Request | undefined;
+  body: RequestBody | undefined;
+  response: Response | undefined;
+  error: unknown = NO_ERROR;
+  /** The handler returned (or failed): the response can be written once earlier ones are. */
+  settled = false;
+  /** The whole request has been received. */
+  received = false;
+  /** A 100 Continue is owed (the handler reads a body the client holds back) or was sent. */
+  continuePending = false;
+  continued = false;
+  /** Refused by the server: this status is written instead of the handler's answer, then the connection closes. */
+  refusal: number;
+
+  constructor(head: RequestHead, info: ServeInfo, refusal = 0) {
+    this.head = head;
+    this.info = info;
+    this.refusal = refusal;
+  }
+}
+
+/** The head of a request the server refuses before (or without) parsing one. */
+const REFUSED_HEAD: RequestHead = {
+  method: "GET",
+  target: "",
+  minor: 1,
+  headers: [],
+  host: undefined,
+  contentLength: 0,
+  keepAlive: false,
+  expectContinue: false,
+};
+
+export class HttpConnection implements ParserSink, BodyOwner {
+  readonly #conn: Connection<HttpConnection>;
+  readonly #ctx: HttpContext;
+  readonly #parser: RequestParser;
+  readonly #queue: Exchange[] = [];
+  /** The exchange whose body is arriving. */
+  #receiving: Exchange | undefined;
+  #writing = false;
+  /** No more requests are served: one asked to close, the server stops, or the client ended. */
+  #last = false;
+  #refused = false;
+  #closed = false;
+  #bodyPaused = false;
+  #readingPaused = false;
+  /** The stream being written: cancelled if the connection closes under it. */
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The file being sent: stopped if the connection closes under it. */
+  #fileStop: (() => void) | undefined;
+  /** Runs at the next `drain` (a file send waiting for the socket). */
+  #onDrain: (() => void) | undefined;
+  #timerSeconds = -1;
+  #headStart = 0;
+  #bodyStart = 0;
+  #bodyBytes = 0;
+
+  constructor(conn: Connection<HttpConnection>, ctx: HttpContext) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.#parser = new RequestParser(ctx.limits);
+    this.#updateTimer();
+  }
+
+  // --- Connection events (serve()'s handlers call these) ---
+
+  received(lease: Lease): void {
+    if (this.#last && this.#receiving === undefined && !this.#parser.inHead) {
+      lease.release(); // after the last request: discard until the connection closes
+      return;
+    }
+    try {
+      this.#parser.feed(lease.bytes, this);
+    } catch (e) {
+      if (!(e instanceof HttpParseError)) throw e;
+      if (!this.#last || this.#receiving) this.#refuse(e.status);
+    } finally {
+      lease.release();
+    }
+    if (this.#receiving && this.#parser.inBody) this.#checkBodyRate();
+    this.#updateReading();
+    this.#updateTimer();
+  }
+
+  /** The client half-closed: what is queued is answered, then the connection closes. */
+  peerEnded(): void {
+    if (this.#receiving) {
+      this.#receiving.body?.fail(new Error("the client closed the connection before the request body was complete"));
+      this.#receiving = undefined;
+    }
+    this.#last = true;
+    this.#endIfDone();
+  }
+
+  /** The server stops gracefully: requests in flight are answered, then the connection closes. */
+  stopGracefully(): void {
+    this.#last = true;
+    if (this.#receiving === undefined) this.#endIfDone();
+  }
+
+  timedOut(): void {
+    if (this.#parser.inHead || (this.#receiving && this.#parser.inBody)) {
+      this.#refuse(408);
+    } else if (this.#queue.length === 0 || this.#writing) {
+      void this.#conn.close(); // idle between requests, or a client that stopped reading
+    }
+  }
+
+  closed(): void {
+    this.#closed = true;
+    this.#receiving?.body?.fail(new Error("the connection closed before the request body was complete"));
+    this.#receiving = undefined;
+    for (const ex of this.#queue) ex.info[kFinish]();
+    this.#queue.length = 0;
+    void this.#reader?.cancel().catch(() => {});
+    this.#fileStop?.();
+  }
+
+  /** The send queue emptied after a write returned false. */
+  drained(): void {
+    const resume = this.#onDrain;
+    this.#onDrain = undefined;
+    resume?.();
+  }
+
+  // --- ParserSink ---
+
+  onHead(head: RequestHead): void {
+    if (this.#last) return;
+    this.#ctx.counters.requests++;
+    if (!head.keepAlive) this.#last = true;
+    const ex = new Exchange(head, new ServeInfo(this.#conn as Connection<unknown>));
+    this.#queue.push(ex);
+    if (head.contentLength !== 0) {
+      this.#receiving = ex;
+      this.#bodyStart = performance.now();
+      this.#bodyBytes = 0;
+      if (head.method !== "GET" && head.method !== "HEAD") ex.body = new RequestBody(this);
+    } else {
+      ex.received = true;
+    }
+    let request: Request;
+    try {
+      request = this.#makeRequest(ex);
+    } catch {
+      // The Request constructor refused it (a forbidden method such as CONNECT, a Host the URL
+      // parser rejects): nothing to give the handler.
+      this.#queue.pop();
+      this.#receiving = undefined;
+      this.#ctx.counters.requests--;
+      this.#refuse(400);
+      return;
+    }
+    ex.request = request;
+    let result: Response | Promise<Response>;
+    try {
+      result = this.#ctx.handler(request, ex.info);
+    } catch (e) {
+      this.#settle(ex, undefined, e);
+      return;
+    }
+    if (result instanceof Response) {
+      this.#settle(ex, result, NO_ERROR);
+    } else {
+      Promise.resolve(result).then((r) => this.#settle(ex, r, NO_ERROR), (e) => this.#settle(ex, undefined, e));
+    }
+  }
+
+  onBody(bytes: Uint8Array): void {
+    const ex = this.#receiving;
+    if (!ex) return;
+    this.#bodyBytes += bytes.length;
+    ex.body?.push(bytes);
+  }
+
+  onMessageEnd(): void {
+    const ex = this.#receiving;
+    if (!ex) return;
+    this.#receiving = undefined;
+    ex.received = true;
+    ex.body?.end();
+    if (this.#last) this.#endIfDone();
+  }
+
+  // --- BodyOwner ---
+
+  bodyWanted(body: RequestBody): void {
+    const ex = this.#receiving;
+    if (ex?.body === body && ex.head.expectContinue && !ex.continued) {
+      ex.continuePending = true;
+      this.#pump();
+    }
+    if (this.#bodyPaused) {
+      this.#bodyPaused = false;
+      this.#bodyStart = performance.now(); // the time the handler was not reading is not the client's
+      this.#bodyBytes = 0;
+      this.#updateReading();
+    }
+  }
+
+  bodyFull(): void {
+    this.#bodyPaused = true;
+    this.#updateReading();
+  }
+
+  // --- requests ---
+
+  #makeRequest(ex: Exchange): Request {
+    const head = ex.head;
+    const target = head.target;
+    let url: string;
+    if (target.charCodeAt(0) === 47 /* "/" */) url = `http://${head.host || this.#ctx.defaultHost}${target}`;
+    else if (target === "*") url = `http://${head.host || this.#ctx.defaultHost}/*`;
+    else if (head.method === "CONNECT") url = `http://${target}/`;
+    else url = target; // absolute-form
+    const flat = head.headers;
+    const headers: [string, string][] = new Array(flat.length >> 1);
+    for (let i = 0, j = 0; i < flat.length; i += 2, j++) headers[j] = [flat[i], flat[i + 1]];
+    if (ex.body) {
+      return new Request(url, { method: head.method, headers, body: ex.body.stream, duplex: "half" } as RequestInit);
+    }
+    return head.method === "GET" ? new Request(url, { headers }) : new Request(url, { method: head.method, headers });
+  }
+
+  #settle(ex: Exchange, response: Response | undefined, error: unknown): void {
+    if (ex.refusal !== 0) return; // its request was refused while the handler worked on it
+    if (error === NO_ERROR && !(response instanceof Response)) {
+      error = new TypeError(`the handler returned ${describeValue(response)} instead of a Response`);
+    }
+    ex.response = response;
+    ex.error = error;
+    ex.settled = true;
+    if (error !== NO_ERROR) this.#ctx.counters.handlerErrors++;
+    this.#pump();
+  }
+
+  /** Queues a refusal: `status` is written after the responses before it, then the connection closes. */
+  #refuse(status: number): void {
+    if (this.#refused || this.#closed) return;
+    this.#refused = true;
+    this.#last = true;
+    this.#ctx.counters.refused++;
+    const receiving = this.#receiving;
+    this.#receiving = undefined;
+    if (receiving) {
+      // Its body broke the framing: the handler reading it sees an error. The refusal replaces the
+      // handler's answer when that has not begun to go out; otherwise the connection closes after it.
+      receiving.body?.fail(new Error(`the request was refused with status ${status}`));
+      receiving.received = true;
+      if (this.#queue.includes(receiving) && !(this.#writing && this.#queue[0] === receiving)) {
+        receiving.refusal = status;
+        receiving.settled = true;
+        this.#pump();
+      } else {
+        this.#endIfDone();
+      }
+      return;
+    }
+    const ex = new Exchange(REFUSED_HEAD, new ServeInfo(this.#conn as Connection<unknown>), status);
+    ex.settled = true;
+    ex.received = true;
+    this.#queue.push(ex);
+    this.#pump();
+  }
+
+  #checkBodyRate(): void {
+    const elapsed = performance.now() - this.#bodyStart;
+    if (this.#ctx.minBodyRate > 0 && !this.#bodyPaused && elapsed > BODY_RATE_GRACE_MS) {
+      if (this.#bodyBytes / (elapsed / 1000) < this.#ctx.minBodyRate) this.#refuse(408);
+    }
+  }
+
+  // --- responses ---
+
+  /** Writes settled responses in request order, one at a time. */
+  #pump(): void {
+    if (this.#writing || this.#closed) return;
+    const ex = this.#queue[0];
+    if (ex === undefined) return;
+    if (!ex.settled) {
+      if (ex.continuePending && !ex.continued) {
+        ex.continued = true;
+        this.#conn.write(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+      }
+      return;
+    }
+    this.#writing = true;
+    this.#updateTimer();
+    this.#respond(ex).then(
+      (close) => this.#written(ex, close),
+      (error) => {
+        // The connection closed under the response, or the response's body failed after its head
+        // went out: the only honest thing left is to close.
+        if (!this.#closed) logResponseError(error);
+        this.#written(ex, true);
+      },
+    );
+  }
+
+  #written(ex: Exchange, close: boolean): void {
+    this.#writing = false;
+    this.#reader = undefined;
+    ex.info[kFinish]();
+    if (this.#queue[0] === ex) this.#queue.shift();
+    if (!ex.received) ex.body?.discard(); // the rest of its body is read and dropped
+    if (this.#closed) return;
+    if (close) {
+      this.#last = true;
+      this.#queue.length = 0;
+      this.#conn.end();
+      return;
+    }
+    this.#updateReading();
+    this.#pump();
+    this.#endIfDone();
+    this.#updateTimer();
+  }
+
+  /** Closes once nothing is left to answer after the last request. */
+  #endIfDone(): void {
+    if (this.#last && this.#queue.length === 0 && !this.#writing && this.#receiving === undefined) {
+      this.#conn.end();
+    }
+  }
+
+  /** Whether the connection closes after this exchange's response. */
+  #closesAfter(ex: Exchange): boolean {
+    if (!ex.head.keepAlive || ex.refusal !== 0) return true;
+    // A client that waits for 100 Continue before sending its body would leave us waiting for it.
+    if (!ex.received && ex.head.expectContinue && !ex.continued) return true;
+    return this.#last && this.#queue[this.#queue.length - 1] === ex && this.#receiving === undefined;
+  }
+
+  /** Writes one response; resolves to whether the connection must close after it. */
+  async #respond(ex: Exchange): Promise<boolean> {
+    if (ex.refusal !== 0) {
+      this.#send(`${statusLine(ex.refusal, "")}content-length: 0\r\nconnection: close\r\ndate: ${httpDate()}\r\n\r\n`);
+      return true;
+    }
+    let response = ex.response!;
+    if (ex.error !== NO_ERROR) response = await this.#errorResponse(ex);
+    if (response.type === "error") throw new TypeError("the handler returned Response.error()");
+    const status = response.status;
+    const method = ex.head.method;
+    let head = statusLine(status, response.statusText);
+    let length: string | null = null;
+    let dated = false;
+    for (const [name, value] of response.headers) {
+      // Framing is ours: the body decides Content-Length or chunked, keep-alive decides Connection.
+      if (name === "content-length") length = value;
+      else if (name === "transfer-encoding" || name === "connection" || name === "keep-alive") continue;
+      else {
+        if (name === "date") dated = true;
+        head += `${name}: ${value}\r\n`;
+      }
+    }
+    if (!dated) head += `date: ${httpDate()}\r\n`;
+    let close = this.#closesAfter(ex);
+
+    if (hasNoBody(status, method)) {
+      if (method === "HEAD" && length !== null && status >= 200 && status !== 204) {
+        head += `content-length: ${length}\r\n`;
+      }
+      if (!response.bodyUsed && response.body !== null) void response.body.cancel().catch(() => {});
+      this.#send(head + connectionHeader(ex, close) + "\r\n");
+      return close;
+    }
+    const file = fileSourceOf(response);
+    if (file && !response.bodyUsed) {
+      this.#send(head + connectionHeader(ex, close) + `content-length: ${file.size}\r\n\r\n`);
+      await this.#sendFile(file);
+      return close;
+    }
+    const body = response.body;
+    if (body === null) {
+      this.#send(head + connectionHeader(ex, close) + "content-length: 0\r\n\r\n");
+      return close;
+    }
+    const reader = this.#reader = body.getReader();
+    const first = await reader.read();
+    if (first.done) {
+      this.#send(head + connectionHeader(ex, close) + "content-length: 0\r\n\r\n");
+      return close;
+    }
+    const firstBytes = chunkBytes(first.value);
+    // A body made from a string or bytes has ended by now; a stream still running is sent chunked,
+    // so its first bytes are not held back waiting for the second.
+    let next: ReadableStreamReadResult<Uint8Array> | undefined;
+    let failed: unknown = NO_ERROR;
+    const nextRead = reader.read();
+    nextRead.then((r) => (next = r), (e) => (failed = e));
+    for (let i = 0; i < STATIC_BODY_TICKS && next === undefined && failed === NO_ERROR; i++) await null;
+    if (next?.done) {
+      const start = head + connectionHeader(ex, close) + `content-length: ${firstBytes.length}\r\n\r\n`;
+      await this.#sendBody(start, firstBytes);
+      return close;
+    }
+    // Streaming: chunked on HTTP/1.1; HTTP/1.0 has no chunks, so the end of the body is our close.
+    const chunked = ex.head.minor === 1;
+    if (!chunked) close = true;
+    this.#send(head + connectionHeader(ex, close) + (chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n"));
+    let bytes = firstBytes;
+    let pending = nextRead;
+    for (;;) {
+      if (bytes.length > 0 && !this.#conn.write(chunked ? frameChunk(bytes) : bytes)) await this.#conn.flushed();
+      if (this.#closed) throw new Error("the connection closed while the response body was being sent");
+      const r = next ?? await pending;
+      next = undefined;
+      if (r.done) break;
+      bytes = chunkBytes(r.value);
+      pending = reader.read();
+    }
+    if (chunked) this.#conn.write(LAST_CHUNK);
+    return close;
+  }
+
+  /** Head plus a body of known length: one write when small, slices with backpressure when large. */
+  async #sendBody(head: string, body: Uint8Array): Promise<void> {
+    if (body.length <= WRITE_SLICE) return void this.#send(head, body);
+    this.#send(head);
+    for (let at = 0; at < body.length; at += WRITE_SLICE) {
+      if (this.#closed) throw new Error("the connection closed while the response body was being sent");
+      if (!this.#conn.write(body.subarray(at, at + WRITE_SLICE))) await this.#conn.flushed();
+    }
+  }
+
+  /**
+   * Sends `file.size` bytes of the file: ring reads with buffer selection from the file pool, each
+   * lease written to the socket as it is (the send releases it), reading paused while the socket is
+   * behind. A file that shrank since it was stat'ed breaks the framing: the connection closes.
+   */
+  #sendFile(file: FileSource): Promise<void> {
+    if (file.size === 0) return Promise.resolve();
+    const fd = openFile(file.path);
+    return new Promise<void>((resolve, reject) => {
+      let sent = 0;
+      const finish = (error?: Error) => {
+        this.#fileStop = undefined;
+        this.#onDrain = undefined;
+        closeFd(fd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const receiver = new StreamReceiver(this.#ctx.filePool(), fd, {
+        data: (lease) => {
+          const left = file.size - sent;
+          if (lease.length >= left) {
+            // The last piece (and a file that grew since it was stat'ed stops at its old size).
+            if (lease.length === left) {
+              this.#conn.write(lease);
+            } else {
+              this.#conn.write(lease.bytes.subarray(0, left));
+              lease.release();
+            }
+            sent = file.size;
+            receiver.stop(() => finish());
+            return;
+          }
+          sent += lease.length;
+          if (!this.#conn.write(lease)) {
+            receiver.pause();
+            this.#onDrain = () => receiver.resume();
+          }
+        },
+        end: (error) => finish(error ?? new Error(`${file.path} ended after ${sent} of its ${file.size} bytes`)),
+      }, { op: "read", offset: 0 });
+      this.#fileStop = () => receiver.stop(() => finish(new Error("the connection closed during a file response")));
+      receiver.start();
+    });
+  }
+
+  #send(head: string, body?: Uint8Array): void {
+    this.#conn.write(scratch.subarray(0, assemble(head, body)));
+  }
+
+  async #errorResponse(ex: Exchange): Promise<Response> {
+    const onError = this.#ctx.onError;
+    if (onError) {
+      try {
+        const r = await onError(ex.error, ex.request);
+        if (r instanceof Response) return r;
+      } catch (e) {
+        logHandlerError(e);
+      }
+    } else {
+      logHandlerError(ex.error);
+    }
+    return new Response("Internal Server Error", { status: 500 });
+  }
+
+  // --- flow control and timers ---
+
+  #updateReading(): void {
+    const pause = this.#bodyPaused || this.#queue.length >= MAX_PIPELINED;
+    if (pause === this.#readingPaused) return;
+    this.#readingPaused = pause;
+    if (pause) this.#conn.pause();
+    else this.#conn.resume();
+  }
+
+  /**
+   * One timer per connection, re-aimed at each state change: the header deadline while a head
+   * arrives, `idleTimeout` between requests, while a body arrives and while a response is sent;
+   * none while the handler works on a request.
+   */
+  #updateTimer(): void {
+    if (this.#closed) return;
+    let seconds: number;
+    if (this.#parser.inHead) {
+      const now = performance.now();
+      if (this.#headStart === 0) this.#headStart = now;
+      seconds = Math.max(0.001, this.#ctx.headerTimeout - (now - this.#headStart) / 1000);
+      if (this.#ctx.headerTimeout === 0) seconds = this.#ctx.idleTimeout;
+    } else {
+      this.#headStart = 0;
+      const handlerBusy = this.#queue.length > 0 && !this.#writing && this.#receiving === undefined;
+      seconds = handlerBusy ? 0 : this.#ctx.idleTimeout;
+    }
+    if (seconds === this.#timerSeconds && !this.#parser.inHead) return;
+    this.#timerSeconds = seconds;
+    this.#conn.idleTimeout = seconds;
+  }
+}
+
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+
+function frameChunk(bytes: Uint8Array): Uint8Array {
+  const size = bytes.length.toString(16);
+  const out = new Uint8Array(size.length + 2 + bytes.length + 2);
+  for (let i = 0; i < size.length; i++) out[i] = size.charCodeAt(i);
+  out[size.length] = 13;
+  out[size.length + 1] = 10;
+  out.set(bytes, size.length + 2);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}
+
+function connectionHeader(ex: Exchange, close: boolean): string {
+  if (close) return "connection: close\r\n";
+  return ex.head.minor === 0 ? "connection: keep-alive\r\n" : "";
+}
+
+function chunkBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError(`a response body stream yielded ${describeValue(value)}, not bytes`);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "an object";
+  return typeof value === "string" ? "a string" : String(value);
+}
+
+function logHandlerError(error: unknown): void {
+  console.error("serve(): the handler failed; answered 500:", error);
+}
+
+function logResponseError(error: unknown): void {
+  console.error("serve(): a response failed after its head was sent; closed the connection:", error);
+}

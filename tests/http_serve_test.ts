@@ -1,0 +1,476 @@
+/**
+ * serve(): HTTP/1.1 with the Web fetch API, driven by raw sockets (every byte the server writes is
+ * checked), by the runtime's fetch() and by curl where it is installed, on 127.0.0.1.
+ */
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { type HttpServer, serve, type ServeOptions } from "../mod.ts";
+import { test } from "./harness.ts";
+import { sleep, waitFor } from "./clients.ts";
+import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
+
+const HOST = "Host: 127.0.0.1\r\n";
+
+/** Starts serve() on 127.0.0.1, a free port. */
+function start(
+  handler: (request: Request, info: import("../mod.ts").ServeInfo) => Response | Promise<Response>,
+  options: ServeOptions = {},
+): HttpServer {
+  return serve({ hostname: "127.0.0.1", port: 0, ...options }, handler);
+}
+
+/** Echoes method, path and body as JSON: what most tests need to see that a request parsed right. */
+async function describeRequest(request: Request): Promise<Response> {
+  const body = request.body ? await request.text() : null;
+  return Response.json({ method: request.method, url: request.url, body });
+}
+
+test("fetch(): GET, a 1 MiB POST echoed byte for byte, 404, JSON, HEAD", async () => {
+  await using server = start(async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/echo") return new Response(await request.arrayBuffer());
+    if (url.pathname === "/json") return Response.json({ got: await request.json() });
+    if (url.pathname === "/") return new Response("Hello, World!");
+    return new Response("nope", { status: 404 });
+  });
+  const base = `http://127.0.0.1:${server.port}`;
+  const hello = await fetch(`${base}/`);
+  assert.equal(hello.status, 200);
+  assert.equal(await hello.text(), "Hello, World!");
+  assert.equal(hello.headers.get("content-length"), "13");
+  assert.match(hello.headers.get("date") ?? "", /^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+
+  const big = new Uint8Array(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+  const echoed = new Uint8Array(await (await fetch(`${base}/echo`, { method: "POST", body: big })).arrayBuffer());
+  assert.equal(echoed.length, big.length);
+  assert.deepEqual(createHash("sha256").update(echoed).digest("hex"), createHash("sha256").update(big).digest("hex"));
+
+  const missing = await fetch(`${base}/missing`);
+  assert.equal(missing.status, 404);
+  assert.equal(await missing.text(), "nope");
+
+  const json = await fetch(`${base}/json`, { method: "POST", body: JSON.stringify({ a: [1, 2] }) });
+  assert.deepEqual(await json.json(), { got: { a: [1, 2] } });
+
+  const head = await fetch(`${base}/`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), "");
+  assert.equal(server.stats().requests, 5);
+});
+
+test("a handler written for Deno.serve and one written for Bun.serve run unchanged", async () => {
+  // Deno.serve style: (request, info) with info.remoteAddr; Bun.serve style: { fetch(req, server) } with requestIP.
+  await using deno = serve(
+    { port: 0, hostname: "127.0.0.1" },
+    (req: Request, info) =>
+      new Response(`${req.method} from ${info.remoteAddr.hostname} over ${info.remoteAddr.transport}`),
+  );
+  await using bun = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req: Request, server: { requestIP(r: Request): { address: string; family: string } | null }) {
+      const ip = server.requestIP(req);
+      return new Response(`${new URL(req.url).pathname} from ${ip?.address} (${ip?.family})`);
+    },
+  });
+  assert.equal(await (await fetch(`http://127.0.0.1:${deno.port}/`)).text(), "GET from 127.0.0.1 over tcp");
+  assert.equal(await (await fetch(`${bun.url}abc`)).text(), "/abc from 127.0.0.1 (IPv4)");
+});
+
+test("pipelined GET, POST, chunked POST and GET in one write: four responses in request order", async () => {
+  await using server = start(async (request) => {
+    // The first request answers last: order must come from the queue, not from the handlers.
+    if (new URL(request.url).pathname === "/slow") await sleep(50);
+    return describeRequest(request);
+  });
+  const client = await RawClient.open(server.port);
+  client.send(
+    `GET /slow HTTP/1.1\r\n${HOST}\r\n` +
+      `POST /cl HTTP/1.1\r\n${HOST}Content-Length: 5\r\n\r\nhello` +
+      `POST /chunked HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n` +
+      `GET /last?q=1 HTTP/1.1\r\n${HOST}\r\n`,
+  );
+  const bodies = [];
+  for (let i = 0; i < 4; i++) bodies.push(JSON.parse((await client.response()).text));
+  assert.deepEqual(bodies, [
+    { method: "GET", url: `http://127.0.0.1/slow`, body: null },
+    { method: "POST", url: `http://127.0.0.1/cl`, body: "hello" },
+    { method: "POST", url: `http://127.0.0.1/chunked`, body: "abcde" },
+    { method: "GET", url: `http://127.0.0.1/last?q=1`, body: null },
+  ]);
+  assert.equal(client.closed, false, "keep-alive");
+  client.close();
+});
+
+test("requests split at every byte offset parse as in one piece", async () => {
+  await using server = start(describeRequest);
+  const requests = [
+    `GET /a/b?c=d HTTP/1.1\r\n${HOST}User-Agent: split\r\n\r\n`,
+    `POST /form HTTP/1.1\r\n${HOST}Content-Length: 11\r\nContent-Type: text/plain\r\n\r\nhello world`,
+    `POST /up HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nT: 1\r\n\r\n`,
+  ];
+  for (const request of requests) {
+    const client = await RawClient.open(server.port);
+    const whole = JSON.parse((client.send(request), await client.response()).text);
+    for (let cut = 1; cut < request.length; cut++) {
+      await sendInPieces(client, [request.slice(0, cut), request.slice(cut)], 1);
+      const got = JSON.parse((await client.response()).text);
+      assert.deepEqual(got, whole, `split at ${cut}: ${JSON.stringify(request.slice(0, cut))}`);
+    }
+    // And one byte at a time.
+    await sendInPieces(client, [...request], 0);
+    assert.deepEqual(JSON.parse((await client.response()).text), whole, "one byte at a time");
+    client.close();
+  }
+});
+
+// [what, request, status]: each must be refused with `status` and the connection closed.
+const REFUSALS: [string, string | Uint8Array, number][] = [
+  [
+    "two different Content-Lengths",
+    `POST / HTTP/1.1\r\n${HOST}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`,
+    400,
+  ],
+  ["space before the colon", `POST / HTTP/1.1\r\n${HOST}Content-Length : 34\r\n\r\n`, 400],
+  [
+    "Transfer-Encoding with a space before the colon",
+    `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding : chunked\r\n\r\n`,
+    400,
+  ],
+  [
+    "Transfer-Encoding and Content-Length",
+    `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n`,
+    400,
+  ],
+  [
+    "Transfer-Encoding not ending in chunked",
+    `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked, gzip\r\n\r\n`,
+    400,
+  ],
+  ["Content-Length not decimal", `POST / HTTP/1.1\r\n${HOST}Content-Length: +3\r\n\r\nabc`, 400],
+  ["NUL in a value", `GET / HTTP/1.1\r\n${HOST}X-A: a\0b\r\n\r\n`, 400],
+  ["missing Host in 1.1", "GET / HTTP/1.1\r\n\r\n", 400],
+  ["two Hosts", `GET / HTTP/1.1\r\n${HOST}${HOST}\r\n`, 400],
+  ["obs-fold", `GET / HTTP/1.1\r\n${HOST}X-A: a\r\n b\r\n\r\n`, 400],
+  ["bare LF line endings", "GET / HTTP/1.1\nHost: 127.0.0.1\n\n", 400],
+  ["bare CR", `GET / HTTP/1.1\r\n${HOST}X-A: a\rb\r\n\r\n`, 400],
+  ["invalid token character in a name", `GET / HTTP/1.1\r\n${HOST}X(A): 1\r\n\r\n`, 400],
+  ["chunk size not hex", `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, 400],
+  ["chunk size overflow", `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n`, 400],
+  ["HTTP/2.0 request line", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505],
+  ["TLS ClientHello", new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), 400],
+  ["request target too long", `GET /${"a".repeat(9000)} HTTP/1.1\r\n${HOST}\r\n`, 414],
+  ["head too large", `GET / HTTP/1.1\r\n${HOST}X-Big: ${"b".repeat(17000)}\r\n\r\n`, 431],
+  ["body over maxRequestBodySize", `POST / HTTP/1.1\r\n${HOST}Content-Length: 2000000\r\n\r\n`, 413],
+];
+
+test("every MUST-level rejection of RFC 9112 is answered with its status and a close", async () => {
+  let handled = 0;
+  await using server = start(async (request) => {
+    await request.text(); // a broken chunked body fails here, after the head reached the handler
+    handled++;
+    return new Response("should not run");
+  }, { maxRequestBodySize: 1_000_000 });
+  for (const [what, request, status] of REFUSALS) {
+    const { response, closed } = await exchange(server.port, request);
+    assert.equal(response.status, status, what);
+    assert.equal(response.headers.get("connection"), "close", what);
+    assert.ok(closed, `${what}: the connection closes`);
+  }
+  assert.equal(handled, 0, "no refused request is answered by the handler");
+  assert.equal(server.stats().refused, REFUSALS.length);
+});
+
+test("no smuggling: a body that looks like a request is never answered as one", async () => {
+  const seen: string[] = [];
+  await using server = start((request) => {
+    seen.push(new URL(request.url).pathname);
+    return new Response("ok");
+  });
+  const smuggle = `GET /smuggled HTTP/1.1\r\n${HOST}\r\n`;
+  const attempts = [
+    // CL.TE and TE.CL: refused outright.
+    `POST /a HTTP/1.1\r\n${HOST}Content-Length: ${
+      4 + smuggle.length
+    }\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggle}`,
+    `POST /a HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n${smuggle}`,
+    // TE.TE with an obfuscated second coding, and a Content-Length hidden behind whitespace.
+    `POST /a HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${smuggle}`,
+    `POST /a HTTP/1.1\r\n${HOST}Content-Length : ${smuggle.length}\r\n\r\n${smuggle}`,
+    // A body (by Content-Length) holding a request: one request, its body.
+    `POST /body HTTP/1.1\r\n${HOST}Content-Length: ${smuggle.length}\r\n\r\n${smuggle}`,
+  ];
+  for (const raw of attempts) {
+    const client = await RawClient.open(server.port);
+    client.send(raw);
+    await client.response();
+    await client.waitClosed(200);
+    client.close();
+  }
+  assert.ok(!seen.includes("/smuggled"), `handled: ${seen.join(" ")}`);
+  assert.deepEqual(seen, ["/body"]);
+});
+
+test("Expect: 100-continue: 100 once the handler reads; a handler that does not read closes after its answer", async () => {
+  await using server = start(async (request) => {
+    if (new URL(request.url).pathname === "/read") return new Response(`got ${await request.text()}`);
+    return new Response("not reading", { status: 403 });
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`POST /read HTTP/1.1\r\n${HOST}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+  await client.waitFor("HTTP/1.1 100 Continue\r\n\r\n");
+  client.take("HTTP/1.1 100 Continue\r\n\r\n");
+  client.send("hello");
+  const r = await client.response();
+  assert.equal(r.text, "got hello");
+  assert.equal(r.headers.get("connection"), undefined, "still keep-alive");
+
+  client.send(`POST /deny HTTP/1.1\r\n${HOST}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+  const denied = await client.response();
+  assert.equal(denied.status, 403);
+  assert.equal(denied.headers.get("connection"), "close");
+  assert.ok(await client.waitClosed());
+  assert.ok(!client.pending.includes("100 Continue"));
+});
+
+test("HEAD gets the headers without a body; 204 and 304 carry no body", async () => {
+  await using server = start((request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/204") return new Response(null, { status: 204 });
+    if (path === "/304") return new Response(null, { status: 304 });
+    return new Response("twelve bytes", { headers: { "x-kind": "text" } });
+  });
+  const client = await RawClient.open(server.port);
+  client.send(
+    `HEAD / HTTP/1.1\r\n${HOST}\r\nGET /204 HTTP/1.1\r\n${HOST}\r\nGET /304 HTTP/1.1\r\n${HOST}\r\nGET / HTTP/1.1\r\n${HOST}\r\n`,
+  );
+  const head = await client.response(5000, true);
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("x-kind"), "text");
+  const no = await client.response();
+  assert.equal(no.status, 204);
+  assert.equal(no.headers.get("content-length"), undefined);
+  assert.equal((await client.response()).status, 304);
+  const get = await client.response();
+  assert.equal(get.text, "twelve bytes", "the HEAD's body was not sent: the next response parses");
+  client.close();
+});
+
+test("keep-alive by default in 1.1; HTTP/1.0 and Connection: close close; 1.0 keep-alive stays", async () => {
+  await using server = start(() => new Response("x"));
+  const a = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal(a.closed, false);
+  const b = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}Connection: close\r\n\r\n`);
+  assert.ok(b.closed);
+  assert.equal(b.response.headers.get("connection"), "close");
+  const c = await exchange(server.port, "GET / HTTP/1.0\r\n\r\n");
+  assert.ok(c.closed);
+  const d = await exchange(server.port, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  assert.equal(d.closed, false);
+  assert.equal(d.response.headers.get("connection"), "keep-alive");
+  // Requests pipelined after a Connection: close are not served.
+  const client = await RawClient.open(server.port);
+  client.send(`GET /1 HTTP/1.1\r\n${HOST}Connection: close\r\n\r\nGET /2 HTTP/1.1\r\n${HOST}\r\n`);
+  await client.response();
+  assert.ok(await client.waitClosed());
+  assert.equal(client.pending, "");
+  assert.equal(server.stats().requests, 5);
+});
+
+test("a streaming body goes out chunked as it is produced, with backpressure from a client that does not read", async () => {
+  let pulled = 0;
+  const piece = new Uint8Array(64 * 1024).fill(97);
+  await using server = start(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulled++;
+          if (pulled > 800) controller.close(); // 50 MiB
+          else controller.enqueue(piece);
+        },
+      }),
+    )
+  );
+  const client = await RawClient.open(server.port);
+  client.socket.pause(); // reads nothing
+  client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+  await sleep(500);
+  const stalled = pulled;
+  assert.ok(stalled < 200, `the stream was pulled ${stalled} times (64 KiB each) for a client that reads nothing`);
+  await sleep(300);
+  assert.ok(pulled <= stalled + 1, "pulling stopped while the client does not read");
+  client.socket.resume();
+  assert.ok(await waitFor(() => client.received >= 800 * piece.length, 30_000), "the whole body arrives");
+  const r = await client.response(30_000);
+  assert.ok(r.chunked);
+  assert.equal(r.body.length, 800 * piece.length);
+  client.close();
+});
+
+test("a request body the handler reads late is held back by TCP, not buffered whole; it arrives intact", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  await using server = start(async (request) => {
+    await gate;
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    return new Response(createHash("sha256").update(bytes).digest("hex"));
+  });
+  const body = new Uint8Array(20 << 20);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff;
+  const client = await RawClient.open(server.port);
+  client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: ${body.length}\r\n\r\n`);
+  client.send(body);
+  await sleep(300);
+  // What the client could not send yet waits in its own socket: the server holds back.
+  assert.ok(client.socket.writableLength > 10 << 20, `client buffered ${client.socket.writableLength} bytes`);
+  release();
+  const r = await client.response(30_000);
+  assert.equal(r.text, createHash("sha256").update(body).digest("hex"));
+  client.close();
+});
+
+test("a handler that throws, rejects or returns a non-Response gets a 500; the connection stays usable", async () => {
+  const errors: unknown[] = [];
+  const originalError = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    await using server = start(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/throw") throw new Error("boom");
+      if (path === "/reject") return await Promise.reject(new Error("later"));
+      if (path === "/nothing") return undefined as unknown as Response;
+      return new Response("fine");
+    });
+    const client = await RawClient.open(server.port);
+    for (const path of ["/throw", "/reject", "/nothing", "/"]) client.send(`GET ${path} HTTP/1.1\r\n${HOST}\r\n`);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await client.response()).status);
+    assert.deepEqual(statuses, [500, 500, 500, 200]);
+    assert.equal(client.closed, false);
+    assert.equal(server.stats().handlerErrors, 3);
+    assert.equal(errors.length, 3, "each failure logged once");
+    client.close();
+  } finally {
+    console.error = originalError;
+  }
+});
+
+test("onError answers for a failed handler; if onError fails too, 500", async () => {
+  await using server = start(() => {
+    throw new RangeError("bad range");
+  }, {
+    onError: (error, request) =>
+      new Response(`${(error as Error).message} at ${new URL(request!.url).pathname}`, { status: 418 }),
+  });
+  const r = await exchange(server.port, `GET /x HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal(r.response.status, 418);
+  assert.equal(r.response.text, "bad range at /x");
+});
+
+test("timeouts: a head not finished within headerTimeout gets 408; an idle keep-alive connection closes", async () => {
+  await using server = start(() => new Response("x"), { headerTimeout: 1, idleTimeout: 1 });
+  const slow = await RawClient.open(server.port);
+  const began = Date.now();
+  // A slowloris: one byte every 300 ms keeps the connection busy but never finishes the head.
+  const drip = setInterval(() => slow.closed || slow.send("a"), 300);
+  slow.send(`GET / HTTP/1.1\r\n${HOST}X-Slow: `);
+  try {
+    const r = await slow.response(5000);
+    assert.equal(r.status, 408);
+    const took = Date.now() - began;
+    assert.ok(took >= 900 && took < 2000, `408 after ${took} ms`);
+    assert.ok(await slow.waitClosed());
+  } finally {
+    clearInterval(drip);
+  }
+  const idle = await RawClient.open(server.port);
+  idle.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+  await idle.response();
+  const at = Date.now();
+  assert.ok(await idle.waitClosed(4000), "closed after idleTimeout");
+  assert.ok(Date.now() - at >= 700, "not before idleTimeout");
+});
+
+test("a handler that takes longer than idleTimeout still gets its response out", async () => {
+  await using server = start(async () => {
+    await sleep(1800);
+    return new Response("late but fine");
+  }, { idleTimeout: 1 });
+  const r = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`, { ms: 5000 });
+  assert.equal(r.response.text, "late but fine");
+});
+
+test("ten clients that pipeline requests and never read: parsing pauses, memory stays bounded, others are served", async () => {
+  await using server = start(() => new Response("y".repeat(1000)));
+  const hogs: RawClient[] = [];
+  const burst = `GET / HTTP/1.1\r\n${HOST}\r\n`.repeat(2000);
+  for (let i = 0; i < 10; i++) {
+    const hog = await RawClient.open(server.port);
+    hog.socket.pause();
+    for (let j = 0; j < 20; j++) hog.send(burst); // 40,000 requests, 40 MB of answers each
+    hogs.push(hog);
+  }
+  await sleep(1000);
+  const afterOne = server.stats().requests;
+  await sleep(500);
+  assert.equal(server.stats().requests, afterOne, "no more requests handled once every hog's socket is full");
+  assert.ok(afterOne < 10 * 40_000, `${afterOne} requests handled`);
+  const ok = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal(ok.response.status, 200);
+  for (const hog of hogs) hog.close();
+  assert.ok(await waitFor(() => server.connections === 0, 5000));
+});
+
+test("graceful stop: a request in flight is answered, idle connections close at once, new ones are refused", async () => {
+  let started!: () => void;
+  const inFlight = new Promise<void>((resolve) => (started = resolve));
+  const server = start(async () => {
+    started();
+    await sleep(300);
+    return new Response("finished");
+  });
+  const idle = await RawClient.open(server.port);
+  const busy = await RawClient.open(server.port);
+  busy.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+  await inFlight;
+  const stopped = server.stop();
+  assert.ok(await idle.waitClosed(1000), "the idle connection closes at once");
+  const r = await busy.response();
+  assert.equal(r.text, "finished");
+  assert.equal(r.headers.get("connection"), "close");
+  await stopped;
+  await server.finished;
+  await assert.rejects(RawClient.open(server.port));
+});
+
+test("curl: GET, a chunked upload, HTTP/1.0 and a 404 (where curl is installed)", async () => {
+  await using server = start(async (request) => {
+    if (request.method === "POST") return new Response(`${(await request.text()).length} bytes`);
+    return new URL(request.url).pathname === "/"
+      ? new Response("hi from curl test")
+      : new Response("", { status: 404 });
+  });
+  const curl = (...args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile("curl", ["-sS", ...args], (error, stdout) => (error ? reject(error) : resolve(String(stdout))))
+    );
+  const base = `http://127.0.0.1:${server.port}`;
+  assert.equal(await curl(`${base}/`), "hi from curl test");
+  assert.equal(
+    await curl("-H", "Transfer-Encoding: chunked", "--data-binary", "x".repeat(100_000), `${base}/up`),
+    "100000 bytes",
+  );
+  assert.equal(await curl("--http1.0", `${base}/`), "hi from curl test");
+  assert.equal(await curl("-o", "/dev/null", "-w", "%{http_code}", `${base}/nope`), "404");
+}, { skip: !hasCurl() && "curl is not installed" });
+
+function hasCurl(): boolean {
+  try {
+    execFileSync("curl", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
