@@ -552,7 +552,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   #send(head: string, body?: Uint8Array): void {
-    this.#conn.write(scratch.subarray(0, assemble(head, body)));
+    const length = assemble(head, body); // first: it may replace scratch with a larger buffer
+    this.#conn.write(scratch.subarray(0, length));
   }
 
   async #errorResponse(ex: Exchange): Promise<Response> {
