@@ -258,6 +258,24 @@ test("HEAD gets the headers without a body; 204 and 304 carry no body", async ()
   client.close();
 });
 
+test("response headers go out as the handler set them: two Set-Cookie lines, a Date of its own, latin1 bytes", async () => {
+  await using server = start(() => {
+    const headers = new Headers({ "x-latin1": "caf\u00e9", date: "Tue, 01 Jan 2030 00:00:00 GMT" });
+    headers.append("set-cookie", "a=1");
+    headers.append("set-cookie", "b=2");
+    return new Response("ok", { headers });
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+  await client.waitFor("ok");
+  const head = client.pending;
+  assert.match(head, /\r\nset-cookie: a=1\r\nset-cookie: b=2\r\n/);
+  assert.match(head, /\r\ndate: Tue, 01 Jan 2030 00:00:00 GMT\r\n/);
+  assert.equal(head.match(/\r\ndate:/g)?.length, 1, "one Date");
+  assert.ok(head.includes("x-latin1: caf\u00e9\r\n"), "0xE9 sent as one byte, not UTF-8");
+  client.close();
+});
+
 test("keep-alive by default in 1.1; HTTP/1.0 and Connection: close close; 1.0 keep-alive stays", async () => {
   await using server = start(() => new Response("x"));
   const a = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
