@@ -39,6 +39,9 @@ export const uringSymbols = {
   io_uring_free_probe: { args: ["ptr"], ret: "void" },
   /** int io_uring_register_buf_ring(struct io_uring *ring, struct io_uring_buf_reg *reg, unsigned flags) */
   io_uring_register_buf_ring: { args: ["ptr", "ptr", "u32"], ret: "i32" },
+  /** int io_uring_register_ring_fd(struct io_uring *ring): later io_uring_enter calls of this thread
+   *  pass a registered index instead of the fd (IORING_REGISTER_RING_FDS, 5.18); since 2.2 */
+  io_uring_register_ring_fd: { args: ["ptr"], ret: "i32" },
   /** int io_uring_unregister_buf_ring(struct io_uring *ring, int bgid) */
   io_uring_unregister_buf_ring: { args: ["ptr", "i32"], ret: "i32" },
 } as const satisfies Record<string, SymbolSpec>;

@@ -83,6 +83,8 @@ export class Ring {
   readonly features: number;
   /** The ring's file descriptor. */
   readonly fd: number;
+  /** The ring fd is registered (IORING_REGISTER_RING_FDS) for this thread's liburing calls. */
+  readonly ringFdRegistered: boolean = false;
 
   readonly #mem: NativeMemory;
   readonly #ring: Ptr;
@@ -216,6 +218,10 @@ export class Ring {
       this.#sqHeadSeen = Atomics.load(this.#sqRing, this.#sqHeadIdx) | 0;
       this.#cqHead = Atomics.load(this.#cqRing, this.#cqHeadIdx);
       this.#deferTaskrun = (this.setupFlags & abi.IORING_SETUP_DEFER_TASKRUN) !== 0;
+      // liburing's submit and wait calls on this thread then skip the fd-table lookup of every
+      // io_uring_enter. The off-thread waiter enters with the plain fd, which stays valid. A kernel
+      // before 5.18 refuses it: the plain fd it is.
+      this.ringFdRegistered = native.uring.io_uring_register_ring_fd(mem.ptr) === 1;
     } catch (e) {
       native.uring.io_uring_queue_exit(mem.ptr);
       mem.free();

@@ -41,6 +41,19 @@ function collect(ring: Ring, n: number, timeoutMs = 2000): Cqe[] {
   return out;
 }
 
+test("the ring fd is registered (5.18+): submits and waits go through the registered index, the waiter through the fd", async () => {
+  using ring = new Ring({ entries: 8 });
+  const [major, minor] = (await import("node:os")).release().split(".").map(Number);
+  assert.equal(ring.ringFdRegistered, major > 5 || (major === 5 && minor >= 18));
+  prepNop(ring.sqes, ring.getSqe());
+  assert.equal(ring.submitAndWait(1, 1000), 1);
+  assert.equal(collect(ring, 1).length, 1);
+  prepNop(ring.sqes, ring.getSqe());
+  ring.submit();
+  await ring.waitOffThread(); // another thread, the plain fd
+  assert.equal(collect(ring, 1).length, 1);
+});
+
 test("NOP round trips echo 53-bit user_data in order", () => {
   using ring = new Ring({ entries: 64 });
   const sent: number[] = [];
