@@ -584,3 +584,26 @@ test("limits are validated and defaulted", () => {
   assert.ok(error instanceof Error);
   assert.deepEqual([error.name, error.status, error.message], ["HttpParseError", 431, "too large"]);
 });
+
+test("stop(): feed returns at the next message boundary with the rest unparsed; feeding the rest goes on", () => {
+  const parser = new RequestParser();
+  const log = new Log();
+  const get = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+  const post = "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz";
+  const all = bytes(post + get + get);
+  let heads = 0;
+  const stopping: ParserSink = {
+    onHead: (h) => {
+      log.onHead(h);
+      if (++heads === 1) parser.stop(); // asked during the POST's head: takes effect after its body
+    },
+    onBody: (b) => log.onBody(b),
+    onMessageEnd: () => log.onMessageEnd(),
+  };
+  const used = parser.feed(all, stopping);
+  assert.equal(used, post.length, "stopped right after the POST's body");
+  assert.deepEqual(log.events.map((e) => e[0]), ["head", "body", "end"]);
+  assert.equal(parser.idle, true);
+  assert.equal(parser.feed(all.subarray(used), stopping), all.length - used, "no stop asked: all of it");
+  assert.deepEqual(log.events.map((e) => e[0]), ["head", "body", "end", "head", "end", "head", "end"]);
+});

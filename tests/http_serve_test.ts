@@ -492,3 +492,171 @@ function hasCurl(): boolean {
     return false;
   }
 }
+
+// Found by a newcomer's programs written from the README (each failed before its fix).
+
+test("100 pipelined requests in one write to a handler that never answers: 16 handler calls, not 100", async () => {
+  let calls = 0;
+  await using server = start(() => {
+    calls++;
+    return new Promise<Response>(() => {});
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`.repeat(100));
+  await sleep(300);
+  assert.equal(calls, 16, "parsing stops at 16 requests ahead of their responses, inside one receive too");
+  client.close();
+  await server.stop(true);
+});
+
+test("pipelined requests held back by the cap are answered, in order, as earlier responses go out", async () => {
+  await using server = start(async (request) => {
+    await sleep(1);
+    return new Response(new URL(request.url).pathname);
+  });
+  const client = await RawClient.open(server.port);
+  let burst = "";
+  for (let i = 0; i < 100; i++) burst += `GET /${i} HTTP/1.1\r\n${HOST}\r\n`;
+  client.send(burst);
+  for (let i = 0; i < 100; i++) assert.equal((await client.response()).text, `/${i}`);
+  client.close();
+});
+
+test("serve() refuses a bad signal before it binds; serve(handler, options) and two handlers are refused", async () => {
+  const probe = start(() => new Response(""));
+  const port = probe.port;
+  await probe.stop(true);
+  assert.throws(
+    () => serve({ port, hostname: "127.0.0.1", signal: {} as AbortSignal }, () => new Response("")),
+    /signal must be an AbortSignal/,
+  );
+  await using again = serve({ port, hostname: "127.0.0.1" }, () => new Response("free")); // the port was not taken
+  assert.equal(await (await fetch(`http://127.0.0.1:${again.port}/`)).text(), "free");
+  const handler = () => new Response("");
+  assert.throws(() => serve(handler, { port: 0 } as unknown as undefined), /takes nothing after the handler/);
+  assert.throws(() => serve({ port: 0, fetch: handler }, handler), /got 2 handlers/);
+  assert.throws(() => (serve as (o?: unknown) => unknown)(), /needs a handler/);
+});
+
+test("request.signal aborts when the client leaves before the answer; a half-closed client waits at most idleTimeout", async () => {
+  const aborted: string[] = [];
+  await using server = start((request) =>
+    new Promise<Response>((resolve) => {
+      request.signal.addEventListener("abort", () => {
+        aborted.push(new URL(request.url).pathname);
+        resolve(new Response("too late"));
+      });
+    }), { idleTimeout: 1 });
+  const reset = await RawClient.open(server.port);
+  reset.send(`GET /reset HTTP/1.1\r\n${HOST}\r\n`);
+  await sleep(100);
+  reset.socket.resetAndDestroy();
+  assert.ok(await waitFor(() => aborted.includes("/reset"), 2000), "a reset aborts request.signal");
+
+  const ended = await RawClient.open(server.port);
+  ended.socket.end(`GET /ended HTTP/1.1\r\n${HOST}\r\n`); // FIN right after the request
+  assert.ok(await waitFor(() => aborted.includes("/ended"), 4000), "after idleTimeout the handler is given up");
+  assert.ok(await waitFor(() => server.connections === 0, 2000), "and the connection is closed");
+});
+
+test("a half-closed client still gets an answer that comes within idleTimeout", async () => {
+  await using server = start(async () => {
+    await sleep(200);
+    return new Response("answered");
+  }, { idleTimeout: 2 });
+  const client = await RawClient.open(server.port);
+  client.socket.end(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal((await client.response()).text, "answered");
+});
+
+test("the second argument serves Bun handlers too: port, hostname, url, stop(), upgrade(); `this` is the server", async () => {
+  let seen = "";
+  await using server = serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(this: unknown, request, srv) {
+      if (srv.upgrade(request)) return new Response(null, { status: 101 });
+      seen = `${srv.port} ${srv.hostname} ${srv.url} ${this === server}`;
+      return new Response("ok");
+    },
+  });
+  await (await fetch(`http://127.0.0.1:${server.port}/`)).text();
+  assert.equal(seen, `${server.port} 127.0.0.1 http://127.0.0.1:${server.port}/ true`);
+});
+
+test("a body that fails before a byte went out gets a 500, not an empty reply", async () => {
+  const errors: unknown[] = [];
+  const originalError = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    const shared = new Response("once");
+    await using server = start((request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/twice") return shared; // its body is used up by the first answer
+      if (path === "/fails") return new Response(new ReadableStream({ pull: (c) => c.error(new Error("at once")) }));
+      if (path === "/string") {
+        return new Response(new ReadableStream({ start: (c) => c.enqueue("not bytes" as unknown as Uint8Array) }));
+      }
+      return new Response("?");
+    });
+    const client = await RawClient.open(server.port);
+    client.send(`GET /twice HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal((await client.response()).text, "once");
+    for (const path of ["/twice", "/fails", "/string"]) {
+      client.send(`GET ${path} HTTP/1.1\r\n${HOST}\r\n`);
+      const r = await client.response();
+      assert.equal(r.status, 500, path);
+      assert.equal(r.headers.get("content-type"), "text/plain;charset=utf-8");
+    }
+    assert.equal(server.stats().handlerErrors, 3);
+    client.close();
+  } finally {
+    console.error = originalError;
+  }
+});
+
+test("HEAD carries the Content-Length a GET would get; info.completed resolves when sent and rejects when not", async () => {
+  const outcomes: string[] = [];
+  await using server = start((request, info) => {
+    info.completed.then(
+      () => outcomes.push(`sent ${new URL(request.url).pathname}`),
+      () => outcomes.push(`lost ${new URL(request.url).pathname}`),
+    );
+    if (new URL(request.url).pathname === "/slow") return sleep(300).then(() => new Response("late"));
+    return new Response("twelve bytes");
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`HEAD / HTTP/1.1\r\n${HOST}\r\n`);
+  const head = await client.response(5000, true);
+  assert.equal(head.headers.get("content-length"), "12");
+  client.send(`GET /slow HTTP/1.1\r\n${HOST}\r\n`);
+  await sleep(50);
+  client.socket.resetAndDestroy();
+  assert.ok(await waitFor(() => outcomes.length === 2, 2000), outcomes.join());
+  assert.deepEqual(outcomes, ["sent /", "lost /slow"]);
+});
+
+test('hostname "::" takes IPv4 clients too (dual stack, as Deno.serve and Bun.serve)', async () => {
+  await using server = serve({ port: 0, hostname: "::" }, () => new Response("both"));
+  assert.equal(await (await fetch(`http://127.0.0.1:${server.port}/`)).text(), "both");
+  assert.equal(await (await fetch(`http://[::1]:${server.port}/`)).text(), "both");
+});
+
+test("a client that leaves mid-upload is neither logged nor counted as a handler failure", async () => {
+  const errors: unknown[] = [];
+  const originalError = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    await using server = start(async (request) => new Response(`${(await request.arrayBuffer()).byteLength}`));
+    const client = await RawClient.open(server.port);
+    client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: 100000\r\n\r\n` + "x".repeat(1000));
+    await sleep(100);
+    client.socket.resetAndDestroy();
+    assert.ok(await waitFor(() => server.connections === 0, 2000));
+    await sleep(50);
+    assert.equal(server.stats().handlerErrors, 0);
+    assert.equal(errors.length, 0, JSON.stringify(errors));
+  } finally {
+    console.error = originalError;
+  }
+});

@@ -300,6 +300,7 @@ export class RequestParser {
   #chunkLine = 0;
   /** Sum of the chunk sizes of the current body. */
   #chunkTotal = 0;
+  #stopRequested = false;
 
   /** A parser with `limits` (the rest from {@link DEFAULT_PARSER_LIMITS}); each must be a positive integer. */
   constructor(limits: Partial<ParserLimits> = {}) {
@@ -329,23 +330,38 @@ export class RequestParser {
   }
 
   /**
-   * Parses all of `chunk`, calling the sink; throws HttpParseError on the first violation (the parser is
-   * then dead: every later feed throws the same error).
+   * Parses `chunk`, calling the sink; returns how many bytes it used: all of them, unless the sink
+   * called stop() (then up to the message boundary after that call; feed the rest later). Throws
+   * HttpParseError on the first violation (the parser is then dead: every later feed throws the same error).
    */
-  feed(chunk: Uint8Array, sink: ParserSink): void {
+  feed(chunk: Uint8Array, sink: ParserSink): number {
     if (this.#error) throw this.#error;
     try {
       const end = chunk.length;
       for (let i = 0; i < end;) {
         const s = this.#state;
+        if (this.#stopRequested && s === S_START) {
+          this.#stopRequested = false;
+          return i;
+        }
         if (s < B_LENGTH) i = this.#head(chunk, i, sink);
         else if (s < C_DATA_CR) i = this.#data(chunk, i, sink);
         else i = this.#chunkFraming(chunk, i);
       }
+      this.#stopRequested = false;
+      return end;
     } catch (e) {
       if (e instanceof HttpParseError) this.#error = e;
       throw e;
     }
+  }
+
+  /**
+   * Asks the running feed() to return at the next message boundary (before the next request's first
+   * byte), leaving the rest of its chunk unparsed: a sink that holds enough requests calls it.
+   */
+  stop(): void {
+    this.#stopRequested = true;
   }
 
   /** Scans head (or trailer) bytes from b[i]; returns where it stopped: the chunk's end, or just past the head. */

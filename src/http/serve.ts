@@ -219,17 +219,24 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  * @throws {UringError} when the socket cannot be bound (`EADDRINUSE`, ...).
  */
 export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandler): HttpServer {
+  const usage = "serve(handler), serve(options, handler) or serve({ ...options, fetch })";
   if (typeof options === "function") {
+    if (handler !== undefined) throw new TypeError(`serve(handler, ...) takes nothing after the handler: ${usage}`);
     handler = options;
     options = {};
   }
+  if (options === undefined) throw new TypeError(`serve() needs a handler: ${usage}`);
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`serve() options must be an object, got ${describe(options)}`);
   }
   checkOptionKeys("serve()", options, SERVE_KEYS);
-  const fetch = handler ?? options.fetch ?? options.handler;
-  if (typeof fetch !== "function") {
-    throw new TypeError("serve() needs a handler: serve(handler), serve(options, handler) or serve({ fetch })");
+  const given = [handler, options.fetch, options.handler].filter((h) => h !== undefined);
+  if (given.length > 1) throw new TypeError(`serve() got ${given.length} handlers; give one: ${usage}`);
+  const fetch = given[0];
+  if (typeof fetch !== "function") throw new TypeError(`serve() needs a handler function: ${usage}`);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
   }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError(`onError must be a function, got ${describe(options.onError)}`);
@@ -245,6 +252,7 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   const hostname = options.hostname ?? "0.0.0.0";
   const ctx: HttpContext = {
     handler: fetch,
+    server: undefined,
     onError: options.onError,
     limits: {
       maxHeaderSize: positiveInteger("maxHeaderSize", options.maxHeaderSize, DEFAULT_PARSER_LIMITS.maxHeaderSize),
@@ -305,7 +313,8 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   );
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   (ctx as { defaultHost: string }).defaultHost = `${host}:${server.port}`;
-  const http = new HttpServer(server, counters, options.signal);
+  const http = new HttpServer(server, counters, signal);
+  ctx.server = http;
   void http.finished.then(() => filePool?.close());
   if (options.onListen) {
     try {

@@ -22,20 +22,35 @@ export interface SocketAddressInfo {
   port: number;
 }
 
+/** What a ServeInfo relays from its server (an HttpServer). */
+export interface ServeServer {
+  /** The port listened on. */
+  readonly port: number;
+  /** The address listened on. */
+  readonly hostname: string;
+  /** `http://HOST:PORT/`. */
+  readonly url: URL;
+  /** See HttpServer.stop(). */
+  stop(force?: boolean | { graceMs?: number }): Promise<void>;
+}
+
 /**
- * The second argument of a serve() handler: what `Deno.serve` passes (`remoteAddr`, `completed`)
- * and what a `Bun.serve` handler asks its server for (`requestIP()`), so handlers written for
- * either run unchanged.
+ * The second argument of a serve() handler. It carries what `Deno.serve` passes (`remoteAddr`,
+ * `completed`) and what a `Bun.serve` handler uses of its server (`requestIP()`, `port`, `hostname`,
+ * `url`, `stop()`, `upgrade()`), so handlers written for either run unchanged.
  */
 export class ServeInfo {
   readonly #conn: Connection<unknown>;
+  readonly #server: ServeServer | undefined;
   #completed: Promise<void> | undefined;
-  #settle: (() => void) | undefined;
+  #settle: ((error?: Error) => void) | undefined;
   #done = false;
+  #error: Error | undefined;
 
   /** @ignore Made by serve() for each request. */
-  constructor(conn: Connection<unknown>) {
+  constructor(conn: Connection<unknown>, server: ServeServer | undefined) {
     this.#conn = conn;
+    this.#server = server;
   }
 
   #peer(): SocketAddress | undefined {
@@ -59,15 +74,47 @@ export class ServeInfo {
     return { address: peer.hostname, family: peer.family === "ipv6" ? "IPv6" : "IPv4", port: peer.port };
   }
 
-  /** Settles once the response has been handed to the kernel, or the connection closed before that. */
+  /**
+   * Resolves once the whole response has been handed to the kernel; rejects when it was not (the
+   * client left first, or the response's body failed).
+   */
   get completed(): Promise<void> {
-    if (this.#done) return Promise.resolve();
-    return this.#completed ??= new Promise<void>((resolve) => (this.#settle = resolve));
+    if (this.#done) return this.#error ? Promise.reject(this.#error) : Promise.resolve();
+    return this.#completed ??= new Promise<void>((resolve, reject) => {
+      this.#settle = (error) => (error ? reject(error) : resolve());
+    });
   }
 
-  /** @ignore The exchange is over (its response is sent, or its connection closed). */
-  [kFinish](): void {
+  /** The server's port (Bun's `server.port`). */
+  get port(): number {
+    return this.#server?.port ?? 0;
+  }
+
+  /** The server's address (Bun's `server.hostname`). */
+  get hostname(): string {
+    return this.#server?.hostname ?? "";
+  }
+
+  /** The server's URL (Bun's `server.url`). */
+  get url(): URL | undefined {
+    return this.#server?.url;
+  }
+
+  /** Stops the server (Bun's `server.stop()`): see HttpServer.stop(). */
+  stop(force?: boolean | { graceMs?: number }): Promise<void> {
+    return this.#server?.stop(force) ?? Promise.resolve();
+  }
+
+  /** Bun's `server.upgrade(request)`: WebSockets are not supported here, so always false (not upgraded). */
+  upgrade(_request?: Request, _options?: unknown): false {
+    return false;
+  }
+
+  /** @ignore The exchange is over: its response is out (no error), or it never will be. */
+  [kFinish](error?: Error): void {
+    if (this.#done) return;
     this.#done = true;
-    this.#settle?.();
+    this.#error = error;
+    this.#settle?.(error);
   }
 }

@@ -58,9 +58,16 @@ function closedOnFailure(fd: number, setUp: (fd: number) => void): number {
   }
 }
 
+/** "::" (or "[::]", "0::0", ...): the unspecified IPv6 address. */
+function isUnspecifiedIPv6(host: string): boolean {
+  const h = host.startsWith("[") ? host.slice(1, -1) : host;
+  return h.includes(":") && /^[0:]+$/.test(h);
+}
+
 /**
  * A close-on-exec TCP socket, bound and listening; returns its fd. SO_REUSEADDR always,
- * SO_REUSEPORT on request, IPV6_V6ONLY for IPv6 addresses. Accept on it with the ring
+ * SO_REUSEPORT on request; "::" is dual stack (IPv4 connections arrive as ::ffff:a.b.c.d), other IPv6
+ * addresses IPV6_V6ONLY. Accept on it with the ring
  * (`prepAccept`, `prepMultishotAccept`); close it with closeFd().
  *
  * @example
@@ -88,7 +95,11 @@ export function tcpListen(options: TcpListenOptions = {}): number {
   return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
     setIntOption(fd, abi.SOL_SOCKET, abi.SO_REUSEADDR, 1, "SO_REUSEADDR");
     if (options.reusePort) setIntOption(fd, abi.SOL_SOCKET, abi.SO_REUSEPORT, 1, "SO_REUSEPORT");
-    if (len === abi.SOCKADDR_IN6_SIZE) setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+    // "::" takes IPv4 connections too (dual stack, as Node, Deno and Bun listen on it, whatever the
+    // sysctl says); any other IPv6 address only its own.
+    if (len === abi.SOCKADDR_IN6_SIZE) {
+      setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, isUnspecifiedIPv6(host) ? 0 : 1, "IPV6_V6ONLY");
+    }
     sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
     sys("listen", native.libc.listen(fd, backlog));
   });
