@@ -660,3 +660,32 @@ test("a client that leaves mid-upload is neither logged nor counted as a handler
     console.error = originalError;
   }
 });
+
+test("body chunks kept by the handler stay intact: 300 KB chunked in uneven pieces, read chunk by chunk", async () => {
+  await using server = start(async (request) => {
+    const kept: Uint8Array[] = [];
+    const reader = request.body!.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) kept.push(r.value);
+    const all = new Uint8Array(kept.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of kept) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new Response(createHash("sha256").update(all).digest("hex"));
+  });
+  const body = new Uint8Array(300_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 131 + (i >> 8)) & 0xff;
+  const client = await RawClient.open(server.port);
+  client.send(`POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n`);
+  for (let at = 0, n = 1; at < body.length; n = (n * 7 + 3) % 9000 + 1) {
+    const piece = body.subarray(at, at + n);
+    client.send(`${piece.length.toString(16)}\r\n`);
+    client.send(piece);
+    client.send("\r\n");
+    at += piece.length;
+  }
+  client.send("0\r\n\r\n");
+  assert.equal((await client.response(10_000)).text, createHash("sha256").update(body).digest("hex"));
+  client.close();
+});

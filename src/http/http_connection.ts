@@ -279,9 +279,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (this.#queue.length >= MAX_PIPELINED) this.#parser.stop();
     if (head.contentLength !== 0) {
       this.#receiving = ex;
-      this.#bodyStart = performance.now();
+      this.#bodyStart = Date.now();
       this.#bodyBytes = 0;
-      if (head.method !== "GET" && head.method !== "HEAD") ex.body = new RequestBody(this);
+      if (head.method !== "GET" && head.method !== "HEAD") ex.body = new RequestBody(this, head.contentLength);
     } else {
       ex.received = true;
     }
@@ -338,7 +338,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     }
     if (this.#bodyPaused) {
       this.#bodyPaused = false;
-      this.#bodyStart = performance.now(); // the time the handler was not reading is not the client's
+      this.#bodyStart = Date.now(); // the time the handler was not reading is not the client's
       this.#bodyBytes = 0;
       this.#updateReading();
     }
@@ -415,7 +415,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   #checkBodyRate(): void {
-    const elapsed = performance.now() - this.#bodyStart;
+    const elapsed = Date.now() - this.#bodyStart;
     if (this.#ctx.minBodyRate > 0 && !this.#bodyPaused && elapsed > BODY_RATE_GRACE_MS) {
       if (this.#bodyBytes / (elapsed / 1000) < this.#ctx.minBodyRate) this.#refuse(408);
     }
@@ -437,15 +437,21 @@ export class HttpConnection implements ParserSink, BodyOwner {
     }
     this.#writing = true;
     this.#updateTimer();
-    this.#respond(ex).then(
-      (close) => this.#written(ex, close),
-      (error) => {
-        // The connection closed under the response, or the response's body failed after its head
-        // went out: the only honest thing left is to close.
-        if (!this.#closed) logResponseError(error);
-        this.#written(ex, true, error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+    void this.#write(ex);
+  }
+
+  async #write(ex: Exchange): Promise<void> {
+    let close = true;
+    let error: Error | undefined;
+    try {
+      close = await this.#respond(ex);
+    } catch (e) {
+      // The connection closed under the response, or the response's body failed after its head
+      // went out: the only honest thing left is to close.
+      if (!this.#closed) logResponseError(e);
+      error = e instanceof Error ? e : new Error(String(e));
+    }
+    this.#written(ex, close, error);
   }
 
   #written(ex: Exchange, close: boolean, error?: Error): void {
@@ -678,7 +684,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (this.#closed) return;
     let seconds: number;
     if (this.#parser.inHead) {
-      const now = performance.now();
+      const now = Date.now();
       if (this.#headStart === 0) this.#headStart = now;
       seconds = Math.max(0.001, this.#ctx.headerTimeout - (now - this.#headStart) / 1000);
       if (this.#ctx.headerTimeout === 0) seconds = this.#ctx.idleTimeout;

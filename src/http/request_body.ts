@@ -6,6 +6,8 @@
 
 /** Bytes a body may hold unread before the connection stops reading. */
 const BODY_HIGH_WATER = 64 * 1024;
+/** Copies go into slabs of up to this many bytes, each chunk a view of one. */
+const SLAB_SIZE = 64 * 1024;
 
 /** What a body tells its connection. */
 export interface BodyOwner {
@@ -19,20 +21,23 @@ export class RequestBody {
   readonly stream: ReadableStream<Uint8Array>;
   readonly #owner: BodyOwner;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
-  /** The handler asked for bytes at least once. */
-  wanted = false;
   /** Closed, errored or cancelled: later bytes are dropped. */
   #done = false;
+  /** Bytes still to come by Content-Length, or -1 (chunked). */
+  #remaining: number;
+  // The chunks handed to the reader are views of a slab: one allocation per slab instead of one per
+  // receive (an ArrayBuffer costs about 1 us to make; a 16 KiB body came in four).
+  #slab: Uint8Array | undefined;
+  #slabUsed = 0;
 
-  constructor(owner: BodyOwner) {
+  /** `length`: the body's Content-Length, or -1 for a chunked body. */
+  constructor(owner: BodyOwner, length: number) {
     this.#owner = owner;
+    this.#remaining = length;
     // highWaterMark 0: pull() runs only when a reader waits, which is what a 100 Continue needs.
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => void (this.#controller = controller),
-      pull: () => {
-        this.wanted = true;
-        owner.bodyWanted(this);
-      },
+      pull: () => owner.bodyWanted(this),
       cancel: () => {
         this.#done = true;
         owner.bodyWanted(this); // a cancelled body is discarded as it arrives: read on
@@ -40,15 +45,21 @@ export class RequestBody {
     }, { highWaterMark: 0, size: (chunk) => chunk.byteLength });
   }
 
-  /** Whether bytes still go to the handler. */
-  get open(): boolean {
-    return !this.#done;
-  }
-
   /** Queues a copy of `bytes` (a view valid only during the call). */
   push(bytes: Uint8Array): void {
+    if (this.#remaining > 0) this.#remaining -= bytes.length;
     if (this.#done) return;
-    this.#controller.enqueue(bytes.slice());
+    let slab = this.#slab;
+    if (!slab || slab.length - this.#slabUsed < bytes.length) {
+      // Sized to what is still to come when that is known, so a body of up to SLAB_SIZE is one allocation.
+      const want = this.#remaining >= 0 ? this.#remaining + bytes.length : SLAB_SIZE;
+      slab = this.#slab = new Uint8Array(Math.max(bytes.length, Math.min(want, SLAB_SIZE)));
+      this.#slabUsed = 0;
+    }
+    const copy = slab.subarray(this.#slabUsed, this.#slabUsed + bytes.length);
+    copy.set(bytes);
+    this.#slabUsed += bytes.length;
+    this.#controller.enqueue(copy);
     if (this.#controller.desiredSize! <= -BODY_HIGH_WATER) this.#owner.bodyFull(this);
   }
 
