@@ -607,3 +607,27 @@ test("stop(): feed returns at the next message boundary with the rest unparsed; 
   assert.equal(parser.feed(all.subarray(used), stopping), all.length - used, "no stop asked: all of it");
   assert.deepEqual(log.events.map((e) => e[0]), ["head", "body", "end", "head", "end", "head", "end"]);
 });
+
+test("parsers share their scan table only within one feed: a split head survives other parsers' heads in between", () => {
+  const a = new RequestParser();
+  const b = new RequestParser();
+  const logA = new Log();
+  const logB = new Log();
+  const headA = "GET /a HTTP/1.1\r\nHost: a\r\nX-One: 1\r\nX-Two: 2\r\n\r\n";
+  const headB = "POST /bb HTTP/1.1\r\nHost: bb\r\nContent-Length: 0\r\nX-Other: zzz\r\nX-More: yyyy\r\n\r\n";
+  a.feed(bytes(headA.slice(0, 30)), logA); // mid-head: a keeps its own copy of the table
+  b.feed(bytes(headB + headB), logB); // b scans two heads into the shared table
+  a.feed(bytes(headA.slice(30)), logA);
+  assert.deepEqual((logA.events[0][1] as RequestHead).headers, ["Host", "a", "X-One", "1", "X-Two", "2"]);
+  assert.equal((logA.events[0][1] as RequestHead).target, "/a");
+  assert.deepEqual((logB.events[2][1] as RequestHead).headers, [
+    "Host",
+    "bb",
+    "Content-Length",
+    "0",
+    "X-Other",
+    "zzz",
+    "X-More",
+    "yyyy",
+  ]);
+});

@@ -269,6 +269,13 @@ function checkTarget(b: Uint8Array, start: number, end: number, method: string):
   }
 }
 
+// A head that arrives whole is scanned into these, shared by every parser of the thread (the scan
+// and the parse of such a head happen within one feed()); a parser whose head is split across
+// chunks keeps a copy of its own until that head is done. An idle keep-alive connection then holds
+// no buffers: 10,000 of them would otherwise keep 10,000 tables and carries alive.
+let sharedFields = new Int32Array(64);
+const NO_CARRY = new Uint8Array(0);
+
 /** An incremental HTTP/1.1 request parser for one connection: feed it every received chunk in order. */
 export class RequestParser {
   readonly #maxHeaderSize: number;
@@ -282,7 +289,7 @@ export class RequestParser {
   /** Bytes of the head (or trailer section) before the current chunk. */
   #headLen = 0;
   /** The bytes of a split head so far (#headLen of them); unused while a head arrives whole. */
-  #carry = new Uint8Array(0);
+  #carry = NO_CARRY;
   // Positions in the head (offsets from its first byte), recorded while scanning.
   #methodEnd = 0;
   #targetEnd = 0;
@@ -290,7 +297,7 @@ export class RequestParser {
   #major = 0;
   #minor = 0;
   /** Per complete field line: name start, name end (the colon), value start, value end (trimmed). */
-  #fields = new Int32Array(64);
+  #fields = sharedFields;
   /** Entries of #fields for the complete field lines. */
   #fieldCount = 0;
   /** Body bytes still to come of a Content-Length body or of the current chunk. */
@@ -533,6 +540,7 @@ export class RequestParser {
     this.#state = s;
     this.#version = v;
     this.#fieldCount = n;
+    if (this.#fields === sharedFields) this.#fields = sharedFields.slice(); // the head goes on in a later feed
     return end;
   }
 
@@ -540,6 +548,7 @@ export class RequestParser {
   #growFields(): Int32Array<ArrayBuffer> {
     const grown = new Int32Array(this.#fields.length * 2);
     grown.set(this.#fields);
+    if (this.#fields === sharedFields) sharedFields = grown;
     return (this.#fields = grown);
   }
 
@@ -591,6 +600,8 @@ export class RequestParser {
     this.#headLen = 0;
     this.#fieldCount = 0;
     this.#emptyLines = 0;
+    this.#fields = sharedFields;
+    this.#carry = NO_CARRY;
   }
 
   /** Decodes and checks the complete head whose first byte is src[base] (RFC 9112 §3, §6; RFC 9110 §7.2). */
