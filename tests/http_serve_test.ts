@@ -648,11 +648,14 @@ test("a client that leaves mid-upload is neither logged nor counted as a handler
   console.error = (...args: unknown[]) => errors.push(args);
   try {
     await using server = start(async (request) => new Response(`${(await request.arrayBuffer()).byteLength}`));
-    const client = await RawClient.open(server.port);
-    client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: 100000\r\n\r\n` + "x".repeat(1000));
-    await sleep(100);
-    client.socket.resetAndDestroy();
-    assert.ok(await waitFor(() => server.connections === 0, 2000));
+    // A body gathered before the handler runs (up to 64 KiB) and one streamed to it.
+    for (const length of [10_000, 100_000]) {
+      const client = await RawClient.open(server.port);
+      client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: ${length}\r\n\r\n` + "x".repeat(1000));
+      await sleep(100);
+      client.socket.resetAndDestroy();
+      assert.ok(await waitFor(() => server.connections === 0, 2000));
+    }
     await sleep(50);
     assert.equal(server.stats().handlerErrors, 0);
     assert.equal(errors.length, 0, JSON.stringify(errors));

@@ -54,6 +54,12 @@ export interface HttpCounters {
  * receive's worth, copied) and the connection stops reading until responses go out.
  */
 const MAX_PIPELINED = 16;
+/**
+ * A request body of known length up to this size is gathered before the handler runs and given to
+ * the Request as bytes: text(), json() and arrayBuffer() then take the runtimes' fast paths instead
+ * of reading a JS stream (16 KiB POST echo, server CPU per request, Bun: about 53 -> 45 us).
+ */
+const SMALL_BODY = 64 * 1024;
 /** Bodies slower than minBodyRate are refused only after this long. */
 const BODY_RATE_GRACE_MS = 5000;
 /** A response body larger than this is written in slices of it, each after the last was taken. */
@@ -97,6 +103,9 @@ class Exchange {
   continued = false;
   /** Refused by the server: this status is written instead of the handler's answer, then the connection closes. */
   refusal: number;
+  /** A small body, gathered whole before the handler runs (wholeUsed bytes of it so far). */
+  whole: Uint8Array<ArrayBuffer> | undefined;
+  wholeUsed = 0;
   /** request.signal's controller, made when the handler first reads request.signal. */
   abort: AbortController | undefined;
   /** The connection closed before the response was out: request.signal is (or will be) aborted. */
@@ -281,10 +290,21 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#receiving = ex;
       this.#bodyStart = Date.now();
       this.#bodyBytes = 0;
-      if (head.method !== "GET" && head.method !== "HEAD") ex.body = new RequestBody(this, head.contentLength);
+      if (head.method !== "GET" && head.method !== "HEAD") {
+        if (head.contentLength > 0 && head.contentLength <= SMALL_BODY && !head.expectContinue) {
+          ex.whole = new Uint8Array(head.contentLength);
+          return; // the handler runs once the body is here (onMessageEnd)
+        }
+        ex.body = new RequestBody(this, head.contentLength);
+      }
     } else {
       ex.received = true;
     }
+    this.#start(ex);
+  }
+
+  /** Makes the exchange's Request and runs the handler on it. */
+  #start(ex: Exchange): void {
     let request: Request;
     try {
       request = this.#makeRequest(ex);
@@ -316,7 +336,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const ex = this.#receiving;
     if (!ex) return;
     this.#bodyBytes += bytes.length;
-    ex.body?.push(bytes);
+    if (ex.whole) {
+      ex.whole.set(bytes, ex.wholeUsed);
+      ex.wholeUsed += bytes.length;
+    } else {
+      ex.body?.push(bytes);
+    }
   }
 
   onMessageEnd(): void {
@@ -325,6 +350,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#receiving = undefined;
     ex.received = true;
     ex.body?.end();
+    if (ex.whole) this.#start(ex);
     if (this.#last) this.#endIfDone();
   }
 
@@ -359,7 +385,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     else if (target === "*") url = `http://${head.host || this.#ctx.defaultHost}/*`;
     else if (head.method === "CONNECT") url = `http://${target}/`;
     else url = target; // absolute-form
-    const request = ex.body
+    const request = ex.whole
+      ? new ServeRequest(url, { method: head.method, body: ex.whole })
+      : ex.body
       ? new ServeRequest(url, { method: head.method, body: ex.body.stream, duplex: "half" } as RequestInit)
       : head.method === "GET"
       ? new ServeRequest(url)
