@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { type HttpServer, serve, type ServeOptions } from "../mod.ts";
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileResponse, type HttpServer, serve, type ServeOptions } from "../mod.ts";
 import { test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
@@ -691,4 +694,200 @@ test("body chunks kept by the handler stay intact: 300 KB chunked in uneven piec
   client.send("0\r\n\r\n");
   assert.equal((await client.response(10_000)).text, createHash("sha256").update(body).digest("hex"));
   client.close();
+});
+
+// Found by a review of src/http (each reproduced on both runtimes before its fix).
+
+test("a client that stops reading with a partial request behind its response is still closed at idleTimeout", async () => {
+  const big = new Uint8Array(8 << 20);
+  await using server = start(() => new Response(big), { idleTimeout: 1, headerTimeout: 1 });
+  const client = await RawClient.open(server.port);
+  client.socket.pause();
+  client.send(`GET /big HTTP/1.1\r\n${HOST}\r\nGET /next HTTP/1.1\r\nHo`);
+  assert.ok(
+    await waitFor(() => server.connections === 0, 5000),
+    "closed although a 408 was queued behind the stuck response",
+  );
+  client.close();
+});
+
+test("a response sent without reading a 300 KB body: the rest is read and dropped, the next request is served", async () => {
+  await using server = start((request) =>
+    new URL(request.url).pathname === "/upload" ? new Response("denied", { status: 401 }) : new Response("next")
+  );
+  const client = await RawClient.open(server.port);
+  client.send(`POST /upload HTTP/1.1\r\n${HOST}Content-Length: 300000\r\n\r\n`);
+  client.send(new Uint8Array(300_000));
+  assert.equal((await client.response()).status, 401);
+  client.send(`GET /next HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal((await client.response()).text, "next");
+  client.close();
+});
+
+test("a handler that works longer than idleTimeout before reading a large upload is not cut short", async () => {
+  await using server = start(async (request) => {
+    await sleep(2500);
+    return new Response(`got ${(await request.arrayBuffer()).byteLength}`);
+  }, { idleTimeout: 1 });
+  const client = await RawClient.open(server.port);
+  client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: 300000\r\n\r\n`);
+  client.send(new Uint8Array(300_000));
+  assert.equal((await client.response(8000)).text, "got 300000");
+  client.close();
+}, { timeoutMs: 20_000 });
+
+test("100 Continue goes out when the response body is what reads the request body", async () => {
+  await using server = start((request) => new Response(request.body));
+  const client = await RawClient.open(server.port);
+  client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+  await client.waitFor("HTTP/1.1 100 Continue\r\n\r\n", 2000);
+  client.take("HTTP/1.1 100 Continue\r\n\r\n");
+  client.send("hello");
+  assert.equal((await client.response()).text, "hello");
+  client.close();
+});
+
+test("a statusText with CR/LF cannot split the response (it is replaced by the standard reason)", async () => {
+  // Bun's Response takes both statusTexts; Deno's constructor refuses them (then a plain one is sent).
+  const attempts = ["OK\r\nSet-Cookie: injected=1", "OK\u010D\u010ASet-Cookie: injected=1", "OK"];
+  let next = 0;
+  await using server = start(() => {
+    for (;;) {
+      try {
+        return new Response("x", { status: 200, statusText: attempts[next] });
+      } catch {
+        next++;
+      }
+    }
+  });
+  const client = await RawClient.open(server.port);
+  for (let i = 0; i < 2; i++) {
+    client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+    const r = await client.response();
+    assert.equal(r.reason, "OK");
+    assert.equal(r.headers.get("set-cookie"), undefined);
+    next = Math.max(next, 1);
+  }
+  client.close();
+});
+
+test("a client that pipelines and never reads holds one response's worth queued, not one per request", async () => {
+  const body = new Uint8Array(60_000);
+  let calls = 0;
+  await using server = start(() => {
+    calls++;
+    return new Response(body);
+  });
+  const client = await RawClient.open(server.port);
+  client.socket.pause();
+  client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`.repeat(1000));
+  await sleep(1000);
+  // The socket buffers take a few MB; beyond them each response waits for the one before it.
+  assert.ok(calls < 200, `${calls} handler runs for a client that reads nothing`);
+  assert.equal(server.connections, 1, "the connection is alive (not killed for queueing too much)");
+  client.close();
+});
+
+test("pipelined requests behind a response that closes the connection: completed rejects, signal aborts", async () => {
+  const outcomes: string[] = [];
+  await using server = start((request, info) => {
+    const path = new URL(request.url).pathname;
+    info.completed.then(() => outcomes.push(`sent ${path}`), () => outcomes.push(`lost ${path}`));
+    if (path === "/breaks") {
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            c.enqueue(new Uint8Array(10));
+            await sleep(20);
+            c.error(new Error("mid-stream"));
+          },
+        }),
+      );
+    }
+    return new Promise<Response>((resolve) =>
+      request.signal.addEventListener("abort", () => resolve(new Response("")))
+    );
+  });
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    const client = await RawClient.open(server.port);
+    client.send(`GET /breaks HTTP/1.1\r\n${HOST}\r\nGET /behind HTTP/1.1\r\n${HOST}\r\n`);
+    assert.ok(await waitFor(() => outcomes.length === 2, 3000), outcomes.join());
+    assert.deepEqual(outcomes.sort(), ["lost /behind", "lost /breaks"]);
+    client.close();
+  } finally {
+    console.error = originalError;
+  }
+});
+
+test("a client that ends its side mid-upload: no handler failure is counted, no connection is left open", async () => {
+  const errors: unknown[] = [];
+  const originalError = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    await using server = start(async (request) => new Response(`${(await request.arrayBuffer()).byteLength}`));
+    for (const length of [10_000, 100_000]) { // gathered before the handler, and streamed to it
+      const client = await RawClient.open(server.port);
+      client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: ${length}\r\n\r\n` + "x".repeat(1000));
+      await sleep(50);
+      client.socket.end(); // FIN, not a reset
+      assert.ok(await waitFor(() => server.connections === 0, 3000), `length ${length}: closed`);
+      client.close();
+    }
+    assert.equal(server.stats().handlerErrors, 0);
+    assert.equal(errors.length, 0, JSON.stringify(errors));
+  } finally {
+    console.error = originalError;
+  }
+});
+
+test("a request refused in place of its handler's answer rejects info.completed", async () => {
+  let completed: Promise<void> | undefined;
+  await using server = start(async (request, info) => {
+    completed = info.completed;
+    completed.catch(() => {});
+    await request.text().catch(() => {});
+    return new Response("handler");
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nzz\r\n`);
+  assert.equal((await client.response()).status, 400);
+  await assert.rejects(completed!);
+  client.close();
+});
+
+test("Bun-sized static bodies (a 200 KB Uint8Array, a 100 KB string) go with Content-Length, not chunked", async () => {
+  const bytes = new Uint8Array(200_000).fill(7);
+  await using server = start((request) =>
+    new URL(request.url).pathname === "/text" ? new Response("t".repeat(100_000)) : new Response(bytes)
+  );
+  const client = await RawClient.open(server.port);
+  client.send(`GET /bytes HTTP/1.1\r\n${HOST}\r\nGET /text HTTP/1.1\r\n${HOST}\r\n`);
+  const a = await client.response();
+  const b = await client.response();
+  assert.equal(a.headers.get("content-length"), "200000");
+  assert.equal(b.headers.get("content-length"), "100000");
+  assert.ok(!a.chunked && !b.chunked);
+  client.close();
+});
+
+test("fileResponse: a file removed between fileResponse() and the send gets a 500, not a 200 cut short", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
+  const path = join(dir, "gone.txt");
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    await using server = start(async () => {
+      writeFileSync(path, "soon gone");
+      const response = await fileResponse(path);
+      unlinkSync(path);
+      return response;
+    });
+    const r = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal(r.response.status, 500);
+  } finally {
+    console.error = originalError;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

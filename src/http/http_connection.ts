@@ -64,8 +64,10 @@ const SMALL_BODY = 64 * 1024;
 const BODY_RATE_GRACE_MS = 5000;
 /** A response body larger than this is written in slices of it, each after the last was taken. */
 const WRITE_SLICE = 64 * 1024;
-/** Microtask turns to wait for a body's second chunk: a body from a string or bytes ends within them. */
+/** Microtask turns to wait for a body's next chunk: a body from a string or bytes ends within them. */
 const STATIC_BODY_TICKS = 8;
+/** A body that keeps coming at once is gathered for a Content-Length up to this size (views, not copies). */
+const STATIC_BODY_MAX = 1024 * 1024;
 
 const encoder = new TextEncoder();
 // Heads (and small bodies) are assembled here and copied out by Connection.write(); one per thread.
@@ -110,6 +112,8 @@ class Exchange {
   abort: AbortController | undefined;
   /** The connection closed before the response was out: request.signal is (or will be) aborted. */
   abandoned = false;
+  /** The client ended its side before the body was complete: a failure of the handler is the client leaving. */
+  bodyLost = false;
 
   constructor(head: RequestHead, info: ServeInfo, refusal = 0) {
     this.head = head;
@@ -229,9 +233,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
   /** The client half-closed: what is queued is answered, then the connection closes. */
   peerEnded(): void {
     this.#peerEnded = true;
-    if (this.#receiving) {
-      this.#receiving.body?.fail(new Error("the client closed the connection before the request body was complete"));
+    const receiving = this.#receiving;
+    if (receiving) {
       this.#receiving = undefined;
+      if (receiving.whole && receiving.request === undefined) {
+        const at = this.#queue.indexOf(receiving);
+        if (at >= 0) this.#queue.splice(at, 1);
+        receiving.info[kFinish](abandonedError());
+      } else {
+        receiving.bodyLost = true;
+        receiving.body?.fail(new Error("the client closed the connection before the request body was complete"));
+      }
     }
     this.#last = true;
     this.#endIfDone();
@@ -245,6 +257,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   timedOut(): void {
+    if (this.#refused) return void this.#conn.close();
     if (this.#parser.inHead || (this.#receiving && this.#parser.inBody)) {
       this.#refuse(408);
     } else {
@@ -260,7 +273,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#receiving?.body?.fail(new Error("the connection closed before the request body was complete"));
     this.#receiving = undefined;
     for (const ex of this.#queue) {
-      if (ex.refusal !== 0) continue;
+      if (ex.refusal !== 0 && !ex.request) continue; // the server's own refusal: no handler, no request
       ex.abandoned = true;
       ex.abort?.abort(abandonedError());
       ex.info[kFinish](abandonedError());
@@ -360,7 +373,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const ex = this.#receiving;
     if (ex?.body === body && ex.head.expectContinue && !ex.continued) {
       ex.continuePending = true;
-      this.#pump();
+      if (this.#writing && this.#queue[0] === ex && !this.#headSent) {
+        ex.continued = true; // its response waits for this body: nothing of it is out yet
+        this.#conn.write(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+      } else {
+        this.#pump();
+      }
     }
     if (this.#bodyPaused) {
       this.#bodyPaused = false;
@@ -409,6 +427,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
     ex.error = error;
     ex.settled = true;
     if (this.#closed || ex.abandoned) return; // nobody to answer: a failure here is the client leaving
+    if (error !== NO_ERROR && ex.bodyLost) { // the client left mid-body: not a handler failure
+      ex.refusal = 400;
+      this.#pump();
+      return;
+    }
     if (error !== NO_ERROR) this.#ctx.counters.handlerErrors++;
     this.#pump();
   }
@@ -473,6 +496,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
     let error: Error | undefined;
     try {
       close = await this.#respond(ex);
+      // The next response waits until the socket has taken this one: a client that pipelines and
+      // does not read holds one response's worth queued, not one per request.
+      if (!this.#closed && this.#conn.bufferedAmount >= this.#conn.highWaterMark) {
+        await this.#conn.flushed().catch(() => {}); // rejects only when the connection closed
+      }
     } catch (e) {
       // The connection closed under the response, or the response's body failed after its head
       // went out: the only honest thing left is to close.
@@ -485,12 +513,26 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #written(ex: Exchange, close: boolean, error?: Error): void {
     this.#writing = false;
     this.#reader = undefined;
-    ex.info[kFinish](error);
+    // A request refused in place of its handler's answer did not get that answer.
+    ex.info[kFinish](error ?? (ex.refusal !== 0 && ex.request ? new Error(`refused with ${ex.refusal}`) : undefined));
     if (this.#queue[0] === ex) this.#queue.shift();
-    if (!ex.received) ex.body?.discard(); // the rest of its body is read and dropped
+    if (!ex.received) {
+      ex.body?.discard(); // the rest of its body is read and dropped
+      if (this.#bodyPaused && this.#receiving === ex) {
+        this.#bodyPaused = false;
+        this.#bodyStart = Date.now();
+        this.#bodyBytes = 0;
+      }
+    }
     if (this.#closed) return;
     if (close) {
       this.#last = true;
+      for (const other of this.#queue) {
+        if (other.refusal !== 0 && !other.request) continue;
+        other.abandoned = true;
+        other.abort?.abort(abandonedError());
+        other.info[kFinish](abandonedError());
+      }
       this.#queue.length = 0;
       this.#conn.end();
       return;
@@ -569,8 +611,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
       return close;
     }
     if (file && !response.bodyUsed) {
+      // Opened before the head goes out: a file gone since fileResponse() stat'ed it gets a 500.
+      const fd = file.size > 0 ? openFile(file.path) : -1;
       this.#send(head + connectionHeader(ex, close) + `content-length: ${file.size}\r\n\r\n`);
-      await this.#sendFile(file);
+      if (fd >= 0) await this.#sendFile(file, fd);
       return close;
     }
     const body = response.body;
@@ -584,28 +628,38 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#send(head + connectionHeader(ex, close) + "content-length: 0\r\n\r\n");
       return close;
     }
-    const firstBytes = chunkBytes(first.value);
-    // A body made from a string or bytes has ended by now; a stream still running is sent chunked,
-    // so its first bytes are not held back waiting for the second.
-    const second = await settledSoon(reader.read());
-    if (second.failed !== NO_ERROR) throw second.failed;
-    if (second.result?.done) {
-      const start = head + connectionHeader(ex, close) + `content-length: ${firstBytes.length}\r\n\r\n`;
-      await this.#sendBody(start, firstBytes);
+    // A body made from a string, bytes or a Blob has ended by now (Bun hands out a large one in
+    // 16 KiB pieces, each at once): it goes with Content-Length. A stream still running is sent
+    // chunked, so its first bytes are not held back waiting for the rest.
+    const pieces = [chunkBytes(first.value)];
+    let total = pieces[0].length;
+    let next = await settledSoon(reader.read());
+    while (next.result && !next.result.done && total < STATIC_BODY_MAX) {
+      const piece = chunkBytes(next.result.value);
+      pieces.push(piece);
+      total += piece.length;
+      next = await settledSoon(reader.read());
+    }
+    if (next.failed !== NO_ERROR) throw next.failed;
+    if (next.result?.done) {
+      await this.#sendBody(head + connectionHeader(ex, close) + `content-length: ${total}\r\n\r\n`, pieces);
       return close;
     }
     // Streaming: chunked on HTTP/1.1; HTTP/1.0 has no chunks, so the end of the body is our close.
     const chunked = ex.head.minor === 1;
     if (!chunked) close = true;
     this.#send(head + connectionHeader(ex, close) + (chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n"));
-    let bytes = firstBytes;
-    let next = second.result;
-    let pending = second.promise;
+    for (let i = 0; i < pieces.length - 1; i++) {
+      if (!this.#conn.write(chunked ? frameChunk(pieces[i]) : pieces[i])) await this.#conn.flushed();
+    }
+    let bytes = pieces[pieces.length - 1];
+    let result = next.result;
+    let pending = next.promise;
     for (;;) {
       if (bytes.length > 0 && !this.#conn.write(chunked ? frameChunk(bytes) : bytes)) await this.#conn.flushed();
       if (this.#closed) throw new Error("the connection closed while the response body was being sent");
-      const r = next ?? await pending;
-      next = undefined;
+      const r = result ?? await pending;
+      result = undefined;
       if (r.done) break;
       bytes = chunkBytes(r.value);
       pending = reader.read();
@@ -615,12 +669,14 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   /** Head plus a body of known length: one write when small, slices with backpressure when large. */
-  async #sendBody(head: string, body: Uint8Array): Promise<void> {
-    if (body.length <= WRITE_SLICE) return void this.#send(head, body);
+  async #sendBody(head: string, pieces: Uint8Array[]): Promise<void> {
+    if (pieces.length === 1 && pieces[0].length <= WRITE_SLICE) return void this.#send(head, pieces[0]);
     this.#send(head);
-    for (let at = 0; at < body.length; at += WRITE_SLICE) {
-      if (this.#closed) throw new Error("the connection closed while the response body was being sent");
-      if (!this.#conn.write(body.subarray(at, at + WRITE_SLICE))) await this.#conn.flushed();
+    for (const body of pieces) {
+      for (let at = 0; at < body.length; at += WRITE_SLICE) {
+        if (this.#closed) throw new Error("the connection closed while the response body was being sent");
+        if (!this.#conn.write(body.subarray(at, at + WRITE_SLICE))) await this.#conn.flushed();
+      }
     }
   }
 
@@ -629,9 +685,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
    * lease written to the socket as it is (the send releases it), reading paused while the socket is
    * behind. A file that shrank since it was stat'ed breaks the framing: the connection closes.
    */
-  #sendFile(file: FileSource): Promise<void> {
-    if (file.size === 0) return Promise.resolve();
-    const fd = openFile(file.path);
+  #sendFile(file: FileSource, fd: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let sent = 0;
       const finish = (error?: Error) => {
@@ -720,7 +774,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#headStart = 0;
       // A handler at work is not timed, unless the client has ended its side: then it waits at most
       // idleTimeout for the answer (a client that closed for good would otherwise pin the connection).
-      const handlerBusy = this.#queue.length > 0 && !this.#writing && this.#receiving === undefined;
+      const handlerBusy = this.#queue.length > 0 && !this.#writing &&
+        (this.#receiving === undefined || this.#bodyPaused);
       seconds = handlerBusy && !this.#peerEnded ? 0 : this.#ctx.idleTimeout;
     }
     if (seconds === this.#timerSeconds && !this.#parser.inHead) return;

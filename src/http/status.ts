@@ -59,7 +59,7 @@ const REASONS: Record<number, string> = {
 const statusLines = new Map<number, string>();
 
 export function statusLine(status: number, statusText: string): string {
-  if (statusText !== "") return `HTTP/1.1 ${status} ${statusText}\r\n`;
+  if (statusText !== "" && /^[\t\x20-\x7e\x80-\xff]*$/.test(statusText)) return `HTTP/1.1 ${status} ${statusText}\r\n`;
   let line = statusLines.get(status);
   if (line === undefined) {
     line = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
