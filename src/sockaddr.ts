@@ -101,6 +101,11 @@ export function decodeSockaddr(view: DataView, offset: number): SocketAddress | 
   if (family === AF_INET6) {
     const words: string[] = [];
     for (let i = 0; i < 8; i++) words.push(view.getUint16(offset + 8 + i * 2, false).toString(16));
+    if (words.slice(0, 5).every((w) => w === "0") && words[5] === "ffff") {
+      // An IPv4 client of a dual-stack listener: "::ffff:127.0.0.1", as Node, Deno and Bun write it.
+      const a = [12, 13, 14, 15].map((i) => view.getUint8(offset + 8 + i));
+      return { family: "ipv6", hostname: `::ffff:${a.join(".")}`, port };
+    }
     return { family: "ipv6", hostname: compressIPv6(words), port };
   }
   return null;

@@ -891,3 +891,69 @@ test("fileResponse: a file removed between fileResponse() and the send gets a 50
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Found by a second newcomer pass (each failed before its fix).
+
+test("a keep-alive request after a 65,537-byte body the handler never read is answered at once", async () => {
+  await using server = start((request) => new Response(`answer ${new URL(request.url).search}`));
+  for (const length of [65_537, 69_500]) {
+    const client = await RawClient.open(server.port);
+    client.send(`POST /?a HTTP/1.1\r\n${HOST}Content-Length: ${length}\r\n\r\n`);
+    client.send(new Uint8Array(length));
+    assert.equal((await client.response()).text, "answer ?a");
+    client.send(`GET /?b HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal((await client.response(1500)).text, "answer ?b", `after ${length} unread bytes`);
+    client.close();
+  }
+});
+
+test("a body read after the response went out fails instead of waiting for ever; clone() shares the signal", async () => {
+  let late: Promise<unknown> | undefined;
+  let clone: Request | undefined;
+  await using server = start((request) => {
+    if (new URL(request.url).pathname === "/late") {
+      late = sleep(100).then(() => request.arrayBuffer());
+      late.catch(() => {});
+      return new Response("answered first");
+    }
+    clone = request.clone();
+    return new Promise<Response>(() => {});
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`POST /late HTTP/1.1\r\n${HOST}Content-Length: 200000\r\n\r\n`);
+  client.send(new Uint8Array(70_000));
+  assert.equal((await client.response()).text, "answered first");
+  await assert.rejects(late!);
+  client.close();
+  const other = await RawClient.open(server.port);
+  other.send(`GET /hang HTTP/1.1\r\n${HOST}\r\n`);
+  assert.ok(await waitFor(() => clone !== undefined, 2000));
+  other.socket.resetAndDestroy();
+  assert.ok(await waitFor(() => clone!.signal.aborted, 2000), "the clone's signal aborts with the original's");
+});
+
+test('an IPv4 client of a "::" server is ::ffff:127.0.0.1, as Node, Deno and Bun write it', async () => {
+  await using server = serve({ port: 0, hostname: "::" }, (_request, info) => new Response(info.remoteAddr.hostname));
+  assert.equal(await (await fetch(`http://127.0.0.1:${server.port}/`)).text(), "::ffff:127.0.0.1");
+});
+
+test("a method the runtime's Request would turn into another one is refused with 501, not answered as GET", async () => {
+  const seen: string[] = [];
+  await using server = start((request) => {
+    seen.push(request.method);
+    return new Response(request.method);
+  });
+  for (const method of ["FOO", "PURGE", "get"]) {
+    const { response } = await exchange(server.port, `${method} / HTTP/1.1\r\n${HOST}\r\n`);
+    const made = (() => {
+      try {
+        return new Request("http://x/", { method }).method;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (made === method || made === method.toUpperCase()) assert.equal(response.text, made, method);
+    else assert.ok(response.status === 501 || response.status === 400, `${method}: ${response.status}`);
+  }
+  assert.ok(!seen.includes("GET") || seen.filter((m) => m === "GET").length === 1, `handled as: ${seen.join()}`);
+});

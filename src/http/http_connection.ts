@@ -132,6 +132,14 @@ const kExchange = Symbol("exchange");
 class ServeRequest extends Request {
   [kExchange]: Exchange | undefined;
 
+  /** A clone's signal follows this request's (the runtime's clone() would give it one that never aborts). */
+  override clone(): Request {
+    const copy = super.clone() as ServeRequest;
+    Object.setPrototypeOf(copy, ServeRequest.prototype);
+    copy[kExchange] = this[kExchange];
+    return copy;
+  }
+
   override get signal(): AbortSignal {
     const ex = this[kExchange];
     if (!ex) return super.signal;
@@ -330,6 +338,15 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#refuse(400);
       return;
     }
+    if (request.method !== ex.head.method && request.method !== ex.head.method.toUpperCase()) {
+      // The runtime's Request made it another method (Bun turns ones it does not know into GET):
+      // answering it as that method would be wrong.
+      this.#queue.pop();
+      this.#receiving = undefined;
+      this.#ctx.counters.requests--;
+      this.#refuse(501);
+      return;
+    }
     ex.request = request;
     let result: Response | Promise<Response>;
     try {
@@ -363,6 +380,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#receiving = undefined;
     ex.received = true;
     ex.body?.end();
+    // The whole body is in: holding the connection back for its reader would only stall the next request.
+    this.#bodyPaused = false;
     if (ex.whole) this.#start(ex);
     if (this.#last) this.#endIfDone();
   }
@@ -444,6 +463,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#ctx.counters.refused++;
     const receiving = this.#receiving;
     this.#receiving = undefined;
+    this.#bodyPaused = false; // what still arrives is read and dropped
     if (receiving) {
       // Its body broke the framing: the handler reading it sees an error. The refusal replaces the
       // handler's answer when that has not begun to go out; otherwise the connection closes after it.

@@ -77,8 +77,13 @@ export class RequestBody {
     this.#controller.error(error);
   }
 
-  /** The response is sent: nobody reads what still arrives. */
+  /**
+   * The response is out before the body was all here: what still arrives is dropped, and a reader
+   * that comes late gets an error rather than waiting for ever.
+   */
   discard(): void {
+    if (this.#done) return;
     this.#done = true;
+    this.#controller.error(new Error("the response was sent before the request body was read"));
   }
 }
