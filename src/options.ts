@@ -18,6 +18,18 @@ export function checkOptionKeys(what: string, options: unknown, known: readonly 
   }
 }
 
+/** The longest timeout in seconds a timer can keep (setTimeout's limit, 2^31 ms). */
+export const MAX_TIMEOUT_SECONDS = 2 ** 31 / 1000;
+
+/** Checks a timeout in seconds: a number in [0, MAX_TIMEOUT_SECONDS], else a RangeError naming `name`. */
+export function checkSeconds(name: string, seconds: number): void {
+  if (typeof seconds !== "number" || !(seconds >= 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
+    throw new RangeError(
+      `${name} must be a number of seconds in [0, ${MAX_TIMEOUT_SECONDS}], got ${describe(seconds)}`,
+    );
+  }
+}
+
 /** `value` as a message shows it: its type, and the value itself when short. */
 export function describe(value: unknown): string {
   if (value === null) return "null";

@@ -280,13 +280,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#held = undefined;
     this.#receiving?.body?.fail(new Error("the connection closed before the request body was complete"));
     this.#receiving = undefined;
-    for (const ex of this.#queue) {
-      if (ex.refusal !== 0 && !ex.request) continue; // the server's own refusal: no handler, no request
-      ex.abandoned = true;
-      ex.abort?.abort(abandonedError());
-      ex.info[kFinish](abandonedError());
-    }
-    this.#queue.length = 0;
+    this.#abandonQueue();
     void this.#reader?.cancel().catch(() => {});
     this.#fileStop?.();
   }
@@ -309,8 +303,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (this.#queue.length >= MAX_PIPELINED) this.#parser.stop();
     if (head.contentLength !== 0) {
       this.#receiving = ex;
-      this.#bodyStart = Date.now();
-      this.#bodyBytes = 0;
+      this.#restartBodyClock();
       if (head.method !== "GET" && head.method !== "HEAD") {
         if (head.contentLength > 0 && head.contentLength <= SMALL_BODY && !head.expectContinue) {
           ex.whole = new Uint8Array(head.contentLength);
@@ -326,25 +319,20 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   /** Makes the exchange's Request and runs the handler on it. */
   #start(ex: Exchange): void {
-    let request: Request;
+    let request: Request | undefined;
     try {
       request = this.#makeRequest(ex);
     } catch {
       // The Request constructor refused it (a forbidden method such as CONNECT, a Host the URL
-      // parser rejects): nothing to give the handler.
-      this.#queue.pop();
-      this.#receiving = undefined;
-      this.#ctx.counters.requests--;
-      this.#refuse(400);
-      return;
+      // parser rejects): 400 below.
     }
-    if (request.method !== ex.head.method && request.method !== ex.head.method.toUpperCase()) {
-      // The runtime's Request made it another method (Bun turns ones it does not know into GET):
-      // answering it as that method would be wrong.
+    // Or it made it another method (Bun turns ones it does not know into GET): answering it as that
+    // method would be wrong (501). Either way the handler gets nothing.
+    if (!request || (request.method !== ex.head.method && request.method !== ex.head.method.toUpperCase())) {
       this.#queue.pop();
       this.#receiving = undefined;
       this.#ctx.counters.requests--;
-      this.#refuse(501);
+      this.#refuse(request ? 501 : 400);
       return;
     }
     ex.request = request;
@@ -393,16 +381,14 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (ex?.body === body && ex.head.expectContinue && !ex.continued) {
       ex.continuePending = true;
       if (this.#writing && this.#queue[0] === ex && !this.#headSent) {
-        ex.continued = true; // its response waits for this body: nothing of it is out yet
-        this.#conn.write(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+        this.#sendContinue(ex); // its response waits for this body: nothing of it is out yet
       } else {
         this.#pump();
       }
     }
     if (this.#bodyPaused) {
       this.#bodyPaused = false;
-      this.#bodyStart = Date.now(); // the time the handler was not reading is not the client's
-      this.#bodyBytes = 0;
+      this.#restartBodyClock(); // the time the handler was not reading is not the client's
       this.#updateReading();
     }
   }
@@ -485,6 +471,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#pump();
   }
 
+  /** minBodyRate is measured from now. */
+  #restartBodyClock(): void {
+    this.#bodyStart = Date.now();
+    this.#bodyBytes = 0;
+  }
+
   #checkBodyRate(): void {
     const elapsed = Date.now() - this.#bodyStart;
     if (this.#ctx.minBodyRate > 0 && !this.#bodyPaused && elapsed > BODY_RATE_GRACE_MS) {
@@ -500,15 +492,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const ex = this.#queue[0];
     if (ex === undefined) return;
     if (!ex.settled) {
-      if (ex.continuePending && !ex.continued) {
-        ex.continued = true;
-        this.#conn.write(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
-      }
+      if (ex.continuePending && !ex.continued) this.#sendContinue(ex);
       return;
     }
     this.#writing = true;
     this.#updateTimer();
     void this.#write(ex);
+  }
+
+  #sendContinue(ex: Exchange): void {
+    ex.continued = true;
+    this.#conn.write(CONTINUE);
   }
 
   async #write(ex: Exchange): Promise<void> {
@@ -540,20 +534,13 @@ export class HttpConnection implements ParserSink, BodyOwner {
       ex.body?.discard(); // the rest of its body is read and dropped
       if (this.#bodyPaused && this.#receiving === ex) {
         this.#bodyPaused = false;
-        this.#bodyStart = Date.now();
-        this.#bodyBytes = 0;
+        this.#restartBodyClock();
       }
     }
     if (this.#closed) return;
     if (close) {
       this.#last = true;
-      for (const other of this.#queue) {
-        if (other.refusal !== 0 && !other.request) continue;
-        other.abandoned = true;
-        other.abort?.abort(abandonedError());
-        other.info[kFinish](abandonedError());
-      }
-      this.#queue.length = 0;
+      this.#abandonQueue();
       this.#conn.end();
       return;
     }
@@ -568,6 +555,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#pump();
     this.#endIfDone();
     this.#updateTimer();
+  }
+
+  /** Every exchange still queued will get no response: its signal aborts, its `completed` rejects. */
+  #abandonQueue(): void {
+    for (const ex of this.#queue) {
+      if (ex.refusal !== 0 && !ex.request) continue; // the server's own refusal: no handler, no request
+      ex.abandoned = true;
+      ex.abort?.abort(abandonedError());
+      ex.info[kFinish](abandonedError());
+    }
+    this.#queue.length = 0;
   }
 
   /** Closes once nothing is left to answer after the last request. */
@@ -805,6 +803,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
 }
 
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 type ReadResult = ReadableStreamReadResult<Uint8Array>;
 

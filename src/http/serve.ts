@@ -7,7 +7,7 @@ import { kEndGracefully } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
 import { IoLoop } from "../net/loop.ts";
 import { listen, type Server, type ServerStats } from "../net/server.ts";
-import { checkOptionKeys, describe } from "../options.ts";
+import { checkOptionKeys, checkSeconds, describe } from "../options.ts";
 import { HttpConnection, type HttpContext, type HttpCounters, type ServeHandler } from "./http_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "./parser.ts";
 import type { NetAddr } from "./serve_info.ts";
@@ -188,9 +188,7 @@ export class HttpServer {
 
 function seconds(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (typeof v !== "number" || !(v >= 0 && v <= 2 ** 31 / 1000)) {
-    throw new RangeError(`${name} must be a number of seconds in [0, ${2 ** 31 / 1000}], got ${describe(v)}`);
-  }
+  checkSeconds(name, v);
   return v;
 }
 

@@ -19,7 +19,7 @@ import { PullQueue } from "./pull_queue.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, remoteAddress, setLingerZero } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
-import { describe } from "../options.ts";
+import { checkSeconds, describe } from "../options.ts";
 
 /**
  * Callbacks of a connection, all optional; `Data` is the type of `conn.data` (as Bun's
@@ -85,8 +85,6 @@ export const CONNECTION_OPTION_KEYS = ["highWaterMark", "maxBuffered", "zeroCopy
 /** ConnectionOptions with their defaults filled in. */
 export type ConnectionSettings = Required<ConnectionOptions>;
 
-const MAX_IDLE_TIMEOUT = 2 ** 31 / 1000; // seconds; as setTimeout's limit
-
 /** Validates ConnectionOptions and fills in the defaults. */
 export function checkConnectionOptions(options: ConnectionOptions): ConnectionSettings {
   const highWaterMark = options.highWaterMark ?? 64 * 1024;
@@ -105,19 +103,11 @@ export function checkConnectionOptions(options: ConnectionOptions): ConnectionSe
       `maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${describe(maxBuffered)}`,
     );
   }
-  checkIdleTimeout(idleTimeout);
+  checkSeconds("idleTimeout", idleTimeout);
   if (typeof allowHalfOpen !== "boolean") {
     throw new TypeError(`allowHalfOpen must be a boolean, got ${describe(allowHalfOpen)}`);
   }
   return { highWaterMark, maxBuffered, zeroCopyMin, idleTimeout, allowHalfOpen };
-}
-
-function checkIdleTimeout(seconds: number): void {
-  if (typeof seconds !== "number" || !(seconds >= 0 && seconds <= MAX_IDLE_TIMEOUT)) {
-    throw new RangeError(
-      `idleTimeout must be a number of seconds in [0, ${MAX_IDLE_TIMEOUT}], got ${describe(seconds)}`,
-    );
-  }
 }
 
 /** Told when a connection has closed (a Server keeps count of its connections). */
@@ -346,7 +336,7 @@ export class Connection<Data = unknown> {
   }
 
   set idleTimeout(seconds: number) {
-    checkIdleTimeout(seconds);
+    checkSeconds("idleTimeout", seconds);
     this.#idleMs = seconds * 1000;
     this.#touch();
     if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
