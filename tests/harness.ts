@@ -71,3 +71,14 @@ export function runtimeCommand(script: string, args: string[] = []): [string, st
   const exec = (globalThis as { process?: { execPath: string } }).process!.execPath;
   return deno ? [exec, ["run", "-A", script, ...args]] : [exec, [script, ...args]];
 }
+
+/**
+ * Collects console.error calls (each call's arguments) instead of printing them, until `restore()`:
+ * for tests that assert what a server logs, or keep its expected failures quiet.
+ */
+export function captureConsoleErrors(): { errors: unknown[][]; restore: () => void } {
+  const errors: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args);
+  return { errors, restore: () => void (console.error = original) };
+}

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileResponse, type HttpServer, serve, type ServeOptions } from "../mod.ts";
-import { test } from "./harness.ts";
+import { captureConsoleErrors, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
 
@@ -353,9 +353,7 @@ test("a request body the handler reads late is held back by TCP, not buffered wh
 });
 
 test("a handler that throws, rejects or returns a non-Response gets a 500; the connection stays usable", async () => {
-  const errors: unknown[] = [];
-  const originalError = console.error;
-  console.error = (...args: unknown[]) => errors.push(args);
+  const { errors, restore } = captureConsoleErrors();
   try {
     await using server = start(async (request) => {
       const path = new URL(request.url).pathname;
@@ -374,7 +372,7 @@ test("a handler that throws, rejects or returns a non-Response gets a 500; the c
     assert.equal(errors.length, 3, "each failure logged once");
     client.close();
   } finally {
-    console.error = originalError;
+    restore();
   }
 });
 
@@ -588,9 +586,7 @@ test("the second argument serves Bun handlers too: port, hostname, url, stop(), 
 });
 
 test("a body that fails before a byte went out gets a 500, not an empty reply", async () => {
-  const errors: unknown[] = [];
-  const originalError = console.error;
-  console.error = (...args: unknown[]) => errors.push(args);
+  const { restore } = captureConsoleErrors(); // the 500s are logged: keep them quiet
   try {
     const shared = new Response("once");
     await using server = start((request) => {
@@ -614,7 +610,7 @@ test("a body that fails before a byte went out gets a 500, not an empty reply", 
     assert.equal(server.stats().handlerErrors, 3);
     client.close();
   } finally {
-    console.error = originalError;
+    restore();
   }
 });
 
@@ -646,9 +642,7 @@ test('hostname "::" takes IPv4 clients too (dual stack, as Deno.serve and Bun.se
 });
 
 test("a client that leaves mid-upload is neither logged nor counted as a handler failure", async () => {
-  const errors: unknown[] = [];
-  const originalError = console.error;
-  console.error = (...args: unknown[]) => errors.push(args);
+  const { errors, restore } = captureConsoleErrors();
   try {
     await using server = start(async (request) => new Response(`${(await request.arrayBuffer()).byteLength}`));
     // A body gathered before the handler runs (up to 64 KiB) and one streamed to it.
@@ -663,7 +657,7 @@ test("a client that leaves mid-upload is neither logged nor counted as a handler
     assert.equal(server.stats().handlerErrors, 0);
     assert.equal(errors.length, 0, JSON.stringify(errors));
   } finally {
-    console.error = originalError;
+    restore();
   }
 });
 
@@ -808,8 +802,7 @@ test("pipelined requests behind a response that closes the connection: completed
       request.signal.addEventListener("abort", () => resolve(new Response("")))
     );
   });
-  const originalError = console.error;
-  console.error = () => {};
+  const { restore } = captureConsoleErrors(); // the expected failures are logged: keep them quiet
   try {
     const client = await RawClient.open(server.port);
     client.send(`GET /breaks HTTP/1.1\r\n${HOST}\r\nGET /behind HTTP/1.1\r\n${HOST}\r\n`);
@@ -817,14 +810,12 @@ test("pipelined requests behind a response that closes the connection: completed
     assert.deepEqual(outcomes.sort(), ["lost /behind", "lost /breaks"]);
     client.close();
   } finally {
-    console.error = originalError;
+    restore();
   }
 });
 
 test("a client that ends its side mid-upload: no handler failure is counted, no connection is left open", async () => {
-  const errors: unknown[] = [];
-  const originalError = console.error;
-  console.error = (...args: unknown[]) => errors.push(args);
+  const { errors, restore } = captureConsoleErrors();
   try {
     await using server = start(async (request) => new Response(`${(await request.arrayBuffer()).byteLength}`));
     for (const length of [10_000, 100_000]) { // gathered before the handler, and streamed to it
@@ -838,7 +829,7 @@ test("a client that ends its side mid-upload: no handler failure is counted, no 
     assert.equal(server.stats().handlerErrors, 0);
     assert.equal(errors.length, 0, JSON.stringify(errors));
   } finally {
-    console.error = originalError;
+    restore();
   }
 });
 
@@ -875,8 +866,7 @@ test("Bun-sized static bodies (a 200 KB Uint8Array, a 100 KB string) go with Con
 test("fileResponse: a file removed between fileResponse() and the send gets a 500, not a 200 cut short", async () => {
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
   const path = join(dir, "gone.txt");
-  const originalError = console.error;
-  console.error = () => {};
+  const { restore } = captureConsoleErrors(); // the expected failures are logged: keep them quiet
   try {
     await using server = start(async () => {
       writeFileSync(path, "soon gone");
@@ -887,7 +877,7 @@ test("fileResponse: a file removed between fileResponse() and the send gets a 50
     const r = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
     assert.equal(r.response.status, 500);
   } finally {
-    console.error = originalError;
+    restore();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,7 +4,7 @@ import { BufferPool, connect, type Connection, IoLoop, type Lease, listen, probe
 import { abi, prepNop, prepShutdown, Reactor, Ring, StreamReceiver } from "../ring.ts";
 import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kIdle } from "../src/internal.ts";
-import { runtime, test } from "./harness.ts";
+import { captureConsoleErrors, runtime, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
 
@@ -372,9 +372,7 @@ test("write() after shutdown() is refused (writable false) instead of failing th
 
 test("a throwing acceptError handler is logged; the server keeps listening", async () => {
   const loop = new IoLoop();
-  const logged: unknown[] = [];
-  const consoleError = console.error;
-  console.error = (...args: unknown[]) => logged.push(args);
+  const { errors: logged, restore } = captureConsoleErrors();
   try {
     const server = listen({
       loop,
@@ -402,7 +400,7 @@ test("a throwing acceptError handler is logged; the server keeps listening", asy
     await sleep(100);
     await server.stop();
   } finally {
-    console.error = consoleError;
+    restore();
     loop.close();
   }
 });

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { connect, type Connection, IoLoop, type Lease, listen } from "../mod.ts";
 import { ECHO_DEFAULTS, startEchoServer } from "../examples/echo_server.ts";
-import { runtimeCommand, test } from "./harness.ts";
+import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
 import { concat, dial, roundTrip, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
 
@@ -109,9 +109,7 @@ test(
   async () => {
     const loop = new IoLoop();
     const clients = new Set<Connection>();
-    const logged: unknown[] = [];
-    const consoleError = console.error;
-    console.error = (...args: unknown[]) => logged.push(args);
+    const { errors: logged, restore } = captureConsoleErrors();
     try {
       // The chat every tutorial writes: each chunk goes to every other client; write()'s result ignored.
       const server = listen({
@@ -159,7 +157,7 @@ test(
       assert.match(String((logged[0] as unknown[])[1]), /maxBuffered/);
       await server.stop();
     } finally {
-      console.error = consoleError;
+      restore();
       loop.close();
     }
   },
