@@ -5,12 +5,14 @@
  *   deno run --allow-ffi --allow-read examples/echo.ts --port 9000
  *   bun examples/echo.ts --port 9000
  *
- * Options: --port N (9000; 0 picks one), --host H (127.0.0.1), --buffers N (4096 per thread),
- * --max-buffers N (16384: the pool grows to this under ENOBUFS pressure), --buffer-size B (4096), --backend auto|ring|ring-mmap|legacy, --workers N (1: one thread per core
+ * Options: --port N (9000; 0 picks one), --host H (127.0.0.1), --workers N (1: one thread per core
  * with SO_REUSEPORT), --idle-timeout SECONDS (0: none; close connections idle that long),
- * --max-connections N (0: no cap; connections beyond it are closed at once), --safe (detach leases on release and keep the leak net on), --dedicated (a
- * SINGLE_ISSUER | DEFER_TASKRUN ring; the thread waits in the kernel when idle: for servers that do
- * nothing else), --incremental (big buffers each serving many receives, 6.12+).
+ * --max-connections N (0: no cap; connections beyond it are closed at once), --safe (detach leases on
+ * release and keep the leak net on), --dedicated (a SINGLE_ISSUER | DEFER_TASKRUN ring; the thread
+ * waits in the kernel when idle: for servers that do nothing else). The pool is listen()'s default
+ * (128 x 64 KiB consumed incrementally on 6.12+, else 1024 x 4 KiB) unless one of these sizes it:
+ * --buffers N, --max-buffers N (the pool grows to this under ENOBUFS pressure), --buffer-size B,
+ * --backend auto|ring|ring-mmap|legacy, --incremental (big buffers each serving many receives, 6.12+).
  * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and print its stats.
  */
 import process from "node:process";
@@ -31,10 +33,10 @@ const { values: args } = parseExampleArgs(
   {
     port: { type: "string", default: "9000" },
     host: { type: "string", default: "127.0.0.1" },
-    buffers: { type: "string", default: "4096" },
-    "max-buffers": { type: "string", default: "16384" },
-    "buffer-size": { type: "string", default: "4096" },
-    backend: { type: "string", default: "auto" },
+    buffers: { type: "string" },
+    "max-buffers": { type: "string" },
+    "buffer-size": { type: "string" },
+    backend: { type: "string" },
     workers: { type: "string", default: "1" },
     "idle-timeout": { type: "string", default: "0" },
     "max-connections": { type: "string", default: "0" },
@@ -43,21 +45,25 @@ const { values: args } = parseExampleArgs(
     incremental: { type: "boolean" },
   },
   (v, fail) => {
-    if (!BACKENDS.includes(v.backend!)) fail(`--backend must be one of ${BACKENDS.join(", ")}, got ${v.backend}`);
+    if (v.backend !== undefined && !BACKENDS.includes(v.backend)) {
+      fail(`--backend must be one of ${BACKENDS.join(", ")}, got ${v.backend}`);
+    }
     const idleTimeout = Number(v["idle-timeout"]);
     if (!(idleTimeout >= 0)) fail(`--idle-timeout must be a number of seconds >= 0, got ${v["idle-timeout"]}`);
     const workers = integer("workers", v.workers, 1, 1024, fail);
     const options: EchoOptions = {
       host: v.host!,
       port: integer("port", v.port, 0, 65535, fail),
-      buffers: integer("buffers", v.buffers, 1, 65536, fail),
-      maxBuffers: integer("max-buffers", v["max-buffers"], 1, 65536, fail),
-      bufferSize: integer("buffer-size", v["buffer-size"], 1, 1 << 30, fail),
-      backend: v.backend as PoolBackend | "auto",
+      buffers: v.buffers === undefined ? undefined : integer("buffers", v.buffers, 1, 65536, fail),
+      maxBuffers: v["max-buffers"] === undefined ? undefined : integer("max-buffers", v["max-buffers"], 1, 65536, fail),
+      bufferSize: v["buffer-size"] === undefined
+        ? undefined
+        : integer("buffer-size", v["buffer-size"], 1, 1 << 30, fail),
+      backend: v.backend as PoolBackend | "auto" | undefined,
       safe: v.safe ?? false,
       reusePort: workers > 1,
       dedicated: v.dedicated ?? false,
-      incremental: v.incremental ?? false,
+      incremental: v.incremental,
       idleTimeout,
       maxConnections: integer("max-connections", v["max-connections"], 0, 2 ** 31 - 1, fail),
     };

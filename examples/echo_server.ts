@@ -4,18 +4,19 @@ import { IoLoop, listen, type PoolBackend, type Server } from "../mod.ts";
 export interface EchoOptions {
   host: string;
   port: number;
-  buffers: number;
+  /** Buffers in the pool; absent: the library's default pool (see listen()'s `pool`). */
+  buffers?: number;
   /** The pool may grow to this many buffers when receives run dry (ENOBUFS). */
-  maxBuffers: number;
-  bufferSize: number;
-  backend: PoolBackend | "auto";
+  maxBuffers?: number;
+  bufferSize?: number;
+  backend?: PoolBackend | "auto";
   /** Detach leases on release and keep the leak net on (slower; the echo path never needs it). */
   safe: boolean;
   /** SO_REUSEPORT, for one listener per worker. */
   reusePort: boolean;
   /** A dedicated loop (SINGLE_ISSUER | DEFER_TASKRUN; waits in the kernel when idle). */
   dedicated: boolean;
-  /** Incremental buffer consumption (6.12+): big buffers, each serving many receives. */
+  /** Incremental buffer consumption (6.12+); absent: the library's default. */
   incremental?: boolean;
   /** Seconds a connection may stay idle before it is closed (0 or absent: no timeout). */
   idleTimeout?: number;
@@ -27,10 +28,6 @@ export interface EchoOptions {
 export const ECHO_DEFAULTS: EchoOptions = {
   host: "127.0.0.1",
   port: 0,
-  buffers: 4096,
-  maxBuffers: 16384,
-  bufferSize: 4096,
-  backend: "auto",
   safe: false,
   reusePort: false,
   dedicated: false,
@@ -46,7 +43,7 @@ export function startEchoServer(o: EchoOptions): Server {
     maxConnections: o.maxConnections || undefined,
     pool: {
       count: o.buffers,
-      maxCount: Math.max(o.buffers, o.maxBuffers),
+      maxCount: o.maxBuffers === undefined ? undefined : Math.max(o.buffers ?? 0, o.maxBuffers),
       bufferSize: o.bufferSize,
       backend: o.backend,
       incremental: o.incremental,

@@ -237,9 +237,11 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     const sqes = this.reactor.ring.sqes;
     const slot = this.reactor.prepare(this.token);
     if (this.op === "read") prepRead(sqes, slot, this.fd, 0, 0, this.#offset);
-    // A pool short of buffers hands them out one per receive (see BufferPool.scarce).
-    else if (this.multishot && !this.pool.scarce) prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
-    else prepRecv(sqes, slot, this.fd, 0, 0, 0);
+    // A pool short of buffers hands them out one per receive (BufferPool.scarce), capped where it
+    // must share big incremental buffers out (BufferPool.receiveCap).
+    else if (this.multishot && !this.pool.scarce && this.pool.receiveCap === 0) {
+      prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
+    } else prepRecv(sqes, slot, this.fd, 0, this.pool.receiveCap, 0);
     setBufferSelect(sqes, slot, this.pool.groupId);
     if (this.bundle) setBundle(sqes, slot);
     this.state = State.Armed;

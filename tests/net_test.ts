@@ -37,7 +37,7 @@ function fill(c: number, from: number, n: number): Uint8Array {
   return out;
 }
 
-function echoServer(loop: IoLoop, pool: { count: number; bufferSize: number }): Server {
+function echoServer(loop: IoLoop, pool?: { count: number; bufferSize: number }): Server {
   return listen({
     loop,
     pool,
@@ -109,6 +109,90 @@ test("echo integrity: 200 connections x 1 MiB in random writes come back exact",
   assert.ok(openFds() <= fds - 1, "listening socket and every connection closed");
   loop.close();
 }, { timeoutMs: 120_000 });
+
+test(
+  "default pools: 64 KiB buffers consumed incrementally (6.12+), 128 per server, 64 per client loop; echo exact",
+  async () => {
+    const loop = new IoLoop();
+    const server = echoServer(loop);
+    const incremental = probeFeatures().incremental;
+    const expect = (stats: { incremental: boolean; bufferSize: number; buffersTotal: number }, count: number) =>
+      assert.deepEqual(
+        { incremental: stats.incremental, bufferSize: stats.bufferSize, buffersTotal: stats.buffersTotal },
+        incremental ? { incremental: true, bufferSize: 65536, buffersTotal: count } : {
+          incremental: false,
+          bufferSize: count === 128 ? 4096 : 16384,
+          buffersTotal: count === 128 ? 1024 : 256,
+        },
+      );
+    expect(server.stats().pool, 128);
+    await echoIntegrity(loop, server, 100, 1 << 20);
+    expect(loop.clientPool().stats(), 64);
+    assert.ok(server.stats().pool.leasesMade > 100, "many receives");
+    await server.stop();
+    assert.equal(server.stats().pool.buffersLeased, 0);
+    // Options present but undefined are defaults too (examples/echo.ts passes its unset flags so).
+    const unset = listen({
+      loop,
+      pool: { count: undefined, bufferSize: undefined, incremental: undefined },
+      handlers: {},
+    });
+    expect(unset.stats().pool, 128);
+    await unset.stop();
+    // Options that size the pool get what they ask for, with the 4 KiB defaults for the rest.
+    for (const pool of [{ count: 8 }, { bufferSize: 2048 }, { incremental: false }, { backend: "legacy" as const }]) {
+      const sized = listen({ loop, pool, handlers: { data: (_c, l) => l.release() } });
+      const s = sized.stats().pool;
+      assert.equal(s.incremental, false, JSON.stringify(pool));
+      assert.equal(s.bufferSize, pool.bufferSize ?? 4096, JSON.stringify(pool));
+      assert.equal(s.buffersTotal, pool.count ?? 1024, JSON.stringify(pool));
+      await sized.stop();
+    }
+    loop.close();
+  },
+  { timeoutMs: 120_000 },
+);
+
+test("maxCount: a pool grows under a storm of -ENOBUFS even while released buffers keep coming back", async () => {
+  const loop = new IoLoop();
+  const server = listen({
+    loop,
+    pool: { bufferSize: 64 * 1024, count: 4, maxCount: 64 },
+    handlers: {
+      data(conn, lease) {
+        if (!conn.write(lease)) conn.pause();
+      },
+      drain: (conn) => conn.resume(),
+      error() {},
+    },
+  });
+  const block = new Uint8Array(64 * 1024).fill(3);
+  await Promise.all(Array.from({ length: 100 }, () =>
+    new Promise<void>((resolve, reject) => {
+      let got = 0;
+      connect({
+        loop,
+        port: server.port,
+        handlers: {
+          open(conn) {
+            for (let i = 0; i < 8; i++) conn.write(block);
+          },
+          data(conn, lease) {
+            got += lease.length;
+            lease.release();
+            if (got === 8 * block.length) conn.close();
+          },
+          close: () => resolve(),
+          error: (_conn, e) => reject(e),
+        },
+      }).catch(reject);
+    })));
+  const stats = server.stats().pool;
+  assert.ok(stats.growthEvents > 0 && stats.buffersTotal > 4, `the pool grew (${JSON.stringify(stats)})`);
+  assert.ok(stats.buffersTotal <= 64);
+  await server.stop();
+  loop.close();
+}, { timeoutMs: 60_000 });
 
 test("echo integrity with a pool of 8 buffers (ENOBUFS storm): exact, stalls counted, nothing leaked", async () => {
   const loop = new IoLoop();

@@ -248,6 +248,57 @@ test("pool of 4 buffers, 32 sockets sending at once: every byte arrives, stalls 
   }
 });
 
+test("incremental pool run dry: receives are capped at 16 KiB so one backlog cannot take a whole buffer", () => {
+  using reactor = new Reactor({ entries: 64 });
+  const pool = new BufferPool(reactor, { bufferSize: 64 * 1024, count: 2, incremental: true });
+  const [client, server] = tcpPair(reactor.ring);
+  const total = 1 << 20;
+  const writer = new RingWriter(reactor, client);
+  writer.write(patternBytes(7, total));
+  const held: Lease[] = [];
+  const sizes: number[] = [];
+  const received = new Uint8Array(total);
+  let got = 0;
+  const receiver = new StreamReceiver(pool, server, {
+    data(lease) {
+      received.set(lease.bytes, got);
+      got += lease.length;
+      sizes.push(lease.length);
+      held.push(lease);
+    },
+    end() {},
+  }).start();
+  // Hold every lease until the pool runs dry: the first receives take whole buffers' worth.
+  assert.ok(reactor.runUntil(() => pool.stats().enobufs > 0, 5_000), "the pool ran dry");
+  const before = sizes.length;
+  assert.ok(sizes.some((n) => n > 16 * 1024), `uncapped receives take big bursts (${sizes.join(",")})`);
+  assert.equal(pool.receiveCap, 16 * 1024);
+  // Buffers come back while it is dry: what is received next comes in pieces of at most 16 KiB.
+  assert.ok(reactor.runUntil(() => {
+    for (const l of held.splice(0)) l.release();
+    return sizes.length >= before + 8;
+  }, 5_000));
+  const capped = sizes.slice(before, before + 8);
+  assert.ok(capped.every((n) => n <= 16 * 1024), `capped receives (${capped.join(",")})`);
+  // Once nothing runs dry for a few turns, receives take bursts again.
+  assert.ok(
+    reactor.runUntil(() => {
+      for (const l of held.splice(0)) l.release();
+      return got === total;
+    }, 10_000),
+    `all ${total} bytes arrived (${got})`,
+  );
+  for (const l of held.splice(0)) l.release();
+  assert.ok(Buffer.from(received).equals(Buffer.from(patternBytes(7, total))), "byte-exact");
+  assert.equal(pool.receiveCap, 0);
+  receiver.stop();
+  writer.close();
+  closeFd(client);
+  closeFd(server);
+  reactor.runOnce(0);
+  pool.close();
+}, { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" });
+
 test("growth: a pool may add buffers on ENOBUFS up to maxCount", () => {
   const stats = streamThroughPool({ bufferSize: 256, count: 4, maxCount: 16 }, {}, 100_000, 10, 15);
   assert.ok(stats.growthEvents > 0);

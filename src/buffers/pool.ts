@@ -33,7 +33,11 @@ export interface BufferPoolOptions {
   bufferSize?: number;
   /** Buffers to start with, 1..65536 (ring backends: ..32768). Default 1024. */
   count?: number;
-  /** Grow up to this many buffers when receives run out (ENOBUFS). Default: `count` (no growth). */
+  /**
+   * Grow up to this many buffers, `count` at a time, when receives run out (-ENOBUFS with nothing
+   * left for the kernel, or as many -ENOBUFS as buffers since the last growth). Default: `count`
+   * (no growth).
+   */
   maxCount?: number;
   /** Kernel mechanism. "auto" (default): ring where the kernel has it, else legacy. */
   backend?: "auto" | PoolBackend;
@@ -173,6 +177,16 @@ const FAIR_SHARE_AUTO = -1;
  */
 const GENERATION_MOD = 16384;
 const MAX_HOLDER = 2 ** 23 - 1; // 16 + 14 + 23 bits: an exact integer
+/**
+ * A receive's cap in an incremental pool that ran dry or is scarce (see BufferPool.receiveCap): a
+ * 64 KiB buffer then serves four receives. Measured, 1,000 clients that never read against a pool of
+ * 128 x 64 KiB: a prober's round trip took up to 0.6 s uncapped, at most about 0.2 s with 16 KiB; a
+ * 4 KiB cap (0.03 s) cost a third of the 1,000-connection 4 KiB echo's throughput, 32 KiB helped less.
+ */
+const CAPPED_RECEIVE_BYTES = 16 * 1024;
+/** Flushes (about two per reactor turn) that receives stay capped after an -ENOBUFS. */
+const DRY_FLUSHES = 8;
+
 /** Debug mode, or an incremental piece with its own ArrayBuffer to detach: the record is an object. */
 interface LeakDetail {
   packed: number;
@@ -260,6 +274,8 @@ export class BufferPool {
   #spareCount = 0;
   readonly #waiters: BufferWaiter[] = [];
   #waitHead = 0;
+  #stallsSinceGrowth = 0;
+  #dryFlushes = 0; // flushes left before receives go uncapped again after an -ENOBUFS (receiveCap)
   readonly #waiting = new Set<BufferWaiter>();
   readonly #leaks: FinalizationRegistry<LeakRecord> | undefined;
   readonly #leakDebug: boolean;
@@ -467,6 +483,7 @@ export class BufferPool {
    */
   flush(): void {
     if (this.#closed) return;
+    if (this.#dryFlushes > 0) this.#dryFlushes--;
     if (this.#ring) {
       if (this.#pendingAdds > 0) {
         this.#ring.publish(this.#pendingAdds);
@@ -509,6 +526,17 @@ export class BufferPool {
    */
   get scarce(): boolean {
     return this.#leased * 2 >= this.#count;
+  }
+
+  /**
+   * Most bytes one receive should take now: 0 for no cap, or CAPPED_RECEIVE_BYTES (16 KiB) in an
+   * incremental pool that ran dry lately (an -ENOBUFS within the last few flushes) or is scarce. A big
+   * buffer then serves several connections' receives instead of one connection's whole backlog, so
+   * a quiet connection among floods still gets its turn soon. Receivers arm capped receives as
+   * single-shot ones.
+   */
+  get receiveCap(): number {
+    return this.incremental && (this.#dryFlushes > 0 || this.#leased * 2 >= this.#count) ? CAPPED_RECEIVE_BYTES : 0;
   }
 
   /**
@@ -606,7 +634,7 @@ export class BufferPool {
       this.#consumedFromRing();
     }
     this.#queueProvide(bid);
-    if (this.#waitHead < this.#waiters.length) {
+    if (this.#hasWaiters()) {
       this.flush();
       this.#rearmNext();
     }
@@ -693,11 +721,21 @@ export class BufferPool {
       this.#leased--;
     }
     this.#queueProvide(bid);
-    if (this.#waitHead < this.#waiters.length) {
-      // Paced: one parked receive per returned buffer, oldest first.
+    if (this.#hasWaiters()) {
+      // Paced: one parked receive per returned buffer (per receiveCap's worth of it), oldest first.
       this.flush();
-      this.#rearmNext();
+      for (let n = this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) this.#rearmNext();
     }
+  }
+
+  /** Receives one buffer in the kernel's hands serves: one, or several while receives are capped. */
+  #receivesPerBuffer(): number {
+    const cap = this.receiveCap;
+    return cap === 0 ? 1 : Math.max(1, this.bufferSize / cap | 0);
+  }
+
+  #hasWaiters(): boolean {
+    return this.#waitHead < this.#waiters.length;
   }
 
   #rearmNext(): void {
@@ -721,6 +759,7 @@ export class BufferPool {
   waitForBuffers(waiter: BufferWaiter): void {
     if (this.#closed) throw new ClosedError("BufferPool");
     this.#stats.enobufs++;
+    this.#dryFlushes = DRY_FLUSHES;
     if (this.#waiting.has(waiter)) return;
     this.#waiting.add(waiter);
     this.#waiters.push(waiter);
@@ -728,7 +767,10 @@ export class BufferPool {
       // The ring ran dry while spares were left: the window is too small for this load.
       this.#window = Math.min(this.#window * 2, this.#count);
       this.#refill();
-    } else if (this.#withKernel() === 0 && this.#count < this.maxCount) {
+    } else if (this.#count < this.maxCount && (this.#withKernel() === 0 || ++this.#stallsSinceGrowth >= this.#count)) {
+      // Nothing left for the kernel, or a storm: as many stalls as buffers since the last growth, while
+      // released buffers kept trickling back (they never let the first condition hold under load).
+      this.#stallsSinceGrowth = 0;
       const n = Math.min(this.#chunks[0].length / this.bufferSize | 0, this.maxCount - this.#count);
       this.#window += n;
       this.#grow(n);
@@ -737,7 +779,9 @@ export class BufferPool {
     // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
     // reaped, or just added): re-arm as many waiters as there are such buffers instead of parking.
     this.flush();
-    for (let n = this.#withKernel(); n > 0 && this.#waitHead < this.#waiters.length; n--) this.#rearmNext();
+    for (let n = this.#withKernel() * this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) {
+      this.#rearmNext();
+    }
     if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
       this.#stalledSince = performance.now();
       this.#rearmsAtStall = this.#stats.rearms;

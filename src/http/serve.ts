@@ -58,7 +58,7 @@ export interface ServeOptions {
   maxConnections?: number;
   /** listen(2) backlog. Default 4096. */
   backlog?: number;
-  /** The receive buffer pool (a BufferPool on the server's loop, or options for one). Default 1024 x 4 KiB. */
+  /** The receive buffer pool (a BufferPool on the server's loop, or options for one). Default as listen()'s. */
   pool?: BufferPool | BufferPoolOptions;
   /** The loop to run on. Default: the thread's shared loop. */
   loop?: IoLoop;

@@ -18,7 +18,7 @@ import {
   type ConnectionOwner,
 } from "./connection.ts";
 import { kEndGracefully, kStart } from "../internal.ts";
-import { getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
+import { CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
@@ -56,7 +56,9 @@ export interface ListenOptions<Data = unknown> extends ConnectionOptions {
   /**
    * The receive buffer pool every connection shares: an existing one (on the server's loop; not
    * closed by the server), or options for a new one that the server owns and frees when it stops.
-   * Default: 1024 buffers of 4 KiB.
+   * Default: 128 buffers of 64 KiB consumed incrementally where the kernel has it (6.12), else 1024
+   * buffers of 4 KiB; options that set bufferSize, count or incremental (or the "legacy" backend)
+   * get exactly that, with the 4 KiB defaults for the rest.
    */
   pool?: BufferPool | BufferPoolOptions;
   /** The loop to run on. Default: the thread's shared loop (getDefaultLoop()). */
@@ -264,7 +266,7 @@ export class Server<Data = unknown> {
     });
     try {
       this.port = localAddress(this.#fd).port;
-      const { pool, owned } = resolvePool(this.loop, options.pool, { bufferSize: 4096, count: 1024 });
+      const { pool, owned } = resolveStreamPool(this.loop, options.pool, SERVER_POOL);
       this.pool = pool;
       this.#ownsPool = owned;
     } catch (e) {
@@ -581,7 +583,8 @@ export interface ConnectOptions<Data = unknown> extends ConnectionOptions {
   noDelay?: boolean;
   /**
    * The receive buffer pool: an existing one, or options for a new one that the connection owns and
-   * closes with itself. Default: the loop's shared client pool (256 x 16 KiB).
+   * closes with itself (as on listen(), with 64 instead of 128 buffers and 256 x 16 KiB for the
+   * fallback). Default: the loop's shared client pool (IoLoop.clientPool()).
    */
   pool?: BufferPool | BufferPoolOptions;
   /** The loop to run on. Default: the thread's shared loop (getDefaultLoop()). */
@@ -632,7 +635,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
   const loop = options.loop ?? getDefaultLoop();
   const { pool, owned } = options.pool === undefined
     ? { pool: loop.clientPool(), owned: false }
-    : resolvePool(loop, options.pool, { bufferSize: 16 * 1024, count: 256 });
+    : resolveStreamPool(loop, options.pool, CLIENT_POOL);
   let fd: number;
   try {
     fd = newSocket(host, abi.SOCK_STREAM);
