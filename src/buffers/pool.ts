@@ -7,6 +7,9 @@
  * -ENOBUFS wait here in FIFO order and are re-armed one per returned buffer. Leases can count
  * against holders (connections) so that one holder cannot pin the pool (see `fairShare`), and a
  * watchdog warns when receives have waited for buffers that never come back (see `watchdogMs`).
+ *
+ * How the kernel gets free buffers is a Refill's business (ring_refill.ts, provide_refill.ts); leases
+ * dropped without release are the leak net's (leak_net.ts).
  */
 import { checkOptionKeys } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
@@ -15,10 +18,12 @@ import { ClosedError, UnsupportedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import type { Reactor } from "../reactor.ts";
-import { BufferRing } from "./buffer_ring.ts";
 import { kBufferAddress, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { GENERATION_MOD, LeakNet, MAX_HOLDER } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
-import { ProvidedBufferGroup } from "./provided_group.ts";
+import { ProvideRefill } from "./provide_refill.ts";
+import type { Refill } from "./refill.ts";
+import { RingRefill } from "./ring_refill.ts";
 
 /**
  * The kernel mechanism under a pool: `"ring"` (a ring-mapped buffer ring in memory of ours,
@@ -169,14 +174,6 @@ const HOLDER_GONE = 2;
 /** "auto" fair share never goes below this many leases. */
 const MIN_SHARE = 8;
 const FAIR_SHARE_AUTO = -1;
-
-/**
- * The leak net's record of a lease: bid, generation and holder packed in one number, so the common
- * case allocates nothing (a small integer while holder is 0). Only 14 bits of generation fit: they
- * are a consistency check, since a released lease is unregistered and never reported.
- */
-const GENERATION_MOD = 16384;
-const MAX_HOLDER = 2 ** 23 - 1; // 16 + 14 + 23 bits: an exact integer
 /**
  * A receive's cap in an incremental pool that ran dry or is scarce (see BufferPool.receiveCap): a
  * 64 KiB buffer then serves four receives. Measured, 1,000 clients that never read against a pool of
@@ -187,28 +184,93 @@ const CAPPED_RECEIVE_BYTES = 16 * 1024;
 /** Flushes (about two per reactor turn) that receives stay capped after an -ENOBUFS. */
 const DRY_FLUSHES = 8;
 
-/** Debug mode, or an incremental piece with its own ArrayBuffer to detach: the record is an object. */
-interface LeakDetail {
-  packed: number;
-  trace: LeaseTrace | undefined;
-  piece: ArrayBuffer | undefined;
+/** BufferPoolOptions checked, with the defaults filled in and `"auto"` resolved. */
+interface PoolSettings {
+  bufferSize: number;
+  count: number;
+  maxCount: number;
+  backend: PoolBackend;
+  /** Asked for, on a ring backend, and the kernel has it. */
+  incremental: boolean;
+  /** Undefined: the reactor's next free id (taken only once every check has passed). */
+  groupId: number | undefined;
+  ringWindow: number;
+  detachOnRelease: boolean;
+  leakTracking: "off" | "warn" | "debug";
+  watchdogMs: number;
+  /** FAIR_SHARE_AUTO, 0 (off) or a fixed cap. */
+  fairShare: number;
 }
-type LeakRecord = number | LeakDetail;
 
-/** Frames of this library (src/, ffi/): a leak report shows the frames around them, the user's. */
-const LIBRARY_DIRS = ["../", "../../ffi/"].flatMap((dir) => {
-  const url = new URL(dir, import.meta.url);
-  return url.protocol === "file:" ? [url.href, decodeURIComponent(url.pathname)] : [url.href];
-});
-const FRAMES_SHOWN = 4;
-
-/** The first frames of a stack that are the program's own: not this library's nor the runtime's. */
-function userFrames(stack: string | undefined): string | undefined {
-  const frames = stack?.split("\n").filter((line) =>
-    /^\s+at /.test(line) && /(?:file|https?):\/\/|[( ]\//.test(line) &&
-    !LIBRARY_DIRS.some((dir) => line.includes(dir))
-  );
-  return frames?.length ? frames.slice(0, FRAMES_SHOWN).join("\n") : undefined;
+/** Validates BufferPoolOptions against each other and the kernel's features; fills in the defaults. */
+function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
+  checkOptionKeys("BufferPool", options, POOL_OPTION_KEYS);
+  const bufferSize = options.bufferSize ?? 4096;
+  const count = options.count ?? 1024;
+  const maxCount = options.maxCount ?? count;
+  if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_BUFFER_SIZE) {
+    throw new RangeError(`bufferSize must be an integer in [1, ${MAX_BUFFER_SIZE}], got ${bufferSize}`);
+  }
+  if (!Number.isInteger(count) || count < 1 || count > 65536) {
+    throw new RangeError(`count must be an integer in [1, 65536] (buffer ids are 16-bit), got ${count}`);
+  }
+  if (!Number.isInteger(maxCount) || maxCount < count || maxCount > 65536) {
+    throw new RangeError(`maxCount must be an integer in [count=${count}, 65536], got ${maxCount}`);
+  }
+  const features = probeFeatures();
+  const wanted = options.backend ?? "auto";
+  if (!["auto", "ring", "ring-mmap", "legacy"].includes(wanted)) {
+    throw new TypeError(`backend must be "auto", "ring", "ring-mmap" or "legacy", got ${JSON.stringify(wanted)}`);
+  }
+  const backend: PoolBackend = wanted === "auto" ? (features.bufferRing ? "ring" : "legacy") : wanted;
+  if (backend !== "legacy" && !features.bufferRing) {
+    throw new UnsupportedError("IORING_REGISTER_PBUF_RING", "5.19", 'use backend "legacy"');
+  }
+  if (backend === "ring-mmap" && !features.bufferRingMmap) {
+    throw new UnsupportedError("IOU_PBUF_RING_MMAP", "6.4", 'use backend "ring"');
+  }
+  if (backend === "legacy" && !features.provideBuffers) {
+    throw new UnsupportedError("IORING_OP_PROVIDE_BUFFERS", "5.7");
+  }
+  if (backend !== "legacy" && maxCount > abi.BUF_RING_MAX_ENTRIES) {
+    throw new RangeError(`maxCount must be <= ${abi.BUF_RING_MAX_ENTRIES} for a ring backend, got ${maxCount}`);
+  }
+  const incremental = (options.incremental ?? false) && backend !== "legacy" && features.incremental;
+  if (options.incremental && backend === "legacy") {
+    throw new TypeError(`incremental consumption needs a ring backend, not "legacy"`);
+  }
+  const leakTracking = options.leakTracking ?? "warn";
+  if (!["off", "warn", "debug"].includes(leakTracking)) {
+    throw new TypeError(`leakTracking must be "off", "warn" or "debug", got ${JSON.stringify(leakTracking)}`);
+  }
+  const ringWindow = options.ringWindow ?? 256;
+  if (!Number.isInteger(ringWindow) || ringWindow < 1) {
+    throw new RangeError(`ringWindow must be a positive integer, got ${ringWindow}`);
+  }
+  const watchdogMs = options.watchdogMs ?? 5000;
+  if (typeof watchdogMs !== "number" || !(watchdogMs >= 0 && watchdogMs <= 2 ** 31 - 1)) {
+    throw new RangeError(`watchdogMs must be a number of ms in [0, ${2 ** 31 - 1}] (0: off), got ${watchdogMs}`);
+  }
+  const fairShare = options.fairShare ?? "auto";
+  if (fairShare !== "auto" && fairShare !== false && typeof fairShare !== "number") {
+    throw new TypeError(`fairShare must be "auto", a number or false, got ${JSON.stringify(fairShare)}`);
+  }
+  if (typeof fairShare === "number" && !(Number.isInteger(fairShare) && fairShare >= 0)) {
+    throw new RangeError(`fairShare must be an integer >= 0 (0: off), got ${fairShare}`);
+  }
+  return {
+    bufferSize,
+    count,
+    maxCount,
+    backend,
+    incremental,
+    groupId: options.groupId,
+    ringWindow,
+    detachOnRelease: options.detachOnRelease ?? true,
+    leakTracking,
+    watchdogMs,
+    fairShare: fairShare === "auto" ? FAIR_SHARE_AUTO : fairShare === false ? 0 : fairShare,
+  };
 }
 
 /**
@@ -253,7 +315,7 @@ export class BufferPool {
   readonly detachOnRelease: boolean;
 
   readonly #chunks: NativeMemory[] = [];
-  readonly #addr: number[] = []; // address of each buffer id
+  readonly #addr: number[] = []; // address of each buffer id (the refill reads it too)
   readonly #views: ArrayBuffer[] = []; // one per buffer id, made once (renewed after a detach)
   readonly #livePieces = new Set<ArrayBuffer>(); // incremental + detachOnRelease: each leased piece's own buffer
   readonly #state: Uint8Array;
@@ -261,26 +323,15 @@ export class BufferPool {
   readonly #refs: Uint32Array; // incremental: leases outstanding per buffer
   readonly #offset: Uint32Array; // incremental: bytes of the buffer already handed out
   readonly #kernelDone: Uint8Array; // incremental: kernel finished with the buffer (no F_BUF_MORE)
-  readonly #bidSlot: Uint16Array; // ring slot each buffer id was last written to (bundles)
-  readonly #ring: BufferRing | undefined;
-  readonly #group: ProvidedBufferGroup | undefined;
-  readonly #token: number;
-  readonly #pendingBids: Uint16Array; // legacy: ids to re-provide at the next flush
-  #pendingCount = 0;
-  #pendingAdds = 0; // ring: entries written, not yet published
-  #inRing = 0; // ring: buffers the kernel's ring holds (or will at the next publish)
-  #window: number; // ring: most buffers allowed in the ring
-  readonly #spare: Uint16Array; // ring: buffers beyond the window, most recently returned on top
-  #spareCount = 0;
+  readonly #refill: Refill; // gives free buffers to the kernel
+  readonly #ringRefill: RingRefill | undefined; // #refill on ring backends: bundles read its slot order
   readonly #waiters: BufferWaiter[] = [];
   #waitHead = 0;
   #stallsSinceGrowth = 0;
   #dryFlushes = 0; // flushes left before receives go uncapped again after an -ENOBUFS (receiveCap)
   readonly #waiting = new Set<BufferWaiter>();
-  readonly #leaks: FinalizationRegistry<LeakRecord> | undefined;
-  readonly #leakDebug: boolean;
-  readonly #leakDetail: boolean; // records are LeakDetail objects (debug mode, incremental pieces)
-  #leakWarned = false;
+  readonly #leaks: LeakNet | undefined;
+  readonly #traceLeases: boolean; // leakTracking "debug"
   // Holders (see addHolder): per-slot typed arrays indexed by holder id, grown by doubling.
   readonly #fairShare: number; // FAIR_SHARE_AUTO, 0 (off) or a fixed cap
   readonly #holders: (LeaseHolder | undefined)[] = [undefined]; // id 0 is "no holder"
@@ -306,8 +357,6 @@ export class BufferPool {
     enobufs: 0,
     rearms: 0,
     growthEvents: 0,
-    leaksReclaimed: 0,
-    provideErrors: 0,
     bundleCompletions: 0,
   };
 
@@ -323,110 +372,44 @@ export class BufferPool {
    * @throws {UringError} when the kernel refuses the group (`EEXIST`: groupId in use) or memory.
    */
   constructor(reactor: Reactor, options: BufferPoolOptions = {}) {
-    checkOptionKeys("BufferPool", options, POOL_OPTION_KEYS);
-    const bufferSize = options.bufferSize ?? 4096;
-    const count = options.count ?? 1024;
-    const maxCount = options.maxCount ?? count;
-    if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_BUFFER_SIZE) {
-      throw new RangeError(`bufferSize must be an integer in [1, ${MAX_BUFFER_SIZE}], got ${bufferSize}`);
-    }
-    if (!Number.isInteger(count) || count < 1 || count > 65536) {
-      throw new RangeError(`count must be an integer in [1, 65536] (buffer ids are 16-bit), got ${count}`);
-    }
-    if (!Number.isInteger(maxCount) || maxCount < count || maxCount > 65536) {
-      throw new RangeError(`maxCount must be an integer in [count=${count}, 65536], got ${maxCount}`);
-    }
-    const features = probeFeatures();
-    const wanted = options.backend ?? "auto";
-    if (!["auto", "ring", "ring-mmap", "legacy"].includes(wanted)) {
-      throw new TypeError(`backend must be "auto", "ring", "ring-mmap" or "legacy", got ${JSON.stringify(wanted)}`);
-    }
-    const backend: PoolBackend = wanted === "auto" ? (features.bufferRing ? "ring" : "legacy") : wanted;
-    if (backend !== "legacy" && !features.bufferRing) {
-      throw new UnsupportedError("IORING_REGISTER_PBUF_RING", "5.19", 'use backend "legacy"');
-    }
-    if (backend === "ring-mmap" && !features.bufferRingMmap) {
-      throw new UnsupportedError("IOU_PBUF_RING_MMAP", "6.4", 'use backend "ring"');
-    }
-    if (backend === "legacy" && !features.provideBuffers) {
-      throw new UnsupportedError("IORING_OP_PROVIDE_BUFFERS", "5.7");
-    }
-    if (backend !== "legacy" && maxCount > abi.BUF_RING_MAX_ENTRIES) {
-      throw new RangeError(`maxCount must be <= ${abi.BUF_RING_MAX_ENTRIES} for a ring backend, got ${maxCount}`);
-    }
-    const incremental = (options.incremental ?? false) && backend !== "legacy" && features.incremental;
-    if (options.incremental && backend === "legacy") {
-      throw new TypeError(`incremental consumption needs a ring backend, not "legacy"`);
-    }
-    const leakTracking = options.leakTracking ?? "warn";
-    if (!["off", "warn", "debug"].includes(leakTracking)) {
-      throw new TypeError(`leakTracking must be "off", "warn" or "debug", got ${JSON.stringify(leakTracking)}`);
-    }
-    const ringWindow = options.ringWindow ?? 256;
-    if (!Number.isInteger(ringWindow) || ringWindow < 1) {
-      throw new RangeError(`ringWindow must be a positive integer, got ${ringWindow}`);
-    }
-    const watchdogMs = options.watchdogMs ?? 5000;
-    if (typeof watchdogMs !== "number" || !(watchdogMs >= 0 && watchdogMs <= 2 ** 31 - 1)) {
-      throw new RangeError(`watchdogMs must be a number of ms in [0, ${2 ** 31 - 1}] (0: off), got ${watchdogMs}`);
-    }
-    const fairShare = options.fairShare ?? "auto";
-    if (fairShare !== "auto" && fairShare !== false && typeof fairShare !== "number") {
-      throw new TypeError(`fairShare must be "auto", a number or false, got ${JSON.stringify(fairShare)}`);
-    }
-    if (typeof fairShare === "number" && !(Number.isInteger(fairShare) && fairShare >= 0)) {
-      throw new RangeError(`fairShare must be an integer >= 0 (0: off), got ${fairShare}`);
-    }
-    const groupId = options.groupId ?? reactor.nextGroupId();
-
+    const settings = checkPoolOptions(options);
+    const { bufferSize, count, maxCount, backend, incremental } = settings;
+    const groupId = settings.groupId ?? reactor.nextGroupId();
     this.reactor = reactor;
     this.groupId = groupId;
     this.bufferSize = bufferSize;
+    this.backend = backend;
     this.maxCount = maxCount;
     this.incremental = incremental;
-    this.detachOnRelease = options.detachOnRelease ?? true;
+    this.detachOnRelease = settings.detachOnRelease;
     this.#state = new Uint8Array(maxCount);
     this.#generation = new Uint32Array(maxCount);
     this.#refs = new Uint32Array(incremental ? maxCount : 0);
     this.#offset = new Uint32Array(incremental ? maxCount : 0);
     this.#kernelDone = new Uint8Array(incremental ? maxCount : 0);
-    this.#bidSlot = new Uint16Array(maxCount);
-    this.#pendingBids = new Uint16Array(backend === "legacy" ? maxCount : 0);
-    this.#spare = new Uint16Array(backend === "legacy" ? 0 : maxCount);
-    this.#window = Math.min(ringWindow, count);
-    this.#leakDebug = leakTracking === "debug";
-    this.#leakDetail = this.#leakDebug || (incremental && this.detachOnRelease);
-    this.#leaks = leakTracking === "off" ? undefined : new FinalizationRegistry((r) => this.#reclaimLeak(r));
-    this.#watchdogMs = watchdogMs;
-    this.#fairShare = fairShare === "auto" ? FAIR_SHARE_AUTO : fairShare === false ? 0 : fairShare;
+    this.#traceLeases = settings.leakTracking === "debug";
+    this.#leaks = settings.leakTracking === "off" ? undefined : new LeakNet({
+      groupId,
+      leaseOut: (bid, generation) => this.#leaseOut(bid, generation),
+      reclaim: (bid, holder, piece) => this.#reclaim(bid, holder, piece),
+    }, this.#traceLeases || (incremental && this.detachOnRelease));
+    this.#watchdogMs = settings.watchdogMs;
+    this.#fairShare = settings.fairShare;
 
-    if (backend === "legacy") {
-      this.#group = new ProvidedBufferGroup(reactor.ring, groupId);
-    } else {
-      let entries = 1;
-      while (entries < maxCount) entries *= 2;
-      this.#ring = new BufferRing(reactor.ring, {
-        groupId,
-        entries,
-        kernelMemory: backend === "ring-mmap",
-        incremental,
-      });
-    }
-    this.backend = backend;
-    // The completions of our PROVIDE_BUFFERS SQEs (legacy): 0, or -errno counted as provideErrors.
-    this.#token = reactor.register({
-      complete: (res: number): void => {
-        if (res < 0) this.#stats.provideErrors++;
-      },
+    this.#ringRefill = backend === "legacy" ? undefined : new RingRefill(reactor.ring, this.#addr, bufferSize, {
+      groupId,
+      maxCount,
+      window: Math.min(settings.ringWindow, count),
+      kernelMemory: backend === "ring-mmap",
+      incremental,
     });
+    this.#refill = this.#ringRefill ?? new ProvideRefill(reactor, this.#addr, bufferSize, groupId, maxCount);
     try {
       this.#grow(count);
-      this.flush();
-      if (backend === "legacy") reactor.submit(); // the group must exist before the first receive
+      this.#refill.start();
     } catch (e) {
-      this.#ring?.close();
+      this.#refill.close();
       for (const c of this.#chunks) c.free();
-      reactor.unregister(this.#token);
       throw e;
     }
     reactor.addHook(this);
@@ -442,37 +425,10 @@ export class BufferPool {
       this.#addr[bid] = mem.address + i * this.bufferSize;
       this.#views[bid] = native.view(mem.pointerAt(i * this.bufferSize), this.bufferSize);
       this.#state[bid] = KERNEL;
-      this.#queueProvide(bid);
+      this.#refill.queue(bid);
     }
     this.#count += n;
-  }
-
-  #queueProvide(bid: number): void {
-    // Released outside a turn (a timer, the leak net): the buffer reaches the kernel at the next flush.
     this.reactor.workQueued();
-    if (this.#ring) {
-      if (this.#inRing < this.#window) this.#addToRing(bid);
-      else this.#spare[this.#spareCount++] = bid;
-    } else {
-      this.#pendingBids[this.#pendingCount++] = bid;
-    }
-  }
-
-  #addToRing(bid: number): void {
-    const ring = this.#ring!;
-    this.#bidSlot[bid] = ring.slotAt(this.#pendingAdds);
-    ring.add(this.#addr[bid], this.bufferSize, bid, this.#pendingAdds++);
-    this.#inRing++;
-  }
-
-  /** The kernel took a buffer out of the ring: top the ring up from the spares, newest first. */
-  #consumedFromRing(): void {
-    this.#inRing--;
-    this.#refill();
-  }
-
-  #refill(): void {
-    while (this.#inRing < this.#window && this.#spareCount > 0) this.#addToRing(this.#spare[--this.#spareCount]);
   }
 
   /**
@@ -484,27 +440,7 @@ export class BufferPool {
   flush(): void {
     if (this.#closed) return;
     if (this.#dryFlushes > 0) this.#dryFlushes--;
-    if (this.#ring) {
-      if (this.#pendingAdds > 0) {
-        this.#ring.publish(this.#pendingAdds);
-        this.#pendingAdds = 0;
-      }
-      return;
-    }
-    const n = this.#pendingCount;
-    if (n === 0) return;
-    // A typed array sorts numerically without a comparator (and without garbage).
-    const bids = this.#pendingBids.subarray(0, n).sort();
-    // One PROVIDE_BUFFERS per run of consecutive ids whose memory is contiguous.
-    let start = 0;
-    for (let i = 1; i <= n; i++) {
-      const contiguous = i < n && bids[i] === bids[i - 1] + 1 &&
-        this.#addr[bids[i]] === this.#addr[bids[i - 1]] + this.bufferSize;
-      if (contiguous) continue;
-      this.#group!.provide(this.#addr[bids[start]], this.bufferSize, i - start, bids[start], this.#token);
-      start = i;
-    }
-    this.#pendingCount = 0;
+    this.#refill.flush();
   }
 
   /** The buffer group receives must name (`sqe->buf_group`): the same as `groupId`. */
@@ -584,7 +520,7 @@ export class BufferPool {
       }
       if (!(flags & abi.IORING_CQE_F_BUF_MORE)) {
         this.#kernelDone[bid] = 1;
-        this.#consumedFromRing();
+        this.#refill.consumed();
       }
     } else {
       if (this.#state[bid] !== KERNEL) {
@@ -592,11 +528,11 @@ export class BufferPool {
       }
       this.#state[bid] = USER;
       this.#leased++;
-      if (this.#ring) this.#consumedFromRing();
+      this.#refill.consumed();
       bytes = new Uint8Array(this.#views[bid], 0, res);
     }
     const generation = ++this.#generation[bid];
-    const trace: LeaseTrace | undefined = this.#leakDebug
+    const trace: LeaseTrace | undefined = this.#traceLeases
       ? { made: new Error("lease made here"), touched: undefined }
       : undefined;
     const lease = trace
@@ -606,10 +542,7 @@ export class BufferPool {
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;
     if (holder !== 0 && this.#held[holder]++ === 0) this.#holding++;
-    if (this.#leaks) {
-      const packed = bid + 65536 * ((generation & (GENERATION_MOD - 1)) + GENERATION_MOD * holder);
-      this.#leaks.register(lease, this.#leakDetail ? { packed, trace, piece } : packed, lease);
-    }
+    this.#leaks?.track(lease, bid, generation, holder, trace, piece);
     return lease;
   }
 
@@ -626,18 +559,14 @@ export class BufferPool {
     if (this.incremental) {
       if (flags & abi.IORING_CQE_F_BUF_MORE) return; // the kernel keeps it
       this.#kernelDone[bid] = 1;
-      this.#consumedFromRing();
+      this.#refill.consumed();
       if (this.#refs[bid] > 0) return; // the last release gives it back
       this.#offset[bid] = 0;
       this.#kernelDone[bid] = 0;
-    } else if (this.#ring) {
-      this.#consumedFromRing();
+    } else {
+      this.#refill.consumed();
     }
-    this.#queueProvide(bid);
-    if (this.#hasWaiters()) {
-      this.flush();
-      this.#rearmNext();
-    }
+    this.#giveBack(bid);
   }
 
   /**
@@ -645,19 +574,19 @@ export class BufferPool {
    * the buffer in `flags`. Appends one lease per buffer to `out`, in order, each counted against `holder`.
    */
   takeBundle(res: number, flags: number, out: Lease[], holder = 0): void {
-    if (!this.#ring || this.incremental || res <= this.bufferSize) {
+    const ring = this.#ringRefill;
+    if (!ring || this.incremental || res <= this.bufferSize) {
       out.push(this.take(res, flags, holder));
       return;
     }
     this.#stats.bundleCompletions++;
     const first = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
-    const slot = this.#bidSlot[first];
-    const mask = this.#ring.entries - 1;
     let left = res;
     for (let k = 0; left > 0; k++) {
-      const bid = k === 0 ? first : this.#ring.bidAt((slot + k) & mask);
       const n = Math.min(left, this.bufferSize);
-      out.push(this.take(n, (bid << abi.IORING_CQE_BUFFER_SHIFT) | abi.IORING_CQE_F_BUFFER, holder));
+      out.push(
+        this.take(n, (ring.bundleBid(first, k) << abi.IORING_CQE_BUFFER_SHIFT) | abi.IORING_CQE_F_BUFFER, holder),
+      );
       left -= n;
     }
   }
@@ -677,19 +606,11 @@ export class BufferPool {
     if (!this.incremental && this.#generation[bid] !== generation) {
       throw new TypeError(`lease of buffer ${bid} is stale (already released)`);
     }
-    this.#leaks?.unregister(lease);
-    if (this.#closed) {
-      // close() detached everything already; the buffer has nowhere to go back to.
-      lease[kMarkReleased]();
-      this.#leasesActive--;
-      if (holder !== 0) this.#unhold(holder);
-      return;
-    }
-    this.#detach(bid, lease);
+    this.#leaks?.forget(lease);
+    // Once closed, close() has detached everything already.
+    if (!this.#closed) this.#detach(bid, lease);
     lease[kMarkReleased]();
-    this.#leasesActive--;
-    this.#giveBack(bid);
-    if (holder !== 0) this.#unhold(holder);
+    this.#endLease(bid, holder);
   }
 
   #detach(bid: number, lease: Lease | undefined): void {
@@ -707,22 +628,38 @@ export class BufferPool {
     this.#views[bid] = this.#views[bid].transfer();
   }
 
+  /** A lease of buffer `bid` is over (released or reclaimed): its buffer goes back once nothing holds it. */
+  #endLease(bid: number, holder: number): void {
+    this.#leasesActive--;
+    // A closed pool's buffers have nowhere to go back to.
+    if (!this.#closed && this.#unleased(bid)) this.#giveBack(bid);
+    if (holder !== 0) this.#unhold(holder);
+  }
+
+  /** Buffer `bid` lost a lease: true when no lease, nor the kernel (the rest of an incremental buffer), holds it. */
+  #unleased(bid: number): boolean {
+    if (this.incremental && --this.#refs[bid] > 0) return false;
+    this.#state[bid] = KERNEL;
+    this.#leased--;
+    if (!this.incremental) return true;
+    // The kernel still holds the rest of this buffer (its last piece had F_BUF_MORE): recycle() or
+    // the take() of its last piece ends that.
+    if (!this.#kernelDone[bid]) return false;
+    this.#offset[bid] = 0;
+    this.#kernelDone[bid] = 0;
+    return true;
+  }
+
+  /**
+   * The one way a free buffer goes back to the kernel: queued for the next flush, and the receives
+   * that wait for buffers re-armed for it, oldest first: one per buffer (per receiveCap's worth of
+   * it while receives are capped), so that they do not all race for it.
+   */
   #giveBack(bid: number): void {
-    if (this.incremental) {
-      if (--this.#refs[bid] > 0) return;
-      this.#state[bid] = KERNEL;
-      this.#leased--;
-      // The kernel still holds the rest of this buffer (its last piece had F_BUF_MORE): nothing to re-add.
-      if (!this.#kernelDone[bid]) return;
-      this.#offset[bid] = 0;
-      this.#kernelDone[bid] = 0;
-    } else {
-      this.#state[bid] = KERNEL;
-      this.#leased--;
-    }
-    this.#queueProvide(bid);
+    // Freed outside a turn (a timer, the leak net): the buffer reaches the kernel at the next flush.
+    this.reactor.workQueued();
+    this.#refill.queue(bid);
     if (this.#hasWaiters()) {
-      // Paced: one parked receive per returned buffer (per receiveCap's worth of it), oldest first.
       this.flush();
       for (let n = this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) this.#rearmNext();
     }
@@ -763,23 +700,24 @@ export class BufferPool {
     if (this.#waiting.has(waiter)) return;
     this.#waiting.add(waiter);
     this.#waiters.push(waiter);
-    if (this.#spareCount > 0) {
-      // The ring ran dry while spares were left: the window is too small for this load.
-      this.#window = Math.min(this.#window * 2, this.#count);
-      this.#refill();
-    } else if (this.#count < this.maxCount && (this.#withKernel() === 0 || ++this.#stallsSinceGrowth >= this.#count)) {
-      // Nothing left for the kernel, or a storm: as many stalls as buffers since the last growth, while
-      // released buffers kept trickling back (they never let the first condition hold under load).
+    const refill = this.#refill;
+    // Buffers the refill held back (a ring's spares) go to the kernel first. Else the pool grows if
+    // nothing is left for the kernel, or in a storm: as many stalls as buffers since the last growth,
+    // while released buffers kept trickling back (they never let the first condition hold under load).
+    if (
+      !refill.widen(this.#count) && this.#count < this.maxCount &&
+      (refill.available() === 0 || ++this.#stallsSinceGrowth >= this.#count)
+    ) {
       this.#stallsSinceGrowth = 0;
       const n = Math.min(this.#chunks[0].length / this.bufferSize | 0, this.maxCount - this.#count);
-      this.#window += n;
+      refill.grow(n);
       this.#grow(n);
       this.#stats.growthEvents++;
     }
     // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
     // reaped, or just added): re-arm as many waiters as there are such buffers instead of parking.
     this.flush();
-    for (let n = this.#withKernel() * this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) {
+    for (let n = refill.available() * this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) {
       this.#rearmNext();
     }
     if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
@@ -791,7 +729,7 @@ export class BufferPool {
 
   /** Receives wait and the kernel has no buffer to give them: only a release (or a reclaim) helps. */
   #stalled(): boolean {
-    return this.#waiting.size > 0 && this.#withKernel() === 0;
+    return this.#waiting.size > 0 && this.#refill.available() === 0;
   }
 
   #startWatchdog(ms: number): void {
@@ -818,14 +756,13 @@ export class BufferPool {
     }
     this.#watchdogWarned = true;
     const waiting = this.#waiting.size;
-    const s = this.#stats;
     console.warn(
       `uring-buffers: pool group ${this.groupId}: ${this.#leased}/${this.#count} buffers leased, ` +
         `${waiting} receive${waiting === 1 ? "" : "s"} waiting: are leases released? ` +
         `None came back for ${(waited / 1000).toFixed(1)} s. Release each lease (release(), \`using\`, or a ` +
         `write that takes it over) once its bytes are used; ` +
         (this.#leaks
-          ? `a dropped one comes back only when the garbage collector finds it (${s.leaksReclaimed} so far; ` +
+          ? `a dropped one comes back only when the garbage collector finds it (${this.#leaks.reclaimed} so far; ` +
             `leakTracking: "debug" says where your code last read each).`
           : `with leakTracking: "off" a dropped one never comes back.`) +
         this.#largestHolder(),
@@ -839,35 +776,22 @@ export class BufferPool {
     return most === 0 ? "" : ` The most one holder (a connection) has out: ${most}.`;
   }
 
-  /** Buffers the kernel can pick from now (or at the next flush), as far as reaped completions tell. */
-  #withKernel(): number {
-    return this.#ring ? this.#inRing : this.#count - this.#leased;
-  }
-
   /** Forget a parked waiter (its connection closed). */
   cancelWait(waiter: BufferWaiter): void {
     this.#waiting.delete(waiter);
   }
 
-  /** The leak net found a lease that was never released: take its buffer back as a release would. */
-  #reclaimLeak(r: LeakRecord): void {
-    const packed = typeof r === "number" ? r : r.packed;
-    const bid = packed % 65536;
-    const rest = Math.floor(packed / 65536);
-    const holder = Math.floor(rest / GENERATION_MOD);
-    if (this.#closed) return;
+  /** For the leak net (LeakOwner.leaseOut): the lease it recorded is still out. */
+  #leaseOut(bid: number, generation: number): boolean {
+    if (this.#closed) return false;
     // An incremental buffer has a lease per piece, each of a different generation: its refs tell.
-    const live = this.incremental
+    return this.incremental
       ? this.#refs[bid] > 0
-      : this.#generation[bid] % GENERATION_MOD === rest % GENERATION_MOD && this.#state[bid] === USER;
-    if (!live) return;
-    this.#stats.leaksReclaimed++;
-    this.#leasesActive--;
-    if (!this.#leakWarned) {
-      this.#leakWarned = true;
-      console.warn(this.#leakWarning(bid, typeof r === "number" ? undefined : r.trace));
-    }
-    const piece = typeof r === "number" ? undefined : r.piece;
+      : this.#generation[bid] % GENERATION_MOD === generation && this.#state[bid] === USER;
+  }
+
+  /** The leak net found a lease that was never released: take its buffer back as a release would. */
+  #reclaim(bid: number, holder: number, piece: ArrayBuffer | undefined): void {
     if (piece) {
       // Views of the piece that outlived the lease must not read the buffer once it is reused.
       this.#livePieces.delete(piece);
@@ -875,26 +799,7 @@ export class BufferPool {
     } else {
       this.#detach(bid, undefined);
     }
-    this.#giveBack(bid);
-    if (holder !== 0) this.#unhold(holder);
-  }
-
-  #leakWarning(bid: number, trace: LeaseTrace | undefined): string {
-    const head = `uring-buffers: a lease of buffer ${bid} (pool group ${this.groupId}) was garbage-collected ` +
-      `without release(); the buffer was reclaimed.`;
-    if (!trace) return `${head} Create the pool with leakTracking: "debug" to see where your code had it.`;
-    // The library makes every lease, in a turn a Driver runs from the event loop (no frame of the
-    // program's on that stack): the program's own frames come from its last read of the bytes, else
-    // from its call that ran the turn (Reactor.runUntil...), if any.
-    const read = userFrames(trace.touched);
-    const handed = read ? undefined : userFrames(trace.made.stack);
-    const yours = read
-      ? `Your code last read its bytes at:\n${read}`
-      : handed
-      ? `Your code never read its bytes; it was handed over in a turn run from:\n${handed}`
-      : `Your code never read its bytes.`;
-    const made = (trace.made.stack ?? "").split("\n").slice(0, 1 + FRAMES_SHOWN).join("\n");
-    return `${head} ${yours}\nIt was made at:\n${made}`;
+    this.#endLease(bid, holder);
   }
 
   /**
@@ -993,6 +898,7 @@ export class BufferPool {
 
   /** A snapshot of the pool's state and counters (a new object each call). */
   stats(): PoolStats {
+    const s = this.#stats;
     return {
       backend: this.backend,
       incremental: this.incremental,
@@ -1003,8 +909,15 @@ export class BufferPool {
       buffersLeased: this.#leased,
       leasesActive: this.#leasesActive,
       waiting: this.#waiting.size,
-      ringWindow: this.#ring ? this.#window : 0,
-      ...this.#stats,
+      ringWindow: this.#refill.window,
+      leasesMade: s.leasesMade,
+      bytesReceived: s.bytesReceived,
+      enobufs: s.enobufs,
+      rearms: s.rearms,
+      growthEvents: s.growthEvents,
+      leaksReclaimed: this.#leaks?.reclaimed ?? 0,
+      provideErrors: this.#refill.errors,
+      bundleCompletions: s.bundleCompletions,
     };
   }
 
@@ -1032,15 +945,7 @@ export class BufferPool {
     }
     for (const piece of this.#livePieces) piece.transfer();
     this.#livePieces.clear();
-    const ring = this.reactor.ring;
-    if (this.#ring) {
-      this.#ring.close();
-    } else if (!ring.closed) {
-      // REMOVE_BUFFERS before unmapping, so the kernel holds no address into freed memory.
-      this.#group!.remove(65536, 0);
-      ring.submitAndWait(0);
-    }
-    this.reactor.unregister(this.#token);
+    this.#refill.close();
     for (const c of this.#chunks) c.free();
   }
 

@@ -1,0 +1,123 @@
+/**
+ * `RingRefill`: the Refill of a pool's ring backends. A window of buffers sits in the kernel's buffer
+ * ring; the rest wait in a LIFO spare stack and top the ring up as the kernel consumes it, so that a
+ * quiet server keeps few buffers (and the pages they touch) in rotation. An -ENOBUFS while spares
+ * wait doubles the window. Buffers written to the ring are published with one tail store per flush.
+ */
+import type { Ring } from "../ring.ts";
+import { BufferRing } from "./buffer_ring.ts";
+import type { Refill } from "./refill.ts";
+
+/** Options of `new RingRefill(ring, addr, bufferSize, options)`. */
+export interface RingRefillOptions {
+  /** Buffer group id. */
+  groupId: number;
+  /** The most buffers the pool grows to: the ring has room for all of them. */
+  maxCount: number;
+  /** Buffers allowed in the ring at first. */
+  window: number;
+  /** IOU_PBUF_RING_MMAP: the kernel allocates the ring. */
+  kernelMemory: boolean;
+  /** IOU_PBUF_RING_INC: buffers are consumed in pieces. */
+  incremental: boolean;
+}
+
+/** Gives a pool's buffers to the kernel through a buffer ring (IORING_REGISTER_PBUF_RING). */
+export class RingRefill implements Refill {
+  readonly errors = 0;
+  readonly #ring: BufferRing;
+  readonly #addr: readonly number[]; // the pool's: address of each buffer id
+  readonly #bufferSize: number;
+  readonly #bidSlot: Uint16Array; // ring slot each buffer id was last written to (bundles)
+  readonly #spare: Uint16Array; // buffers beyond the window, most recently returned on top
+  #spareCount = 0;
+  #pendingAdds = 0; // entries written, not yet published
+  #inRing = 0; // buffers the kernel's ring holds (or will at the next publish)
+  #window: number;
+
+  /**
+   * Registers the ring as group `options.groupId` on `ring`. `addr` is the pool's table of buffer
+   * addresses, read when a buffer is written to the ring.
+   *
+   * @throws {UringError} if the kernel refuses the ring (`EEXIST`: the group is in use).
+   */
+  constructor(ring: Ring, addr: readonly number[], bufferSize: number, options: RingRefillOptions) {
+    let entries = 1;
+    while (entries < options.maxCount) entries *= 2;
+    this.#ring = new BufferRing(ring, {
+      groupId: options.groupId,
+      entries,
+      kernelMemory: options.kernelMemory,
+      incremental: options.incremental,
+    });
+    this.#addr = addr;
+    this.#bufferSize = bufferSize;
+    this.#bidSlot = new Uint16Array(options.maxCount);
+    this.#spare = new Uint16Array(options.maxCount);
+    this.#window = options.window;
+  }
+
+  queue(bid: number): void {
+    if (this.#inRing < this.#window) this.#add(bid);
+    else this.#spare[this.#spareCount++] = bid;
+  }
+
+  #add(bid: number): void {
+    this.#bidSlot[bid] = this.#ring.slotAt(this.#pendingAdds);
+    this.#ring.add(this.#addr[bid], this.#bufferSize, bid, this.#pendingAdds++);
+    this.#inRing++;
+  }
+
+  flush(): void {
+    if (this.#pendingAdds > 0) {
+      this.#ring.publish(this.#pendingAdds);
+      this.#pendingAdds = 0;
+    }
+  }
+
+  start(): void {
+    this.flush();
+  }
+
+  /** The kernel took a buffer out of the ring: top the ring up from the spares, newest first. */
+  consumed(): void {
+    this.#inRing--;
+    this.#topUp();
+  }
+
+  #topUp(): void {
+    while (this.#inRing < this.#window && this.#spareCount > 0) this.#add(this.#spare[--this.#spareCount]);
+  }
+
+  available(): number {
+    return this.#inRing;
+  }
+
+  widen(total: number): boolean {
+    if (this.#spareCount === 0) return false;
+    // The ring ran dry while spares were left: the window is too small for this load.
+    this.#window = Math.min(this.#window * 2, total);
+    this.#topUp();
+    return true;
+  }
+
+  grow(n: number): void {
+    this.#window += n;
+  }
+
+  get window(): number {
+    return this.#window;
+  }
+
+  /**
+   * The `k`-th buffer of a bundle that starts with buffer `first`: a bundle fills consecutive ring
+   * slots, so it is the buffer written `k` slots after `first`.
+   */
+  bundleBid(first: number, k: number): number {
+    return k === 0 ? first : this.#ring.bidAt((this.#bidSlot[first] + k) & (this.#ring.entries - 1));
+  }
+
+  close(): void {
+    this.#ring.close();
+  }
+}
