@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
+  type BufferPoolOptions,
   connect,
   type Connection,
   getDefaultLoop,
@@ -37,7 +38,7 @@ function fill(c: number, from: number, n: number): Uint8Array {
   return out;
 }
 
-function echoServer(loop: IoLoop, pool?: { count: number; bufferSize: number }): Server {
+function echoServer(loop: IoLoop, pool?: BufferPoolOptions): Server {
   return listen({
     loop,
     pool,
@@ -155,17 +156,7 @@ test(
 
 test("maxCount: a pool grows under a storm of -ENOBUFS even while released buffers keep coming back", async () => {
   const loop = new IoLoop();
-  const server = listen({
-    loop,
-    pool: { bufferSize: 64 * 1024, count: 4, maxCount: 64 },
-    handlers: {
-      data(conn, lease) {
-        if (!conn.write(lease)) conn.pause();
-      },
-      drain: (conn) => conn.resume(),
-      error() {},
-    },
-  });
+  const server = echoServer(loop, { bufferSize: 64 * 1024, count: 4, maxCount: 64 });
   const block = new Uint8Array(64 * 1024).fill(3);
   await Promise.all(Array.from({ length: 100 }, () =>
     new Promise<void>((resolve, reject) => {
