@@ -348,6 +348,43 @@ test("use after release throws; double release throws; a lease goes back to its 
   }
 });
 
+test(
+  "incremental + detachOnRelease: pieces' views read their own bytes until their buffer goes back, then nothing",
+  () => {
+    using reactor = new Reactor({ entries: 32 });
+    const pool = new BufferPool(reactor, { bufferSize: 4096, count: 4, incremental: true });
+    const [client, server] = tcpPair(reactor.ring);
+    const leases: Lease[] = [];
+    const receiver = new StreamReceiver(pool, server, { data: (l) => leases.push(l), end() {} }).start();
+    const writer = new RingWriter(reactor, client);
+    // 3 KiB then 1 KiB fill the first buffer in two pieces; 1 KiB more starts the second.
+    for (const n of [3072, 1024, 1024]) {
+      writer.write(patternBytes(n, n));
+      const before = leases.length;
+      assert.ok(reactor.runUntil(() => leases.length > before, 2000));
+    }
+    assert.equal(leases[0].bufferId, leases[1].bufferId, "the first two pieces share a buffer");
+    assert.notEqual(leases[2].bufferId, leases[0].bufferId);
+    const views = leases.map((l) => l.bytes);
+    leases[0].release();
+    assert.throws(() => leases[0].bytes, /released/);
+    assert.deepEqual(views[0], patternBytes(3072, 3072), "its buffer is still out: the view reads its own bytes");
+    leases[1].release(); // the first buffer is whole again and goes back to the kernel
+    assert.equal(views[0].length, 0, "detached once the buffer went back");
+    assert.equal(views[1].length, 0);
+    leases[2].release(); // the kernel still holds the rest of the second buffer
+    assert.deepEqual(views[2], patternBytes(1024, 1024));
+    receiver.stop();
+    reactor.runOnce(10);
+    writer.close();
+    closeFd(client);
+    closeFd(server);
+    pool.close();
+    assert.equal(views[2].length, 0, "and every view is detached before the pool unmaps its memory");
+  },
+  { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
+);
+
 test("using: a lease is released at the end of its block", () => {
   const a = oneLease();
   try {

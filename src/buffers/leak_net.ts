@@ -15,11 +15,10 @@ export const GENERATION_MOD = 16384;
 /** The largest holder id a record can keep. */
 export const MAX_HOLDER = 2 ** 23 - 1; // 16 + 14 + 23 bits: an exact integer
 
-/** Debug mode, or an incremental piece with its own ArrayBuffer to detach: the record is an object. */
+/** Debug mode: the record is an object that keeps the lease's trace. */
 interface LeakDetail {
   packed: number;
   trace: LeaseTrace | undefined;
-  piece: ArrayBuffer | undefined;
 }
 type LeakRecord = number | LeakDetail;
 
@@ -48,8 +47,8 @@ export interface LeakOwner {
    * out: not released, and its buffer not reused since. False once the pool is closed.
    */
   leaseOut(bid: number, generation: number): boolean;
-  /** Takes back the buffer of a dropped lease, as its release would (`piece`: its own ArrayBuffer, if any). */
-  reclaim(bid: number, holder: number, piece: ArrayBuffer | undefined): void;
+  /** Takes back the buffer of a dropped lease, as its release would. */
+  reclaim(bid: number, holder: number): void;
 }
 
 /** Watches a pool's leases and reclaims the ones garbage-collected without release. */
@@ -60,7 +59,7 @@ export class LeakNet {
   #warned = false;
   #reclaimed = 0;
 
-  /** `detail`: records keep traces or pieces (debug mode, or incremental pieces to detach). */
+  /** `detail`: records keep traces (debug mode). */
   constructor(owner: LeakOwner, detail: boolean) {
     this.#owner = owner;
     this.#detail = detail;
@@ -81,10 +80,9 @@ export class LeakNet {
     generation: number,
     holder: number,
     trace: LeaseTrace | undefined,
-    piece: ArrayBuffer | undefined,
   ): void {
     const packed = bid + 65536 * ((generation & (GENERATION_MOD - 1)) + GENERATION_MOD * holder);
-    this.#registry.register(lease, this.#detail ? { packed, trace, piece } : packed, lease);
+    this.#registry.register(lease, this.#detail ? { packed, trace } : packed, lease);
   }
 
   /** `lease` was released: it is no leak. */
@@ -102,7 +100,7 @@ export class LeakNet {
       this.#warned = true;
       console.warn(this.#warning(bid, typeof r === "number" ? undefined : r.trace));
     }
-    this.#owner.reclaim(bid, Math.floor(rest / GENERATION_MOD), typeof r === "number" ? undefined : r.piece);
+    this.#owner.reclaim(bid, Math.floor(rest / GENERATION_MOD));
   }
 
   #warning(bid: number, trace: LeaseTrace | undefined): string {

@@ -60,7 +60,9 @@ export interface BufferPoolOptions {
   /**
    * Detach a lease's bytes on release so a use after release reads nothing. Default true. Costs about
    * 0.35 us per release on Deno and 0.3-0.7 us on Bun (growing with bufferSize there): servers that
-   * never touch bytes after release turn it off (see bench/pool_bench.ts).
+   * never touch bytes after release turn it off (see bench/pool_bench.ts). In an incremental pool the
+   * views of a buffer's pieces are detached when the whole buffer goes back to the kernel, which
+   * writes only past the pieces it handed out: until then an old view reads its own bytes.
    */
   detachOnRelease?: boolean;
   /**
@@ -317,7 +319,6 @@ export class BufferPool {
   readonly #chunks: NativeMemory[] = [];
   readonly #addr: number[] = []; // address of each buffer id (the refill reads it too)
   readonly #views: ArrayBuffer[] = []; // one per buffer id, made once (renewed after a detach)
-  readonly #livePieces = new Set<ArrayBuffer>(); // incremental + detachOnRelease: each leased piece's own buffer
   readonly #state: Uint8Array;
   readonly #generation: Uint32Array;
   readonly #refs: Uint32Array; // incremental: leases outstanding per buffer
@@ -391,8 +392,8 @@ export class BufferPool {
     this.#leaks = settings.leakTracking === "off" ? undefined : new LeakNet({
       groupId,
       leaseOut: (bid, generation) => this.#leaseOut(bid, generation),
-      reclaim: (bid, holder, piece) => this.#reclaim(bid, holder, piece),
-    }, this.#traceLeases || (incremental && this.detachOnRelease));
+      reclaim: (bid, holder) => this.#reclaim(bid, holder),
+    }, this.#traceLeases);
     this.#watchdogMs = settings.watchdogMs;
     this.#fairShare = settings.fairShare;
 
@@ -500,19 +501,12 @@ export class BufferPool {
     }
     let bytes: Uint8Array;
     let offset = 0;
-    let piece: ArrayBuffer | undefined;
     if (this.incremental) {
       offset = this.#offset[bid];
       if (offset + res > this.bufferSize) {
         throw new RangeError(`incremental piece ${offset}+${res} overruns buffer ${bid}`);
       }
-      if (this.detachOnRelease) {
-        piece = native.view(native.pointer(this.#addr[bid] + offset)!, res);
-        this.#livePieces.add(piece);
-        bytes = new Uint8Array(piece);
-      } else {
-        bytes = new Uint8Array(this.#views[bid], offset, res);
-      }
+      bytes = new Uint8Array(this.#views[bid], offset, res);
       this.#offset[bid] = offset + res;
       if (this.#refs[bid]++ === 0) {
         this.#state[bid] = USER;
@@ -542,7 +536,7 @@ export class BufferPool {
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;
     if (holder !== 0 && this.#held[holder]++ === 0) this.#holding++;
-    this.#leaks?.track(lease, bid, generation, holder, trace, piece);
+    this.#leaks?.track(lease, bid, generation, holder, trace);
     return lease;
   }
 
@@ -608,24 +602,18 @@ export class BufferPool {
     }
     this.#leaks?.forget(lease);
     // Once closed, close() has detached everything already.
-    if (!this.#closed) this.#detach(bid, lease);
+    if (!this.#closed) this.#detach(bid);
     lease[kMarkReleased]();
     this.#endLease(bid, holder);
   }
 
-  #detach(bid: number, lease: Lease | undefined): void {
-    if (!this.detachOnRelease) return;
-    if (this.incremental) {
-      // Each incremental piece has its own ArrayBuffer: detach that one.
-      if (lease) {
-        const piece = lease.bytes.buffer as ArrayBuffer;
-        this.#livePieces.delete(piece);
-        piece.transfer(0);
-      }
-      return;
-    }
-    // transfer() detaches every view of the old ArrayBuffer; the new one aliases the same memory.
-    this.#views[bid] = this.#views[bid].transfer();
+  /**
+   * A lease of whole buffer `bid` ends: detach its views (detachOnRelease). transfer() detaches every
+   * view of the old ArrayBuffer; the new one aliases the same memory. An incremental buffer's pieces
+   * share it, so its views are detached once the whole buffer goes back instead (#giveBack).
+   */
+  #detach(bid: number): void {
+    if (this.detachOnRelease && !this.incremental) this.#views[bid] = this.#views[bid].transfer();
   }
 
   /** A lease of buffer `bid` is over (released or reclaimed): its buffer goes back once nothing holds it. */
@@ -656,6 +644,8 @@ export class BufferPool {
    * it while receives are capped), so that they do not all race for it.
    */
   #giveBack(bid: number): void {
+    // Views of an incremental buffer's pieces must not read what the kernel writes into it next.
+    if (this.incremental && this.detachOnRelease) this.#views[bid] = this.#views[bid].transfer();
     // Freed outside a turn (a timer, the leak net): the buffer reaches the kernel at the next flush.
     this.reactor.workQueued();
     this.#refill.queue(bid);
@@ -791,14 +781,8 @@ export class BufferPool {
   }
 
   /** The leak net found a lease that was never released: take its buffer back as a release would. */
-  #reclaim(bid: number, holder: number, piece: ArrayBuffer | undefined): void {
-    if (piece) {
-      // Views of the piece that outlived the lease must not read the buffer once it is reused.
-      this.#livePieces.delete(piece);
-      piece.transfer(0);
-    } else {
-      this.#detach(bid, undefined);
-    }
+  #reclaim(bid: number, holder: number): void {
+    this.#detach(bid);
     this.#endLease(bid, holder);
   }
 
@@ -938,13 +922,8 @@ export class BufferPool {
     this.#waiting.clear();
     this.#waiters.length = 0;
     // Detach every view user code may still hold before the memory is unmapped: a read through one
-    // would otherwise fault the process. (Views of pieces share their buffer's ArrayBuffer unless
-    // detachOnRelease gave each piece its own.)
-    for (let bid = 0; bid < this.#count; bid++) {
-      if (this.#state[bid] === USER || (this.incremental && this.#refs[bid] > 0)) this.#views[bid].transfer();
-    }
-    for (const piece of this.#livePieces) piece.transfer();
-    this.#livePieces.clear();
+    // would otherwise fault the process (views of released leases too, where nothing detached them).
+    for (let bid = 0; bid < this.#count; bid++) this.#views[bid].transfer();
     this.#refill.close();
     for (const c of this.#chunks) c.free();
   }
