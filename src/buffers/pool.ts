@@ -473,7 +473,7 @@ export class BufferPool {
    * single-shot ones.
    */
   get receiveCap(): number {
-    return this.incremental && (this.#dryFlushes > 0 || this.#leased * 2 >= this.#count) ? CAPPED_RECEIVE_BYTES : 0;
+    return this.incremental && (this.#dryFlushes > 0 || this.scarce) ? CAPPED_RECEIVE_BYTES : 0;
   }
 
   /**
@@ -651,22 +651,22 @@ export class BufferPool {
     this.#refill.queue(bid);
     if (this.#hasWaiters()) {
       this.flush();
-      for (let n = this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) this.#rearmNext();
+      this.#rearmFor(1);
     }
-  }
-
-  /** Receives one buffer in the kernel's hands serves: one, or several while receives are capped. */
-  #receivesPerBuffer(): number {
-    const cap = this.receiveCap;
-    return cap === 0 ? 1 : Math.max(1, this.bufferSize / cap | 0);
   }
 
   #hasWaiters(): boolean {
     return this.#waitHead < this.#waiters.length;
   }
 
-  #rearmNext(): void {
-    while (this.#waitHead < this.#waiters.length) {
+  /**
+   * Re-arms the oldest waiters for `buffers` buffers in the kernel's hands: one receive per buffer, or
+   * several while receives are capped (a buffer then serves bufferSize / receiveCap of them).
+   */
+  #rearmFor(buffers: number): void {
+    const cap = this.receiveCap;
+    let n = buffers * (cap === 0 ? 1 : Math.max(1, this.bufferSize / cap | 0));
+    while (n > 0 && this.#waitHead < this.#waiters.length) {
       const w = this.#waiters[this.#waitHead++];
       if (this.#waitHead === this.#waiters.length) {
         this.#waiters.length = 0;
@@ -675,7 +675,7 @@ export class BufferPool {
       if (!this.#waiting.delete(w)) continue; // cancelled meanwhile
       this.#stats.rearms++;
       w.rearm();
-      return;
+      n--;
     }
   }
 
@@ -707,9 +707,7 @@ export class BufferPool {
     // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
     // reaped, or just added): re-arm as many waiters as there are such buffers instead of parking.
     this.flush();
-    for (let n = refill.available() * this.#receivesPerBuffer(); n > 0 && this.#hasWaiters(); n--) {
-      this.#rearmNext();
-    }
+    this.#rearmFor(refill.available());
     if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
       this.#stalledSince = performance.now();
       this.#rearmsAtStall = this.#stats.rearms;
