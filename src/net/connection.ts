@@ -110,6 +110,36 @@ export function checkConnectionOptions(options: ConnectionOptions): ConnectionSe
   return { highWaterMark, maxBuffered, zeroCopyMin, idleTimeout, allowHalfOpen };
 }
 
+/**
+ * What the connections of one listener (or one connect()) share, checked once: a field each on every
+ * connection would cost 8 bytes per connection per field.
+ */
+export class ConnectionConfig<Data = unknown> {
+  readonly idle: IdleWheel;
+  readonly highWaterMark: number;
+  readonly maxBuffered: number;
+  readonly zeroCopyMin: number;
+  readonly idleMs: number; // 0: no idle timeout
+  readonly allowHalfOpen: boolean;
+
+  /** @throws {RangeError | TypeError} for bad options (checkConnectionOptions). */
+  constructor(
+    readonly loop: IoLoop,
+    readonly pool: BufferPool,
+    readonly handlers: ConnectionHandlers<Data>,
+    options: ConnectionOptions,
+    readonly owner?: ConnectionOwner<Data>,
+  ) {
+    const settings = checkConnectionOptions(options);
+    this.idle = loop[kIdle];
+    this.highWaterMark = settings.highWaterMark;
+    this.maxBuffered = settings.maxBuffered;
+    this.zeroCopyMin = settings.zeroCopyMin;
+    this.idleMs = settings.idleTimeout * 1000;
+    this.allowHalfOpen = settings.allowHalfOpen;
+  }
+}
+
 /** Told when a connection has closed (a Server keeps count of its connections). */
 export interface ConnectionOwner<Data = unknown> {
   connectionClosed(conn: Connection<Data>): void;
@@ -134,6 +164,23 @@ const enum Phase {
   Closed,
 }
 const PHASE_NAMES = ["open", "ending", "closing", "closed"] as const;
+
+/** A connection's yes/no state, one bit each of one number (13 booleans cost 104 bytes per connection). */
+const enum Bit {
+  CancelSent = 1 << 0,
+  NeedDrain = 1 << 1, // write() returned false: drain() is owed
+  ShutdownAfterFlush = 1 << 2,
+  ShutdownInFlight = 1 << 3,
+  WriteShut = 1 << 4, // our SHUTDOWN(SHUT_WR) went out
+  UserPaused = 1 << 5,
+  InboxFull = 1 << 6,
+  OverQuota = 1 << 7,
+  ReadEnded = 1 << 8, // EOF or a receive error came from the kernel
+  EofSeen = 1 << 9, // ... and the program has seen it (end handler ran, or the iterator said done)
+  Draining = 1 << 10,
+  Iterated = 1 << 11, // `for await` has started on this connection
+  Lingering = 1 << 12, // ended with the peer still sending: discarding until its EOF
+}
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
 function isRoutine(error: Error): boolean {
@@ -195,78 +242,68 @@ export class Connection<Data = unknown> {
 
   /** The socket's file descriptor (closed once `closed` is true). */
   readonly fd: number;
-  /** The loop the connection runs on. */
-  readonly loop: IoLoop;
-  /** The pool its receives take buffers from. */
-  readonly pool: BufferPool;
-  /** write() returns false once this many bytes are queued (see ConnectionOptions). */
-  readonly highWaterMark: number;
-  /** A write that would queue more than this many bytes fails the connection (see ConnectionOptions). */
-  readonly maxBuffered: number;
   /** Yours: per-connection state (typed by `listen<Data>()` / `connect<Data>()`). Undefined at first. */
   data: Data = undefined as Data;
+  readonly #config: ConnectionConfig<Data>;
   readonly #port: ConnectionPort;
-  readonly #idle: IdleWheel;
-  readonly #handlers: ConnectionHandlers<Data>;
   readonly #receiver: StreamReceiver;
   readonly #token: number;
   readonly #sends: SendQueue;
   readonly #holder: number;
-  readonly #allowHalfOpen: boolean;
-  readonly #owner: ConnectionOwner<Data> | undefined;
   #phase = Phase.Open;
-  #cancelSent = false;
-  #needDrain = false;
+  #bits = 0; // Bit flags
   #flushWaiters: { resolve: () => void; reject: (e: Error) => void }[] | undefined;
-  #shutdownAfterFlush = false;
-  #shutdownInFlight = false;
-  #writeShut = false; // our SHUTDOWN(SHUT_WR) went out
   // Receiving: leases wait in the inbox while paused (handler mode) or until read (`for await`).
   #inbox: PullQueue<Lease> | undefined; // made on first use: most connections never need it
-  #userPaused = false;
-  #inboxFull = false;
-  #overQuota = false;
-  #readEnded = false; // EOF or a receive error came from the kernel
-  #eofSeen = false; // ... and the program has seen it (end handler ran, or the iterator said done)
-  #draining = false;
-  #iterated = false; // `for await` has started on this connection
   #error: Error | undefined;
-  // Idle timeout (ms; 0 = off) and the last activity, on the loop's coarse clock.
-  #idleMs: number;
-  #lastActive = 0;
+  #idleMs: number; // idle timeout (0 = off): setIdleTimeout() and lingering change it
+  #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
-  #lingering = false; // ended with the peer still sending: discarding until its EOF
 
   /**
-   * @ignore Connections are made by `listen()` and `connect()`, which start them (internal: the
-   * owner hears when it closes).
+   * @ignore Connections are made by `listen()` and `connect()`, which start them; the config is
+   * shared by every connection of a listener.
    */
-  constructor(
-    loop: IoLoop,
-    pool: BufferPool,
-    fd: number,
-    handlers: ConnectionHandlers<Data>,
-    options: ConnectionOptions = {},
-    owner?: ConnectionOwner<Data>,
-  ) {
-    const settings = checkConnectionOptions(options);
+  constructor(config: ConnectionConfig<Data>, fd: number) {
     this.fd = fd;
-    this.loop = loop;
-    this.pool = pool;
-    this.#idle = loop[kIdle];
+    this.#config = config;
+    this.#idleMs = config.idleMs;
+    const loop = config.loop;
     const port = this.#port = new Connection.#Port(this as Connection<unknown>);
-    this.highWaterMark = settings.highWaterMark;
-    this.maxBuffered = settings.maxBuffered;
-    this.#allowHalfOpen = settings.allowHalfOpen;
-    this.#idleMs = settings.idleTimeout * 1000;
-    this.#handlers = handlers;
-    this.#owner = owner;
     // Its port is the completion target of its sends, the holder of its leases and its receiver's handler.
     this.#token = loop.reactor.register(port);
-    this.#sends = new SendQueue(loop, fd, this.#token, settings.zeroCopyMin);
-    this.#holder = pool.addHolder(port);
-    this.#receiver = new StreamReceiver(pool, fd, port, { holder: this.#holder });
+    this.#sends = new SendQueue(loop, fd, this.#token, config.zeroCopyMin);
+    this.#holder = config.pool.addHolder(port);
+    this.#receiver = new StreamReceiver(config.pool, fd, port, { holder: this.#holder });
     loop.driver.ref();
+  }
+
+  /** The loop the connection runs on. */
+  get loop(): IoLoop {
+    return this.#config.loop;
+  }
+
+  /** The pool its receives take buffers from. */
+  get pool(): BufferPool {
+    return this.#config.pool;
+  }
+
+  /** write() returns false once this many bytes are queued (see ConnectionOptions). */
+  get highWaterMark(): number {
+    return this.#config.highWaterMark;
+  }
+
+  /** A write that would queue more than this many bytes fails the connection (see ConnectionOptions). */
+  get maxBuffered(): number {
+    return this.#config.maxBuffered;
+  }
+
+  #is(bit: Bit): boolean {
+    return (this.#bits & bit) !== 0;
+  }
+
+  #set(bit: Bit, on: boolean): void {
+    this.#bits = on ? this.#bits | bit : this.#bits & ~bit;
   }
 
   /** @ignore Starts receiving and calls open() (listen() and connect() do, once). */
@@ -274,7 +311,7 @@ export class Connection<Data = unknown> {
     this.#receiver.start();
     this.#touch();
     if (this.#idleMs > 0) this.#watch();
-    if (this.#handlers.open) this.#call(this.#handlers.open);
+    if (this.#config.handlers.open) this.#call(this.#config.handlers.open);
   }
 
   #remote: SocketAddress | undefined;
@@ -304,7 +341,8 @@ export class Connection<Data = unknown> {
 
   /** write() still takes data: not shut down, ended, closing or closed. */
   get writable(): boolean {
-    return this.#phase === Phase.Open && !this.#shutdownAfterFlush && !this.#shutdownInFlight && !this.#writeShut;
+    return this.#phase === Phase.Open && !this.#is(Bit.ShutdownAfterFlush) && !this.#is(Bit.ShutdownInFlight) &&
+      !this.#is(Bit.WriteShut);
   }
 
   /**
@@ -317,7 +355,7 @@ export class Connection<Data = unknown> {
 
   /** pause() is in effect. */
   get paused(): boolean {
-    return this.#userPaused;
+    return this.#is(Bit.UserPaused);
   }
 
   /** Why the connection failed, if it did (a kernel error, a handler's exception, a slow reader). */
@@ -393,7 +431,7 @@ export class Connection<Data = unknown> {
     }
     this.#sends.send();
     if (this.#sends.buffered >= this.highWaterMark) {
-      this.#needDrain = true;
+      this.#set(Bit.NeedDrain, true);
       return false;
     }
     return true;
@@ -423,22 +461,24 @@ export class Connection<Data = unknown> {
    * TCP flow control.
    */
   pause(): void {
-    this.#userPaused = true;
+    this.#set(Bit.UserPaused, true);
     this.#updateReceive();
   }
 
   /** Resumes reading: waiting data is delivered first (in a microtask), then new data. */
   resume(): void {
-    if (!this.#userPaused) return;
-    this.#userPaused = false;
+    if (!this.#is(Bit.UserPaused)) return;
+    this.#set(Bit.UserPaused, false);
     this.#updateReceive();
-    if (this.#handlers.data && (this.#inbox?.length || this.#readEnded)) queueMicrotask(() => this.#drainInbox());
+    if (this.#config.handlers.data && (this.#inbox?.length || this.#is(Bit.ReadEnded))) {
+      queueMicrotask(() => this.#drainInbox());
+    }
   }
 
   /** Half-close: once queued writes are sent, shutdown(SHUT_WR); reading goes on until the peer ends. */
   shutdown(): void {
-    if (this.#phase !== Phase.Open || this.#shutdownAfterFlush || this.#writeShut) return;
-    this.#shutdownAfterFlush = true;
+    if (this.#phase !== Phase.Open || this.#is(Bit.ShutdownAfterFlush) || this.#is(Bit.WriteShut)) return;
+    this.#set(Bit.ShutdownAfterFlush, true);
     if (!this.#sends.sending) this.#flushDone();
   }
 
@@ -471,8 +511,8 @@ export class Connection<Data = unknown> {
   #startClose(): void {
     this.#phase = Phase.Closing;
     this.#receiver.stop(() => this.#maybeFinish());
-    if (this.#sends.sending && !this.#cancelSent) {
-      this.#cancelSent = true;
+    if (this.#sends.sending && !this.#is(Bit.CancelSent)) {
+      this.#set(Bit.CancelSent, true);
       this.loop.reactor.cancel(this.#token);
     }
     this.#maybeFinish();
@@ -507,8 +547,8 @@ export class Connection<Data = unknown> {
    * read, and ends the connection (queued writes are still sent).
    */
   [Symbol.asyncIterator](): AsyncIterator<Lease> {
-    if (this.#handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
-    this.#iterated = true;
+    if (this.#config.handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
+    this.#set(Bit.Iterated, true);
     const inbox = this.#useInbox();
     return {
       next: () => inbox.next(),
@@ -523,8 +563,8 @@ export class Connection<Data = unknown> {
   #useInbox(): PullQueue<Lease> {
     return this.#inbox ??= new PullQueue<Lease>({
       taken: () => {
-        if (this.#inboxFull && this.#inbox!.length < INBOX_LIMIT / 2) {
-          this.#inboxFull = false;
+        if (this.#is(Bit.InboxFull) && this.#inbox!.length < INBOX_LIMIT / 2) {
+          this.#set(Bit.InboxFull, false);
           this.#updateReceive();
         }
       },
@@ -535,22 +575,22 @@ export class Connection<Data = unknown> {
   /** A received lease (from the StreamReceiver, through the port). */
   #received(lease: Lease): void {
     this.#touch();
-    if (this.#lingering || this.#phase >= Phase.Closing) {
+    if (this.#is(Bit.Lingering) || this.#phase >= Phase.Closing) {
       lease.release();
       return;
     }
-    if (this.#handlers.data) {
-      if (!this.#userPaused && !this.#inbox?.length) this.#call(this.#handlers.data, lease);
+    if (this.#config.handlers.data) {
+      if (!this.#is(Bit.UserPaused) && !this.#inbox?.length) this.#call(this.#config.handlers.data, lease);
       else this.#hold(this.#useInbox(), lease);
     } else {
       const inbox = this.#useInbox();
-      if (this.#hold(inbox, lease) && inbox.length >= INBOX_LIMIT && !this.#inboxFull) {
-        this.#inboxFull = true;
+      if (this.#hold(inbox, lease) && inbox.length >= INBOX_LIMIT && !this.#is(Bit.InboxFull)) {
+        this.#set(Bit.InboxFull, true);
         this.#updateReceive();
       }
     }
-    if (!this.#overQuota && this.pool.overQuota(this.#holder)) {
-      this.#overQuota = true;
+    if (!this.#is(Bit.OverQuota) && this.pool.overQuota(this.#holder)) {
+      this.#set(Bit.OverQuota, true);
       this.#updateReceive();
     }
   }
@@ -574,41 +614,43 @@ export class Connection<Data = unknown> {
 
   /** LeaseHolder (through the port): enough of our leases came back to receive again. */
   #underQuota(): void {
-    this.#overQuota = false;
+    this.#set(Bit.OverQuota, false);
     this.#updateReceive();
   }
 
   /** Pauses or resumes the kernel receive to match what the program and the pool allow. */
   #updateReceive(): void {
     if (!this.#receiver.active) return;
-    const hold = this.#userPaused || this.#inboxFull || this.#overQuota;
+    const hold = this.#is(Bit.UserPaused) || this.#is(Bit.InboxFull) || this.#is(Bit.OverQuota);
     if (hold && !this.#receiver.paused) this.#receiver.pause();
     else if (!hold && this.#receiver.paused) this.#receiver.resume();
   }
 
   /** Handler mode after resume(): delivers what waited, then a waiting EOF. */
   #drainInbox(): void {
-    if (this.#draining) return;
-    this.#draining = true;
+    if (this.#is(Bit.Draining)) return;
+    this.#set(Bit.Draining, true);
     try {
       const inbox = this.#inbox;
       let lease: Lease | undefined;
       while (
-        !this.#userPaused && this.#phase < Phase.Closing && !this.#lingering &&
+        !this.#is(Bit.UserPaused) && this.#phase < Phase.Closing && !this.#is(Bit.Lingering) &&
         (lease = inbox?.shift()) !== undefined
       ) {
-        this.#call(this.#handlers.data!, lease);
+        this.#call(this.#config.handlers.data!, lease);
       }
-      if (!this.#userPaused && !inbox?.length && this.#readEnded && !this.#eofSeen) this.#deliverEnd();
+      if (!this.#is(Bit.UserPaused) && !inbox?.length && this.#is(Bit.ReadEnded) && !this.#is(Bit.EofSeen)) {
+        this.#deliverEnd();
+      }
     } finally {
-      this.#draining = false;
+      this.#set(Bit.Draining, false);
     }
   }
 
   /** The receive ended (through the port): EOF (no error) or a failure. */
   #receiveEnded(error?: UringError): void {
-    this.#readEnded = true;
-    if (this.#lingering) {
+    this.#set(Bit.ReadEnded, true);
+    if (this.#is(Bit.Lingering)) {
       void this.close();
       return;
     }
@@ -616,12 +658,12 @@ export class Connection<Data = unknown> {
       this.#fail(error);
       return;
     }
-    if (this.#handlers.data) {
-      if (!this.#userPaused && !this.#inbox?.length) this.#deliverEnd();
-    } else if (!this.#iterated && !this.#inbox?.length && this.#owner?.unclaimed?.(this)) {
+    if (this.#config.handlers.data) {
+      if (!this.#is(Bit.UserPaused) && !this.#inbox?.length) this.#deliverEnd();
+    } else if (!this.#is(Bit.Iterated) && !this.#inbox?.length && this.#config.owner?.unclaimed?.(this)) {
       // Still waiting in a server's queue with nothing to read: it must not stay open for a reader
       // that may never come. (Once the program has it, EOF is a half-close like any other.)
-      this.#eofSeen = true;
+      this.#set(Bit.EofSeen, true);
       this.#useInbox().end();
       void this.close();
     } else {
@@ -631,33 +673,33 @@ export class Connection<Data = unknown> {
 
   /** Handler mode: every lease before EOF was delivered; now the end handler. */
   #deliverEnd(): void {
-    this.#eofSeen = true;
+    this.#set(Bit.EofSeen, true);
     if (this.#phase >= Phase.Closing) return;
-    if (this.#handlers.end) this.#call(this.#handlers.end);
+    if (this.#config.handlers.end) this.#call(this.#config.handlers.end);
     this.#afterEof();
   }
 
   /** Iteration mode: the program's loop has seen the end. */
   #eofConsumed(): void {
-    this.#eofSeen = true;
+    this.#set(Bit.EofSeen, true);
     // Writes the program makes right after its loop (same task, or promises already settled) still go out.
-    if (!this.#allowHalfOpen) setTimeout(() => this.#afterEof(), 0);
+    if (!this.#config.allowHalfOpen) setTimeout(() => this.#afterEof(), 0);
     else this.#afterEof();
   }
 
   #afterEof(): void {
     if (this.#phase !== Phase.Open) return;
-    if (!this.#allowHalfOpen) this.end();
-    else if (this.#writeShut) void this.close(); // both directions are done
+    if (!this.#config.allowHalfOpen) this.end();
+    else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
   }
 
   #touch(): void {
-    this.#lastActive = this.#idle.now;
+    this.#lastActive = Math.floor(this.#config.idle.now);
   }
 
   #watch(): void {
     if (this.#idleWatch?.entry) return;
-    this.#idleWatch = this.#idle.watch(this.#port);
+    this.#idleWatch = this.#config.idle.watch(this.#port);
   }
 
   /** IdleWatched (through the port): when the connection becomes idle, -1 for never. */
@@ -670,8 +712,8 @@ export class Connection<Data = unknown> {
   #idleExpired(): void {
     if (this.#phase >= Phase.Closing) return;
     this.#touch(); // the next timeout counts from here
-    if (this.#lingering || !this.#handlers.timeout) void this.close();
-    else this.#call(this.#handlers.timeout);
+    if (this.#is(Bit.Lingering) || !this.#config.handlers.timeout) void this.close();
+    else this.#call(this.#config.handlers.timeout);
     if (this.#idleMs > 0 && this.#phase < Phase.Closing) this.#watch();
   }
 
@@ -694,17 +736,17 @@ export class Connection<Data = unknown> {
   /** The queue is empty: drain, then any pending shutdown or end. */
   #flushDone(): void {
     if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w.resolve(); }
-    if (this.#needDrain) {
-      this.#needDrain = false;
-      if (this.#handlers.drain) this.#call(this.#handlers.drain);
+    if (this.#is(Bit.NeedDrain)) {
+      this.#set(Bit.NeedDrain, false);
+      if (this.#config.handlers.drain) this.#call(this.#config.handlers.drain);
       if (this.#sends.sending || this.#phase >= Phase.Closing) return;
     }
-    if (this.#shutdownAfterFlush) {
-      this.#shutdownAfterFlush = false;
+    if (this.#is(Bit.ShutdownAfterFlush)) {
+      this.#set(Bit.ShutdownAfterFlush, false);
       this.#sendShutdown();
     }
-    if (this.#phase !== Phase.Ending || this.#lingering) return;
-    if (this.#readEnded) void this.close(); // nothing left unread: close sends a plain FIN
+    if (this.#phase !== Phase.Ending || this.#is(Bit.Lingering)) return;
+    if (this.#is(Bit.ReadEnded)) void this.close(); // nothing left unread: close sends a plain FIN
     else this.#linger();
   }
 
@@ -714,10 +756,10 @@ export class Connection<Data = unknown> {
    * close at the peer's EOF (or LINGER_SECONDS after the last byte).
    */
   #linger(): void {
-    this.#lingering = true;
-    if (!this.#writeShut && !this.#shutdownInFlight) this.#sendShutdown();
+    this.#set(Bit.Lingering, true);
+    if (!this.#is(Bit.WriteShut) && !this.#is(Bit.ShutdownInFlight)) this.#sendShutdown();
     this.#discardInbox();
-    this.#userPaused = this.#inboxFull = this.#overQuota = false;
+    this.#bits &= ~(Bit.UserPaused | Bit.InboxFull | Bit.OverQuota);
     this.#updateReceive();
     this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
     this.#touch();
@@ -727,15 +769,15 @@ export class Connection<Data = unknown> {
   /** SHUTDOWN(SHUT_WR), tracked: the fd must stay open until the kernel has run it (it looks the fd up then; closed and reused meanwhile, another socket would be shut down). */
   #sendShutdown(): void {
     const reactor = this.loop.reactor;
-    this.#shutdownInFlight = true;
+    this.#set(Bit.ShutdownInFlight, true);
     const token = reactor.register({
       complete: () => {
         reactor.unregister(token);
-        this.#shutdownInFlight = false;
-        this.#writeShut = true;
+        this.#set(Bit.ShutdownInFlight, false);
+        this.#set(Bit.WriteShut, true);
         if (this.#phase === Phase.Closing) this.#maybeFinish();
-        else if (this.#eofSeen && this.#phase === Phase.Open) void this.close(); // both directions are done
-        else if (this.#lingering && this.#readEnded) void this.close();
+        else if (this.#is(Bit.EofSeen) && this.#phase === Phase.Open) void this.close(); // both directions are done
+        else if (this.#is(Bit.Lingering) && this.#is(Bit.ReadEnded)) void this.close();
       },
     });
     prepShutdown(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.SHUT_WR);
@@ -754,9 +796,9 @@ export class Connection<Data = unknown> {
   #fail(error: Error): void {
     if (this.#phase === Phase.Closed || this.#error) return;
     this.#error = error;
-    if (this.#handlers.error) {
+    if (this.#config.handlers.error) {
       try {
-        this.#handlers.error(this, error);
+        this.#config.handlers.error(this, error);
       } catch (e) {
         console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
       }
@@ -769,10 +811,10 @@ export class Connection<Data = unknown> {
 
   #maybeFinish(): void {
     if (
-      this.#phase !== Phase.Closing || this.#sends.busy || this.#shutdownInFlight || !this.#receiver.finished
+      this.#phase !== Phase.Closing || this.#sends.busy || this.#is(Bit.ShutdownInFlight) || !this.#receiver.finished
     ) return;
     this.#phase = Phase.Closed;
-    if (this.#idleWatch) this.#idle.unwatch(this.#idleWatch); // the wheel lets go of it now
+    if (this.#idleWatch) this.#config.idle.unwatch(this.#idleWatch); // the wheel lets go of it now
     const dropped = this.#sends.clear();
     this.loop.reactor.unregister(this.#token);
     try {
@@ -789,11 +831,11 @@ export class Connection<Data = unknown> {
         else w.resolve();
       }
     }
-    this.#owner?.connectionClosed(this);
+    this.#config.owner?.connectionClosed(this);
     this.#closedResolve?.();
-    if (this.#handlers.close) {
+    if (this.#config.handlers.close) {
       try {
-        this.#handlers.close(this);
+        this.#config.handlers.close(this);
       } catch (e) {
         console.error(`uring-buffers: the close handler of connection fd ${this.fd} threw:`, e);
       }

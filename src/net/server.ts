@@ -13,6 +13,7 @@ import {
   checkConnectionOptions,
   Connection,
   CONNECTION_OPTION_KEYS,
+  ConnectionConfig,
   type ConnectionHandlers,
   type ConnectionOptions,
   type ConnectionOwner,
@@ -196,7 +197,7 @@ export class Server<Data = unknown> {
   readonly #ownsPool: boolean;
   readonly #fd: number;
   readonly #handlers: ServerHandlers<Data>;
-  readonly #connOptions: ConnectionOptions;
+  readonly #connConfig: ConnectionConfig<Data>;
   readonly #noDelay: boolean;
   readonly #maxConnections: number;
   readonly #token: number;
@@ -254,8 +255,8 @@ export class Server<Data = unknown> {
     this.#handlers = h;
     this.#iterable = !h.open && !h.data;
     this.#queueing = this.#iterable;
-    // Every connection option, checked once with its defaults filled in: new options pass through.
-    this.#connOptions = checkConnectionOptions(options);
+    // Every connection option, checked before binding; the connections share it as a ConnectionConfig.
+    const connOptions = checkConnectionOptions(options);
     this.#noDelay = options.noDelay ?? true;
     this.#multishot = probeFeatures().multishotAccept;
     this.#fd = tcpListen({
@@ -269,6 +270,7 @@ export class Server<Data = unknown> {
       const { pool, owned } = resolveStreamPool(this.loop, options.pool, SERVER_POOL);
       this.pool = pool;
       this.#ownsPool = owned;
+      this.#connConfig = new ConnectionConfig(this.loop, pool, h, connOptions, this.#owner);
     } catch (e) {
       closeFd(this.#fd);
       throw e;
@@ -385,7 +387,7 @@ export class Server<Data = unknown> {
     }
     let conn: Connection<Data>;
     try {
-      conn = new Connection<Data>(this.loop, this.pool, fd, this.#handlers, this.#connOptions, this.#owner);
+      conn = new Connection<Data>(this.#connConfig, fd);
     } catch (e) {
       closeFd(fd);
       throw e;
@@ -676,7 +678,10 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
               if (owned) pool.close();
             },
           };
-          const conn = new Connection<Data>(loop, pool, fd, options.handlers ?? {}, options, owner);
+          const conn = new Connection<Data>(
+            new ConnectionConfig(loop, pool, options.handlers ?? {}, options, owner),
+            fd,
+          );
           const abortConnection = () => void conn.close();
           signal?.addEventListener("abort", abortConnection, { once: true });
           conn[kStart]();
