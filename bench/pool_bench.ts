@@ -172,14 +172,15 @@ let sink = 0; // consumed bytes, so the JIT cannot drop the reads
 /**
  * take + read one byte + release, then `flush()` every `every` releases: pool.flush() for a ring (one
  * tail store); for the legacy op a reactor turn that submits and reaps the PROVIDE_BUFFERS. ns/op.
+ * `forward`: read the lease's address instead of a byte, as a write of the lease (echo, proxy) does.
  */
-function cycles(pool: BufferPool, ops: number, every: number, flush: () => void): number {
+function cycles(pool: BufferPool, ops: number, every: number, flush: () => void, forward = false): number {
   let bid = 0;
   let left = every;
   const t0 = performance.now();
   for (let i = 0; i < ops; i++) {
     const lease = pool.take(CYCLE_LEN, CQE_FLAGS[bid]);
-    sink = (sink + lease.bytes[CYCLE_LEN - 1]) | 0;
+    sink = (sink + (forward ? lease.address : lease.bytes[CYCLE_LEN - 1])) | 0;
     lease.release();
     if (++bid === CYCLE_BUFFERS) bid = 0;
     if (--left === 0) {
@@ -305,6 +306,7 @@ function bytesPerOp(run: (ops: number) => void, after?: () => void): number[] {
 }
 
 let allocControlEmpty: Stats | undefined, allocControlObject: Stats | undefined;
+let forwardBytesPerOp: number[] = []; // ring, no detach, no leak net; the lease's bytes never read
 let heapUsedCounts = false;
 if (canGc) {
   const empty = (ops: number) => {
@@ -331,6 +333,11 @@ if (heapUsedCounts) {
     };
     cfg.bytesPerOp = bytesPerOp(run, after);
   }
+  const echoLike = cycleConfigs.find((c) => c.backend === "ring" && !c.detach && c.leak === "off")!;
+  forwardBytesPerOp = bytesPerOp(
+    (ops) => cycles(echoLike.pool, ops, 32, echoLike.flush, true),
+    () => echoLike.opsDone += ALLOC_OPS,
+  );
 }
 objectSink.fill(undefined);
 
@@ -624,6 +631,9 @@ if (canGc) {
   console.log(`${"control: {a, b} / op".padEnd(22)}${cell(allocControlObject!, 1)}  B/op`);
   if (heapUsedCounts) {
     for (const c of cycleConfigs) console.log(`${label(c)}${cell(summarize(c.bytesPerOp), 1)}  B/op`);
+    console.log(
+      `${"ring off off, fwd".padEnd(22)}${cell(summarize(forwardBytesPerOp), 1)}  B/op  (address read, not bytes)`,
+    );
     console.log(`(heapUsed delta over ${ALLOC_OPS} cycles after a forced GC; median of ${ALLOC_SAMPLES} bursts)`);
   } else {
     console.log(

@@ -18,6 +18,8 @@ export const kMarkReleased: unique symbol = Symbol("uring-buffers.markReleased")
 export const kReleaseLease: unique symbol = Symbol("uring-buffers.releaseLease");
 /** `BufferPool[kBufferAddress](bufferId)`: native address of a buffer (`Lease.address`). */
 export const kBufferAddress: unique symbol = Symbol("uring-buffers.bufferAddress");
+/** `BufferPool[kBufferView](bufferId, offset, length)`: a view of a leased piece (`Lease.bytes`, made on first read). */
+export const kBufferView: unique symbol = Symbol("uring-buffers.bufferView");
 
 /** `IoLoop[kArena]`: the loop's native chunks for bytes copied from JS to send. */
 export const kArena: unique symbol = Symbol("uring-buffers.arena");

@@ -1,5 +1,5 @@
 /** A lease: the bytes of one received buffer (or piece of one), on loan from a BufferPool until release. */
-import { kBufferAddress, kMarkReleased, kReleaseLease, kScarce } from "../internal.ts";
+import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease, kScarce } from "../internal.ts";
 
 /**
  * @internal What a Lease needs from its pool: members keyed by module-private symbols (see
@@ -13,9 +13,14 @@ export interface LeaseOwner {
   [kReleaseLease](lease: Lease, generation: number, holder: number): void;
   /** Native address of a buffer. */
   [kBufferAddress](bufferId: number): number;
+  /** A view of `length` bytes at `offset` in a buffer. */
+  [kBufferView](bufferId: number, offset: number, length: number): Uint8Array;
   /** Short of buffers (see BufferPool.scarce). */
   readonly scarce: boolean;
 }
+
+/** What a released lease holds instead of its view. */
+const RELEASED = new Uint8Array(0);
 
 /**
  * The bytes of one receive, on loan from a {@link BufferPool}: `bytes` is a view of the pool's
@@ -55,21 +60,23 @@ export class Lease {
   readonly #holder: number;
   /** Byte offset of this piece inside its buffer (incremental rings). */
   readonly #offset: number;
+  // The view, made on first read (a write or an echo never reads it); RELEASED once released.
   #bytes: Uint8Array | undefined;
 
-  /** @ignore Leases are made by their pool (see BufferPool.take). */
+  /** @ignore Leases are made by their pool (see BufferPool.take); `bytes` is given for heap copies. */
   constructor(
     owner: LeaseOwner,
     bufferId: number,
-    bytes: Uint8Array,
+    length: number,
     generation: number,
     offset: number,
     holder: number,
+    bytes?: Uint8Array,
   ) {
     this.#owner = owner;
     this.bufferId = bufferId;
     this.#bytes = bytes;
-    this.length = bytes.length;
+    this.length = length;
     this.#generation = generation;
     this.#offset = offset;
     this.#holder = holder;
@@ -81,10 +88,12 @@ export class Lease {
    * @throws {TypeError} after `release()`.
    */
   get bytes(): Uint8Array {
-    if (this.#bytes === undefined) {
+    const bytes = this.#bytes;
+    if (bytes === undefined) return this.#bytes = this.#owner[kBufferView](this.bufferId, this.#offset, this.length);
+    if (bytes === RELEASED) {
       throw new TypeError(`lease of buffer ${this.bufferId} was released; its bytes are gone`);
     }
-    return this.#bytes;
+    return bytes;
   }
 
   /**
@@ -104,12 +113,12 @@ export class Lease {
 
   /** Whether `release()` has run (explicitly, through `using`, or by a write that took the lease over). */
   get released(): boolean {
-    return this.#bytes === undefined;
+    return this.#bytes === RELEASED;
   }
 
   /** @ignore Called by the owner once it has taken the buffer back. */
   [kMarkReleased](): void {
-    this.#bytes = undefined;
+    this.#bytes = RELEASED;
   }
 
   /**
@@ -138,6 +147,9 @@ const HEAP_OWNER: LeaseOwner = {
   [kBufferAddress](): number {
     throw new TypeError("a copied lease has no native address");
   },
+  [kBufferView](): Uint8Array {
+    throw new Error("a copied lease is made with its bytes");
+  },
   scarce: true, // a write copies its bytes (it has no native memory to send from)
 };
 
@@ -146,7 +158,8 @@ const HEAP_OWNER: LeaseOwner = {
  * to the pool. For leases that must wait (a paused connection) while their pool runs short.
  */
 export function copyLease(lease: Lease): Lease {
-  const copy = new Lease(HEAP_OWNER, lease.bufferId, lease.bytes.slice(), 0, 0, 0);
+  const bytes = lease.bytes.slice();
+  const copy = new Lease(HEAP_OWNER, lease.bufferId, bytes.length, 0, 0, 0, bytes);
   lease.release();
   return copy;
 }
@@ -175,13 +188,13 @@ export class TracedLease extends Lease {
   constructor(
     owner: LeaseOwner,
     bufferId: number,
-    bytes: Uint8Array,
+    length: number,
     generation: number,
     offset: number,
     holder: number,
     trace: LeaseTrace,
   ) {
-    super(owner, bufferId, bytes, generation, offset, holder);
+    super(owner, bufferId, length, generation, offset, holder);
     this.#trace = trace;
   }
 

@@ -18,7 +18,7 @@ import { ClosedError, UnsupportedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import type { Reactor } from "../reactor.ts";
-import { kBufferAddress, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease } from "../internal.ts";
 import { GENERATION_MOD, LeakNet, MAX_HOLDER } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
 import { ProvideRefill } from "./provide_refill.ts";
@@ -499,14 +499,12 @@ export class BufferPool {
     if (holder !== 0 && this.#holderState[holder] !== HOLDER_LIVE) {
       throw new TypeError(`holder ${holder} is not a holder of this pool (addHolder), or was removed`);
     }
-    let bytes: Uint8Array;
     let offset = 0;
     if (this.incremental) {
       offset = this.#offset[bid];
       if (offset + res > this.bufferSize) {
         throw new RangeError(`incremental piece ${offset}+${res} overruns buffer ${bid}`);
       }
-      bytes = new Uint8Array(this.#views[bid], offset, res);
       this.#offset[bid] = offset + res;
       if (this.#refs[bid]++ === 0) {
         this.#state[bid] = USER;
@@ -523,15 +521,14 @@ export class BufferPool {
       this.#state[bid] = USER;
       this.#leased++;
       this.#refill.consumed();
-      bytes = new Uint8Array(this.#views[bid], 0, res);
     }
     const generation = ++this.#generation[bid];
     const trace: LeaseTrace | undefined = this.#traceLeases
       ? { made: new Error("lease made here"), touched: undefined }
       : undefined;
     const lease = trace
-      ? new TracedLease(this, bid, bytes, generation, offset, holder, trace)
-      : new Lease(this, bid, bytes, generation, offset, holder);
+      ? new TracedLease(this, bid, res, generation, offset, holder, trace)
+      : new Lease(this, bid, res, generation, offset, holder);
     this.#leasesActive++;
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;
@@ -588,6 +585,16 @@ export class BufferPool {
   /** @ignore Native address of a buffer (Lease.address). */
   [kBufferAddress](bufferId: number): number {
     return this.#addr[bufferId];
+  }
+
+  /**
+   * @ignore A leased piece's view (Lease.bytes, made on its first read): of the buffer's current
+   * ArrayBuffer, which a detaching release replaces, so the view dies with the lease.
+   */
+  [kBufferView](bufferId: number, offset: number, length: number): Uint8Array {
+    // Once closed the memory is unmapped: empty, as a view made before close() is once detached.
+    if (this.#closed) return new Uint8Array(0);
+    return new Uint8Array(this.#views[bufferId], offset, length);
   }
 
   /**
