@@ -57,8 +57,6 @@ const enum State {
 export abstract class ReceiverBase implements CompletionTarget {
   /** The pool the kernel picks buffers from. */
   readonly pool: BufferPool;
-  /** The pool's reactor, which runs the receive and dispatches its completions. */
-  readonly reactor: Reactor;
   /** @ignore The receive's user_data (its reactor token). */
   protected readonly token: number;
   /** @ignore Where the receive is: idle, armed, waiting for buffers, pausing, paused, stopping, done. */
@@ -71,9 +69,13 @@ export abstract class ReceiverBase implements CompletionTarget {
   constructor(pool: BufferPool) {
     if (pool.closed) throw new ClosedError("BufferPool");
     this.pool = pool;
-    this.reactor = pool.reactor;
     // The receiver is its own completion target: no closure per receiver (it matters at 10k sockets).
-    this.token = this.reactor.register(this);
+    this.token = pool.reactor.register(this);
+  }
+
+  /** The pool's reactor, which runs the receive and dispatches its completions. */
+  get reactor(): Reactor {
+    return this.pool.reactor;
   }
 
   /**
@@ -144,6 +146,13 @@ export abstract class ReceiverBase implements CompletionTarget {
   }
 }
 
+/** StreamReceiver's operation and its kind, one bit each. */
+const enum Mode {
+  Read = 1,
+  Multishot = 2,
+  Bundle = 4,
+}
+
 /**
  * Receives a byte stream with buffer selection: recv on a socket (multishot where the kernel has
  * it: one SQE, a completion per receive) or read on a file or pipe, each completion delivered to
@@ -179,12 +188,7 @@ export abstract class ReceiverBase implements CompletionTarget {
 export class StreamReceiver extends ReceiverBase implements BufferWaiter {
   /** The file descriptor received from (not owned: closing it is the caller's business). */
   readonly fd: number;
-  /** `"recv"` (sockets) or `"read"` (files, pipes). */
-  readonly op: "recv" | "read";
-  /** Receives are multishot (one SQE, many completions). */
-  readonly multishot: boolean;
-  /** Receives are bundles (one completion may fill several buffers). */
-  readonly bundle: boolean;
+  #mode: number; // Mode bits: a field each would cost 16 bytes per connection
   #offset: number;
   readonly #handler: StreamHandler;
   readonly #holder: number;
@@ -220,12 +224,25 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     }
     super(pool);
     this.fd = fd;
-    this.op = op;
-    this.multishot = multishot;
-    this.bundle = bundle;
+    this.#mode = (op === "read" ? Mode.Read : 0) | (multishot ? Mode.Multishot : 0) | (bundle ? Mode.Bundle : 0);
     this.#offset = offset;
     this.#handler = handler;
     this.#holder = options.holder ?? 0;
+  }
+
+  /** `"recv"` (sockets) or `"read"` (files, pipes). */
+  get op(): "recv" | "read" {
+    return this.#mode & Mode.Read ? "read" : "recv";
+  }
+
+  /** Receives are multishot (one SQE, many completions). */
+  get multishot(): boolean {
+    return (this.#mode & Mode.Multishot) !== 0;
+  }
+
+  /** Receives are bundles (one completion may fill several buffers). */
+  get bundle(): boolean {
+    return (this.#mode & Mode.Bundle) !== 0;
   }
 
   /**

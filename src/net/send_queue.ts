@@ -24,6 +24,13 @@ interface Piece {
 /** What complete() reports besides a byte count or a negative errno. */
 export const NOTIFICATION = Number.MIN_SAFE_INTEGER;
 
+/** A queue's zero-copy sends. */
+interface ZeroCopyState {
+  sends: number;
+  notifications: number; // SEND_ZC notifications still due: the kernel may still read our memory
+  held: Piece[]; // pieces sent while notifications were due, released after them
+}
+
 export class SendQueue {
   readonly #loop: IoLoop;
   readonly #fd: number;
@@ -34,9 +41,7 @@ export class SendQueue {
   #buffered = 0;
   #sending = false;
   #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
-  #zcNotifications = 0; // SEND_ZC notifications still due: the kernel may still read our memory
-  #zcHeld: Piece[] | undefined; // pieces sent while notifications were due, released after them
-  #zeroCopySends = 0;
+  #zc: ZeroCopyState | undefined; // made by the first SEND_ZC: most connections never send one
 
   constructor(loop: IoLoop, fd: number, token: number, zeroCopyMin: number) {
     this.#loop = loop;
@@ -57,11 +62,11 @@ export class SendQueue {
 
   /** The kernel may still read memory of ours (a send in flight, or zero-copy notifications due). */
   get busy(): boolean {
-    return this.#sending || this.#zcNotifications > 0;
+    return this.#sending || (this.#zc !== undefined && this.#zc.notifications > 0);
   }
 
   get zeroCopySends(): number {
-    return this.#zeroCopySends;
+    return this.#zc?.sends ?? 0;
   }
 
   /**
@@ -121,7 +126,7 @@ export class SendQueue {
       if (zeroCopy) prepSendmsgZc(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
       else prepSendmsg(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
     }
-    if (zeroCopy) this.#zeroCopySends++;
+    if (zeroCopy) (this.#zc ??= { sends: 0, notifications: 0, held: [] }).sends++;
     this.#sending = true;
   }
 
@@ -130,13 +135,14 @@ export class SendQueue {
    * the kernel took (pieces retired and released; call send() for the rest), or a negative errno.
    */
   complete(res: number, flags: number): number {
+    const zc = this.#zc;
     if (flags & abi.IORING_CQE_F_NOTIF) {
-      if (--this.#zcNotifications === 0 && this.#zcHeld) {
-        for (const piece of this.#zcHeld.splice(0)) this.#release(piece);
+      if (--zc!.notifications === 0) {
+        for (const piece of zc!.held.splice(0)) this.#release(piece);
       }
       return NOTIFICATION;
     }
-    if (flags & abi.IORING_CQE_F_MORE) this.#zcNotifications++; // a SEND_ZC result: its notification follows
+    if (flags & abi.IORING_CQE_F_MORE) zc!.notifications++; // a SEND_ZC result: its notification follows
     this.#sending = false;
     if (this.#iovBlock >= 0) {
       this.#loop[kIovBlocks].give(this.#iovBlock);
@@ -153,7 +159,7 @@ export class SendQueue {
         break;
       }
       left -= piece.length;
-      if (this.#zcNotifications > 0) (this.#zcHeld ??= []).push(piece);
+      if (zc !== undefined && zc.notifications > 0) zc.held.push(piece);
       else this.#release(piece);
       this.#pieces[this.#head++] = undefined as unknown as Piece;
     }
