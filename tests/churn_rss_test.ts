@@ -8,9 +8,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { closeFd, tcpConnect } from "../sys.ts";
-import { runtime, runtimeCommand, test } from "./harness.ts";
+import { listen } from "../mod.ts";
+import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
 import { sleep } from "./clients.ts";
 
 function rssKiB(pid: number): number {
@@ -79,4 +81,32 @@ test(
     skip: runtime === "deno" &&
       "V8 sizes its heap by allocation rate here (see the comment); covered by the test above",
   },
+);
+
+test(
+  "an idle connection of listen() costs under 850 bytes of JS heap (4,000 connections, GC forced)",
+  async () => {
+    const COUNT = 4000;
+    const server = listen({ port: 0, handlers: { data: (conn, lease) => void conn.write(lease) } });
+    const fds: number[] = [];
+    try {
+      assert.ok(collectGarbage(), "the test runner exposes the garbage collector");
+      await sleep(50);
+      collectGarbage();
+      const before = process.memoryUsage().heapUsed;
+      while (fds.length < COUNT) {
+        for (let i = 0; i < 250; i++) fds.push(tcpConnect("127.0.0.1", server.port));
+        while (server.connections < fds.length) await sleep(5);
+      }
+      collectGarbage();
+      const perConnection = (process.memoryUsage().heapUsed - before) / COUNT;
+      // Measured here: 870 B on Deno and 918 B on Bun before a connection's settings moved to one
+      // object its listener's connections share and its flags into one number; 656 and 768 after.
+      assert.ok(perConnection < 850, `${perConnection.toFixed(0)} B of heap per idle connection`);
+    } finally {
+      for (const fd of fds) closeFd(fd);
+      await server.stop();
+    }
+  },
+  { timeoutMs: 60_000 },
 );
