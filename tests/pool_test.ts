@@ -248,7 +248,7 @@ test("pool of 4 buffers, 32 sockets sending at once: every byte arrives, stalls 
   }
 });
 
-test("incremental pool run dry: receives are capped at 16 KiB so one backlog cannot take a whole buffer", () => {
+test("incremental pool run dry: receives are capped at 32 KiB so one backlog cannot take a whole buffer", () => {
   using reactor = new Reactor({ entries: 64 });
   const pool = new BufferPool(reactor, { bufferSize: 64 * 1024, count: 2, incremental: true });
   const [client, server] = tcpPair(reactor.ring);
@@ -271,15 +271,15 @@ test("incremental pool run dry: receives are capped at 16 KiB so one backlog can
   // Hold every lease until the pool runs dry: the first receives take whole buffers' worth.
   assert.ok(reactor.runUntil(() => pool.stats().enobufs > 0, 5_000), "the pool ran dry");
   const before = sizes.length;
-  assert.ok(sizes.some((n) => n > 16 * 1024), `uncapped receives take big bursts (${sizes.join(",")})`);
-  assert.equal(pool.receiveCap, 16 * 1024);
-  // Buffers come back while it is dry: what is received next comes in pieces of at most 16 KiB.
+  assert.ok(sizes.some((n) => n > 32 * 1024), `uncapped receives take big bursts (${sizes.join(",")})`);
+  assert.equal(pool.receiveCap, 32 * 1024);
+  // Buffers come back while it is dry: what is received next comes in pieces of at most 32 KiB.
   assert.ok(reactor.runUntil(() => {
     for (const l of held.splice(0)) l.release();
     return sizes.length >= before + 8;
   }, 5_000));
   const capped = sizes.slice(before, before + 8);
-  assert.ok(capped.every((n) => n <= 16 * 1024), `capped receives (${capped.join(",")})`);
+  assert.ok(capped.every((n) => n <= 32 * 1024), `capped receives (${capped.join(",")})`);
   // Once nothing runs dry for a few turns, receives take bursts again.
   assert.ok(
     reactor.runUntil(() => {

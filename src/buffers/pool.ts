@@ -178,11 +178,13 @@ const MIN_SHARE = 8;
 const FAIR_SHARE_AUTO = -1;
 /**
  * A receive's cap in an incremental pool that ran dry or is scarce (see BufferPool.receiveCap): a
- * 64 KiB buffer then serves four receives. Measured, 1,000 clients that never read against a pool of
- * 128 x 64 KiB: a prober's round trip took up to 0.6 s uncapped, at most about 0.2 s with 16 KiB; a
- * 4 KiB cap (0.03 s) cost a third of the 1,000-connection 4 KiB echo's throughput, 32 KiB helped less.
+ * 64 KiB buffer then serves at least two receives, armed single-shot and re-armed in turn. Measured
+ * with 1,000 clients that never read against a pool of 128 x 64 KiB: multishot uncapped receives let
+ * a prober's round trip take up to 0.6 s; single-shot ones capped at 32 KiB, at most 1 ms (16 KiB:
+ * up to 130 ms, as re-arming four waiters per buffer churns); and the 4 KiB echo at 1,000
+ * connections costs 2.8-3.4 us per message with 32 KiB against 3.6-4.6 with 16 KiB.
  */
-const CAPPED_RECEIVE_BYTES = 16 * 1024;
+const CAPPED_RECEIVE_BYTES = 32 * 1024;
 /** Flushes (about two per reactor turn) that receives stay capped after an -ENOBUFS. */
 const DRY_FLUSHES = 8;
 
@@ -466,7 +468,7 @@ export class BufferPool {
   }
 
   /**
-   * Most bytes one receive should take now: 0 for no cap, or CAPPED_RECEIVE_BYTES (16 KiB) in an
+   * Most bytes one receive should take now: 0 for no cap, or CAPPED_RECEIVE_BYTES (32 KiB) in an
    * incremental pool that ran dry lately (an -ENOBUFS within the last few flushes) or is scarce. A big
    * buffer then serves several connections' receives instead of one connection's whole backlog, so
    * a quiet connection among floods still gets its turn soon. Receivers arm capped receives as
