@@ -412,6 +412,26 @@ test("detachOnRelease: false keeps views alive (documented fast mode)", () => {
   }
 });
 
+test("a lease's view is made on its first read; after close() it reads as empty, never the unmapped memory", () => {
+  const a = oneLease();
+  const b = oneLease();
+  try {
+    // Read before close: the view is detached by close().
+    const early = a.lease.bytes;
+    assert.equal(new TextDecoder().decode(early), "hello");
+    assert.equal(a.lease.bytes, early, "one view per lease");
+    a.pool.close();
+    assert.equal(early.length, 0);
+    // Never read before close: its first read gives an empty view instead of one over unmapped memory.
+    b.pool.close();
+    assert.equal(b.lease.released, false);
+    assert.equal(b.lease.bytes.length, 0);
+  } finally {
+    a.cleanup();
+    b.cleanup();
+  }
+});
+
 test("the leak net reclaims a dropped lease and warns once", async () => {
   const reactor = new Reactor({ entries: 16 });
   const [client, server] = tcpPair(reactor.ring);
