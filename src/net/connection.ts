@@ -694,7 +694,7 @@ export class Connection<Data = unknown> {
   }
 
   #touch(): void {
-    this.#lastActive = Math.floor(this.#config.idle.now);
+    this.#lastActive = Math.ceil(this.#config.idle.now); // rounded up: a timeout never fires early
   }
 
   #watch(): void {
