@@ -16,6 +16,8 @@ import {
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
 import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
+import { dial, roundTrip, sleep } from "./clients.ts";
+import { patternBytes } from "./helpers.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
 // cheap to produce (memcpy) and to check, and different for every connection.
@@ -338,6 +340,31 @@ test("event loop: a 10 ms interval keeps its cadence while idle and under load",
   await server.stop();
   loop.close();
 }, { timeoutMs: 60_000 });
+
+test("a client that sends every 2 ms: the server parks at once instead of polling between messages", async () => {
+  const loop = new IoLoop();
+  const server = echoServer(loop, {});
+  const client = await dial(server.port);
+  const message = patternBytes(3, 64);
+  try {
+    for (let i = 0; i < 10; i++) assert.ok(await roundTrip(client, message, 1000) >= 0); // warm up
+    const before = loop.driver.stats();
+    const COUNT = 100;
+    for (let i = 0; i < COUNT; i++) {
+      assert.ok(await roundTrip(client, message, 1000) >= 0);
+      await sleep(2);
+    }
+    const after = loop.driver.stats();
+    const turns = (after.turns - before.turns) / COUNT;
+    // Polling 0.1 ms before each park took 55-75 turns per message here; parking at once takes 2.
+    assert.ok(after.parks - before.parks >= COUNT / 2, `parks: ${after.parks - before.parks}`);
+    assert.ok(turns < 12, `${turns.toFixed(1)} turns per message`);
+  } finally {
+    client.destroy();
+    await server.stop();
+    loop.close();
+  }
+});
 
 test("the process exits by itself after server.stop()", async () => {
   const script = fileURLToPath(new URL("./fixtures/exit_after_stop.ts", import.meta.url));
