@@ -69,6 +69,16 @@ export function load(): Native {
     libc,
     uringPath,
     waitOffThread,
+    // Bun reads a file-backed stream of a pollable fd from its own epoll loop, on the JS thread: a
+    // park then costs no thread hand-off. The stream keeps pulling between reads, and its poll keeps
+    // the process alive until close().
+    watchReadable: (fd) => {
+      const reader = Bun.file(fd).stream().getReader();
+      return {
+        next: () => reader.read().then(() => undefined),
+        close: () => void reader.cancel().catch(() => {}),
+      };
+    },
     address: (p) => (p === null ? 0 : (p as unknown as number)),
     pointer: (address) => (address === 0 ? null : (address as unknown as Ptr)),
     view: (p, length) => toArrayBuffer(p as unknown as never, 0, length),

@@ -70,6 +70,7 @@ export function load(): Native {
     libc,
     uringPath,
     waitOffThread: (fd, minComplete, enterFlags) => waitEnter(fd, 0, minComplete, enterFlags, null),
+    watchReadable: undefined, // Deno has no API that puts a foreign fd in its event loop
     address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as Deno.PointerObject))),
     pointer: (address) => Deno.UnsafePointer.create(BigInt(address)) as unknown as Ptr | null,
     unrefTimer: (timer) => Deno.unrefTimer(timer as number),

@@ -4,7 +4,7 @@
  */
 import type { Native } from "./types.ts";
 
-export type { Native, Ptr } from "./types.ts";
+export type { FdWatch, Native, Ptr } from "./types.ts";
 
 async function loadNative(): Promise<Native> {
   if ("Deno" in globalThis) return (await import("./deno.ts")).load();

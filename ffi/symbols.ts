@@ -42,6 +42,9 @@ export const uringSymbols = {
   /** int io_uring_register_ring_fd(struct io_uring *ring): later io_uring_enter calls of this thread
    *  pass a registered index instead of the fd (IORING_REGISTER_RING_FDS, 5.18); since 2.2 */
   io_uring_register_ring_fd: { args: ["ptr"], ret: "i32" },
+  /** int io_uring_register_eventfd(struct io_uring *ring, int fd): the kernel signals `fd` as it posts
+   *  completions (unless IORING_CQ_EVENTFD_DISABLED is set in the CQ ring's flags) */
+  io_uring_register_eventfd: { args: ["ptr", "i32"], ret: "i32" },
   /** int io_uring_unregister_buf_ring(struct io_uring *ring, int bgid) */
   io_uring_unregister_buf_ring: { args: ["ptr", "i32"], ret: "i32" },
 } as const satisfies Record<string, SymbolSpec>;
@@ -74,6 +77,8 @@ export const libcSymbols = {
   open: { args: ["ptr", "i32", "u32"], ret: "i32" },
   /** int pipe2(int fds[2], int flags) */
   pipe2: { args: ["ptr", "i32"], ret: "i32" },
+  /** int eventfd(unsigned initval, int flags) */
+  eventfd: { args: ["u32", "i32"], ret: "i32" },
   /** int getpid(void) */
   getpid: { args: [], ret: "i32" },
 } as const satisfies Record<string, SymbolSpec>;

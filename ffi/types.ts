@@ -21,6 +21,14 @@ export type Bound<T extends Record<string, SymbolSpec>> = {
 export type UringSymbols = Bound<typeof uringSymbols>;
 export type LibcSymbols = Bound<typeof libcSymbols>;
 
+/** A readable fd watched by the runtime's event loop (Native.watchReadable). */
+export interface FdWatch {
+  /** Resolves once the fd has been readable and its data (an eventfd's counter) was consumed. */
+  next(): Promise<void>;
+  /** Stops watching (the fd stays open: its owner closes it). */
+  close(): void;
+}
+
 export interface Native {
   /** liburing.so.2, bound with the prototypes of `uringSymbols`. */
   readonly uring: UringSymbols;
@@ -32,6 +40,11 @@ export interface Native {
    * waits; resolves with the call's return value. It never submits: the JS thread owns the SQ.
    */
   readonly waitOffThread: (ringFd: number, minComplete: number, enterFlags: number) => Promise<number>;
+  /**
+   * Watches a readable fd (an eventfd) from the runtime's own event loop, where the runtime can
+   * (Bun); undefined where it cannot (Deno), and parked waits then use waitOffThread.
+   */
+  readonly watchReadable: ((fd: number) => FdWatch) | undefined;
   /** The address a pointer holds (user-space addresses fit in 2^53). */
   address(p: Ptr | null): number;
   /** A pointer to `address`, or null for 0. */

@@ -183,6 +183,12 @@ export const IORING_SQ_TASKRUN = 1 << 2;
 // ---- io_uring_enter flags ----
 /** io_uring_enter flag: wait for `min_complete` completions. */
 export const IORING_ENTER_GETEVENTS = 1 << 0;
+/** *cq.kflags (io_uring_cqring_flags): the kernel does not signal a registered eventfd. */
+export const IORING_CQ_EVENTFD_DISABLED = 1 << 0;
+/** eventfd(2) flag: reads do not block. */
+export const EFD_NONBLOCK = 0o4000;
+/** eventfd(2) flag: closed across exec. */
+export const EFD_CLOEXEC = 0o2000000;
 
 // ---- sqe->timeout_flags ----
 /** sqe->timeout_flags: the timespec is an absolute time. */

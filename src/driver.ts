@@ -188,6 +188,7 @@ export class Driver {
     const busy = n > 0 || reactor.ring.pending > 0 || reactor.ring.cqReady > 0;
     if (!busy && this.#refs === 0) {
       this.#scheduled = false;
+      reactor.ring.releaseSignal(); // nothing holds the loop: neither may a watch of the ring's eventfd
       return;
     }
     if (busy) {
@@ -218,7 +219,9 @@ export class Driver {
     if (this.#parked) return;
     this.#parked = true;
     this.#parks++;
-    this.reactor.ring.waitOffThread().then(
+    const ring = this.reactor.ring;
+    // On the runtime's own event loop where it can watch an eventfd (no thread hand-off), else off-thread.
+    (ring.waitSignaled() ?? ring.waitOffThread()).then(
       () => {
         this.#parked = false;
         if (this.#idleSince >= 0) this.#spin = performance.now() - this.#idleSince < SPIN_IF_GAP_BELOW_MS;

@@ -9,7 +9,7 @@
  * ordering still holds; only plain (non-Atomics) accesses are limited to SQE/CQE bodies, which are
  * published/consumed by the atomic tail/head accesses.
  */
-import { native, type Ptr } from "../ffi/mod.ts";
+import { type FdWatch, native, type Ptr } from "../ffi/mod.ts";
 import * as abi from "./abi.ts";
 import { check, ClosedError, Errno, SubmissionQueueFullError, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
@@ -94,6 +94,10 @@ export class Ring {
   readonly #sqHeadIdx: number;
   readonly #sqTailIdx: number;
   readonly #sqFlagsIdx: number;
+  readonly #cqFlagsIdx: number;
+  // A parked wait on the runtime's own event loop (see waitSignaled): the eventfd and its watch.
+  #eventfd = -1;
+  #eventfdWatch: FdWatch | undefined;
   readonly #cqHeadIdx: number;
   readonly #cqTailIdx: number;
   readonly #cqeU32: Uint32Array;
@@ -184,7 +188,9 @@ export class Ring {
         [abi.RING_SQ_KHEAD, abi.RING_SQ_KTAIL, abi.RING_SQ_KFLAGS, abi.RING_SQ_KRING_ENTRIES].every((o) =>
           inSq(u64(o))
         ) &&
-        [abi.RING_CQ_KHEAD, abi.RING_CQ_KTAIL, abi.RING_CQ_KRING_ENTRIES].every((o) => inCq(u64(o))) &&
+        [abi.RING_CQ_KHEAD, abi.RING_CQ_KTAIL, abi.RING_CQ_KRING_ENTRIES, abi.RING_CQ_KFLAGS].every((o) =>
+          inCq(u64(o))
+        ) &&
         sqes !== 0 && cqes >= cqRingPtr && cqes + cqActual * abi.CQE_SIZE <= cqRingPtr + cqRingSz;
       if (!layoutOk) {
         throw new Error(
@@ -203,6 +209,7 @@ export class Ring {
       this.#sqFlagsIdx = sqIdx(abi.RING_SQ_KFLAGS);
       this.#cqHeadIdx = cqIdx(abi.RING_CQ_KHEAD);
       this.#cqTailIdx = cqIdx(abi.RING_CQ_KTAIL);
+      this.#cqFlagsIdx = cqIdx(abi.RING_CQ_KFLAGS);
       if (this.#sqRing[sqIdx(abi.RING_SQ_KRING_ENTRIES)] !== sqEntries) {
         throw new Error(`uring-buffers: *sq.kring_entries disagrees with io_uring_params.sq_entries`);
       }
@@ -417,8 +424,53 @@ export class Ring {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.releaseSignal();
     native.uring.io_uring_queue_exit(this.#ring);
+    if (this.#eventfd >= 0) native.libc.close(this.#eventfd);
     this.#mem.free();
+  }
+
+  /**
+   * Where the runtime can watch an fd in its own event loop (Bun): resolves once a completion is
+   * posted, waited for by that loop on this thread through an eventfd the kernel signals, so a park
+   * costs no thread hand-off. The eventfd is signaled only during such waits
+   * (IORING_CQ_EVENTFD_DISABLED otherwise). Undefined where the runtime cannot (use waitOffThread),
+   * or with DEFER_TASKRUN (completions are posted only when this thread enters the kernel).
+   */
+  waitSignaled(): Promise<void> | undefined {
+    if (this.#closed || this.#deferTaskrun || native.watchReadable === undefined) return undefined;
+    if (this.#eventfd < 0 && !this.#setUpEventfd()) return undefined;
+    this.#eventfdWatch ??= native.watchReadable(this.#eventfd);
+    Atomics.and(this.#cqRing, this.#cqFlagsIdx, ~abi.IORING_CQ_EVENTFD_DISABLED);
+    // A completion posted before the signal was on would not signal: look once more.
+    if (this.cqReady > 0) {
+      Atomics.or(this.#cqRing, this.#cqFlagsIdx, abi.IORING_CQ_EVENTFD_DISABLED);
+      return Promise.resolve();
+    }
+    return this.#eventfdWatch!.next().then(() => {
+      if (!this.#closed) Atomics.or(this.#cqRing, this.#cqFlagsIdx, abi.IORING_CQ_EVENTFD_DISABLED);
+    });
+  }
+
+  /**
+   * Stops watching the eventfd of waitSignaled() (the runtime's watch would keep the process alive);
+   * the next waitSignaled() watches it again. For a driver that has nothing left to wait for.
+   */
+  releaseSignal(): void {
+    this.#eventfdWatch?.close();
+    this.#eventfdWatch = undefined;
+  }
+
+  #setUpEventfd(): boolean {
+    const fd = native.libc.eventfd(0, abi.EFD_NONBLOCK | abi.EFD_CLOEXEC);
+    if (fd < 0) return false;
+    Atomics.or(this.#cqRing, this.#cqFlagsIdx, abi.IORING_CQ_EVENTFD_DISABLED);
+    if (native.uring.io_uring_register_eventfd(this.#ring, fd) < 0) {
+      native.libc.close(fd);
+      return false;
+    }
+    this.#eventfd = fd;
+    return true;
   }
 
   /** `using ring = new Ring()`: closes the ring at the end of the block. */

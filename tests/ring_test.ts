@@ -19,7 +19,7 @@ import {
 import { closeFd, localAddress, openFile, tcpConnect, tcpListen } from "../sys.ts";
 import { libraryNotFound } from "../ffi/candidates.ts";
 import { readU64, writeU64 } from "../src/sqe.ts";
-import { test } from "./harness.ts";
+import { runtime, test } from "./harness.ts";
 
 interface Cqe {
   userData: number;
@@ -362,4 +362,36 @@ test("a completion reaped after its target unregistered never reaches the slot's
   reactor.ring.sqes.setUserData(s3, 0);
   assert.doesNotThrow(() => reactor.runOnce(100));
   assert.deepEqual(got, ["second"]);
+});
+
+test("waitSignaled: on Bun a wait in the runtime's own loop ends when a completion is posted; Deno has none", async () => {
+  using ring = new Ring({ entries: 8 });
+  const wait = ring.waitSignaled();
+  if (runtime === "deno") {
+    assert.equal(wait, undefined, "Deno cannot watch an fd in its event loop: parks go off-thread");
+    return;
+  }
+  assert.ok(wait instanceof Promise);
+  let woke = false;
+  void wait.then(() => (woke = true));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(woke, false, "nothing completed: still waiting");
+  prepNop(ring.sqes, ring.getSqe());
+  ring.submit();
+  await Promise.race([wait, new Promise((_, reject) => setTimeout(() => reject(new Error("no wake in 2 s")), 2000))]);
+  assert.equal(ring.cqReady, 1);
+  ring.reap(() => {});
+  // Between waits the kernel does not signal the eventfd: a completion then does not end the next wait early.
+  prepNop(ring.sqes, ring.getSqe());
+  ring.submit();
+  ring.reap(() => {});
+  let early = false;
+  const next = ring.waitSignaled()!;
+  void next.then(() => (early = true));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(early, false, "a completion reaped before the wait must not end it");
+  prepNop(ring.sqes, ring.getSqe());
+  ring.submit();
+  await next;
+  ring.releaseSignal();
 });
