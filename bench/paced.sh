@@ -39,13 +39,8 @@ server_cmd() { # name port
     esac
 }
 
-cpu_ticks() { # pid: utime+stime of every thread
-    local t=0 f
-    for f in /proc/"$1"/task/*/stat; do
-        t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0)))
-    done
-    echo $t
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 HZ=$(getconf CLK_TCK)
 printf '%-12s %9s %9s %8s %10s %8s %8s\n' server "every us" "msgs/s" "CPU %" "us/msg" "p50 us" "p99 us"

@@ -53,13 +53,8 @@ proxy_cmd() { # name port target_port
     esac
 }
 
-cpu_ticks() { # pid: utime+stime of every thread
-    local t=0 f
-    for f in /proc/"$1"/task/*/stat; do
-        t=$((t + $(awk '{print $14 + $15}' "$f" 2>/dev/null || echo 0)))
-    done
-    echo $t
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 wait_listening() { # logfile pid
     for _ in $(seq 1 150); do
