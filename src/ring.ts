@@ -447,7 +447,7 @@ export class Ring {
       Atomics.or(this.#cqRing, this.#cqFlagsIdx, abi.IORING_CQ_EVENTFD_DISABLED);
       return Promise.resolve();
     }
-    return this.#eventfdWatch!.next().then(() => {
+    return this.#eventfdWatch.next().then(() => {
       if (!this.#closed) Atomics.or(this.#cqRing, this.#cqFlagsIdx, abi.IORING_CQ_EVENTFD_DISABLED);
     });
   }
