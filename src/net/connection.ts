@@ -122,15 +122,14 @@ export class ConnectionConfig<Data = unknown> {
   readonly idleMs: number; // 0: no idle timeout
   readonly allowHalfOpen: boolean;
 
-  /** @throws {RangeError | TypeError} for bad options (checkConnectionOptions). */
+  /** @param settings The options as checkConnectionOptions() returned them (listen() and connect() check first). */
   constructor(
     readonly loop: IoLoop,
     readonly pool: BufferPool,
     readonly handlers: ConnectionHandlers<Data>,
-    options: ConnectionOptions,
+    settings: ConnectionSettings,
     readonly owner?: ConnectionOwner<Data>,
   ) {
-    const settings = checkConnectionOptions(options);
     this.idle = loop[kIdle];
     this.highWaterMark = settings.highWaterMark;
     this.maxBuffered = settings.maxBuffered;

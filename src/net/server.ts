@@ -631,7 +631,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
   checkEndpoint(host, options.port);
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
   checkHandlers("connect() handlers", options.handlers, CONNECTION_HANDLER_NAMES);
-  checkConnectionOptions(options);
+  const settings = checkConnectionOptions(options);
   const signal = options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   const loop = options.loop ?? getDefaultLoop();
@@ -679,7 +679,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
             },
           };
           const conn = new Connection<Data>(
-            new ConnectionConfig(loop, pool, options.handlers ?? {}, options, owner),
+            new ConnectionConfig(loop, pool, options.handlers ?? {}, settings, owner),
             fd,
           );
           const abortConnection = () => void conn.close();
