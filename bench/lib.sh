@@ -8,3 +8,29 @@ cpu_ticks() {
     done
     echo $t
 }
+
+# server_cmd NAME PORT: the command line of an echo server of bench/run.sh (the caller sets DENO, BUN, NODE,
+# BUILD and URING_OPTS); SERVER_<NAME>="... {port}" adds one.
+server_cmd() {
+    local ours_deno="$DENO run --allow-ffi --allow-read --allow-env examples/echo.ts --port $2"
+    local ours_bun="$BUN examples/echo.ts --port $2"
+    case $1 in
+    ours-deno) echo "$ours_deno" ;;
+    ours-bun) echo "$ours_bun" ;;
+    ours-deno-legacy) echo "$ours_deno --backend legacy" ;;
+    ours-bun-legacy) echo "$ours_bun --backend legacy" ;;
+    ours-deno-safe) echo "$ours_deno --safe" ;;
+    ours-bun-safe) echo "$ours_bun --safe" ;;
+    ours-deno-dedicated) echo "$ours_deno --dedicated" ;;
+    ours-bun-dedicated) echo "$ours_bun --dedicated" ;;
+    bun-listen) echo "$BUN bench/peers/bun-listen.js $2" ;;
+    deno-listen) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2" ;;
+    deno-listen-16k) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2 127.0.0.1 16384" ;;
+    node-net) echo "$NODE bench/peers/node-net.js $2" ;;
+    c-uring) echo "$BUILD/uring-echo -p $2 $URING_OPTS" ;;
+    c-epoll) echo "$BUILD/epoll-echo -p $2" ;;
+    *)
+        local v="SERVER_${1//[^A-Za-z0-9_]/_}"
+        if [ -n "${!v:-}" ]; then echo "${!v//\{port\}/$2}"; else echo "unknown server $1 (set $v)" >&2; return 1; fi ;;
+    esac
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Server CPU at a steady, modest load: one client sends a 64-byte message every INTERVAL us and
 # waits for its echo (bench/paced_client.c, which verifies every byte), against examples/echo.ts on
-# Deno and on Bun and the Bun.listen / Deno.listen peers. What a mostly idle server costs: the
-# saturating cells of bench/run.sh do not show it. Server pinned to CPU 0, client to CPU 1; CPU is the
+# Deno and on Bun and the Bun.listen / Deno.listen peers (any server name of bench/run.sh works).
+# What a mostly idle server costs: the saturating cells of bench/run.sh do not show it. Server pinned to CPU 0, client to CPU 1; CPU is the
 # server's utime+stime (all threads) over the timed window.
 #   bash bench/paced.sh
 #   SERVERS="ours-deno bun-listen" INTERVALS="1000" SECS=5 bash bench/paced.sh
@@ -19,6 +19,7 @@ SRV_CPU=${SRV_CPU:-0}
 CLI_CPU=${CLI_CPU:-1}
 DENO=${DENO:-$ROOT/node_modules/.bin/deno}
 BUN=${BUN:-$ROOT/node_modules/.bin/bun}
+NODE=${NODE:-$(command -v node || echo node)}
 export DENO_NO_UPDATE_CHECK=1 DO_NOT_TRACK=1 NO_COLOR=1
 
 die() { echo "bench/paced.sh: $*" >&2; exit 1; }
@@ -29,15 +30,6 @@ if [ ! -x "$BUILD/paced-client" ] || [ "$BENCH/paced_client.c" -nt "$BUILD/paced
     gcc -O2 -Wall -o "$BUILD/paced-client" "$BENCH/paced_client.c" || die "could not build paced_client.c (gcc)"
 fi
 
-server_cmd() { # name port
-    case $1 in
-    ours-deno) echo "$DENO run --allow-ffi --allow-read --allow-env examples/echo.ts --port $2" ;;
-    ours-bun) echo "$BUN examples/echo.ts --port $2" ;;
-    bun-listen) echo "$BUN bench/peers/bun-listen.js $2" ;;
-    deno-listen) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2" ;;
-    *) die "unknown server $1" ;;
-    esac
-}
 
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
@@ -47,7 +39,8 @@ printf '%-12s %9s %9s %8s %10s %8s %8s\n' server "every us" "msgs/s" "CPU %" "us
 for srv in $SERVERS; do
     for iv in $INTERVALS; do
         PORT=$((PORT + 1))
-        taskset -c "$SRV_CPU" $(server_cmd "$srv" "$PORT") >/dev/null 2>&1 &
+        cmd=$(server_cmd "$srv" "$PORT") || die "unknown server $srv"
+        taskset -c "$SRV_CPU" $cmd >/dev/null 2>&1 &
         pid=$!
         for _ in $(seq 1 100); do ss -Hltn "( sport = :$PORT )" | grep -q . && break; sleep 0.1; done
         out=$(mktemp)

@@ -133,29 +133,8 @@ cat "$OUT/header.txt" >&2
 log "estimated time: ~$(( est / 60 )) min $(( est % 60 )) s; results in $OUT"
 
 # ---------------------------------------------------------------- servers
-server_cmd() { # name port -> the command line
-    local ours_deno="$DENO run --allow-ffi --allow-read --allow-env examples/echo.ts --port $2"
-    local ours_bun="$BUN examples/echo.ts --port $2"
-    case $1 in
-    ours-deno) echo "$ours_deno" ;;
-    ours-bun) echo "$ours_bun" ;;
-    ours-deno-legacy) echo "$ours_deno --backend legacy" ;;
-    ours-bun-legacy) echo "$ours_bun --backend legacy" ;;
-    ours-deno-safe) echo "$ours_deno --safe" ;;
-    ours-bun-safe) echo "$ours_bun --safe" ;;
-    ours-deno-dedicated) echo "$ours_deno --dedicated" ;;
-    ours-bun-dedicated) echo "$ours_bun --dedicated" ;;
-    bun-listen) echo "$BUN bench/peers/bun-listen.js $2" ;;
-    deno-listen) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2" ;;
-    deno-listen-16k) echo "$DENO run --allow-net bench/peers/deno-listen.ts $2 127.0.0.1 16384" ;;
-    node-net) echo "$NODE bench/peers/node-net.js $2" ;;
-    c-uring) echo "$BUILD/uring-echo -p $2 $URING_OPTS" ;;
-    c-epoll) echo "$BUILD/epoll-echo -p $2" ;;
-    *)
-        local v="SERVER_${1//[^A-Za-z0-9_]/_}"
-        if [ -n "${!v:-}" ]; then echo "${!v//\{port\}/$2}"; else echo "unknown server $1 (set $v)" >&2; return 1; fi ;;
-    esac
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 port_busy() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
 
