@@ -185,7 +185,8 @@ export class Driver {
       }
       this.#error(e);
     }
-    const busy = n > 0 || reactor.ring.pending > 0 || reactor.ring.cqReady > 0;
+    const again = reactor.takeTurnRequest();
+    const busy = again || n > 0 || reactor.ring.pending > 0 || reactor.ring.cqReady > 0;
     if (!busy && this.#refs === 0) {
       this.#scheduled = false;
       reactor.ring.releaseSignal(); // nothing holds the loop: neither may a watch of the ring's eventfd

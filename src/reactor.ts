@@ -71,6 +71,8 @@ export class Reactor {
   };
   #groupIds = 0;
   #onWork: (() => void) | undefined;
+  #polls = 0;
+  #turnWanted = false;
 
   /**
    * Runs `ring`, or a new ring made with `ring` as its options.
@@ -182,7 +184,33 @@ export class Reactor {
 
   /** Dispatches up to `max` completions ready now; returns how many. */
   poll(max = 0xffffffff): number {
-    return this.ring.reap(this.#dispatch, max);
+    const n = this.ring.reap(this.#dispatch, max);
+    this.#polls++;
+    return n;
+  }
+
+  /**
+   * poll() calls so far: a clock for buffer pools. An operation prepared while it read P went out
+   * with the next submit, and a poll that ended by P + 2 has reaped its completion if the operation
+   * completed at that submit.
+   */
+  get polls(): number {
+    return this.#polls;
+  }
+
+  /**
+   * Asks the turn runner (the Driver) for another turn even if nothing completes: a buffer pool whose
+   * waiting receives wait only for its own bookkeeping to catch up, not for the kernel.
+   */
+  requestTurn(): void {
+    this.#turnWanted = true;
+  }
+
+  /** Whether requestTurn() was called since the last call of this (which clears it). */
+  takeTurnRequest(): boolean {
+    const wanted = this.#turnWanted;
+    this.#turnWanted = false;
+    return wanted;
   }
 
   /**

@@ -90,6 +90,11 @@ export abstract class ReceiverBase implements CompletionTarget {
    */
   abstract rearm(): void;
 
+  /** @ignore Arms the receive on its own account (start, resume): by default at once. */
+  protected arm(): void {
+    this.rearm();
+  }
+
   /**
    * Queues the first receive (submitted with the reactor's next submit); returns the receiver.
    *
@@ -97,7 +102,7 @@ export abstract class ReceiverBase implements CompletionTarget {
    */
   start(): this {
     if (this.state !== State.Idle) throw new TypeError("receiver already started");
-    this.rearm();
+    this.arm();
     return this;
   }
 
@@ -189,6 +194,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
   /** The file descriptor received from (not owned: closing it is the caller's business). */
   readonly fd: number;
   #mode: number; // Mode bits: a field each would cost 16 bytes per connection
+  #cappedStamp = -1; // the armed receive is capped: the pool's stamp for it (armCapped), else -1
   #offset: number;
   readonly #handler: StreamHandler;
   readonly #holder: number;
@@ -256,9 +262,12 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     if (this.op === "read") prepRead(sqes, slot, this.fd, 0, 0, this.#offset);
     // A pool short of buffers hands them out one per receive (BufferPool.scarce), capped where it
     // must share big incremental buffers out (BufferPool.receiveCap).
-    else if (this.multishot && !this.pool.scarce && this.pool.receiveCap === 0) {
-      prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
-    } else prepRecv(sqes, slot, this.fd, 0, this.pool.receiveCap, 0);
+    else {
+      const cap = this.pool.receiveCap;
+      if (this.multishot && cap === 0 && !this.pool.scarce) prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
+      else prepRecv(sqes, slot, this.fd, 0, cap, 0);
+      if (cap > 0) this.#cappedStamp = this.pool.armCapped();
+    }
     setBufferSelect(sqes, slot, this.pool.groupId);
     if (this.bundle) setBundle(sqes, slot);
     this.state = State.Armed;
@@ -282,7 +291,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
 
   /** Re-arms a paused receive (after the cancel of a pause() has landed, if it is still in flight). */
   resume(): void {
-    if (this.state === State.Paused) this.rearm();
+    if (this.state === State.Paused) this.arm();
     else if (this.state === State.Pausing) this.#resumeWanted = true;
   }
 
@@ -302,6 +311,11 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     if (flags & abi.IORING_CQE_F_BUFFER) this.#deliver(res, flags);
     if (flags & abi.IORING_CQE_F_MORE) return;
     // The operation is over.
+    if (this.#cappedStamp >= 0) {
+      const stamp = this.#cappedStamp;
+      this.#cappedStamp = -1;
+      this.pool.cappedDone(stamp);
+    }
     if (this.state === State.Stopping || this.state === State.Done) {
       this.finish();
       return;
@@ -310,7 +324,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.state = State.Paused;
       if (this.#resumeWanted) {
         this.#resumeWanted = false;
-        this.rearm();
+        this.arm();
       }
       return;
     }
@@ -324,8 +338,22 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.finish();
       this.#handler.end(new UringError(this.op === "read" ? "read" : "recv", -res, `fd ${this.fd}`));
     } else {
-      this.rearm(); // a single-shot receive completed, or the kernel ended a multishot one
+      this.arm(); // a single-shot receive completed, or the kernel ended a multishot one
     }
+  }
+
+  /**
+   * @ignore Arms the receive now, or, while the pool caps receives and cannot serve one more (or
+   * others wait before it), queues it in the pool's FIFO to be re-armed in turn: a receive armed
+   * then would only fail with -ENOBUFS, and would take its turn from those already waiting.
+   */
+  protected override arm(): void {
+    if (this.#mode & Mode.Read || this.pool.closed || this.pool.admitsReceive()) {
+      this.rearm();
+      return;
+    }
+    this.state = State.Waiting;
+    this.pool.holdReceive(this);
   }
 
   #deliver(res: number, flags: number): void {

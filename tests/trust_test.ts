@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import net from "node:net";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { connect, type Connection, IoLoop, type Lease, listen } from "../mod.ts";
+import { connect, type Connection, IoLoop, type Lease, listen, probeFeatures } from "../mod.ts";
 import { ECHO_DEFAULTS, startEchoServer } from "../examples/echo_server.ts";
 import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
 import { concat, dial, roundTrip, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
@@ -313,6 +313,86 @@ test(
     await server.stop();
   },
   { timeoutMs: 120_000 },
+);
+
+/** An echo server on a pool of four 64 KiB incremental buffers: 256 KiB for every connection. */
+function smallPoolEcho(loop: IoLoop) {
+  return listen({
+    loop,
+    port: 0,
+    pool: { bufferSize: 64 * 1024, count: 4, incremental: true },
+    handlers: { data: (conn, lease) => void conn.write(lease) },
+  });
+}
+
+/** A client that echoes `total` bytes through `port` in 64 KiB writes, at most 256 KiB ahead; resolves open. */
+async function echoThrough(port: number, seed: number, total: number): Promise<net.Socket> {
+  const socket = await dial(port);
+  const payload = patternBytes(seed, total);
+  const chunks: Uint8Array[] = [];
+  let sent = 0, got = 0;
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (sent < total && sent - got < 256 * 1024) {
+        socket.write(payload.subarray(sent, sent + 64 * 1024));
+        sent += 64 * 1024;
+      }
+    };
+    socket.on("data", (d: Uint8Array) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= total) resolve();
+      else pump();
+    });
+    socket.once("error", reject);
+    pump();
+  });
+  socket.removeAllListeners("data");
+  assert.deepEqual(concat(chunks), payload, `client ${seed}: echoed exactly`);
+  return socket;
+}
+
+test(
+  "a pool that runs dry rations its receives: 64 clients through 256 KiB of buffers, few -ENOBUFS, every byte back",
+  async () => {
+    // Before: every finished receive re-armed at once, ahead of those already waiting, and each
+    // returned buffer re-armed waiters the ring could not serve: 4-7 -ENOBUFS per lease, and the
+    // connections that kept losing the race finished last.
+    const loop = new IoLoop();
+    const server = smallPoolEcho(loop);
+    const clients = await Promise.all(Array.from({ length: 64 }, (_, i) => echoThrough(server.port, i, 512 * 1024)));
+    const stats = server.pool.stats();
+    assert.ok(stats.held > 0, `receives were held back (${JSON.stringify(stats)})`);
+    assert.ok(stats.enobufs < stats.leasesMade / 2, `${stats.enobufs} -ENOBUFS for ${stats.leasesMade} leases`);
+    for (const c of clients) c.destroy();
+    assert.ok(await waitFor(() => server.connections === 0, 5000), "every close seen");
+    await server.stop();
+    loop.close();
+  },
+  { timeoutMs: 60_000, skip: !probeFeatures().incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
+);
+
+test(
+  "receives armed on idle connections do not hold a dry pool's buffers from a connection with data",
+  async () => {
+    const loop = new IoLoop();
+    const server = smallPoolEcho(loop);
+    // 40 connections run the pool dry, then sit idle with their receives armed or waiting.
+    const idle = await Promise.all(Array.from({ length: 40 }, (_, i) => echoThrough(server.port, i, 256 * 1024)));
+    const prober = await dial(server.port);
+    const rtt = await roundTrip(prober, patternBytes(99, 1024), 2000);
+    assert.ok(rtt >= 0, `a new connection's echo timed out; pool: ${JSON.stringify(server.pool.stats())}`);
+    // Receives that waited must be re-armed to see the idle connections' EOF.
+    for (const c of idle) c.end();
+    assert.ok(
+      await waitFor(() => server.connections === 1, 5000),
+      `${server.connections - 1} of 40 closes not seen; pool: ${JSON.stringify(server.pool.stats())}`,
+    );
+    prober.destroy();
+    await server.stop();
+    loop.close();
+  },
+  { timeoutMs: 60_000, skip: !probeFeatures().incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
 );
 
 test(

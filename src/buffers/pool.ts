@@ -94,9 +94,9 @@ export interface BufferPoolOptions {
 }
 
 /**
- * A receive that got `-ENOBUFS` and waits in a pool (`BufferPool.waitForBuffers`) to be re-armed
- * once a buffer comes back. StreamReceiver and DatagramReceiver are ones; implement it for a
- * receiver of your own.
+ * A receive that got `-ENOBUFS` and waits in a pool (`BufferPool.waitForBuffers`), or was held back
+ * while receives are rationed (`BufferPool.holdReceive`), to be re-armed in turn. StreamReceiver and
+ * DatagramReceiver are ones; implement it for a receiver of your own.
  */
 export interface BufferWaiter {
   /** A buffer is back: submit the receive again (once; waiting again takes another waitForBuffers()). */
@@ -138,6 +138,12 @@ export interface PoolStats {
   enobufs: number;
   /** Receives re-armed after buffers came back. */
   rearms: number;
+  /**
+   * Receives held back instead of armed while receives are capped (receiveCap): the kernel's ring
+   * held too few bytes for them beside the receives already armed, so they waited their turn in the
+   * FIFO rather than fail with -ENOBUFS.
+   */
+  held: number;
   /** Receives waiting for buffers right now. */
   waiting: number;
   /** Times the pool grew (by `count` buffers, up to maxCount) because receives ran out. */
@@ -283,12 +289,15 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
  * only when data arrives. Each completion that carries a buffer becomes a {@link Lease}; releasing
  * the lease re-provides the buffer (batched: one tail store, or one PROVIDE_BUFFERS SQE per run of
  * ids, before the reactor's next submit). Receives that find no buffer (`-ENOBUFS`) wait in FIFO
- * order and are re-armed one per returned buffer; with `maxCount > count` the pool grows instead.
+ * order and are re-armed one per returned buffer (in an incremental pool whose receives are capped,
+ * as many as the ring can serve: see receiveCap and admitsReceive); with `maxCount > count` the pool
+ * grows instead.
  *
  * Servers, clients and UDP sockets make a pool of their own unless given one: pass a pool as their
  * `pool` option to share it (it must be on their loop's reactor). Receivers of your own
- * (`uring-buffers/ring`) use `take`, `takeBundle`, `recycle`, `waitForBuffers` / `cancelWait` and
- * the holder methods, as StreamReceiver does.
+ * (`uring-buffers/ring`) use `take`, `takeBundle`, `recycle`, `waitForBuffers` / `cancelWait`, the
+ * rationing of capped receives (`admitsReceive` / `holdReceive`, `armCapped` / `cappedDone`) and the
+ * holder methods, as StreamReceiver does.
  *
  * @example One pool shared by every connection of a server
  * ```ts
@@ -332,6 +341,15 @@ export class BufferPool {
   #waitHead = 0;
   #stallsSinceGrowth = 0;
   #dryFlushes = 0; // flushes left before receives go uncapped again after an -ENOBUFS (receiveCap)
+  // While receives are capped, each one armed may take up to receiveCap bytes of the kernel's ring
+  // before its completion is reaped: such reservations and what the ring holds are counted, so that
+  // no more receives are armed than it can serve. A reservation lasts until the reactor's polls
+  // (Reactor.polls) have moved on by two, by then its completion was reaped if it had data waiting;
+  // one that had none (an idle socket) stops counting then, so idle sockets never hold the ring's
+  // bytes from the receives that wait.
+  readonly #reserved = new Int32Array(2); // reservations by the parity of the poll count they were made at
+  #reservedAt = 0; // the poll count #reserved is up to date with
+  #headUsed = 0; // incremental: bytes already taken from buffers still in the kernel's ring
   readonly #waiting = new Set<BufferWaiter>();
   readonly #leaks: LeakNet | undefined;
   readonly #traceLeases: boolean; // leakTracking "debug"
@@ -359,6 +377,7 @@ export class BufferPool {
     bytesReceived: 0,
     enobufs: 0,
     rearms: 0,
+    held: 0,
     growthEvents: 0,
     bundleCompletions: 0,
   };
@@ -444,6 +463,13 @@ export class BufferPool {
     if (this.#closed) return;
     if (this.#dryFlushes > 0) this.#dryFlushes--;
     this.#refill.flush();
+    // Reservations lapse without an event: re-arm what they held back. If receives still wait while
+    // the ring holds bytes, only reservations hold them, and those lapse within two polls: ask for
+    // the turns that get there even if nothing completes (every such turn re-arms at least one).
+    if (this.#waiting.size > 0 && this.receiveCap > 0) {
+      this.#rearmFor(1);
+      if (this.#waiting.size > 0 && this.#ringBytes() > 0) this.reactor.requestTurn();
+    }
   }
 
   /** The buffer group receives must name (`sqe->buf_group`): the same as `groupId`. */
@@ -475,7 +501,71 @@ export class BufferPool {
    * single-shot ones.
    */
   get receiveCap(): number {
-    return this.incremental && (this.#dryFlushes > 0 || this.scarce) ? CAPPED_RECEIVE_BYTES : 0;
+    return this.incremental && (this.#dryFlushes > 0 || this.#waiting.size > 0 || this.scarce)
+      ? CAPPED_RECEIVE_BYTES
+      : 0;
+  }
+
+  /**
+   * While receives are capped (receiveCap), whether one more may be armed now: none wait before it,
+   * and the kernel's ring holds its cap beside what the capped receives armed lately may take.
+   * Otherwise (false) queue it with holdReceive(), to be re-armed in turn. Always true uncapped.
+   */
+  admitsReceive(): boolean {
+    const cap = this.receiveCap;
+    return cap === 0 || (this.#waiting.size === 0 && this.#creditFor(cap));
+  }
+
+  /** Bytes the kernel's ring holds for receives (published or about to be). */
+  #ringBytes(): number {
+    return this.#refill.available() * this.bufferSize - this.#headUsed;
+  }
+
+  /** Live reservations (see #reserved), after dropping those two polls old. */
+  #reservations(): number {
+    const polls = this.reactor.polls;
+    const r = this.#reserved;
+    if (polls !== this.#reservedAt) {
+      if (polls - this.#reservedAt >= 2) r[0] = r[1] = 0;
+      else r[polls & 1] = 0;
+      this.#reservedAt = polls;
+    }
+    return r[0] + r[1];
+  }
+
+  /** The ring can serve one more receive of `cap` bytes; or none is reserved and it holds something. */
+  #creditFor(cap: number): boolean {
+    const reserved = this.#reservations();
+    const bytes = this.#ringBytes();
+    return bytes - reserved * cap >= cap || (reserved === 0 && bytes > 0);
+  }
+
+  /**
+   * A capped receive is being armed: it may take up to receiveCap bytes of the ring. Returns the
+   * stamp to hand to cappedDone() when its completion comes.
+   */
+  armCapped(): number {
+    this.#reservations();
+    const polls = this.reactor.polls;
+    this.#reserved[polls & 1]++;
+    return polls;
+  }
+
+  /** The receive armCapped() returned `stamp` for is over: what it did not take serves waiting receives. */
+  cappedDone(stamp: number): void {
+    this.#reservations();
+    if (this.reactor.polls - stamp <= 1 && this.#reserved[stamp & 1] > 0) this.#reserved[stamp & 1]--;
+    if (this.#waiting.size > 0 && !this.#closed) this.#rearmFor(1);
+  }
+
+  /**
+   * Queues a receive that admitsReceive() turned away (no -ENOBUFS counted): it is re-armed in FIFO
+   * order once the ring can serve it.
+   */
+  holdReceive(waiter: BufferWaiter): void {
+    if (this.#closed) throw new ClosedError("BufferPool");
+    this.#stats.held++;
+    this.#park(waiter);
   }
 
   /**
@@ -512,7 +602,9 @@ export class BufferPool {
         this.#state[bid] = USER;
         this.#leased++;
       }
-      if (!(flags & abi.IORING_CQE_F_BUF_MORE)) {
+      if (flags & abi.IORING_CQE_F_BUF_MORE) this.#headUsed += res;
+      else {
+        this.#headUsed -= offset; // the buffer has left the ring: its earlier pieces no longer count
         this.#kernelDone[bid] = 1;
         this.#refill.consumed();
       }
@@ -551,6 +643,7 @@ export class BufferPool {
     }
     if (this.incremental) {
       if (flags & abi.IORING_CQE_F_BUF_MORE) return; // the kernel keeps it
+      this.#headUsed -= this.#offset[bid];
       this.#kernelDone[bid] = 1;
       this.#refill.consumed();
       if (this.#refs[bid] > 0) return; // the last release gives it back
@@ -674,18 +767,28 @@ export class BufferPool {
    */
   #rearmFor(buffers: number): void {
     const cap = this.receiveCap;
+    if (cap > 0 && this.#ringRefill !== undefined) {
+      // Capped receives count what they may take (armCapped): re-arm as many as the ring can serve.
+      while (this.#waitHead < this.#waiters.length && this.#creditFor(cap)) this.#rearmNext();
+      return;
+    }
     let n = buffers * (cap === 0 ? 1 : Math.max(1, this.bufferSize / cap | 0));
     while (n > 0 && this.#waitHead < this.#waiters.length) {
-      const w = this.#waiters[this.#waitHead++];
-      if (this.#waitHead === this.#waiters.length) {
-        this.#waiters.length = 0;
-        this.#waitHead = 0;
-      }
-      if (!this.#waiting.delete(w)) continue; // cancelled meanwhile
-      this.#stats.rearms++;
-      w.rearm();
-      n--;
+      if (this.#rearmNext()) n--;
     }
+  }
+
+  /** Re-arms the oldest waiter; false if it had cancelled its wait meanwhile. */
+  #rearmNext(): boolean {
+    const w = this.#waiters[this.#waitHead++];
+    if (this.#waitHead === this.#waiters.length) {
+      this.#waiters.length = 0;
+      this.#waitHead = 0;
+    }
+    if (!this.#waiting.delete(w)) return false;
+    this.#stats.rearms++;
+    w.rearm();
+    return true;
   }
 
   /**
@@ -696,6 +799,11 @@ export class BufferPool {
     if (this.#closed) throw new ClosedError("BufferPool");
     this.#stats.enobufs++;
     this.#dryFlushes = DRY_FLUSHES;
+    this.#park(waiter);
+  }
+
+  /** Queues `waiter` (FIFO) until the ring can serve it; grows the pool under pressure. */
+  #park(waiter: BufferWaiter): void {
     if (this.#waiting.has(waiter)) return;
     this.#waiting.add(waiter);
     this.#waiters.push(waiter);
@@ -714,7 +822,7 @@ export class BufferPool {
       this.#stats.growthEvents++;
     }
     // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
-    // reaped, or just added): re-arm as many waiters as there are such buffers instead of parking.
+    // reaped, or just added): re-arm as many waiters as they can serve instead of parking.
     this.flush();
     this.#rearmFor(refill.available());
     if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
@@ -905,6 +1013,7 @@ export class BufferPool {
       bytesReceived: s.bytesReceived,
       enobufs: s.enobufs,
       rearms: s.rearms,
+      held: s.held,
       growthEvents: s.growthEvents,
       leaksReclaimed: this.#leaks?.reclaimed ?? 0,
       provideErrors: this.#refill.errors,
