@@ -199,8 +199,9 @@ export class Reactor {
   }
 
   /**
-   * Asks the turn runner (the Driver) for another turn even if nothing completes: a buffer pool whose
-   * waiting receives wait only for its own bookkeeping to catch up, not for the kernel.
+   * Asks for another turn even if nothing completes: a buffer pool whose waiting receives wait only
+   * for its own bookkeeping to catch up, not for the kernel. The Driver reads it (takeTurnRequest);
+   * runOnce() does not block in the kernel when it was asked during the call.
    */
   requestTurn(): void {
     this.#turnWanted = true;
@@ -218,12 +219,14 @@ export class Reactor {
    * most `budget` completions (so one turn cannot hold the JS thread for long). Returns the number dispatched.
    */
   runOnce(timeoutMs = 0, budget = 0xffffffff): number {
+    this.#turnWanted = false;
     this.#flushHooks();
     let n = this.poll(budget);
     // A handler may have closed the ring (e.g. loop.close() in a close handler): stop touching it.
     if (this.ring.closed) return n;
     if (n === 0) {
-      if (timeoutMs > 0) this.ring.submitAndWait(1, timeoutMs);
+      // A pool asked for another turn: its waiting receives need no completion, only this loop.
+      if (timeoutMs > 0 && !this.#turnWanted) this.ring.submitAndWait(1, timeoutMs);
       else if (this.ring.pending > 0) this.ring.submit();
     } else if (this.ring.pending > 0) {
       this.ring.submit();

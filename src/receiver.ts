@@ -85,8 +85,9 @@ export abstract class ReceiverBase implements CompletionTarget {
   abstract complete(res: number, flags: number): void;
 
   /**
-   * BufferWaiter: queues the receive's SQE. start() and resume() call it, and the pool calls it when
-   * buffers are back after `-ENOBUFS`. Not for programs to call.
+   * BufferWaiter: queues the receive's SQE. The pool calls it when a waiting receive's turn comes
+   * (buffers are back after `-ENOBUFS`, or a held receive can be served); start() and resume() arm
+   * through arm(). Not for programs to call.
    */
   abstract rearm(): void;
 

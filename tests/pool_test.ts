@@ -299,6 +299,63 @@ test("incremental pool run dry: receives are capped at 32 KiB so one backlog can
   pool.close();
 }, { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" });
 
+test(
+  "receives held behind idle ones: runUntil serves the one with data at once; holds alone do not grow the pool",
+  () => {
+    // Found in review: under the blocking runUntil each hand-off waited out a 50 ms kernel wait (454 ms
+    // for 10 idle receives ahead), and every hold counted as a stall that grew a pool with maxCount.
+    using reactor = new Reactor({ entries: 256 });
+    const pool = new BufferPool(reactor, { bufferSize: 16384, count: 2, maxCount: 64, incremental: true });
+    const fds: number[] = [];
+    const pair = () => {
+      const p = tcpPair(reactor.ring);
+      fds.push(...p);
+      return p;
+    };
+    // One whole buffer leased: the pool is scarce, so receives are capped and rationed.
+    const [c0, s0] = pair();
+    let kept: Lease | undefined;
+    const first = new StreamReceiver(pool, s0, {
+      data(lease) {
+        if (kept) lease.release();
+        else kept = lease;
+        first.pause();
+      },
+      end() {},
+    }).start();
+    new RingWriter(reactor, c0).write(new Uint8Array(16384));
+    assert.ok(reactor.runUntil(() => kept !== undefined, 2000));
+    assert.ok(pool.scarce && pool.receiveCap > 0, "rationing is on");
+    const idle = Array.from({ length: 10 }, () => {
+      const [, s] = pair();
+      return new StreamReceiver(pool, s, { data: (l) => l.release(), end() {} }).start();
+    });
+    const [c1, s1] = pair();
+    let got = 0;
+    new StreamReceiver(pool, s1, {
+      data(lease) {
+        got += lease.length;
+        lease.release();
+      },
+      end() {},
+    }).start();
+    new RingWriter(reactor, c1).write(new Uint8Array(100));
+    const t0 = performance.now();
+    assert.ok(reactor.runUntil(() => got === 100, 5000), "the receive with data was served");
+    const ms = performance.now() - t0;
+    assert.ok(ms < 150, `served after ${ms.toFixed(1)} ms behind 10 idle receives`);
+    const stats = pool.stats();
+    assert.ok(stats.holds > 0, "receives were held");
+    assert.equal(stats.growthEvents, 0, `holds with bytes in the ring are no stall: ${JSON.stringify(stats)}`);
+    for (const r of [first, ...idle]) r.stop();
+    kept!.release();
+    reactor.runOnce(0);
+    for (const fd of fds) closeFd(fd);
+    pool.close();
+  },
+  { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
+);
+
 test("growth: a pool may add buffers on ENOBUFS up to maxCount", () => {
   const stats = streamThroughPool({ bufferSize: 256, count: 4, maxCount: 16 }, {}, 100_000, 10, 15);
   assert.ok(stats.growthEvents > 0);

@@ -139,11 +139,11 @@ export interface PoolStats {
   /** Receives re-armed after buffers came back. */
   rearms: number;
   /**
-   * Receives held back instead of armed while receives are capped (receiveCap): the kernel's ring
-   * held too few bytes for them beside the receives already armed, so they waited their turn in the
-   * FIFO rather than fail with -ENOBUFS.
+   * Receives queued instead of armed while receives are capped (receiveCap): others were waiting
+   * before them, or the kernel's ring held too few bytes for them beside the receives armed lately,
+   * so they waited their turn in the FIFO rather than race for buffers and fail with -ENOBUFS.
    */
-  held: number;
+  holds: number;
   /** Receives waiting for buffers right now. */
   waiting: number;
   /** Times the pool grew (by `count` buffers, up to maxCount) because receives ran out. */
@@ -377,7 +377,7 @@ export class BufferPool {
     bytesReceived: 0,
     enobufs: 0,
     rearms: 0,
-    held: 0,
+    holds: 0,
     growthEvents: 0,
     bundleCompletions: 0,
   };
@@ -533,11 +533,20 @@ export class BufferPool {
     return r[0] + r[1];
   }
 
-  /** The ring can serve one more receive of `cap` bytes; or none is reserved and it holds something. */
+  /** Most bytes one receive capped at `cap` takes: a single-shot receive fills at most one buffer. */
+  #receiveBytes(cap: number): number {
+    return Math.min(cap, this.bufferSize);
+  }
+
+  /**
+   * The ring can serve one more receive capped at `cap` beside the reservations; or none is
+   * reserved and it holds something.
+   */
   #creditFor(cap: number): boolean {
     const reserved = this.#reservations();
     const bytes = this.#ringBytes();
-    return bytes - reserved * cap >= cap || (reserved === 0 && bytes > 0);
+    const each = this.#receiveBytes(cap);
+    return bytes - reserved * each >= each || (reserved === 0 && bytes > 0);
   }
 
   /**
@@ -564,8 +573,10 @@ export class BufferPool {
    */
   holdReceive(waiter: BufferWaiter): void {
     if (this.#closed) throw new ClosedError("BufferPool");
-    this.#stats.held++;
-    this.#park(waiter);
+    this.#stats.holds++;
+    // Only a ring short of bytes (not receives queued or armed before this one) is a stall that may
+    // widen the ring's window or grow the pool.
+    this.#park(waiter, this.#ringBytes() < this.#receiveBytes(this.receiveCap));
   }
 
   /**
@@ -752,7 +763,7 @@ export class BufferPool {
     this.reactor.workQueued();
     this.#refill.queue(bid);
     if (this.#hasWaiters()) {
-      this.flush();
+      this.#refill.flush();
       this.#rearmFor(1);
     }
   }
@@ -799,11 +810,11 @@ export class BufferPool {
     if (this.#closed) throw new ClosedError("BufferPool");
     this.#stats.enobufs++;
     this.#dryFlushes = DRY_FLUSHES;
-    this.#park(waiter);
+    this.#park(waiter, true);
   }
 
-  /** Queues `waiter` (FIFO) until the ring can serve it; grows the pool under pressure. */
-  #park(waiter: BufferWaiter): void {
+  /** Queues `waiter` (FIFO) until the ring can serve it; after a stall, widens or grows under pressure. */
+  #park(waiter: BufferWaiter, stalled: boolean): void {
     if (this.#waiting.has(waiter)) return;
     this.#waiting.add(waiter);
     this.#waiters.push(waiter);
@@ -812,7 +823,7 @@ export class BufferPool {
     // nothing is left for the kernel, or in a storm: as many stalls as buffers since the last growth,
     // while released buffers kept trickling back (they never let the first condition hold under load).
     if (
-      !refill.widen(this.#count) && this.#count < this.maxCount &&
+      stalled && !refill.widen(this.#count) && this.#count < this.maxCount &&
       (refill.available() === 0 || ++this.#stallsSinceGrowth >= this.#count)
     ) {
       this.#stallsSinceGrowth = 0;
@@ -823,7 +834,7 @@ export class BufferPool {
     }
     // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
     // reaped, or just added): re-arm as many waiters as they can serve instead of parking.
-    this.flush();
+    this.#refill.flush();
     this.#rearmFor(refill.available());
     if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
       this.#stalledSince = performance.now();
@@ -1013,7 +1024,7 @@ export class BufferPool {
       bytesReceived: s.bytesReceived,
       enobufs: s.enobufs,
       rearms: s.rearms,
-      held: s.held,
+      holds: s.holds,
       growthEvents: s.growthEvents,
       leaksReclaimed: this.#leaks?.reclaimed ?? 0,
       provideErrors: this.#refill.errors,
