@@ -4,12 +4,15 @@
  * the IORING_OP_PROVIDE_BUFFERS op otherwise (or when asked). A completion that carries
  * IORING_CQE_F_BUFFER becomes a Lease; releasing the lease re-provides the buffer (batched: one tail
  * store or one PROVIDE_BUFFERS SQE per run of ids, at the reactor's next submit). Receives that hit
- * -ENOBUFS wait here in FIFO order and are re-armed one per returned buffer. Leases can count
- * against holders (connections) so that one holder cannot pin the pool (see `fairShare`), and a
+ * -ENOBUFS wait here in FIFO order and are re-armed one per returned buffer; while an incremental
+ * pool is short, capped receives are rationed by what the ring can serve (admitsReceive). Leases can
+ * count against holders (connections) so that one holder cannot pin the pool (see `fairShare`), and a
  * watchdog warns when receives have waited for buffers that never come back (see `watchdogMs`).
  *
  * How the kernel gets free buffers is a Refill's business (ring_refill.ts, provide_refill.ts); leases
- * dropped without release are the leak net's (leak_net.ts).
+ * dropped without release are the leak net's (leak_net.ts); the holders and their shares are a
+ * HolderTable's (holders.ts); the waiting receives and the reservations of armed ones are kept in
+ * wait_queue.ts; the stall warning is the StallWatchdog's (stall_watchdog.ts).
  */
 import { checkOptionKeys } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
@@ -19,11 +22,16 @@ import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import type { Reactor } from "../reactor.ts";
 import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease } from "../internal.ts";
-import { GENERATION_MOD, LeakNet, MAX_HOLDER } from "./leak_net.ts";
+import { FAIR_SHARE_AUTO, HolderTable, type LeaseHolder } from "./holders.ts";
+import { GENERATION_MOD, LeakNet } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
 import { ProvideRefill } from "./provide_refill.ts";
 import type { Refill } from "./refill.ts";
 import { RingRefill } from "./ring_refill.ts";
+import { StallWatchdog } from "./stall_watchdog.ts";
+import { ReceiveReservations, WaitQueue } from "./wait_queue.ts";
+
+export type { LeaseHolder };
 
 /**
  * The kernel mechanism under a pool: `"ring"` (a ring-mapped buffer ring in memory of ours,
@@ -103,15 +111,6 @@ export interface BufferWaiter {
   rearm(): void;
 }
 
-/**
- * Something that holds leases (a connection) and stops receiving while over its share of the pool;
- * register it with `BufferPool.addHolder` and pass its id to `take`.
- */
-export interface LeaseHolder {
-  /** The holder fell back under its share after overQuota() said true: resume receiving. */
-  underQuota(): void;
-}
-
 /** `BufferPool.stats()`: a snapshot of the pool's state and counters since it was made. */
 export interface PoolStats {
   /** The kernel mechanism in use. */
@@ -175,13 +174,6 @@ const POOL_OPTION_KEYS = [
   "fairShare",
 ];
 
-// Holder slots: free (reusable), live, or removed while some of its leases are still out.
-const HOLDER_FREE = 0;
-const HOLDER_LIVE = 1;
-const HOLDER_GONE = 2;
-/** "auto" fair share never goes below this many leases. */
-const MIN_SHARE = 8;
-const FAIR_SHARE_AUTO = -1;
 /**
  * A receive's cap in an incremental pool that ran dry or is scarce (see BufferPool.receiveCap): a
  * 64 KiB buffer then serves at least two receives, armed single-shot and re-armed in turn. Measured
@@ -337,37 +329,18 @@ export class BufferPool {
   readonly #kernelDone: Uint8Array; // incremental: kernel finished with the buffer (no F_BUF_MORE)
   readonly #refill: Refill; // gives free buffers to the kernel
   readonly #ringRefill: RingRefill | undefined; // #refill on ring backends: bundles read its slot order
-  readonly #waiters: BufferWaiter[] = [];
-  #waitHead = 0;
+  readonly #waiting = new WaitQueue<BufferWaiter>(); // receives waiting for buffers, FIFO
   #stallsSinceGrowth = 0;
   #dryFlushes = 0; // flushes left before receives go uncapped again after an -ENOBUFS (receiveCap)
   // While receives are capped, each one armed may take up to receiveCap bytes of the kernel's ring
   // before its completion is reaped: such reservations and what the ring holds are counted, so that
-  // no more receives are armed than it can serve. A reservation lasts until the reactor's polls
-  // (Reactor.polls) have moved on by two, by then its completion was reaped if it had data waiting;
-  // one that had none (an idle socket) stops counting then, so idle sockets never hold the ring's
-  // bytes from the receives that wait.
-  readonly #reserved = new Int32Array(2); // reservations by the parity of the poll count they were made at
-  #reservedAt = 0; // the poll count #reserved is up to date with
+  // no more receives are armed than it can serve.
+  readonly #reserved: ReceiveReservations;
   #headUsed = 0; // incremental: bytes already taken from buffers still in the kernel's ring
-  readonly #waiting = new Set<BufferWaiter>();
   readonly #leaks: LeakNet | undefined;
   readonly #traceLeases: boolean; // leakTracking "debug"
-  // Holders (see addHolder): per-slot typed arrays indexed by holder id, grown by doubling.
-  readonly #fairShare: number; // FAIR_SHARE_AUTO, 0 (off) or a fixed cap
-  readonly #holders: (LeaseHolder | undefined)[] = [undefined]; // id 0 is "no holder"
-  #holderState = new Uint8Array(64);
-  #held = new Uint32Array(64); // leases out per holder
-  #over = new Uint8Array(64); // overQuota() said true; underQuota() not yet called
-  readonly #freeHolders: number[] = [];
-  #holding = 0; // holders with at least one lease out
-  // Watchdog: at most one timer, started when receives begin to wait with no buffer with the kernel.
-  readonly #watchdogMs: number;
-  #watchdog: unknown; // the timer, while one runs
-  #stalledSince = 0;
-  #rearmsAtStall = 0;
-  #watchdogWarned = false;
-  readonly #onWatchdog = () => this.#checkStall();
+  readonly #holders: HolderTable; // who holds the leases (addHolder), and each one's share
+  readonly #watchdog: StallWatchdog;
   #count = 0;
   #closed = false;
   #leased = 0;
@@ -415,8 +388,13 @@ export class BufferPool {
       leaseOut: (bid, generation) => this.#leaseOut(bid, generation),
       reclaim: (bid, holder) => this.#reclaim(bid, holder),
     }, this.#traceLeases);
-    this.#watchdogMs = settings.watchdogMs;
-    this.#fairShare = settings.fairShare;
+    this.#watchdog = new StallWatchdog(settings.watchdogMs, {
+      stalled: () => !this.#closed && this.#waiting.size > 0 && this.#refill.available() === 0,
+      rearms: () => this.#stats.rearms,
+      describe: (waited) => this.#stallWarning(waited),
+    });
+    this.#holders = new HolderTable(settings.fairShare);
+    this.#reserved = new ReceiveReservations(reactor);
 
     this.#ringRefill = backend === "legacy" ? undefined : new RingRefill(reactor.ring, this.#addr, bufferSize, {
       groupId,
@@ -521,18 +499,6 @@ export class BufferPool {
     return this.#refill.available() * this.bufferSize - this.#headUsed;
   }
 
-  /** Live reservations (see #reserved), after dropping those two polls old. */
-  #reservations(): number {
-    const polls = this.reactor.polls;
-    const r = this.#reserved;
-    if (polls !== this.#reservedAt) {
-      if (polls - this.#reservedAt >= 2) r[0] = r[1] = 0;
-      else r[polls & 1] = 0;
-      this.#reservedAt = polls;
-    }
-    return r[0] + r[1];
-  }
-
   /** Most bytes one receive capped at `cap` takes: a single-shot receive fills at most one buffer. */
   #receiveBytes(cap: number): number {
     return Math.min(cap, this.bufferSize);
@@ -543,7 +509,7 @@ export class BufferPool {
    * reserved and it holds something.
    */
   #creditFor(cap: number): boolean {
-    const reserved = this.#reservations();
+    const reserved = this.#reserved.count();
     const bytes = this.#ringBytes();
     const each = this.#receiveBytes(cap);
     return bytes - reserved * each >= each || (reserved === 0 && bytes > 0);
@@ -554,16 +520,12 @@ export class BufferPool {
    * stamp to hand to cappedDone() when its completion comes.
    */
   armCapped(): number {
-    this.#reservations();
-    const polls = this.reactor.polls;
-    this.#reserved[polls & 1]++;
-    return polls;
+    return this.#reserved.add();
   }
 
   /** The receive armCapped() returned `stamp` for is over: what it did not take serves waiting receives. */
   cappedDone(stamp: number): void {
-    this.#reservations();
-    if (this.reactor.polls - stamp <= 1 && this.#reserved[stamp & 1] > 0) this.#reserved[stamp & 1]--;
+    this.#reserved.done(stamp);
     if (this.#waiting.size > 0 && !this.#closed) this.#rearmFor(1);
   }
 
@@ -599,7 +561,7 @@ export class BufferPool {
     const bid = flags >>> abi.IORING_CQE_BUFFER_SHIFT;
     if (bid >= this.#count) throw new RangeError(`buffer id ${bid} is not in this pool (${this.#count} buffers)`);
     if (res < 0 || res > this.bufferSize) throw new RangeError(`length ${res} outside [0, ${this.bufferSize}]`);
-    if (holder !== 0 && this.#holderState[holder] !== HOLDER_LIVE) {
+    if (holder !== 0 && !this.#holders.live(holder)) {
       throw new TypeError(`holder ${holder} is not a holder of this pool (addHolder), or was removed`);
     }
     let offset = 0;
@@ -637,7 +599,7 @@ export class BufferPool {
     this.#leasesActive++;
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;
-    if (holder !== 0 && this.#held[holder]++ === 0) this.#holding++;
+    if (holder !== 0) this.#holders.took(holder);
     this.#leaks?.track(lease, bid, generation, holder, trace);
     return lease;
   }
@@ -734,7 +696,7 @@ export class BufferPool {
     this.#leasesActive--;
     // A closed pool's buffers have nowhere to go back to.
     if (!this.#closed && this.#unleased(bid)) this.#giveBack(bid);
-    if (holder !== 0) this.#unhold(holder);
+    if (holder !== 0) this.#holders.returned(holder, this.#leased, this.maxCount, !this.#closed);
   }
 
   /** Buffer `bid` lost a lease: true when no lease, nor the kernel (the rest of an incremental buffer), holds it. */
@@ -762,14 +724,10 @@ export class BufferPool {
     // Freed outside a turn (a timer, the leak net): the buffer reaches the kernel at the next flush.
     this.reactor.workQueued();
     this.#refill.queue(bid);
-    if (this.#hasWaiters()) {
+    if (this.#waiting.size > 0) {
       this.#refill.flush();
       this.#rearmFor(1);
     }
-  }
-
-  #hasWaiters(): boolean {
-    return this.#waitHead < this.#waiters.length;
   }
 
   /**
@@ -780,26 +738,18 @@ export class BufferPool {
     const cap = this.receiveCap;
     if (cap > 0 && this.#ringRefill !== undefined) {
       // Capped receives count what they may take (armCapped): re-arm as many as the ring can serve.
-      while (this.#waitHead < this.#waiters.length && this.#creditFor(cap)) this.#rearmNext();
+      while (this.#waiting.size > 0 && this.#creditFor(cap)) this.#rearmNext();
       return;
     }
     let n = buffers * (cap === 0 ? 1 : Math.max(1, this.bufferSize / cap | 0));
-    while (n > 0 && this.#waitHead < this.#waiters.length) {
-      if (this.#rearmNext()) n--;
-    }
+    while (n-- > 0 && this.#waiting.size > 0) this.#rearmNext();
   }
 
-  /** Re-arms the oldest waiter; false if it had cancelled its wait meanwhile. */
-  #rearmNext(): boolean {
-    const w = this.#waiters[this.#waitHead++];
-    if (this.#waitHead === this.#waiters.length) {
-      this.#waiters.length = 0;
-      this.#waitHead = 0;
-    }
-    if (!this.#waiting.delete(w)) return false;
+  /** Re-arms the oldest waiter (the caller saw one waiting). */
+  #rearmNext(): void {
+    const w = this.#waiting.shift()!;
     this.#stats.rearms++;
     w.rearm();
-    return true;
   }
 
   /**
@@ -815,9 +765,7 @@ export class BufferPool {
 
   /** Queues `waiter` (FIFO) until the ring can serve it; after a stall, widens or grows under pressure. */
   #park(waiter: BufferWaiter, stalled: boolean): void {
-    if (this.#waiting.has(waiter)) return;
-    this.#waiting.add(waiter);
-    this.#waiters.push(waiter);
+    if (!this.#waiting.push(waiter)) return;
     const refill = this.#refill;
     // Buffers the refill held back (a ring's spares) go to the kernel first. Else the pool grows if
     // nothing is left for the kernel, or in a storm: as many stalls as buffers since the last growth,
@@ -836,65 +784,27 @@ export class BufferPool {
     // reaped, or just added): re-arm as many waiters as they can serve instead of parking.
     this.#refill.flush();
     this.#rearmFor(refill.available());
-    if (this.#watchdog === undefined && this.#watchdogMs > 0 && !this.#watchdogWarned && this.#stalled()) {
-      this.#stalledSince = performance.now();
-      this.#rearmsAtStall = this.#stats.rearms;
-      this.#startWatchdog(this.#watchdogMs);
-    }
+    this.#watchdog.waiting();
   }
 
-  /** Receives wait and the kernel has no buffer to give them: only a release (or a reclaim) helps. */
-  #stalled(): boolean {
-    return this.#waiting.size > 0 && this.#refill.available() === 0;
-  }
-
-  #startWatchdog(ms: number): void {
-    this.#watchdog = setTimeout(this.#onWatchdog, ms);
-    native.unrefTimer(this.#watchdog);
-  }
-
-  /**
-   * The watchdog's timer: warns if the pool has stalled since the stall it was started for, with no
-   * re-arm in between; a stall that began later gets its own full period. No timer runs after that.
-   */
-  #checkStall(): void {
-    this.#watchdog = undefined;
-    if (this.#closed || !this.#stalled()) return;
-    const now = performance.now();
-    if (this.#stats.rearms !== this.#rearmsAtStall) {
-      this.#stalledSince = now;
-      this.#rearmsAtStall = this.#stats.rearms;
-    }
-    const waited = now - this.#stalledSince;
-    if (waited < this.#watchdogMs) {
-      this.#startWatchdog(this.#watchdogMs - waited);
-      return;
-    }
-    this.#watchdogWarned = true;
+  /** The stall watchdog's warning: the pool's numbers, and what to look for. */
+  #stallWarning(waitedMs: number): string {
     const waiting = this.#waiting.size;
-    console.warn(
-      `uring-buffers: pool group ${this.groupId}: ${this.#leased}/${this.#count} buffers leased, ` +
-        `${waiting} receive${waiting === 1 ? "" : "s"} waiting: are leases released? ` +
-        `None came back for ${(waited / 1000).toFixed(1)} s. Release each lease (release(), \`using\`, or a ` +
-        `write that takes it over) once its bytes are used; ` +
-        (this.#leaks
-          ? `a dropped one comes back only when the garbage collector finds it (${this.#leaks.reclaimed} so far; ` +
-            `leakTracking: "debug" says where your code last read each).`
-          : `with leakTracking: "off" a dropped one never comes back.`) +
-        this.#largestHolder(),
-    );
-  }
-
-  /** For the watchdog's warning: whether one holder (connection) has most of them, if holders are used. */
-  #largestHolder(): string {
-    let most = 0;
-    for (let id = 1; id < this.#holders.length; id++) most = Math.max(most, this.#held[id]);
-    return most === 0 ? "" : ` The most one holder (a connection) has out: ${most}.`;
+    const most = this.#holders.largest();
+    return `uring-buffers: pool group ${this.groupId}: ${this.#leased}/${this.#count} buffers leased, ` +
+      `${waiting} receive${waiting === 1 ? "" : "s"} waiting: are leases released? ` +
+      `None came back for ${(waitedMs / 1000).toFixed(1)} s. Release each lease (release(), \`using\`, or a ` +
+      `write that takes it over) once its bytes are used; ` +
+      (this.#leaks
+        ? `a dropped one comes back only when the garbage collector finds it (${this.#leaks.reclaimed} so far; ` +
+          `leakTracking: "debug" says where your code last read each).`
+        : `with leakTracking: "off" a dropped one never comes back.`) +
+      (most === 0 ? "" : ` The most one holder (a connection) has out: ${most}.`);
   }
 
   /** Forget a parked waiter (its connection closed). */
   cancelWait(waiter: BufferWaiter): void {
-    this.#waiting.delete(waiter);
+    this.#waiting.cancel(waiter);
   }
 
   /** For the leak net (LeakOwner.leaseOut): the lease it recorded is still out. */
@@ -920,28 +830,7 @@ export class BufferPool {
   addHolder(holder: LeaseHolder): number {
     if (typeof holder?.underQuota !== "function") throw new TypeError("holder must have an underQuota() method");
     if (this.#closed) throw new ClosedError("BufferPool");
-    let id = this.#freeHolders.pop();
-    if (id === undefined) {
-      id = this.#holders.length;
-      if (id > MAX_HOLDER) throw new RangeError(`more than ${MAX_HOLDER} holders on one pool`);
-      if (id === this.#held.length) this.#growHolders();
-      this.#holders.push(undefined);
-    }
-    this.#holders[id] = holder;
-    this.#holderState[id] = HOLDER_LIVE;
-    this.#over[id] = 0;
-    return id;
-  }
-
-  #growHolders(): void {
-    const n = this.#held.length * 2;
-    const state = new Uint8Array(n), held = new Uint32Array(n), over = new Uint8Array(n);
-    state.set(this.#holderState);
-    held.set(this.#held);
-    over.set(this.#over);
-    this.#holderState = state;
-    this.#held = held;
-    this.#over = over;
+    return this.#holders.add(holder);
   }
 
   /**
@@ -949,22 +838,12 @@ export class BufferPool {
    * and still count in held(), but their release no longer notifies it. Its id is reused once they are all back.
    */
   removeHolder(id: number): void {
-    if (id === 0 || this.#holderState[id] !== HOLDER_LIVE) return;
-    this.#holders[id] = undefined;
-    this.#over[id] = 0;
-    if (this.#held[id] === 0) this.#freeHolder(id);
-    else this.#holderState[id] = HOLDER_GONE;
-  }
-
-  #freeHolder(id: number): void {
-    this.#holderState[id] = HOLDER_FREE;
-    this.#freeHolders.push(id);
+    this.#holders.remove(id);
   }
 
   /** Leases of holder `id` not yet released (0 for id 0, "no holder"). */
   held(id: number): number {
-    this.#checkHolderId(id);
-    return id === 0 ? 0 : this.#held[id];
+    return this.#holders.held(id);
   }
 
   /**
@@ -972,38 +851,7 @@ export class BufferPool {
    * should stop receiving. Its underQuota() is then called once it holds at most half its share.
    */
   overQuota(id: number): boolean {
-    this.#checkHolderId(id);
-    if (id === 0 || this.#holderState[id] !== HOLDER_LIVE || this.#held[id] <= this.#share()) return false;
-    this.#over[id] = 1;
-    return true;
-  }
-
-  #checkHolderId(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.#holders.length) {
-      throw new RangeError(`holder id must be 0 or an id from addHolder (< ${this.#holders.length}), got ${id}`);
-    }
-  }
-
-  /** One lease of holder `h` came back (released or reclaimed). */
-  #unhold(h: number): void {
-    const n = --this.#held[h];
-    if (n === 0) {
-      this.#holding--;
-      if (this.#holderState[h] === HOLDER_GONE) this.#freeHolder(h);
-    }
-    // Hysteresis: resume at half the share, so a holder at its limit does not pause and resume per lease.
-    if (this.#over[h] !== 0 && n <= this.#share() / 2) {
-      this.#over[h] = 0;
-      if (!this.#closed) this.#holders[h]!.underQuota();
-    }
-  }
-
-  /** A holder's share of leases now (see BufferPoolOptions.fairShare). */
-  #share(): number {
-    const fixed = this.#fairShare;
-    if (fixed !== FAIR_SHARE_AUTO) return fixed === 0 ? Infinity : fixed;
-    if (this.#leased * 2 >= this.maxCount) return MIN_SHARE;
-    return Math.max(MIN_SHARE, Math.floor(this.maxCount / (2 * Math.max(1, this.#holding))));
+    return this.#holders.overQuota(id, this.#leased, this.maxCount);
   }
 
   /** A snapshot of the pool's state and counters (a new object each call). */
@@ -1041,13 +889,9 @@ export class BufferPool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#watchdog !== undefined) {
-      clearTimeout(this.#watchdog as number);
-      this.#watchdog = undefined;
-    }
+    this.#watchdog.stop();
     this.reactor.removeHook(this);
     this.#waiting.clear();
-    this.#waiters.length = 0;
     // Detach every view user code may still hold before the memory is unmapped: a read through one
     // would otherwise fault the process (views of released leases too, where nothing detached them).
     for (let bid = 0; bid < this.#count; bid++) this.#views[bid].transfer();

@@ -1,0 +1,145 @@
+/**
+ * `HolderTable`: who holds a pool's leases (connections), and each one's fair share of the pool. A
+ * holder over its share is told to stop receiving (overQuota) and, once back at half of it, to go
+ * on (LeaseHolder.underQuota). Per-holder numbers live in typed arrays indexed by holder id, grown by
+ * doubling: nothing per lease is allocated.
+ */
+import { MAX_HOLDER } from "./leak_net.ts";
+
+/**
+ * Something that holds leases (a connection) and stops receiving while over its share of the pool;
+ * register it with `BufferPool.addHolder` and pass its id to `take`.
+ */
+export interface LeaseHolder {
+  /** The holder fell back under its share after overQuota() said true: resume receiving. */
+  underQuota(): void;
+}
+
+/** `fairShare: "auto"` in the table's terms (see BufferPoolOptions.fairShare). */
+export const FAIR_SHARE_AUTO = -1;
+/** "auto" fair share never goes below this many leases. */
+const MIN_SHARE = 8;
+// Holder slots: free (reusable), live, or removed while some of its leases are still out.
+const HOLDER_FREE = 0;
+const HOLDER_LIVE = 1;
+const HOLDER_GONE = 2;
+
+/** The holders of one pool's leases: ids, leases out per id, and the share each may hold. */
+export class HolderTable {
+  readonly #fairShare: number; // FAIR_SHARE_AUTO, 0 (off) or a fixed cap
+  readonly #holders: (LeaseHolder | undefined)[] = [undefined]; // id 0 is "no holder"
+  #state = new Uint8Array(64);
+  #held = new Uint32Array(64); // leases out per holder
+  #over = new Uint8Array(64); // overQuota() said true; underQuota() not yet called
+  readonly #free: number[] = [];
+  #holding = 0; // holders with at least one lease out
+
+  /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder. */
+  constructor(fairShare: number) {
+    this.#fairShare = fairShare;
+  }
+
+  /** A new id (>= 1; ids of removed holders whose leases are all back are reused) for `holder`. */
+  add(holder: LeaseHolder): number {
+    let id = this.#free.pop();
+    if (id === undefined) {
+      id = this.#holders.length;
+      if (id > MAX_HOLDER) throw new RangeError(`more than ${MAX_HOLDER} holders on one pool`);
+      if (id === this.#held.length) this.#grow();
+      this.#holders.push(undefined);
+    }
+    this.#holders[id] = holder;
+    this.#state[id] = HOLDER_LIVE;
+    this.#over[id] = 0;
+    return id;
+  }
+
+  #grow(): void {
+    const n = this.#held.length * 2;
+    const state = new Uint8Array(n), held = new Uint32Array(n), over = new Uint8Array(n);
+    state.set(this.#state);
+    held.set(this.#held);
+    over.set(this.#over);
+    this.#state = state;
+    this.#held = held;
+    this.#over = over;
+  }
+
+  /** Forgets holder `id`; its id comes free once its leases are all back. */
+  remove(id: number): void {
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE) return;
+    this.#holders[id] = undefined;
+    this.#over[id] = 0;
+    if (this.#held[id] === 0) this.#freeId(id);
+    else this.#state[id] = HOLDER_GONE;
+  }
+
+  #freeId(id: number): void {
+    this.#state[id] = HOLDER_FREE;
+    this.#free.push(id);
+  }
+
+  /** `id` is a holder added and not yet removed. */
+  live(id: number): boolean {
+    return this.#state[id] === HOLDER_LIVE;
+  }
+
+  /** Leases of holder `id` not yet back (0 for id 0, "no holder"). */
+  held(id: number): number {
+    this.#checkId(id);
+    return id === 0 ? 0 : this.#held[id];
+  }
+
+  /**
+   * True when holder `id` holds more than its share (the pool has `leased` of `maxCount` buffers
+   * leased); it is then told underQuota() once it holds at most half its share.
+   */
+  overQuota(id: number, leased: number, maxCount: number): boolean {
+    this.#checkId(id);
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#held[id] <= this.#share(leased, maxCount)) return false;
+    this.#over[id] = 1;
+    return true;
+  }
+
+  #checkId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.#holders.length) {
+      throw new RangeError(`holder id must be 0 or an id from addHolder (< ${this.#holders.length}), got ${id}`);
+    }
+  }
+
+  /** Holder `h` (a live one) took a lease. */
+  took(h: number): void {
+    if (this.#held[h]++ === 0) this.#holding++;
+  }
+
+  /**
+   * One lease of holder `h` came back (released or reclaimed); `notify` false once the pool is
+   * closed. Hysteresis: a holder over its share resumes at half of it, not at every lease.
+   */
+  returned(h: number, leased: number, maxCount: number, notify: boolean): void {
+    const n = --this.#held[h];
+    if (n === 0) {
+      this.#holding--;
+      if (this.#state[h] === HOLDER_GONE) this.#freeId(h);
+    }
+    if (this.#over[h] !== 0 && n <= this.#share(leased, maxCount) / 2) {
+      this.#over[h] = 0;
+      if (notify) this.#holders[h]!.underQuota();
+    }
+  }
+
+  /** A holder's share of leases now (see BufferPoolOptions.fairShare). */
+  #share(leased: number, maxCount: number): number {
+    const fixed = this.#fairShare;
+    if (fixed !== FAIR_SHARE_AUTO) return fixed === 0 ? Infinity : fixed;
+    if (leased * 2 >= maxCount) return MIN_SHARE;
+    return Math.max(MIN_SHARE, Math.floor(maxCount / (2 * Math.max(1, this.#holding))));
+  }
+
+  /** The most leases one holder has out (0 without holders): for the stall watchdog's warning. */
+  largest(): number {
+    let most = 0;
+    for (let id = 1; id < this.#holders.length; id++) most = Math.max(most, this.#held[id]);
+    return most;
+  }
+}
