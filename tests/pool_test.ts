@@ -12,6 +12,7 @@ import {
   StreamReceiver,
 } from "../ring.ts";
 import { closeFd, setReceiveBuffer } from "../sys.ts";
+import { ReceiveReservations, WaitQueue } from "../src/buffers/wait_queue.ts";
 import { collectGarbage, test } from "./harness.ts";
 import { patternBytes, randomChunks, RingWriter, tcpPair } from "./helpers.ts";
 
@@ -355,6 +356,43 @@ test(
   },
   { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
 );
+
+test("reservations of rationed receives lapse two polls after they were made; a late done() leaves newer ones", () => {
+  const clock = { polls: 10 };
+  const r = new ReceiveReservations(clock as unknown as Reactor);
+  const a = r.add();
+  const b = r.add();
+  assert.equal(r.count(), 2);
+  clock.polls++; // the submit after them, and the poll that reaps what they found
+  assert.equal(r.count(), 2, "still counted until that poll is over");
+  r.done(a);
+  assert.equal(r.count(), 1);
+  clock.polls++; // a and b are two polls old: b (never done: an idle socket) stops counting
+  assert.equal(r.count(), 0);
+  const c = r.add(); // same parity as b's stamp
+  assert.equal(r.count(), 1);
+  r.done(b); // late: must not take c's reservation
+  assert.equal(r.count(), 1, "a lapsed receive's done() leaves c's reservation");
+  clock.polls += 5;
+  assert.equal(r.count(), 0);
+  r.done(c);
+  assert.equal(r.count(), 0, "never below zero");
+});
+
+test("wait queue: FIFO, a cancelled waiter is skipped, a waiter queued twice waits once", () => {
+  const q = new WaitQueue<string>();
+  assert.equal(q.push("a"), true);
+  assert.equal(q.push("b"), true);
+  assert.equal(q.push("a"), false);
+  q.push("c");
+  q.cancel("b");
+  assert.equal(q.size, 2);
+  assert.equal(q.shift(), "a");
+  assert.equal(q.shift(), "c");
+  assert.equal(q.shift(), undefined);
+  q.push("b");
+  assert.equal(q.shift(), "b", "a cancelled waiter can wait again");
+});
 
 test("growth: a pool may add buffers on ENOBUFS up to maxCount", () => {
   const stats = streamThroughPool({ bufferSize: 256, count: 4, maxCount: 16 }, {}, 100_000, 10, 15);
