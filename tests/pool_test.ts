@@ -394,6 +394,24 @@ test("wait queue: FIFO, a cancelled waiter is skipped, a waiter queued twice wai
   assert.equal(q.shift(), "b", "a cancelled waiter can wait again");
 });
 
+test("wait queue: once no receive waits, the cancelled ones are not kept reachable", async () => {
+  // Found in review: receives of closed connections stayed in the queue's entries until another
+  // receive waited and was served.
+  const q = new WaitQueue<object>();
+  const refs: WeakRef<object>[] = [];
+  (() => {
+    for (let i = 0; i < 3; i++) {
+      const receiver = { closed: i };
+      refs.push(new WeakRef(receiver));
+      q.push(receiver);
+    }
+  })();
+  for (const r of refs) q.cancel(r.deref()!);
+  await new Promise((r) => setTimeout(r, 0)); // WeakRef targets live to the end of the job that read them
+  assert.ok(collectGarbage(), "needs --expose-gc on Deno");
+  assert.deepEqual(refs.map((r) => r.deref()), [undefined, undefined, undefined]);
+});
+
 test("growth: a pool may add buffers on ENOBUFS up to maxCount", () => {
   const stats = streamThroughPool({ bufferSize: 256, count: 4, maxCount: 16 }, {}, 100_000, 10, 15);
   assert.ok(stats.growthEvents > 0);

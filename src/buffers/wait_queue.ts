@@ -1,11 +1,15 @@
 /**
  * What a pool keeps about receives that cannot be armed now: `WaitQueue`, the receives waiting for
- * buffers in FIFO order, and `ReceiveReservations`, what the receives armed lately may still take
- * from the kernel's ring (see BufferPool.admitsReceive).
+ * buffers (after -ENOBUFS, or held back by the rationing) in FIFO order, and `ReceiveReservations`,
+ * what the receives armed lately may still take from the kernel's ring (see BufferPool.admitsReceive).
  */
 import type { Reactor } from "../reactor.ts";
 
-/** Receives waiting for buffers, oldest first; one that cancels is skipped when its turn comes. */
+/**
+ * Receives waiting for buffers, oldest first. A cancelled wait leaves its entry behind (skipped when
+ * its turn comes, or used again if the same receive waits again before then); the entries go once no
+ * receive waits.
+ */
 export class WaitQueue<T> {
   readonly #queue: T[] = [];
   #head = 0;
@@ -16,7 +20,10 @@ export class WaitQueue<T> {
     return this.#waiting.size;
   }
 
-  /** Queues `waiter` at the back; false (and nothing changes) if it already waits. */
+  /**
+   * Queues `waiter` at the back (or at its old place, if it cancelled a wait whose turn has not come
+   * yet); false, and nothing changes, if it already waits.
+   */
   push(waiter: T): boolean {
     if (this.#waiting.has(waiter)) return false;
     this.#waiting.add(waiter);
@@ -24,9 +31,13 @@ export class WaitQueue<T> {
     return true;
   }
 
-  /** Takes `waiter` out of the queue (its turn is skipped). */
+  /** Ends `waiter`'s wait (its turn is skipped). */
   cancel(waiter: T): void {
-    this.#waiting.delete(waiter);
+    // Once no receive waits, drop the entries: cancelled ones must not hold closed receivers.
+    if (this.#waiting.delete(waiter) && this.#waiting.size === 0) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
   }
 
   /** The oldest receive still waiting, taken out of the queue; undefined if none waits. */
