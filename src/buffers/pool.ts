@@ -486,8 +486,9 @@ export class BufferPool {
 
   /**
    * While receives are capped (receiveCap), whether one more may be armed now: none wait before it,
-   * and the kernel's ring holds its cap beside what the capped receives armed lately may take.
-   * Otherwise (false) queue it with holdReceive(), to be re-armed in turn. Always true uncapped.
+   * and the kernel's ring holds what it may take (its cap, at most one buffer) beside what the capped
+   * receives armed lately may take, or holds anything while none is reserved. Otherwise (false) queue
+   * it with holdReceive(), to be re-armed in turn. Always true uncapped.
    */
   admitsReceive(): boolean {
     const cap = this.receiveCap;
