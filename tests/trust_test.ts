@@ -316,13 +316,20 @@ test(
 );
 
 /** An echo server on a pool of four 64 KiB incremental buffers: 256 KiB for every connection. */
-function smallPoolEcho(loop: IoLoop) {
-  return listen({
-    loop,
-    port: 0,
-    pool: { bufferSize: 64 * 1024, count: 4, incremental: true },
-    handlers: { data: (conn, lease) => void conn.write(lease) },
-  });
+function smallPoolEcho(loop: IoLoop, style: "handlers" | "for await" = "handlers") {
+  const pool = { bufferSize: 64 * 1024, count: 4, incremental: true };
+  if (style === "handlers") {
+    return listen({ loop, port: 0, pool, handlers: { data: (conn, lease) => void conn.write(lease) } });
+  }
+  const server = listen({ loop, port: 0, pool });
+  (async () => {
+    for await (const conn of server) {
+      (async () => {
+        for await (const lease of conn) if (!conn.write(lease)) await conn.flushed();
+      })().catch(() => {});
+    }
+  })();
+  return server;
 }
 
 /** A client that echoes `total` bytes through `port` in 64 KiB writes, at most 256 KiB ahead; resolves open. */
@@ -352,25 +359,27 @@ async function echoThrough(port: number, seed: number, total: number): Promise<n
   return socket;
 }
 
-test(
-  "a pool that runs dry rations its receives: 64 clients through 256 KiB of buffers, few -ENOBUFS, every byte back",
-  async () => {
-    // Before: every finished receive re-armed at once, ahead of those already waiting, and each
-    // returned buffer re-armed waiters the ring could not serve: 4-7 -ENOBUFS per lease, and the
-    // connections that kept losing the race finished last.
-    const loop = new IoLoop();
-    const server = smallPoolEcho(loop);
-    const clients = await Promise.all(Array.from({ length: 64 }, (_, i) => echoThrough(server.port, i, 512 * 1024)));
-    const stats = server.pool.stats();
-    assert.ok(stats.holds > 0, `receives were held back (${JSON.stringify(stats)})`);
-    assert.ok(stats.enobufs < stats.leasesMade / 2, `${stats.enobufs} -ENOBUFS for ${stats.leasesMade} leases`);
-    for (const c of clients) c.destroy();
-    assert.ok(await waitFor(() => server.connections === 0, 5000), "every close seen");
-    await server.stop();
-    loop.close();
-  },
-  { timeoutMs: 60_000, skip: !probeFeatures().incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
-);
+for (const style of ["handlers", "for await"] as const) {
+  test(
+    `a pool that runs dry rations its receives (${style}): 64 clients through 256 KiB of buffers, few -ENOBUFS, every byte back`,
+    async () => {
+      // Before: every finished receive re-armed at once, ahead of those already waiting, and each
+      // returned buffer re-armed waiters the ring could not serve: 4-7 -ENOBUFS per lease, and the
+      // connections that kept losing the race finished last.
+      const loop = new IoLoop();
+      const server = smallPoolEcho(loop, style);
+      const clients = await Promise.all(Array.from({ length: 64 }, (_, i) => echoThrough(server.port, i, 512 * 1024)));
+      const stats = server.pool.stats();
+      assert.ok(stats.holds > 0, `receives were held back (${JSON.stringify(stats)})`);
+      assert.ok(stats.enobufs < stats.leasesMade / 2, `${stats.enobufs} -ENOBUFS for ${stats.leasesMade} leases`);
+      for (const c of clients) c.destroy();
+      assert.ok(await waitFor(() => server.connections === 0, 5000), "every close seen");
+      await server.stop();
+      loop.close();
+    },
+    { timeoutMs: 60_000, skip: !probeFeatures().incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" },
+  );
+}
 
 test(
   "receives armed on idle connections do not hold a dry pool's buffers from a connection with data",
