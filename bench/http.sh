@@ -136,6 +136,8 @@ BODY=$OUT/body-16k.bin # the same body, for the probe with curl
 awk 'BEGIN{for(i=0;i<1024;i++)printf "0123456789abcdef"}' >"$BODY"
 
 # ---------------------------------------------------------------- servers
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh" # custom_server_cmd (its echo server_cmd is replaced below)
 server_cmd() { # name port -> the command line
     case $1 in
     ours-deno) echo "$DENO run -A $OURS_SERVE --port $2" ;;
@@ -145,9 +147,7 @@ server_cmd() { # name port -> the command line
     bun-serve) echo "$BUN bench/peers/http-bun-serve.js $2" ;;
     deno-serve) echo "$DENO run -A bench/peers/http-deno-serve.ts $2" ;;
     node-http) echo "$NODE bench/peers/http-node.js $2" ;;
-    *)
-        local v="SERVER_${1//[^A-Za-z0-9_]/_}"
-        if [ -n "${!v:-}" ]; then echo "${!v//\{port\}/$2}"; else echo "unknown server $1 (set $v)" >&2; return 1; fi ;;
+    *) custom_server_cmd "$1" "$2" ;;
     esac
 }
 skip_reason() { # name -> prints why the server cannot run here (nothing: it can)

@@ -29,8 +29,13 @@ server_cmd() {
     node-net) echo "$NODE bench/peers/node-net.js $2" ;;
     c-uring) echo "$BUILD/uring-echo -p $2 $URING_OPTS" ;;
     c-epoll) echo "$BUILD/epoll-echo -p $2" ;;
-    *)
-        local v="SERVER_${1//[^A-Za-z0-9_]/_}"
-        if [ -n "${!v:-}" ]; then echo "${!v//\{port\}/$2}"; else echo "unknown server $1 (set $v)" >&2; return 1; fi ;;
+    *) custom_server_cmd "$1" "$2" ;;
     esac
+}
+
+# custom_server_cmd NAME PORT: $SERVER_<NAME> (non-alphanumerics as _) with {port} replaced; fails naming
+# the variable when it is unset. The fallback of every bench script's server_cmd.
+custom_server_cmd() {
+    local v="SERVER_${1//[^A-Za-z0-9_]/_}"
+    if [ -n "${!v:-}" ]; then echo "${!v//\{port\}/$2}"; else echo "unknown server $1 (set $v)" >&2; return 1; fi
 }
