@@ -696,7 +696,25 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
   }
 });
 
-test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens the window", () => {
+test("ring window by default: the buffers that hold 256 KiB (at least 2, at most all)", () => {
+  using reactor = new Reactor({ entries: 8 });
+  for (
+    const [options, window] of [
+      [{ bufferSize: 64 * 1024, count: 128 }, 4],
+      [{ bufferSize: 4096, count: 1024 }, 64],
+      [{ bufferSize: 4000, count: 1024 }, 66],
+      [{ bufferSize: 256, count: 512 }, 512],
+      [{ bufferSize: 1 << 20, count: 8 }, 2],
+      [{ bufferSize: 1 << 20, count: 1 }, 1],
+    ] as const
+  ) {
+    const pool = new BufferPool(reactor, options);
+    assert.equal(pool.stats().ringWindow, window, JSON.stringify(options));
+    pool.close();
+  }
+}, { skip: !features.bufferRing && "kernel lacks buffer rings" });
+
+test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens the window, quiet shrinks it", () => {
   using reactor = new Reactor({ entries: 64 });
   const [client, server] = tcpPair(reactor.ring);
   const pool = new BufferPool(reactor, { bufferSize: 256, count: 1024, ringWindow: 8 });
@@ -728,6 +746,23 @@ test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens th
   for (const l of held.splice(0)) l.release();
   reactor.runOnce(0);
   assert.equal(pool.stats().buffersFree, 1024);
+  // The burst is over: a second of quiet traffic at a time halves the window, back to where it began,
+  // and the stream rotates through few buffers again.
+  const t0 = performance.now();
+  let sent = 0;
+  const quietMessage = () => {
+    const before = got;
+    writer.write(patternBytes(++sent, 100));
+    assert.ok(reactor.runUntil(() => got === before + 100, 2000));
+    for (const l of held.splice(0)) l.release();
+  };
+  while (pool.stats().ringWindow > 8 && performance.now() - t0 < 10_000) quietMessage();
+  assert.equal(pool.stats().ringWindow, 8, `window after ${(performance.now() - t0).toFixed(0)} ms of quiet`);
+  // Buffers above the new window leave the ring as the kernel takes them, then wait with the spares.
+  for (let i = 0; i < 100; i++) quietMessage();
+  seen.clear();
+  for (let i = 0; i < 200; i++) quietMessage();
+  assert.ok(seen.size <= 9, `${seen.size} distinct buffers for 200 sequential messages after the shrink`);
   assert.throws(() => new BufferPool(reactor, { ringWindow: 0 }), RangeError);
   writer.close();
   pool.close();

@@ -2,11 +2,17 @@
  * `RingRefill`: the Refill of a pool's ring backends. A window of buffers sits in the kernel's buffer
  * ring; the rest wait in a LIFO spare stack and top the ring up as the kernel consumes it, so that a
  * quiet server keeps few buffers (and the pages they touch) in rotation. An -ENOBUFS while spares
- * wait doubles the window. Buffers written to the ring are published with one tail store per flush.
+ * wait doubles the window; once the kernel has taken no more than half of a widened window between
+ * two flushes for a second, it halves again, down to where it started. The kernel writes each
+ * receive into the buffer at the ring's head: a window that fits the CPU's cache keeps those writes
+ * in it. Buffers written to the ring are published with one tail store per flush.
  */
 import type { Ring } from "../ring.ts";
 import { BufferRing } from "./buffer_ring.ts";
 import type { Refill } from "./refill.ts";
+
+/** How long a widened window must go underused before it halves, in ms. */
+const SHRINK_AFTER_MS = 1000;
 
 /** Options of `new RingRefill(ring, addr, bufferSize, options)`. */
 export interface RingRefillOptions {
@@ -14,7 +20,7 @@ export interface RingRefillOptions {
   groupId: number;
   /** The most buffers the pool grows to: the ring has room for all of them. */
   maxCount: number;
-  /** Buffers allowed in the ring at first. */
+  /** Buffers allowed in the ring at first, and the least a widened window shrinks back to. */
   window: number;
   /** IOU_PBUF_RING_MMAP: the kernel allocates the ring. */
   kernelMemory: boolean;
@@ -34,6 +40,10 @@ export class RingRefill implements Refill {
   #pendingAdds = 0; // entries written, not yet published
   #inRing = 0; // buffers the kernel's ring holds (or will at the next publish)
   #window: number;
+  readonly #baseWindow: number;
+  #takenSinceFlush = 0; // buffers the kernel took since the last flush
+  #peakTaken = 0; // the most it took between two flushes since #periodStart
+  #periodStart = 0; // performance.now() when the window last changed or was last checked
 
   /**
    * Registers the ring as group `options.groupId` on `ring`. `addr` is the pool's table of buffer
@@ -54,7 +64,7 @@ export class RingRefill implements Refill {
     this.#bufferSize = bufferSize;
     this.#bidSlot = new Uint16Array(options.maxCount);
     this.#spare = new Uint16Array(options.maxCount);
-    this.#window = options.window;
+    this.#window = this.#baseWindow = options.window;
   }
 
   queue(bid: number): void {
@@ -73,6 +83,27 @@ export class RingRefill implements Refill {
       this.#ring.publish(this.#pendingAdds);
       this.#pendingAdds = 0;
     }
+    if (this.#window > this.#baseWindow) this.#maybeShrink();
+  }
+
+  /**
+   * A widened window that the kernel no longer needs goes back toward the start: once, for a whole
+   * SHRINK_AFTER_MS, it took at most half of the window between two flushes. Buffers above the
+   * new window stay in the ring until the kernel takes them; released, they wait with the spares.
+   */
+  #maybeShrink(): void {
+    if (this.#takenSinceFlush > this.#peakTaken) this.#peakTaken = this.#takenSinceFlush;
+    this.#takenSinceFlush = 0;
+    const now = performance.now();
+    if (now - this.#periodStart < SHRINK_AFTER_MS) return;
+    if (this.#peakTaken * 2 <= this.#window) this.#window = Math.max(this.#baseWindow, this.#window >> 1);
+    this.#startPeriod(now);
+  }
+
+  #startPeriod(now: number): void {
+    this.#periodStart = now;
+    this.#peakTaken = 0;
+    this.#takenSinceFlush = 0;
   }
 
   start(): void {
@@ -82,6 +113,7 @@ export class RingRefill implements Refill {
   /** The kernel took a buffer out of the ring: top the ring up from the spares, newest first. */
   consumed(): void {
     this.#inRing--;
+    this.#takenSinceFlush++;
     this.#topUp();
   }
 
@@ -97,6 +129,7 @@ export class RingRefill implements Refill {
     if (this.#spareCount === 0) return false;
     // The ring ran dry while spares were left: the window is too small for this load.
     this.#window = Math.min(this.#window * 2, total);
+    this.#startPeriod(performance.now());
     this.#topUp();
     return true;
   }
