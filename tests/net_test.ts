@@ -18,6 +18,7 @@ import type { EchoOptions } from "../examples/echo_server.ts";
 import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip, sleep } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
+import { kIovBlocks } from "../src/internal.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
 // cheap to produce (memcpy) and to check, and different for every connection.
@@ -155,6 +156,40 @@ test(
   },
   { timeoutMs: 120_000 },
 );
+
+test("a write's pieces that are adjacent in memory go out as one send, without a msghdr, and arrive whole", async () => {
+  const loop = new IoLoop();
+  const server = echoServer(loop);
+  // 40 KiB copied into three 16 KiB send chunks, which a fresh loop hands out adjacent.
+  const sent = patternBytes(5, 40 * 1024);
+  const parts: Uint8Array[] = [];
+  let msghdrBytes = -1;
+  await new Promise<void>((resolve, reject) => {
+    let got = 0;
+    connect({
+      loop,
+      port: server.port,
+      handlers: {
+        open(conn) {
+          conn.write(sent);
+          msghdrBytes = loop[kIovBlocks].bytesInUse;
+        },
+        data(conn, lease) {
+          parts.push(lease.bytes.slice());
+          got += lease.length;
+          lease.release();
+          if (got === sent.length) conn.close();
+        },
+        close: () => resolve(),
+        error: (_conn, e) => reject(e),
+      },
+    }).catch(reject);
+  });
+  assert.equal(msghdrBytes, 0, "one run: a plain SEND, no msghdr + iovec block taken");
+  assert.ok(Buffer.concat(parts).equals(sent), "every byte echoed, in order");
+  await server.stop();
+  loop.close();
+});
 
 test("maxCount: a pool grows under a storm of -ENOBUFS even while released buffers keep coming back", async () => {
   const loop = new IoLoop();

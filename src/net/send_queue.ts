@@ -1,8 +1,9 @@
 /**
  * `SendQueue`: the ordered bytes one stream socket still has to send, and the mechanism that sends
  * them: one send in flight at a time, everything queued going out in one SENDMSG with an iovec per
- * piece (so a turn costs one SQE per socket), partial sends resumed, pieces released once the kernel
- * took them — or, for zero-copy sends, once the kernel's notification says it no longer reads them.
+ * run of pieces adjacent in memory, or one SEND for a single run (so a turn costs one SQE per
+ * socket), partial sends resumed, pieces released once the kernel took them — or, for zero-copy
+ * sends, once the kernel's notification says it no longer reads them.
  * Pieces are leases (sent from the pool's memory, no copy) or chunks of the loop's send arena holding
  * bytes copied from JS. Policy (high-water marks, drain, closing) belongs to the owner.
  */
@@ -108,19 +109,28 @@ export class SendQueue {
     const reactor = this.#loop.reactor;
     const sqes = reactor.ring.sqes;
     const slot = reactor.prepare(this.#token);
-    const queued = this.#pieces.length - this.#head;
+    const pieces = this.#pieces;
+    const end = pieces.length;
     const zeroCopy = this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin;
-    if (queued === 1) {
-      const piece = this.#pieces[this.#head];
-      if (zeroCopy) prepSendZc(sqes, slot, this.#fd, piece.address, piece.length, abi.MSG_NOSIGNAL, 0);
-      else prepSend(sqes, slot, this.#fd, piece.address, piece.length, abi.MSG_NOSIGNAL);
+    // Pieces that continue one another in memory (consecutive receives into an incremental buffer,
+    // echoed or forwarded) go out as one run: one iovec, and a plain SEND when the queue is one run.
+    let i = this.#head;
+    let address = pieces[i].address;
+    let length = pieces[i].length;
+    while (++i < end && pieces[i].address === address + length) length += pieces[i].length;
+    if (i === end) {
+      if (zeroCopy) prepSendZc(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL, 0);
+      else prepSend(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL);
     } else {
       const blocks = this.#loop[kIovBlocks];
       const block = this.#iovBlock = blocks.take();
-      const count = Math.min(queued, IOV_PER_BLOCK);
-      for (let i = 0; i < count; i++) {
-        const piece = this.#pieces[this.#head + i];
-        blocks.setIov(block, i, piece.address, piece.length);
+      let count = 0;
+      for (;;) {
+        blocks.setIov(block, count++, address, length);
+        if (i === end || count === IOV_PER_BLOCK) break;
+        address = pieces[i].address;
+        length = pieces[i].length;
+        while (++i < end && pieces[i].address === address + length) length += pieces[i].length;
       }
       blocks.setHeader(block, count);
       if (zeroCopy) prepSendmsgZc(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
