@@ -714,6 +714,42 @@ test("ring window by default: the buffers that hold 256 KiB (at least 2, at most
   }
 }, { skip: !features.bufferRing && "kernel lacks buffer rings" });
 
+test("ring window: a short pool lets every free buffer in; growth widens it for at least a second", () => {
+  using reactor = new Reactor({ entries: 8 });
+  // Incremental 64 KiB buffers, half of them leased (completions made up: bookkeeping only): the pool
+  // is scarce, so receives are capped at 32 KiB and rationed by what the ring can serve.
+  const pool = new BufferPool(reactor, { bufferSize: 64 * 1024, count: 128, incremental: true });
+  assert.equal(pool.stats().ringWindow, 4);
+  const leases = Array.from({ length: 64 }, (_, bid) => pool.take(64 * 1024, (bid << 16) | abi.IORING_CQE_F_BUFFER));
+  assert.equal(pool.receiveCap, 32 * 1024);
+  let armed = 0;
+  const receiver = { rearm: () => void (pool.armCapped(), armed++) };
+  for (let holds = 0; holds < 1000; holds++) {
+    while (pool.admitsReceive()) receiver.rearm();
+    const before = armed;
+    pool.holdReceive(receiver);
+    if (armed === before) break;
+  }
+  // 64 free buffers serve 128 receives of 32 KiB: the window (4 buffers, 8 receives) does not ration them.
+  assert.equal(armed, 128);
+  assert.ok(pool.stats().ringWindow >= 64, `window ${pool.stats().ringWindow}`);
+  for (const l of leases) l.release();
+  pool.close();
+
+  while (performance.now() < 1100); // a process older than a period, where a stale clock would shrink at once
+  const growing = new BufferPool(reactor, { bufferSize: 64 * 1024, count: 4, maxCount: 64 });
+  assert.equal(growing.stats().ringWindow, 4);
+  const all = Array.from({ length: 4 }, (_, bid) => growing.take(100, (bid << 16) | abi.IORING_CQE_F_BUFFER));
+  let rearms = 0;
+  growing.waitForBuffers({ rearm: () => void rearms++ }); // -ENOBUFS with nothing left: the pool grows
+  assert.equal(growing.stats().buffersTotal, 8);
+  assert.equal(rearms, 1);
+  for (const l of all) l.release();
+  growing.flush();
+  assert.equal(growing.stats().ringWindow, 8, "the grown buffers stay in the ring");
+  growing.close();
+}, { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" });
+
 test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens the window, quiet shrinks it", () => {
   using reactor = new Reactor({ entries: 64 });
   const [client, server] = tcpPair(reactor.ring);
@@ -756,7 +792,10 @@ test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens th
     assert.ok(reactor.runUntil(() => got === before + 100, 2000));
     for (const l of held.splice(0)) l.release();
   };
-  while (pool.stats().ringWindow > 8 && performance.now() - t0 < 10_000) quietMessage();
+  while (pool.stats().ringWindow > 8 && performance.now() - t0 < 10_000) {
+    quietMessage();
+    reactor.runUntil(() => false, 20); // quiet: turns without traffic
+  }
   assert.equal(pool.stats().ringWindow, 8, `window after ${(performance.now() - t0).toFixed(0)} ms of quiet`);
   // Buffers above the new window leave the ring as the kernel takes them, then wait with the spares.
   for (let i = 0; i < 100; i++) quietMessage();

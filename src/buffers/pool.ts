@@ -58,7 +58,8 @@ export interface BufferPoolOptions {
    * Ring backends: how many buffers sit in the kernel's ring at first (default: as many as hold
    * 256 KiB, at least 2); the rest wait in a LIFO spare stack and refill the ring as the kernel
    * consumes it. Each -ENOBUFS while spares remain doubles it (up to all buffers); once the kernel
-   * has used at most half of it between flushes for a second, it halves again, down to this.
+   * has used at most half of it between flushes for a second, it halves again, down to where it
+   * began; while the pool is short (receives capped or waiting) it lets every buffer in.
    * A small window keeps the buffers the kernel writes into in the CPU's cache (a receive into a
    * cold buffer costs up to 2.8x the CPU of its copy), and the pages a quiet server touches few.
    */
@@ -445,6 +446,7 @@ export class BufferPool {
     if (this.#closed) return;
     if (this.#dryFlushes > 0) this.#dryFlushes--;
     this.#refill.flush();
+    this.#refill.settle(this.#waiting.size === 0 && this.receiveCap === 0);
     // Reservations lapse without an event: re-arm what they held back. If receives still wait while
     // the ring holds bytes, only reservations hold them, and those lapse within two polls: ask for
     // the turns that get there even if nothing completes (every such turn re-arms at least one).
@@ -520,6 +522,14 @@ export class BufferPool {
     return bytes - reserved * each >= each || (reserved === 0 && bytes > 0);
   }
 
+  /** #creditFor(cap), after widening the ring's window while that helps (spares wait beyond it). */
+  #widenForCredit(cap: number): boolean {
+    while (!this.#creditFor(cap)) {
+      if (!this.#refill.widen(this.#count)) return false;
+    }
+    return true;
+  }
+
   /**
    * A capped receive is being armed: it may take up to receiveCap bytes of the ring. Returns the
    * stamp to hand to cappedDone() when its completion comes.
@@ -541,6 +551,8 @@ export class BufferPool {
   holdReceive(waiter: BufferWaiter): void {
     if (this.#closed) throw new ClosedError("BufferPool");
     this.#stats.holds++;
+    // A ring short of credit while buffers wait beyond its window: the pool is short, let them in.
+    this.#widenForCredit(this.receiveCap);
     // Only a ring short of bytes (not receives queued or armed before this one) is a stall that may
     // widen the ring's window or grow the pool.
     this.#park(waiter, this.#ringBytes() < this.#receiveBytes(this.receiveCap));
@@ -743,7 +755,7 @@ export class BufferPool {
     const cap = this.receiveCap;
     if (cap > 0 && this.#ringRefill !== undefined) {
       // Capped receives count what they may take (armCapped): re-arm as many as the ring can serve.
-      while (this.#waiting.size > 0 && this.#creditFor(cap)) this.#rearmNext();
+      while (this.#waiting.size > 0 && this.#widenForCredit(cap)) this.#rearmNext();
       return;
     }
     let n = buffers * (cap === 0 ? 1 : Math.max(1, this.bufferSize / cap | 0));

@@ -82,6 +82,8 @@ export class ProvideRefill implements Refill {
 
   grow(): void {}
 
+  settle(): void {}
+
   get errors(): number {
     return this.#errors;
   }

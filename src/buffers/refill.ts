@@ -23,6 +23,12 @@ export interface Refill {
   widen(total: number): boolean;
   /** The pool grew: the `n` buffers it queues next all go to the kernel. */
   grow(n: number): void;
+  /**
+   * Once per reactor flush (the pool's SubmitHook): a ring notes what the kernel took since the last
+   * call, and halves a widened window the kernel no longer needs, if `mayShrink` (false while the
+   * pool is short: receives capped or waiting).
+   */
+  settle(mayShrink: boolean): void;
   /** The most buffers the kernel may hold at once (PoolStats.ringWindow); 0 where no window applies. */
   readonly window: number;
   /** Hand-overs the kernel failed (PoolStats.provideErrors); a ring's tail store cannot fail. */

@@ -3,7 +3,8 @@
  * ring; the rest wait in a LIFO spare stack and top the ring up as the kernel consumes it, so that a
  * quiet server keeps few buffers (and the pages they touch) in rotation. An -ENOBUFS while spares
  * wait doubles the window; once the kernel has taken no more than half of a widened window between
- * two flushes for a second, it halves again, down to where it started. The kernel writes each
+ * two reactor flushes for a second (and the pool is not short), it halves again, down to where it
+ * started. The kernel writes each
  * receive into the buffer at the ring's head: a window that fits the CPU's cache keeps those writes
  * in it. Buffers written to the ring are published with one tail store per flush.
  */
@@ -41,8 +42,8 @@ export class RingRefill implements Refill {
   #inRing = 0; // buffers the kernel's ring holds (or will at the next publish)
   #window: number;
   readonly #baseWindow: number;
-  #takenSinceFlush = 0; // buffers the kernel took since the last flush
-  #peakTaken = 0; // the most it took between two flushes since #periodStart
+  #taken = 0; // buffers the kernel took since the last settle()
+  #peakTaken = 0; // the most it took between two settle() calls since #periodStart
   #periodStart = 0; // performance.now() when the window last changed or was last checked
 
   /**
@@ -83,27 +84,29 @@ export class RingRefill implements Refill {
       this.#ring.publish(this.#pendingAdds);
       this.#pendingAdds = 0;
     }
-    if (this.#window > this.#baseWindow) this.#maybeShrink();
   }
 
   /**
    * A widened window that the kernel no longer needs goes back toward the start: once, for a whole
-   * SHRINK_AFTER_MS, it took at most half of the window between two flushes. Buffers above the
-   * new window stay in the ring until the kernel takes them; released, they wait with the spares.
+   * SHRINK_AFTER_MS, it took at most half of the window between two reactor flushes. Buffers above
+   * the new window stay in the ring until the kernel takes them; released, they wait with the spares.
    */
-  #maybeShrink(): void {
-    if (this.#takenSinceFlush > this.#peakTaken) this.#peakTaken = this.#takenSinceFlush;
-    this.#takenSinceFlush = 0;
+  settle(mayShrink: boolean): void {
+    const taken = this.#taken;
+    this.#taken = 0;
+    if (this.#window <= this.#baseWindow) return;
+    if (taken > this.#peakTaken) this.#peakTaken = taken;
     const now = performance.now();
     if (now - this.#periodStart < SHRINK_AFTER_MS) return;
-    if (this.#peakTaken * 2 <= this.#window) this.#window = Math.max(this.#baseWindow, this.#window >> 1);
+    if (mayShrink && this.#peakTaken * 2 <= this.#window) {
+      this.#window = Math.max(this.#baseWindow, this.#window >> 1);
+    }
     this.#startPeriod(now);
   }
 
   #startPeriod(now: number): void {
     this.#periodStart = now;
     this.#peakTaken = 0;
-    this.#takenSinceFlush = 0;
   }
 
   start(): void {
@@ -113,7 +116,7 @@ export class RingRefill implements Refill {
   /** The kernel took a buffer out of the ring: top the ring up from the spares, newest first. */
   consumed(): void {
     this.#inRing--;
-    this.#takenSinceFlush++;
+    this.#taken++;
     this.#topUp();
   }
 
@@ -136,6 +139,7 @@ export class RingRefill implements Refill {
 
   grow(n: number): void {
     this.#window += n;
+    this.#startPeriod(performance.now());
   }
 
   get window(): number {

@@ -22,6 +22,10 @@ interface Piece {
   chunk: number; // -1 for a lease
 }
 
+// A run stops growing past this many bytes (a piece is at most 1 GiB, so a run stays below 2 GiB):
+// an SQE's length is 32 bits.
+const MAX_RUN = 1 << 30;
+
 /** What complete() reports besides a byte count or a negative errno. */
 export const NOTIFICATION = Number.MIN_SAFE_INTEGER;
 
@@ -117,7 +121,7 @@ export class SendQueue {
     let i = this.#head;
     let address = pieces[i].address;
     let length = pieces[i].length;
-    while (++i < end && pieces[i].address === address + length) length += pieces[i].length;
+    while (++i < end && pieces[i].address === address + length && length < MAX_RUN) length += pieces[i].length;
     if (i === end) {
       if (zeroCopy) prepSendZc(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL, 0);
       else prepSend(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL);
@@ -130,7 +134,7 @@ export class SendQueue {
         if (i === end || count === IOV_PER_BLOCK) break;
         address = pieces[i].address;
         length = pieces[i].length;
-        while (++i < end && pieces[i].address === address + length) length += pieces[i].length;
+        while (++i < end && pieces[i].address === address + length && length < MAX_RUN) length += pieces[i].length;
       }
       blocks.setHeader(block, count);
       if (zeroCopy) prepSendmsgZc(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
