@@ -60,8 +60,8 @@ export interface BufferPoolOptions {
    * consumes it. Each -ENOBUFS while spares remain doubles it (up to all buffers); once the kernel
    * has used at most half of it between flushes for a second, it halves again, down to where it
    * began; while the pool is short (receives capped or waiting) it lets every buffer in.
-   * A small window keeps the buffers the kernel writes into in the CPU's cache (a receive into a
-   * cold buffer costs up to 2.8x the CPU of its copy), and the pages a quiet server touches few.
+   * A small window keeps the buffers the kernel writes into in the CPU's cache (its copy into a cold
+   * buffer measured 2.5-3x the CPU of one into a warm buffer), and the pages a quiet server touches few.
    */
   ringWindow?: number;
   /** Incremental consumption (IOU_PBUF_RING_INC, 6.12+): one big buffer serves many small reads. Falls back when absent. */

@@ -4,9 +4,9 @@
  * quiet server keeps few buffers (and the pages they touch) in rotation. An -ENOBUFS while spares
  * wait doubles the window; once the kernel has taken no more than half of a widened window between
  * two reactor flushes for a second (and the pool is not short), it halves again, down to where it
- * started. The kernel writes each
- * receive into the buffer at the ring's head: a window that fits the CPU's cache keeps those writes
- * in it. Buffers written to the ring are published with one tail store per flush.
+ * started. The kernel writes each receive into the buffer at the ring's head: a window that fits the
+ * CPU's cache keeps those writes in it. Buffers written to the ring are published with one tail store
+ * per flush.
  */
 import type { Ring } from "../ring.ts";
 import { BufferRing } from "./buffer_ring.ts";
