@@ -41,6 +41,37 @@ function fill(c: number, from: number, n: number): Uint8Array {
   return out;
 }
 
+/**
+ * A client of `port` on `loop`: `send` writes when it opens, and it closes once `expected` bytes came
+ * back. Resolves at its close with what came back, kept in `parts` when given.
+ */
+function echoedBack(
+  loop: IoLoop,
+  port: number,
+  expected: number,
+  send: (conn: Connection) => void,
+  parts?: Uint8Array[],
+): Promise<Uint8Array[]> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    connect({
+      loop,
+      port,
+      handlers: {
+        open: send,
+        data(conn, lease) {
+          parts?.push(lease.bytes.slice());
+          got += lease.length;
+          lease.release();
+          if (got === expected) conn.close();
+        },
+        close: () => resolve(parts ?? []),
+        error: (_conn, e) => reject(e),
+      },
+    }).catch(reject);
+  });
+}
+
 function echoServer(loop: IoLoop, pool?: BufferPoolOptions): Server {
   return listen({
     loop,
@@ -162,29 +193,11 @@ test("a write's pieces that are adjacent in memory go out as one send, without a
   const server = echoServer(loop);
   // 40 KiB copied into three 16 KiB send chunks, which a fresh loop hands out adjacent.
   const sent = patternBytes(5, 40 * 1024);
-  const parts: Uint8Array[] = [];
   let msghdrBytes = -1;
-  await new Promise<void>((resolve, reject) => {
-    let got = 0;
-    connect({
-      loop,
-      port: server.port,
-      handlers: {
-        open(conn) {
-          conn.write(sent);
-          msghdrBytes = loop[kIovBlocks].bytesInUse;
-        },
-        data(conn, lease) {
-          parts.push(lease.bytes.slice());
-          got += lease.length;
-          lease.release();
-          if (got === sent.length) conn.close();
-        },
-        close: () => resolve(),
-        error: (_conn, e) => reject(e),
-      },
-    }).catch(reject);
-  });
+  const parts = await echoedBack(loop, server.port, sent.length, (conn) => {
+    conn.write(sent);
+    msghdrBytes = loop[kIovBlocks].bytesInUse;
+  }, []);
   assert.equal(msghdrBytes, 0, "one run: a plain SEND, no msghdr + iovec block taken");
   assert.ok(Buffer.concat(parts).equals(sent), "every byte echoed, in order");
   await server.stop();
@@ -196,24 +209,8 @@ test("maxCount: a pool grows under a storm of -ENOBUFS even while released buffe
   const server = echoServer(loop, { bufferSize: 64 * 1024, count: 4, maxCount: 64 });
   const block = new Uint8Array(64 * 1024).fill(3);
   await Promise.all(Array.from({ length: 100 }, () =>
-    new Promise<void>((resolve, reject) => {
-      let got = 0;
-      connect({
-        loop,
-        port: server.port,
-        handlers: {
-          open(conn) {
-            for (let i = 0; i < 8; i++) conn.write(block);
-          },
-          data(conn, lease) {
-            got += lease.length;
-            lease.release();
-            if (got === 8 * block.length) conn.close();
-          },
-          close: () => resolve(),
-          error: (_conn, e) => reject(e),
-        },
-      }).catch(reject);
+    echoedBack(loop, server.port, 8 * block.length, (conn) => {
+      for (let i = 0; i < 8; i++) conn.write(block);
     })));
   const stats = server.stats().pool;
   assert.ok(stats.growthEvents > 0 && stats.buffersTotal > 4, `the pool grew (${JSON.stringify(stats)})`);
