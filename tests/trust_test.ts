@@ -296,21 +296,34 @@ test(
       String(4 * 1024 * 1024),
     ]);
     const flood = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
-    await new Promise<void>((resolve, reject) => {
-      flood.stdout!.on("data", (d: Uint8Array) => new TextDecoder().decode(d).includes("ready") && resolve());
-      flood.on("exit", (code) => reject(new Error(`flood clients exited with ${code}`)));
-    });
-    await sleep(1000);
-    const prober = await dial(server.port);
-    const message = patternBytes(13, 64);
-    let failed = 0;
-    for (let i = 0; i < 33; i++) if (await roundTrip(prober, message, 1000) < 0) failed++;
-    assert.equal(failed, 0, `${failed} of 33 round trips timed out; pool: ${JSON.stringify(server.pool.stats())}`);
-    flood.stdin!.end();
-    assert.ok(await waitFor(() => server.connections === 1, 10_000), "the flood's connections closed");
-    assert.ok(await roundTrip(prober, message, 1000) >= 0, "recovered");
-    prober.destroy();
-    await server.stop();
+    let prober: net.Socket | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        flood.stdout!.on("data", (d: Uint8Array) => new TextDecoder().decode(d).includes("ready") && resolve());
+        flood.on("exit", (code) => reject(new Error(`flood clients exited with ${code}`)));
+      });
+      await sleep(1000);
+      prober = await dial(server.port);
+      const message = patternBytes(13, 64);
+      const times: number[] = [];
+      for (let i = 0; i < 33; i++) times.push(await roundTrip(prober, message, 1000));
+      const failed = times.filter((t) => t < 0).length;
+      assert.equal(
+        failed,
+        0,
+        `${failed} of 33 round trips timed out (ms: ${times.map(Math.round)}); pool: ${
+          JSON.stringify(server.pool.stats())
+        }`,
+      );
+      flood.stdin!.end();
+      assert.ok(await waitFor(() => server.connections === 1, 10_000), "the flood's connections closed");
+      assert.ok(await roundTrip(prober, message, 1000) >= 0, "recovered");
+    } finally {
+      // A failure must not leave the flood and the server running into the next tests.
+      flood.kill();
+      prober?.destroy();
+      await server.stop();
+    }
   },
   { timeoutMs: 120_000 },
 );
