@@ -118,27 +118,26 @@ export class SendQueue {
     const zeroCopy = this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin;
     // Pieces that continue one another in memory (consecutive receives into an incremental buffer,
     // echoed or forwarded) go out as one run: one iovec, and a plain SEND when the queue is one run.
-    let i = this.#head;
-    let address = pieces[i].address;
-    let length = pieces[i].length;
-    while (++i < end && pieces[i].address === address + length && length < MAX_RUN) length += pieces[i].length;
-    if (i === end) {
-      if (zeroCopy) prepSendZc(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL, 0);
-      else prepSend(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL);
-    } else {
-      const blocks = this.#loop[kIovBlocks];
-      const block = this.#iovBlock = blocks.take();
-      let count = 0;
-      for (;;) {
-        blocks.setIov(block, count++, address, length);
-        if (i === end || count === IOV_PER_BLOCK) break;
-        address = pieces[i].address;
-        length = pieces[i].length;
-        while (++i < end && pieces[i].address === address + length && length < MAX_RUN) length += pieces[i].length;
+    const blocks = this.#loop[kIovBlocks];
+    let block = -1;
+    let count = 0;
+    for (let i = this.#head;;) {
+      const address = pieces[i].address;
+      let length = pieces[i].length;
+      while (++i < end && pieces[i].address === address + length && length < MAX_RUN) length += pieces[i].length;
+      if (i === end && count === 0) {
+        if (zeroCopy) prepSendZc(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL, 0);
+        else prepSend(sqes, slot, this.#fd, address, length, abi.MSG_NOSIGNAL);
+        break;
       }
-      blocks.setHeader(block, count);
-      if (zeroCopy) prepSendmsgZc(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
-      else prepSendmsg(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
+      if (block < 0) block = this.#iovBlock = blocks.take();
+      blocks.setIov(block, count++, address, length);
+      if (i === end || count === IOV_PER_BLOCK) {
+        blocks.setHeader(block, count);
+        if (zeroCopy) prepSendmsgZc(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
+        else prepSendmsg(sqes, slot, this.#fd, blocks.address(block), abi.MSG_NOSIGNAL);
+        break;
+      }
     }
     if (zeroCopy) (this.#zc ??= { sends: 0, notifications: 0, held: [] }).sends++;
     this.#sending = true;
