@@ -207,6 +207,8 @@ class Results:
                 why.append("only %s of %s connections echoed" % (r["ok"], r["conns"]))
             if "ready" in r and r.get("ready") == "none":
                 why.append("load generator never reported ready")
+            if "rss_more_kb" in r and not r.get("more_ok"):
+                why.append("the connections beyond never reported ready")
             if "server_died" in r:
                 why.append("server died")
             if r.get("stop") == "kill":
@@ -230,7 +232,9 @@ def rss_rows(res):
         i0, i1 = num(r.get("rss_idle_kb")), num(r.get("rss_conns_kb"))
         ok = num(r.get("ok"))
         per = (i1 - i0) / ok if i0 is not None and i1 is not None and ok else None
-        rows.append((r, i0, i1, ok, per))
+        i2, ok2 = num(r.get("rss_more_kb")), num(r.get("more_ok"))
+        more = (i2 - i1) / ok2 if i2 is not None and i1 is not None and ok2 else None
+        rows.append((r, i0, i1, ok, per, more))
     return rows
 
 
@@ -388,12 +392,15 @@ def summary(res):
         o.append("")
         n = rr[0][0].get("conns", "?")
         o.append("VmRSS of the server idle, then holding %s idle connections that each echoed one 64-byte message "
-                 "(target for ours: growth under 1 KiB per connection, pool pages included)." % n)
+                 "(target for ours: growth under 1 KiB per connection, pool pages included). The growth includes "
+                 "one-off costs of the first traffic (code pages, compiled code, the heap's first growth); "
+                 "*KiB/conn beyond* is the growth per connection of %s more on top of those (below zero where a "
+                 "collection returned more memory meanwhile than the connections took)." % (n, rr[0][0].get("more_ok", "-")))
         o.append("")
         rows = []
-        for r, i0, i1, ok, per in rr:
+        for r, i0, i1, ok, per, more in rr:
             if "FAILED" in r:
-                rows.append([label(r["server"]), "FAILED (%s)" % r["FAILED"]] + ["-"] * 6)
+                rows.append([label(r["server"]), "FAILED (%s)" % r["FAILED"]] + ["-"] * 7)
                 continue
             rows.append([
                 ("**%s**" % label(r["server"])) if is_ours(r["server"]) else label(r["server"]),
@@ -402,11 +409,12 @@ def summary(res):
                 "-" if i0 is None else "%.1f" % (i0 / 1024),
                 "-" if i1 is None else "%.1f" % (i1 / 1024),
                 "-" if per is None else "%.2f" % per,
+                "-" if more is None else "%.2f" % more,
                 r.get("threads", "-"),
                 r.get("connect_s", "-"),
             ])
         o.extend(md_table(["server", "echoed/conns", "errors", "idle MiB", "holding MiB", "growth KiB/conn",
-                           "threads", "connect s"], rows))
+                           "KiB/conn beyond", "threads", "connect s"], rows))
         o.append("")
 
     # ---- anomalies

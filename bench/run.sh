@@ -17,7 +17,7 @@
 #
 # Knobs: RUNS (1), DURATION (3 s), WARMUP (1 s), SERVERS, VARIANTS (0), SCENARIOS (conns:size:depth
 # ...), RSS (1), RSS_CONNS (10000), RSS_SERVERS ($SERVERS + deno-listen-16k), RSS_HOLD (60 s),
-# SRV_CPU (0), CLI_CPU (1), PORT_BASE (21000), QUIET_PCT (15), QUIET_WAIT (10 s), QUIET_BUDGET (240 s),
+# RSS_MORE (5000: connections added on top of RSS_CONNS for the cost per connection; 0: none), SRV_CPU (0), CLI_CPU (1), PORT_BASE (21000), QUIET_PCT (15), QUIET_WAIT (10 s), QUIET_BUDGET (240 s),
 # FOREIGN_RETRY (10), RETRIES (2), RETRY_BUDGET (30), URING_OPTS (-n 4096 -s 4096), CLIENT_FLAGS (''),
 # SHARED_BENCH (<project>/../shared/bench), OUT (results dir), LATEST (1: copy to bench/latest/),
 # SETUP (1: run scripts/setup.sh --dev when something is missing), DENO, BUN, NODE, and
@@ -41,6 +41,7 @@ RSS=${RSS:-1}
 RSS_CONNS=${RSS_CONNS:-10000}
 RSS_SERVERS=${RSS_SERVERS:-"$SERVERS deno-listen-16k"}
 RSS_HOLD=${RSS_HOLD:-60}
+RSS_MORE=${RSS_MORE:-5000}
 SRV_CPU=${SRV_CPU:-0}
 CLI_CPU=${CLI_CPU:-1}
 PORT=${PORT_BASE:-21000}
@@ -104,8 +105,8 @@ LOAD=$BUILD/echo-load
 
 # fd limit for 10k connections (server and load generator each need ~10k)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$RSS" = 1 ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((RSS_CONNS + 100)) ] &&
-    echo "bench: warning: ulimit -n $(ulimit -n) < RSS_CONNS+100" >&2
+[ "$RSS" = 1 ] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((RSS_CONNS + RSS_MORE + 100)) ] &&
+    echo "bench: warning: ulimit -n $(ulimit -n) < RSS_CONNS+RSS_MORE+100" >&2
 
 OUT=${OUT:-$BENCH/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT" || die "cannot create $OUT"
@@ -305,11 +306,28 @@ if [ "$RSS" = 1 ]; then
         rss1=$(vm "$SPID" VmRSS); hwm=$(vm "$SPID" VmHWM); thr=$(vm "$SPID" Threads)
         fds=$(ls "/proc/$SPID/fd" 2>/dev/null | wc -l)
         ready=$(grep -m1 '^ready' "$lf")
+        # The growth above includes one-off costs of the first traffic (code pages, compiled code, the
+        # heap's first growth); RSS_MORE more connections on top of those measure the cost per connection.
+        more=
+        if [ "$RSS_MORE" -gt 0 ]; then
+            lf2="$OUT/rss-load-more-$srv.txt"
+            timeout -k 5 $((RSS_HOLD + 100)) taskset -c "$CLI_CPU" "$LOAD" -P "$SPORT" -c "$RSS_MORE" -m 64 -i "$RSS_HOLD" -T 90 \
+                >"$lf2" 2>>"$OUT/load-stderr.txt" &
+            LPID2=$!
+            for i in $(seq 1000); do
+                grep -q '^ready' "$lf2" 2>/dev/null && break
+                kill -0 "$LPID2" 2>/dev/null || break
+                sleep 0.1
+            done
+            sleep 2
+            more=" rss_more_kb=$(vm "$SPID" VmRSS) more_ok=$(grep -m1 '^ready' "$lf2" | sed -n 's/.* ok=\([0-9]*\).*/\1/p')"
+            kill -TERM "$LPID2" 2>/dev/null; wait "$LPID2" 2>/dev/null
+        fi
         died=
         kill -0 "$SPID" 2>/dev/null || died=" server_died=1"
         kill -TERM "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; LPID=
         stop_server
-        echo "server=$srv rss_idle_kb=${rss0:-?} rss_conns_kb=${rss1:-?} hwm_kb=${hwm:-?} threads=${thr:-?} server_fds=$fds ${ready:-ready=none}$died stop=$STOPPED" |
+        echo "server=$srv rss_idle_kb=${rss0:-?} rss_conns_kb=${rss1:-?} hwm_kb=${hwm:-?} threads=${thr:-?} server_fds=$fds ${ready:-ready=none}$more$died stop=$STOPPED" |
             tee -a "$RSSF" >&2
     done
 fi
