@@ -7,7 +7,7 @@ Reads RESULTS_DIR/header.txt, raw.txt (one echo-load line per measurement) and r
 RESULTS_DIR/summary.md (a table per scenario, the ratios of our servers against Bun.listen,
 Deno.listen and the C liburing ceiling, the RSS table, anomalies) and RESULTS_DIR/chart.svg
 (grouped bars of server CPU time per echoed message, per scenario, one colour per server).
-With several runs (RUNS>1) every figure is the mean over the runs that succeeded.
+With several runs (RUNS>1) every figure is the median over the runs that succeeded.
 """
 import math
 import os
@@ -163,10 +163,13 @@ class Results:
     def ok_runs(self, sc, srv):
         return [r for r in self.meas.get((sc, srv), []) if "FAILED" not in r and num(r.get("msgs_per_s"))]
 
-    def mean(self, sc, srv, key):
-        v = [num(r.get(key)) for r in self.ok_runs(sc, srv)]
-        v = [x for x in v if x is not None and x >= 0]
-        return sum(v) / len(v) if v else None
+    def median(self, sc, srv, key):
+        # The median: a run that met a host stall (invisible from inside the VM) does not move it.
+        v = sorted(x for x in (num(r.get(key)) for r in self.ok_runs(sc, srv)) if x is not None and x >= 0)
+        if not v:
+            return None
+        h = len(v) // 2
+        return v[h] if len(v) % 2 else (v[h - 1] + v[h]) / 2
 
     def total(self, sc, srv, key):
         v = [num(r.get(key)) for r in self.meas.get((sc, srv), [])]
@@ -220,7 +223,7 @@ class Results:
     def client_bound(self):
         out = []
         for sc in self.scenarios:
-            srvs = [s for s in self.servers if (self.mean(sc, s, "client_busy") or 0) >= CLIENT_BOUND]
+            srvs = [s for s in self.servers if (self.median(sc, s, "client_busy") or 0) >= CLIENT_BOUND]
             if srvs:
                 out.append((sc, srvs))
         return out
@@ -274,22 +277,22 @@ def summary(res):
         for sc in RATIO_SCENARIOS:
             if sc not in res.scenarios:
                 continue
-            u = res.mean(sc, s, "srv_us_per_msg")
-            m = res.mean(sc, s, "msgs_per_s")
+            u = res.median(sc, s, "srv_us_per_msg")
+            m = res.median(sc, s, "msgs_per_s")
             row = [label(s), sc, fmt_upm(u)]
             verdict = []
             for peer, name in JS_PEERS:
-                pu = res.mean(sc, peer, "srv_us_per_msg")
+                pu = res.median(sc, peer, "srv_us_per_msg")
                 r = u / pu if u and pu else None
                 row.append(fmt_ratio(r))
                 if r is not None:
                     verdict.append(r <= 0.90)
-            cu = res.mean(sc, CEILING, "srv_us_per_msg")
+            cu = res.median(sc, CEILING, "srv_us_per_msg")
             r = u / cu if u and cu else None
             row.append(fmt_ratio(r))
             if r is not None:
                 verdict.append(r <= 1.15)
-            best = max([res.mean(sc, p, "msgs_per_s") or 0 for p in js_all] or [0]) or None
+            best = max([res.median(sc, p, "msgs_per_s") or 0 for p in js_all] or [0]) or None
             rm = m / best if m and best else None
             row += [fmt_rate(m), fmt_ratio(rm)]
             if rm is not None:
@@ -306,10 +309,10 @@ def summary(res):
     if "1/64/1" in res.scenarios and ours:
         rows = []
         for s in ours:
-            p = res.mean("1/64/1", s, "p99_us")
+            p = res.median("1/64/1", s, "p99_us")
             row = [label(s), fmt_us(p)]
             for peer, name in JS_PEERS:
-                pp = res.mean("1/64/1", peer, "p99_us")
+                pp = res.median("1/64/1", peer, "p99_us")
                 row.append("%s (%s)" % (fmt_us(pp), fmt_ratio(p / pp if p and pp else None)))
             rows.append(row)
         o.append("p99 latency at 1/64/1 (target: no worse than the JS peers'), us:")
@@ -322,9 +325,9 @@ def summary(res):
         lines = []
         for s in ours:
             for sc in res.scenarios:
-                m = res.mean(sc, s, "msgs_per_s")
-                best_peer = max(js_all, key=lambda p: res.mean(sc, p, "msgs_per_s") or 0)
-                b = res.mean(sc, best_peer, "msgs_per_s")
+                m = res.median(sc, s, "msgs_per_s")
+                best_peer = max(js_all, key=lambda p: res.median(sc, p, "msgs_per_s") or 0)
+                b = res.median(sc, best_peer, "msgs_per_s")
                 if m is not None and b and m < b:
                     lines.append("%s at %s: %s msgs/s < %s's %s (%.2fx)" % (
                         label(s), sc, fmt_rate(m), label(best_peer), fmt_rate(b), m / b))
@@ -342,8 +345,8 @@ def summary(res):
     for sc in res.scenarios:
         row = [sc]
         for s in res.servers:
-            u, m = res.mean(sc, s, "srv_us_per_msg"), res.mean(sc, s, "msgs_per_s")
-            cb = (res.mean(sc, s, "client_busy") or 0) >= CLIENT_BOUND
+            u, m = res.median(sc, s, "srv_us_per_msg"), res.median(sc, s, "msgs_per_s")
+            cb = (res.median(sc, s, "client_busy") or 0) >= CLIENT_BOUND
             row.append("-" if m is None else "%s / %s%s" % (fmt_upm(u), fmt_rate(m), " !" if cb else ""))
         rows.append(row)
     o.extend(md_table(["conns/size/depth"] + [label(s) for s in res.servers], rows))
@@ -365,21 +368,21 @@ def summary(res):
                 why = ",".join(sorted(set(r.get("FAILED", "no data") for r in runs)))
                 rows.append([label(s), "FAILED (%s)" % why] + ["-"] * 9)
                 continue
-            cb = res.mean(sc, s, "client_busy")
+            cb = res.median(sc, s, "client_busy")
             err = res.total(sc, s, "errors")
-            act = res.mean(sc, s, "active")
+            act = res.median(sc, s, "active")
             rows.append([
                 ("**%s**" % label(s)) if is_ours(s) else label(s),
-                fmt_rate(res.mean(sc, s, "msgs_per_s")),
-                fmt_us(res.mean(sc, s, "p50_us")),
-                fmt_us(res.mean(sc, s, "p99_us")),
-                fmt_upm(res.mean(sc, s, "srv_us_per_msg")),
-                "%.0f" % (res.mean(sc, s, "srv_cpu") or 0),
+                fmt_rate(res.median(sc, s, "msgs_per_s")),
+                fmt_us(res.median(sc, s, "p50_us")),
+                fmt_us(res.median(sc, s, "p99_us")),
+                fmt_upm(res.median(sc, s, "srv_us_per_msg")),
+                "%.0f" % (res.median(sc, s, "srv_cpu") or 0),
                 "-" if cb is None else ("%.0f%s" % (cb, " !" if cb >= CLIENT_BOUND else "")),
-                "%.0f" % (res.mean(sc, s, "client_cpu") or 0),
+                "%.0f" % (res.median(sc, s, "client_cpu") or 0),
                 "-" if err is None else "%d" % err,
                 "-" if act is None else "%.0f" % act,
-                fmt_pct(res.mean(sc, s, "foreign_cpu")),
+                fmt_pct(res.median(sc, s, "foreign_cpu")),
             ])
         o.extend(md_table(["server", "msgs/s", "p50 us", "p99 us", "srv us/msg", "srv CPU %", "client busy %",
                            "client CPU %", "errors", "active", "others CPU %"], rows))
@@ -450,7 +453,7 @@ def chart(res):
     extra = iter(EXTRA_COLOURS * 4)
     for s in servers:
         colours[s] = COLOURS.get(s) or next(extra)
-    vals = {(sc, s): res.mean(sc, s, "srv_us_per_msg") for sc in scen for s in servers}
+    vals = {(sc, s): res.median(sc, s, "srv_us_per_msg") for sc in scen for s in servers}
     pos = [v for v in vals.values() if v and v > 0]
     lo = 10 ** math.floor(math.log10(min(pos))) if pos else 0.1
     hi = 10 ** math.ceil(math.log10(max(pos))) if pos else 100
@@ -513,13 +516,13 @@ def chart(res):
             v = vals[(sc, s)]
             if v and v > 0:
                 yy = y(v)
-                cb = (res.mean(sc, s, "client_busy") or 0) >= CLIENT_BOUND
+                cb = (res.median(sc, s, "client_busy") or 0) >= CLIENT_BOUND
                 e.append('<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s"%s><title>%s</title></rect>' % (
                     x, yy, bar_w - 1, max(0.5, y0 - yy), colours[s],
                     ' stroke="black" stroke-width="0.6"' if is_ours(s) else "",
                     esc("%s @ %s: %s us/msg, %s msgs/s, client busy %s%%" % (
-                        label(s), sc, fmt_upm(v), fmt_rate(res.mean(sc, s, "msgs_per_s")),
-                        "%.0f" % (res.mean(sc, s, "client_busy") or 0)))))
+                        label(s), sc, fmt_upm(v), fmt_rate(res.median(sc, s, "msgs_per_s")),
+                        "%.0f" % (res.median(sc, s, "client_busy") or 0)))))
                 e.append('<text transform="translate(%.1f,%.1f) rotate(-90)" font-size="8" fill="#333">%s%s</text>' % (
                     x + bar_w / 2 + 3, yy - 3, fmt_upm(v), "!" if cb else ""))
             elif (sc, s) in res.meas:
