@@ -640,6 +640,50 @@ test("HEAD carries the Content-Length a GET would get; info.completed resolves w
   assert.deepEqual(outcomes, ["sent /", "lost /slow"]);
 });
 
+test("HEAD's Content-Length is the body's where it is known, the handler's only for a body it did not make; none on 204", async () => {
+  await using server = start((request) => {
+    const path = new URL(request.url).pathname;
+    // A handler's content-length that contradicts its body is replaced, as for GET.
+    if (path === "/wrong") return new Response("abc", { headers: { "content-length": "999" } });
+    // A HEAD answer may declare the size of what a GET would send without making the body.
+    if (path === "/declared") return new Response(null, { headers: { "content-length": "1234" } });
+    if (path === "/204") return new Response(null, { status: 204, headers: { "content-length": "5" } });
+    return new Response("twelve bytes");
+  });
+  const client = await RawClient.open(server.port);
+  for (const [path, length] of [["/wrong", "3"], ["/declared", "1234"], ["/", "12"]]) {
+    client.send(`HEAD ${path} HTTP/1.1\r\n${HOST}\r\n`);
+    const head = await client.response(5000, true);
+    assert.equal(head.headers.get("content-length"), length, `HEAD ${path}`);
+  }
+  client.send(`GET /wrong HTTP/1.1\r\n${HOST}\r\n`);
+  const get = await client.response();
+  assert.equal(get.headers.get("content-length"), "3");
+  assert.equal(get.text, "abc");
+  // RFC 9110 8.6: no Content-Length in a 204, whatever the handler set.
+  client.send(`GET /204 HTTP/1.1\r\n${HOST}\r\n`);
+  const none = await client.response();
+  assert.equal(none.status, 204);
+  assert.equal(none.headers.get("content-length"), undefined);
+  client.close();
+});
+
+test("a method token the Request upper-cases is handled as that method: `head` gets no body", async () => {
+  await using server = start((request) => new Response(`${request.method} twelve`));
+  const client = await RawClient.open(server.port);
+  client.send(`head / HTTP/1.1\r\n${HOST}\r\nGET / HTTP/1.1\r\n${HOST}\r\n`);
+  const head = await client.response(5000, true);
+  assert.equal(head.headers.get("content-length"), "11", "the length of `HEAD twelve`: the handler saw HEAD");
+  const get = await client.response();
+  assert.equal(get.text, "GET twelve", "the head's body was not sent: the next response parses");
+  // A body sent with a lower-case get is read and dropped as with GET, not refused.
+  client.send(`get / HTTP/1.1\r\n${HOST}Content-Length: 5\r\n\r\nhello`);
+  const got = await client.response();
+  assert.equal(got.status, 200);
+  assert.equal(got.text, "GET twelve");
+  client.close();
+});
+
 test('hostname "::" takes IPv4 clients too (dual stack, as Deno.serve and Bun.serve)', async () => {
   await using server = serve({ port: 0, hostname: "::" }, () => new Response("both"));
   assert.equal(await (await fetch(`http://127.0.0.1:${server.port}/`)).text(), "both");

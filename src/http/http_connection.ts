@@ -296,6 +296,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   onHead(head: RequestHead): void {
     if (this.#last) return;
+    head.method = fetchMethod(head.method);
     this.#ctx.counters.requests++;
     if (!head.keepAlive) this.#last = true;
     const ex = new Exchange(head, new ServeInfo(this.#conn as Connection<unknown>, this.#ctx.server));
@@ -618,10 +619,13 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const file = fileSourceOf(response);
 
     if (hasNoBody(status, ex.head.method)) {
-      // HEAD: the headers a GET would get, Content-Length included where it is known.
-      let length: string | null = collected.length;
-      if (ex.head.method === "HEAD" && status >= 200 && status !== 204 && status !== 304 && length === null) {
-        length = file ? String(file.size) : await staticLength(response);
+      // RFC 9110 8.6: none in a 1xx or 204; a 304 may carry the handler's (the representation's).
+      let length: string | null = status < 200 || status === 204 ? null : collected.length;
+      if (ex.head.method === "HEAD" && status >= 200 && status !== 204 && status !== 304) {
+        // The length a GET would send where the body's own is known; a null body or a stream still
+        // running keeps the handler's (a HEAD answer may declare a size without making the body).
+        const known = file ? String(file.size) : response.body === null ? null : await staticLength(response);
+        length = known ?? length ?? (response.body === null ? "0" : null);
       }
       if (length !== null) head += `content-length: ${length}\r\n`;
       if (!response.bodyUsed && response.body !== null) void response.body.cancel().catch(() => {});
@@ -835,6 +839,19 @@ async function staticLength(response: Response): Promise<string | null> {
   } finally {
     void reader.cancel().catch(() => {});
   }
+}
+
+/** The methods whose case a Request normalizes (the Fetch standard's list): their handler sees them upper-cased. */
+const FETCH_NORMALIZED = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/**
+ * `method` as the handler's Request will have it, so that the framing (HEAD, a body dropped with GET)
+ * follows what the handler sees: `head` is HEAD. Other tokens stay as sent (methods are case-sensitive).
+ */
+function fetchMethod(method: string): string {
+  if (FETCH_NORMALIZED.has(method)) return method;
+  const upper = method.toUpperCase();
+  return FETCH_NORMALIZED.has(upper) ? upper : method;
 }
 
 /** What collectHeader() gathers from a response's headers (one per thread: used synchronously). */
