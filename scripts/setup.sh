@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-ldconfig -p 2>/dev/null | grep -q 'liburing\.so\.2 ' || need+=(liburing2)
+# The list read whole first: `ldconfig -p | grep -q` under pipefail fails at random when grep's early exit
+# kills ldconfig with SIGPIPE, and the package would be reinstalled.
+libs=$(ldconfig -p 2>/dev/null || true)
+[[ $libs == *"liburing.so.2 "* ]] || need+=(liburing2)
 if [ "${1:-}" = "--dev" ]; then
   [ -f /usr/include/liburing.h ] || need+=(liburing-dev)
   command -v gcc >/dev/null || need+=(gcc libc6-dev)

@@ -18,6 +18,20 @@ export function checkOptionKeys(what: string, options: unknown, known: readonly 
   }
 }
 
+/** Checks an optional AbortSignal option: a TypeError naming what it got otherwise. */
+export function checkSignal(signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+}
+
+/** Checks an optional boolean option `name`: a TypeError naming what it got otherwise. */
+export function checkBoolean(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
+  }
+}
+
 /** The longest timeout in seconds a timer can keep (setTimeout's limit, 2^31 ms). */
 export const MAX_TIMEOUT_SECONDS = 2 ** 31 / 1000;
 

@@ -4,9 +4,18 @@
  * resolves once the fd is closed, `await using`, `signal` on every entry point, typed `conn.data`.
  */
 import assert from "node:assert/strict";
-import { bindUdp, connect, type Connection, IoLoop, listen, UnsupportedError } from "../mod.ts";
-import { test } from "./harness.ts";
-import { sleep } from "./clients.ts";
+import {
+  bindUdp,
+  BufferPool,
+  ClosedError,
+  connect,
+  type Connection,
+  IoLoop,
+  listen,
+  UnsupportedError,
+} from "../mod.ts";
+import { captureConsoleErrors, test } from "./harness.ts";
+import { dial, sleep, waitFor } from "./clients.ts";
 
 test("a typo in an option key is refused, naming the nearest valid key", () => {
   const loop = new IoLoop();
@@ -32,6 +41,86 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
     );
     assert.throws(() => listen({ loop, idleTimeout: "5" } as never), /idleTimeout .* got string "5"/);
   } finally {
+    loop.close();
+  }
+});
+
+test("a value of the wrong type is refused with its type before the socket is bound; a closed or foreign pool too", async () => {
+  const other = new IoLoop();
+  try {
+    const fresh = new IoLoop();
+    try {
+      const probe = listen({ loop: fresh }); // a free port, taken for a moment
+      const port = probe.port;
+      await probe.stop();
+      // Before: an internal error after bind(), and the port stayed taken by a listener nobody could stop.
+      assert.throws(
+        () => listen({ loop: fresh, port, signal: "stop" } as never),
+        /signal must be an AbortSignal, got string "stop"/,
+      );
+      assert.equal(fresh.driver.refs, 0, "nothing keeps the process alive");
+      const again = listen({ loop: fresh, port });
+      assert.equal(again.port, port, "the port is free");
+      await again.stop();
+      assert.throws(
+        () => listen({ loop: fresh, reusePort: "yes" } as never),
+        /reusePort must be a boolean, got string "yes"/,
+      );
+      assert.throws(() => listen({ loop: fresh, noDelay: 1 } as never), /noDelay must be a boolean, got number 1/);
+      assert.throws(
+        () => listen({ loop: fresh, pool: 5 } as never),
+        /pool must be a BufferPool or pool options, got number 5/,
+      );
+      assert.throws(() => listen({ loop: fresh, maxConnections: "x" } as never), /got string "x"/);
+      assert.throws(() => listen({ loop: fresh, backlog: "x" } as never), /got string "x"/);
+      assert.throws(() => listen({ loop: {} } as never), /loop must be an IoLoop, got an object/);
+      await assert.rejects(connect({ loop: fresh, port, signal: {} } as never), /signal must be an AbortSignal/);
+      assert.throws(
+        () => bindUdp({ loop: fresh, signal: 1, handlers: { message() {} } } as never),
+        /signal must be an AbortSignal, got number 1/,
+      );
+      // Use after close is a ClosedError, at listen() and not at the first connection.
+      const closed = new BufferPool(fresh.reactor, { bufferSize: 4096, count: 4 });
+      closed.close();
+      assert.throws(() => listen({ loop: fresh, pool: closed }), ClosedError);
+      await assert.rejects(connect({ loop: fresh, port, pool: closed }), ClosedError);
+      assert.throws(() => bindUdp({ loop: fresh, pool: closed, handlers: { message() {} } }), ClosedError);
+      // A pool's buffer group exists only on its own ring.
+      const foreign = new BufferPool(other.reactor, { bufferSize: 4096, count: 4 });
+      assert.throws(() => listen({ loop: fresh, pool: foreign }), /another loop's ring/);
+      assert.equal(fresh.driver.refs, 0);
+    } finally {
+      fresh.close();
+    }
+  } finally {
+    other.close();
+  }
+});
+
+test("a pool closed under a running server: each new connection is closed and logged, the process goes on", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  const loop = new IoLoop();
+  try {
+    const pool = new BufferPool(loop.reactor, { bufferSize: 4096, count: 8 });
+    const server = listen({ loop, pool, handlers: { data: (conn, lease) => void conn.write(lease) } });
+    pool.close();
+    // Before: the ClosedError escaped the accept completion and ended the process (Deno).
+    const client = await dial(server.port);
+    const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+    client.on("error", () => {});
+    await closed;
+    assert.ok(await waitFor(() => errors.length > 0, 3000), "logged");
+    assert.match(String(errors[0][0]), /accept failed 1 time .*BufferPool is closed.*still listening/);
+    assert.equal(server.stats().acceptErrors, 1);
+    assert.equal(server.stats().accepted, 0);
+    // Still listening: the next client is taken and closed the same way.
+    const second = await dial(server.port);
+    second.on("error", () => {});
+    await new Promise<void>((resolve) => second.once("close", () => resolve()));
+    assert.ok(await waitFor(() => server.stats().acceptErrors === 2, 3000));
+    await server.stop();
+  } finally {
+    restore();
     loop.close();
   }
 });

@@ -467,6 +467,37 @@ test(
   { timeoutMs: 60_000 },
 );
 
+test("idle timeout: each connection closes within one check (0.2 s) of its deadline, whatever its phase against the timer", async () => {
+  const loop = new IoLoop();
+  const opened = new Map<Connection, number>();
+  const late: number[] = [];
+  const server = listen({
+    loop,
+    port: 0,
+    idleTimeout: 0.5,
+    handlers: {
+      open: (conn) => void opened.set(conn, performance.now()),
+      data: (_conn, lease) => lease.release(),
+      close: (conn) => void late.push(performance.now() - opened.get(conn)! - 500),
+    },
+  });
+  // Opened 10 ms apart over 300 ms: deadlines in every phase of the 250 ms check. Before, a deadline
+  // was rounded up to a tick and then waited for the next check: up to 0.5 s late.
+  const clients: net.Socket[] = [];
+  for (let i = 0; i < 30; i++) {
+    clients.push(await dial(server.port));
+    await sleep(10);
+  }
+  assert.ok(await waitFor(() => late.length === 30, 5000), `${late.length} of 30 closed`);
+  const worst = Math.max(...late);
+  assert.ok(Math.min(...late) >= -5, `none closed early (${Math.round(Math.min(...late))} ms)`);
+  // The wheel checks every 200 ms (about 200 ms here); 300 leaves a loaded machine's timers 100 ms.
+  assert.ok(worst <= 300, `the latest closed ${Math.round(worst)} ms after its deadline`);
+  for (const c of clients) c.destroy();
+  await server.stop();
+  loop.close();
+});
+
 test("idle timeout: the timeout handler runs instead of the default close; the setter restarts the count", async () => {
   const loop = new IoLoop();
   let timeouts = 0;

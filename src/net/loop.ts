@@ -2,7 +2,8 @@
  * `IoLoop`: what sockets on one thread share: a Reactor on a ring set up for the parked driver, the
  * Driver that feeds completions to JS, a send arena, and a default buffer pool for client sockets.
  */
-import { checkOptionKeys } from "../options.ts";
+import { checkOptionKeys, describe } from "../options.ts";
+import { ClosedError } from "../errors.ts";
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
@@ -154,11 +155,23 @@ export function resolvePool(
   option: BufferPool | BufferPoolOptions | undefined,
   defaults: BufferPoolOptions,
 ): { pool: BufferPool; owned: boolean } {
-  if (option instanceof BufferPool) return { pool: option, owned: false };
+  if (option instanceof BufferPool) return { pool: checkGivenPool(loop, option), owned: false };
+  if (option !== undefined && (typeof option !== "object" || option === null)) {
+    throw new TypeError(`pool must be a BufferPool or pool options, got ${describe(option)}`);
+  }
   const merged: Record<string, unknown> = { ...defaults };
   // An option present but undefined means "the default", as it does for every other option.
   for (const [key, value] of Object.entries(option ?? {})) if (value !== undefined) merged[key] = value;
   return { pool: new BufferPool(loop.reactor, merged as BufferPoolOptions), owned: true };
+}
+
+/** A pool given to a socket: open, and on the loop's ring (its buffer group exists only there). */
+function checkGivenPool(loop: IoLoop, pool: BufferPool): BufferPool {
+  if (pool.closed) throw new ClosedError("BufferPool");
+  if (pool.reactor !== loop.reactor) {
+    throw new TypeError("pool belongs to another loop's ring: make it with that loop's reactor (loop.reactor)");
+  }
+  return pool;
 }
 
 /**
@@ -174,7 +187,7 @@ export function resolveStreamPool(
   option: BufferPool | BufferPoolOptions | undefined,
   defaults: StreamPoolDefaults,
 ): { pool: BufferPool; owned: boolean } {
-  if (option instanceof BufferPool) return { pool: option, owned: false };
+  if (option instanceof BufferPool) return { pool: checkGivenPool(loop, option), owned: false };
   return resolvePool(loop, option, streamPoolDefaults(option, defaults));
 }
 

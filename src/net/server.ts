@@ -4,11 +4,11 @@
  */
 import * as abi from "../abi.ts";
 import type { BufferPool, BufferPoolOptions, PoolStats } from "../buffers/pool.ts";
-import { Errno, UringError } from "../errors.ts";
+import { asError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
-import { checkOptionKeys, describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, checkSignal, describe } from "../options.ts";
 import {
   checkConnectionOptions,
   Connection,
@@ -19,7 +19,7 @@ import {
   type ConnectionOwner,
 } from "./connection.ts";
 import { kEndGracefully, kStart } from "../internal.ts";
-import { CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
+import { CLIENT_POOL, getDefaultLoop, IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
@@ -129,6 +129,13 @@ const LISTEN_KEYS = [
   "handlers",
 ];
 const CONNECT_KEYS = [...CONNECTION_OPTION_KEYS, "hostname", "port", "noDelay", "pool", "loop", "signal", "handlers"];
+
+/** Checks an optional `loop` option. */
+function checkLoop(loop: unknown): void {
+  if (loop !== undefined && !(loop instanceof IoLoop)) {
+    throw new TypeError(`loop must be an IoLoop, got ${describe(loop)}`);
+  }
+}
 
 /** Checks a handlers object: known names only, each a function. */
 function checkHandlers(what: string, handlers: unknown, names: readonly string[]): void {
@@ -246,8 +253,13 @@ export class Server<Data = unknown> {
     checkHandlers("listen() handlers", h, HANDLER_NAMES);
     const maxConnections = options.maxConnections ?? Infinity;
     if (options.maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
-      throw new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`);
+      throw new RangeError(`maxConnections must be a positive integer, got ${describe(maxConnections)}`);
     }
+    // Checked before the socket is bound: a throw after it would leave the port taken.
+    checkSignal(options.signal);
+    checkBoolean("reusePort", options.reusePort);
+    checkBoolean("noDelay", options.noDelay);
+    checkLoop(options.loop);
     this.#maxConnections = maxConnections;
     this.hostname = options.hostname ?? "127.0.0.1";
     checkEndpoint(this.hostname, options.port ?? 0);
@@ -321,8 +333,15 @@ export class Server<Data = unknown> {
         closeFd(res);
         this.#rejected++;
       } else {
-        this.#accepted++;
-        this.#open(res);
+        try {
+          this.#open(res);
+          this.#accepted++;
+        } catch (e) {
+          // A connection that cannot be set up (its pool was closed under the server) is closed by
+          // #open; the server keeps listening, as after any accept failure.
+          this.#acceptErrors++;
+          this.#acceptFailed(asError(e));
+        }
       }
     } else if (res !== -Errno.ECANCELED || !this.#stopped) {
       this.#acceptErrors++;
@@ -342,8 +361,8 @@ export class Server<Data = unknown> {
     }
   }
 
-  #acceptFailed(error: UringError): void {
-    if (this.#handlers.acceptError) {
+  #acceptFailed(error: Error): void {
+    if (this.#handlers.acceptError && error instanceof UringError) {
       try {
         this.#handlers.acceptError(error);
       } catch (e) {
@@ -353,7 +372,7 @@ export class Server<Data = unknown> {
     }
     // The retry runs every ACCEPT_RETRY_MS while fds are short: a line per failure would flood stderr.
     this.#unlogged++;
-    this.#unloggedCodes.add(error.code);
+    this.#unloggedCodes.add(error instanceof UringError ? error.code : error.message);
     if (this.#logTimer !== undefined) return;
     const wait = this.#loggedAt + ACCEPT_LOG_MS - performance.now();
     if (wait <= 0) {
@@ -632,6 +651,9 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
   if (options.port === 0) throw new RangeError("port must be in [1, 65535] to connect");
   checkHandlers("connect() handlers", options.handlers, CONNECTION_HANDLER_NAMES);
   const settings = checkConnectionOptions(options);
+  checkSignal(options.signal);
+  checkBoolean("noDelay", options.noDelay);
+  checkLoop(options.loop);
   const signal = options.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   const loop = options.loop ?? getDefaultLoop();
