@@ -296,7 +296,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   onHead(head: RequestHead): void {
     if (this.#last) return;
-    head.method = fetchMethod(head.method);
+    head.method = fetchMethod(head.method); // from here on, the method the handler's Request has
     this.#ctx.counters.requests++;
     if (!head.keepAlive) this.#last = true;
     const ex = new Exchange(head, new ServeInfo(this.#conn as Connection<unknown>, this.#ctx.server));

@@ -5,9 +5,9 @@
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { kEndGracefully } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
-import { IoLoop } from "../net/loop.ts";
+import { checkLoop, type IoLoop } from "../net/loop.ts";
 import { listen, type Server, type ServerStats } from "../net/server.ts";
-import { checkOptionKeys, checkSeconds, describe } from "../options.ts";
+import { checkOptionKeys, checkSeconds, checkSignal, describe } from "../options.ts";
 import { HttpConnection, type HttpContext, type HttpCounters, type ServeHandler } from "./http_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "./parser.ts";
 import type { NetAddr } from "./serve_info.ts";
@@ -232,13 +232,9 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   if (given.length > 1) throw new TypeError(`serve() got ${given.length} handlers; give one: ${usage}`);
   const fetch = given[0];
   if (typeof fetch !== "function") throw new TypeError(`serve() needs a handler function: ${usage}`);
-  if (options.loop !== undefined && !(options.loop instanceof IoLoop)) {
-    throw new TypeError(`loop must be an IoLoop, got ${describe(options.loop)}`);
-  }
+  checkLoop(options.loop);
+  checkSignal(options.signal);
   const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
-  }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError(`onError must be a function, got ${describe(options.onError)}`);
   }

@@ -69,7 +69,8 @@ export interface ConnectionOptions {
   zeroCopyMin?: number;
   /**
    * Seconds without receive or send progress before the `timeout` handler runs (default action:
-   * close). 0 (default) = no timeout. Checked by one coarse timer per loop every 0.2 s, so at most 0.25 s late unless the event loop is held up.
+   * close). 0 (default) = no timeout. Checked by one coarse timer per loop every 0.2 s: at most 0.25 s
+   * late unless the event loop is held up.
    */
   idleTimeout?: number;
   /**

@@ -165,6 +165,13 @@ export function resolvePool(
   return { pool: new BufferPool(loop.reactor, merged as BufferPoolOptions), owned: true };
 }
 
+/** Checks an optional `loop` option: a TypeError naming what it got unless it is an IoLoop. */
+export function checkLoop(loop: unknown): void {
+  if (loop !== undefined && !(loop instanceof IoLoop)) {
+    throw new TypeError(`loop must be an IoLoop, got ${describe(loop)}`);
+  }
+}
+
 /** A pool given to a socket: open, and on the loop's ring (its buffer group exists only there). */
 function checkGivenPool(loop: IoLoop, pool: BufferPool): BufferPool {
   if (pool.closed) throw new ClosedError("BufferPool");

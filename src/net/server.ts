@@ -19,7 +19,7 @@ import {
   type ConnectionOwner,
 } from "./connection.ts";
 import { kEndGracefully, kStart } from "../internal.ts";
-import { CLIENT_POOL, getDefaultLoop, IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
+import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
@@ -129,13 +129,6 @@ const LISTEN_KEYS = [
   "handlers",
 ];
 const CONNECT_KEYS = [...CONNECTION_OPTION_KEYS, "hostname", "port", "noDelay", "pool", "loop", "signal", "handlers"];
-
-/** Checks an optional `loop` option. */
-function checkLoop(loop: unknown): void {
-  if (loop !== undefined && !(loop instanceof IoLoop)) {
-    throw new TypeError(`loop must be an IoLoop, got ${describe(loop)}`);
-  }
-}
 
 /** Checks a handlers object: known names only, each a function. */
 function checkHandlers(what: string, handlers: unknown, names: readonly string[]): void {

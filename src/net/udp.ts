@@ -8,11 +8,11 @@ import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
 import { kArena, kIovBlocks } from "../internal.ts";
-import { getDefaultLoop, IoLoop, resolvePool } from "./loop.ts";
+import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
-import { checkOptionKeys, checkSignal, describe } from "../options.ts";
+import { checkOptionKeys, checkSignal } from "../options.ts";
 
 /** What a UDP socket calls. */
 export interface UdpHandlers {
@@ -181,9 +181,7 @@ export class UdpSocket {
       throw new TypeError("bindUdp() needs handlers with a message(socket, datagram) function");
     }
     checkSignal(options.signal);
-    if (options.loop !== undefined && !(options.loop instanceof IoLoop)) {
-      throw new TypeError(`loop must be an IoLoop, got ${describe(options.loop)}`);
-    }
+    checkLoop(options.loop);
     const maxDatagramSize = options.maxDatagramSize;
     if (maxDatagramSize !== undefined) checkMaxDatagramSize(maxDatagramSize);
     const poolOption = options.pool;
