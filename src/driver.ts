@@ -1,11 +1,12 @@
 /**
  * `Driver`: brings a Reactor's completions into JavaScript without freezing the event loop and
  * without burning a core while idle. While busy it polls: one turn (flush, submit, reap, dispatch) per
- * macrotask, so timers and other I/O interleave. When a few turns in a row find nothing, it parks: a
- * native wait for one completion runs off the JS thread (Deno: a nonblocking FFI call; Bun: a waiter
- * Worker) and wakes the loop.
+ * macrotask, so timers and other I/O interleave. When a few turns in a row find nothing, it parks: on
+ * Bun the runtime's own loop watches an eventfd the ring signals; on Deno a native wait for one
+ * completion runs off the JS thread (a nonblocking FFI call; on Bun too, in a waiter Worker, if no
+ * eventfd can be set up) and wakes the loop.
  *
- * The parked waiter only waits (IORING_ENTER_GETEVENTS, no submit). Because it runs on another
+ * The parked waiter only waits (IORING_ENTER_GETEVENTS, no submit). Because it may run on another
  * thread, the ring must not use SINGLE_ISSUER or DEFER_TASKRUN. COOP_TASKRUN is fine: its task work
  * notification (TWA_SIGNAL_NO_IPI) skips the IPI to a running thread but still wakes the JS thread
  * from its event-loop sleep, and the thread then runs the task work that posts the CQE the waiter is
@@ -26,7 +27,10 @@ export interface DriverStats {
   turns: number;
   /** Times it went idle and parked (waited for a completion off the JS thread, or in the kernel). */
   parks: number;
-  /** How it waits when idle: "thread" (native wait off the JS thread) or "blocking" (dedicated mode). */
+  /**
+   * How it waits when idle: "thread" (without blocking the JS thread: Bun's loop on the ring's eventfd,
+   * or a native wait off the JS thread) or "blocking" (dedicated mode: the JS thread waits in the kernel).
+   */
   parkMode: "thread" | "blocking";
 }
 
@@ -52,8 +56,9 @@ const setImmediateFn = (globalThis as unknown as { setImmediate: (fn: () => void
 /**
  * Runs a {@link Reactor} from the event loop. While busy it runs one turn (flush, submit, reap at
  * most 256 completions, dispatch) per macrotask (`setImmediate`), so timers, promises and other I/O
- * run between turns. After 0.1 ms without a completion it parks: a native wait for one completion
- * runs off the JS thread (Deno: a nonblocking FFI call; Bun: a waiter Worker) and wakes the loop.
+ * run between turns. After 0.1 ms without a completion it parks without blocking the JS thread: on
+ * Bun its own event loop watches the ring's eventfd; on Deno a native wait for one completion runs
+ * off the JS thread (a nonblocking FFI call; a waiter Worker on Bun where no eventfd can be set up).
  * In dedicated mode (`blockMs > 0`) the JS thread itself waits in the kernel for up to `blockMs`
  * per idle turn instead. References (ref/unref: servers, connections) keep the process alive; at
  * zero it stops waiting so the process can exit.

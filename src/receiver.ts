@@ -13,6 +13,7 @@ import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
+import { checkBoolean, checkOptionKeys, describe } from "./options.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
 /** What a StreamReceiver calls: each receive's bytes, then the end. */
@@ -39,6 +40,8 @@ export interface StreamReceiverOptions {
   /** The pool's holder id (BufferPool.addHolder) that the leases count against; 0 (default) = none. */
   holder?: number;
 }
+
+const RECEIVER_OPTION_KEYS = ["op", "multishot", "bundle", "offset", "holder"];
 
 const enum State {
   Idle,
@@ -214,7 +217,10 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * @throws {ClosedError} if the pool is closed.
    */
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
-    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${describe(fd)}`);
+    checkOptionKeys("StreamReceiver", options, RECEIVER_OPTION_KEYS);
+    checkBoolean("multishot", options.multishot);
+    checkBoolean("bundle", options.bundle);
     const op = options.op ?? "recv";
     if (op !== "recv" && op !== "read") throw new TypeError(`op must be "recv" or "read", got ${JSON.stringify(op)}`);
     const features = probeFeatures();
@@ -227,7 +233,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     }
     const offset = options.offset ?? -1;
     if (!Number.isInteger(offset) || offset < -1) {
-      throw new RangeError(`offset must be -1 or a byte offset, got ${offset}`);
+      throw new RangeError(`offset must be -1 or a byte offset, got ${describe(offset)}`);
     }
     super(pool);
     this.fd = fd;

@@ -15,6 +15,8 @@ import { check, ClosedError, Errno, SubmissionQueueFullError, UringError } from 
 import { NativeMemory } from "./memory.ts";
 import * as sqe from "./sqe.ts";
 import { SqeArray, writeU64 } from "./sqe.ts";
+import { prepNop } from "./prep.ts";
+import { checkOptionKeys, describe } from "./options.ts";
 
 /** Options of `new Ring(options)` (and of a Reactor that makes its ring); every one is optional. */
 export interface RingOptions {
@@ -108,6 +110,8 @@ export class Ring {
   #sqHeadSeen = 0;
   #cqHead = 0;
   #closed = false;
+  #offThreadWaits = 0; // waitOffThread() calls in flight: the ring's fd must stay open until they return
+  #exitPending = false; // close() ran while waits were in flight: the last one to return tears the ring down
   readonly #deferTaskrun: boolean;
 
   /**
@@ -121,19 +125,22 @@ export class Ring {
    * @throws {Error} if the loaded liburing's `struct io_uring` layout is not the one this module reads.
    */
   constructor(options: RingOptions = {}) {
+    checkOptionKeys("Ring", options, ["entries", "cqEntries", "flags"]);
     const entries = options.entries ?? 256;
     if (!isPow2(entries) || entries > MAX_ENTRIES) {
-      throw new RangeError(`entries must be a power of two in [1, ${MAX_ENTRIES}], got ${entries}`);
+      throw new RangeError(`entries must be a power of two in [1, ${MAX_ENTRIES}], got ${describe(entries)}`);
     }
     const cqEntries = options.cqEntries ?? Math.min(entries * 4, MAX_CQ_ENTRIES);
     if (!isPow2(cqEntries) || cqEntries < entries || cqEntries > MAX_CQ_ENTRIES) {
       throw new RangeError(
-        `cqEntries must be a power of two in [entries=${entries}, ${MAX_CQ_ENTRIES}], got ${cqEntries}`,
+        `cqEntries must be a power of two in [entries=${entries}, ${MAX_CQ_ENTRIES}], got ${describe(cqEntries)}`,
       );
     }
     const explicitFlags = options.flags !== undefined;
     let flags = options.flags ?? abi.IORING_SETUP_COOP_TASKRUN | abi.IORING_SETUP_TASKRUN_FLAG;
-    if (!Number.isInteger(flags) || flags < 0) throw new TypeError(`flags must be IORING_SETUP_* bits, got ${flags}`);
+    if (!Number.isInteger(flags) || flags < 0) {
+      throw new TypeError(`flags must be IORING_SETUP_* bits, got ${describe(flags)}`);
+    }
     flags |= abi.IORING_SETUP_CQSIZE;
 
     const mem = new NativeMemory(4096);
@@ -386,7 +393,13 @@ export class Ring {
    */
   async waitOffThread(): Promise<void> {
     if (this.#closed) throw new ClosedError("Ring");
-    const ret = await native.waitOffThread(this.fd, 1, abi.IORING_ENTER_GETEVENTS);
+    this.#offThreadWaits++;
+    let ret: number;
+    try {
+      ret = await native.waitOffThread(this.fd, 1, abi.IORING_ENTER_GETEVENTS);
+    } finally {
+      if (--this.#offThreadWaits === 0 && this.#exitPending) this.#exit();
+    }
     if (ret < 0 && ret !== -Errno.EINTR && ret !== -Errno.ETIME) throw new UringError("io_uring_enter", -ret);
   }
 
@@ -423,8 +436,26 @@ export class Ring {
   /** Mirrors io_uring_queue_exit; idempotent. Every later call throws ClosedError. */
   close(): void {
     if (this.#closed) return;
+    if (this.#offThreadWaits > 0) {
+      // A waiter enters the kernel by fd number, maybe only now: closed, that number could be another
+      // ring's by then, and the waiter would wait there for ever. A NOP ends its wait, and the ring is
+      // torn down once every waiter has returned.
+      try {
+        const slot = this.getSqe();
+        prepNop(this.sqes, slot);
+        this.sqes.setUserData(slot, 0);
+        this.submit();
+      } catch {
+        // A ring the kernel refuses to submit to has nothing the waiter could wait for either.
+      }
+      this.#exitPending = true;
+    }
     this.#closed = true;
     this.releaseSignal();
+    if (!this.#exitPending) this.#exit();
+  }
+
+  #exit(): void {
     native.uring.io_uring_queue_exit(this.#ring);
     if (this.#eventfd >= 0) native.libc.close(this.#eventfd);
     this.#mem.free();

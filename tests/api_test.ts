@@ -14,6 +14,7 @@ import {
   listen,
   UnsupportedError,
 } from "../mod.ts";
+import { Ring, StreamReceiver } from "../ring.ts";
 import { captureConsoleErrors, test } from "./harness.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
 
@@ -40,6 +41,22 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
       /IoLoop: unknown option "entires" \(did you mean "entries"\?\)/,
     );
     assert.throws(() => listen({ loop, idleTimeout: "5" } as never), /idleTimeout .* got string "5"/);
+    // The lower tiers too (before: a Ring took any key, and these values were shown without their type or taken).
+    assert.throws(
+      () => new Ring({ entires: 8 } as never),
+      /Ring: unknown option "entires" \(did you mean "entries"\?\)/,
+    );
+    assert.throws(
+      () => new StreamReceiver(loop.clientPool(), 0, { data() {}, end() {} }, { bundel: true } as never),
+      /StreamReceiver: unknown option "bundel" \(did you mean "bundle"\?\)/,
+    );
+    assert.throws(() => new BufferPool(loop.reactor, { bufferSize: "4096" } as never), /got string "4096"/);
+    assert.throws(() => new BufferPool(loop.reactor, { incremental: "yes" } as never), /incremental must be a boolean/);
+    assert.throws(
+      () => new BufferPool(loop.reactor, { detachOnRelease: "no" } as never),
+      /detachOnRelease must be a boolean, got string "no"/,
+    );
+    assert.throws(() => new BufferPool(loop.reactor, { count: 40_000 }), /count must be <= 32768 .*backend "legacy"/);
   } finally {
     loop.close();
   }

@@ -412,10 +412,12 @@ test("wait queue: once no receive waits, the cancelled ones are not kept reachab
   assert.deepEqual(refs.map((r) => r.deref()), [undefined, undefined, undefined]);
 });
 
-test("growth: a pool may add buffers on ENOBUFS up to maxCount", () => {
+test("growth: a pool may add buffers on ENOBUFS up to maxCount, in steps of count", () => {
   const stats = streamThroughPool({ bufferSize: 256, count: 4, maxCount: 16 }, {}, 100_000, 10, 15);
   assert.ok(stats.growthEvents > 0);
   assert.ok(stats.buffersTotal > 4 && stats.buffersTotal <= 16);
+  // Before: a step was as many buffers as the first mapping's page-rounded length held (4 -> 16 at once).
+  assert.equal(stats.buffersTotal, 4 + 4 * stats.growthEvents, `${stats.growthEvents} growths to ${stats.buffersTotal}`);
 });
 
 /** Receives one message into a lease and returns it with its pool (caller closes). */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { ClosedError, Errno, errnoName, probeFeatures } from "../mod.ts";
 import {
   abi,
+  BufferRing,
   NativeMemory,
   prepAccept,
   prepCancel64,
@@ -52,6 +53,45 @@ test("the ring fd is registered (5.18+): submits and waits go through the regist
   ring.submit();
   await ring.waitOffThread(); // another thread, the plain fd
   assert.equal(collect(ring, 1).length, 1);
+});
+
+test("close() during an off-thread wait: the wait ends, and the ring's fd is not reused under the waiter", async () => {
+  // Before: close() closed the fd at once. A waiter that entered the kernel only after that, by fd
+  // number, found a newer ring there and waited on it for ever (a process that never exits).
+  for (let i = 0; i < 20; i++) {
+    const ring = new Ring({ entries: 8 });
+    const fd = ring.fd;
+    let settled = false;
+    const wait = ring.waitOffThread().then(() => (settled = true), () => (settled = true));
+    ring.close();
+    const next = new Ring({ entries: 8 });
+    assert.notEqual(next.fd, fd, "the closing ring keeps its fd until its waiter has returned");
+    const ended = await Promise.race([wait.then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+    next.close();
+    assert.ok(ended && settled, `round ${i}: the wait ended`);
+  }
+  // With the waiter gone, the fd is free again.
+  const a = new Ring({ entries: 8 });
+  const fd = a.fd;
+  a.close();
+  using b = new Ring({ entries: 8 });
+  assert.equal(b.fd, fd);
+});
+
+test("a BufferRing used after close() throws ClosedError instead of writing into unmapped memory", () => {
+  using ring = new Ring({ entries: 8 });
+  const memory = new NativeMemory(4 * 4096);
+  try {
+    const group = new BufferRing(ring, { groupId: 3, entries: 4 });
+    group.add(memory.address, 4096, 0);
+    group.publish(1);
+    group.close();
+    // Before: add() wrote through views of the unmapped ring and the process died (SIGSEGV).
+    assert.throws(() => group.add(memory.address, 4096, 1), ClosedError);
+    assert.throws(() => group.publish(1), ClosedError);
+  } finally {
+    memory.free();
+  }
 });
 
 test("NOP round trips echo 53-bit user_data in order", () => {

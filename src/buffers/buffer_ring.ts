@@ -9,6 +9,7 @@ import { ClosedError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import type { Ring } from "../ring.ts";
 import { writeU64 } from "../sqe.ts";
+import { describe } from "../options.ts";
 
 /** Options of `new BufferRing(ring, options)`. */
 export interface BufferRingOptions {
@@ -58,8 +59,8 @@ export class BufferRing {
   readonly incremental: boolean;
   readonly #ring: Ring;
   readonly #mem: NativeMemory;
-  readonly #u32: Uint32Array;
-  readonly #u16: Uint16Array;
+  #u32: Uint32Array;
+  #u16: Uint16Array;
   readonly #mask: number;
   #tail = 0; // next slot to write (u16 arithmetic, like the kernel's)
   #closed = false;
@@ -77,15 +78,17 @@ export class BufferRing {
     const maxGroup = kernelMemory ? 2047 : 65535;
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > maxGroup) {
       throw new RangeError(
-        `groupId must be an integer in [0, ${maxGroup}]${
-          kernelMemory ? " for kernel-allocated rings" : ""
-        }, got ${groupId}`,
+        `groupId must be an integer in [0, ${maxGroup}]${kernelMemory ? " for kernel-allocated rings" : ""}, got ${
+          describe(groupId)
+        }`,
       );
     }
     if (
       !Number.isInteger(entries) || entries < 1 || entries > abi.BUF_RING_MAX_ENTRIES || (entries & (entries - 1)) !== 0
     ) {
-      throw new RangeError(`entries must be a power of two in [1, ${abi.BUF_RING_MAX_ENTRIES}], got ${entries}`);
+      throw new RangeError(
+        `entries must be a power of two in [1, ${abi.BUF_RING_MAX_ENTRIES}], got ${describe(entries)}`,
+      );
     }
     this.#ring = ring;
     this.groupId = groupId;
@@ -119,6 +122,7 @@ export class BufferRing {
    * tail. Nothing is visible to the kernel until publish(). Never touches the tail field of slot 0.
    */
   add(addr: number, len: number, bid: number, offset = 0): void {
+    if (this.#closed) throw new ClosedError("BufferRing");
     const w = ((this.#tail + offset) & this.#mask) << 2;
     writeU64(this.#u32, w + BUF_ADDR_WORD, addr);
     this.#u32[w + BUF_LEN_WORD] = len;
@@ -153,6 +157,9 @@ export class BufferRing {
     if (this.#closed) return;
     this.#closed = true;
     if (!this.#ring.closed) this.#ring.unregisterBufRing(this.groupId);
+    // Views of unmapped memory would fault the process: later reads see an empty ring instead.
+    this.#u32 = new Uint32Array(0);
+    this.#u16 = new Uint16Array(0);
     this.#mem.free();
   }
 }

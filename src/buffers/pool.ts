@@ -14,7 +14,7 @@
  * HolderTable's (holders.ts); the waiting receives and the reservations of armed ones are kept in
  * wait_queue.ts; the stall warning is the StallWatchdog's (stall_watchdog.ts).
  */
-import { checkOptionKeys } from "../options.ts";
+import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { ClosedError, UnsupportedError } from "../errors.ts";
@@ -216,13 +216,13 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   const count = options.count ?? 1024;
   const maxCount = options.maxCount ?? count;
   if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_BUFFER_SIZE) {
-    throw new RangeError(`bufferSize must be an integer in [1, ${MAX_BUFFER_SIZE}], got ${bufferSize}`);
+    throw new RangeError(`bufferSize must be an integer in [1, ${MAX_BUFFER_SIZE}], got ${describe(bufferSize)}`);
   }
   if (!Number.isInteger(count) || count < 1 || count > 65536) {
-    throw new RangeError(`count must be an integer in [1, 65536] (buffer ids are 16-bit), got ${count}`);
+    throw new RangeError(`count must be an integer in [1, 65536] (buffer ids are 16-bit), got ${describe(count)}`);
   }
   if (!Number.isInteger(maxCount) || maxCount < count || maxCount > 65536) {
-    throw new RangeError(`maxCount must be an integer in [count=${count}, 65536], got ${maxCount}`);
+    throw new RangeError(`maxCount must be an integer in [count=${count}, 65536], got ${describe(maxCount)}`);
   }
   const features = probeFeatures();
   const wanted = options.backend ?? "auto";
@@ -240,8 +240,14 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
     throw new UnsupportedError("IORING_OP_PROVIDE_BUFFERS", "5.7");
   }
   if (backend !== "legacy" && maxCount > abi.BUF_RING_MAX_ENTRIES) {
-    throw new RangeError(`maxCount must be <= ${abi.BUF_RING_MAX_ENTRIES} for a ring backend, got ${maxCount}`);
+    const what = options.maxCount === undefined ? "count" : "maxCount";
+    throw new RangeError(
+      `${what} must be <= ${abi.BUF_RING_MAX_ENTRIES} for a ring backend (the kernel's ring size), got ${maxCount}; ` +
+        `backend "legacy" takes up to 65536`,
+    );
   }
+  checkBoolean("incremental", options.incremental);
+  checkBoolean("detachOnRelease", options.detachOnRelease);
   const incremental = (options.incremental ?? false) && backend !== "legacy" && features.incremental;
   if (options.incremental && backend === "legacy") {
     throw new TypeError(`incremental consumption needs a ring backend, not "legacy"`);
@@ -252,18 +258,20 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   }
   const ringWindow = options.ringWindow ?? Math.max(2, Math.ceil(RING_WINDOW_BYTES / bufferSize));
   if (!Number.isInteger(ringWindow) || ringWindow < 1) {
-    throw new RangeError(`ringWindow must be a positive integer, got ${ringWindow}`);
+    throw new RangeError(`ringWindow must be a positive integer, got ${describe(ringWindow)}`);
   }
   const watchdogMs = options.watchdogMs ?? 5000;
   if (typeof watchdogMs !== "number" || !(watchdogMs >= 0 && watchdogMs <= 2 ** 31 - 1)) {
-    throw new RangeError(`watchdogMs must be a number of ms in [0, ${2 ** 31 - 1}] (0: off), got ${watchdogMs}`);
+    throw new RangeError(
+      `watchdogMs must be a number of ms in [0, ${2 ** 31 - 1}] (0: off), got ${describe(watchdogMs)}`,
+    );
   }
   const fairShare = options.fairShare ?? "auto";
   if (fairShare !== "auto" && fairShare !== false && typeof fairShare !== "number") {
-    throw new TypeError(`fairShare must be "auto", a number or false, got ${JSON.stringify(fairShare)}`);
+    throw new TypeError(`fairShare must be "auto", a number or false, got ${describe(fairShare)}`);
   }
   if (typeof fairShare === "number" && !(Number.isInteger(fairShare) && fairShare >= 0)) {
-    throw new RangeError(`fairShare must be an integer >= 0 (0: off), got ${fairShare}`);
+    throw new RangeError(`fairShare must be an integer >= 0 (0: off), got ${describe(fairShare)}`);
   }
   return {
     bufferSize,
@@ -325,6 +333,7 @@ export class BufferPool {
   readonly detachOnRelease: boolean;
 
   readonly #chunks: NativeMemory[] = [];
+  readonly #growStep: number; // buffers added per growth: the count the pool started with
   readonly #addr: number[] = []; // address of each buffer id (the refill reads it too)
   readonly #views: ArrayBuffer[] = []; // one per buffer id, made once (renewed after a detach)
   readonly #state: Uint8Array;
@@ -401,6 +410,7 @@ export class BufferPool {
     this.#holders = new HolderTable(settings.fairShare);
     this.#reserved = new ReceiveReservations(reactor);
 
+    this.#growStep = count;
     this.#ringRefill = backend === "legacy" ? undefined : new RingRefill(reactor.ring, this.#addr, bufferSize, {
       groupId,
       maxCount,
@@ -792,7 +802,7 @@ export class BufferPool {
       (refill.available() === 0 || ++this.#stallsSinceGrowth >= this.#count)
     ) {
       this.#stallsSinceGrowth = 0;
-      const n = Math.min(this.#chunks[0].length / this.bufferSize | 0, this.maxCount - this.#count);
+      const n = Math.min(this.#growStep, this.maxCount - this.#count);
       refill.grow(n);
       this.#grow(n);
       this.#stats.growthEvents++;
