@@ -417,7 +417,11 @@ test("growth: a pool may add buffers on ENOBUFS up to maxCount, in steps of coun
   assert.ok(stats.growthEvents > 0);
   assert.ok(stats.buffersTotal > 4 && stats.buffersTotal <= 16);
   // Before: a step was as many buffers as the first mapping's page-rounded length held (4 -> 16 at once).
-  assert.equal(stats.buffersTotal, 4 + 4 * stats.growthEvents, `${stats.growthEvents} growths to ${stats.buffersTotal}`);
+  assert.equal(
+    stats.buffersTotal,
+    4 + 4 * stats.growthEvents,
+    `${stats.growthEvents} growths to ${stats.buffersTotal}`,
+  );
 });
 
 /** Receives one message into a lease and returns it with its pool (caller closes). */
