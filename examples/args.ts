@@ -49,7 +49,8 @@ export function integerArg(
   fail: (message: string) => never,
 ): number {
   const n = Number(text);
-  if (text === undefined || text.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+  // Decimal digits only: Number() would also take "0x2328", "1e3" or "".
+  if (text === undefined || !/^\s*-?\d+\s*$/.test(text) || !Number.isInteger(n) || n < min || n > max) {
     fail(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text ?? "")}`);
   }
   return n;
@@ -62,6 +63,18 @@ export function hostArg(text: string | undefined, fail: (message: string) => nev
     fail(`--${name} must be an IPv4 or IPv6 address or localhost, got ${JSON.stringify(text ?? "")}`);
   }
   return host;
+}
+
+/** The longest timeout a timer can keep, in seconds (setTimeout's limit, 2^31 ms). */
+const MAX_SECONDS = 2 ** 31 / 1000;
+
+/** `--name` as a number of seconds in [0, 2147483.648] (0 is allowed: "none"), else `fail`. */
+export function secondsArg(name: string, text: string | undefined, fail: (message: string) => never): number {
+  const n = Number(text);
+  if (text === undefined || text.trim() === "" || !(n >= 0 && n <= MAX_SECONDS)) {
+    fail(`--${name} must be a number of seconds in [0, ${MAX_SECONDS}], got ${JSON.stringify(text ?? "")}`);
+  }
+  return n;
 }
 
 /** "HOST:PORT" or "[IPv6]:PORT" with a port in [1, 65535], or undefined. */

@@ -7,25 +7,22 @@
  *
  * Options: --port N (9000; 0 picks one), --host H (127.0.0.1), --workers N (1: one thread per core
  * with SO_REUSEPORT), --idle-timeout SECONDS (0: none; close connections idle that long),
- * --max-connections N (0: no cap; connections beyond it are closed at once), --safe (detach leases on
- * release and keep the leak net on), --dedicated (a SINGLE_ISSUER | DEFER_TASKRUN ring; the thread
- * waits in the kernel when idle: for servers that do nothing else). The pool is listen()'s default
- * (128 x 64 KiB consumed incrementally on 6.12+, else 1024 x 4 KiB) unless one of these sizes it:
- * --buffers N, --max-buffers N (the pool grows to this under ENOBUFS pressure), --buffer-size B,
- * --backend auto|ring|ring-mmap|legacy, --incremental (big buffers each serving many receives, 6.12+).
- * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and print its stats.
+ * --max-connections N (0: no cap; connections beyond it are closed at once; with --workers, per
+ * worker), --safe (detach leases on release and keep the leak net on), --dedicated (a
+ * SINGLE_ISSUER | DEFER_TASKRUN ring; the thread waits in the kernel when idle: for servers that do
+ * nothing else). The pool is listen()'s default (128 x 64 KiB consumed incrementally on 6.12+, else
+ * 1024 x 4 KiB) unless one of these sizes it: --buffers N, --max-buffers N (the pool grows to this
+ * under ENOBUFS pressure; at least --buffers), --buffer-size B, --backend auto|ring|ring-mmap|legacy,
+ * --incremental (big buffers each serving many receives, 6.12+). A bad value prints one line and the
+ * usage and exits 2. Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it and
+ * print its stats.
  */
 import process from "node:process";
 import { type PoolBackend, startWorkers } from "../mod.ts";
-import { displayHost, parseExampleArgs } from "./args.ts";
+import { displayHost, hostArg, integerArg as integer, parseExampleArgs, secondsArg } from "./args.ts";
 import { type EchoOptions, startEchoServer } from "./echo_server.ts";
 
 const BACKENDS = ["auto", "ring", "ring-mmap", "legacy"];
-const integer = (name: string, text: string | undefined, min: number, max: number, fail: (m: string) => never) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer in [${min}, ${max}], got ${text}`);
-  return n;
-};
 const { values: args } = parseExampleArgs(
   "echo.ts [--port N] [--host H] [--buffers N] [--max-buffers N] [--buffer-size B] " +
     "[--backend auto|ring|ring-mmap|legacy] [--workers N] [--idle-timeout SECONDS] [--max-connections N] " +
@@ -44,15 +41,16 @@ const { values: args } = parseExampleArgs(
     dedicated: { type: "boolean" },
     incremental: { type: "boolean" },
   },
-  (v, fail) => {
+  (v, fail, positionals) => {
+    if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
     if (v.backend !== undefined && !BACKENDS.includes(v.backend)) {
       fail(`--backend must be one of ${BACKENDS.join(", ")}, got ${v.backend}`);
     }
-    const idleTimeout = Number(v["idle-timeout"]);
-    if (!(idleTimeout >= 0)) fail(`--idle-timeout must be a number of seconds >= 0, got ${v["idle-timeout"]}`);
+    if (v.incremental && v.backend === "legacy") fail("--incremental needs a ring backend, not --backend legacy");
+    const idleTimeout = secondsArg("idle-timeout", v["idle-timeout"], fail);
     const workers = integer("workers", v.workers, 1, 1024, fail);
     const options: EchoOptions = {
-      host: v.host!,
+      host: hostArg(v.host, fail),
       port: integer("port", v.port, 0, 65535, fail),
       buffers: v.buffers === undefined ? undefined : integer("buffers", v.buffers, 1, 65536, fail),
       maxBuffers: v["max-buffers"] === undefined ? undefined : integer("max-buffers", v["max-buffers"], 1, 65536, fail),

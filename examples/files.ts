@@ -7,13 +7,16 @@
  *   curl -O http://127.0.0.1:8080/index.html
  *
  * GET and HEAD only (others: 405). A path naming a directory serves its index.html. Paths are
- * decoded and resolved inside --root: "..", encoded slashes or NUL get 400, anything missing 404.
+ * decoded and resolved inside --root, symbolic links included: encoded slashes, backslashes or NUL
+ * get 400; a file outside the root (through "..", which the URL resolves first, or a link), a file
+ * named with a trailing slash, or anything missing gets 404.
  *
  * Options: --root DIR (.), --port N (8080; 0 picks a free port), --host H (127.0.0.1). An unknown
  * flag, a flag without its value or a bad value prints one line and the usage and exits 2.
- * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it gracefully.
+ * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it gracefully: downloads
+ * in flight get 5 s to finish, then their connections are reset.
  */
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileResponse, serve } from "../mod.ts";
@@ -29,19 +32,21 @@ const { values: options } = parseExampleArgs(
   },
   (v, fail, positionals) => {
     if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    const root = resolve(v.root!);
-    let isDirectory = false;
+    let root = "";
     try {
-      isDirectory = statSync(root).isDirectory();
+      root = realpathSync(resolve(v.root!)); // links resolved, as every path served will be
     } catch {
       // reported below
     }
-    if (!isDirectory) fail(`--root must be a directory, got ${JSON.stringify(v.root)}`);
+    if (!root || !statSync(root).isDirectory()) fail(`--root must be a directory, got ${JSON.stringify(v.root)}`);
     return { root, port: integerArg("port", v.port, 0, 65535, fail), hostname: hostArg(v.host, fail) };
   },
 );
 
-/** The file a URL path names inside the root, or a status to answer instead. */
+/** The root with a trailing separator: what every path inside it starts with (`/` stays `/`). */
+const rootPrefix = options.root.endsWith(sep) ? options.root : options.root + sep;
+
+/** The file a URL path names inside the root (links resolved), or a status to answer instead. */
 function locate(pathname: string): string | number {
   let decoded: string;
   try {
@@ -50,11 +55,12 @@ function locate(pathname: string): string | number {
     return 400; // malformed percent-encoding
   }
   if (decoded.includes("\0") || decoded.includes("\\") || /%2f/i.test(pathname)) return 400;
-  if (decoded.split("/").includes("..")) return 400;
-  const path = resolve(join(options.root, decoded));
-  if (path !== options.root && !path.startsWith(options.root + sep)) return 400;
   try {
-    return statSync(path).isDirectory() ? join(path, "index.html") : path;
+    // Where the path really leads: a link inside the root may point out of it.
+    let path = realpathSync(resolve(join(options.root, decoded)));
+    if (statSync(path).isDirectory()) path = realpathSync(join(path, "index.html"));
+    else if (decoded.endsWith("/")) return 404; // a file is not a directory
+    return path.startsWith(rootPrefix) ? path : 404;
   } catch {
     return 404;
   }

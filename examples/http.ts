@@ -13,7 +13,8 @@
  * only; N > 1 starts N workers on the port with SO_REUSEPORT), --idle-timeout S (10). An unknown
  * flag, a flag without its value or a bad value prints one line and the usage and exits 2.
  * Prints "listening on HOST:PORT" (the real port; IPv6 as [::1]:PORT) to stderr once ready;
- * SIGINT/SIGTERM stop it gracefully (requests in flight are answered) and print its stats.
+ * SIGINT/SIGTERM stop it gracefully and print its stats: requests in flight get 5 s to be answered
+ * (with --workers, as long as they take), then their connections are reset.
  */
 import process from "node:process";
 import { startWorkers } from "../mod.ts";

@@ -8,12 +8,13 @@
  *   bun examples/proxy.ts --port 9001 --target 127.0.0.1:9000
  *
  * Options: --port N (9001; 0 picks one), --host H (127.0.0.1), --target HOST:PORT (127.0.0.1:9000;
- * IPv6 as [::1]:PORT), --idle-timeout SECONDS (60, both sides; 0 = none).
+ * HOST an address or localhost, not a name; IPv6 as [::1]:PORT), --idle-timeout SECONDS (60, both
+ * sides; 0 = none). A bad value prints one line and the usage and exits 2.
  * Prints "listening on HOST:PORT" to stderr once ready.
  */
 import process from "node:process";
 import { connect, type Connection, listen } from "../mod.ts";
-import { displayHost, parseExampleArgs, parseHostPort } from "./args.ts";
+import { displayHost, hostArg, integerArg, parseExampleArgs, parseHostPort, secondsArg } from "./args.ts";
 
 const { values } = parseExampleArgs(
   "proxy.ts [--port N] [--host H] [--target HOST:PORT] [--idle-timeout SECONDS]",
@@ -23,14 +24,15 @@ const { values } = parseExampleArgs(
     target: { type: "string", default: "127.0.0.1:9000" },
     "idle-timeout": { type: "string", default: "60" },
   },
-  (v, fail) => {
-    const port = Number(v.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be in [0, 65535], got ${v.port}`);
-    const idleTimeout = Number(v["idle-timeout"]);
-    if (!(idleTimeout >= 0)) fail(`--idle-timeout must be a number of seconds >= 0, got ${v["idle-timeout"]}`);
+  (v, fail, positionals) => {
+    if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const port = integerArg("port", v.port, 0, 65535, fail);
+    const idleTimeout = secondsArg("idle-timeout", v["idle-timeout"], fail);
     const target = parseHostPort(v.target!);
-    if (!target) fail(`--target must be HOST:PORT with a port in [1, 65535], got ${v.target}`);
-    return { port, host: v.host!, idleTimeout, target: target! };
+    if (!target) fail(`--target must be HOST:PORT with a port in [1, 65535], got ${JSON.stringify(v.target)}`);
+    // An address, as the connections to it need (a name would fail every connection, not the start).
+    target!.host = hostArg(target!.host, (m) => fail(m.replace("--target-host", "--target's HOST")), "target-host");
+    return { port, host: hostArg(v.host, fail), idleTimeout, target: target! };
   },
 );
 const { target, idleTimeout } = values;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -300,14 +300,33 @@ test("examples/echo.ts: --idle-timeout closes idle clients, --max-connections cl
   assertStoppedCleanly(child, "echo.ts");
 }, { timeoutMs: 60_000 });
 
-test("examples/echo.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage", async () => {
-  for (const args of [["--prot", "9000"], ["--port"], ["--workers", "0"], ["--idle-timeout", "soon"]]) {
-    const child = new Child("echo.ts", args);
-    assert.equal(await child.wait(), 2, `${args.join(" ")}: ${child.stderr}`);
-    assert.match(child.stderr, /usage: echo\.ts/);
-    assert.doesNotMatch(child.stderr, /\n\s+at /, "no stack trace");
-  }
-}, { timeoutMs: 60_000 });
+test(
+  "examples/echo.ts and proxy.ts: an unknown flag, a flag without its value or a bad value exits 2 with the usage",
+  async () => {
+    // Before: a bad host, a timeout too long for a timer or --incremental with the legacy backend threw
+    // from the library with a stack trace; "--port=", "0x2328" and stray arguments were taken.
+    await assertUsageExits("echo.ts", [
+      ["--prot", "9000"],
+      ["--port"],
+      ["--workers", "0"],
+      ["--idle-timeout", "soon"],
+      ["--idle-timeout", "Infinity"],
+      ["--host", "foo"],
+      ["--incremental", "--backend", "legacy"],
+      ["--port="],
+      ["--port", "0x2328"],
+      ["stray"],
+    ]);
+    await assertUsageExits("proxy.ts", [
+      ["--host", "foo"],
+      ["--idle-timeout", "99999999"],
+      ["--port="],
+      ["--target", "example.com:80"],
+      ["stray"],
+    ]);
+  },
+  { timeoutMs: 60_000 },
+);
 
 /**
  * Runs `example` with each argument list at once; each must exit 2 with one line, then the usage,
@@ -473,11 +492,19 @@ test("examples/http.ts --workers 2: two workers share the port and both answer",
 }, { timeoutMs: 60_000 });
 
 test("examples/files.ts: a 5 MB file byte-exact, HEAD, index.html, 404, 405 and no way out of --root", async () => {
-  const root = mkdtempSync(join(tmpdir(), "uring-buffers-files-"));
+  const top = mkdtempSync(join(tmpdir(), "uring-buffers-files-"));
+  const root = join(top, "public");
+  mkdirSync(root);
   const big = randomBytes(5_000_000);
   writeFileSync(join(root, "big.bin"), big);
   writeFileSync(join(root, "index.html"), "<h1>home</h1>");
   writeFileSync(join(root, "empty.txt"), "");
+  // Links: one to a file outside the root, one to a directory outside it, one that stays inside.
+  mkdirSync(join(top, "outside"));
+  writeFileSync(join(top, "outside", "secret.txt"), "SECRET");
+  symlinkSync(join(top, "outside", "secret.txt"), join(root, "link.txt"));
+  symlinkSync(join(top, "outside"), join(root, "linkdir"));
+  symlinkSync(join(root, "empty.txt"), join(root, "inside.txt"));
   const child = new Child("files.ts", ["--root", root, "--port", "0"]);
   try {
     const port = await child.port();
@@ -502,6 +529,11 @@ test("examples/files.ts: a 5 MB file byte-exact, HEAD, index.html, 404, 405 and 
     // The URL parser resolves "%2e%2e" segments before the handler sees the path: /etc/passwd in the root.
     assert.equal(await statusOf("/%2e%2e/%2e%2e/etc/passwd"), 404);
     assert.equal(await statusOf("/a%2fb"), 400);
+    // Before: served, links were not resolved.
+    assert.equal(await statusOf("/link.txt"), 404, "a link to a file out of the root");
+    assert.equal(await statusOf("/linkdir/secret.txt"), 404, "a link to a directory out of the root");
+    assert.equal(await statusOf("/inside.txt"), 200, "a link that stays inside");
+    assert.equal(await statusOf("/big.bin/"), 404, "a file named as a directory");
     // A raw request line is not normalised by a client library: ".." must still not escape.
     const loop = new IoLoop();
     try {
@@ -515,7 +547,17 @@ test("examples/files.ts: a 5 MB file byte-exact, HEAD, index.html, 404, 405 and 
     }
   } finally {
     await child.stop();
-    rmSync(root, { recursive: true, force: true });
   }
   assertStoppedCleanly(child, "files.ts");
+  // Before: with --root / every path failed the inside-the-root check ("//...") and got 400.
+  const whole = new Child("files.ts", ["--root", "/", "--port", "0"]);
+  try {
+    const port = await whole.port();
+    const r = await fetch(`http://127.0.0.1:${port}${root}/index.html`);
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), "<h1>home</h1>");
+  } finally {
+    await whole.stop();
+    rmSync(top, { recursive: true, force: true });
+  }
 }, { timeoutMs: 60_000 });
