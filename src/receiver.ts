@@ -143,6 +143,21 @@ export abstract class ReceiverBase implements CompletionTarget {
 
   #stopped: (() => void) | undefined;
 
+  /**
+   * @ignore A completion after the pool was closed under a running receive: its buffer is gone, so
+   * there is nothing to deliver, and the receive ends (once) with ECANCELED instead of throwing
+   * ClosedError out of the loop's turn. Later completions of the operation are dropped (its token is gone).
+   */
+  protected endForClosedPool(): void {
+    if (this.state === State.Done) return;
+    const stopping = this.state === State.Stopping;
+    this.finish();
+    if (!stopping) this.failed(Errno.ECANCELED, "its buffer pool was closed");
+  }
+
+  /** @ignore Tells the handler the receive ended with a UringError of `errno`. */
+  protected abstract failed(errno: number, detail?: string): void;
+
   /** @ignore The kernel holds no receive of ours any more: unregister, and run stop()'s callback. */
   protected finish(): void {
     if (this.state === State.Done) return;
@@ -315,6 +330,10 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * single-shot or multishot receive is re-armed. Not for programs to call.
    */
   override complete(res: number, flags: number): void {
+    if (this.pool.closed) {
+      this.endForClosedPool();
+      return;
+    }
     if (flags & abi.IORING_CQE_F_BUFFER) this.#deliver(res, flags);
     if (flags & abi.IORING_CQE_F_MORE) return;
     // The operation is over.
@@ -343,10 +362,16 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.#handler.end();
     } else if (res < 0) {
       this.finish();
-      this.#handler.end(new UringError(this.op === "read" ? "read" : "recv", -res, `fd ${this.fd}`));
+      this.failed(-res);
     } else {
       this.arm(); // a single-shot receive completed, or the kernel ended a multishot one
     }
+  }
+
+  /** @ignore The receive ended with a UringError of `errno` (recv or read). */
+  protected failed(errno: number, detail?: string): void {
+    const op = this.#mode & Mode.Read ? "read" : "recv";
+    this.#handler.end(new UringError(op, errno, detail ? `fd ${this.fd}: ${detail}` : `fd ${this.fd}`));
   }
 
   /**
@@ -473,6 +498,10 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
    * (parks the receive in the pool), or an error (`handler.end`). Not for programs to call.
    */
   override complete(res: number, flags: number): void {
+    if (this.pool.closed) {
+      this.endForClosedPool();
+      return;
+    }
     if (flags & abi.IORING_CQE_F_BUFFER) {
       const lease = this.pool.take(res, flags);
       if (this.state === State.Stopping || this.state === State.Done) lease.release();
@@ -486,10 +515,15 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
       this.pool.waitForBuffers(this);
     } else if (res < 0) {
       this.finish();
-      this.#handler.end(new UringError("recvmsg", -res, `fd ${this.fd}`));
+      this.failed(-res);
     } else {
       this.rearm();
     }
+  }
+
+  /** @ignore The receive ended with a UringError of `errno` (recvmsg). */
+  protected failed(errno: number, detail?: string): void {
+    this.#handler.end(new UringError("recvmsg", errno, detail ? `fd ${this.fd}: ${detail}` : `fd ${this.fd}`));
   }
 
   /** Splits a buffer laid out as io_uring_recvmsg_out, name (NAME_LEN bytes), payload. */
