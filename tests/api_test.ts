@@ -11,6 +11,7 @@ import {
   connect,
   type Connection,
   IoLoop,
+  type Lease,
   listen,
   UnsupportedError,
 } from "../mod.ts";
@@ -154,6 +155,38 @@ test("a pool closed under a running server: open connections end with ECANCELED,
     await server.stop();
   } finally {
     restore();
+    loop.close();
+  }
+});
+
+test("receives waiting for buffers when their pool closes end with ECANCELED instead of waiting for ever", async () => {
+  const loop = new IoLoop();
+  try {
+    const pool = new BufferPool(loop.reactor, { bufferSize: 4096, count: 2, fairShare: false });
+    const held: Lease[] = [];
+    const failures: string[] = [];
+    const server = listen({
+      loop,
+      pool,
+      handlers: { data: (_conn, lease) => void held.push(lease), error: (_conn, e) => void failures.push(e.message) },
+    });
+    // Two clients take both buffers and the server keeps them; the third one's receive waits.
+    const clients = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await dial(server.port);
+      c.on("error", () => {});
+      c.write("x");
+      clients.push(c);
+      if (i < 2) assert.ok(await waitFor(() => held.length === i + 1, 3000));
+    }
+    assert.ok(await waitFor(() => pool.stats().waiting === 1, 3000), JSON.stringify(pool.stats()));
+    pool.close();
+    // Before: the waiting receive was dropped with the queue, and its connection waited for ever.
+    assert.ok(await waitFor(() => failures.length === 1, 3000), "the waiting connection ended");
+    assert.match(failures[0], /ECANCELED.*its buffer pool was closed/);
+    for (const c of clients) c.destroy();
+    await server.stop();
+  } finally {
     loop.close();
   }
 });

@@ -918,7 +918,12 @@ export class BufferPool {
     this.#closed = true;
     this.#watchdog.stop();
     this.reactor.removeHook(this);
-    this.#waiting.clear();
+    // Receives waiting for buffers are armed once more: with the group gone the kernel fails them, and
+    // each ends (ECANCELED, its buffer pool was closed) instead of waiting for ever.
+    const ringOpen = !this.reactor.ring.closed;
+    for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) {
+      if (ringOpen) w.rearm();
+    }
     // Detach every view user code may still hold before the memory is unmapped: a read through one
     // would otherwise fault the process (views of released leases too, where nothing detached them).
     for (let bid = 0; bid < this.#count; bid++) this.#views[bid].transfer();
