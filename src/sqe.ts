@@ -103,7 +103,10 @@ export class SqeArray {
     return this.u8[(slot << 6) + field];
   }
 
-  /** io_uring_sqe_set_data64: user_data, a non-negative safe integer echoed in the CQE. */
+  /**
+   * io_uring_sqe_set_data64: user_data, echoed in the CQE. It must be a non-negative safe integer,
+   * and is not checked (one store per operation on the hot path): anything else comes back changed.
+   */
   setUserData(slot: number, value: number): void {
     writeU64(this.u32, (slot << 4) + USER_DATA_WORD, value);
   }
