@@ -43,8 +43,12 @@ for (const kind of ["ring, no detach", "incremental"] as const) {
     reactor.runOnce(20);
     pool.close();
     assert.equal(bytes.length, 0, "the view was detached before the memory was unmapped"); // segfault before
+    assert.equal(pool.stats().buffersLeased, 1);
     assert.doesNotThrow(() => got[0].release(), "release after close is a no-op"); // threw before
     assert.equal(got[0].released, true);
+    // The counts still follow it (before: buffersLeased stayed 1 with no lease active).
+    assert.equal(pool.stats().buffersLeased, 0);
+    assert.equal(pool.stats().leasesActive, 0);
     w.close();
     closeFd(client);
     closeFd(server);

@@ -721,8 +721,8 @@ export class BufferPool {
   /** A lease of buffer `bid` is over (released or reclaimed): its buffer goes back once nothing holds it. */
   #endLease(bid: number, holder: number): void {
     this.#leasesActive--;
-    // A closed pool's buffers have nowhere to go back to.
-    if (!this.#closed && this.#unleased(bid)) this.#giveBack(bid);
+    // A closed pool's buffers have nowhere to go back to, but its counts still follow the releases.
+    if (this.#unleased(bid) && !this.#closed) this.#giveBack(bid);
     if (holder !== 0) this.#holders.returned(holder, this.#leased, this.maxCount, !this.#closed);
   }
 
