@@ -285,6 +285,19 @@ done
 RSSF="$OUT/rss.txt"
 : >"$RSSF"
 vm() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null; }
+# idle_load N FILE: N connections to the server that each echo 64 bytes once and then idle for RSS_HOLD s,
+# in the background (pid in IDLE_PID, output in FILE); returns once all are ready or the client has exited
+# (up to 100 s).
+idle_load() {
+    timeout -k 5 $((RSS_HOLD + 100)) taskset -c "$CLI_CPU" "$LOAD" -P "$SPORT" -c "$1" -m 64 -i "$RSS_HOLD" -T 90 \
+        >"$2" 2>>"$OUT/load-stderr.txt" &
+    IDLE_PID=$!
+    for i in $(seq 1000); do
+        grep -q '^ready' "$2" 2>/dev/null && break
+        kill -0 "$IDLE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+}
 if [ "$RSS" = 1 ]; then
     for srv in $RSS_SERVERS; do
         if ! start_server "$srv" "rss conns=$RSS_CONNS"; then
@@ -294,14 +307,8 @@ if [ "$RSS" = 1 ]; then
         sleep 1 # let it settle after start
         rss0=$(vm "$SPID" VmRSS)
         lf="$OUT/rss-load-$srv.txt"
-        timeout -k 5 $((RSS_HOLD + 100)) taskset -c "$CLI_CPU" "$LOAD" -P "$SPORT" -c "$RSS_CONNS" -m 64 -i "$RSS_HOLD" -T 90 \
-            >"$lf" 2>>"$OUT/load-stderr.txt" &
-        LPID=$!
-        for i in $(seq 1000); do # up to 100 s for all connections to echo once
-            grep -q '^ready' "$lf" 2>/dev/null && break
-            kill -0 "$LPID" 2>/dev/null || break
-            sleep 0.1
-        done
+        idle_load "$RSS_CONNS" "$lf"
+        LPID=$IDLE_PID
         sleep 2 # let the server settle with all connections idle
         rss1=$(vm "$SPID" VmRSS); hwm=$(vm "$SPID" VmHWM); thr=$(vm "$SPID" Threads)
         fds=$(ls "/proc/$SPID/fd" 2>/dev/null | wc -l)
@@ -311,14 +318,8 @@ if [ "$RSS" = 1 ]; then
         more=
         if [ "$RSS_MORE" -gt 0 ]; then
             lf2="$OUT/rss-load-more-$srv.txt"
-            timeout -k 5 $((RSS_HOLD + 100)) taskset -c "$CLI_CPU" "$LOAD" -P "$SPORT" -c "$RSS_MORE" -m 64 -i "$RSS_HOLD" -T 90 \
-                >"$lf2" 2>>"$OUT/load-stderr.txt" &
-            LPID2=$!
-            for i in $(seq 1000); do
-                grep -q '^ready' "$lf2" 2>/dev/null && break
-                kill -0 "$LPID2" 2>/dev/null || break
-                sleep 0.1
-            done
+            idle_load "$RSS_MORE" "$lf2"
+            LPID2=$IDLE_PID
             sleep 2
             more=" rss_more_kb=$(vm "$SPID" VmRSS) more_ok=$(grep -m1 '^ready' "$lf2" | sed -n 's/.* ok=\([0-9]*\).*/\1/p')"
             kill -TERM "$LPID2" 2>/dev/null; wait "$LPID2" 2>/dev/null
