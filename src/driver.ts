@@ -18,8 +18,7 @@
  */
 import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
 import { Errno } from "./errors.ts";
-import { prepNop } from "./prep.ts";
-import { NO_TARGET, type Reactor } from "./reactor.ts";
+import type { Reactor } from "./reactor.ts";
 
 /** `Driver.stats()`: counters since the driver was made. */
 export interface DriverStats {
@@ -131,25 +130,15 @@ export class Driver {
   unref(): void {
     if (--this.#refs > 0) return;
     this.#refs = 0;
-    if (this.#parked && !this.reactor.ring.closed) {
-      this.#wakeWaiter();
-    }
-  }
-
-  /** A NOP completion (user_data 0, dropped by the reactor) ends the parked native wait. */
-  #wakeWaiter(): void {
-    const ring = this.reactor.ring;
-    const slot = ring.getSqe();
-    prepNop(ring.sqes, slot);
-    ring.sqes.setUserData(slot, NO_TARGET);
-    ring.submit();
+    // A NOP completion (user_data 0, dropped by the reactor) ends the parked wait.
+    if (this.#parked && !this.reactor.ring.closed) this.reactor.ring.wakeWaiters();
   }
 
   /** Wakes a parked waiter, then closes the reactor (a waiter blocked on a closed ring would never return). */
   close(): void {
     if (this.reactor.ring.closed) return;
     this.#refs = 0;
-    if (this.#parked) this.#wakeWaiter();
+    if (this.#parked) this.reactor.ring.wakeWaiters();
     this.reactor.close();
   }
 

@@ -441,10 +441,7 @@ export class Ring {
       // ring's by then, and the waiter would wait there for ever. A NOP ends its wait, and the ring is
       // torn down once every waiter has returned.
       try {
-        const slot = this.getSqe();
-        prepNop(this.sqes, slot);
-        this.sqes.setUserData(slot, 0);
-        this.submit();
+        this.wakeWaiters();
       } catch {
         // A ring the kernel refuses to submit to has nothing the waiter could wait for either.
       }
@@ -453,6 +450,19 @@ export class Ring {
     this.#closed = true;
     this.releaseSignal();
     if (!this.#exitPending) this.#exit();
+  }
+
+  /**
+   * Posts a NOP with user_data 0 (which a Reactor drops) and submits it, with whatever else is queued:
+   * a wait for a completion (waitOffThread(), waitSignaled()) then returns.
+   *
+   * @throws {ClosedError} once the ring is closed.
+   */
+  wakeWaiters(): void {
+    const slot = this.getSqe();
+    prepNop(this.sqes, slot);
+    this.sqes.setUserData(slot, 0);
+    this.submit();
   }
 
   #exit(): void {
