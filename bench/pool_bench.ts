@@ -40,8 +40,8 @@ import {
   abi,
   NativeMemory,
   prepAccept,
+  prepRemoveBuffers,
   prepSend,
-  ProvidedBufferGroup,
   Reactor,
   type Ring,
   type StreamHandler,
@@ -201,7 +201,6 @@ interface CycleConfig {
   flush: () => void;
   /** legacy: buffers the kernel's list holds (it never consumes any here). */
   inKernel: number;
-  group: ProvidedBufferGroup | undefined;
   removeToken: number;
   removed: number;
   samples: Map<number, number[]>; // K -> ns/op samples
@@ -227,7 +226,6 @@ function makeCycleConfig(backend: "ring" | "legacy", detach: boolean, leak: "war
     pool,
     flush: backend === "ring" ? () => pool.flush() : () => void reactor.runOnce(0),
     inKernel: backend === "legacy" ? CYCLE_BUFFERS : 0,
-    group: backend === "legacy" ? new ProvidedBufferGroup(reactor.ring, pool.groupId) : undefined,
     removeToken: 0,
     removed: -1,
     samples: new Map([[1, []], [32, []]]),
@@ -249,7 +247,8 @@ function runCycles(cfg: CycleConfig, ops: number, every: number): number {
 function drainLegacy(cfg: CycleConfig, reprovided: number): void {
   cfg.inKernel += reprovided;
   cfg.removed = -1;
-  cfg.group!.remove(65536, cfg.removeToken);
+  // Straight to the pool's group: a second ProvidedBufferGroup object may not take the pool's id.
+  prepRemoveBuffers(cfg.reactor.ring.sqes, cfg.reactor.prepare(cfg.removeToken), 65536, cfg.pool.groupId);
   if (!cfg.reactor.runUntil(() => cfg.removed >= 0, 2000)) throw new Error("REMOVE_BUFFERS did not complete");
   if (cfg.removed !== cfg.inKernel) {
     throw new Error(

@@ -36,3 +36,6 @@ export const kEndGracefully: unique symbol = Symbol("uring-buffers.endGracefully
 
 /** `ServeInfo[kFinish]()`: its exchange is over (the response was sent, or the connection closed). */
 export const kFinish: unique symbol = Symbol("uring-buffers.finish");
+
+/** `Ring[kGroupIds]`: the buffer group ids in use on the ring (BufferRing, ProvidedBufferGroup, default ids). */
+export const kGroupIds: unique symbol = Symbol("uring-buffers.groupIds");

@@ -7,6 +7,7 @@
 import { ClosedError } from "./errors.ts";
 import { prepCancel64 } from "./prep.ts";
 import { Ring, type RingOptions } from "./ring.ts";
+import { kGroupIds } from "./internal.ts";
 
 /** user_data of operations whose completion nobody needs (cancels, wake-up NOPs): the reactor drops it. */
 export const NO_TARGET = 0;
@@ -69,7 +70,6 @@ export class Reactor {
     // slot reused under another token and is dropped instead of reaching the new owner.
     if (this.#tokens[slot] === userData) this.#targets[slot]!.complete(res, flags);
   };
-  #groupIds = 0;
   #onWork: (() => void) | undefined;
   #polls = 0;
   #turnWanted = false;
@@ -163,13 +163,14 @@ export class Reactor {
   }
 
   /**
-   * A buffer group id not yet handed out by this reactor (kernel-mmap'able ids first).
+   * A buffer group id for a new group on this reactor's ring: the lowest one above those handed out
+   * so far that no group of the ring holds (kernel-mmap'able ids first). It is not reserved: the
+   * group made with it (BufferRing, ProvidedBufferGroup, BufferPool) takes it until closed.
    *
    * @throws {RangeError} once all 65536 have been handed out.
    */
   nextGroupId(): number {
-    if (this.#groupIds > 65535) throw new RangeError("all 65536 buffer group ids of this ring are in use");
-    return this.#groupIds++;
+    return this.ring[kGroupIds].next();
   }
 
   #flushHooks(): void {

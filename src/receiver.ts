@@ -122,14 +122,23 @@ export abstract class ReceiverBase implements CompletionTarget {
 
   /**
    * Cancels the receive; no more data() or end() calls. Data already in flight is released unread.
-   * `stopped` runs once the kernel no longer holds the receive (at once if it holds none).
+   * `stopped` runs once the kernel no longer holds the receive (at once if it holds none); each
+   * call's callback runs, in the order given.
    */
   stop(stopped?: () => void): void {
     if (this.state === State.Done) {
       stopped?.();
       return;
     }
-    if (stopped) this.#stopped = stopped;
+    if (stopped) {
+      const earlier = this.#stopped;
+      this.#stopped = earlier
+        ? () => {
+          earlier();
+          stopped();
+        }
+        : stopped;
+    }
     if (this.state === State.Stopping) return;
     if ((this.state === State.Armed || this.state === State.Pausing) && !this.reactor.ring.closed) {
       const cancelled = this.state === State.Pausing;
@@ -226,7 +235,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * @param fd A socket (op `"recv"`) or a file or pipe (op `"read"`).
    * @param handler Gets each lease, then the end.
    * @param options Operation, multishot, bundles, read offset, holder; see {@link StreamReceiverOptions}.
-   * @throws {RangeError} for a bad fd or offset.
+   * @throws {RangeError} for a bad fd or offset, or a holder id the pool did not give.
    * @throws {TypeError} for an unknown op, or bundles on a read, a legacy or an incremental pool.
    * @throws {UnsupportedError} for multishot or bundles on a kernel without them.
    * @throws {ClosedError} if the pool is closed.
@@ -250,12 +259,14 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     if (!Number.isInteger(offset) || offset < -1) {
       throw new RangeError(`offset must be -1 or a byte offset, got ${describe(offset)}`);
     }
+    const holder = options.holder ?? 0;
+    pool.held(holder); // a RangeError now for an id the pool never gave, not at the first completion
     super(pool);
     this.fd = fd;
     this.#mode = (op === "read" ? Mode.Read : 0) | (multishot ? Mode.Multishot : 0) | (bundle ? Mode.Bundle : 0);
     this.#offset = offset;
     this.#handler = handler;
-    this.#holder = options.holder ?? 0;
+    this.#holder = holder;
   }
 
   /** `"recv"` (sockets) or `"read"` (files, pipes). */

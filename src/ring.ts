@@ -17,6 +17,8 @@ import * as sqe from "./sqe.ts";
 import { SqeArray, writeU64 } from "./sqe.ts";
 import { prepNop } from "./prep.ts";
 import { checkOptionKeys, describe } from "./options.ts";
+import { GroupIds } from "./group_ids.ts";
+import { kGroupIds } from "./internal.ts";
 
 /** Options of `new Ring(options)` (and of a Reactor that makes its ring); every one is optional. */
 export interface RingOptions {
@@ -54,6 +56,9 @@ function isPow2(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
+// A wait longer than this (about 31,000 years) waits without a timeout, as Infinity does.
+const FOREVER_MS = 1e15;
+
 /**
  * One io_uring, set up by liburing (`io_uring_queue_init_params`) and driven from JS through typed
  * views over the memory it shares with the kernel: SQEs are written in place (`getSqe()` and a prep
@@ -87,6 +92,8 @@ export class Ring {
   readonly fd: number;
   /** The ring fd is registered (IORING_REGISTER_RING_FDS) for this thread's liburing calls. */
   readonly ringFdRegistered: boolean = false;
+  /** @ignore The buffer group ids in use on this ring. */
+  readonly [kGroupIds]: GroupIds = new GroupIds();
 
   readonly #mem: NativeMemory;
   readonly #ring: Ptr;
@@ -304,19 +311,25 @@ export class Ring {
   /**
    * Submits and waits until at least `minComplete` completions are ready or `timeoutMs` passes
    * (io_uring_submit_and_wait[_timeout]). Returns the number of completions ready; a timeout or a
-   * signal is not an error.
+   * signal is not an error. Without `timeoutMs` (or with `Infinity`, or anything past 10^15 ms) it
+   * waits without a timeout.
+   *
+   * @throws {RangeError} for a `minComplete` that is not an integer >= 0, or a `timeoutMs` that is
+   *   not a number >= 0.
    */
   submitAndWait(minComplete = 1, timeoutMs?: number): number {
     if (this.#closed) throw new ClosedError("Ring");
     if (!Number.isInteger(minComplete) || minComplete < 0) {
-      throw new RangeError(`minComplete must be >= 0, got ${minComplete}`);
+      throw new RangeError(`minComplete must be an integer >= 0, got ${describe(minComplete)}`);
+    }
+    if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0)) {
+      throw new RangeError(`timeoutMs must be a number >= 0, got ${describe(timeoutMs)}`);
     }
     this.#scratchU32[abi.RING_SQ_SQE_TAIL >> 2] = this.#sqeTail;
     let ret: number;
-    if (timeoutMs === undefined) {
+    if (timeoutMs === undefined || timeoutMs > FOREVER_MS) {
       ret = native.uring.io_uring_submit_and_wait(this.#ring, minComplete);
     } else {
-      if (!(timeoutMs >= 0)) throw new RangeError(`timeoutMs must be >= 0, got ${timeoutMs}`);
       const ns = Math.round(timeoutMs * 1e6);
       // struct __kernel_timespec { s64 tv_sec; s64 tv_nsec; }
       writeU64(this.#scratchU32, (TIMESPEC_AT + abi.TIMESPEC_SEC) >> 2, Math.floor(ns / 1e9));

@@ -605,7 +605,11 @@ test("bad input: sizes, counts, group ids, closed pool", () => {
   const p = new BufferPool(reactor, { count: 2, groupId: 9 });
   assert.throws(
     () => new BufferPool(reactor, { count: 2, groupId: 9 }),
-    (e: unknown) => e instanceof UringError && e.code === "EEXIST" && /already registered/.test(e.message),
+    (e: unknown) => e instanceof UringError && e.code === "EEXIST" && /buffer group 9 is in use/.test(e.message),
+  );
+  assert.throws(
+    () => new BufferPool(reactor, { count: 2, groupId: 9, backend: "legacy" }),
+    (e: unknown) => e instanceof UringError && e.code === "EEXIST",
   );
   assert.throws(() => new BufferPool(reactor, { backend: "ring-mmap", count: 2, groupId: 4000 }), RangeError);
   p.close();

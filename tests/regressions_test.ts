@@ -1,7 +1,29 @@
 /** One test per bug found in review: each failed (or crashed the process) before its fix. */
 import assert from "node:assert/strict";
-import { BufferPool, connect, type Connection, IoLoop, type Lease, listen, probeFeatures } from "../mod.ts";
-import { abi, prepNop, prepShutdown, Reactor, Ring, StreamReceiver } from "../ring.ts";
+import { once } from "node:events";
+import {
+  BufferPool,
+  connect,
+  type Connection,
+  getDefaultLoop,
+  IoLoop,
+  type Lease,
+  listen,
+  probeFeatures,
+  UringError,
+} from "../mod.ts";
+import {
+  abi,
+  BufferRing,
+  NativeMemory,
+  prepNop,
+  prepShutdown,
+  prepTimeout,
+  ProvidedBufferGroup,
+  Reactor,
+  Ring,
+  StreamReceiver,
+} from "../ring.ts";
 import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, test } from "./harness.ts";
@@ -436,4 +458,152 @@ test("graceful stop counts as forced only what it had to reset", async () => {
   assert.deepEqual(errors, []);
   for (const s of socks) s.destroy();
   loop.close();
+});
+
+test("default buffer group ids skip the ones taken: legacy pools never share a group, listen() after an explicit id works", () => {
+  using reactor = new Reactor({ entries: 64 });
+  const explicit = new BufferPool(reactor, { count: 4, bufferSize: 64, groupId: 2, backend: "legacy" });
+  const pools = [0, 1, 2].map(() => new BufferPool(reactor, { count: 4, bufferSize: 64, backend: "legacy" }));
+  try {
+    // Before: the third default pool also took group 2, and each pool's receives took the other's buffers.
+    assert.deepEqual(pools.map((p) => p.groupId), [0, 1, 3]);
+    const got: Lease[][] = [[], []];
+    const pairs = [tcpPair(reactor.ring), tcpPair(reactor.ring)];
+    const rxs = [explicit, pools[2]].map((pool, i) =>
+      new StreamReceiver(pool, pairs[i][1], { data: (l: Lease) => void got[i].push(l), end() {} }).start()
+    );
+    const writers = pairs.map(([client]) => new RingWriter(reactor, client));
+    const texts: string[][] = [[], []];
+    for (let i = 0; i < 4; i++) {
+      for (let k = 0; k < 2; k++) {
+        writers[k].write(new TextEncoder().encode(`${"AB"[k]}-message-${i}`));
+        assert.ok(reactor.runUntil(() => got[k].length > 0, 2000));
+        const lease = got[k].shift()!;
+        texts[k].push(new TextDecoder().decode(lease.bytes));
+        lease.release();
+      }
+    }
+    assert.deepEqual(texts, [0, 1].map((k) => [0, 1, 2, 3].map((i) => `${"AB"[k]}-message-${i}`)));
+    for (const rx of rxs) rx.stop();
+    for (const w of writers) w.close();
+    for (const [client, server] of pairs) closeFd(client), closeFd(server);
+  } finally {
+    for (const p of [explicit, ...pools]) p.close();
+  }
+  // A group id taken twice is refused at once, for both backends and the raw tier; a closed group frees it.
+  using ring = new Ring({ entries: 8 });
+  const group = new ProvidedBufferGroup(ring, 5);
+  assert.throws(() => new ProvidedBufferGroup(ring, 5), (e: unknown) => e instanceof UringError && e.errno === 17);
+  assert.throws(() => new BufferRing(ring, { groupId: 5, entries: 8 }), /buffer group 5 is in use/);
+  group.close();
+  new BufferRing(ring, { groupId: 5, entries: 8 }).close();
+});
+
+test("an explicit groupId on the default loop's reactor does not break a later listen()", async () => {
+  const loop = getDefaultLoop();
+  const next = loop.reactor.nextGroupId();
+  // Before: the pool's id was the one listen()'s own pool took by default: EEXIST from the kernel.
+  const mine = new BufferPool(loop.reactor, { count: 2, bufferSize: 1024, groupId: next + 1 });
+  const server = listen({ port: 0, handlers: { data: (c, lease) => void c.write(lease) } });
+  try {
+    const socket = await dial(server.port);
+    socket.write("ping");
+    const [reply] = await once(socket, "data");
+    assert.equal(String(reply), "ping");
+    socket.destroy();
+  } finally {
+    await server.stop();
+    mine.close();
+  }
+});
+
+for (const backend of ["ring", "legacy"] as const) {
+  test(`${backend}: leases released after the reactor was closed (a receive waiting for buffers) are only marked released`, () => {
+    const reactor = new Reactor({ entries: 64 });
+    const pool = new BufferPool(reactor, { count: 2, bufferSize: 16, backend, watchdogMs: 0 });
+    const [client, server] = tcpPair(reactor.ring);
+    const held: Lease[] = [];
+    new StreamReceiver(pool, server, collect(held)).start();
+    new RingWriter(reactor, client).write(new Uint8Array(100).fill(7));
+    reactor.runUntil(() => pool.stats().waiting > 0, 2000);
+    assert.equal(held.length, 2);
+    reactor.close();
+    // Before: ClosedError("Ring") from the re-provide or the re-arm of the waiting receive.
+    for (const lease of held) lease.release();
+    assert.equal(pool.stats().buffersLeased, 0);
+    assert.equal(pool.stats().leasesActive, 0);
+    pool.close();
+    closeFd(client);
+    closeFd(server);
+  });
+}
+
+test("BufferRing checks its options and add()/publish() arguments", () => {
+  using ring = new Ring({ entries: 8 });
+  // Before: a typo was ignored, and the string "no" turned incremental consumption on.
+  assert.throws(
+    () => new BufferRing(ring, { groupId: 1, entries: 8, kernelMem: true } as never),
+    /unknown option "kernelMem"/,
+  );
+  assert.throws(
+    () => new BufferRing(ring, { groupId: 1, entries: 8, incremental: "no" } as never),
+    /incremental must be a boolean, got string "no"/,
+  );
+  assert.throws(() => new BufferRing(ring, null as never), /needs an options object, got null/);
+  const group = new BufferRing(ring, { groupId: 1, entries: 8 });
+  const mem = new NativeMemory(4096);
+  try {
+    assert.throws(() => group.add(mem.address, 64, 70000), /bid must be an integer in \[0, 65535\], got number 70000/);
+    assert.throws(() => group.add(mem.address, -1, 0), /len must be an integer in \[1, 2\^32 - 1\], got number -1/);
+    assert.throws(() => group.add(mem.address, 0, 0), /len must be/);
+    assert.throws(() => group.add(-8, 64, 0), /addr must be a native address/);
+    assert.throws(() => group.add(mem.address, 64, 0, 8), /offset must be an integer in \[0, 7\], got number 8/);
+    assert.throws(() => group.publish(-1), /count must be an integer in \[0, 8\], got number -1/);
+    assert.throws(() => group.publish(1e6), /count must be an integer in \[0, 8\]/);
+    group.add(mem.address, 64, 65535, 7);
+    group.publish(8);
+  } finally {
+    group.close();
+    mem.free();
+  }
+});
+
+test("Ring.submitAndWait(1, Infinity) waits without a timeout; bad arguments show their type", () => {
+  using ring = new Ring({ entries: 8 });
+  const ts = new NativeMemory(16); // struct __kernel_timespec: 0 s, 50 ms
+  new DataView(ts.bytes.buffer, ts.bytes.byteOffset, 16).setBigInt64(8, 50_000_000n, true);
+  const slot = ring.getSqe();
+  prepTimeout(ring.sqes, slot, ts.address, 0, 0); // completes with -ETIME after 50 ms
+  const t0 = performance.now();
+  // Before: Infinity became a zero timespec, and this returned at once with no completion.
+  assert.equal(ring.submitAndWait(1, Infinity), 1);
+  assert.ok(performance.now() - t0 >= 40, `returned after ${performance.now() - t0} ms`);
+  ring.reap(() => {});
+  ts.free();
+  assert.throws(() => ring.submitAndWait("1" as never), /minComplete must be an integer >= 0, got string "1"/);
+  assert.throws(() => ring.submitAndWait(1, "5" as never), /timeoutMs must be a number >= 0, got string "5"/);
+});
+
+test("StreamReceiver.stop(cb) called twice runs both callbacks; a holder id the pool never gave is refused at once", () => {
+  using reactor = new Reactor({ entries: 16 });
+  const [client, server] = tcpPair(reactor.ring);
+  const pool = new BufferPool(reactor, { count: 4, bufferSize: 64 });
+  try {
+    assert.throws(
+      () => new StreamReceiver(pool, server, collect([]), { holder: 99 }),
+      /holder id must be 0 or an id from addHolder/,
+    );
+    const rx = new StreamReceiver(pool, server, collect([])).start();
+    reactor.runOnce(0);
+    const stopped: string[] = [];
+    rx.stop(() => stopped.push("first"));
+    rx.stop(() => stopped.push("second"));
+    // Before: only "second" ran, and whoever awaited the first stop waited for ever.
+    assert.ok(reactor.runUntil(() => stopped.length === 2, 2000), `stopped: ${stopped}`);
+    assert.deepEqual(stopped, ["first", "second"]);
+  } finally {
+    pool.close();
+    closeFd(client);
+    closeFd(server);
+  }
 });

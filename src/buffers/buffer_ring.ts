@@ -9,7 +9,8 @@ import { ClosedError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import type { Ring } from "../ring.ts";
 import { writeU64 } from "../sqe.ts";
-import { describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
+import { kGroupIds } from "../internal.ts";
 
 /** Options of `new BufferRing(ring, options)`. */
 export interface BufferRingOptions {
@@ -22,6 +23,8 @@ export interface BufferRingOptions {
   /** IOU_PBUF_RING_INC: a buffer may be consumed in pieces (6.12+). Default false. */
   incremental?: boolean;
 }
+
+const BUFFER_RING_OPTION_KEYS = ["groupId", "entries", "kernelMemory", "incremental"];
 
 // struct io_uring_buf fields as indices into the ring's u32 / u16 views; entry n starts at word n << 2.
 const BUF_ADDR_WORD = abi.BUF_ADDR >> 2;
@@ -69,12 +72,17 @@ export class BufferRing {
    * Maps the ring (or lets the kernel allocate it) and registers it as group `groupId` on `ring`.
    *
    * @throws {RangeError} for a groupId or entries out of range.
-   * @throws {UringError} if the kernel refuses (`EEXIST`: the group is registered already; `EINVAL`
-   *   for flags it lacks).
+   * @throws {TypeError} for an unknown option key, or a kernelMemory / incremental that is not a boolean.
+   * @throws {UringError} `EEXIST` when another group of this ring (a BufferRing, a ProvidedBufferGroup,
+   *   a BufferPool's) holds `groupId`; what the kernel refuses (`EINVAL` for flags it lacks).
    */
   constructor(ring: Ring, options: BufferRingOptions) {
+    checkOptionKeys("BufferRing", options, BUFFER_RING_OPTION_KEYS);
     const { groupId, entries } = options;
     const kernelMemory = options.kernelMemory ?? false;
+    const incremental = options.incremental ?? false;
+    checkBoolean("kernelMemory", kernelMemory);
+    checkBoolean("incremental", incremental);
     const maxGroup = kernelMemory ? 2047 : 65535;
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > maxGroup) {
       throw new RangeError(
@@ -94,14 +102,16 @@ export class BufferRing {
     this.groupId = groupId;
     this.entries = entries;
     this.kernelMemory = kernelMemory;
-    this.incremental = options.incremental ?? false;
+    this.incremental = incremental;
     this.#mask = entries - 1;
-    const flags = (kernelMemory ? abi.IOU_PBUF_RING_MMAP : 0) | (this.incremental ? abi.IOU_PBUF_RING_INC : 0);
+    const flags = (kernelMemory ? abi.IOU_PBUF_RING_MMAP : 0) | (incremental ? abi.IOU_PBUF_RING_INC : 0);
     const bytes = entries * abi.BUF_SIZE;
+    ring[kGroupIds].take(groupId, "IORING_REGISTER_PBUF_RING");
     const own = kernelMemory ? undefined : new NativeMemory(bytes);
     const ret = ring.registerBufRing(groupId, entries, flags, own?.address ?? 0);
     if (ret < 0) {
       own?.free();
+      ring[kGroupIds].release(groupId);
       const why = ret === -Errno.EEXIST
         ? `group ${groupId} is already registered on this ring`
         : `entries=${entries} flags=${flags}`;
@@ -111,6 +121,7 @@ export class BufferRing {
       this.#mem = own ?? ring.mapBufRing(groupId, entries);
     } catch (e) {
       ring.unregisterBufRing(groupId);
+      ring[kGroupIds].release(groupId);
       throw e;
     }
     this.#u32 = new Uint32Array(this.#mem.buffer, 0, bytes / 4);
@@ -120,18 +131,40 @@ export class BufferRing {
   /**
    * Mirrors io_uring_buf_ring_add: writes buffer `bid` (addr, len) into the slot `offset` past the
    * tail. Nothing is visible to the kernel until publish(). Never touches the tail field of slot 0.
+   *
+   * @throws {RangeError} for an addr, len (0 included), bid or offset (`>= entries`) out of range.
+   * @throws {ClosedError} once closed.
    */
   add(addr: number, len: number, bid: number, offset = 0): void {
     if (this.#closed) throw new ClosedError("BufferRing");
+    // Integer checks without calls: the pool adds every buffer it recycles through here.
+    if (!(addr >= 0 && addr <= Number.MAX_SAFE_INTEGER && addr === Math.floor(addr))) {
+      throw new RangeError(`addr must be a native address (an integer >= 0), got ${describe(addr)}`);
+    }
+    if ((len >>> 0) !== len || len === 0) {
+      throw new RangeError(`len must be an integer in [1, 2^32 - 1], got ${describe(len)}`);
+    }
+    if ((bid & 0xffff) !== bid) throw new RangeError(`bid must be an integer in [0, 65535], got ${describe(bid)}`);
+    if ((offset >>> 0) !== offset || offset >= this.entries) {
+      throw new RangeError(`offset must be an integer in [0, ${this.entries - 1}], got ${describe(offset)}`);
+    }
     const w = ((this.#tail + offset) & this.#mask) << 2;
     writeU64(this.#u32, w + BUF_ADDR_WORD, addr);
     this.#u32[w + BUF_LEN_WORD] = len;
     this.#u16[(w << 1) + BUF_BID_HALF] = bid;
   }
 
-  /** Mirrors io_uring_buf_ring_advance: makes `count` added buffers visible with one tail store. */
+  /**
+   * Mirrors io_uring_buf_ring_advance: makes `count` added buffers visible with one tail store.
+   *
+   * @throws {RangeError} for a count that is not an integer in [0, entries].
+   * @throws {ClosedError} once closed.
+   */
   publish(count: number): void {
     if (this.#closed) throw new ClosedError("BufferRing");
+    if ((count >>> 0) !== count || count > this.entries) {
+      throw new RangeError(`count must be an integer in [0, ${this.entries}], got ${describe(count)}`);
+    }
     this.#tail = (this.#tail + count) & 0xffff;
     // Release: the entries written by add() must be visible before the kernel sees the new tail.
     Atomics.store(this.#u16, abi.BUF_RING_TAIL >> 1, this.#tail);
@@ -152,11 +185,15 @@ export class BufferRing {
     return this.#closed;
   }
 
-  /** Unregisters the group and unmaps the ring; idempotent. Outstanding receives fail with ENOBUFS. */
+  /**
+   * Unregisters the group, unmaps the ring and frees its id on the ring; idempotent. Outstanding
+   * receives fail with ENOBUFS.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     if (!this.#ring.closed) this.#ring.unregisterBufRing(this.groupId);
+    this.#ring[kGroupIds].release(this.groupId);
     // Views of unmapped memory would fault the process: later reads see an empty ring instead.
     this.#u32 = new Uint32Array(0);
     this.#u16 = new Uint16Array(0);

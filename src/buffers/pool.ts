@@ -378,7 +378,8 @@ export class BufferPool {
    * @throws {RangeError} for a size, count, window, id or timeout out of range.
    * @throws {TypeError} for an unknown backend or leakTracking, or `incremental` with `"legacy"`.
    * @throws {UnsupportedError} when the kernel lacks the backend asked for.
-   * @throws {UringError} when the kernel refuses the group (`EEXIST`: groupId in use) or memory.
+   * @throws {UringError} `EEXIST` when another group of the reactor's ring holds `groupId`; when the
+   *   kernel refuses the group or memory.
    */
   constructor(reactor: Reactor, options: BufferPoolOptions = {}) {
     const settings = checkPoolOptions(options);
@@ -453,7 +454,7 @@ export class BufferPool {
    * yourself only when you submit on the ring without the reactor. A no-op once closed.
    */
   flush(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.reactor.ring.closed) return;
     if (this.#dryFlushes > 0) this.#dryFlushes--;
     this.#refill.flush();
     this.#refill.settle(this.#waiting.size === 0 && this.receiveCap === 0);
@@ -723,7 +724,9 @@ export class BufferPool {
     this.#leasesActive--;
     // A closed pool's buffers have nowhere to go back to, but its counts still follow the releases.
     if (this.#unleased(bid) && !this.#closed) this.#giveBack(bid);
-    if (holder !== 0) this.#holders.returned(holder, this.#leased, this.maxCount, !this.#closed);
+    if (holder !== 0) {
+      this.#holders.returned(holder, this.#leased, this.maxCount, !this.#closed && !this.reactor.ring.closed);
+    }
   }
 
   /** Buffer `bid` lost a lease: true when no lease, nor the kernel (the rest of an incremental buffer), holds it. */
@@ -748,6 +751,8 @@ export class BufferPool {
   #giveBack(bid: number): void {
     // Views of an incremental buffer's pieces must not read what the kernel writes into it next.
     if (this.incremental && this.detachOnRelease) this.#views[bid] = this.#views[bid].transfer();
+    // The reactor was closed before the pool: there is no kernel to give it to, and no receive to arm.
+    if (this.reactor.ring.closed) return;
     // Freed outside a turn (a timer, the leak net): the buffer reaches the kernel at the next flush.
     this.reactor.workQueued();
     this.#refill.queue(bid);

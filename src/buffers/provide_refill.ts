@@ -21,10 +21,11 @@ export class ProvideRefill implements Refill {
   #errors = 0;
 
   /**
-   * Names group `groupId` on `reactor`'s ring. `addr` is the pool's table of buffer addresses, read
-   * at each flush; `maxCount` bounds the ids.
+   * Takes group `groupId` on `reactor`'s ring (until close()). `addr` is the pool's table of buffer
+   * addresses, read at each flush; `maxCount` bounds the ids.
    *
    * @throws {RangeError} for a groupId outside [0, 65535].
+   * @throws {UringError} `EEXIST` when another group of the ring holds `groupId`.
    */
   constructor(reactor: Reactor, addr: readonly number[], bufferSize: number, groupId: number, maxCount: number) {
     this.#reactor = reactor;
@@ -95,6 +96,7 @@ export class ProvideRefill implements Refill {
       this.#group.remove(65536, 0);
       ring.submitAndWait(0);
     }
+    this.#group.close();
     this.#reactor.unregister(this.#token);
   }
 }

@@ -5,6 +5,9 @@
  */
 import { prepProvideBuffers, prepRemoveBuffers } from "../prep.ts";
 import type { Ring } from "../ring.ts";
+import { ClosedError } from "../errors.ts";
+import { kGroupIds } from "../internal.ts";
+import { describe } from "../options.ts";
 
 /**
  * A provided-buffer group of the original mechanism (IORING_OP_PROVIDE_BUFFERS /
@@ -22,22 +25,28 @@ import type { Ring } from "../ring.ts";
  * group.provide(memory.address, 4096, 16, 0); // ids 0..15
  * ring.submitAndWait(1);
  * ring.reap((_userData, res) => console.log("provided:", res)); // 0
+ * group.close(); // (after removing what the kernel still holds)
  * ```
  */
 export class ProvidedBufferGroup {
   /** The buffer group id receives name (`sqe->buf_group`). */
   readonly groupId: number;
   readonly #ring: Ring;
+  #closed = false;
 
   /**
-   * Names group `groupId` on `ring`; nothing is submitted until provide().
+   * Takes group `groupId` on `ring` (until close()); nothing is submitted until provide().
    *
    * @throws {RangeError} for a groupId outside [0, 65535].
+   * @throws {UringError} `EEXIST` when another group of this ring (a ProvidedBufferGroup, a
+   *   BufferRing, a BufferPool's) holds `groupId`: the kernel would let both provide buffers to one
+   *   group, and each one's receives would take the other's buffers.
    */
   constructor(ring: Ring, groupId: number) {
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > 65535) {
-      throw new RangeError(`groupId must be an integer in [0, 65535], got ${groupId}`);
+      throw new RangeError(`groupId must be an integer in [0, 65535], got ${describe(groupId)}`);
     }
+    ring[kGroupIds].take(groupId, "ProvidedBufferGroup");
     this.#ring = ring;
     this.groupId = groupId;
   }
@@ -45,15 +54,22 @@ export class ProvidedBufferGroup {
   /**
    * Queues one PROVIDE_BUFFERS SQE: `count` buffers of `size` bytes laid out back to back from
    * `addr`, with ids firstId..firstId+count-1. Submitted with the ring's next submit.
+   *
+   * @throws {RangeError} for a size, count or id range out of bounds.
+   * @throws {ClosedError} once closed.
    */
   provide(addr: number, size: number, count: number, firstId: number, userData = 0): void {
+    if (this.#closed) throw new ClosedError("ProvidedBufferGroup");
     if (!Number.isInteger(size) || size < 1 || size > 0x7fffffff) {
-      throw new RangeError(`size must be in [1, 2^31-1], got ${size}`);
+      throw new RangeError(`size must be an integer in [1, 2^31-1], got ${describe(size)}`);
     }
     if (!Number.isInteger(count) || count < 1 || count > 65536) {
-      throw new RangeError(`count must be in [1, 65536], got ${count}`);
+      throw new RangeError(`count must be an integer in [1, 65536], got ${describe(count)}`);
     }
-    if (!Number.isInteger(firstId) || firstId < 0 || firstId + count > 65536) {
+    if (!Number.isInteger(firstId) || firstId < 0) {
+      throw new RangeError(`firstId must be an integer >= 0, got ${describe(firstId)}`);
+    }
+    if (firstId + count > 65536) {
       throw new RangeError(`buffer ids ${firstId}..${firstId + count - 1} do not fit in [0, 65535]`);
     }
     const slot = this.#ring.getSqe();
@@ -61,13 +77,39 @@ export class ProvidedBufferGroup {
     this.#ring.sqes.setUserData(slot, userData);
   }
 
-  /** Queues one REMOVE_BUFFERS SQE taking up to `count` unused buffers back; res = how many. */
+  /**
+   * Queues one REMOVE_BUFFERS SQE taking up to `count` unused buffers back; res = how many.
+   *
+   * @throws {RangeError} for a count outside [1, 65536].
+   * @throws {ClosedError} once closed.
+   */
   remove(count: number, userData = 0): void {
+    if (this.#closed) throw new ClosedError("ProvidedBufferGroup");
     if (!Number.isInteger(count) || count < 1 || count > 65536) {
-      throw new RangeError(`count must be in [1, 65536], got ${count}`);
+      throw new RangeError(`count must be an integer in [1, 65536], got ${describe(count)}`);
     }
     const slot = this.#ring.getSqe();
     prepRemoveBuffers(this.#ring.sqes, slot, count, this.groupId);
     this.#ring.sqes.setUserData(slot, userData);
+  }
+
+  /** close() has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Frees the group id on the ring for another group; idempotent. It submits nothing: remove() what
+   * the kernel still holds first (the kernel keeps those buffers in the group, and their addresses).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ring[kGroupIds].release(this.groupId);
+  }
+
+  /** `using group = new ProvidedBufferGroup(...)`: closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
