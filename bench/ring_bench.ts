@@ -1,12 +1,13 @@
 /**
  * Micro-benchmarks of the Ring hot paths: NOP round trip, batched NOP throughput, SQE prep cost and
- * CQE reap cost. Runs unchanged on both runtimes:
+ * CQE reap cost; and what one empty polling turn of the Driver costs, beside a bare setImmediate
+ * loop. Runs unchanged on both runtimes:
  *   deno run -A bench/ring_bench.ts   |   bun bench/ring_bench.ts
  * Prints a table and a final `RESULT {json}` line for scripts. Each figure is the median of several
  * timed runs after untimed warm-up runs (so the JIT has compiled the loops before we time them).
  */
 import { benchContext } from "./machine.ts";
-import { prepNop, prepRecv, Ring } from "../ring.ts";
+import { Driver, prepNop, prepRecv, Reactor, Ring } from "../ring.ts";
 
 // One handler for every reap in this file: distinct closures would make the call site inside
 // Ring.reap polymorphic and skew the reap figure against what a single-handler app sees.
@@ -122,6 +123,53 @@ function reapCost(ring: Ring): number {
   return (ms * 1e6) / n;
 }
 
+const setImmediateFn = (globalThis as unknown as { setImmediate: (fn: () => void) => unknown }).setImmediate;
+
+/**
+ * ns per macrotask turn over `ms`: a Driver kept busy with nothing to reap (what each poll of an idle
+ * gap costs before it parks), or a bare setImmediate loop (the runtime's part of that).
+ */
+function emptyTurns(ms: number, withDriver: boolean): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    if (!withDriver) {
+      let turns = 0;
+      const next = () => {
+        turns++;
+        if (performance.now() - t0 < ms) setImmediateFn(next);
+        else resolve(((performance.now() - t0) * 1e6) / turns);
+      };
+      setImmediateFn(next);
+      return;
+    }
+    const reactor = new Reactor({ entries: 64, flags: Driver.ringFlags });
+    const driver = new Driver(reactor);
+    // A submit hook that asks for another turn keeps the driver polling instead of parking.
+    reactor.addHook({
+      flush() {
+        if (performance.now() - t0 < ms) {
+          reactor.requestTurn();
+          return;
+        }
+        const ns = ((performance.now() - t0) * 1e6) / driver.stats().turns;
+        driver.unref();
+        queueMicrotask(() => driver.close());
+        resolve(ns);
+      },
+    });
+    driver.ref();
+  });
+}
+
+/** measure() for an async sample. */
+async function measureAsync(warmup: number, runs: number, run: () => Promise<number>): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) await run();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) samples.push(await run());
+  samples.sort((a, b) => a - b);
+  return { median: samples[samples.length >> 1], min: samples[0], max: samples[samples.length - 1] };
+}
+
 // --- run ---------------------------------------------------------------------------------------
 
 const started = performance.now();
@@ -151,6 +199,8 @@ let rtt: Stats, batch32: Stats, batch256: Stats, prep: Stats, reap: Stats, ringF
   using ring = new Ring({ entries: 4096, cqEntries: 4096 });
   reap = measure(50, ROUNDS, () => reapCost(ring));
 }
+const turnBare = await measureAsync(1, 5, () => emptyTurns(200, false));
+const turnDriver = await measureAsync(1, 5, () => emptyTurns(200, true));
 const elapsedS = (performance.now() - started) / 1000;
 
 const rows: [string, Stats, string, number][] = [
@@ -159,6 +209,8 @@ const rows: [string, Stats, string, number][] = [
   ["NOP throughput, batches of 256", batch256, "NOP/s", 0],
   ["SQE prep (getSqe + prepRecv + setUserData)", prep, "ns/op", 2],
   ["CQE reap (full CQ of 4096, trivial handler)", reap, "ns/CQE", 2],
+  ["empty turn: a bare setImmediate loop", turnBare, "ns/turn", 0],
+  ["empty turn: a Driver polling, nothing to reap", turnDriver, "ns/turn", 0],
 ];
 const fmt = (x: number, digits: number) =>
   x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -174,7 +226,8 @@ for (const [name, s, unit, d] of rows) {
   console.log(`${name.padEnd(44)}${fmt(s.median, d).padStart(14)}  ${range.padEnd(26)}${unit}`);
 }
 console.log(
-  `(medians of ${RUNS} runs for the first three, of ${ROUNDS} rounds for prep/reap; ${elapsedS.toFixed(1)} s total)`,
+  `(medians of ${RUNS} runs for the first three, of ${ROUNDS} rounds for prep/reap, of 5 runs of 200 ms for the turns; ` +
+    `${elapsedS.toFixed(1)} s total)`,
 );
 
 const round = (x: number, d: number) => Number(x.toFixed(d));
@@ -191,6 +244,8 @@ console.log(
       nopPerSecBatch256: Math.round(batch256.median),
       prepNsPerOp: round(prep.median, 2),
       reapNsPerCqe: round(reap.median, 2),
+      setImmediateTurnNs: Math.round(turnBare.median),
+      driverEmptyTurnNs: Math.round(turnDriver.median),
       elapsedS: round(elapsedS, 2),
     }),
 );
