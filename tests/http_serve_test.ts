@@ -3,13 +3,14 @@
  * checked), by the runtime's fetch() and by curl where it is installed, on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fileResponse, type HttpServer, serve, type ServeOptions } from "../mod.ts";
-import { captureConsoleErrors, test } from "./harness.ts";
+import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
 
@@ -995,4 +996,109 @@ test("a method the runtime's Request would turn into another one is refused with
     else assert.ok(response.status === 501 || response.status === 400, `${method}: ${response.status}`);
   }
   assert.ok(!seen.includes("GET") || seen.filter((m) => m === "GET").length === 1, `handled as: ${seen.join()}`);
+});
+
+test("response streams that fail while a write drains, and echoes whose clients leave mid-upload, end only their connection", async () => {
+  // A child process: before the fix an unhandled rejection of a read-ahead ended the process.
+  const script = fileURLToPath(new URL("./fixtures/failing_streams_server.ts", import.meta.url));
+  const [cmd, args] = runtimeCommand(script);
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve(null);
+    }, 30_000);
+    child.on("exit", (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, `exit code (null = still alive after 30 s): ${out.slice(-2000)}`);
+  assert.match(out, /^alive$/m);
+  assert.doesNotMatch(out, /Uncaught|unhandled/i);
+});
+
+test("a streamed echo whose client leaves mid-body is not logged as a failed response", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = start((request) => new Response(request.body));
+    for (const leave of ["end", "reset"] as const) {
+      const client = await RawClient.open(server.port);
+      client.send(`POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n10000\r\n${"x".repeat(30_000)}`);
+      assert.ok(await waitFor(() => client.received > 0, 2000), "the echo began");
+      if (leave === "end") client.socket.end();
+      else client.socket.resetAndDestroy();
+      assert.ok(await client.waitClosed(3000), `${leave}: the server closed the connection`);
+      client.close();
+    }
+    await sleep(50);
+    // Before: "serve(): a response failed after its head was sent" for each.
+    assert.deepEqual(errors, []);
+  } finally {
+    restore();
+  }
+});
+
+test("a synchronous handler that streams the request body back gets the 400 of a body that breaks the framing", async () => {
+  await using server = start((request) => new Response(request.body));
+  // Before: 500, counted as a handler error (an async handler got the 400).
+  const { response, closed } = await exchange(
+    server.port,
+    `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nzz\r\n`,
+  );
+  assert.equal(response.status, 400);
+  assert.ok(closed);
+  assert.equal(server.stats().handlerErrors, 0);
+});
+
+test("headerTimeout shorter than idleTimeout: a head not complete gets 408 at headerTimeout", async () => {
+  await using server = start(() => new Response("hi"), { headerTimeout: 1, idleTimeout: 10 });
+  const client = await RawClient.open(server.port);
+  const t0 = performance.now();
+  client.send(`GET / HTTP/1.1\r\n${HOST}`);
+  const response = await client.response(5000);
+  const ms = performance.now() - t0;
+  client.close();
+  assert.equal(response.status, 408);
+  // Before: at idleTimeout (10 s); the wheel checks every 0.2 s.
+  assert.ok(ms >= 950 && ms < 2000, `408 after ${ms.toFixed(0)} ms`);
+});
+
+test("request.signal's reason says who closed: stop(true), a timeout, the client", async () => {
+  const reasons: string[] = [];
+  const handler = (request: Request) => {
+    request.signal.addEventListener("abort", () => reasons.push(String((request.signal.reason as Error).message)));
+    return new Promise<Response>(() => {}); // never answers
+  };
+  {
+    const server = start(handler);
+    const client = await RawClient.open(server.port);
+    client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.ok(await waitFor(() => server.stats().requests === 1, 2000));
+    client.socket.resetAndDestroy();
+    assert.ok(await waitFor(() => reasons.length === 1, 2000));
+    const other = await RawClient.open(server.port);
+    other.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.ok(await waitFor(() => server.stats().requests === 2, 2000));
+    await server.stop(true);
+    assert.ok(await waitFor(() => reasons.length === 2, 2000));
+    other.close();
+  }
+  {
+    await using server = start(handler, { idleTimeout: 0.3 });
+    const client = await RawClient.open(server.port);
+    client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+    client.socket.end(); // a handler that does not answer a client that ended its side gets idleTimeout
+    assert.ok(await waitFor(() => reasons.length === 3, 3000));
+    client.close();
+  }
+  // Before: "the client closed the connection ..." for all three.
+  assert.deepEqual(reasons, [
+    "the client closed the connection before the response was sent",
+    "the server stopped before the response was sent",
+    "a timeout closed the connection before the response was sent",
+  ]);
 });

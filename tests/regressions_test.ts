@@ -607,3 +607,31 @@ test("StreamReceiver.stop(cb) called twice runs both callbacks; a holder id the 
     closeFd(server);
   }
 });
+
+test("conn.idleTimeout set shorter than the listener's takes effect at the new deadline", async () => {
+  let closedAt = 0;
+  const server = listen({
+    port: 0,
+    idleTimeout: 10,
+    handlers: {
+      open(conn) {
+        conn.idleTimeout = 0.5;
+      },
+      close() {
+        closedAt = performance.now();
+      },
+    },
+  });
+  try {
+    const t0 = performance.now();
+    const socket = await dial(server.port);
+    socket.on("error", () => {});
+    // Before: the connection stayed filed at its 10 s deadline and closed then.
+    assert.ok(await waitFor(() => closedAt > 0, 3000), "closed within 3 s");
+    const ms = closedAt - t0;
+    assert.ok(ms >= 450 && ms < 1000, `closed after ${ms.toFixed(0)} ms`);
+    socket.destroy();
+  } finally {
+    await server.stop();
+  }
+});

@@ -25,6 +25,8 @@ export interface HttpContext {
   readonly handler: ServeHandler;
   /** `this` of the handler, and the server side of ServeInfo (set once the server exists). */
   server: ServeServer | undefined;
+  /** stop() has begun: a connection closed from now on was closed by the server, not its client. */
+  stopping: boolean;
   readonly onError: ((error: unknown, request?: Request) => Response | Promise<Response>) | undefined;
   readonly limits: ParserLimits;
   /** Seconds; 0 = none. */
@@ -110,8 +112,8 @@ class Exchange {
   wholeUsed = 0;
   /** request.signal's controller, made when the handler first reads request.signal. */
   abort: AbortController | undefined;
-  /** The connection closed before the response was out: request.signal is (or will be) aborted. */
-  abandoned = false;
+  /** Why the connection closed before the response was out (request.signal aborts with it), or undefined. */
+  abandoned: string | undefined;
   /** The client ended its side before the body was complete: a failure of the handler is the client leaving. */
   bodyLost = false;
 
@@ -145,14 +147,29 @@ class ServeRequest extends Request {
     if (!ex) return super.signal;
     if (!ex.abort) {
       ex.abort = new AbortController();
-      if (ex.abandoned) ex.abort.abort(abandonedError());
+      if (ex.abandoned) ex.abort.abort(abandonedError(ex.abandoned));
     }
     return ex.abort.signal;
   }
 }
 
-function abandonedError(): Error {
-  return new DOMException("the client closed the connection before the response was sent", "AbortError");
+const CLIENT_LEFT = "the client closed the connection";
+
+/** What request.signal aborts with, and `info.completed` rejects with: `why` the response will never be sent. */
+function abandonedError(why: string): Error {
+  return new DOMException(`${why} before the response was sent`, "AbortError");
+}
+
+/**
+ * Errors a request body fails with because of its client (it left, or broke the framing). A response
+ * that fails with one (a body streamed from the request's) is the client's doing: it is not logged.
+ */
+const clientFailures = new WeakSet<Error>();
+
+function clientFailure(message: string): Error {
+  const error = new Error(message);
+  clientFailures.add(error);
+  return error;
 }
 
 /** The head of a request the server refuses before (or without) parsing one. */
@@ -183,6 +200,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #readingPaused = false;
   /** The stream being written: cancelled if the connection closes under it. */
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #closeWhy: string | undefined; // set when the server itself closes it (a timeout, a refusal)
   /** The file being sent: stopped if the connection closes under it. */
   #fileStop: (() => void) | undefined;
   /** Runs at the next `drain` (a file send waiting for the socket). */
@@ -247,10 +265,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
       if (receiving.whole && receiving.request === undefined) {
         const at = this.#queue.indexOf(receiving);
         if (at >= 0) this.#queue.splice(at, 1);
-        receiving.info[kFinish](abandonedError());
+        receiving.info[kFinish](abandonedError(CLIENT_LEFT));
       } else {
         receiving.bodyLost = true;
-        receiving.body?.fail(new Error("the client closed the connection before the request body was complete"));
+        receiving.body?.fail(clientFailure("the client closed the connection before the request body was complete"));
       }
     }
     this.#last = true;
@@ -265,6 +283,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   timedOut(): void {
+    this.#closeWhy ??= "a timeout closed the connection";
     if (this.#refused) return void this.#conn.close();
     if (this.#parser.inHead || (this.#receiving && this.#parser.inBody)) {
       this.#refuse(408);
@@ -278,9 +297,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
   closed(): void {
     this.#closed = true;
     this.#held = undefined;
-    this.#receiving?.body?.fail(new Error("the connection closed before the request body was complete"));
+    this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
-    this.#abandonQueue();
+    this.#abandonQueue(this.#closeWhy ?? (this.#ctx.stopping ? "the server stopped" : CLIENT_LEFT));
     void this.#reader?.cancel().catch(() => {});
     this.#fileStop?.();
   }
@@ -446,6 +465,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #refuse(status: number): void {
     if (this.#refused || this.#closed) return;
     this.#refused = true;
+    this.#closeWhy ??= `the server refused a request (status ${status}) and closed the connection`;
     this.#last = true;
     this.#ctx.counters.refused++;
     const receiving = this.#receiving;
@@ -453,11 +473,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#bodyPaused = false; // what still arrives is read and dropped
     if (receiving) {
       // Its body broke the framing: the handler reading it sees an error. The refusal replaces the
-      // handler's answer when that has not begun to go out; otherwise the connection closes after it.
-      receiving.body?.fail(new Error(`the request was refused with status ${status}`));
+      // handler's answer when that has not begun to go out (also when the response is being written
+      // but waits for that body: see #respond); otherwise the connection closes after it.
+      receiving.refusal = status;
+      receiving.body?.fail(clientFailure(`the request was refused with status ${status}`));
       receiving.received = true;
       if (this.#queue.includes(receiving) && !(this.#writing && this.#queue[0] === receiving)) {
-        receiving.refusal = status;
         receiving.settled = true;
         this.#pump();
       } else {
@@ -519,7 +540,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     } catch (e) {
       // The connection closed under the response, or the response's body failed after its head
       // went out: the only honest thing left is to close.
-      if (!this.#closed) logResponseError(e);
+      if (!this.#closed && !(e instanceof Error && clientFailures.has(e))) logResponseError(e);
       error = e instanceof Error ? e : new Error(String(e));
     }
     this.#written(ex, close, error);
@@ -541,7 +562,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (this.#closed) return;
     if (close) {
       this.#last = true;
-      this.#abandonQueue();
+      this.#abandonQueue("the server closed the connection after an earlier response");
       this.#conn.end();
       return;
     }
@@ -559,12 +580,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   /** Every exchange still queued will get no response: its signal aborts, its `completed` rejects. */
-  #abandonQueue(): void {
+  #abandonQueue(why: string): void {
     for (const ex of this.#queue) {
       if (ex.refusal !== 0 && !ex.request) continue; // the server's own refusal: no handler, no request
-      ex.abandoned = true;
-      ex.abort?.abort(abandonedError());
-      ex.info[kFinish](abandonedError());
+      ex.abandoned = why;
+      ex.abort?.abort(abandonedError(why));
+      ex.info[kFinish](abandonedError(why));
     }
     this.#queue.length = 0;
   }
@@ -589,21 +610,27 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   /** Writes one response; resolves to whether the connection must close after it. */
   async #respond(ex: Exchange): Promise<boolean> {
-    if (ex.refusal !== 0) {
-      this.#send(`${statusLine(ex.refusal, "")}content-length: 0\r\nconnection: close\r\ndate: ${httpDate()}\r\n\r\n`);
-      return true;
-    }
+    if (ex.refusal !== 0) return this.#sendRefusal(ex.refusal);
     const response = ex.error === NO_ERROR ? ex.response! : await this.#errorResponse(ex.error, ex.request);
     this.#headSent = false;
     try {
       return await this.#writeResponse(ex, response);
     } catch (error) {
       if (this.#headSent || this.#closed) throw error;
+      // The response waited for a request body that broke the framing (a body streamed back): the
+      // client gets the refusal, not a 500.
+      if (ex.refusal !== 0) return this.#sendRefusal(ex.refusal);
       // It failed before a byte went out (a body already used, a stream that fails at once or yields
       // something other than bytes): the client gets a 500 instead of nothing.
       this.#ctx.counters.handlerErrors++;
       return await this.#writeResponse(ex, await this.#errorResponse(error, ex.request));
     }
+  }
+
+  /** The server's refusal of a request (no handler's answer): a status, no body, then close. */
+  #sendRefusal(status: number): boolean {
+    this.#send(`${statusLine(status, "")}content-length: 0\r\nconnection: close\r\ndate: ${httpDate()}\r\n\r\n`);
+    return true;
   }
 
   async #writeResponse(ex: Exchange, response: Response): Promise<boolean> {
@@ -685,6 +712,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
       if (r.done) break;
       bytes = chunkBytes(r.value);
       pending = reader.read();
+      // Read ahead while the write drains: a stream that fails meanwhile (or whose connection closes
+      // first) must not leave an unhandled rejection behind, which would end the process.
+      pending.catch(() => {});
     }
     if (chunked) this.#conn.write(LAST_CHUNK);
     return close;

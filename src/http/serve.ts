@@ -108,16 +108,16 @@ export class HttpServer {
   readonly addr: NetAddr;
   /** Settles once the server has stopped. */
   readonly finished: Promise<void>;
-  readonly #counters: HttpCounters;
+  readonly #ctx: HttpContext;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.shutdown();
   #stopping: Promise<void> | undefined;
   #resolveFinished!: () => void;
 
   /** @ignore Made by serve(). */
-  constructor(server: Server<HttpConnection>, counters: HttpCounters, signal: AbortSignal | undefined) {
+  constructor(server: Server<HttpConnection>, ctx: HttpContext, signal: AbortSignal | undefined) {
     this.#server = server;
-    this.#counters = counters;
+    this.#ctx = ctx;
     this.addr = { transport: "tcp", hostname: server.hostname, port: server.port };
     this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
     this.#signal = signal;
@@ -153,7 +153,7 @@ export class HttpServer {
 
   /** Counters since the server started. */
   stats(): HttpServerStats {
-    return { ...this.#server.stats(), ...this.#counters };
+    return { ...this.#server.stats(), ...this.#ctx.counters };
   }
 
   /**
@@ -164,6 +164,7 @@ export class HttpServer {
    */
   stop(force?: boolean | { graceMs?: number }): Promise<void> {
     if (!this.#stopping) {
+      this.#ctx.stopping = true;
       this.#signal?.removeEventListener("abort", this.#onAbort);
       const stopped = force === true
         ? this.#server.stop()
@@ -250,6 +251,7 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   const ctx: HttpContext = {
     handler: fetch,
     server: undefined,
+    stopping: false,
     onError: options.onError,
     limits: {
       maxHeaderSize: positiveInteger("maxHeaderSize", options.maxHeaderSize, DEFAULT_PARSER_LIMITS.maxHeaderSize),
@@ -310,7 +312,7 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   );
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   (ctx as { defaultHost: string }).defaultHost = `${host}:${server.port}`;
-  const http = new HttpServer(server, counters, signal);
+  const http = new HttpServer(server, ctx, signal);
   ctx.server = http;
   void http.finished.then(() => filePool?.close());
   if (options.onListen) {

@@ -377,7 +377,10 @@ export class Connection<Data = unknown> {
     checkSeconds("idleTimeout", seconds);
     this.#idleMs = seconds * 1000;
     this.#touch();
-    if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
+    if (this.#idleMs === 0 || this.#phase === Phase.Closed) return;
+    // Already watched for a later deadline: filed again, so a shorter timeout is not checked late.
+    if (this.#idleWatch?.entry) this.#config.idle.reschedule(this.#idleWatch);
+    else this.#watch();
   }
 
   /**

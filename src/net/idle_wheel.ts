@@ -29,6 +29,8 @@ export interface IdleWatched {
 /** One watch: cleared (entry undefined) to stop it at once. */
 export interface IdleWatch {
   entry: IdleWatched | undefined;
+  /** The tick it was last filed for: a slot's record of an earlier filing that is due later is stale. */
+  tick: number;
 }
 
 export class IdleWheel implements SubmitHook {
@@ -59,13 +61,22 @@ export class IdleWheel implements SubmitHook {
 
   /** Starts watching `entry` until idleDeadline() returns -1 or the watch is cleared. */
   watch(entry: IdleWatched): IdleWatch {
-    const watch: IdleWatch = { entry };
+    const watch: IdleWatch = { entry, tick: 0 };
     if (this.#timer === undefined) this.#start();
     const deadline = entry.idleDeadline();
     if (deadline < 0) return watch;
     this.#count++;
     this.#file(watch, deadline);
     return watch;
+  }
+
+  /**
+   * The watched deadline moved earlier (a shorter timeout was set): files the watch again for it.
+   * A later one needs nothing: the check at the old deadline files it further on.
+   */
+  reschedule(watch: IdleWatch): void {
+    const deadline = watch.entry?.idleDeadline() ?? -1;
+    if (deadline >= 0 && this.#tickOf(deadline) < watch.tick) this.#file(watch, deadline);
   }
 
   /** Stops a watch at once (the connection closed): the wheel keeps no reference to it. */
@@ -81,11 +92,18 @@ export class IdleWheel implements SubmitHook {
   }
 
   #file(watch: IdleWatch, deadline: number): void {
-    // The tick the deadline falls in: its check, once due, expires it or files it again for the next
-    // one (rounding up instead would add a tick to the check's own lag). Never into a slot already
-    // swept in this round: at the earliest, the next tick.
-    const tick = Math.max(Math.floor(deadline / TICK_MS), this.#lastTick + 1);
+    const tick = this.#tickOf(deadline);
+    watch.tick = tick;
     this.#slots[tick % SLOTS].push(watch);
+  }
+
+  /**
+   * The tick a deadline is checked at: the one it falls in, whose check expires it or files it again
+   * for the next (rounding up instead would add a tick to the check's own lag); never a slot already
+   * swept in this round: at the earliest, the next tick.
+   */
+  #tickOf(deadline: number): number {
+    return Math.max(Math.floor(deadline / TICK_MS), this.#lastTick + 1);
   }
 
   #start(): void {
@@ -116,7 +134,9 @@ export class IdleWheel implements SubmitHook {
       const due = slot.splice(0);
       for (const watch of due) {
         const entry = watch.entry;
-        if (entry === undefined) continue; // unwatched
+        // Unwatched, or filed again for an earlier tick since (reschedule) and then further on. A
+        // filing older than this tick is a slot a late timer skipped: checked now.
+        if (entry === undefined || watch.tick > t) continue;
         const deadline = entry.idleDeadline();
         if (deadline < 0) {
           watch.entry = undefined;
