@@ -34,6 +34,19 @@ function open(path: string, table: Deno.ForeignLibraryInterface) {
   }
 }
 
+/**
+ * Keeps liburing mapped until the process is gone (dlopen with RTLD_NODELETE). Deno closes its
+ * libraries when the runtime shuts down, and a parked waiter may still be inside liburing's
+ * io_uring_enter on its blocking thread (a process ended by an uncaught error does not stop its
+ * servers first): returning into unmapped code killed the process with SIGSEGV.
+ */
+function pinLoaded(path: string): void {
+  const dl = Deno.dlopen(LIBC, { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } } as const);
+  const RTLD_NOW_NODELETE = 0x2 | 0x1000;
+  dl.symbols.dlopen(new TextEncoder().encode(path + "\0"), RTLD_NOW_NODELETE);
+  dl.close();
+}
+
 export function load(): Native {
   // The override is read only where env access was granted; asking would prompt or throw.
   const envAllowed = Deno.permissions.querySync({ name: "env", variable: "URING_LIB" }).state === "granted";
@@ -53,6 +66,7 @@ export function load(): Native {
   }
   if (!uringLib) throw libraryNotFound(tried, errors);
   const libc = open(LIBC, toDeno(libcSymbols)).symbols as unknown as LibcSymbols;
+  pinLoaded(uringPath);
   // A second handle whose io_uring_enter runs on Deno's blocking thread pool: the parked waiter.
   const waiter = open(uringPath, {
     io_uring_enter: toDeno({ io_uring_enter: uringSymbols.io_uring_enter }, true).io_uring_enter,

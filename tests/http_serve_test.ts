@@ -1102,3 +1102,24 @@ test("request.signal's reason says who closed: stop(true), a timeout, the client
     "a timeout closed the connection before the response was sent",
   ]);
 });
+
+test("a program that fetched from its own serve() and ends on an uncaught error exits with it (no SIGSEGV)", async () => {
+  const script = fileURLToPath(new URL("./fixtures/uncaught_after_fetch.ts", import.meta.url));
+  const [cmd, args] = runtimeCommand(script);
+  // Before: 5 runs in 6 died of SIGSEGV on Deno (exit status 139, signal SIGSEGV).
+  for (let run = 0; run < 4; run++) {
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      child.on("exit", (c, s) => {
+        clearTimeout(timer);
+        resolve([c, s]);
+      });
+    });
+    assert.equal(signal, null, `run ${run}: killed by ${signal}: ${err.slice(-500)}`);
+    assert.equal(code, 1, `run ${run}: exit code ${code}: ${err.slice(-500)}`);
+    assert.match(err, /the program's own uncaught rejection/);
+  }
+});
