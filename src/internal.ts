@@ -11,6 +11,11 @@ export const kStart: unique symbol = Symbol("uring-buffers.start");
 
 /** `Lease[kScarce]`: the lease's pool is short of buffers (whoever would keep it long copies it). */
 export const kScarce: unique symbol = Symbol("uring-buffers.scarce");
+/**
+ * `Lease[kTakeOver](verb)`: a write or send takes the lease over (it releases it once sent).
+ * Throws TypeError for a lease released or taken over already.
+ */
+export const kTakeOver: unique symbol = Symbol("uring-buffers.takeOver");
 /** `Lease[kMarkReleased]()`: the owner has taken the buffer back; `bytes` throws from now on. */
 export const kMarkReleased: unique symbol = Symbol("uring-buffers.markReleased");
 

@@ -672,7 +672,7 @@ test("Deno.listen style: for await over accepted connections and over each conne
   const conn = await connect({ loop, port: server.port });
   const withHandler = await connect({ loop, port: server.port, handlers: { data: (_c, l) => l.release() } });
   assert.throws(() => withHandler[Symbol.asyncIterator](), /data handler/);
-  withHandler.close();
+  await withHandler.close();
   let got = 0;
   const expected = fill(9, 0, total);
   const reading = (async () => {
@@ -691,7 +691,7 @@ test("Deno.listen style: for await over accepted connections and over each conne
   }
   await reading;
   assert.equal(got, total);
-  conn.close();
+  await conn.close();
   await server.stop();
   await serving; // the server's iterator ends when it stops
   assert.equal(server.pool.stats().buffersLeased, 0);

@@ -10,6 +10,7 @@ import {
   type Lease,
   listen,
   probeFeatures,
+  serve,
   UringError,
 } from "../mod.ts";
 import {
@@ -634,4 +635,164 @@ test("conn.idleTimeout set shorter than the listener's takes effect at the new d
   } finally {
     await server.stop();
   }
+});
+
+test("write() of a string or another non-bytes value is a TypeError at the call; the connection lives on", async () => {
+  const server = listen({ port: 0, handlers: { data: (c, lease) => void c.write(lease) } });
+  try {
+    const conn = await connect({ port: server.port, handlers: { data: (_c, lease) => lease.release() } });
+    // Before: write("hello") returned true, the send failed with EFAULT, and clearing the queue threw
+    // "piece.lease.release is not a function" out of the loop (the process died on Deno, hung on Bun).
+    for (const bad of ["hello", new ArrayBuffer(4), new Uint16Array(2), new DataView(new ArrayBuffer(2)), 7, null]) {
+      assert.throws(() => conn.write(bad as never), /write\(\) takes a Uint8Array or a Lease/);
+    }
+    assert.equal(conn.write(new TextEncoder().encode("ok")), true);
+    assert.equal(conn.closed, false);
+    await conn.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test("an async handler's rejection reaches error(conn, e) and closes that connection only", async () => {
+  const errors: Error[] = [];
+  const server = listen({
+    port: 0,
+    handlers: {
+      async data(conn, lease) {
+        const text = new TextDecoder().decode(lease.bytes);
+        lease.release();
+        await sleep(5);
+        if (text === "boom") throw new Error("async handler failed");
+        conn.write(new TextEncoder().encode(text));
+      },
+      error(_conn, error) {
+        errors.push(error);
+      },
+    },
+  });
+  try {
+    const bad = await dial(server.port);
+    bad.on("error", () => {});
+    const badClosed = new Promise((r) => bad.once("close", r));
+    bad.write("boom");
+    // Before: the rejection was unhandled (Deno: the process died; Bun: printed), error never ran.
+    await badClosed;
+    assert.deepEqual(errors.map((e) => e.message), ["async handler failed"]);
+    const good = await dial(server.port);
+    good.write("fine");
+    const [reply] = await once(good, "data");
+    assert.equal(String(reply), "fine");
+    good.destroy();
+  } finally {
+    await server.stop();
+  }
+});
+
+test("stop() refuses a misspelt option instead of stopping without a deadline; bad values show their type", async () => {
+  const server = listen({ port: 0, handlers: { data: (_c, lease) => lease.release() } });
+  assert.throws(() => server.stop({ grace: 500 } as never), /unknown option "grace" \(did you mean "graceMs"\?\)/);
+  assert.throws(() => server.shutdown("500" as never), /graceMs must be .*, got string "500"/);
+  await server.stop({ graceMs: 100 });
+  const http = serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("x"));
+  assert.throws(() => http.stop({ grace: 5 } as never), /unknown option "grace"/);
+  await http.stop();
+});
+
+test("IoLoop.close() with a server still open is refused; the server still serves and stops", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0, handlers: { data: (c, lease) => void c.write(lease) } });
+  // Before: close() went ahead; later data was never served and stop() rejected with ClosedError,
+  // leaving the listening socket open.
+  assert.throws(() => loop.close(), /1 socket is still open on this loop/);
+  const socket = await dial(server.port);
+  socket.write("ping");
+  const [reply] = await once(socket, "data");
+  assert.equal(String(reply), "ping");
+  socket.destroy();
+  await server.stop();
+  loop.close();
+  assert.equal(loop.closed, true);
+});
+
+test("a lease written twice, or a datagram sent twice, is a TypeError at the second call (it was a buffer reused by then)", async () => {
+  const { bindUdp } = await import("../mod.ts");
+  const loop = new IoLoop();
+  const hubErrors: string[] = [];
+  const peer = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  const hub = bindUdp({
+    loop,
+    handlers: {
+      message(s, d) {
+        s.send(d, { hostname: "127.0.0.1", port: peer.port });
+        // Before: taken, and sent once the first send had given the buffer back (another datagram's bytes).
+        try {
+          s.send(d, { hostname: "127.0.0.1", port: peer.port });
+        } catch (e) {
+          hubErrors.push((e as Error).message);
+        }
+      },
+    },
+  });
+  const src = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  src.send(new TextEncoder().encode("one"), { hostname: "127.0.0.1", port: hub.port });
+  assert.ok(await waitFor(() => hubErrors.length === 1, 2000));
+  assert.match(hubErrors[0], /cannot send a lease twice/);
+  // UDP send() of something that is not bytes: before, an ArrayBuffer was taken for a lease and the
+  // loop threw "out.lease.release is not a function" when the send completed.
+  for (const bad of [new ArrayBuffer(4), [1, 2], "text"]) {
+    assert.throws(
+      () => src.send(bad as never, { hostname: "127.0.0.1", port: hub.port }),
+      /send\(\) takes a Uint8Array/,
+    );
+  }
+  const writeErrors: string[] = [];
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        conn.write(lease);
+        try {
+          conn.write(lease);
+        } catch (e) {
+          writeErrors.push((e as Error).message);
+        }
+      },
+    },
+  });
+  const socket = await dial(server.port);
+  socket.write("two");
+  const [reply] = await once(socket, "data");
+  assert.equal(String(reply), "two");
+  assert.equal(writeErrors.length, 1);
+  assert.match(writeErrors[0], /cannot write a lease twice.*write lease\.bytes/);
+  socket.destroy();
+  await server.stop();
+  await Promise.all([peer.close(), hub.close(), src.close()]);
+  loop.close();
+});
+
+test("an async UDP message handler's rejection reaches the error handler", async () => {
+  const { bindUdp } = await import("../mod.ts");
+  const loop = new IoLoop();
+  const errors: Error[] = [];
+  const sock = bindUdp({
+    loop,
+    handlers: {
+      async message(_s, d) {
+        d.lease.release();
+        await sleep(1);
+        throw new Error("async message handler failed");
+      },
+      error: (_s, e) => void errors.push(e),
+    },
+  });
+  const src = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  src.send(new TextEncoder().encode("x"), { hostname: "127.0.0.1", port: sock.port });
+  // Before: an unhandled rejection (the process died on Deno).
+  assert.ok(await waitFor(() => errors.length === 1, 2000));
+  assert.equal(errors[0].message, "async message handler failed");
+  await Promise.all([sock.close(), src.close()]);
+  loop.close();
 });

@@ -1,5 +1,5 @@
 /** A lease: the bytes of one received buffer (or piece of one), on loan from a BufferPool until release. */
-import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease, kScarce } from "../internal.ts";
+import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease, kScarce, kTakeOver } from "../internal.ts";
 
 /**
  * @internal What a Lease needs from its pool: members keyed by module-private symbols (see
@@ -62,6 +62,8 @@ export class Lease {
   readonly #offset: number;
   // The view, made on first read (a write or an echo never reads it); RELEASED once released.
   #bytes: Uint8Array | undefined;
+  // A write or send has taken it over: a second one would send a buffer the first one's release gave back.
+  #taken = false;
 
   /** @ignore Leases are made by their pool (see BufferPool.take); `bytes` is given for heap copies. */
   constructor(
@@ -114,6 +116,18 @@ export class Lease {
   /** Whether `release()` has run (explicitly, through `using`, or by a write that took the lease over). */
   get released(): boolean {
     return this.#bytes === RELEASED;
+  }
+
+  /** @ignore A write or send takes the lease over; it may do so once, before release. */
+  [kTakeOver](verb: string): void {
+    if (this.#bytes === RELEASED) throw new TypeError(`cannot ${verb} a released lease`);
+    if (this.#taken) {
+      throw new TypeError(
+        `cannot ${verb} a lease twice: the first ${verb} took it over and releases it once sent. ` +
+          `To send its bytes to several sockets, write lease.bytes to each (a copy), then release it`,
+      );
+    }
+    this.#taken = true;
   }
 
   /** @ignore Called by the owner once it has taken the buffer back. */

@@ -164,11 +164,12 @@ export class HttpServer {
    */
   stop(force?: boolean | { graceMs?: number }): Promise<void> {
     if (!this.#stopping) {
-      this.#ctx.stopping = true;
-      this.#signal?.removeEventListener("abort", this.#onAbort);
+      // The listener checks the options (a misspelt key would mean no deadline) before anything stops.
       const stopped = force === true
         ? this.#server.stop()
-        : this.#server.stop({ graceMs: typeof force === "object" ? force.graceMs : undefined });
+        : this.#server.stop(force === undefined || force === false ? {} : force);
+      this.#ctx.stopping = true;
+      this.#signal?.removeEventListener("abort", this.#onAbort);
       this.#stopping = stopped.then(() => this.#resolveFinished());
     } else if (force === true) {
       void this.#server.stop();

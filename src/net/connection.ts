@@ -5,11 +5,11 @@
  * backpressure, fair use of a shared pool, idle timeouts, and isolation of handler exceptions (a
  * failure closes this connection only).
  */
-import { copyLease, type Lease } from "../buffers/lease.ts";
+import { copyLease, Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
-import { kArena, kIdle, kScarce, kStart } from "../internal.ts";
+import { kArena, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
@@ -391,11 +391,19 @@ export class Connection<Data = unknown> {
    * more than `maxBuffered` bytes, or more than the loop's `maxQueuedBytes`, fails the connection
    * instead (`error`, then close) and returns false. Writes go out in order.
    *
-   * @throws {TypeError} for a lease that was already released.
+   * @throws {TypeError} for a lease that was already released or written (write a lease once: to
+   *   send its bytes to several connections, write `lease.bytes`), or data that is neither a
+   *   Uint8Array nor a Lease (encode a string with TextEncoder).
    */
   write(data: Uint8Array | Lease): boolean {
     const isLease = !(data instanceof Uint8Array);
-    if (isLease && data.released) throw new TypeError("cannot write a released lease");
+    if (isLease && !(data instanceof Lease)) {
+      throw new TypeError(
+        `write() takes a Uint8Array or a Lease, got ${describe(data)}` +
+          (typeof data === "string" ? " (encode it: new TextEncoder().encode(text))" : ""),
+      );
+    }
+    if (isLease) data[kTakeOver]("write");
     if (!this.writable) {
       if (isLease) data.release();
       return false;
@@ -789,10 +797,18 @@ export class Connection<Data = unknown> {
   /** Runs a user handler; what it throws fails this connection only. */
   #call(handler: (conn: Connection<Data>, lease: Lease) => void, lease?: Lease): void {
     try {
-      handler(this, lease!);
+      const result: unknown = handler(this, lease!);
+      // An async handler's rejection is its exception, after its first await.
+      if (result instanceof Promise) result.then(undefined, (e) => this.#failLater(asError(e)));
     } catch (e) {
       this.#fail(asError(e));
     }
+  }
+
+  /** An async handler (or error/close handler) rejected: #fail() while it can, else logged, never lost. */
+  #failLater(error: Error): void {
+    if (this.#phase !== Phase.Closed && !this.#error) return this.#fail(error);
+    if (!isRoutine(error)) console.error(`uring-buffers: a handler of connection fd ${this.fd} failed:`, error);
   }
 
   /** Reports the connection's first failure (to `error`, or logged unless routine) and closes it. */
@@ -801,7 +817,8 @@ export class Connection<Data = unknown> {
     this.#error = error;
     if (this.#config.handlers.error) {
       try {
-        this.#config.handlers.error(this, error);
+        const result: unknown = this.#config.handlers.error(this, error);
+        if (result instanceof Promise) result.then(undefined, (e) => this.#failLater(asError(e)));
       } catch (e) {
         console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
       }
@@ -838,7 +855,8 @@ export class Connection<Data = unknown> {
     this.#closedResolve?.();
     if (this.#config.handlers.close) {
       try {
-        this.#config.handlers.close(this);
+        const result: unknown = this.#config.handlers.close(this);
+        if (result instanceof Promise) result.then(undefined, (e) => this.#failLater(asError(e)));
       } catch (e) {
         console.error(`uring-buffers: the close handler of connection fd ${this.fd} threw:`, e);
       }

@@ -38,7 +38,7 @@ export interface IoLoopOptions {
  * completions), the {@link Driver} that runs it from the event loop without blocking, native memory
  * for queued sends, the idle-timeout wheel, and a default pool for client connections. Servers,
  * clients and UDP sockets use {@link getDefaultLoop} unless given a `loop`; make one of your own to
- * choose its size or `"dedicated"` mode, or to close everything on it at once.
+ * choose its size or `"dedicated"` mode (a worker's, say), and close it once its sockets are closed.
  *
  * @example A worker's own loop in dedicated mode
  * ```ts
@@ -116,11 +116,22 @@ export class IoLoop {
   }
 
   /**
-   * Closes the client pool, the ring and the send memory, and stops the driver. Stop servers and
-   * close connections and UDP sockets on this loop first. Idempotent.
+   * Closes the client pool, the ring and the send memory, and stops the driver. Idempotent.
+   *
+   * @throws {Error} while servers, connections or UDP sockets are still open on it (stop and close
+   *   them first): with the ring gone they could neither be served nor closed cleanly.
    */
   close(): void {
     if (this.#closed) return;
+    const open = this.driver.refs;
+    if (open > 0) {
+      throw new Error(
+        `IoLoop.close(): ${open} socket${
+          open === 1 ? " is" : "s are"
+        } still open on this loop (servers, connections, ` +
+          `UDP sockets, connect() calls pending): stop and close them first (await server.stop(), conn.close(), ...)`,
+      );
+    }
     this.#closed = true;
     this.#clientPool?.close();
     this[kIdle].close();

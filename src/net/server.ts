@@ -144,11 +144,13 @@ function checkHandlers(what: string, handlers: unknown, names: readonly string[]
 
 function graceOf(options: StopOptions): number {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`stop() takes nothing, true or { graceMs }, got ${String(options)}`);
+    throw new TypeError(`stop() takes nothing, true or { graceMs }, got ${describe(options)}`);
   }
+  // A misspelt key would otherwise mean a graceful stop without a deadline.
+  checkOptionKeys("stop()", options, ["graceMs"]);
   const graceMs = options.graceMs ?? Infinity;
   if (typeof graceMs !== "number" || !(graceMs >= 0)) {
-    throw new RangeError(`graceMs must be a non-negative number of milliseconds, got ${String(graceMs)}`);
+    throw new RangeError(`graceMs must be a non-negative number of milliseconds, got ${describe(graceMs)}`);
   }
   return graceMs;
 }
@@ -456,7 +458,7 @@ export class Server<Data = unknown> {
    * Calling it again returns the same promise and can only bring the deadline nearer: stop() or
    * stop(true) resets what a grace period left open at once.
    *
-   * @throws {TypeError} for an argument that is neither nothing, true nor an object.
+   * @throws {TypeError} for an argument that is neither nothing, true nor an object, or an unknown key.
    * @throws {RangeError} for a negative or non-numeric graceMs.
    */
   stop(options?: true | StopOptions): Promise<void> {

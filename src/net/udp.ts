@@ -2,17 +2,17 @@
  * UDP sockets on an IoLoop: datagrams arrive through multishot recvmsg into a BufferPool (each with
  * its source address), and go out with SENDMSG to a destination, one datagram per SQE, in order.
  */
-import type { Lease } from "../buffers/lease.ts";
+import { Lease } from "../buffers/lease.ts";
 import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/pool.ts";
 import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
-import { kArena, kIovBlocks } from "../internal.ts";
+import { kArena, kIovBlocks, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
-import { checkOptionKeys, checkSignal } from "../options.ts";
+import { checkOptionKeys, checkSignal, describe } from "../options.ts";
 
 /** What a UDP socket calls. */
 export interface UdpHandlers {
@@ -234,12 +234,18 @@ export class UdpSocket {
     this.#stats.bytesReceived += d.payload.length;
     if (d.truncated) this.#stats.truncated++;
     try {
-      this.#handlers.message(this, d);
+      const result: unknown = this.#handlers.message(this, d);
+      // An async handler's rejection is its exception, after its first await.
+      if (result instanceof Promise) result.then(undefined, (e) => this.#handlerFailed(e));
     } catch (e) {
-      const error = asError(e);
-      if (this.#handlers.error) this.#handlers.error(this, error);
-      else console.error(`uring-buffers: the message handler of UDP socket fd ${this.fd} threw:`, error);
+      this.#handlerFailed(e);
     }
+  }
+
+  #handlerFailed(e: unknown): void {
+    const error = asError(e);
+    if (this.#handlers.error) this.#handlers.error(this, error);
+    else console.error(`uring-buffers: the message handler of UDP socket fd ${this.fd} threw:`, error);
   }
 
   /** A snapshot of the socket's counters and its pool's stats (a new object each call). */
@@ -253,7 +259,10 @@ export class UdpSocket {
    * failed send is counted in `stats().sendErrors` and reported to `handlers.error`.
    *
    * @throws {ClosedError} after close().
-   * @throws {TypeError} without a destination, or for a destination that is not an address literal.
+   * @throws {TypeError} without a destination, or for a destination that is not an address literal;
+   *   for data that is not a Uint8Array, a Lease or a Datagram; for a lease (or a datagram's) that was
+   *   released or sent already (send a datagram once: to send it to several peers, send its
+   *   `payload` bytes, a copy, to each, then release its lease).
    * @throws {RangeError} for more than 65,507 bytes, or a port out of range. A lease given is
    *   released before any of these is thrown.
    */
@@ -263,13 +272,17 @@ export class UdpSocket {
     let length: number;
     if (data instanceof Uint8Array) {
       length = data.length;
+    } else if (!(data instanceof Lease) && !(data?.lease instanceof Lease && data.payload instanceof Uint8Array)) {
+      throw new TypeError(`send() takes a Uint8Array, a Lease or a Datagram, got ${describe(data)}`);
     } else if ("payload" in data) {
       to ??= data.from ?? undefined;
       lease = data.lease;
+      lease[kTakeOver]("send");
       leaseOffset = data.payload.byteOffset - lease.bytes.byteOffset;
       length = data.payload.length;
     } else {
       lease = data;
+      lease[kTakeOver]("send");
       length = data.length;
     }
     try {
