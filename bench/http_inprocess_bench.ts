@@ -46,6 +46,7 @@ const ctx: HttpContext = {
     ? () => new Response("ok")
     : () => new Response("Hello, World!"),
   server: undefined,
+  stopping: false,
   onError: undefined,
   limits: DEFAULT_PARSER_LIMITS,
   idleTimeout: 10,
