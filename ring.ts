@@ -34,6 +34,7 @@ export {
   prepClose,
   prepConnect,
   prepLinkTimeout,
+  prepMsgRing,
   prepMultishotAccept,
   prepNop,
   prepProvideBuffers,

@@ -42,6 +42,8 @@ export const IORING_OP_PROVIDE_BUFFERS = 31;
 export const IORING_OP_REMOVE_BUFFERS = 32;
 /** Opcode: shutdown(2) (Linux 5.11). */
 export const IORING_OP_SHUTDOWN = 34;
+/** Opcode: post a CQE to another ring, named by its fd (Linux 5.18). */
+export const IORING_OP_MSG_RING = 40;
 /** Opcode: socket(2) (Linux 5.19). */
 export const IORING_OP_SOCKET = 45;
 /** Opcode: zero-copy send; a notification (IORING_CQE_F_NOTIF) follows once the memory is free (Linux 6.0). */

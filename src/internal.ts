@@ -44,3 +44,6 @@ export const kFinish: unique symbol = Symbol("uring-buffers.finish");
 
 /** `Ring[kGroupIds]`: the buffer group ids in use on the ring (BufferRing, ProvidedBufferGroup, default ids). */
 export const kGroupIds: unique symbol = Symbol("uring-buffers.groupIds");
+
+/** `Server[kListenFd]` / `HttpServer[kListenFd]`: the listening socket's fd (a crashed worker's is closed for it). */
+export const kListenFd: unique symbol = Symbol("uring-buffers.listenFd");

@@ -164,6 +164,15 @@ export function prepShutdown(s: SqeArray, slot: number, fd: number, how: number)
   prepRw(s, slot, abi.IORING_OP_SHUTDOWN, fd, 0, how, 0);
 }
 
+/**
+ * Mirrors io_uring_prep_msg_ring: posts a CQE with `res` = `len` and `user_data` = `data` to the ring
+ * whose fd is `fd` (5.18); `flags` are IORING_MSG_RING_* (0: plain).
+ */
+export function prepMsgRing(s: SqeArray, slot: number, fd: number, len: number, data: number, flags: number): void {
+  prepRw(s, slot, abi.IORING_OP_MSG_RING, fd, 0, len, data);
+  s.u32[(slot << 4) + OP_FLAGS_WORD] = flags; // msg_ring_flags
+}
+
 /** Mirrors io_uring_prep_timeout. `ts` is the address of a struct __kernel_timespec. */
 export function prepTimeout(s: SqeArray, slot: number, ts: number, count: number, flags: number): void {
   prepRw(s, slot, abi.IORING_OP_TIMEOUT, -1, ts, 1, count);

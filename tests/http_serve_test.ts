@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -1122,4 +1123,23 @@ test("a program that fetched from its own serve() and ends on an uncaught error 
     assert.equal(code, 1, `run ${run}: exit code ${code}: ${err.slice(-500)}`);
     assert.match(err, /the program's own uncaught rejection/);
   }
+});
+
+test("graceful stop with idle keep-alive clients that never close: done within the 2 s linger, not idleTimeout", async () => {
+  const server = start(() => new Response("hi"));
+  // Clients that read their answer and then neither send nor close, not even at the server's FIN.
+  const clients = await Promise.all(Array.from({ length: 5 }, () =>
+    new Promise<net.Socket>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true }, () => {
+        socket.write(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+        socket.once("data", () => resolve(socket));
+      });
+      socket.on("error", () => {});
+    })));
+  const t0 = performance.now();
+  await server.stop();
+  const ms = performance.now() - t0;
+  for (const client of clients) client.destroy();
+  // Before: 9.5-10 s (the connection's idleTimeout replaced the linger after end()).
+  assert.ok(ms < 3000, `stop took ${ms.toFixed(0)} ms`);
 });

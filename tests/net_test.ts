@@ -15,8 +15,10 @@ import {
   type UringError,
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
-import { collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
-import { dial, roundTrip, sleep } from "./clients.ts";
+import { once } from "node:events";
+import { closeFd, localAddress, tcpListen } from "../sys.ts";
+import { captureConsoleErrors, collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
+import { dial, roundTrip, sleep, waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
 import { kIovBlocks } from "../src/internal.ts";
 
@@ -517,7 +519,6 @@ test("dedicated mode (SINGLE_ISSUER | DEFER_TASKRUN, blocking idle waits) echoes
 
 test("workers: two threads share a port through SO_REUSEPORT and report their stats", async () => {
   const { startWorkers } = await import("../mod.ts");
-  const { tcpListen, localAddress, closeFd } = await import("../sys.ts");
   const probe = tcpListen({ port: 0 });
   const port = localAddress(probe).port;
   closeFd(probe);
@@ -701,3 +702,59 @@ test("Deno.listen style: for await over accepted connections and over each conne
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());
 });
+
+test(
+  "workers: one that dies of an uncaught error is reported, its listener closed; the others serve every connection",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const probe = tcpListen({ port: 0 });
+    const port = localAddress(probe).port;
+    closeFd(probe);
+    const { errors, restore } = captureConsoleErrors();
+    const group = await startWorkers({
+      count: 2,
+      module: new URL("./fixtures/crash_worker.ts", import.meta.url),
+      data: { port },
+    });
+    try {
+      assert.ok(await waitFor(() => errors.length > 0, 5000), "the death is reported");
+      assert.match(String(errors[0][0]), /worker 0 died of an uncaught error/);
+      // Before: worker 0's listener stayed open; about half the new connections were never answered.
+      const answers = await Promise.all(Array.from({ length: 20 }, async () => {
+        const socket = await dial(port);
+        socket.write("ping");
+        const reply = await Promise.race([
+          once(socket, "data").then(([d]) => String(d)),
+          sleep(2000).then(() => "none"),
+        ]);
+        socket.destroy();
+        return reply;
+      }));
+      assert.deepEqual(answers.filter((a) => a !== "ping"), []);
+      // Before: both stayed pending for ever.
+      await assert.rejects(group.stats(), /worker 0 died/);
+    } finally {
+      await group.stop();
+      restore();
+    }
+    await assert.rejects(group.stats(), /worker 0 died|was stopped/);
+    assert.equal(await group.stop(), undefined);
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "workers: a start function that returns no server rejects startWorkers; serveWorker on the main thread throws",
+  async () => {
+    const { startWorkers, serveWorker } = await import("../mod.ts");
+    // Before: ports was [null], and the group's stop() then hung.
+    await assert.rejects(
+      startWorkers({ count: 1, module: new URL("./fixtures/bad_start_worker.ts", import.meta.url), data: 0 }),
+      /start must return the Server \(listen\(\)\) or HttpServer \(serve\(\)\) it started/,
+    );
+    // Before: "scope.postMessage is not a function" on Deno; Bun kept the process alive for ever.
+    assert.throws(() => serveWorker(() => ({}) as never), /not on the main thread/);
+    await assert.rejects(startWorkers({ count: "2" as never, module: "x", data: 0 }), /got string "2"/);
+  },
+  { timeoutMs: 30_000 },
+);

@@ -99,6 +99,9 @@ const CASES: Record<string, (p: Prep, s: SqeArray) => void> = {
   "link_timeout/basic": (p, s) => p.prepLinkTimeout(s, 0, ADDR, 0),
   "link_timeout/edge": (p, s) => p.prepLinkTimeout(s, 0, ADDR_MAX48, 0xffffffff),
 
+  "msg_ring/basic": (p, s) => p.prepMsgRing(s, 0, 7, 42, UD52, 0),
+  "msg_ring/edge": (p, s) => p.prepMsgRing(s, 0, -1, 0xffffffff, Number.MAX_SAFE_INTEGER, 0xffffffff),
+
   "cancel64/ud52": (p, s) => p.prepCancel64(s, 0, UD52, 0),
   "cancel64/all": (p, s) => p.prepCancel64(s, 0, 1, abi.IORING_ASYNC_CANCEL_ALL),
   "cancel64/edge": (p, s) => p.prepCancel64(s, 0, Number.MAX_SAFE_INTEGER, -1),

@@ -3,7 +3,7 @@
  * this module. A handler written for `Deno.serve` or `Bun.serve` runs unchanged.
  */
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
-import { kEndGracefully } from "../internal.ts";
+import { kEndGracefully, kListenFd } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
 import { checkLoop, type IoLoop } from "../net/loop.ts";
 import { listen, type Server, type ServerStats } from "../net/server.ts";
@@ -139,6 +139,11 @@ export class HttpServer {
   get url(): URL {
     const host = this.hostname.includes(":") ? `[${this.hostname}]` : this.hostname;
     return new URL(`http://${host}:${this.port}/`);
+  }
+
+  /** @ignore The listening socket's fd (startWorkers closes a crashed worker's). */
+  get [kListenFd](): number {
+    return this.#server[kListenFd];
   }
 
   /** The loop the server runs on. */

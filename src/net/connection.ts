@@ -375,7 +375,11 @@ export class Connection<Data = unknown> {
 
   set idleTimeout(seconds: number) {
     checkSeconds("idleTimeout", seconds);
-    this.#idleMs = seconds * 1000;
+    const ms = seconds * 1000;
+    // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set later.
+    this.#idleMs = this.#is(Bit.Lingering)
+      ? (ms > 0 ? Math.min(ms, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000)
+      : ms;
     this.#touch();
     if (this.#idleMs === 0 || this.#phase === Phase.Closed) return;
     // Already watched for a later deadline: filed again, so a shorter timeout is not checked late.
@@ -774,7 +778,8 @@ export class Connection<Data = unknown> {
     this.#updateReceive();
     this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
     this.#touch();
-    this.#watch();
+    if (this.#idleWatch?.entry) this.#config.idle.reschedule(this.#idleWatch);
+    else this.#watch();
   }
 
   /** SHUTDOWN(SHUT_WR), tracked: the fd must stay open until the kernel has run it (it looks the fd up then; closed and reused meanwhile, another socket would be shut down). */

@@ -18,7 +18,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { kEndGracefully, kStart } from "../internal.ts";
+import { kEndGracefully, kListenFd, kStart } from "../internal.ts";
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
@@ -289,6 +289,11 @@ export class Server<Data = unknown> {
     this.#signal = options.signal;
     if (this.#signal?.aborted) void this.stop();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** @ignore The listening socket's fd (startWorkers closes a crashed worker's). */
+  get [kListenFd](): number {
+    return this.#fd;
   }
 
   /** Open connections right now. */

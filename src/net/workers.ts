@@ -3,7 +3,12 @@
  * listener, so nothing is shared across threads. `startWorkers` runs on the main thread; the worker
  * module calls `serveWorker` with a function that starts its server.
  */
-import { kStart } from "../internal.ts";
+import { kListenFd, kStart } from "../internal.ts";
+import { describe } from "../options.ts";
+import { closeFd } from "./socket.ts";
+import { SHUT_RDWR } from "../abi.ts";
+import { prepMsgRing, prepShutdown } from "../prep.ts";
+import { Ring } from "../ring.ts";
 import type { IoLoop } from "./loop.ts";
 import type { ServerStats } from "./server.ts";
 
@@ -29,13 +34,16 @@ export interface WorkerGroupOptions<T> {
   data: T;
 }
 
-type ToWorker = { kind: "start"; index: number; data: unknown } | { kind: "stats" } | { kind: "stop" };
+type ToWorker =
+  | { kind: "start"; id: number; index: number; data: unknown }
+  | { kind: "stats"; id: number }
+  | { kind: "stop"; id: number };
 type FromWorker =
   | { kind: "hello" }
-  | { kind: "ready"; port: number }
-  | { kind: "stats"; stats: ServerStats }
-  | { kind: "stopped" }
-  | { kind: "error"; message: string };
+  | { kind: "ready"; id: number; port: number; ringFd: number; listenFd: number }
+  | { kind: "stats"; id: number; stats: ServerStats }
+  | { kind: "stopped"; id: number }
+  | { kind: "error"; id: number; message: string };
 
 interface WorkerLike {
   postMessage(message: ToWorker): void;
@@ -44,9 +52,26 @@ interface WorkerLike {
   terminate(): void;
 }
 
+/** How long a worker may take to load its module and call serveWorker(). */
+const HELLO_TIMEOUT_MS = 20_000;
+
+/** One worker as the main thread sees it: requests in flight by id, and whether it has died. */
+interface WorkerState {
+  readonly worker: WorkerLike;
+  readonly pending: Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>;
+  hello: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  /** Its ring's and listener's fds (-1 until it listens), closed here if it dies: a dead thread closes nothing. */
+  ringFd: number;
+  listenFd: number;
+  /** Why it is gone (crashed, or the group stopped), once it is. */
+  gone: string | undefined;
+}
+
 /**
  * The workers started by `startWorkers()`: one Worker per core, each serving with its own loop,
- * pool and SO_REUSEPORT listener. Ask them for stats or stop them all.
+ * pool and SO_REUSEPORT listener. Ask them for stats or stop them all. A worker that dies of an
+ * uncaught error is reported (logged), its listener and ring are closed so the port's other workers
+ * take every new connection, and its requests reject.
  *
  * @example Main thread (the worker module is serveWorker's example)
  * ```ts
@@ -60,46 +85,96 @@ interface WorkerLike {
  * ```
  */
 export class WorkerGroup {
-  readonly #workers: WorkerLike[];
-  readonly #waiting: ((m: FromWorker) => void)[][];
+  readonly #workers: WorkerState[];
+  #nextId = 1;
+  #stopping: Promise<void> | undefined;
   /** The port each worker listens on (all equal with SO_REUSEPORT and a fixed port). */
   readonly ports: number[] = [];
 
   /** @ignore Made by startWorkers(). */
   constructor(workers: WorkerLike[]) {
-    this.#workers = workers;
-    this.#waiting = workers.map(() => []);
-    workers.forEach((w, i) => {
-      w.onmessage = (e) => this.#waiting[i].shift()?.(e.data);
-      w.onerror = (e) => {
-        e.preventDefault?.();
-        this.#waiting[i].shift()?.({ kind: "error", message: e.message });
+    this.#workers = workers.map((worker) => ({
+      worker,
+      pending: new Map(),
+      hello: undefined,
+      ringFd: -1,
+      listenFd: -1,
+      gone: undefined,
+    }));
+    this.#workers.forEach((w, i) => {
+      w.worker.onmessage = (e) => {
+        const m = e.data;
+        if (m.kind === "hello") return w.hello?.resolve();
+        const request = w.pending.get(m.id);
+        if (!request) return;
+        w.pending.delete(m.id);
+        if (m.kind === "error") request.reject(new Error(`worker ${i}: ${m.message}`));
+        else request.resolve(m);
+      };
+      w.worker.onerror = (e) => {
+        e.preventDefault?.(); // the main thread goes on; the error is reported here instead
+        this.#died(i, e.message);
       };
     });
   }
 
+  /** Worker `i` died of an uncaught error: report it, close what it listened with, fail its requests. */
+  #died(i: number, message: string): void {
+    const w = this.#workers[i];
+    if (w.gone) return;
+    w.gone = `died: ${message}`;
+    console.error(`uring-buffers: worker ${i} died of an uncaught error (its listener is closed): ${message}`);
+    if (w.listenFd >= 0) stopListening(w.listenFd, w.ringFd);
+    for (const fd of [w.listenFd, w.ringFd]) {
+      try {
+        if (fd >= 0) closeFd(fd);
+      } catch {
+        // Already closed by the worker before it died.
+      }
+    }
+    w.listenFd = w.ringFd = -1;
+    w.worker.terminate();
+    const error = new Error(`worker ${i} ${w.gone}`);
+    w.hello?.reject(error);
+    for (const request of w.pending.values()) request.reject(error);
+    w.pending.clear();
+  }
+
   #ask(i: number, message: ToWorker): Promise<FromWorker> {
+    const w = this.#workers[i];
+    if (w.gone) return Promise.reject(new Error(`worker ${i} ${w.gone}`));
     return new Promise((resolve, reject) => {
-      this.#waiting[i].push((m) => (m.kind === "error" ? reject(new Error(`worker ${i}: ${m.message}`)) : resolve(m)));
-      this.#workers[i].postMessage(message);
+      w.pending.set(message.id, { resolve, reject });
+      w.worker.postMessage(message);
     });
   }
 
   /** @ignore Sends each worker its start message and waits until every one listens (startWorkers()). */
   async [kStart](data: unknown): Promise<void> {
     // A message posted before the worker's module has finished loading can be lost (Bun), so the
-    // worker says hello once serveWorker() listens, and only then gets its start message.
-    await Promise.all(
-      this.#workers.map((_, i) =>
-        new Promise<FromWorker>((resolve, reject) =>
-          this.#waiting[i].push((
-            m,
-          ) => (m.kind === "error" ? reject(new Error(`worker ${i}: ${m.message}`)) : resolve(m)))
-        )
-      ),
+    // worker says hello once serveWorker() runs, and only then gets its start message.
+    await Promise.all(this.#workers.map((w, i) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          w.hello = undefined;
+          reject(new Error(`worker ${i} did not call serveWorker() within ${HELLO_TIMEOUT_MS / 1000} s`));
+        }, HELLO_TIMEOUT_MS);
+        const settle = () => clearTimeout(timer);
+        w.hello = {
+          resolve: () => (settle(), resolve()),
+          reject: (e) => (settle(), reject(e)),
+        };
+      })
+    ));
+    const ready = await Promise.all(
+      this.#workers.map((_, i) => this.#ask(i, { kind: "start", id: this.#nextId++, index: i, data })),
     );
-    const ready = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "start", index: i, data })));
-    for (const r of ready) this.ports.push((r as { port: number }).port);
+    ready.forEach((r, i) => {
+      const { port, ringFd, listenFd } = r as { port: number; ringFd: number; listenFd: number };
+      this.ports.push(port);
+      this.#workers[i].ringFd = ringFd;
+      this.#workers[i].listenFd = listenFd;
+    });
   }
 
   /** How many workers there are. */
@@ -107,16 +182,34 @@ export class WorkerGroup {
     return this.#workers.length;
   }
 
-  /** Every worker's server stats, in worker order. Rejects if a worker fails to answer. */
+  /**
+   * Every worker's server stats, in worker order. Rejects if a worker fails to answer (it died, or
+   * the group was stopped).
+   */
   async stats(): Promise<ServerStats[]> {
-    const replies = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stats" })));
+    const replies = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stats", id: this.#nextId++ })));
     return replies.map((r) => (r as { stats: ServerStats }).stats);
   }
 
-  /** Stops every worker's server, closes its loop and ends the workers. */
-  async stop(): Promise<void> {
-    await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stop" })));
-    for (const w of this.#workers) w.terminate();
+  /**
+   * Stops every worker's server, closes its loop and ends the workers (a dead one is only ended).
+   * Rejects if a live worker's stop fails; the workers are ended either way. Calling it again
+   * returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const stops = this.#workers.map((w, i) =>
+        w.gone ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++ })
+      );
+      const results = await Promise.allSettled(stops);
+      this.#workers.forEach((w) => {
+        w.gone ??= "was stopped";
+        w.worker.terminate();
+      });
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    })();
+    return this.#stopping;
   }
 }
 
@@ -138,7 +231,7 @@ export class WorkerGroup {
  */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
   if (!Number.isInteger(options.count) || options.count < 1) {
-    throw new RangeError(`count must be a positive integer, got ${options.count}`);
+    throw new RangeError(`count must be a positive integer, got ${describe(options.count)}`);
   }
   const href = options.module instanceof URL ? options.module.href : options.module;
   const workers = Array.from(
@@ -178,26 +271,79 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
  */
 export function serveWorker<T>(start: (data: T, index: number) => WorkerServer | Promise<WorkerServer>): void {
   const scope = globalThis as unknown as {
-    postMessage(m: FromWorker): void;
+    postMessage?(m: FromWorker): void;
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+    document?: unknown;
   };
+  if (typeof scope.postMessage !== "function" || isMainThread()) {
+    throw new Error("serveWorker() runs in a worker module started by startWorkers(), not on the main thread");
+  }
   let server: WorkerServer | undefined;
   scope.onmessage = async (e) => {
     const m = e.data;
     try {
       if (m.kind === "start") {
-        server = await start(m.data as T, m.index);
-        scope.postMessage({ kind: "ready", port: server.port });
+        const started = await start(m.data as T, m.index);
+        checkWorkerServer(started);
+        server = started;
+        const listenFd = (server as unknown as { [kListenFd]: number })[kListenFd];
+        scope.postMessage!({
+          kind: "ready",
+          id: m.id,
+          port: server.port,
+          ringFd: server.loop.reactor.ring.fd,
+          listenFd,
+        });
       } else if (m.kind === "stats") {
-        scope.postMessage({ kind: "stats", stats: server!.stats() });
+        scope.postMessage!({ kind: "stats", id: m.id, stats: server!.stats() });
       } else if (m.kind === "stop") {
         await server?.stop();
         server?.loop.close();
-        scope.postMessage({ kind: "stopped" });
+        scope.postMessage!({ kind: "stopped", id: m.id });
       }
     } catch (err) {
-      scope.postMessage({ kind: "error", message: (err as Error).message });
+      scope.postMessage!({ kind: "error", id: m.id, message: (err as Error).message });
     }
   };
   scope.postMessage({ kind: "hello" });
+}
+
+/**
+ * A dead worker's listener stops taking connections. Closing its fd is not enough: the worker's ring
+ * holds the socket through its armed accept, and the ring may be held alive by a thread of the
+ * worker still parked in io_uring_enter (Deno's off-thread wait). So the socket is shut down (a
+ * listener then leaves the port's SO_REUSEPORT group and its accept fails), and a CQE posted to the
+ * ring (MSG_RING, 5.18) ends such a wait.
+ */
+function stopListening(listenFd: number, ringFd: number): void {
+  try {
+    using ring = new Ring({ entries: 4 });
+    prepShutdown(ring.sqes, ring.getSqe(), listenFd, SHUT_RDWR);
+    if (ringFd >= 0) prepMsgRing(ring.sqes, ring.getSqe(), ringFd, 0, 0, 0);
+    ring.submitAndWait(ringFd >= 0 ? 2 : 1, 1000);
+  } catch {
+    // Nothing more to do for a dead worker: closing its fds is what is left.
+  }
+}
+
+/** start() must return the server it started (what startWorkers() asks for stats and stops). */
+function checkWorkerServer(value: unknown): asserts value is WorkerServer {
+  const v = value as Partial<WorkerServer> & { [kListenFd]?: number } | null | undefined;
+  if (
+    typeof v !== "object" || v === null || typeof v.port !== "number" || typeof v.stats !== "function" ||
+    typeof v.stop !== "function" || typeof v[kListenFd] !== "number"
+  ) {
+    throw new TypeError(
+      `serveWorker(): start must return the Server (listen()) or HttpServer (serve()) it started, got ${
+        describe(value)
+      }`,
+    );
+  }
+}
+
+/** On the main thread of Deno or Bun (a worker's global scope is not the main one). */
+function isMainThread(): boolean {
+  const g = globalThis as unknown as { Bun?: { isMainThread?: boolean }; WorkerGlobalScope?: unknown; self?: unknown };
+  if (g.Bun) return g.Bun.isMainThread === true;
+  return typeof g.WorkerGlobalScope === "undefined" || !(globalThis instanceof (g.WorkerGlobalScope as never));
 }

@@ -130,6 +130,8 @@ int main(void)
 	CASE("link_timeout/basic", io_uring_prep_link_timeout(&sqe, P(ADDR), 0));
 	CASE("link_timeout/edge", io_uring_prep_link_timeout(&sqe, P(ADDR_MAX48), 0xffffffffU));
 
+	CASE("msg_ring/basic", io_uring_prep_msg_ring(&sqe, 7, 42, UD52, 0));
+	CASE("msg_ring/edge", io_uring_prep_msg_ring(&sqe, -1, 0xffffffff, MAX_SAFE, 0xffffffff));
 	CASE("cancel64/ud52", io_uring_prep_cancel64(&sqe, UD52, 0));
 	CASE("cancel64/all", io_uring_prep_cancel64(&sqe, 1, IORING_ASYNC_CANCEL_ALL));
 	CASE("cancel64/edge", io_uring_prep_cancel64(&sqe, MAX_SAFE, -1));
