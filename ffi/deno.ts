@@ -3,19 +3,43 @@ import { LIBC, libraryNotFound, uringCandidates } from "./candidates.ts";
 import { libcSymbols, type NativeType, type SymbolSpec, uringSymbols } from "./symbols.ts";
 import type { LibcSymbols, Native, Ptr, UringSymbols } from "./types.ts";
 
+/**
+ * The part of Deno's API this file uses, typed here so that the package type-checks where Deno's
+ * types are absent (a Bun project checks every module it imports, this one included).
+ */
+type DenoNativeType = "i32" | "u32" | "usize" | "pointer" | "buffer" | "void";
+type DenoSymbol = { parameters: DenoNativeType[]; result: DenoNativeType; nonblocking?: boolean };
+type DenoLibraryInterface = Record<string, DenoSymbol>;
+type DenoPointer = object;
+interface DenoLibrary {
+  // deno-lint-ignore no-explicit-any
+  symbols: Record<string, (...args: any[]) => any>;
+  close(): void;
+}
+interface DenoApi {
+  dlopen(path: string, symbols: DenoLibraryInterface): DenoLibrary;
+  errors: { NotCapable?: new () => Error; PermissionDenied: new () => Error };
+  permissions: { querySync(d: { name: "env"; variable: string }): { state: string } };
+  env: { get(name: string): string | undefined };
+  UnsafePointerView: { getArrayBuffer(p: DenoPointer, length: number): ArrayBuffer };
+  UnsafePointer: { value(p: DenoPointer): bigint | number; create(address: bigint): DenoPointer | null };
+  unrefTimer(id: number): void;
+}
+const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+
 const denoType = {
   i32: "i32",
   u32: "u32",
   usize: "usize",
   ptr: "pointer",
   void: "void",
-} as const satisfies Record<NativeType, Deno.NativeResultType>;
+} as const satisfies Record<NativeType, DenoNativeType>;
 
-function toDeno(table: Record<string, SymbolSpec>, nonblocking = false): Deno.ForeignLibraryInterface {
-  const out: Deno.ForeignLibraryInterface = {};
+function toDeno(table: Record<string, SymbolSpec>, nonblocking = false): DenoLibraryInterface {
+  const out: DenoLibraryInterface = {};
   for (const [name, spec] of Object.entries(table)) {
     out[name] = {
-      parameters: spec.args.map((a) => denoType[a] as Deno.NativeType),
+      parameters: spec.args.map((a) => denoType[a]),
       result: denoType[spec.ret],
       nonblocking,
     };
@@ -23,11 +47,12 @@ function toDeno(table: Record<string, SymbolSpec>, nonblocking = false): Deno.Fo
   return out;
 }
 
-function open(path: string, table: Deno.ForeignLibraryInterface) {
+function open(path: string, table: DenoLibraryInterface): DenoLibrary {
   try {
     return Deno.dlopen(path, table);
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    const { NotCapable, PermissionDenied } = Deno.errors;
+    if ((NotCapable && e instanceof NotCapable) || e instanceof PermissionDenied) {
       throw new Error(`uring-buffers needs FFI: run Deno with --allow-ffi (${(e as Error).message})`);
     }
     throw e;
@@ -41,7 +66,7 @@ function open(path: string, table: Deno.ForeignLibraryInterface) {
  * servers first): returning into unmapped code killed the process with SIGSEGV.
  */
 function pinLoaded(path: string): void {
-  const dl = Deno.dlopen(LIBC, { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } } as const);
+  const dl = Deno.dlopen(LIBC, { dlopen: { parameters: ["buffer", "i32"], result: "pointer" } });
   const RTLD_NOW_NODELETE = 0x2 | 0x1000;
   dl.symbols.dlopen(new TextEncoder().encode(path + "\0"), RTLD_NOW_NODELETE);
   dl.close();
@@ -52,7 +77,7 @@ export function load(): Native {
   const envAllowed = Deno.permissions.querySync({ name: "env", variable: "URING_LIB" }).state === "granted";
   const tried = uringCandidates(envAllowed ? Deno.env.get("URING_LIB") : undefined);
   const errors: string[] = [];
-  let uringLib: Deno.DynamicLibrary<Deno.ForeignLibraryInterface> | undefined;
+  let uringLib: DenoLibrary | undefined;
   let uringPath = "";
   for (const path of tried) {
     try {
@@ -76,7 +101,7 @@ export function load(): Native {
   ) => Promise<number>;
 
   const errnoCell = new Int32Array(
-    Deno.UnsafePointerView.getArrayBuffer(libc.__errno_location() as unknown as Deno.PointerObject, 4),
+    Deno.UnsafePointerView.getArrayBuffer(libc.__errno_location() as unknown as DenoPointer, 4),
   );
 
   return {
@@ -85,10 +110,10 @@ export function load(): Native {
     uringPath,
     waitOffThread: (fd, minComplete, enterFlags) => waitEnter(fd, 0, minComplete, enterFlags, null),
     watchReadable: undefined, // Deno has no API that puts a foreign fd in its event loop
-    address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as Deno.PointerObject))),
+    address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as DenoPointer))),
     pointer: (address) => Deno.UnsafePointer.create(BigInt(address)) as unknown as Ptr | null,
     unrefTimer: (timer) => Deno.unrefTimer(timer as number),
-    view: (p, length) => Deno.UnsafePointerView.getArrayBuffer(p as unknown as Deno.PointerObject, length),
+    view: (p, length) => Deno.UnsafePointerView.getArrayBuffer(p as unknown as DenoPointer, length),
     errno: () => errnoCell[0],
   };
 }

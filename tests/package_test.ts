@@ -56,8 +56,14 @@ function run(cmd: string, args: string[], cwd: string): string {
   return r.stdout;
 }
 
+/** The declaration files the package ships (npm's prepack builds them; --ignore-scripts skips that). */
+function buildTypes(): void {
+  run("bash", ["scripts/build-types.sh"], root);
+}
+
 /** npm pack of the working tree into `dir`; returns the tarball's path. */
 function pack(dir: string): string {
+  buildTypes();
   const out = JSON.parse(
     run("npm", ["pack", "--json", "--offline", "--ignore-scripts", "--pack-destination", dir], root),
   );
@@ -185,27 +191,39 @@ test("package.json and deno.json: one version, the same entry points, a CHANGELO
   for (const [subpath, file] of Object.entries(denoConfig.exports as Record<string, string>)) {
     const conditions = pkg.exports[subpath];
     assert.ok(conditions, `package.json exports lacks "${subpath}"`);
-    for (const condition of ["types", "bun", "import", "default"]) assert.equal(conditions[condition], file);
+    for (const condition of ["bun", "import", "default"]) assert.equal(conditions[condition], file);
+    // The declarations tsc makes of that file (scripts/build-types.sh): types/<path>.d.ts.
+    assert.equal(conditions.types, `./types/${file.slice(2).replace(/\.ts$/, ".d.ts")}`);
   }
   const changelog = readFileSync(join(root, "CHANGELOG.md"), "utf8");
   assert.match(changelog, new RegExp(`^## ${pkg.version.replaceAll(".", "\\.")}\\b`, "m"));
 });
 
-test(`npm pack: ${tarball} ships the entry points, src/, ffi/ (Bun's loader too), README, CHANGELOG`, () => {
-  const out = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--offline", "--ignore-scripts"], root));
-  assert.equal(out[0].filename, tarball);
-  const files: string[] = out[0].files.map((f: { path: string }) => f.path);
-  for (const f of ["mod.ts", "ring.ts", "sys.ts", "package.json", "README.md", "CHANGELOG.md"]) {
-    assert.ok(files.includes(f), `${f} not packed`);
-  }
-  for (
-    const f of ["ffi/mod.ts", "ffi/deno.ts", "ffi/bun.ts", "ffi/bun_waiter.ts", "src/ring.ts", "src/net/server.ts"]
-  ) {
-    assert.ok(files.includes(f), `${f} not packed`);
-  }
-  const stray = files.filter((f) => /^(tests|bench|examples|scripts|node_modules|\.ci)\//.test(f));
-  assert.deepEqual(stray, []);
-}, { skip: npmMissing });
+test(
+  `npm pack: ${tarball} ships the entry points, their declarations, src/, ffi/ (Bun's loader too), README, CHANGELOG`,
+  () => {
+    buildTypes();
+    const out = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--offline", "--ignore-scripts"], root));
+    assert.equal(out[0].filename, tarball);
+    const files: string[] = out[0].files.map((f: { path: string }) => f.path);
+    for (const f of ["mod.ts", "ring.ts", "sys.ts", "package.json", "README.md", "CHANGELOG.md", "LICENSE"]) {
+      assert.ok(files.includes(f), `${f} not packed`);
+    }
+    for (
+      const f of ["ffi/mod.ts", "ffi/deno.ts", "ffi/bun.ts", "ffi/bun_waiter.ts", "src/ring.ts", "src/net/server.ts"]
+    ) {
+      assert.ok(files.includes(f), `${f} not packed`);
+    }
+    for (const [subpath, conditions] of Object.entries(pkg.exports as Record<string, { types?: string }>)) {
+      if (conditions.types) {
+        assert.ok(files.includes(conditions.types.slice(2)), `${subpath}: ${conditions.types} not packed`);
+      }
+    }
+    const stray = files.filter((f) => /^(tests|bench|examples|scripts|node_modules|\.ci)\//.test(f));
+    assert.deepEqual(stray, []);
+  },
+  { skip: npmMissing },
+);
 
 test('Bun: a fresh project installs the tarball offline and runs an echo server from "uring-buffers"', async () => {
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-bun-"));
@@ -229,6 +247,32 @@ test('Bun: a fresh project installs the tarball offline and runs an echo server 
     assert.ok(existsSync(join(app, "node_modules", pkg.name, "ring.ts")));
     copyFileSync(program, join(app, "echo.ts"));
     await runEchoProgram(bin("bun"), ["echo.ts"], app);
+    // Type-checked as `bun init` sets a project up (noUncheckedIndexedAccess and all), against the
+    // shipped declarations: before they shipped, tsc checked our sources under these settings (169 errors).
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          lib: ["ESNext"],
+          target: "ESNext",
+          module: "Preserve",
+          moduleDetection: "force",
+          moduleResolution: "bundler",
+          allowImportingTsExtensions: true,
+          verbatimModuleSyntax: true,
+          noEmit: true,
+          strict: true,
+          skipLibCheck: true,
+          noFallthroughCasesInSwitch: true,
+          noUncheckedIndexedAccess: true,
+          noImplicitOverride: true,
+          typeRoots: [join(root, "node_modules")],
+          types: ["bun-types"],
+        },
+        files: ["echo.ts"],
+      }),
+    );
+    run(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], app);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

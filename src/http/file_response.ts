@@ -69,7 +69,7 @@ export async function fileResponse(path: string, init: ResponseInit = {}): Promi
   const info = await stat(path);
   if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
   const size = info.size;
-  const headers = new Headers(init.headers);
+  const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
   if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
   headers.set("content-length", String(size));
   let handle: Awaited<ReturnType<typeof open>> | undefined;

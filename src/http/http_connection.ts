@@ -142,16 +142,23 @@ class ServeRequest extends Request {
     return copy;
   }
 
-  override get signal(): AbortSignal {
+}
+
+// `signal` as an accessor over the runtime's: defined on the prototype, because a class accessor
+// over what some typings (bun-types) declare as a Request property does not type-check there.
+const runtimeSignal = Object.getOwnPropertyDescriptor(Request.prototype, "signal")!.get!;
+Object.defineProperty(ServeRequest.prototype, "signal", {
+  configurable: true,
+  get(this: ServeRequest): AbortSignal {
     const ex = this[kExchange];
-    if (!ex) return super.signal;
+    if (!ex) return runtimeSignal.call(this);
     if (!ex.abort) {
       ex.abort = new AbortController();
       if (ex.abandoned) ex.abort.abort(abandonedError(ex.abandoned));
     }
     return ex.abort.signal;
-  }
-}
+  },
+});
 
 const CLIENT_LEFT = "the client closed the connection";
 
@@ -671,7 +678,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#send(head + connectionHeader(ex, close) + "content-length: 0\r\n\r\n");
       return close;
     }
-    const reader = this.#reader = body.getReader();
+    const reader = this.#reader = body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
     const first = await reader.read();
     if (first.done) {
       this.#send(head + connectionHeader(ex, close) + "content-length: 0\r\n\r\n");
@@ -839,7 +846,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 
-type ReadResult = ReadableStreamReadResult<Uint8Array>;
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
 
 /** Waits up to STATIC_BODY_TICKS microtask turns for `read`: its result, its failure, or neither yet. */
 async function settledSoon(

@@ -42,7 +42,7 @@ export class RequestBody {
         this.#done = true;
         owner.bodyWanted(this); // a cancelled body is discarded as it arrives: read on
       },
-    }, { highWaterMark: 0, size: (chunk) => chunk.byteLength });
+    }, { highWaterMark: 0, size: (chunk?: Uint8Array) => chunk?.byteLength ?? 0 });
   }
 
   /** Queues a copy of `bytes` (a view valid only during the call). */
