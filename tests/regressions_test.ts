@@ -796,3 +796,21 @@ test("an async UDP message handler's rejection reaches the error handler", async
   await Promise.all([sock.close(), src.close()]);
   loop.close();
 });
+
+test("UDP: a send flood past the loop's maxQueuedBytes is dropped (send() false, counted), not queued without bound", async () => {
+  const { bindUdp } = await import("../mod.ts");
+  const loop = new IoLoop({ maxQueuedBytes: 1024 * 1024 });
+  let received = 0;
+  const sink = bindUdp({ loop, handlers: { message: (_s, d) => void (received++, d.lease.release()) } });
+  const src = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  let queued = 0;
+  // Before: every one was queued, a 16 KiB chunk each (100,000 one-byte sends took ~500 MiB).
+  for (let i = 0; i < 5000; i++) if (src.send(new Uint8Array(1), { hostname: "127.0.0.1", port: sink.port })) queued++;
+  assert.equal(queued, 64); // 1 MiB of 16 KiB chunks
+  assert.equal(src.stats().dropped, 5000 - 64);
+  assert.ok(await waitFor(() => src.stats().datagramsSent === 64, 2000));
+  assert.ok(await waitFor(() => received === 64, 2000), `received ${received}`);
+  assert.equal(src.send(new Uint8Array(1), { hostname: "127.0.0.1", port: sink.port }), true, "room again once sent");
+  await Promise.all([sink.close(), src.close()]);
+  loop.close();
+});

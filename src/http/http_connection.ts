@@ -141,7 +141,6 @@ class ServeRequest extends Request {
     copy[kExchange] = this[kExchange];
     return copy;
   }
-
 }
 
 // `signal` as an accessor over the runtime's: defined on the prototype, because a class accessor

@@ -67,6 +67,11 @@ export interface UdpStats {
   bytesSent: number;
   /** Sends that failed; each is reported to `handlers.error` too, unless the socket is closing. */
   sendErrors: number;
+  /**
+   * Datagrams send() dropped (and returned false for) because copying them would take the loop's
+   * queued sends past its `maxQueuedBytes`: the kernel is not taking them as fast as they come.
+   */
+  dropped: number;
   /** The stats of the pool datagrams are received into. */
   pool: PoolStats;
 }
@@ -152,7 +157,8 @@ export class UdpSocket {
   readonly #handlers: UdpHandlers;
   readonly #receiver: DatagramReceiver;
   readonly #token: number;
-  readonly #queue: Outgoing[] = [];
+  readonly #queue: (Outgoing | undefined)[] = []; // a FIFO from #head: shift() would copy it per datagram
+  #head = 0;
   readonly #stats = {
     datagramsReceived: 0,
     bytesReceived: 0,
@@ -160,6 +166,7 @@ export class UdpSocket {
     datagramsSent: 0,
     bytesSent: 0,
     sendErrors: 0,
+    dropped: 0,
   };
   #block = -1;
   #closed = false;
@@ -256,7 +263,9 @@ export class UdpSocket {
   /**
    * Queues one datagram. Bytes are copied; a Lease, or a received Datagram's payload, is sent from
    * its buffer without a copy and released once sent. `to` defaults to a Datagram's sender. A
-   * failed send is counted in `stats().sendErrors` and reported to `handlers.error`.
+   * failed send is counted in `stats().sendErrors` and reported to `handlers.error`. Returns false
+   * (and counts it in `stats().dropped`) for bytes dropped because the loop's queued sends are at
+   * its `maxQueuedBytes` (each datagram queued takes a 16 KiB chunk until the kernel took it).
    *
    * @throws {ClosedError} after close().
    * @throws {TypeError} without a destination, or for a destination that is not an address literal;
@@ -266,7 +275,7 @@ export class UdpSocket {
    * @throws {RangeError} for more than 65,507 bytes, or a port out of range. A lease given is
    *   released before any of these is thrown.
    */
-  send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { hostname: string; port: number }): void {
+  send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { hostname: string; port: number }): boolean {
     let lease: Lease | undefined;
     let leaseOffset = 0;
     let length: number;
@@ -300,22 +309,25 @@ export class UdpSocket {
     if (!lease) {
       const bytes = data as Uint8Array;
       const arena = this.loop[kArena];
+      // Each datagram copies into whole chunks: a bound on them bounds a flood's memory.
+      const need = Math.max(1, Math.ceil(length / SEND_CHUNK_SIZE)) * SEND_CHUNK_SIZE;
+      if (arena.bytesInUse + need > this.loop.maxQueuedBytes) {
+        this.#stats.dropped++;
+        return false;
+      }
       for (let at = 0; at < length || out.chunks.length === 0; at += SEND_CHUNK_SIZE) {
         const chunk = arena.take();
         arena.bytes(chunk).set(bytes.subarray(at, at + SEND_CHUNK_SIZE));
         out.chunks.push(chunk);
       }
     }
-    this.#push(out);
-  }
-
-  #push(out: Outgoing): void {
     this.#queue.push(out);
     if (this.#block < 0) this.#sendNext();
+    return true;
   }
 
   #sendNext(): void {
-    const out = this.#queue[0];
+    const out = this.#queue[this.#head]!;
     const blocks = this.loop[kIovBlocks];
     const block = this.#block = blocks.take();
     if (out.lease) {
@@ -335,7 +347,9 @@ export class UdpSocket {
   #sent(res: number): void {
     this.loop[kIovBlocks].give(this.#block);
     this.#block = -1;
-    const out = this.#queue.shift()!;
+    const out = this.#queue[this.#head]!;
+    this.#queue[this.#head++] = undefined;
+    if (this.#head === this.#queue.length) this.#queue.length = this.#head = 0;
     this.#free(out);
     if (res >= 0) {
       this.#stats.datagramsSent++;
@@ -346,7 +360,7 @@ export class UdpSocket {
         this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.hostname}:${out.port}`));
       }
     }
-    if (this.#queue.length > 0) {
+    if (this.#queue.length > this.#head) {
       if (this.#closed) this.#drop();
       else this.#sendNext();
     } else if (this.#closed) {
@@ -360,8 +374,14 @@ export class UdpSocket {
   }
 
   #drop(): void {
-    for (const out of this.#queue.splice(0)) this.#free(out);
+    this.#freeQueue();
     this.#finish();
+  }
+
+  /** Frees every datagram still queued (none is in flight). */
+  #freeQueue(): void {
+    for (let i = this.#head; i < this.#queue.length; i++) this.#free(this.#queue[i]!);
+    this.#queue.length = this.#head = 0;
   }
 
   /** Stops receiving, drops unsent datagrams, and closes the socket once nothing is in flight; resolves then. Idempotent. */
@@ -382,7 +402,7 @@ export class UdpSocket {
   #finish(): void {
     if (this.#done || !this.#receiver.finished || this.#block >= 0) return;
     this.#done = true;
-    for (const out of this.#queue.splice(0)) this.#free(out);
+    this.#freeQueue();
     this.loop.reactor.unregister(this.#token);
     closeFd(this.fd);
     if (this.#ownsPool) this.pool.close();
