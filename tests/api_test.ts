@@ -179,11 +179,14 @@ test("receives waiting for buffers when their pool closes end with ECANCELED ins
       clients.push(c);
       if (i < 2) assert.ok(await waitFor(() => held.length === i + 1, 3000));
     }
-    assert.ok(await waitFor(() => pool.stats().waiting === 1, 3000), JSON.stringify(pool.stats()));
+    // At least the third one waits; on a loaded host a held connection's re-armed receive may wait too
+    // (a receive issued while the ring is empty fails with -ENOBUFS at once, data or not).
+    assert.ok(await waitFor(() => pool.stats().waiting >= 1, 3000), JSON.stringify(pool.stats()));
+    const waiting = pool.stats().waiting;
     pool.close();
-    // Before: the waiting receive was dropped with the queue, and its connection waited for ever.
-    assert.ok(await waitFor(() => failures.length === 1, 3000), "the waiting connection ended");
-    assert.match(failures[0], /ECANCELED.*its buffer pool was closed/);
+    // Before: the waiting receives were dropped with the queue, and their connections waited for ever.
+    assert.ok(await waitFor(() => failures.length === waiting, 3000), `${failures.length} of ${waiting} ended`);
+    for (const failure of failures) assert.match(failure, /ECANCELED.*its buffer pool was closed/);
     for (const c of clients) c.destroy();
     await server.stop();
   } finally {
