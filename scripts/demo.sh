@@ -14,6 +14,14 @@ case "${RUNTIME:-deno}" in
   *) echo "RUNTIME must be deno or bun" >&2; exit 2 ;;
 esac
 "${run[@]}" examples/probe.ts
-echo "Echo server: talk to it with e.g.  python3 -c 'import socket; s=socket.create_connection((\"127.0.0.1\", 9000)); s.send(b\"hi\"); print(s.recv(9))'" >&2
+# The port the hint names: the last --port given (as --port N or --port=N), else echo.ts's default.
+port=9000
+prev=""
+for a in "$@"; do
+  case "$a" in --port=*) port=${a#--port=} ;; esac
+  [ "$prev" = --port ] && port=$a
+  prev=$a
+done
+echo "Echo server: talk to it with e.g.  python3 -c 'import socket; s=socket.create_connection((\"127.0.0.1\", $port)); s.send(b\"hi\"); print(s.recv(9))'" >&2
 echo "Ctrl-C stops it and prints its buffer-pool stats." >&2
 exec "${run[@]}" examples/echo.ts "$@"
