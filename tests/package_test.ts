@@ -191,7 +191,7 @@ test("package.json and deno.json: one version, the same entry points, a CHANGELO
   for (const [subpath, file] of Object.entries(denoConfig.exports as Record<string, string>)) {
     const conditions = pkg.exports[subpath];
     assert.ok(conditions, `package.json exports lacks "${subpath}"`);
-    for (const condition of ["bun", "import", "default"]) assert.equal(conditions[condition], file);
+    for (const condition of ["deno", "bun", "import", "default"]) assert.equal(conditions[condition], file);
     // The declarations tsc makes of that file (scripts/build-types.sh): types/<path>.d.ts.
     assert.equal(conditions.types, `./types/${file.slice(2).replace(/\.ts$/, ".d.ts")}`);
   }

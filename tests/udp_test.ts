@@ -230,6 +230,7 @@ test("bindUdp with default options: datagrams of 2,005 to 65,507 bytes arrive wh
         datagramsSent: LARGE_SIZES.length,
         bytesSent: total,
         sendErrors: 0,
+        dropped: 0,
         pool: undefined,
       },
     );
