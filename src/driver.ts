@@ -18,6 +18,7 @@
  */
 import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
 import { Errno } from "./errors.ts";
+import { kWhenUnreferenced } from "./internal.ts";
 import type { Reactor } from "./reactor.ts";
 
 /** `Driver.stats()`: counters since the driver was made. */
@@ -132,6 +133,27 @@ export class Driver {
     this.#refs = 0;
     // A NOP completion (user_data 0, dropped by the reactor) ends the parked wait.
     if (this.#parked && !this.reactor.ring.closed) this.reactor.ring.wakeWaiters();
+    if (this.#whenUnreferenced) this.#unreferencedSoon();
+  }
+
+  #whenUnreferenced: (() => void) | undefined;
+
+  /**
+   * @ignore Calls `fn` once no references are held: at once if none are, else after the turn in
+   * which the last one is dropped (its owner's close path may still use the ring in that turn).
+   */
+  [kWhenUnreferenced](fn: () => void): void {
+    this.#whenUnreferenced = fn;
+    if (this.#refs === 0) fn();
+  }
+
+  #unreferencedSoon(): void {
+    queueMicrotask(() => {
+      const fn = this.#whenUnreferenced;
+      if (fn === undefined || this.#refs > 0) return;
+      this.#whenUnreferenced = undefined;
+      fn();
+    });
   }
 
   /** Wakes a parked waiter, then closes the reactor (a waiter blocked on a closed ring would never return). */

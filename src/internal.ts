@@ -47,3 +47,6 @@ export const kGroupIds: unique symbol = Symbol("uring-buffers.groupIds");
 
 /** `Server[kListenFd]` / `HttpServer[kListenFd]`: the listening socket's fd (a crashed worker's is closed for it). */
 export const kListenFd: unique symbol = Symbol("uring-buffers.listenFd");
+
+/** `Driver[kWhenUnreferenced](fn)`: calls `fn` once no references are held (IoLoop.close() with sockets open). */
+export const kWhenUnreferenced: unique symbol = Symbol("uring-buffers.whenUnreferenced");

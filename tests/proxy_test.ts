@@ -147,3 +147,39 @@ test("proxy: a malformed --target or an unknown flag is refused at start-up with
     assert.doesNotMatch(err, /\n\s+at /, "no stack trace");
   }
 });
+
+test("proxy: SIGTERM with clients still connected stops it cleanly (exit 0)", async () => {
+  // A target that echoes and stays at the proxy's FIN: the upstream connections are still ending
+  // (lingering) when the proxy's server has stopped.
+  const target = await new Promise<net.Server>((resolve) => {
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on("error", () => {});
+      s.on("data", (d) => s.write(d));
+    });
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  });
+  const { child, port, stderr } = await startProxy([
+    "--port",
+    "0",
+    "--target",
+    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+  ]);
+  const clients: net.Socket[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const socket = await dial(port);
+      socket.on("error", () => {});
+      socket.write("hello");
+      await new Promise((r) => socket.once("data", r));
+      clients.push(socket);
+    }
+    // Before: its shutdown closed the loop with the upstream connections still lingering, and the
+    // loop's close threw ("sockets are still open"): exit 1.
+    assert.equal(await stopProxy(child), 0, stderr());
+    assert.doesNotMatch(stderr(), /Uncaught|IoLoop/); // Deno reports a handled SIGTERM as the signal, whatever the code
+  } finally {
+    for (const c of clients) c.destroy();
+    target.close();
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});

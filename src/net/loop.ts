@@ -8,7 +8,7 @@ import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
 import { probeFeatures } from "../probe.ts";
-import { kArena, kIdle, kIovBlocks } from "../internal.ts";
+import { kArena, kIdle, kIovBlocks, kWhenUnreferenced } from "../internal.ts";
 import { Reactor } from "../reactor.ts";
 import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
@@ -38,7 +38,7 @@ export interface IoLoopOptions {
  * completions), the {@link Driver} that runs it from the event loop without blocking, native memory
  * for queued sends, the idle-timeout wheel, and a default pool for client connections. Servers,
  * clients and UDP sockets use {@link getDefaultLoop} unless given a `loop`; make one of your own to
- * choose its size or `"dedicated"` mode (a worker's, say), and close it once its sockets are closed.
+ * choose its size or `"dedicated"` mode (a worker's, say).
  *
  * @example A worker's own loop in dedicated mode
  * ```ts
@@ -65,7 +65,8 @@ export class IoLoop {
   /** Most bytes copied from JS that the loop's connections may have queued for sending (see IoLoopOptions). */
   readonly maxQueuedBytes: number;
   #clientPool: BufferPool | undefined;
-  #closed = false;
+  #closing = false; // close() has run
+  #closed = false; // ... and the ring is closed (once no socket is open)
 
   /**
    * Sets up the ring (SQ `entries`, CQ 8 x entries) and its driver.
@@ -110,35 +111,32 @@ export class IoLoop {
     return this.#clientPool;
   }
 
-  /** close() has run. */
+  /** close() has run (the ring itself may wait for the loop's open sockets: see close()). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing;
   }
 
   /**
-   * Closes the client pool, the ring and the send memory, and stops the driver. Idempotent.
-   *
-   * @throws {Error} while servers, connections or UDP sockets are still open on it (stop and close
-   *   them first): with the ring gone they could neither be served nor closed cleanly.
+   * Closes the client pool, the ring and the send memory, and stops the driver; idempotent. New
+   * sockets on it are refused from now on. It does not stop the loop's servers or close its
+   * connections and UDP sockets: while any is open, the ring stays open for them (closed under them,
+   * they could neither be served nor closed), and closes once the last one has closed.
    */
   close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (defaultLoop === this) defaultLoop = undefined;
+    this.driver[kWhenUnreferenced](() => this.#close());
+  }
+
+  #close(): void {
     if (this.#closed) return;
-    const open = this.driver.refs;
-    if (open > 0) {
-      throw new Error(
-        `IoLoop.close(): ${open} socket${
-          open === 1 ? " is" : "s are"
-        } still open on this loop (servers, connections, ` +
-          `UDP sockets, connect() calls pending): stop and close them first (await server.stop(), conn.close(), ...)`,
-      );
-    }
     this.#closed = true;
     this.#clientPool?.close();
     this[kIdle].close();
     this.driver.close();
     this[kArena].free();
     this[kIovBlocks].free();
-    if (defaultLoop === this) defaultLoop = undefined;
   }
 }
 
@@ -181,6 +179,7 @@ export function checkLoop(loop: unknown): void {
   if (loop !== undefined && !(loop instanceof IoLoop)) {
     throw new TypeError(`loop must be an IoLoop, got ${describe(loop)}`);
   }
+  if (loop?.closed) throw new ClosedError("IoLoop");
 }
 
 /** A pool given to a socket: open, and on the loop's ring (its buffer group exists only there). */
