@@ -73,6 +73,29 @@ export function runtimeCommand(script: string, args: string[] = []): [string, st
 }
 
 /**
+ * Runs tests/fixtures/`name` as a child process on the test's runtime until it exits (SIGKILL after
+ * `limitMs`); resolves with its exit code (null when killed), signal, and stdout and stderr together.
+ */
+export async function runFixture(
+  name: string,
+  limitMs: number,
+): Promise<{ code: number | null; signal: string | null; out: string }> {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const [cmd, args] = runtimeCommand(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+  const killer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+    child.on("close", (c, s) => resolve([c, s]))
+  );
+  clearTimeout(killer);
+  return { code, signal, out };
+}
+
+/**
  * Collects console.error calls (each call's arguments) instead of printing them, until `restore()`:
  * for tests that assert what a server logs, or keep its expected failures quiet.
  */

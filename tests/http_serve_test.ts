@@ -3,15 +3,14 @@
  * checked), by the runtime's fetch() and by curl where it is installed, on 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { fileResponse, type HttpServer, serve, type ServeOptions } from "../mod.ts";
-import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
+import { captureConsoleErrors, runFixture, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
 
@@ -1001,22 +1000,7 @@ test("a method the runtime's Request would turn into another one is refused with
 
 test("response streams that fail while a write drains, and echoes whose clients leave mid-upload, end only their connection", async () => {
   // A child process: before the fix an unhandled rejection of a read-ahead ended the process.
-  const script = fileURLToPath(new URL("./fixtures/failing_streams_server.ts", import.meta.url));
-  const [cmd, args] = runtimeCommand(script);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
-  child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      resolve(null);
-    }, 30_000);
-    child.on("exit", (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const { code, out } = await runFixture("failing_streams_server.ts", 30_000);
   assert.equal(code, 0, `exit code (null = still alive after 30 s): ${out.slice(-2000)}`);
   assert.match(out, /^alive$/m);
   assert.doesNotMatch(out, /Uncaught|unhandled/i);
@@ -1105,23 +1089,12 @@ test("request.signal's reason says who closed: stop(true), a timeout, the client
 });
 
 test("a program that fetched from its own serve() and ends on an uncaught error exits with it (no SIGSEGV)", async () => {
-  const script = fileURLToPath(new URL("./fixtures/uncaught_after_fetch.ts", import.meta.url));
-  const [cmd, args] = runtimeCommand(script);
   // Before: 5 runs in 6 died of SIGSEGV on Deno (exit status 139, signal SIGSEGV).
   for (let run = 0; run < 4; run++) {
-    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      child.on("exit", (c, s) => {
-        clearTimeout(timer);
-        resolve([c, s]);
-      });
-    });
-    assert.equal(signal, null, `run ${run}: killed by ${signal}: ${err.slice(-500)}`);
-    assert.equal(code, 1, `run ${run}: exit code ${code}: ${err.slice(-500)}`);
-    assert.match(err, /the program's own uncaught rejection/);
+    const { code, signal, out } = await runFixture("uncaught_after_fetch.ts", 15_000);
+    assert.equal(signal, null, `run ${run}: killed by ${signal}: ${out.slice(-500)}`);
+    assert.equal(code, 1, `run ${run}: exit code ${code}: ${out.slice(-500)}`);
+    assert.match(out, /the program's own uncaught rejection/);
   }
 });
 

@@ -17,7 +17,7 @@ import {
 import type { EchoOptions } from "../examples/echo_server.ts";
 import { once } from "node:events";
 import { closeFd, localAddress, tcpListen } from "../sys.ts";
-import { captureConsoleErrors, collectGarbage, runtime, runtimeCommand, test } from "./harness.ts";
+import { captureConsoleErrors, collectGarbage, runFixture, runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip, sleep, waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
 import { kIovBlocks } from "../src/internal.ts";
@@ -403,22 +403,7 @@ test("a client that sends every 2 ms: the server parks at once instead of pollin
 });
 
 test("the process exits by itself after server.stop()", async () => {
-  const script = fileURLToPath(new URL("./fixtures/exit_after_stop.ts", import.meta.url));
-  const [cmd, args] = runtimeCommand(script);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
-  child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      resolve(null);
-    }, 15_000);
-    child.on("exit", (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
+  const { code, out } = await runFixture("exit_after_stop.ts", 15_000);
   assert.equal(code, 0, `exit code (null = still alive after 15 s): ${out}`);
   assert.match(out, /echoed 5 bytes/);
 });
