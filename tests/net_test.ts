@@ -743,3 +743,28 @@ test(
   },
   { timeoutMs: 30_000 },
 );
+
+test("workers: when one fails to start, the ones that started are stopped: their listeners are closed", async () => {
+  const { startWorkers } = await import("../mod.ts");
+  const probe = tcpListen({ port: 0 });
+  const port = localAddress(probe).port;
+  closeFd(probe);
+  const data: EchoOptions = {
+    host: "127.0.0.1",
+    port,
+    buffers: 16,
+    maxBuffers: 16,
+    bufferSize: 4096,
+    backend: "auto",
+    safe: false,
+    reusePort: false, // the second worker's bind fails with EADDRINUSE
+    dedicated: false,
+  };
+  await assert.rejects(
+    startWorkers({ count: 2, module: new URL("../examples/echo_worker.ts", import.meta.url), data }),
+    /EADDRINUSE/,
+  );
+  // Before: the worker that had started was terminated with its listener open: the port stayed taken.
+  const again = tcpListen({ port });
+  closeFd(again);
+}, { timeoutMs: 30_000 });

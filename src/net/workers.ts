@@ -157,9 +157,14 @@ export class WorkerGroup {
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           w.hello = undefined;
-          reject(new Error(`worker ${i} did not call serveWorker() within ${HELLO_TIMEOUT_MS / 1000} s`));
+          w.gone = `did not call serveWorker() within ${HELLO_TIMEOUT_MS / 1000} s`;
+          w.worker.terminate();
+          reject(new Error(`worker ${i} ${w.gone}`));
         }, HELLO_TIMEOUT_MS);
-        const settle = () => clearTimeout(timer);
+        const settle = () => {
+          clearTimeout(timer);
+          w.hello = undefined;
+        };
         w.hello = {
           resolve: () => (settle(), resolve()),
           reject: (e) => (settle(), reject(e)),
@@ -198,12 +203,14 @@ export class WorkerGroup {
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      // A worker still loading its module (a failed start) is only ended: it has no server yet.
       const stops = this.#workers.map((w, i) =>
-        w.gone ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++ })
+        w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++ })
       );
       const results = await Promise.allSettled(stops);
       this.#workers.forEach((w) => {
         w.gone ??= "was stopped";
+        w.hello?.reject(new Error("the group was stopped")); // and its timer cleared
         w.worker.terminate();
       });
       const failed = results.find((r) => r.status === "rejected");
@@ -227,7 +234,7 @@ export class WorkerGroup {
  * ```
  *
  * Rejects with a RangeError for a count that is not a positive integer, and with an Error naming
- * the worker when one fails to start (the others are terminated).
+ * the worker when one fails to start (the others are stopped: their listeners are closed).
  */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
   if (!Number.isInteger(options.count) || options.count < 1) {
@@ -242,7 +249,7 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
   try {
     await group[kStart](options.data);
   } catch (e) {
-    for (const w of workers) w.terminate();
+    await group.stop().catch(() => {});
     throw e;
   }
   return group;
