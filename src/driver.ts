@@ -19,6 +19,7 @@
 import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
 import { Errno } from "./errors.ts";
 import { kWhenUnreferenced } from "./internal.ts";
+import { describe } from "./options.ts";
 import type { Reactor } from "./reactor.ts";
 
 /** `Driver.stats()`: counters since the driver was made. */
@@ -114,7 +115,9 @@ export class Driver {
    * @throws {RangeError} for a negative blockMs.
    */
   constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
-    if (!(blockMs >= 0)) throw new RangeError(`blockMs must be >= 0, got ${blockMs}`);
+    if (typeof blockMs !== "number" || !(blockMs >= 0)) {
+      throw new RangeError(`blockMs must be a number >= 0, got ${describe(blockMs)}`);
+    }
     this.reactor = reactor;
     reactor.onWork(() => this.wake());
     this.#error = onError;

@@ -768,3 +768,47 @@ test("workers: when one fails to start, the ones that started are stopped: their
   const again = tcpListen({ port });
   closeFd(again);
 }, { timeoutMs: 30_000 });
+
+test(
+  "workers: one that dies before its start returns has its listener closed too; stop({ graceMs }) bounds endless streams",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const probe = tcpListen({ port: 0 });
+    const port = localAddress(probe).port;
+    closeFd(probe);
+    const { restore } = captureConsoleErrors();
+    try {
+      await assert.rejects(
+        startWorkers({
+          count: 1,
+          module: new URL("./fixtures/crash_in_start_worker.ts", import.meta.url),
+          data: { port },
+        }),
+        /worker 0 died/,
+      );
+    } finally {
+      restore();
+    }
+    // Before: the main thread learnt the listener only from the worker's "ready": it stayed open, taking
+    // connections nobody answered.
+    await assert.rejects(dial(port), /ECONNREFUSED/);
+
+    const group = await startWorkers({
+      count: 1,
+      module: new URL("./fixtures/sse_worker.ts", import.meta.url),
+      data: { port },
+    });
+    const socket = await dial(port);
+    socket.on("error", () => {});
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await once(socket, "data");
+    const stats = group.stats(); // answered (or rejected) even while the stop runs
+    const t0 = performance.now();
+    // Before: stop() took no graceMs, and an endless stream held it for ever.
+    await group.stop({ graceMs: 300 });
+    assert.ok(performance.now() - t0 < 3000, `stop took ${performance.now() - t0} ms`);
+    await stats.catch(() => {});
+    socket.destroy();
+  },
+  { timeoutMs: 30_000 },
+);

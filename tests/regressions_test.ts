@@ -816,3 +816,38 @@ test("UDP: a send flood past the loop's maxQueuedBytes is dropped (send() false,
   await Promise.all([sink.close(), src.close()]);
   loop.close();
 });
+
+test("UDP: an error handler that throws is logged, not thrown out of the loop; option errors show the value's type", async () => {
+  const { bindUdp } = await import("../mod.ts");
+  const loop = new IoLoop();
+  const { errors, restore } = captureConsoleErrors();
+  let handled = 0;
+  try {
+    const sock = bindUdp({
+      loop,
+      handlers: {
+        message(_s, d) {
+          d.lease.release();
+          throw new Error("message handler failed");
+        },
+        error() {
+          handled++;
+          throw new Error("error handler failed too");
+        },
+      },
+    });
+    const src = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+    src.send(new TextEncoder().encode("x"), { hostname: "127.0.0.1", port: sock.port });
+    // Before: the error handler's exception left the loop's turn (Deno: the process died).
+    assert.ok(await waitFor(() => errors.length === 1, 2000));
+    assert.equal(handled, 1);
+    assert.match(String(errors[0][0]), /the error handler of UDP socket fd \d+ threw/);
+    await Promise.all([sock.close(), src.close()]);
+  } finally {
+    restore();
+    loop.close();
+  }
+  assert.throws(() => bindUdp({ maxDatagramSize: "100" as never, handlers: { message() {} } }), /got string "100"/);
+  assert.throws(() => new IoLoop({ maxQueuedBytes: "1" as never }), /got string "1"/);
+  assert.throws(() => new IoLoop({ mode: "dedicated", blockMs: "x" as never }), /got string "x"/);
+});

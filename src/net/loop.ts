@@ -80,12 +80,12 @@ export class IoLoop {
     const entries = options.entries ?? 1024;
     const mode = options.mode ?? "shared";
     if (mode !== "shared" && mode !== "dedicated") {
-      throw new TypeError(`mode must be "shared" or "dedicated", got ${JSON.stringify(mode)}`);
+      throw new TypeError(`mode must be "shared" or "dedicated", got ${describe(mode)}`);
     }
     const dedicated = mode === "dedicated";
     const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
     if (!Number.isInteger(maxQueuedBytes) || maxQueuedBytes < 0) {
-      throw new RangeError(`maxQueuedBytes must be an integer >= 0, got ${maxQueuedBytes}`);
+      throw new RangeError(`maxQueuedBytes must be an integer >= 0, got ${describe(maxQueuedBytes)}`);
     }
     this.maxQueuedBytes = maxQueuedBytes;
     this.reactor = new Reactor({

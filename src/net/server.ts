@@ -156,6 +156,16 @@ function graceOf(options: StopOptions): number {
 }
 
 /**
+ * Told of every listening socket of this thread as it opens and before it closes (with its ring's
+ * fd): serveWorker() passes them on to startWorkers(), which closes those of a worker that dies, even
+ * one that dies before its start function returned.
+ */
+export const listenerWatch: {
+  opened?: (listenFd: number, ringFd: number) => void;
+  closing?: (listenFd: number) => void;
+} = {};
+
+/**
  * A TCP listener (from `listen()`): multishot accept on the loop's ring, each connection handed to
  * the handlers (Bun.listen style) or, without `open` and `data` handlers, queued for
  * `for await (const conn of server)` (Deno.listen style). It never stops because of one
@@ -284,6 +294,7 @@ export class Server<Data = unknown> {
     }
     this.#token = this.loop.reactor.register({ complete: (res, flags) => this.#acceptDone(res, flags) });
     this.loop.driver.ref();
+    listenerWatch.opened?.(this.#fd, this.loop.reactor.ring.fd);
     this.#arm();
     this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c.end());
     this.#signal = options.signal;
@@ -509,6 +520,7 @@ export class Server<Data = unknown> {
       await ended;
     }
     this.loop.reactor.unregister(this.#token);
+    listenerWatch.closing?.(this.#fd);
     closeFd(this.#fd);
   }
 

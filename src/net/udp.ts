@@ -86,7 +86,7 @@ const DEFAULT_RING_WINDOW = 32;
 
 function checkMaxDatagramSize(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_UDP_PAYLOAD) {
-    throw new RangeError(`maxDatagramSize must be an integer in [1, ${MAX_UDP_PAYLOAD}], got ${n}`);
+    throw new RangeError(`maxDatagramSize must be an integer in [1, ${MAX_UDP_PAYLOAD}], got ${describe(n)}`);
   }
 }
 
@@ -209,7 +209,7 @@ export class UdpSocket {
       });
       this.#receiver = new DatagramReceiver(resolved.pool, this.fd, {
         message: (d) => this.#received(d),
-        end: (error) => error && this.#handlers.error?.(this, error),
+        end: (error) => error && this.#reportError(error),
       });
     } catch (e) {
       if (resolved?.owned) resolved.pool.close();
@@ -251,8 +251,20 @@ export class UdpSocket {
 
   #handlerFailed(e: unknown): void {
     const error = asError(e);
-    if (this.#handlers.error) this.#handlers.error(this, error);
+    if (this.#handlers.error) this.#reportError(error);
     else console.error(`uring-buffers: the message handler of UDP socket fd ${this.fd} threw:`, error);
+  }
+
+  /** Hands `error` to the error handler; what that throws (or rejects with) is logged, never thrown out of the loop. */
+  #reportError(error: Error): void {
+    const logged = (e: unknown) =>
+      console.error(`uring-buffers: the error handler of UDP socket fd ${this.fd} threw:`, e);
+    try {
+      const result: unknown = this.#handlers.error?.(this, error);
+      if (result instanceof Promise) result.then(undefined, logged);
+    } catch (e) {
+      logged(e);
+    }
   }
 
   /** A snapshot of the socket's counters and its pool's stats (a new object each call). */
@@ -357,7 +369,7 @@ export class UdpSocket {
     } else {
       this.#stats.sendErrors++;
       if (!this.#closed) {
-        this.#handlers.error?.(this, new UringError("sendmsg", -res, `to ${out.hostname}:${out.port}`));
+        this.#reportError(new UringError("sendmsg", -res, `to ${out.hostname}:${out.port}`));
       }
     }
     if (this.#queue.length > this.#head) {

@@ -10,7 +10,7 @@ import { SHUT_RDWR } from "../abi.ts";
 import { prepMsgRing, prepShutdown } from "../prep.ts";
 import { Ring } from "../ring.ts";
 import type { IoLoop } from "./loop.ts";
-import type { ServerStats } from "./server.ts";
+import { listenerWatch, type ServerStats } from "./server.ts";
 
 /** What a worker serves with: a `Server` from listen() or an `HttpServer` from serve(). */
 export interface WorkerServer {
@@ -20,8 +20,8 @@ export interface WorkerServer {
   readonly loop: IoLoop;
   /** Its counters (WorkerGroup.stats()). */
   stats(): ServerStats;
-  /** Stops it (WorkerGroup.stop()). */
-  stop(): Promise<void>;
+  /** Stops it (WorkerGroup.stop(), with its graceMs if given). */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** Options of `startWorkers()`. */
@@ -37,10 +37,12 @@ export interface WorkerGroupOptions<T> {
 type ToWorker =
   | { kind: "start"; id: number; index: number; data: unknown }
   | { kind: "stats"; id: number }
-  | { kind: "stop"; id: number };
+  | { kind: "stop"; id: number; graceMs: number | undefined };
 type FromWorker =
   | { kind: "hello" }
-  | { kind: "ready"; id: number; port: number; ringFd: number; listenFd: number }
+  | { kind: "ready"; id: number; port: number }
+  | { kind: "listening"; listenFd: number; ringFd: number }
+  | { kind: "unlistening"; listenFd: number }
   | { kind: "stats"; id: number; stats: ServerStats }
   | { kind: "stopped"; id: number }
   | { kind: "error"; id: number; message: string };
@@ -60,9 +62,8 @@ interface WorkerState {
   readonly worker: WorkerLike;
   readonly pending: Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>;
   hello: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  /** Its ring's and listener's fds (-1 until it listens), closed here if it dies: a dead thread closes nothing. */
-  ringFd: number;
-  listenFd: number;
+  /** Its open listeners' fds, each with its ring's, closed here if it dies: a dead thread closes nothing. */
+  readonly listeners: Map<number, number>;
   /** Why it is gone (crashed, or the group stopped), once it is. */
   gone: string | undefined;
 }
@@ -97,14 +98,15 @@ export class WorkerGroup {
       worker,
       pending: new Map(),
       hello: undefined,
-      ringFd: -1,
-      listenFd: -1,
+      listeners: new Map(),
       gone: undefined,
     }));
     this.#workers.forEach((w, i) => {
       w.worker.onmessage = (e) => {
         const m = e.data;
         if (m.kind === "hello") return w.hello?.resolve();
+        if (m.kind === "listening") return void w.listeners.set(m.listenFd, m.ringFd);
+        if (m.kind === "unlistening") return void w.listeners.delete(m.listenFd);
         const request = w.pending.get(m.id);
         if (!request) return;
         w.pending.delete(m.id);
@@ -113,7 +115,8 @@ export class WorkerGroup {
       };
       w.worker.onerror = (e) => {
         e.preventDefault?.(); // the main thread goes on; the error is reported here instead
-        this.#died(i, e.message);
+        // Bun's message is a source excerpt around an "error: ..." line: that line says it.
+        this.#died(i, /^error: (.+)$/m.exec(e.message)?.[1] ?? e.message);
       };
     });
   }
@@ -124,15 +127,17 @@ export class WorkerGroup {
     if (w.gone) return;
     w.gone = `died: ${message}`;
     console.error(`uring-buffers: worker ${i} died of an uncaught error (its listener is closed): ${message}`);
-    if (w.listenFd >= 0) stopListening(w.listenFd, w.ringFd);
-    for (const fd of [w.listenFd, w.ringFd]) {
-      try {
-        if (fd >= 0) closeFd(fd);
-      } catch {
-        // Already closed by the worker before it died.
+    for (const [listenFd, ringFd] of w.listeners) {
+      stopListening(listenFd, ringFd);
+      for (const fd of [listenFd, ringFd]) {
+        try {
+          closeFd(fd);
+        } catch {
+          // A ring shared by two listeners: closed with the first.
+        }
       }
     }
-    w.listenFd = w.ringFd = -1;
+    w.listeners.clear();
     w.worker.terminate();
     const error = new Error(`worker ${i} ${w.gone}`);
     w.hello?.reject(error);
@@ -174,12 +179,7 @@ export class WorkerGroup {
     const ready = await Promise.all(
       this.#workers.map((_, i) => this.#ask(i, { kind: "start", id: this.#nextId++, index: i, data })),
     );
-    ready.forEach((r, i) => {
-      const { port, ringFd, listenFd } = r as { port: number; ringFd: number; listenFd: number };
-      this.ports.push(port);
-      this.#workers[i].ringFd = ringFd;
-      this.#workers[i].listenFd = listenFd;
-    });
+    for (const r of ready) this.ports.push((r as { port: number }).port);
   }
 
   /** How many workers there are. */
@@ -197,21 +197,32 @@ export class WorkerGroup {
   }
 
   /**
-   * Stops every worker's server, closes its loop and ends the workers (a dead one is only ended).
-   * Rejects if a live worker's stop fails; the workers are ended either way. Calling it again
-   * returns the same promise.
+   * Stops every worker's server (`graceMs`: as the server's own `stop({ graceMs })`, so that
+   * endless streams cannot hold the stop for ever; without it, as the server's `stop()`), closes
+   * its loop and ends the workers (a dead one is only ended). Requests still waiting for an answer
+   * then reject. Rejects if a live worker's stop fails; the workers are ended either way. Calling it
+   * again returns the same promise.
+   *
+   * @throws {RangeError} (rejects) for a graceMs that is not a number >= 0.
    */
-  stop(): Promise<void> {
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = options?.graceMs;
+    if (graceMs !== undefined && !(typeof graceMs === "number" && graceMs >= 0)) {
+      return Promise.reject(new RangeError(`graceMs must be a number >= 0, got ${describe(graceMs)}`));
+    }
     this.#stopping ??= (async () => {
       // A worker still loading its module (a failed start) is only ended: it has no server yet.
       const stops = this.#workers.map((w, i) =>
-        w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++ })
+        w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++, graceMs })
       );
       const results = await Promise.allSettled(stops);
-      this.#workers.forEach((w) => {
+      this.#workers.forEach((w, i) => {
         w.gone ??= "was stopped";
         w.hello?.reject(new Error("the group was stopped")); // and its timer cleared
         w.worker.terminate();
+        const error = new Error(`worker ${i} ${w.gone}`);
+        for (const request of w.pending.values()) request.reject(error);
+        w.pending.clear();
       });
       const failed = results.find((r) => r.status === "rejected");
       if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -237,6 +248,9 @@ export class WorkerGroup {
  * the worker when one fails to start (the others are stopped: their listeners are closed).
  */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`startWorkers() takes { count, module, data }, got ${describe(options)}`);
+  }
   if (!Number.isInteger(options.count) || options.count < 1) {
     throw new RangeError(`count must be a positive integer, got ${describe(options.count)}`);
   }
@@ -286,6 +300,9 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
     throw new Error("serveWorker() runs in a worker module started by startWorkers(), not on the main thread");
   }
   let server: WorkerServer | undefined;
+  // The main thread learns of each listener as it opens, so it can close it should this worker die.
+  listenerWatch.opened = (listenFd, ringFd) => scope.postMessage!({ kind: "listening", listenFd, ringFd });
+  listenerWatch.closing = (listenFd) => scope.postMessage!({ kind: "unlistening", listenFd });
   scope.onmessage = async (e) => {
     const m = e.data;
     try {
@@ -293,18 +310,11 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
         const started = await start(m.data as T, m.index);
         checkWorkerServer(started);
         server = started;
-        const listenFd = (server as unknown as { [kListenFd]: number })[kListenFd];
-        scope.postMessage!({
-          kind: "ready",
-          id: m.id,
-          port: server.port,
-          ringFd: server.loop.reactor.ring.fd,
-          listenFd,
-        });
+        scope.postMessage!({ kind: "ready", id: m.id, port: server.port });
       } else if (m.kind === "stats") {
         scope.postMessage!({ kind: "stats", id: m.id, stats: server!.stats() });
       } else if (m.kind === "stop") {
-        await server?.stop();
+        await (m.graceMs === undefined ? server?.stop() : server?.stop({ graceMs: m.graceMs }));
         server?.loop.close();
         scope.postMessage!({ kind: "stopped", id: m.id });
       }
