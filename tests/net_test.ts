@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   type BufferPoolOptions,
@@ -809,6 +809,49 @@ test(
     assert.ok(performance.now() - t0 < 3000, `stop took ${performance.now() - t0} ms`);
     await stats.catch(() => {});
     socket.destroy();
+  },
+  { timeoutMs: 30_000 },
+);
+
+test(
+  "workers: a worker that dies closes its connections' sockets (they used to stay open for the process's life)",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const probe = tcpListen({ port: 0 });
+    const port = localAddress(probe).port;
+    closeFd(probe);
+    const sockets = () =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith("socket:");
+        } catch {
+          return false;
+        }
+      }).length;
+    const { restore } = captureConsoleErrors();
+    const group = await startWorkers({
+      count: 1,
+      module: new URL("./fixtures/crash_on_data_worker.ts", import.meta.url),
+      data: { port },
+    });
+    try {
+      const clients = [];
+      for (let i = 0; i < 5; i++) {
+        const c = await dial(port);
+        c.on("error", () => {});
+        c.write("hi");
+        await once(c, "data");
+        clients.push(c);
+      }
+      const before = sockets(); // ours and the worker's, in this one process
+      clients[0].write("crash");
+      // Before: the dead worker's 5 server-side sockets stayed open (CLOSE-WAIT) until the process ended.
+      assert.ok(await waitFor(() => sockets() <= before - 5, 5000), `sockets ${before} -> ${sockets()}`);
+      for (const c of clients) c.destroy();
+    } finally {
+      await group.stop();
+      restore();
+    }
   },
   { timeoutMs: 30_000 },
 );

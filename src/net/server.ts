@@ -161,7 +161,7 @@ function graceOf(options: StopOptions): number {
  * one that dies before its start function returned.
  */
 export const listenerWatch: {
-  opened?: (listenFd: number, ringFd: number) => void;
+  opened?: (listenFd: number, ringFd: number, closeConnections: () => void) => void;
   closing?: (listenFd: number) => void;
 } = {};
 
@@ -294,7 +294,7 @@ export class Server<Data = unknown> {
     }
     this.#token = this.loop.reactor.register({ complete: (res, flags) => this.#acceptDone(res, flags) });
     this.loop.driver.ref();
-    listenerWatch.opened?.(this.#fd, this.loop.reactor.ring.fd);
+    listenerWatch.opened?.(this.#fd, this.loop.reactor.ring.fd, () => this.#closeConnectionFds());
     this.#arm();
     this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c.end());
     this.#signal = options.signal;
@@ -509,6 +509,21 @@ export class Server<Data = unknown> {
     this.#logAcceptErrors("stopped");
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
+  }
+
+  /**
+   * close(2) of every connection's socket, at once, past the ring: for a worker dying of an uncaught
+   * error (its loop will never run again), so that its clients are not left waiting.
+   */
+  #closeConnectionFds(): void {
+    for (const conn of this.#connections) {
+      try {
+        closeFd(conn.fd);
+      } catch {
+        // Closed already.
+      }
+    }
+    this.#connections.clear();
   }
 
   async #closeListener(): Promise<void> {

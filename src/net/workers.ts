@@ -293,6 +293,7 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
 export function serveWorker<T>(start: (data: T, index: number) => WorkerServer | Promise<WorkerServer>): void {
   const scope = globalThis as unknown as {
     postMessage?(m: FromWorker): void;
+    addEventListener?(type: string, listener: () => void): void;
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
     document?: unknown;
   };
@@ -301,8 +302,22 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
   }
   let server: WorkerServer | undefined;
   // The main thread learns of each listener as it opens, so it can close it should this worker die.
-  listenerWatch.opened = (listenFd, ringFd) => scope.postMessage!({ kind: "listening", listenFd, ringFd });
-  listenerWatch.closing = (listenFd) => scope.postMessage!({ kind: "unlistening", listenFd });
+  // Should it die of an uncaught error, its connections are closed here, while it still runs (the main
+  // thread closes the listeners and the ring: it cannot tell the connections' fds).
+  const closers = new Map<number, () => void>();
+  listenerWatch.opened = (listenFd, ringFd, closeConnections) => {
+    closers.set(listenFd, closeConnections);
+    scope.postMessage!({ kind: "listening", listenFd, ringFd });
+  };
+  listenerWatch.closing = (listenFd) => {
+    closers.delete(listenFd);
+    scope.postMessage!({ kind: "unlistening", listenFd });
+  };
+  const dying = () => {
+    for (const close of closers.values()) close();
+  };
+  scope.addEventListener!("error", dying);
+  scope.addEventListener!("unhandledrejection", dying);
   scope.onmessage = async (e) => {
     const m = e.data;
     try {
