@@ -851,3 +851,21 @@ test("UDP: an error handler that throws is logged, not thrown out of the loop; o
   assert.throws(() => new IoLoop({ maxQueuedBytes: "1" as never }), /got string "1"/);
   assert.throws(() => new IoLoop({ mode: "dedicated", blockMs: "x" as never }), /got string "x"/);
 });
+
+test("an idle timeout longer than the wheel's round (12.8 s) still fires", async () => {
+  let closedAt = 0;
+  const server = listen({ port: 0, idleTimeout: 13, handlers: { close: () => void (closedAt = performance.now()) } });
+  try {
+    const t0 = performance.now();
+    const socket = await dial(server.port);
+    socket.on("error", () => {});
+    // Before (this session's reschedule): a record filed more than a round ahead was dropped as stale
+    // at its slot's first sweep, and the connection never timed out (examples/proxy.ts's 60 s).
+    assert.ok(await waitFor(() => closedAt > 0, 16_000), "closed within 16 s");
+    const s = (closedAt - t0) / 1000;
+    assert.ok(s >= 12.9 && s < 14, `closed after ${s.toFixed(2)} s`);
+    socket.destroy();
+  } finally {
+    await server.stop();
+  }
+}, { timeoutMs: 30_000 });

@@ -383,7 +383,7 @@ export class Connection<Data = unknown> {
     this.#touch();
     if (this.#idleMs === 0 || this.#phase === Phase.Closed) return;
     // Already watched for a later deadline: filed again, so a shorter timeout is not checked late.
-    if (this.#idleWatch?.entry) this.#config.idle.reschedule(this.#idleWatch);
+    if (this.#idleWatch?.entry) this.#idleWatch = this.#config.idle.reschedule(this.#idleWatch);
     else this.#watch();
   }
 
@@ -778,7 +778,7 @@ export class Connection<Data = unknown> {
     this.#updateReceive();
     this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
     this.#touch();
-    if (this.#idleWatch?.entry) this.#config.idle.reschedule(this.#idleWatch);
+    if (this.#idleWatch?.entry) this.#idleWatch = this.#config.idle.reschedule(this.#idleWatch);
     else this.#watch();
   }
 

@@ -29,7 +29,7 @@ export interface IdleWatched {
 /** One watch: cleared (entry undefined) to stop it at once. */
 export interface IdleWatch {
   entry: IdleWatched | undefined;
-  /** The tick it was last filed for: a slot's record of an earlier filing that is due later is stale. */
+  /** The tick it was last filed for (reschedule() compares a new deadline's with it). */
   tick: number;
 }
 
@@ -71,12 +71,19 @@ export class IdleWheel implements SubmitHook {
   }
 
   /**
-   * The watched deadline moved earlier (a shorter timeout was set): files the watch again for it.
-   * A later one needs nothing: the check at the old deadline files it further on.
+   * The watched deadline may have moved earlier (a shorter timeout was set): if so, the entry is
+   * filed again under a new watch (returned; the old one is cleared, so its record in the later slot
+   * is dropped when that slot comes due). A later deadline needs nothing: the check at the old one
+   * files it further on.
    */
-  reschedule(watch: IdleWatch): void {
-    const deadline = watch.entry?.idleDeadline() ?? -1;
-    if (deadline >= 0 && this.#tickOf(deadline) < watch.tick) this.#file(watch, deadline);
+  reschedule(watch: IdleWatch): IdleWatch {
+    const entry = watch.entry;
+    const deadline = entry?.idleDeadline() ?? -1;
+    if (entry === undefined || deadline < 0 || this.#tickOf(deadline) >= watch.tick) return watch;
+    watch.entry = undefined;
+    const fresh: IdleWatch = { entry, tick: 0 };
+    this.#file(fresh, deadline);
+    return fresh;
   }
 
   /** Stops a watch at once (the connection closed): the wheel keeps no reference to it. */
@@ -134,9 +141,7 @@ export class IdleWheel implements SubmitHook {
       const due = slot.splice(0);
       for (const watch of due) {
         const entry = watch.entry;
-        // Unwatched, or filed again for an earlier tick since (reschedule) and then further on. A
-        // filing older than this tick is a slot a late timer skipped: checked now.
-        if (entry === undefined || watch.tick > t) continue;
+        if (entry === undefined) continue; // unwatched, or filed again under a new watch
         const deadline = entry.idleDeadline();
         if (deadline < 0) {
           watch.entry = undefined;
