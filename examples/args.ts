@@ -18,6 +18,22 @@ export function exitWithUsage(usage: string, message: string): never {
 }
 
 /**
+ * Runs what starts an example's server, so that a failure is one line, not a stack trace: a value
+ * the library refuses (a RangeError or TypeError: a pool too large for its backend, say) prints the
+ * usage too and exits 2; anything else (a port in use, no memory) exits 1.
+ */
+export async function startOrExit<T>(name: string, usage: string, start: () => T | Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof RangeError || e instanceof TypeError) exitWithUsage(usage, message);
+    console.error(`${name}: ${message.replace(/\s*\n\s*/g, " ")}`);
+    process.exit(1);
+  }
+}
+
+/**
  * Parses process.argv; `check` turns the strings (and the positional arguments, which are allowed
  * only where `check` accepts them) into settings, calling `fail(message)` on a bad value.
  */

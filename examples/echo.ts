@@ -19,14 +19,15 @@
  */
 import process from "node:process";
 import { type PoolBackend, startWorkers } from "../mod.ts";
-import { displayHost, hostArg, integerArg as integer, parseExampleArgs, secondsArg } from "./args.ts";
+import { displayHost, hostArg, integerArg as integer, parseExampleArgs, secondsArg, startOrExit } from "./args.ts";
 import { type EchoOptions, startEchoServer } from "./echo_server.ts";
 
 const BACKENDS = ["auto", "ring", "ring-mmap", "legacy"];
+const USAGE = "echo.ts [--port N] [--host H] [--buffers N] [--max-buffers N] [--buffer-size B] " +
+  "[--backend auto|ring|ring-mmap|legacy] [--workers N] [--idle-timeout SECONDS] [--max-connections N] " +
+  "[--safe] [--dedicated] [--incremental]";
 const { values: args } = parseExampleArgs(
-  "echo.ts [--port N] [--host H] [--buffers N] [--max-buffers N] [--buffer-size B] " +
-    "[--backend auto|ring|ring-mmap|legacy] [--workers N] [--idle-timeout SECONDS] [--max-connections N] " +
-    "[--safe] [--dedicated] [--incremental]",
+  USAGE,
   {
     port: { type: "string", default: "9000" },
     host: { type: "string", default: "127.0.0.1" },
@@ -74,11 +75,12 @@ const { workers, options } = args;
 let stop: () => Promise<string>;
 if (workers > 1) {
   if (options.port === 0) throw new RangeError("--workers needs a fixed --port (they share it through SO_REUSEPORT)");
-  const group = await startWorkers({
-    count: workers,
-    module: new URL("./echo_worker.ts", import.meta.url),
-    data: options,
-  });
+  const group = await startOrExit("echo.ts", USAGE, () =>
+    startWorkers({
+      count: workers,
+      module: new URL("./echo_worker.ts", import.meta.url),
+      data: options,
+    }));
   console.error(`listening on ${displayHost(options.host)}:${group.ports[0]} (${workers} workers)`);
   stop = async () => {
     const stats = await group.stats();
@@ -86,7 +88,7 @@ if (workers > 1) {
     return JSON.stringify(stats);
   };
 } else {
-  const server = startEchoServer(options);
+  const server = await startOrExit("echo.ts", USAGE, () => startEchoServer(options));
   console.error(`listening on ${displayHost(options.host)}:${server.port}`);
   stop = async () => {
     const stats = server.stats();

@@ -20,7 +20,7 @@ import { realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileResponse, serve } from "../mod.ts";
-import { displayHost, hostArg, integerArg, parseExampleArgs } from "./args.ts";
+import { displayHost, hostArg, integerArg, parseExampleArgs, startOrExit } from "./args.ts";
 
 const USAGE = "files.ts [--root DIR] [--port N] [--host H]";
 const { values: options } = parseExampleArgs(
@@ -66,20 +66,25 @@ function locate(pathname: string): string | number {
   }
 }
 
-const server = serve({ port: options.port, hostname: options.hostname }, async (request) => {
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
-  }
-  const found = locate(new URL(request.url).pathname);
-  if (typeof found === "number") {
-    return new Response(found === 404 ? "Not Found\n" : "Bad Request\n", { status: found });
-  }
-  try {
-    return await fileResponse(found);
-  } catch {
-    return new Response("Not Found\n", { status: 404 }); // vanished, a directory without index.html, unreadable
-  }
-});
+const server = await startOrExit(
+  "files.ts",
+  USAGE,
+  () =>
+    serve({ port: options.port, hostname: options.hostname }, async (request) => {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+      }
+      const found = locate(new URL(request.url).pathname);
+      if (typeof found === "number") {
+        return new Response(found === 404 ? "Not Found\n" : "Bad Request\n", { status: found });
+      }
+      try {
+        return await fileResponse(found);
+      } catch {
+        return new Response("Not Found\n", { status: 404 }); // vanished, a directory without index.html, unreadable
+      }
+    }),
+);
 console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
 
 let stopping = false;

@@ -18,7 +18,7 @@
  */
 import process from "node:process";
 import { startWorkers } from "../mod.ts";
-import { displayHost, hostArg, integerArg, parseExampleArgs } from "./args.ts";
+import { displayHost, exitWithUsage, hostArg, integerArg, parseExampleArgs, startOrExit } from "./args.ts";
 import { type HttpExampleOptions, startHttpServer } from "./http_server.ts";
 
 const USAGE = "http.ts [--port N] [--host H] [--workers N] [--idle-timeout S]";
@@ -43,14 +43,14 @@ const { values: options } = parseExampleArgs(
 
 if (options.workers > 1) {
   if (options.port === 0) {
-    console.error("--workers needs a fixed --port (each worker binds it with SO_REUSEPORT)");
-    process.exit(2);
+    exitWithUsage(USAGE, "--workers needs a fixed --port (each worker binds it with SO_REUSEPORT)");
   }
-  const group = await startWorkers({
-    count: options.workers,
-    module: new URL("./http_worker.ts", import.meta.url),
-    data: options,
-  });
+  const group = await startOrExit("http.ts", USAGE, () =>
+    startWorkers({
+      count: options.workers,
+      module: new URL("./http_worker.ts", import.meta.url),
+      data: options,
+    }));
   console.error(`listening on ${displayHost(options.hostname)}:${group.ports[0]} (${group.size} workers)`);
   const stop = async (signal: string) => {
     const stats = await group.stats();
@@ -62,7 +62,7 @@ if (options.workers > 1) {
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
 } else {
-  const server = startHttpServer(options);
+  const server = await startOrExit("http.ts", USAGE, () => startHttpServer(options));
   console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
   let stopping = false;
   const stop = async (signal: string) => {

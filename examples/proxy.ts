@@ -37,11 +37,14 @@ const { values } = parseExampleArgs(
 );
 const { target, idleTimeout } = values;
 
+let stopping = false;
+
 /** Forwards `from`'s leases to `to`, with backpressure; `from.data` holds `to`. */
 const forward = {
   data(from: Connection, lease: import("../mod.ts").Lease) {
     const to = from.data as Connection;
-    if (!to.write(lease)) from.pause();
+    // A side that can no longer be written (its peer is gone) drops what still arrives, unpaused.
+    if (!to.write(lease) && to.writable) from.pause();
   },
   drain(to: Connection) {
     // `to` can take more: the side feeding it reads again.
@@ -54,9 +57,13 @@ const forward = {
   close(from: Connection) {
     const to = from.data as Connection | undefined;
     if (!to || to.closed) return;
-    // A failed side resets the other; a side that finished normally has passed its EOF on already.
-    if (from.error) to.reset();
-    else to.end();
+    // A failed side resets the other, and so does a stop. A side that finished normally has passed
+    // its EOF on already: the other ends once its queued bytes are sent, reading meanwhile (dropping
+    // what arrives) in case it was paused for `from`, since a peer blocked on sending to it might
+    // otherwise never read what it queued.
+    if (from.error || stopping) return void to.reset();
+    to.resume();
+    to.end();
   },
   error() {
     // Resets are routine for a proxy; close() passes them on.
@@ -99,6 +106,7 @@ console.error(
 );
 
 async function shutdown() {
+  stopping = true;
   await server.stop();
   server.loop.close();
 }

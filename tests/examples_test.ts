@@ -4,6 +4,7 @@
  * arguments exit 2) and examples/echo.ts (echoes, then prints its stats on SIGTERM).
  */
 import assert from "node:assert/strict";
+import net from "node:net";
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -316,6 +317,8 @@ test(
       ["--port="],
       ["--port", "0x2328"],
       ["stray"],
+      // Values the flag checks take but the library refuses: an uncaught RangeError before.
+      ["--port", "0", "--buffers", "40000"],
     ]);
     await assertUsageExits("proxy.ts", [
       ["--host", "foo"],
@@ -327,6 +330,35 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test("examples: a port in use, or a pool the machine cannot map, exits 1 with one line (no stack trace)", async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = String((taken.address() as net.AddressInfo).port);
+  try {
+    const cases: [string, string[]][] = [
+      ["echo.ts", ["--port", port]],
+      ["http.ts", ["--port", port]],
+      ["files.ts", ["--port", port]],
+      ["echo.ts", ["--port", "0", "--buffer-size", "1073741824"]], // 1 TiB of buffers: ENOMEM
+    ];
+    const children = cases.map(([example, args]) => ({ example, args, child: new Child(example, args) }));
+    await Promise.all(children.map(({ child }) => child.wait()));
+    for (const { example, args, child } of children) {
+      const what = `${example} ${JSON.stringify(args)}`;
+      assert.equal(child.code, 1, `${what} exit code; stderr: ${child.stderr}`);
+      // Before: an uncaught UringError with its stack.
+      assert.match(
+        child.stderr,
+        new RegExp(`^${example.replace(".", "\\.")}: (bind failed: EADDRINUSE|mmap failed: ENOMEM)`, "m"),
+        what,
+      );
+      assert.doesNotMatch(child.stderr, /\n\s+at /, `${what}: no stack trace`);
+    }
+  } finally {
+    taken.close();
+  }
+}, { timeoutMs: 60_000 });
 
 /**
  * Runs `example` with each argument list at once; each must exit 2 with one line, then the usage,

@@ -183,3 +183,31 @@ test("proxy: SIGTERM with clients still connected stops it cleanly (exit 0)", as
     if (child.exitCode === null) child.kill("SIGKILL");
   }
 });
+
+test("proxy: SIGTERM while a client floods it without reading exits within moments", async () => {
+  const target = await echoTarget();
+  const { child, port, stderr } = await startProxy([
+    "--port",
+    "0",
+    "--target",
+    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+  ]);
+  const flooder = await dial(port);
+  flooder.on("error", () => {});
+  flooder.pause(); // never reads its echo: both directions back up and pause
+  try {
+    const chunk = patternBytes(5, 1 << 20);
+    for (let i = 0; i < 64; i++) flooder.write(chunk);
+    await sleep(1000);
+    const t0 = performance.now();
+    const exited = stopProxy(child);
+    // Before: the upstream, paused for the client, could never drain its end(): the proxy stayed up
+    // until its 60 s idle timeout.
+    const code = await Promise.race([exited, sleep(8000).then(() => "still running")]);
+    assert.equal(code, 0, `after ${(performance.now() - t0).toFixed(0)} ms: ${stderr()}`);
+  } finally {
+    flooder.destroy();
+    target.close();
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}, { timeoutMs: 30_000 });
