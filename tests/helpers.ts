@@ -101,3 +101,11 @@ export function randomChunks(bytes: Uint8Array, max: number, rand = Math.random)
   }
   return chunks;
 }
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for servers that must bind a fixed one, workers). */
+export function freePort(): number {
+  const probe = tcpListen({ port: 0 });
+  const port = localAddress(probe).port;
+  closeFd(probe);
+  return port;
+}

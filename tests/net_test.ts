@@ -16,10 +16,10 @@ import {
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
 import { once } from "node:events";
-import { closeFd, localAddress, tcpListen } from "../sys.ts";
+import { closeFd, tcpListen } from "../sys.ts";
 import { captureConsoleErrors, collectGarbage, runFixture, runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip, sleep, waitFor } from "./clients.ts";
-import { patternBytes } from "./helpers.ts";
+import { freePort, patternBytes } from "./helpers.ts";
 import { kIovBlocks } from "../src/internal.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
@@ -504,9 +504,7 @@ test("dedicated mode (SINGLE_ISSUER | DEFER_TASKRUN, blocking idle waits) echoes
 
 test("workers: two threads share a port through SO_REUSEPORT and report their stats", async () => {
   const { startWorkers } = await import("../mod.ts");
-  const probe = tcpListen({ port: 0 });
-  const port = localAddress(probe).port;
-  closeFd(probe);
+  const port = freePort();
   const group = await startWorkers({
     count: 2,
     module: new URL("../examples/echo_worker.ts", import.meta.url),
@@ -692,9 +690,7 @@ test(
   "workers: one that dies of an uncaught error is reported, its listener closed; the others serve every connection",
   async () => {
     const { startWorkers } = await import("../mod.ts");
-    const probe = tcpListen({ port: 0 });
-    const port = localAddress(probe).port;
-    closeFd(probe);
+    const port = freePort();
     const { errors, restore } = captureConsoleErrors();
     const group = await startWorkers({
       count: 2,
@@ -746,9 +742,7 @@ test(
 
 test("workers: when one fails to start, the ones that started are stopped: their listeners are closed", async () => {
   const { startWorkers } = await import("../mod.ts");
-  const probe = tcpListen({ port: 0 });
-  const port = localAddress(probe).port;
-  closeFd(probe);
+  const port = freePort();
   const data: EchoOptions = {
     host: "127.0.0.1",
     port,
@@ -773,9 +767,7 @@ test(
   "workers: one that dies before its start returns has its listener closed too; stop({ graceMs }) bounds endless streams",
   async () => {
     const { startWorkers } = await import("../mod.ts");
-    const probe = tcpListen({ port: 0 });
-    const port = localAddress(probe).port;
-    closeFd(probe);
+    const port = freePort();
     const { restore } = captureConsoleErrors();
     try {
       await assert.rejects(
@@ -817,9 +809,7 @@ test(
   "workers: a worker that dies closes its connections' sockets (they used to stay open for the process's life)",
   async () => {
     const { startWorkers } = await import("../mod.ts");
-    const probe = tcpListen({ port: 0 });
-    const port = localAddress(probe).port;
-    closeFd(probe);
+    const port = freePort();
     const sockets = () =>
       readdirSync("/proc/self/fd").filter((fd) => {
         try {
