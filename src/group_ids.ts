@@ -2,13 +2,12 @@
  * `GroupIds`: the buffer group ids in use on one ring. The kernel refuses a second ring-mapped group
  * under one id (EEXIST) but not a second PROVIDE_BUFFERS group, whose receives would then take each
  * other's buffers; and a default id must not land on one a program chose. So every group object
- * takes its id here for its lifetime, and default ids skip the ones taken.
+ * takes its id here for its lifetime, and default ids are the lowest free one.
  */
 import { Errno, UringError } from "./errors.ts";
 
 export class GroupIds {
   readonly #taken = new Set<number>();
-  #next = 0; // default ids are never handed out twice: a closed legacy group's REMOVE may be in flight
 
   /**
    * Takes `id` until release(); `what` names the taker in the error.
@@ -26,19 +25,20 @@ export class GroupIds {
     this.#taken.add(id);
   }
 
-  /** `id` is free again (its group was closed). */
+  /** `id` is free again (its group was closed: a ring group unregistered, a legacy one's buffers removed). */
   release(id: number): void {
     this.#taken.delete(id);
   }
 
   /**
-   * The lowest id above those handed out so far that no group holds (not taken: its group takes it).
+   * The lowest id no group of the ring holds (not taken: its group takes it). Ids of closed groups
+   * are handed out again, so a process may make and close pools for ever, and kernel-allocated rings
+   * (ids below 2048) find one while fewer than 2048 groups are open.
    *
-   * @throws {RangeError} once all 65536 have been handed out.
+   * @throws {RangeError} while all 65536 are in use.
    */
   next(): number {
-    while (this.#taken.has(this.#next)) this.#next++;
-    if (this.#next > 65535) throw new RangeError("all 65536 buffer group ids of this ring are in use");
-    return this.#next++;
+    for (let id = 0; id <= 65535; id++) if (!this.#taken.has(id)) return id;
+    throw new RangeError("all 65536 buffer group ids of this ring are in use");
   }
 }

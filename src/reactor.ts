@@ -163,9 +163,9 @@ export class Reactor {
   }
 
   /**
-   * A buffer group id for a new group on this reactor's ring: the lowest one above those handed out
-   * so far that no group of the ring holds (kernel-mmap'able ids first). It is not reserved: the
-   * group made with it (BufferRing, ProvidedBufferGroup, BufferPool) takes it until closed.
+   * A buffer group id for a new group on this reactor's ring: the lowest one no group of the ring
+   * holds (closed groups' ids are handed out again). It is not reserved: the group made with it
+   * (BufferRing, ProvidedBufferGroup, BufferPool) takes it until closed.
    *
    * @throws {RangeError} once all 65536 have been handed out.
    */

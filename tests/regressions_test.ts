@@ -869,3 +869,58 @@ test("an idle timeout longer than the wheel's round (12.8 s) still fires", async
     await server.stop();
   }
 }, { timeoutMs: 30_000 });
+
+test("buffer group ids of closed groups are handed out again: pools can be made and closed for ever, ring-mmap included", () => {
+  using reactor = new Reactor({ entries: 16 });
+  // Before: ids were never reused; a reactor's 65,537th pool (its 2,049th ring-mmap one) failed
+  // although one at a time was open.
+  for (let i = 0; i < 3000; i++) {
+    const pool = new BufferPool(reactor, {
+      backend: probeFeatures().bufferRingMmap ? "ring-mmap" : "ring",
+      count: 1,
+      bufferSize: 64,
+    });
+    assert.equal(pool.groupId, 0);
+    pool.close();
+  }
+  const first = new BufferPool(reactor, { count: 1, bufferSize: 64 });
+  const second = new BufferPool(reactor, { count: 1, bufferSize: 64 });
+  assert.deepEqual([first.groupId, second.groupId], [0, 1]);
+  first.close();
+  const third = new BufferPool(reactor, { count: 1, bufferSize: 64, backend: "legacy" });
+  assert.equal(third.groupId, 0, "the lowest free id");
+  second.close();
+  third.close();
+});
+
+test("a receive whose holder was removed goes on (its leases count against no holder); closed rings and bad addrs are refused", () => {
+  using reactor = new Reactor({ entries: 64 });
+  const pool = new BufferPool(reactor, { count: 8, bufferSize: 4096 });
+  const [client, server] = tcpPair(reactor.ring);
+  const holder = pool.addHolder({ underQuota() {} });
+  let bytes = 0;
+  new StreamReceiver(pool, server, { data: (l: Lease) => void (bytes += l.length, l.release()), end() {} }, { holder })
+    .start();
+  const writer = new RingWriter(reactor, client);
+  writer.write(new Uint8Array(100));
+  assert.ok(reactor.runUntil(() => bytes === 100, 2000));
+  pool.removeHolder(holder);
+  writer.write(new Uint8Array(50));
+  // Before: "holder 1 is not a holder of this pool" thrown out of the turn; the receive hung.
+  assert.ok(reactor.runUntil(() => bytes === 150, 2000));
+  pool.close();
+  writer.close();
+  closeFd(client);
+  closeFd(server);
+  const ring = new Ring({ entries: 8 });
+  const mem = new NativeMemory(4096);
+  const group = new ProvidedBufferGroup(ring, 3);
+  assert.throws(() => group.provide("not an address" as never, 64, 1, 0), /addr must be a native address/);
+  group.provide(mem.address, 64, 1, 0);
+  ring.close();
+  // Before: the first took group 1 for good, and the second then said EEXIST; a group was made on a closed ring.
+  assert.throws(() => new BufferRing(ring, { groupId: 1, entries: 8 }), /Ring is closed/);
+  assert.throws(() => new BufferRing(ring, { groupId: 1, entries: 8 }), /Ring is closed/);
+  assert.throws(() => new ProvidedBufferGroup(ring, 2), /Ring is closed/);
+  mem.free();
+});

@@ -106,6 +106,7 @@ export class BufferRing {
     this.#mask = entries - 1;
     const flags = (kernelMemory ? abi.IOU_PBUF_RING_MMAP : 0) | (incremental ? abi.IOU_PBUF_RING_INC : 0);
     const bytes = entries * abi.BUF_SIZE;
+    if (ring.closed) throw new ClosedError("Ring");
     ring[kGroupIds].take(groupId, "IORING_REGISTER_PBUF_RING");
     const own = kernelMemory ? undefined : new NativeMemory(bytes);
     const ret = ring.registerBufRing(groupId, entries, flags, own?.address ?? 0);

@@ -578,8 +578,9 @@ export class BufferPool {
    * @param flags The completion's flags: IORING_CQE_F_BUFFER and the buffer id in the upper 16 bits.
    * @param holder A holder id from addHolder, or 0.
    * @throws {ClosedError} once the pool is closed.
-   * @throws {TypeError} without IORING_CQE_F_BUFFER, or for a holder id that is not live.
-   * @throws {RangeError} for a buffer id or length that does not fit this pool.
+   * @throws {TypeError} without IORING_CQE_F_BUFFER.
+   * @throws {RangeError} for a buffer id or length that does not fit this pool, or a holder id it
+   *   never gave (a removed holder's leases count against no holder).
    */
   take(res: number, flags: number, holder = 0): Lease {
     if (this.#closed) throw new ClosedError("BufferPool");
@@ -590,7 +591,8 @@ export class BufferPool {
     if (bid >= this.#count) throw new RangeError(`buffer id ${bid} is not in this pool (${this.#count} buffers)`);
     if (res < 0 || res > this.bufferSize) throw new RangeError(`length ${res} outside [0, ${this.bufferSize}]`);
     if (holder !== 0 && !this.#holders.live(holder)) {
-      throw new TypeError(`holder ${holder} is not a holder of this pool (addHolder), or was removed`);
+      this.#holders.held(holder); // a RangeError for an id this pool never gave
+      holder = 0; // removed while its receive still runs: later leases count against no holder
     }
     let offset = 0;
     if (this.incremental) {
@@ -867,7 +869,8 @@ export class BufferPool {
 
   /**
    * Forgets a holder (call once, e.g. when its connection closes): its outstanding leases stay valid
-   * and still count in held(), but their release no longer notifies it. Its id is reused once they are all back.
+   * and still count in held(), but their release no longer notifies it; leases taken for its id from
+   * now on (a receive still running) count against no holder. Its id is reused once they are all back.
    */
   removeHolder(id: number): void {
     this.#holders.remove(id);

@@ -38,6 +38,7 @@ export class ProvidedBufferGroup {
    * Takes group `groupId` on `ring` (until close()); nothing is submitted until provide().
    *
    * @throws {RangeError} for a groupId outside [0, 65535].
+   * @throws {ClosedError} for a closed ring.
    * @throws {UringError} `EEXIST` when another group of this ring (a ProvidedBufferGroup, a
    *   BufferRing, a BufferPool's) holds `groupId`: the kernel would let both provide buffers to one
    *   group, and each one's receives would take the other's buffers.
@@ -46,6 +47,7 @@ export class ProvidedBufferGroup {
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > 65535) {
       throw new RangeError(`groupId must be an integer in [0, 65535], got ${describe(groupId)}`);
     }
+    if (ring.closed) throw new ClosedError("Ring");
     ring[kGroupIds].take(groupId, "ProvidedBufferGroup");
     this.#ring = ring;
     this.groupId = groupId;
@@ -55,11 +57,14 @@ export class ProvidedBufferGroup {
    * Queues one PROVIDE_BUFFERS SQE: `count` buffers of `size` bytes laid out back to back from
    * `addr`, with ids firstId..firstId+count-1. Submitted with the ring's next submit.
    *
-   * @throws {RangeError} for a size, count or id range out of bounds.
+   * @throws {RangeError} for an addr, size, count or id range out of bounds.
    * @throws {ClosedError} once closed.
    */
   provide(addr: number, size: number, count: number, firstId: number, userData = 0): void {
     if (this.#closed) throw new ClosedError("ProvidedBufferGroup");
+    if (!(typeof addr === "number" && addr > 0 && Number.isSafeInteger(addr))) {
+      throw new RangeError(`addr must be a native address (an integer > 0), got ${describe(addr)}`);
+    }
     if (!Number.isInteger(size) || size < 1 || size > 0x7fffffff) {
       throw new RangeError(`size must be an integer in [1, 2^31-1], got ${describe(size)}`);
     }
