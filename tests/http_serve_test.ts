@@ -1116,3 +1116,25 @@ test("graceful stop with idle keep-alive clients that never close: done within t
   // Before: 9.5-10 s (the connection's idleTimeout replaced the linger after end()).
   assert.ok(ms < 3000, `stop took ${ms.toFixed(0)} ms`);
 });
+
+test("request.signal aborts when serve() refuses a request whose handler is running (bad framing, body too large)", async () => {
+  const reasons: string[] = [];
+  await using server = start((request) => {
+    request.signal.addEventListener("abort", () => reasons.push((request.signal.reason as Error).message));
+    return new Promise<Response>(() => {}); // works on, never answers
+  }, { maxRequestBodySize: 1000 });
+  for (const body of ["5\r\nhello\r\nzz\r\n", "5000\r\n" + "x".repeat(2000)]) {
+    const client = await RawClient.open(server.port);
+    client.send(`POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n`);
+    assert.ok(await waitFor(() => server.stats().requests > reasons.length, 2000));
+    client.send(body);
+    assert.ok([400, 413].includes((await client.response(3000)).status));
+    client.close();
+  }
+  // Before: neither signal aborted; the handler worked on for a client that had been refused.
+  assert.ok(await waitFor(() => reasons.length === 2, 2000), `reasons: ${JSON.stringify(reasons)}`);
+  assert.deepEqual(reasons, [
+    "the server refused the request (status 400) before the response was sent",
+    "the server refused the request (status 413) before the response was sent",
+  ]);
+});

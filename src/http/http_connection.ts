@@ -482,6 +482,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // handler's answer when that has not begun to go out (also when the response is being written
       // but waits for that body: see #respond); otherwise the connection closes after it.
       receiving.refusal = status;
+      // Its handler (running, or about to) will not be answered: its request.signal aborts now.
+      if (receiving.request) {
+        const why = `the server refused the request (status ${status})`;
+        receiving.abandoned = why;
+        receiving.abort?.abort(abandonedError(why));
+      }
       receiving.body?.fail(clientFailure(`the request was refused with status ${status}`));
       receiving.received = true;
       if (this.#queue.includes(receiving) && !(this.#writing && this.#queue[0] === receiving)) {
