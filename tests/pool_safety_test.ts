@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BufferPool, type BufferPoolOptions, connect, type Lease, listen, probeFeatures, type Server } from "../mod.ts";
-import { abi, type LeaseHolder, Reactor, StreamReceiver } from "../ring.ts";
+import { type LeaseHolder, Reactor, StreamReceiver } from "../ring.ts";
 import { closeFd } from "../sys.ts";
 import { collectGarbage, runtimeCommand, test } from "./harness.ts";
 import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
