@@ -1,4 +1,5 @@
 /** Plain node:net clients (as users test servers with), shared by the server tests. */
+import { once } from "node:events";
 import net from "node:net";
 
 /** Resolves after `ms`. */
@@ -22,6 +23,18 @@ export function dial(port: number): Promise<net.Socket> {
     const socket = net.connect({ host: "127.0.0.1", port }, () => resolve(socket));
     socket.once("error", reject);
   });
+}
+
+/** Connects, sends `text`, and resolves with the first chunk that comes back (as text), then closes. */
+export async function firstReply(port: number, text: string): Promise<string> {
+  const socket = await dial(port);
+  try {
+    socket.write(text);
+    const [reply] = await once(socket, "data");
+    return String(reply);
+  } finally {
+    socket.destroy();
+  }
 }
 
 /**

@@ -1,6 +1,5 @@
 /** One test per bug found in review: each failed (or crashed the process) before its fix. */
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import {
   BufferPool,
   connect,
@@ -29,7 +28,7 @@ import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
-import { dial, sleep, waitFor } from "./clients.ts";
+import { dial, firstReply, sleep, waitFor } from "./clients.ts";
 
 function collect(got: Lease[]) {
   return { data: (l: Lease) => void got.push(l), end() {} };
@@ -507,11 +506,7 @@ test("an explicit groupId on the default loop's reactor does not break a later l
   const mine = new BufferPool(loop.reactor, { count: 2, bufferSize: 1024, groupId: next + 1 });
   const server = listen({ port: 0, handlers: { data: (c, lease) => void c.write(lease) } });
   try {
-    const socket = await dial(server.port);
-    socket.write("ping");
-    const [reply] = await once(socket, "data");
-    assert.equal(String(reply), "ping");
-    socket.destroy();
+    assert.equal(await firstReply(server.port, "ping"), "ping");
   } finally {
     await server.stop();
     mine.close();
@@ -679,11 +674,7 @@ test("an async handler's rejection reaches error(conn, e) and closes that connec
     // Before: the rejection was unhandled (Deno: the process died; Bun: printed), error never ran.
     await badClosed;
     assert.deepEqual(errors.map((e) => e.message), ["async handler failed"]);
-    const good = await dial(server.port);
-    good.write("fine");
-    const [reply] = await once(good, "data");
-    assert.equal(String(reply), "fine");
-    good.destroy();
+    assert.equal(await firstReply(server.port, "fine"), "fine");
   } finally {
     await server.stop();
   }
@@ -707,11 +698,7 @@ test("IoLoop.close() with a server still open keeps the ring until it stops; the
   loop.close();
   assert.equal(loop.closed, true);
   assert.throws(() => listen({ loop, port: 0 }), /IoLoop is closed/);
-  const socket = await dial(server.port);
-  socket.write("ping");
-  const [reply] = await once(socket, "data");
-  assert.equal(String(reply), "ping");
-  socket.destroy();
+  assert.equal(await firstReply(server.port, "ping"), "ping");
   await server.stop();
   assert.ok(await waitFor(() => loop.reactor.ring.closed, 2000), "the ring closes once the last socket has");
   await assert.rejects(dial(server.port), /ECONNREFUSED/);
@@ -763,13 +750,9 @@ test("a lease written twice, or a datagram sent twice, is a TypeError at the sec
       },
     },
   });
-  const socket = await dial(server.port);
-  socket.write("two");
-  const [reply] = await once(socket, "data");
-  assert.equal(String(reply), "two");
+  assert.equal(await firstReply(server.port, "two"), "two");
   assert.equal(writeErrors.length, 1);
   assert.match(writeErrors[0], /cannot write a lease twice.*write lease\.bytes/);
-  socket.destroy();
   await server.stop();
   await Promise.all([peer.close(), hub.close(), src.close()]);
   loop.close();
