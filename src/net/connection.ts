@@ -153,6 +153,11 @@ type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatch
 /** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
 const LINGER_SECONDS = 2;
 
+/** The idle timeout (ms, 0 = none) of a lingering connection: at most LINGER_SECONDS. */
+function lingerBound(ms: number): number {
+  return ms > 0 ? Math.min(ms, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
+}
+
 /** Leases queued for `for await` before reading pauses (it resumes below half of this). */
 const INBOX_LIMIT = 32;
 
@@ -377,14 +382,9 @@ export class Connection<Data = unknown> {
     checkSeconds("idleTimeout", seconds);
     const ms = seconds * 1000;
     // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set later.
-    this.#idleMs = this.#is(Bit.Lingering)
-      ? (ms > 0 ? Math.min(ms, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000)
-      : ms;
+    this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : ms;
     this.#touch();
-    if (this.#idleMs === 0 || this.#phase === Phase.Closed) return;
-    // Already watched for a later deadline: filed again, so a shorter timeout is not checked late.
-    if (this.#idleWatch?.entry) this.#idleWatch = this.#config.idle.reschedule(this.#idleWatch);
-    else this.#watch();
+    if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
 
   /**
@@ -712,9 +712,10 @@ export class Connection<Data = unknown> {
     this.#lastActive = Math.ceil(this.#config.idle.now); // rounded up: a timeout never fires early
   }
 
+  /** Files the connection in the idle wheel; one filed already for a later deadline is filed again. */
   #watch(): void {
-    if (this.#idleWatch?.entry) return;
-    this.#idleWatch = this.#config.idle.watch(this.#port);
+    const idle = this.#config.idle;
+    this.#idleWatch = this.#idleWatch?.entry ? idle.reschedule(this.#idleWatch) : idle.watch(this.#port);
   }
 
   /** IdleWatched (through the port): when the connection becomes idle, -1 for never. */
@@ -776,10 +777,9 @@ export class Connection<Data = unknown> {
     this.#discardInbox();
     this.#bits &= ~(Bit.UserPaused | Bit.InboxFull | Bit.OverQuota);
     this.#updateReceive();
-    this.#idleMs = this.#idleMs > 0 ? Math.min(this.#idleMs, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
+    this.#idleMs = lingerBound(this.#idleMs);
     this.#touch();
-    if (this.#idleWatch?.entry) this.#idleWatch = this.#config.idle.reschedule(this.#idleWatch);
-    else this.#watch();
+    this.#watch();
   }
 
   /** SHUTDOWN(SHUT_WR), tracked: the fd must stay open until the kernel has run it (it looks the fd up then; closed and reused meanwhile, another socket would be shut down). */
