@@ -138,9 +138,16 @@ export class WorkerGroup {
       }
     }
     w.listeners.clear();
+    this.#end(i, w.gone);
+  }
+
+  /** Ends worker `i` (`gone` says why, unless it is gone already): what waits for it rejects. */
+  #end(i: number, gone: string): void {
+    const w = this.#workers[i];
+    w.gone ??= gone;
     w.worker.terminate();
     const error = new Error(`worker ${i} ${w.gone}`);
-    w.hello?.reject(error);
+    w.hello?.reject(error); // and its timer cleared
     for (const request of w.pending.values()) request.reject(error);
     w.pending.clear();
   }
@@ -216,14 +223,7 @@ export class WorkerGroup {
         w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++, graceMs })
       );
       const results = await Promise.allSettled(stops);
-      this.#workers.forEach((w, i) => {
-        w.gone ??= "was stopped";
-        w.hello?.reject(new Error("the group was stopped")); // and its timer cleared
-        w.worker.terminate();
-        const error = new Error(`worker ${i} ${w.gone}`);
-        for (const request of w.pending.values()) request.reject(error);
-        w.pending.clear();
-      });
+      this.#workers.forEach((_, i) => this.#end(i, "was stopped"));
       const failed = results.find((r) => r.status === "rejected");
       if (failed) throw (failed as PromiseRejectedResult).reason;
     })();
