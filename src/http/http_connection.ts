@@ -166,6 +166,12 @@ function abandonedError(why: string): Error {
   return new DOMException(`${why} before the response was sent`, "AbortError");
 }
 
+/** `ex` will get no answer from its handler, `why`: its request.signal aborts (now, or once made). */
+function abandon(ex: Exchange, why: string): void {
+  ex.abandoned = why;
+  ex.abort?.abort(abandonedError(why));
+}
+
 /**
  * Errors a request body fails with because of its client (it left, or broke the framing). A response
  * that fails with one (a body streamed from the request's) is the client's doing: it is not logged.
@@ -483,11 +489,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // but waits for that body: see #respond); otherwise the connection closes after it.
       receiving.refusal = status;
       // Its handler (running, or about to) will not be answered: its request.signal aborts now.
-      if (receiving.request) {
-        const why = `the server refused the request (status ${status})`;
-        receiving.abandoned = why;
-        receiving.abort?.abort(abandonedError(why));
-      }
+      if (receiving.request) abandon(receiving, `the server refused the request (status ${status})`);
       receiving.body?.fail(clientFailure(`the request was refused with status ${status}`));
       receiving.received = true;
       if (this.#queue.includes(receiving) && !(this.#writing && this.#queue[0] === receiving)) {
@@ -595,8 +597,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #abandonQueue(why: string): void {
     for (const ex of this.#queue) {
       if (ex.refusal !== 0 && !ex.request) continue; // the server's own refusal: no handler, no request
-      ex.abandoned = why;
-      ex.abort?.abort(abandonedError(why));
+      abandon(ex, why);
       ex.info[kFinish](abandonedError(why));
     }
     this.#queue.length = 0;
