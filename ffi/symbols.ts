@@ -55,6 +55,8 @@ export const libcSymbols = {
   mmap: { args: ["ptr", "usize", "i32", "i32", "i32", "usize"], ret: "ptr" },
   /** int munmap(void *addr, size_t length) */
   munmap: { args: ["ptr", "usize"], ret: "i32" },
+  /** int madvise(void *addr, size_t length, int advice) */
+  madvise: { args: ["ptr", "usize", "i32"], ret: "i32" },
   /** int *__errno_location(void) */
   __errno_location: { args: [], ret: "ptr" },
   /** int socket(int domain, int type, int protocol) */

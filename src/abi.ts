@@ -470,6 +470,8 @@ export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 /** mmap(2) flags: fault the pages in at once. */
 export const MAP_POPULATE = 0x8000;
+/** madvise(2) advice: the pages' contents may go; the next touch maps zeroed pages (private anonymous memory). */
+export const MADV_DONTNEED = 4;
 /** The page size this module assumes (4 KiB: x86-64, and aarch64 with 4 KiB pages). */
 export const PAGE_SIZE = 4096;
 

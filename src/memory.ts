@@ -1,10 +1,32 @@
 /** Page-aligned native memory from mmap, with typed views made once. */
 import { native, type Ptr } from "../ffi/mod.ts";
-import { MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from "./abi.ts";
+import {
+  MADV_DONTNEED,
+  MAP_ANONYMOUS,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+} from "./abi.ts";
 import { ClosedError, UringError } from "./errors.ts";
 
 export function roundUpToPage(n: number): number {
   return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+}
+
+/**
+ * Gives the whole pages inside `[address, address + length)` of private anonymous memory back to
+ * the system (madvise MADV_DONTNEED): they leave the resident set, and read as zeros when touched
+ * again. Partial pages at either end are kept, since they may hold a neighbour's bytes. Returns the
+ * bytes given back (0 if madvise refused).
+ */
+export function discardPages(address: number, length: number): number {
+  const start = roundUpToPage(address);
+  const end = Math.floor((address + length) / PAGE_SIZE) * PAGE_SIZE;
+  if (end <= start) return 0;
+  return native.libc.madvise(native.pointer(start), end - start, MADV_DONTNEED) === 0 ? end - start : 0;
 }
 
 /** mmap that throws a UringError instead of returning MAP_FAILED. */

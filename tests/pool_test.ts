@@ -13,6 +13,8 @@ import {
 } from "../ring.ts";
 import { closeFd, setReceiveBuffer } from "../sys.ts";
 import { ReceiveReservations, WaitQueue } from "../src/buffers/wait_queue.ts";
+import { readFileSync } from "node:fs";
+import { concat } from "./clients.ts";
 import { collectGarbage, test } from "./harness.ts";
 import { patternBytes, randomChunks, RingWriter, tcpPair } from "./helpers.ts";
 
@@ -759,6 +761,82 @@ test("ring window: a short pool lets every free buffer in; growth widens it for 
   assert.equal(growing.stats().ringWindow, 8, "the grown buffers stay in the ring");
   growing.close();
 }, { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)" });
+
+/** The process's resident set, in bytes (VmRSS). */
+function residentBytes(): number {
+  const status = readFileSync("/proc/self/status", "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+}
+
+test("ring window: the spares a burst touched give their pages back once they sit unused", async () => {
+  using reactor = new Reactor({ entries: 64 });
+  const [client, server] = tcpPair(reactor.ring);
+  const SIZE = 64 * 1024;
+  const pool = new BufferPool(reactor, { bufferSize: SIZE, count: 256, ringWindow: 4 });
+  const received: Uint8Array[] = [];
+  const held: Lease[] = [];
+  let got = 0;
+  new StreamReceiver(pool, server, {
+    data(lease) {
+      got += lease.length;
+      held.push(lease);
+    },
+    end() {},
+  }).start();
+  const writer = new RingWriter(reactor, client);
+  const pump = async (until: () => boolean) => {
+    const t0 = performance.now();
+    while (!until() && performance.now() - t0 < 10_000) {
+      reactor.runOnce(0);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(until(), "timed out");
+  };
+  // A burst held whole: the window widens and the kernel writes into 192 of the 256 buffers.
+  const burst = patternBytes(3, 192 * SIZE);
+  writer.write(burst);
+  await pump(() => got === burst.length);
+  const burstRss = residentBytes();
+  for (const l of held.splice(0)) l.release();
+  reactor.runOnce(0);
+  assert.equal(pool.stats().bytesTrimmed, 0, "nothing given back while the burst's buffers were in use");
+  // Quiet traffic, released at once: the spares below the stack's top sit unused and are given back.
+  const quiet = patternBytes(5, 1000);
+  const t0 = performance.now();
+  while (pool.stats().bytesTrimmed < 128 * SIZE && performance.now() - t0 < 10_000) {
+    const before = got;
+    writer.write(quiet);
+    await pump(() => got === before + quiet.length);
+    for (const l of held.splice(0)) {
+      received.push(l.bytes.slice());
+      l.release();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const trimmed = pool.stats().bytesTrimmed;
+  assert.ok(trimmed >= 128 * SIZE, `${trimmed} bytes given back after ${(performance.now() - t0).toFixed(0)} ms`);
+  const drop = burstRss - residentBytes();
+  assert.ok(drop >= 64 * SIZE, `resident set ${(drop / 2 ** 20).toFixed(1)} MiB smaller after the trim`);
+  // Buffers given back work as before: the next burst arrives whole and intact.
+  const again = patternBytes(9, 200 * SIZE);
+  got = 0;
+  writer.write(again);
+  await pump(() => got === again.length);
+  let offset = 0;
+  for (const l of held.splice(0)) {
+    assert.deepEqual(l.bytes, again.subarray(offset, offset + l.length));
+    offset += l.length;
+    l.release();
+  }
+  const quietBytes = concat(received);
+  for (let at = 0; at < quietBytes.length; at += quiet.length) {
+    assert.deepEqual(quietBytes.subarray(at, at + quiet.length), quiet);
+  }
+  writer.close();
+  pool.close();
+  closeFd(client);
+  closeFd(server);
+}, { timeoutMs: 30_000 });
 
 test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens the window, quiet shrinks it", () => {
   using reactor = new Reactor({ entries: 64 });

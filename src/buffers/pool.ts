@@ -62,6 +62,8 @@ export interface BufferPoolOptions {
    * began; while the pool is short (receives capped or waiting) it lets every buffer in.
    * A small window keeps the buffers the kernel writes into in the CPU's cache (its copy into a cold
    * buffer measured 2.5-3x the CPU of one into a warm buffer), and the pages a quiet server touches few.
+   * Spares that sit unused for a whole 2 s check period give their pages back to the system
+   * (`stats().bytesTrimmed`); a buffer still in the kernel's ring keeps them.
    */
   ringWindow?: number;
   /** Incremental consumption (IOU_PBUF_RING_INC, 6.12+): one big buffer serves many small reads. Falls back when absent. */
@@ -158,6 +160,12 @@ export interface PoolStats {
   bundleCompletions: number;
   /** Ring backends: buffers allowed in the kernel's ring now (see BufferPoolOptions.ringWindow). */
   ringWindow: number;
+  /**
+   * Ring backends: bytes of free buffers beyond the window whose pages were given back to the system
+   * (madvise MADV_DONTNEED) after they sat unused for a whole 2 s check period; pages a buffer never
+   * touched count too, so at most this much left the resident set. See BufferPoolOptions.ringWindow.
+   */
+  bytesTrimmed: number;
 }
 
 const KERNEL = 0; // provided (or queued to be)
@@ -903,6 +911,7 @@ export class BufferPool {
       leasesActive: this.#leasesActive,
       waiting: this.#waiting.size,
       ringWindow: this.#refill.window,
+      bytesTrimmed: this.#refill.bytesTrimmed,
       leasesMade: s.leasesMade,
       bytesReceived: s.bytesReceived,
       enobufs: s.enobufs,

@@ -10,6 +10,7 @@ import type { Refill } from "./refill.ts";
 /** Gives a pool's buffers to the kernel with PROVIDE_BUFFERS SQEs. */
 export class ProvideRefill implements Refill {
   readonly window = 0;
+  readonly bytesTrimmed = 0; // the kernel holds every free buffer: none sits idle on our side
   readonly #reactor: Reactor;
   readonly #group: ProvidedBufferGroup;
   readonly #token: number;

@@ -31,6 +31,8 @@ export interface Refill {
   settle(mayShrink: boolean): void;
   /** The most buffers the kernel may hold at once (PoolStats.ringWindow); 0 where no window applies. */
   readonly window: number;
+  /** Bytes of idle buffers' pages given back to the system (PoolStats.bytesTrimmed). */
+  readonly bytesTrimmed: number;
   /** Hand-overs the kernel failed (PoolStats.provideErrors); a ring's tail store cannot fail. */
   readonly errors: number;
   /** Takes the group back from the kernel (before the pool unmaps its memory). */

@@ -6,14 +6,20 @@
  * two reactor flushes for a second (and the pool is not short), it halves again, down to where it
  * started. The kernel writes each receive into the buffer at the ring's head: a window that fits the
  * CPU's cache keeps those writes in it. Buffers written to the ring are published with one tail store
- * per flush.
+ * per flush. Spares that sit unused for TRIM_AFTER_MS give their pages back to the system, so that the
+ * memory a burst touched is returned once it is over.
  */
+import { native } from "../../ffi/mod.ts";
+import { discardPages } from "../memory.ts";
 import type { Ring } from "../ring.ts";
 import { BufferRing } from "./buffer_ring.ts";
 import type { Refill } from "./refill.ts";
 
 /** How long a widened window must go underused before it halves, in ms. */
 const SHRINK_AFTER_MS = 1000;
+
+/** How often the spares that went untouched since the last check give their pages back, in ms. */
+const TRIM_AFTER_MS = 2000;
 
 /** Options of `new RingRefill(ring, addr, bufferSize, options)`. */
 export interface RingRefillOptions {
@@ -38,6 +44,12 @@ export class RingRefill implements Refill {
   readonly #bidSlot: Uint16Array; // ring slot each buffer id was last written to (bundles)
   readonly #spare: Uint16Array; // buffers beyond the window, most recently returned on top
   #spareCount = 0;
+  // The spare stack is LIFO: the `#spareLow` at its bottom were not touched since the last trim check,
+  // and the `#clean` at its bottom have no resident pages (never used, or given back).
+  #spareLow = 0;
+  #clean = 0;
+  #trimTimer: ReturnType<typeof setInterval> | undefined;
+  #bytesTrimmed = 0;
   #pendingAdds = 0; // entries written, not yet published
   #inRing = 0; // buffers the kernel's ring holds (or will at the next publish)
   #window: number;
@@ -70,7 +82,36 @@ export class RingRefill implements Refill {
 
   queue(bid: number): void {
     if (this.#inRing < this.#window) this.#add(bid);
-    else this.#spare[this.#spareCount++] = bid;
+    else {
+      this.#spare[this.#spareCount++] = bid;
+      if (this.#trimTimer === undefined) this.#startTrimming();
+    }
+  }
+
+  #startTrimming(): void {
+    this.#spareLow = this.#spareCount - 1;
+    this.#trimTimer = setInterval(this.#trim, TRIM_AFTER_MS);
+    native.unrefTimer(this.#trimTimer);
+  }
+
+  // Gives back the pages of the spares that sat at the stack's bottom since the last check.
+  readonly #trim = (): void => {
+    for (let i = this.#clean; i < this.#spareLow; i++) {
+      this.#bytesTrimmed += discardPages(this.#addr[this.#spare[i]], this.#bufferSize);
+    }
+    this.#clean = this.#spareLow;
+    this.#spareLow = this.#spareCount;
+    if (this.#clean === this.#spareCount) this.#stopTrimming();
+  };
+
+  #stopTrimming(): void {
+    clearInterval(this.#trimTimer);
+    this.#trimTimer = undefined;
+  }
+
+  /** Bytes of spare buffers' pages given back to the system so far. */
+  get bytesTrimmed(): number {
+    return this.#bytesTrimmed;
   }
 
   #add(bid: number): void {
@@ -110,6 +151,9 @@ export class RingRefill implements Refill {
   }
 
   start(): void {
+    // The spares of a new pool were never touched: nothing to give back until one comes back used.
+    this.#clean = this.#spareCount;
+    this.#stopTrimming();
     this.flush();
   }
 
@@ -121,7 +165,14 @@ export class RingRefill implements Refill {
   }
 
   #topUp(): void {
-    while (this.#inRing < this.#window && this.#spareCount > 0) this.#add(this.#spare[--this.#spareCount]);
+    while (this.#inRing < this.#window && this.#spareCount > 0) {
+      const n = --this.#spareCount;
+      if (n < this.#spareLow) {
+        this.#spareLow = n;
+        if (n < this.#clean) this.#clean = n;
+      }
+      this.#add(this.#spare[n]);
+    }
   }
 
   available(): number {
@@ -155,6 +206,7 @@ export class RingRefill implements Refill {
   }
 
   close(): void {
+    this.#stopTrimming();
     this.#ring.close();
   }
 }
