@@ -389,6 +389,104 @@ test("onError answers for a failed handler; if onError fails too, 500", async ()
   assert.equal(r.response.text, "bad range at /x");
 });
 
+test("onError whose answer fails before a byte went out (a used body, a stream failing at once): a plain 500", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    const cached = new Response("sorry", { status: 503 }); // a newcomer's "static error page"
+    let onErrorCalls = 0;
+    await using server = start(() => {
+      throw new Error("db down");
+    }, {
+      onError: (_error, request) => {
+        onErrorCalls++;
+        if (new URL(request!.url).pathname === "/stream") {
+          return new Response(new ReadableStream({ pull: (c) => c.error(new Error("page broke")) }));
+        }
+        return cached;
+      },
+    });
+    const client = await RawClient.open(server.port);
+    for (const path of ["/a", "/b", "/stream", "/c"]) client.send(`GET ${path} HTTP/1.1\r\n${HOST}\r\n`);
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await client.response();
+      answers.push(`${r.status} ${r.text}`);
+    }
+    assert.deepEqual(answers, [
+      "503 sorry",
+      "500 Internal Server Error",
+      "500 Internal Server Error",
+      "500 Internal Server Error",
+    ]);
+    assert.equal(client.closed, false, "the connection stays open");
+    assert.equal(onErrorCalls, 4, "onError is asked once per failure");
+    assert.equal(server.stats().handlerErrors, 4);
+    // Each unanswered failure is logged once, with the handler's error and onError's answer's.
+    assert.equal(errors.length, 3);
+    for (const e of errors) assert.match(e.map(String).join(" "), /db down[^]*onError/);
+    client.close();
+  } finally {
+    restore();
+  }
+});
+
+test("onError that gives no answer or throws: 500, and the handler's error is logged (with onError's)", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = start(() => {
+      throw new Error("db down");
+    }, {
+      onError: (_error, request) => {
+        if (new URL(request!.url).pathname === "/throw") throw new Error("onError broke");
+        return undefined as unknown as Response;
+      },
+    });
+    for (const path of ["/undefined", "/throw"]) {
+      const r = await exchange(server.port, `GET ${path} HTTP/1.1\r\n${HOST}\r\n`);
+      assert.equal(r.response.status, 500);
+    }
+    assert.equal(errors.length, 2);
+    assert.match(errors[0].map(String).join(" "), /db down/);
+    assert.match(errors[1].map(String).join(" "), /db down[^]*onError broke/);
+  } finally {
+    restore();
+  }
+});
+
+test("request headers: repeated Cookie fields join with '; '; a streamed body's blob() has the Content-Type", async () => {
+  await using server = start(async (request) => {
+    const blob = await request.blob();
+    return Response.json({ cookie: request.headers.get("cookie"), type: blob.type, size: blob.size });
+  });
+  const big = "x".repeat(100_000);
+  for (
+    const [body, extra] of [["small", ""], [big, ""], ["5\r\nhello\r\n0\r\n\r\n", "Transfer-Encoding: chunked\r\n"]]
+  ) {
+    const length = extra ? "" : `Content-Length: ${body.length}\r\n`;
+    const r = await exchange(
+      server.port,
+      `POST / HTTP/1.1\r\n${HOST}Cookie: a=1\r\nContent-Type: image/png\r\ncookie: b=2\r\n${extra}${length}\r\n${body}`,
+    );
+    const got = JSON.parse(r.response.text);
+    assert.equal(got.cookie, "a=1; b=2");
+    assert.equal(got.type, "image/png", `blob type of a ${got.size}-byte body`);
+  }
+});
+
+test("a handler that returns status 101 gets a 500 that says serve() does not switch protocols", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = start(() => new Response(null, { status: 101, headers: { upgrade: "websocket" } }));
+    const client = await RawClient.open(server.port);
+    client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal((await client.response()).status, 500);
+    assert.match(errors.map((e) => e.map(String).join(" ")).join("\n"), /status 101/);
+    client.close();
+  } finally {
+    restore();
+  }
+});
+
 test("timeouts: a head not finished within headerTimeout gets 408; an idle keep-alive connection closes", async () => {
   await using server = start(() => new Response("x"), { headerTimeout: 1, idleTimeout: 1 });
   const slow = await RawClient.open(server.port);
