@@ -16,6 +16,11 @@ export const kScarce: unique symbol = Symbol("uring-buffers.scarce");
  * Throws TypeError for a lease released or taken over already.
  */
 export const kTakeOver: unique symbol = Symbol("uring-buffers.takeOver");
+/**
+ * `Lease[kGiveBack]()`: the write or send that took the lease over releases it (once sent, dropped or
+ * refused); also releases a lease nobody took over. Does nothing for a lease released already.
+ */
+export const kGiveBack: unique symbol = Symbol("uring-buffers.giveBack");
 /** `Lease[kMarkReleased]()`: the owner has taken the buffer back; `bytes` throws from now on. */
 export const kMarkReleased: unique symbol = Symbol("uring-buffers.markReleased");
 

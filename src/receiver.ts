@@ -328,9 +328,12 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     else if (this.state === State.Pausing) this.#resumeWanted = true;
   }
 
-  /** pause() is in effect (its cancel may still be in flight). */
+  /**
+   * pause() is in effect (its cancel may still be in flight), and no resume() since: a receive
+   * resumed while the cancel lands is not paused, so that a pause() after it is not skipped.
+   */
   get paused(): boolean {
-    return this.state === State.Paused || this.state === State.Pausing;
+    return this.state === State.Paused || (this.state === State.Pausing && !this.#resumeWanted);
   }
 
   #resumeWanted = false;

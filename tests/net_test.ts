@@ -453,6 +453,7 @@ test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw (l
   assert.throws(() => listen({ loop, handlers: { data: 5 } as unknown as typeof h }), TypeError);
   assert.throws(() => listen({ loop, handlers: h, pool: { bufferSize: -1 } }), RangeError);
   await assert.rejects(connect({ loop, port: 0, handlers: h }), RangeError);
+  await assert.rejects(connect({ loop, port: 70000, handlers: h }), /\[1, 65535\] to connect, got number 70000/);
   await assert.rejects(connect({ loop, port: 80, hostname: "999.1.1.1", handlers: h }), TypeError);
   const s2 = listen({ loop, hostname: "::1", handlers: h });
   assert.ok(s2.port > 0, "IPv6 listener");

@@ -907,3 +907,101 @@ test("a receive whose holder was removed goes on (its leases count against no ho
   assert.throws(() => new ProvidedBufferGroup(ring, 2), /Ring is closed/);
   mem.free();
 });
+
+test("a lease released after a write took it over (release(), `using`) still goes out intact to a slow reader", async () => {
+  const net = await import("node:net");
+  const { createHash, randomFillSync } = await import("node:crypto");
+  const payload = randomFillSync(new Uint8Array(4 << 20));
+  const want = createHash("sha256").update(payload).digest("hex");
+  for (const mode of ["release", "using"]) {
+    // The sink reads nothing for 300 ms, so the relay's writes queue while its client keeps sending.
+    let sinkDone!: (hash: string) => void;
+    const sinkHash = new Promise<string>((resolve) => (sinkDone = resolve));
+    const sink = net.createServer((socket) => {
+      const hash = createHash("sha256");
+      socket.pause();
+      setTimeout(() => socket.resume(), 300);
+      socket.on("data", (chunk) => hash.update(chunk));
+      socket.on("end", () => sinkDone(hash.digest("hex")));
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const out = await connect({ hostname: "127.0.0.1", port: (sink.address() as { port: number }).port });
+    let released = 0;
+    const relay = listen({
+      port: 0,
+      pool: { count: 1024, bufferSize: 4096 },
+      handlers: {
+        data(_conn, lease) {
+          if (mode === "using") {
+            using l = lease;
+            out.write(l);
+          } else {
+            out.write(lease);
+            lease.release(); // a newcomer's extra release: it must not give the buffer back early
+          }
+          released++;
+        },
+        end: () => out.end(),
+      },
+    });
+    try {
+      const client = await dial(relay.port);
+      client.end(payload);
+      assert.equal(await sinkHash, want, `${mode}: the sink got the bytes the client sent (${released} leases)`);
+      await waitFor(() => relay.pool.stats().buffersFree === 1024, 2000);
+      assert.equal(relay.pool.stats().buffersFree, 1024, "every buffer came back once");
+      client.destroy();
+    } finally {
+      await relay.stop();
+      sink.close();
+    }
+  }
+});
+
+test("pause(), resume(), pause() before the first pause's cancel lands: the connection stays paused", async () => {
+  const held: Lease[] = [];
+  let victimCalls = 0;
+  const server = listen({
+    port: 0,
+    handlers: {
+      open(conn) {
+        conn.data = server.connections === 1 ? "holder" : "victim";
+      },
+      data(conn, lease) {
+        if (conn.data === "holder") {
+          if (held.length < 80) held.push(lease); // the pool runs short: waiting leases are copies
+          else lease.release();
+          return;
+        }
+        victimCalls++;
+        lease.release();
+        conn.pause(); // write() returned false...
+        conn.resume(); // ...drain came...
+        conn.pause(); // ...and write() returned false again, all in one turn
+      },
+    },
+  });
+  const holder = await dial(server.port);
+  holder.write(new Uint8Array(80 * 65536 + 1));
+  await waitFor(() => held.length === 80, 5000);
+  const victim = await dial(server.port);
+  const chunk = new Uint8Array(65536);
+  let sent = 0;
+  const pump = () => {
+    while (sent < 1 << 30 && victim.write(chunk)) sent += chunk.length;
+  };
+  victim.on("drain", pump);
+  pump();
+  await sleep(1500);
+  const received = server.stats().pool.bytesReceived - 80 * 65536;
+  try {
+    assert.equal(victimCalls, 1, "no data callback after pause()");
+    // TCP holds the client back: what the server took is the first receive and what was in flight.
+    assert.ok(received < 16 << 20, `the server received ${received >> 20} MiB while paused`);
+  } finally {
+    for (const l of held) l.release();
+    holder.destroy();
+    victim.destroy();
+    await server.stop();
+  }
+});

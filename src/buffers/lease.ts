@@ -1,5 +1,13 @@
 /** A lease: the bytes of one received buffer (or piece of one), on loan from a BufferPool until release. */
-import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease, kScarce, kTakeOver } from "../internal.ts";
+import {
+  kBufferAddress,
+  kBufferView,
+  kGiveBack,
+  kMarkReleased,
+  kReleaseLease,
+  kScarce,
+  kTakeOver,
+} from "../internal.ts";
 
 /**
  * @internal What a Lease needs from its pool: members keyed by module-private symbols (see
@@ -138,12 +146,19 @@ export class Lease {
   /**
    * Gives the buffer back: its pool re-provides it to the kernel (batched, at the next reactor
    * turn) and re-arms a receive that waited for buffers. A lease of a closed pool is only marked
-   * released.
+   * released. Does nothing once a write or send has taken the lease over (it releases the lease
+   * once sent), so `using` and a release after `conn.write(lease)` are harmless.
    *
    * @throws {TypeError} if the lease was already released.
    */
   release(): void {
+    if (this.#taken) return;
     this.#owner[kReleaseLease](this, this.#generation, this.#holder);
+  }
+
+  /** @ignore The write or send that took the lease over gives it back (see kGiveBack). */
+  [kGiveBack](): void {
+    if (this.#bytes !== RELEASED) this.#owner[kReleaseLease](this, this.#generation, this.#holder);
   }
 
   /** `using lease = ...`: releases the lease at the end of the block unless it was released already. */
@@ -174,7 +189,7 @@ const HEAP_OWNER: LeaseOwner = {
 export function copyLease(lease: Lease): Lease {
   const bytes = lease.bytes.slice();
   const copy = new Lease(HEAP_OWNER, lease.bufferId, bytes.length, 0, 0, 0, bytes);
-  lease.release();
+  lease[kGiveBack]();
   return copy;
 }
 

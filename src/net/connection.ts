@@ -9,7 +9,7 @@ import { copyLease, Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
-import { kArena, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
+import { kArena, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
@@ -409,7 +409,7 @@ export class Connection<Data = unknown> {
     }
     if (isLease) data[kTakeOver]("write");
     if (!this.writable) {
-      if (isLease) data.release();
+      if (isLease) data[kGiveBack]();
       return false;
     }
     const length = data.length;
@@ -422,7 +422,7 @@ export class Connection<Data = unknown> {
       );
     }
     if (length === 0) {
-      if (isLease) data.release();
+      if (isLease) data[kGiveBack]();
       return buffered < this.highWaterMark;
     }
     if (isLease && !data[kScarce]) {
@@ -439,7 +439,7 @@ export class Connection<Data = unknown> {
         // The lease's pool is short of buffers: queue a copy, so a peer that does not read pins
         // native memory bounded by maxBuffered and maxQueuedBytes instead of the pool.
         this.#sends.pushBytes(data.bytes);
-        data.release();
+        data[kGiveBack]();
       } else {
         this.#sends.pushBytes(data);
       }
@@ -454,7 +454,7 @@ export class Connection<Data = unknown> {
 
   /** A write that would grow the server past a bound: the data is dropped and the connection fails. */
   #refuse(data: Uint8Array | Lease, message: string): false {
-    if (!(data instanceof Uint8Array)) data.release();
+    if (!(data instanceof Uint8Array)) data[kGiveBack]();
     this.#fail(new RangeError(message));
     return false;
   }
@@ -594,10 +594,11 @@ export class Connection<Data = unknown> {
       lease.release();
       return;
     }
-    if (this.#config.handlers.data) {
-      if (!this.#is(Bit.UserPaused) && !this.#inbox?.length) this.#call(this.#config.handlers.data, lease);
-      else this.#hold(this.#useInbox(), lease);
+    if (this.#config.handlers.data && !this.#is(Bit.UserPaused) && !this.#inbox?.length) {
+      this.#call(this.#config.handlers.data, lease);
     } else {
+      // Held for `for await`, or while paused (what was in flight when pause() came). The inbox's
+      // limit also bounds a paused connection whose copies keep it under its pool quota.
       const inbox = this.#useInbox();
       if (this.#hold(inbox, lease) && inbox.length >= INBOX_LIMIT && !this.#is(Bit.InboxFull)) {
         this.#set(Bit.InboxFull, true);
@@ -653,6 +654,10 @@ export class Connection<Data = unknown> {
         (lease = inbox?.shift()) !== undefined
       ) {
         this.#call(this.#config.handlers.data!, lease);
+      }
+      if (this.#is(Bit.InboxFull) && (inbox?.length ?? 0) < INBOX_LIMIT / 2) {
+        this.#set(Bit.InboxFull, false);
+        this.#updateReceive();
       }
       if (!this.#is(Bit.UserPaused) && !inbox?.length && this.#is(Bit.ReadEnded) && !this.#is(Bit.EofSeen)) {
         this.#deliverEnd();

@@ -9,7 +9,7 @@
  */
 import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
-import { kArena, kIovBlocks } from "../internal.ts";
+import { kArena, kGiveBack, kIovBlocks } from "../internal.ts";
 import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc } from "../prep.ts";
 import type { IoLoop } from "./loop.ts";
 import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -195,7 +195,7 @@ export class SendQueue {
 
   #release(piece: Piece): void {
     if (piece.lease) {
-      if (!piece.lease.released) piece.lease.release();
+      piece.lease[kGiveBack]();
     } else {
       this.#loop[kArena].give(piece.chunk);
     }

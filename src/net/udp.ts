@@ -7,7 +7,7 @@ import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/p
 import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
-import { kArena, kIovBlocks, kTakeOver } from "../internal.ts";
+import { kArena, kGiveBack, kIovBlocks, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -314,7 +314,7 @@ export class UdpSocket {
       }
       checkEndpoint(to.hostname, to.port);
     } catch (e) {
-      lease?.release(); // send() took the lease over, so a refused one goes back to its pool
+      lease?.[kGiveBack](); // send() took the lease over, so a refused one goes back to its pool
       throw e;
     }
     const out: Outgoing = { chunks: [], lease, leaseOffset, length, hostname: to.hostname, port: to.port };
@@ -381,7 +381,7 @@ export class UdpSocket {
   }
 
   #free(out: Outgoing): void {
-    if (out.lease && !out.lease.released) out.lease.release();
+    out.lease?.[kGiveBack]();
     for (const c of out.chunks) this.loop[kArena].give(c);
   }
 
