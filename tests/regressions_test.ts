@@ -26,7 +26,7 @@ import {
 } from "../ring.ts";
 import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kIdle } from "../src/internal.ts";
-import { captureConsoleErrors, runtime, test } from "./harness.ts";
+import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
 import { dial, firstReply, sleep, waitFor } from "./clients.ts";
 
@@ -396,7 +396,7 @@ test("write() after shutdown() is refused (writable false) instead of failing th
   loop.close();
 });
 
-test("a throwing acceptError handler is logged; the server keeps listening", async () => {
+test("a throwing acceptError handler is logged once; the server keeps listening", async () => {
   const loop = new IoLoop();
   const { errors: logged, restore } = captureConsoleErrors();
   try {
@@ -424,6 +424,8 @@ test("a throwing acceptError handler is logged; the server keeps listening", asy
     await waitFor(() => logged.length > 0, 2000);
     assert.match(String((logged[0] as unknown[])[0]), /acceptError handler threw/);
     await sleep(100);
+    assert.ok(server.stats().acceptErrors >= 3, `${server.stats().acceptErrors} accept failures: it kept retrying`);
+    assert.equal(logged.length, 1, "a handler that throws at every retry is logged once, not 100 times a second");
     await server.stop();
   } finally {
     restore();
@@ -1005,3 +1007,62 @@ test("pause(), resume(), pause() before the first pause's cancel lands: the conn
     await server.stop();
   }
 });
+
+test("EOF waits for the connection's async handlers: a reply written after an await goes out; a rejection reaches error()", async () => {
+  const { sendAndHalfClose } = await import("./clients.ts");
+  const errors: string[] = [];
+  const server = listen({
+    port: 0,
+    handlers: {
+      async data(conn, lease) {
+        const text = new TextDecoder().decode(lease.bytes);
+        lease.release();
+        await sleep(100); // a database call
+        if (text === "fail") throw new Error("the lookup failed");
+        conn.write(new TextEncoder().encode(`looked up ${text}`));
+      },
+      async end(conn) {
+        await sleep(200); // end is called once data returned, not once its promise settled
+        conn.write(new TextEncoder().encode(", bye"));
+      },
+      error: (_conn, e) => void errors.push(e.message),
+    },
+  });
+  try {
+    // The client sends its request and half-closes at once (`nc -N`): the answer comes after the await.
+    const reply = await sendAndHalfClose(server.port, new TextEncoder().encode("key"));
+    assert.equal(new TextDecoder().decode(reply), "looked up key, bye");
+    await sendAndHalfClose(server.port, new TextEncoder().encode("fail")).catch(() => {});
+    assert.ok(await waitFor(() => errors.length > 0, 2000));
+    assert.deepEqual(errors, ["the lookup failed"]);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("bytes that arrived while the event loop was held up count as activity: no idle timeout right after", async () => {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  let received = 0;
+  const server = listen({
+    port: 0,
+    idleTimeout: 1,
+    handlers: { data: (_c, l) => void (received += l.length, l.release()) },
+  });
+  try {
+    // One byte every 300 ms from another process, for 3.6 s; this thread blocks for 1.5 s once.
+    const script = fileURLToPath(new URL("./fixtures/drip_client.ts", import.meta.url));
+    const [cmd, args] = runtimeCommand(script, [String(server.port), "300", "12"]);
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+    assert.ok(await waitFor(() => received > 0, 10_000), "the client is sending");
+    const until = performance.now() + 1500;
+    while (performance.now() < until); // a long synchronous job
+    await new Promise((resolve) => child.on("close", resolve));
+    assert.equal(out.trim(), "open", "the server kept the connection");
+    assert.equal(received, 12);
+  } finally {
+    await server.stop();
+  }
+}, { timeoutMs: 30_000 });

@@ -185,6 +185,7 @@ const enum Bit {
   Draining = 1 << 10,
   Iterated = 1 << 11, // `for await` has started on this connection
   Lingering = 1 << 12, // ended with the peer still sending: discarding until its EOF
+  EndWhenSettled = 1 << 13, // EOF ended the connection while async handlers ran: end() once they settle
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -264,6 +265,7 @@ export class Connection<Data = unknown> {
   #idleMs: number; // idle timeout (0 = off): setIdleTimeout() and lingering change it
   #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
+  #running = 0; // async handler calls not settled yet
 
   /**
    * @ignore Connections are made by `listen()` and `connect()`, which start them; the config is
@@ -709,8 +711,11 @@ export class Connection<Data = unknown> {
 
   #afterEof(): void {
     if (this.#phase !== Phase.Open) return;
-    if (!this.#config.allowHalfOpen) this.end();
-    else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
+    if (!this.#config.allowHalfOpen) {
+      // An async handler still running may write its answer (or fail) after an await: end after it.
+      if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
+      else this.end();
+    } else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
   }
 
   #touch(): void {
@@ -809,9 +814,23 @@ export class Connection<Data = unknown> {
     try {
       const result: unknown = handler(this, lease!);
       // An async handler's rejection is its exception, after its first await.
-      if (result instanceof Promise) result.then(undefined, (e) => this.#failLater(asError(e)));
+      if (result instanceof Promise) {
+        this.#running++;
+        result.then(() => this.#settled(), (e) => {
+          this.#failLater(asError(e));
+          this.#settled();
+        });
+      }
     } catch (e) {
       this.#fail(asError(e));
+    }
+  }
+
+  /** An async handler call settled: the end that EOF put off waits for none now. */
+  #settled(): void {
+    if (--this.#running === 0 && this.#is(Bit.EndWhenSettled)) {
+      this.#set(Bit.EndWhenSettled, false);
+      this.end();
     }
   }
 

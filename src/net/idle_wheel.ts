@@ -131,6 +131,13 @@ export class IdleWheel implements SubmitHook {
 
   #tick(): void {
     this.#now = performance.now();
+    // What completed while the event loop was held up (a long synchronous job) is activity, stamped
+    // with this clock: it is reaped before anything expires (Bun runs this timer first).
+    const ring = this.#reactor.ring;
+    if (!ring.closed && ring.cqReady > 0) {
+      this.#reactor.poll();
+      if (this.#timer === undefined) return; // every watched connection closed meanwhile
+    }
     const current = Math.floor(this.#now / TICK_MS);
     // A late timer (busy loop) sweeps every slot it missed, at most one round.
     const from = Math.max(this.#lastTick + 1, current - SLOTS + 1);

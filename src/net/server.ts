@@ -224,6 +224,7 @@ export class Server<Data = unknown> {
   #accepted = 0;
   #rejected = 0;
   #acceptErrors = 0;
+  #acceptHandlerThrew = false;
   #forced = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #allClosed: (() => void) | undefined;
@@ -377,7 +378,11 @@ export class Server<Data = unknown> {
       try {
         this.#handlers.acceptError(error);
       } catch (e) {
-        console.error(`uring-buffers: the acceptError handler threw (still listening):`, e);
+        // Accepts are retried every ACCEPT_RETRY_MS while fds are short: one stack, not a hundred a second.
+        if (!this.#acceptHandlerThrew) {
+          this.#acceptHandlerThrew = true;
+          console.error(`uring-buffers: the acceptError handler threw (still listening; logged once):`, e);
+        }
       }
       return;
     }
