@@ -134,16 +134,6 @@ const kExchange = Symbol("exchange");
 class ServeRequest extends Request {
   [kExchange]: Exchange | undefined;
 
-  /**
-   * Bun gives the blob of a streamed body an empty type whatever the Content-Type (fetch: the type
-   * is the request's MIME type); the slice carries it, without a copy.
-   */
-  override async blob(): Promise<Blob> {
-    const blob = await super.blob();
-    const type = blob.type === "" ? this.headers.get("content-type") : null;
-    return type === null ? blob : blob.slice(0, blob.size, type);
-  }
-
   /** A clone's signal follows this request's (the runtime's clone() would give it one that never aborts). */
   override clone(): Request {
     const copy = super.clone() as ServeRequest;
@@ -152,6 +142,22 @@ class ServeRequest extends Request {
     return copy;
   }
 }
+
+/**
+ * Bun gives the blob of a streamed body an empty type whatever the Content-Type (fetch: the type is
+ * the request's MIME type); the slice carries it, without a copy. Defined on the prototype: Bun's
+ * types declare `blob` as a property, which a method in the class body could not override.
+ */
+const requestBlob = Request.prototype.blob as (this: Request) => Promise<Blob>;
+Object.defineProperty(ServeRequest.prototype, "blob", {
+  configurable: true,
+  writable: true,
+  value: async function blob(this: Request): Promise<Blob> {
+    const blob = await requestBlob.call(this);
+    const type = blob.type === "" ? this.headers.get("content-type") : null;
+    return type === null ? blob : blob.slice(0, blob.size, type);
+  },
+});
 
 // `signal` as an accessor over the runtime's: defined on the prototype, because a class accessor
 // over what some typings (bun-types) declare as a Request property does not type-check there.
