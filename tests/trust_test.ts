@@ -136,6 +136,8 @@ test(
       reader.on("data", (d: Uint8Array) => (read += d.length));
       const flooder = await dial(server.port);
       flooder.on("data", () => {});
+      // A client's connect can complete before the server has accepted it: all three are in first.
+      assert.ok(await waitFor(() => clients.size === 3, 10_000), "all three clients accepted");
       // Faster than the never-reader takes (nothing), slower than the reader (in this same thread) reads.
       const chunk = patternBytes(3, 64 * 1024);
       let flooding = true;
