@@ -52,15 +52,20 @@ if (options.workers > 1) {
       data: options,
     }));
   console.error(`listening on ${displayHost(options.hostname)}:${group.ports[0]} (${group.size} workers)`);
+  let stopping = false;
   const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     const stats = await group.stats();
     await group.stop();
     console.error(
       `${signal}: stopped; ${JSON.stringify(stats.map((s) => ({ requests: (s as { requests?: number }).requests })))}`,
     );
   };
-  process.once("SIGINT", () => void stop("SIGINT"));
-  process.once("SIGTERM", () => void stop("SIGTERM"));
+  // \`on\`, not \`once\`: while Workers run, Bun calls a signal's listeners twice per signal, and with no
+  // listener left the second call would kill the process in the middle of the stop.
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
 } else {
   const server = await startOrExit("http.ts", USAGE, () => startHttpServer(options));
   console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);

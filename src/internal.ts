@@ -24,6 +24,11 @@ export const kGiveBack: unique symbol = Symbol("uring-buffers.giveBack");
 /** `Lease[kMarkReleased]()`: the owner has taken the buffer back; `bytes` throws from now on. */
 export const kMarkReleased: unique symbol = Symbol("uring-buffers.markReleased");
 
+/**
+ * `BufferPool[kDatagrams]` / `Lease[kDatagrams]`: a DatagramReceiver receives into the pool, so its
+ * leases start with the kernel's recvmsg header (a lease sent on its own sends only the payload).
+ */
+export const kDatagrams: unique symbol = Symbol("uring-buffers.datagrams");
 /** `BufferPool[kReleaseLease](lease, generation, holder)`: where `Lease.release()` lands. */
 export const kReleaseLease: unique symbol = Symbol("uring-buffers.releaseLease");
 /** `BufferPool[kBufferAddress](bufferId)`: native address of a buffer (`Lease.address`). */

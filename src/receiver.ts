@@ -14,6 +14,7 @@ import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
 import { checkBoolean, checkOptionKeys, describe } from "./options.ts";
+import { kDatagrams } from "./internal.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
 /** What a StreamReceiver calls: each receive's bytes, then the end. */
@@ -450,6 +451,19 @@ export interface DatagramHandler {
 
 const NAME_LEN = abi.SOCKADDR_IN6_SIZE; // room for IPv4 and IPv6 sources
 
+/** The payload of a received datagram's buffer `b` (io_uring_recvmsg_out, name, payload), no copy. */
+function payloadIn(b: Uint8Array, dv: DataView): Uint8Array {
+  const start = abi.RECVMSG_OUT_SIZE + NAME_LEN + dv.getUint32(abi.RECVMSG_OUT_CONTROLLEN, true);
+  const inBuffer = Math.max(0, Math.min(dv.getUint32(abi.RECVMSG_OUT_PAYLOADLEN, true), b.length - start));
+  return b.subarray(start, start + inBuffer);
+}
+
+/** The payload of a lease a DatagramReceiver delivered (its bytes start with the recvmsg header), no copy. */
+export function datagramPayload(lease: Lease): Uint8Array {
+  const b = lease.bytes;
+  return payloadIn(b, new DataView(b.buffer, b.byteOffset, b.byteLength));
+}
+
 /**
  * Bytes of each receive buffer before a datagram's payload: the io_uring_recvmsg_out header, then
  * room for the source address. A buffer of `n` bytes holds datagrams of up to `n - DATAGRAM_HEADROOM`
@@ -490,6 +504,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
       );
     }
     super(pool);
+    pool[kDatagrams] = true;
     this.fd = fd;
     this.#handler = handler;
     // The kernel reads only msg_namelen and msg_controllen from this msghdr in multishot mode.
@@ -545,16 +560,14 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     const b = lease.bytes;
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const namelen = dv.getUint32(abi.RECVMSG_OUT_NAMELEN, true);
-    const controllen = dv.getUint32(abi.RECVMSG_OUT_CONTROLLEN, true);
     const payloadlen = dv.getUint32(abi.RECVMSG_OUT_PAYLOADLEN, true);
     const msgFlags = dv.getUint32(abi.RECVMSG_OUT_FLAGS, true);
-    const start = abi.RECVMSG_OUT_SIZE + NAME_LEN + controllen;
-    const inBuffer = Math.max(0, Math.min(payloadlen, b.length - start));
+    const payload = payloadIn(b, dv);
     return {
       lease,
-      payload: b.subarray(start, start + inBuffer),
+      payload,
       from: namelen > 0 ? decodeSockaddr(dv, abi.RECVMSG_OUT_SIZE) : null,
-      truncated: (msgFlags & abi.MSG_TRUNC) !== 0 || inBuffer < payloadlen,
+      truncated: (msgFlags & abi.MSG_TRUNC) !== 0 || payload.length < payloadlen,
     };
   }
 

@@ -726,6 +726,59 @@ test(
 );
 
 test(
+  "workers: one that exits (process.exit(), self.close()) is reported, its listener closed; stats() rejects, stop() ends",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    for (const exit of ["process", "close"] as const) {
+      const port = freePort();
+      const { errors, restore } = captureConsoleErrors();
+      const group = await startWorkers({
+        count: 2,
+        module: new URL("./fixtures/exit_worker.ts", import.meta.url),
+        data: { port, exit, failAfterListen: false },
+      });
+      try {
+        // Before: nothing noticed the exit; stats() and stop() waited for ever, half the connections hung.
+        assert.ok(await waitFor(() => errors.length > 0, 5000), `${exit}: the exit is reported`);
+        assert.match(String(errors[0][0]), /worker 0 exited/);
+        const answers = await Promise.all(Array.from({ length: 20 }, async () => {
+          const socket = await dial(port);
+          socket.write("ping");
+          const reply = await Promise.race([
+            once(socket, "data").then(([d]) => String(d)),
+            sleep(2000).then(() => "none"),
+          ]);
+          socket.destroy();
+          return reply;
+        }));
+        assert.deepEqual(answers.filter((a) => a !== "ping"), []);
+        await assert.rejects(group.stats(), /worker 0 exited/);
+      } finally {
+        await group.stop();
+        restore();
+      }
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
+test("workers: a start that fails after it listened rejects startWorkers, and that listener is closed too", async () => {
+  const { startWorkers } = await import("../mod.ts");
+  const port = freePort();
+  await assert.rejects(
+    startWorkers({
+      count: 2,
+      module: new URL("./fixtures/exit_worker.ts", import.meta.url),
+      data: { port, exit: "none", failAfterListen: true },
+    }),
+    /worker 1: the database is down/,
+  );
+  // Before: worker 1's listener stayed open: connections were taken and never answered, the port stayed bound.
+  const again = listen({ hostname: "127.0.0.1", port, handlers: { data: (_c, l) => l.release() } });
+  await again.stop();
+});
+
+test(
   "workers: a start function that returns no server rejects startWorkers; serveWorker on the main thread throws",
   async () => {
     const { startWorkers, serveWorker } = await import("../mod.ts");

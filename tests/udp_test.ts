@@ -138,6 +138,31 @@ test("bindUdp: datagrams echoed back to their senders without a copy, in order",
   loop.close();
 });
 
+test("bindUdp: a received datagram's lease sent back on its own carries its payload only, not the recvmsg header", async () => {
+  const { bindUdp, IoLoop } = await import("../mod.ts");
+  const loop = new IoLoop();
+  const echo = bindUdp({ loop, handlers: { message: (sock, d) => sock.send(d.lease, d.from!) } });
+  const got: string[] = [];
+  const client = bindUdp({
+    loop,
+    handlers: {
+      message(_s, d) {
+        got.push(new TextDecoder().decode(d.payload));
+        d.lease.release();
+      },
+    },
+  });
+  const sent = ["ping", "", "x".repeat(3000)];
+  for (const text of sent) client.send(new TextEncoder().encode(text), { hostname: "127.0.0.1", port: echo.port });
+  for (let i = 0; i < 200 && got.length < sent.length; i++) await new Promise((r) => setTimeout(r, 10));
+  // Before: 44 bytes of io_uring_recvmsg_out header and source address went out in front of each payload.
+  assert.deepEqual(got, sent);
+  echo.close();
+  client.close();
+  for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  loop.close();
+});
+
 test("sending a received datagram on a closed socket throws ClosedError and returns its buffer", async () => {
   const { bindUdp, ClosedError, IoLoop } = await import("../mod.ts");
   const loop = new IoLoop();

@@ -2,6 +2,7 @@
 import {
   kBufferAddress,
   kBufferView,
+  kDatagrams,
   kGiveBack,
   kMarkReleased,
   kReleaseLease,
@@ -25,6 +26,8 @@ export interface LeaseOwner {
   [kBufferView](bufferId: number, offset: number, length: number): Uint8Array;
   /** Short of buffers (see BufferPool.scarce). */
   readonly scarce: boolean;
+  /** Its buffers hold received datagrams, headers first (see kDatagrams). */
+  readonly [kDatagrams]?: boolean;
 }
 
 /** What a released lease holds instead of its view. */
@@ -121,6 +124,11 @@ export class Lease {
     return this.#owner.scarce;
   }
 
+  /** @ignore Its bytes are a received datagram, the kernel's recvmsg header first. */
+  get [kDatagrams](): boolean {
+    return this.#owner[kDatagrams] === true;
+  }
+
   /** Whether `release()` has run (explicitly, through `using`, or by a write that took the lease over). */
   get released(): boolean {
     return this.#bytes === RELEASED;
@@ -132,7 +140,7 @@ export class Lease {
     if (this.#taken) {
       throw new TypeError(
         `cannot ${verb} a lease twice: the first ${verb} took it over and releases it once sent. ` +
-          `To send its bytes to several sockets, write lease.bytes to each (a copy), then release it`,
+          `To send its bytes to several sockets, write lease.bytes (or a datagram's payload) to each (a copy), then release it`,
       );
     }
     this.#taken = true;

@@ -21,7 +21,7 @@ import { ClosedError, UnsupportedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import type { Reactor } from "../reactor.ts";
-import { kBufferAddress, kBufferView, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { kBufferAddress, kBufferView, kDatagrams, kMarkReleased, kReleaseLease } from "../internal.ts";
 import { FAIR_SHARE_AUTO, HolderTable, type LeaseHolder } from "./holders.ts";
 import { GENERATION_MOD, LeakNet } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
@@ -326,6 +326,8 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
  */
 export class BufferPool {
   /** The reactor whose ring the group is registered on; receives from this pool must run on it. */
+  /** @ignore A DatagramReceiver receives into it: its leases start with the recvmsg header. */
+  [kDatagrams] = false;
   readonly reactor: Reactor;
   /** The buffer group id (`sqe->buf_group`): what a receive names with `setBufferSelect`. */
   readonly groupId: number;

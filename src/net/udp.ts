@@ -6,8 +6,8 @@ import { Lease } from "../buffers/lease.ts";
 import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/pool.ts";
 import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
-import { type Datagram, DATAGRAM_HEADROOM, DatagramReceiver } from "../receiver.ts";
-import { kArena, kGiveBack, kIovBlocks, kTakeOver } from "../internal.ts";
+import { type Datagram, DATAGRAM_HEADROOM, datagramPayload, DatagramReceiver } from "../receiver.ts";
+import { kArena, kDatagrams, kGiveBack, kIovBlocks, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
@@ -305,6 +305,12 @@ export class UdpSocket {
       lease = data;
       lease[kTakeOver]("send");
       length = data.length;
+      if (lease[kDatagrams]) {
+        // A received datagram's lease: what goes out is its payload, not the kernel's header before it.
+        const payload = datagramPayload(lease);
+        leaseOffset = payload.byteOffset - lease.bytes.byteOffset;
+        length = payload.length;
+      }
     }
     try {
       if (this.#closed) throw new ClosedError("UdpSocket");

@@ -45,12 +45,14 @@ type FromWorker =
   | { kind: "unlistening"; listenFd: number }
   | { kind: "stats"; id: number; stats: ServerStats }
   | { kind: "stopped"; id: number }
-  | { kind: "error"; id: number; message: string };
+  | { kind: "error"; id: number; message: string }
+  | { kind: "exiting" };
 
 interface WorkerLike {
   postMessage(message: ToWorker): void;
   onmessage: ((event: MessageEvent<FromWorker>) => void) | null;
   onerror: ((event: ErrorEvent) => void) | null;
+  addEventListener(type: "close", listener: (event: Event & { code?: number }) => void): void;
   terminate(): void;
 }
 
@@ -105,6 +107,7 @@ export class WorkerGroup {
       w.worker.onmessage = (e) => {
         const m = e.data;
         if (m.kind === "hello") return w.hello?.resolve();
+        if (m.kind === "exiting") return this.#died(i, "exited");
         if (m.kind === "listening") return void w.listeners.set(m.listenFd, m.ringFd);
         if (m.kind === "unlistening") return void w.listeners.delete(m.listenFd);
         const request = w.pending.get(m.id);
@@ -115,18 +118,32 @@ export class WorkerGroup {
       };
       w.worker.onerror = (e) => {
         e.preventDefault?.(); // the main thread goes on; the error is reported here instead
-        // Bun's message is a source excerpt around an "error: ..." line: that line says it.
-        this.#died(i, /^error: (.+)$/m.exec(e.message)?.[1] ?? e.message);
+        // Bun's message is a source excerpt around an "error: ..." or "TypeError: ..." line: that line says it.
+        const line = /^(?:error: (.+)|((?:[A-Z]\w*)?Error: .+))$/m.exec(e.message);
+        this.#died(i, `died of an uncaught error: ${line?.[1] ?? line?.[2] ?? e.message}`);
       };
+      // Bun tells of a worker that exited (process.exit()); Deno does not, so serveWorker() says "exiting".
+      w.worker.addEventListener("close", (e) => this.#died(i, `exited (code ${e.code ?? "?"})`));
     });
   }
 
-  /** Worker `i` died of an uncaught error: report it, close what it listened with, fail its requests. */
-  #died(i: number, message: string): void {
+  /** Worker `i` died (`how`: of an uncaught error, or it exited): report it, then end it. */
+  #died(i: number, how: string): void {
     const w = this.#workers[i];
     if (w.gone) return;
-    w.gone = `died: ${message}`;
-    console.error(`uring-buffers: worker ${i} died of an uncaught error (its listener is closed): ${message}`);
+    console.error(`uring-buffers: worker ${i} ${how} (its listener is closed)`);
+    this.#end(i, how);
+  }
+
+  /**
+   * Ends worker `i` (`gone` says why, unless it is gone already): what waits for it rejects, and the
+   * listeners it left open (it died, or its start failed after it listened) are closed here: a
+   * thread that is gone closes nothing.
+   */
+  #end(i: number, gone: string): void {
+    const w = this.#workers[i];
+    w.gone ??= gone;
+    w.worker.terminate();
     for (const [listenFd, ringFd] of w.listeners) {
       stopListening(listenFd, ringFd);
       for (const fd of [listenFd, ringFd]) {
@@ -138,14 +155,6 @@ export class WorkerGroup {
       }
     }
     w.listeners.clear();
-    this.#end(i, w.gone);
-  }
-
-  /** Ends worker `i` (`gone` says why, unless it is gone already): what waits for it rejects. */
-  #end(i: number, gone: string): void {
-    const w = this.#workers[i];
-    w.gone ??= gone;
-    w.worker.terminate();
     const error = new Error(`worker ${i} ${w.gone}`);
     w.hello?.reject(error); // and its timer cleared
     for (const request of w.pending.values()) request.reject(error);
@@ -295,6 +304,7 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
     postMessage?(m: FromWorker): void;
     addEventListener?(type: string, listener: () => void): void;
     onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+    close?(): void;
     document?: unknown;
   };
   if (typeof scope.postMessage !== "function" || isMainThread()) {
@@ -318,6 +328,19 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
   };
   scope.addEventListener!("error", dying);
   scope.addEventListener!("unhandledrejection", dying);
+  // A worker that exits (process.exit(), self.close()): Deno tells the main thread nothing, so this does.
+  const exiting = () => {
+    dying();
+    scope.postMessage!({ kind: "exiting" });
+  };
+  scope.addEventListener!("unload", exiting);
+  if (typeof scope.close === "function") {
+    const close = scope.close;
+    scope.close = () => {
+      exiting();
+      close.call(scope);
+    };
+  }
   scope.onmessage = async (e) => {
     const m = e.data;
     try {
