@@ -7,7 +7,7 @@
  */
 import * as abi from "./abi.ts";
 import type { Lease } from "./buffers/lease.ts";
-import type { BufferPool, BufferWaiter } from "./buffers/pool.ts";
+import { BufferPool, type BufferWaiter } from "./buffers/pool.ts";
 import { ClosedError, Errno, UnsupportedError, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
@@ -54,6 +54,11 @@ const enum State {
   Done,
 }
 
+/** A receiver's pool argument: a BufferPool (a TypeError naming what it got, before anything reads it). */
+function checkPool(pool: unknown): asserts pool is BufferPool {
+  if (!(pool instanceof BufferPool)) throw new TypeError(`pool must be a BufferPool, got ${describe(pool)}`);
+}
+
 /**
  * What StreamReceiver and DatagramReceiver share: a receive with buffer selection from `pool`,
  * registered as a completion target on the pool's reactor, started once and stopped once.
@@ -71,6 +76,7 @@ export abstract class ReceiverBase implements CompletionTarget {
    * @throws {ClosedError} if the pool is closed.
    */
   constructor(pool: BufferPool) {
+    checkPool(pool);
     if (pool.closed) throw new ClosedError("BufferPool");
     this.pool = pool;
     // The receiver is its own completion target: no closure per receiver (it matters at 10k sockets).
@@ -242,6 +248,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * @throws {ClosedError} if the pool is closed.
    */
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
+    checkPool(pool);
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${describe(fd)}`);
     checkOptionKeys("StreamReceiver", options, RECEIVER_OPTION_KEYS);
     checkBoolean("multishot", options.multishot);
@@ -349,7 +356,20 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.endForClosedPool();
       return;
     }
-    if (flags & abi.IORING_CQE_F_BUFFER) this.#deliver(res, flags);
+    if (flags & abi.IORING_CQE_F_BUFFER) {
+      // A handler that throws must not leave a finished receive unarmed: the stream would stall.
+      try {
+        this.#deliver(res, flags);
+      } finally {
+        this.#completed(res, flags);
+      }
+    } else {
+      this.#completed(res, flags);
+    }
+  }
+
+  /** After its data (if any) was delivered: the receive goes on, parks, ends or is re-armed. */
+  #completed(res: number, flags: number): void {
     if (flags & abi.IORING_CQE_F_MORE) return;
     // The operation is over.
     if (this.#cappedStamp >= 0) {
@@ -491,6 +511,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
    * @throws {ClosedError} if the pool is closed.
    */
   constructor(pool: BufferPool, fd: number, handler: DatagramHandler) {
+    checkPool(pool);
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
     if (!probeFeatures().multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT (recvmsg)", "6.0");
     if (pool.incremental) {

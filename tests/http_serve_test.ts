@@ -1030,6 +1030,29 @@ test("fileResponse: a file removed between fileResponse() and the send gets a 50
   }
 });
 
+test("fileResponse: a file whose stat size is 0 but that has content (/proc) is sent whole; an empty one as empty", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
+  const empty = join(dir, "empty.txt");
+  writeFileSync(empty, "");
+  try {
+    await using server = start((request) =>
+      fileResponse(new URL(request.url).pathname === "/proc" ? "/proc/self/status" : empty)
+    );
+    const client = await RawClient.open(server.port);
+    client.send(`GET /proc HTTP/1.1\r\n${HOST}\r\nGET /empty HTTP/1.1\r\n${HOST}\r\n`);
+    const proc = await client.response();
+    // Before: an empty 200 (its length came from stat).
+    assert.match(proc.text, /^Name:/m);
+    assert.equal(proc.headers.get("content-length"), String(proc.body.length));
+    const none = await client.response();
+    assert.equal(none.status, 200);
+    assert.equal(none.headers.get("content-length"), "0");
+    client.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // Found by a second newcomer pass (each failed before its fix).
 
 test("a keep-alive request after a 65,537-byte body the handler never read is answered at once", async () => {

@@ -622,6 +622,9 @@ test("bad input: sizes, counts, group ids, closed pool", () => {
   assert.throws(() => q.take(5, 0), /no buffer/);
   assert.throws(() => q.take(5, (7 << 16) | abi.IORING_CQE_F_BUFFER), RangeError);
   assert.throws(() => new StreamReceiver(q, -1, { data() {}, end() {} }), RangeError);
+  assert.throws(() => new StreamReceiver(undefined as never, 3, { data() {}, end() {} }), /pool must be a BufferPool/);
+  assert.throws(() => new BufferPool(undefined as never), /reactor must be a Reactor, got undefined/);
+  assert.throws(() => new NativeMemory("10" as never), /got string "10"/);
   assert.throws(() => new StreamReceiver(q, 3, { data() {}, end() {} }, { op: "write" as "read" }), TypeError);
   q.close();
 });
@@ -703,6 +706,51 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
       pool.close();
       closeFd(fd);
     }
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test("a receiver whose data handler throws goes on: the next completion still comes (single-shot read too)", async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { openFile } = await import("../sys.ts");
+  const dir = mkdtempSync(join(tmpdir(), "uring-read-"));
+  const path = join(dir, "f.bin");
+  const content = patternBytes(22, 50_000);
+  writeFileSync(path, content);
+  try {
+    using reactor = new Reactor({ entries: 16 });
+    const pool = new BufferPool(reactor, { bufferSize: 4096, count: 4 });
+    const fd = openFile(path);
+    let got = 0;
+    let ended = false;
+    let thrown = 0;
+    new StreamReceiver(pool, fd, {
+      data(lease) {
+        using l = lease;
+        got += l.length;
+        if (got === 3 * 4096) throw new Error("a bug in the handler");
+      },
+      end: () => void (ended = true),
+    }, { op: "read", offset: 0 }).start();
+    // The reactor hands a handler's exception to whoever turns it (a Driver's onError).
+    const t0 = performance.now();
+    while (!ended && performance.now() - t0 < 5000) {
+      try {
+        reactor.runOnce(10);
+      } catch (e) {
+        assert.match(String(e), /a bug in the handler/);
+        thrown++;
+      }
+    }
+    // Before: the read was never armed again; no more data, no end().
+    assert.equal(thrown, 1);
+    assert.ok(ended, `ended after ${got} of ${content.length} bytes`);
+    assert.equal(got, content.length);
+    pool.close();
+    closeFd(fd);
   } finally {
     rmSync(dir, { recursive: true });
   }

@@ -1066,3 +1066,73 @@ test("bytes that arrived while the event loop was held up count as activity: no 
     await server.stop();
   }
 }, { timeoutMs: 30_000 });
+
+test("a server's pool closed while its leases are queued on another connection: they still go out intact", async () => {
+  const net = await import("node:net");
+  const { createHash, randomFillSync } = await import("node:crypto");
+  const payload = randomFillSync(new Uint8Array(6 << 20));
+  let sinkSocket!: import("node:net").Socket;
+  let sinkDone!: (hash: string) => void;
+  const sinkHash = new Promise<string>((resolve) => (sinkDone = resolve));
+  const sink = net.createServer((socket) => {
+    sinkSocket = socket;
+    socket.pause(); // reads nothing until the relay's server has stopped
+    const hash = createHash("sha256");
+    socket.on("data", (chunk) => hash.update(chunk));
+    socket.on("end", () => sinkDone(hash.digest("hex")));
+  });
+  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+  const out = await connect({ hostname: "127.0.0.1", port: (sink.address() as { port: number }).port });
+  let received = 0;
+  const relay = listen({
+    port: 0,
+    pool: { count: 1024, bufferSize: 4096 },
+    handlers: {
+      data(_conn, lease) {
+        received += lease.length;
+        out.write(lease); // queued behind a peer that does not read yet
+      },
+    },
+  });
+  const client = await dial(relay.port);
+  client.end(payload);
+  assert.ok(await waitFor(() => received === payload.length, 10_000), `relay received ${received}`);
+  assert.ok(out.bufferedAmount > 1 << 20, `${out.bufferedAmount} bytes queued`);
+  await relay.stop(); // closes the relay's pool, whose leases are queued on `out`
+  // Another pool may be mapped where the stopped one was.
+  const other = listen({
+    port: 0,
+    pool: { count: 1024, bufferSize: 4096 },
+    handlers: { data: (_c, l) => l.release() },
+  });
+  try {
+    out.end();
+    sinkSocket.resume();
+    // Before: the queued bytes went out as zeros (or the send failed with EFAULT) once the pool was unmapped.
+    assert.equal(await sinkHash, createHash("sha256").update(payload).digest("hex"));
+  } finally {
+    client.destroy();
+    await other.stop();
+    sink.close();
+  }
+});
+
+test("writing a lease kept past its pool's close is a TypeError, not bytes read from freed memory", async () => {
+  let kept: Lease | undefined;
+  const a = listen({ port: 0, handlers: { data: (_c, l) => void (kept ??= l) } });
+  const sock = await dial(a.port);
+  sock.write("A".repeat(1000));
+  assert.ok(await waitFor(() => kept !== undefined, 5000));
+  sock.destroy();
+  await a.stop();
+  const b = listen({ port: 0, handlers: { data: (_c, l) => l.release() } });
+  const conn = await connect({ port: b.port });
+  try {
+    // Before: write() returned true and sent 1,000 bytes from the freed pool (or failed with EFAULT).
+    assert.throws(() => conn.write(kept!), /cannot write a lease of a closed pool/);
+    kept!.release(); // still allowed: it only marks the lease released
+  } finally {
+    conn.close();
+    await b.stop();
+  }
+});

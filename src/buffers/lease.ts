@@ -26,6 +26,8 @@ export interface LeaseOwner {
   [kBufferView](bufferId: number, offset: number, length: number): Uint8Array;
   /** Short of buffers (see BufferPool.scarce). */
   readonly scarce: boolean;
+  /** Closed: its leases' bytes are gone (see BufferPool.close). */
+  readonly closed: boolean;
   /** Its buffers hold received datagrams, headers first (see kDatagrams). */
   readonly [kDatagrams]?: boolean;
 }
@@ -137,6 +139,12 @@ export class Lease {
   /** @ignore A write or send takes the lease over; it may do so once, before release. */
   [kTakeOver](verb: string): void {
     if (this.#bytes === RELEASED) throw new TypeError(`cannot ${verb} a released lease`);
+    if (this.#owner.closed) {
+      throw new TypeError(
+        `cannot ${verb} a lease of a closed pool (its server or socket stopped): its bytes are gone. ` +
+          `Copy what you keep (lease.bytes.slice()) before the pool closes`,
+      );
+    }
     if (this.#taken) {
       throw new TypeError(
         `cannot ${verb} a lease twice: the first ${verb} took it over and releases it once sent. ` +
@@ -188,6 +196,7 @@ const HEAP_OWNER: LeaseOwner = {
     throw new Error("a copied lease is made with its bytes");
   },
   scarce: true, // a write copies its bytes (it has no native memory to send from)
+  closed: false,
 };
 
 /**

@@ -20,7 +20,7 @@ import * as abi from "../abi.ts";
 import { ClosedError, UnsupportedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
-import type { Reactor } from "../reactor.ts";
+import { Reactor } from "../reactor.ts";
 import { kBufferAddress, kBufferView, kDatagrams, kMarkReleased, kReleaseLease } from "../internal.ts";
 import { FAIR_SHARE_AUTO, HolderTable, type LeaseHolder } from "./holders.ts";
 import { GENERATION_MOD, LeakNet } from "./leak_net.ts";
@@ -392,6 +392,7 @@ export class BufferPool {
    *   kernel refuses the group or memory.
    */
   constructor(reactor: Reactor, options: BufferPoolOptions = {}) {
+    if (!(reactor instanceof Reactor)) throw new TypeError(`reactor must be a Reactor, got ${describe(reactor)}`);
     const settings = checkPoolOptions(options);
     const { bufferSize, count, maxCount, backend, incremental } = settings;
     const groupId = settings.groupId ?? reactor.nextGroupId();
@@ -733,7 +734,7 @@ export class BufferPool {
 
   /** A lease of buffer `bid` is over (released or reclaimed): its buffer goes back once nothing holds it. */
   #endLease(bid: number, holder: number): void {
-    this.#leasesActive--;
+    if (--this.#leasesActive === 0 && this.#closed) this.#freeMemory();
     // A closed pool's buffers have nowhere to go back to, but its counts still follow the releases.
     if (this.#unleased(bid) && !this.#closed) this.#giveBack(bid);
     if (holder !== 0) {
@@ -928,8 +929,9 @@ export class BufferPool {
 
   /**
    * Takes the buffers back from the kernel and unmaps them. Stop the receives using this pool first.
-   * Outstanding leases are detached (their bytes read as empty); releasing them later only marks
-   * them released. Idempotent. A pool that a server, client or UDP socket made for itself is closed
+   * Outstanding leases are detached (their bytes read as empty; they can no longer be written), and
+   * the memory stays mapped until the last of them is released: one queued for a send on another
+   * socket still goes out intact. Idempotent. A pool that a server, client or UDP socket made for itself is closed
    * with it; close a pool you made yourself after the sockets that use it.
    */
   close(): void {
@@ -947,7 +949,14 @@ export class BufferPool {
     // would otherwise fault the process (views of released leases too, where nothing detached them).
     for (let bid = 0; bid < this.#count; bid++) this.#views[bid].transfer();
     this.#refill.close();
+    // A lease still out may be queued for a send on some socket, which reads its buffer by address:
+    // the memory stays mapped until the last lease is released (or reclaimed).
+    if (this.#leasesActive === 0) this.#freeMemory();
+  }
+
+  #freeMemory(): void {
     for (const c of this.#chunks) c.free();
+    this.#chunks.length = 0;
   }
 
   /** `using pool = new BufferPool(...)`: closes the pool at the end of the block. */

@@ -4,7 +4,7 @@
  * is: the bytes never pass through JavaScript. Anywhere else (Deno.serve, `await response.text()`)
  * the same Response reads the file as an ordinary stream.
  */
-import { open, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 
 /** A file body serve() sends from the ring. */
 export interface FileSource {
@@ -68,9 +68,15 @@ const READ_SIZE = 64 * 1024;
 export async function fileResponse(path: string, init: ResponseInit = {}): Promise<Response> {
   const info = await stat(path);
   if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
-  const size = info.size;
   const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
   if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
+  if (info.size === 0) {
+    // Empty, or generated when read (/proc, /sys: their stat size is 0): read it to the end now.
+    const bytes = await readFile(path);
+    headers.set("content-length", String(bytes.length));
+    return new Response(bytes, { status: init.status, statusText: init.statusText, headers });
+  }
+  const size = info.size;
   headers.set("content-length", String(size));
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   let sent = 0;
