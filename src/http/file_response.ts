@@ -72,7 +72,7 @@ export async function fileResponse(path: string, init: ResponseInit = {}): Promi
   if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
   if (info.size === 0) {
     // Empty, or generated when read (/proc, /sys: their stat size is 0): read it to the end now.
-    const bytes = await readFile(path);
+    const bytes = new Uint8Array(await readFile(path)); // a Uint8Array over an ArrayBuffer: a BodyInit in every typing
     headers.set("content-length", String(bytes.length));
     return new Response(bytes, { status: init.status, statusText: init.statusText, headers });
   }
