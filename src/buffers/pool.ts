@@ -325,9 +325,9 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
  * ```
  */
 export class BufferPool {
-  /** The reactor whose ring the group is registered on; receives from this pool must run on it. */
   /** @ignore A DatagramReceiver receives into it: its leases start with the recvmsg header. */
   [kDatagrams] = false;
+  /** The reactor whose ring the group is registered on; receives from this pool must run on it. */
   readonly reactor: Reactor;
   /** The buffer group id (`sqe->buf_group`): what a receive names with `setBufferSelect`. */
   readonly groupId: number;
