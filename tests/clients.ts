@@ -95,3 +95,32 @@ export function roundTrip(socket: net.Socket, message: Uint8Array, timeoutMs: nu
     socket.write(message);
   });
 }
+
+/**
+ * A node:net server on 127.0.0.1 that takes one connection and reads nothing from it until
+ * `resume()`; `hash` resolves with the SHA-256 (hex) of everything it received once the peer ends.
+ */
+export async function pausedSink(): Promise<{ port: number; hash: Promise<string>; resume(): void; close(): void }> {
+  const { createHash } = await import("node:crypto");
+  let done!: (hash: string) => void;
+  const hash = new Promise<string>((resolve) => (done = resolve));
+  let socket: net.Socket | undefined;
+  let resumed = false;
+  const server = net.createServer((s) => {
+    socket = s;
+    if (!resumed) s.pause();
+    const digest = createHash("sha256");
+    s.on("data", (chunk) => digest.update(chunk));
+    s.on("end", () => done(digest.digest("hex")));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    hash,
+    resume: () => {
+      resumed = true;
+      socket?.resume();
+    },
+    close: () => void server.close(),
+  };
+}

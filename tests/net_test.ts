@@ -687,6 +687,21 @@ test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());
 });
 
+/** Sends "ping" on `n` new connections to `port`; resolves with the replies that were not "ping" ("none": no reply in 2 s). */
+async function unansweredPings(port: number, n: number): Promise<string[]> {
+  const answers = await Promise.all(Array.from({ length: n }, async () => {
+    const socket = await dial(port);
+    socket.write("ping");
+    const reply = await Promise.race([
+      once(socket, "data").then(([d]) => String(d)),
+      sleep(2000).then(() => "none"),
+    ]);
+    socket.destroy();
+    return reply;
+  }));
+  return answers.filter((a) => a !== "ping");
+}
+
 test(
   "workers: one that dies of an uncaught error is reported, its listener closed; the others serve every connection",
   async () => {
@@ -702,17 +717,7 @@ test(
       assert.ok(await waitFor(() => errors.length > 0, 5000), "the death is reported");
       assert.match(String(errors[0][0]), /worker 0 died of an uncaught error/);
       // Before: worker 0's listener stayed open; about half the new connections were never answered.
-      const answers = await Promise.all(Array.from({ length: 20 }, async () => {
-        const socket = await dial(port);
-        socket.write("ping");
-        const reply = await Promise.race([
-          once(socket, "data").then(([d]) => String(d)),
-          sleep(2000).then(() => "none"),
-        ]);
-        socket.destroy();
-        return reply;
-      }));
-      assert.deepEqual(answers.filter((a) => a !== "ping"), []);
+      assert.deepEqual(await unansweredPings(port, 20), []);
       // Before: both stayed pending for ever.
       await assert.rejects(group.stats(), /worker 0 died/);
     } finally {
@@ -741,17 +746,7 @@ test(
         // Before: nothing noticed the exit; stats() and stop() waited for ever, half the connections hung.
         assert.ok(await waitFor(() => errors.length > 0, 5000), `${exit}: the exit is reported`);
         assert.match(String(errors[0][0]), /worker 0 exited/);
-        const answers = await Promise.all(Array.from({ length: 20 }, async () => {
-          const socket = await dial(port);
-          socket.write("ping");
-          const reply = await Promise.race([
-            once(socket, "data").then(([d]) => String(d)),
-            sleep(2000).then(() => "none"),
-          ]);
-          socket.destroy();
-          return reply;
-        }));
-        assert.deepEqual(answers.filter((a) => a !== "ping"), []);
+        assert.deepEqual(await unansweredPings(port, 20), []);
         await assert.rejects(group.stats(), /worker 0 exited/);
       } finally {
         await group.stop();

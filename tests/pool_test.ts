@@ -671,16 +671,25 @@ test("small receive buffers on the socket still deliver everything (kernel-side 
   closeFd(server);
 });
 
-test("read with buffer select: a file arrives whole, in order, through a legacy and a ring pool", async () => {
+/** Runs `fn` with a temporary file holding `content` (removed after). */
+async function withFile(content: Uint8Array, fn: (path: string) => void | Promise<void>): Promise<void> {
   const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { openFile } = await import("../sys.ts");
   const dir = mkdtempSync(join(tmpdir(), "uring-read-"));
   const path = join(dir, "f.bin");
-  const content = patternBytes(21, 123_457);
   writeFileSync(path, content);
   try {
+    await fn(path);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
+
+test("read with buffer select: a file arrives whole, in order, through a legacy and a ring pool", async () => {
+  const { openFile } = await import("../sys.ts");
+  const content = patternBytes(21, 123_457);
+  await withFile(content, (path) => {
     for (const backend of ["ring", "legacy"] as const) {
       using reactor = new Reactor({ entries: 16 });
       const pool = new BufferPool(reactor, { backend, bufferSize: 4096, count: 4 });
@@ -706,21 +715,13 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
       pool.close();
       closeFd(fd);
     }
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
+  });
 });
 
 test("a receiver whose data handler throws goes on: the next completion still comes (single-shot read too)", async () => {
-  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
   const { openFile } = await import("../sys.ts");
-  const dir = mkdtempSync(join(tmpdir(), "uring-read-"));
-  const path = join(dir, "f.bin");
   const content = patternBytes(22, 50_000);
-  writeFileSync(path, content);
-  try {
+  await withFile(content, (path) => {
     using reactor = new Reactor({ entries: 16 });
     const pool = new BufferPool(reactor, { bufferSize: 4096, count: 4 });
     const fd = openFile(path);
@@ -751,9 +752,7 @@ test("a receiver whose data handler throws goes on: the next completion still co
     assert.equal(got, content.length);
     pool.close();
     closeFd(fd);
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
+  });
 });
 
 test("ring window by default: the buffers that hold 256 KiB (at least 2, at most all)", () => {

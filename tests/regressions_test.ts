@@ -28,7 +28,7 @@ import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
-import { dial, firstReply, sleep, waitFor } from "./clients.ts";
+import { dial, firstReply, pausedSink, sleep, waitFor } from "./clients.ts";
 
 function collect(got: Lease[]) {
   return { data: (l: Lease) => void got.push(l), end() {} };
@@ -911,23 +911,14 @@ test("a receive whose holder was removed goes on (its leases count against no ho
 });
 
 test("a lease released after a write took it over (release(), `using`) still goes out intact to a slow reader", async () => {
-  const net = await import("node:net");
   const { createHash, randomFillSync } = await import("node:crypto");
   const payload = randomFillSync(new Uint8Array(4 << 20));
   const want = createHash("sha256").update(payload).digest("hex");
   for (const mode of ["release", "using"]) {
     // The sink reads nothing for 300 ms, so the relay's writes queue while its client keeps sending.
-    let sinkDone!: (hash: string) => void;
-    const sinkHash = new Promise<string>((resolve) => (sinkDone = resolve));
-    const sink = net.createServer((socket) => {
-      const hash = createHash("sha256");
-      socket.pause();
-      setTimeout(() => socket.resume(), 300);
-      socket.on("data", (chunk) => hash.update(chunk));
-      socket.on("end", () => sinkDone(hash.digest("hex")));
-    });
-    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
-    const out = await connect({ hostname: "127.0.0.1", port: (sink.address() as { port: number }).port });
+    const sink = await pausedSink();
+    setTimeout(sink.resume, 300);
+    const out = await connect({ hostname: "127.0.0.1", port: sink.port });
     let released = 0;
     const relay = listen({
       port: 0,
@@ -949,7 +940,7 @@ test("a lease released after a write took it over (release(), `using`) still goe
     try {
       const client = await dial(relay.port);
       client.end(payload);
-      assert.equal(await sinkHash, want, `${mode}: the sink got the bytes the client sent (${released} leases)`);
+      assert.equal(await sink.hash, want, `${mode}: the sink got the bytes the client sent (${released} leases)`);
       await waitFor(() => relay.pool.stats().buffersFree === 1024, 2000);
       assert.equal(relay.pool.stats().buffersFree, 1024, "every buffer came back once");
       client.destroy();
@@ -1068,21 +1059,10 @@ test("bytes that arrived while the event loop was held up count as activity: no 
 }, { timeoutMs: 30_000 });
 
 test("a server's pool closed while its leases are queued on another connection: they still go out intact", async () => {
-  const net = await import("node:net");
   const { createHash, randomFillSync } = await import("node:crypto");
   const payload = randomFillSync(new Uint8Array(6 << 20));
-  let sinkSocket!: import("node:net").Socket;
-  let sinkDone!: (hash: string) => void;
-  const sinkHash = new Promise<string>((resolve) => (sinkDone = resolve));
-  const sink = net.createServer((socket) => {
-    sinkSocket = socket;
-    socket.pause(); // reads nothing until the relay's server has stopped
-    const hash = createHash("sha256");
-    socket.on("data", (chunk) => hash.update(chunk));
-    socket.on("end", () => sinkDone(hash.digest("hex")));
-  });
-  await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
-  const out = await connect({ hostname: "127.0.0.1", port: (sink.address() as { port: number }).port });
+  const sink = await pausedSink(); // reads nothing until the relay's server has stopped
+  const out = await connect({ hostname: "127.0.0.1", port: sink.port });
   let received = 0;
   const relay = listen({
     port: 0,
@@ -1107,9 +1087,9 @@ test("a server's pool closed while its leases are queued on another connection: 
   });
   try {
     out.end();
-    sinkSocket.resume();
+    sink.resume();
     // Before: the queued bytes went out as zeros (or the send failed with EFAULT) once the pool was unmapped.
-    assert.equal(await sinkHash, createHash("sha256").update(payload).digest("hex"));
+    assert.equal(await sink.hash, createHash("sha256").update(payload).digest("hex"));
   } finally {
     client.destroy();
     await other.stop();
