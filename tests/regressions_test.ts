@@ -1029,6 +1029,22 @@ test("EOF waits for the connection's async handlers: a reply written after an aw
   } finally {
     await server.stop();
   }
+  // An async open() that runs for the connection's whole life (a heartbeat) does not hold the end.
+  const beating = listen({
+    port: 0,
+    handlers: {
+      async open(conn) {
+        while (!conn.closed) await sleep(20);
+      },
+      data: (conn, lease) => void conn.write(lease),
+    },
+  });
+  try {
+    const echoed = await sendAndHalfClose(beating.port, new TextEncoder().encode("ping"), 5000);
+    assert.equal(new TextDecoder().decode(echoed), "ping");
+  } finally {
+    await beating.stop();
+  }
 });
 
 test("bytes that arrived while the event loop was held up count as activity: no idle timeout right after", async () => {

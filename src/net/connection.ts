@@ -265,7 +265,7 @@ export class Connection<Data = unknown> {
   #idleMs: number; // idle timeout (0 = off): setIdleTimeout() and lingering change it
   #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
-  #running = 0; // async handler calls not settled yet
+  #running = 0; // async data and end calls not settled yet
 
   /**
    * @ignore Connections are made by `listen()` and `connect()`, which start them; the config is
@@ -597,7 +597,7 @@ export class Connection<Data = unknown> {
       return;
     }
     if (this.#config.handlers.data && !this.#is(Bit.UserPaused) && !this.#inbox?.length) {
-      this.#call(this.#config.handlers.data, lease);
+      this.#call(this.#config.handlers.data, lease, true);
     } else {
       // Held for `for await`, or while paused (what was in flight when pause() came). The inbox's
       // limit also bounds a paused connection whose copies keep it under its pool quota.
@@ -655,7 +655,7 @@ export class Connection<Data = unknown> {
         !this.#is(Bit.UserPaused) && this.#phase < Phase.Closing && !this.#is(Bit.Lingering) &&
         (lease = inbox?.shift()) !== undefined
       ) {
-        this.#call(this.#config.handlers.data!, lease);
+        this.#call(this.#config.handlers.data!, lease, true);
       }
       if (this.#is(Bit.InboxFull) && (inbox?.length ?? 0) < INBOX_LIMIT / 2) {
         this.#set(Bit.InboxFull, false);
@@ -697,7 +697,7 @@ export class Connection<Data = unknown> {
   #deliverEnd(): void {
     this.#set(Bit.EofSeen, true);
     if (this.#phase >= Phase.Closing) return;
-    if (this.#config.handlers.end) this.#call(this.#config.handlers.end);
+    if (this.#config.handlers.end) this.#call(this.#config.handlers.end, undefined, true);
     this.#afterEof();
   }
 
@@ -810,17 +810,25 @@ export class Connection<Data = unknown> {
   }
 
   /** Runs a user handler; what it throws fails this connection only. */
-  #call(handler: (conn: Connection<Data>, lease: Lease) => void, lease?: Lease): void {
+  /**
+   * Calls a handler; an exception (an async one's rejection) fails the connection. The auto-end at
+   * EOF waits for the async calls made with `input` (data and end: they answer what was received),
+   * not for an open() or timeout() that may run for the connection's whole life.
+   */
+  #call(handler: (conn: Connection<Data>, lease: Lease) => void, lease?: Lease, input = false): void {
     try {
       const result: unknown = handler(this, lease!);
       // An async handler's rejection is its exception, after its first await.
-      if (result instanceof Promise) {
-        this.#running++;
-        result.then(() => this.#settled(), (e) => {
-          this.#failLater(asError(e));
-          this.#settled();
-        });
+      if (!(result instanceof Promise)) return;
+      if (!input) {
+        result.then(undefined, (e) => this.#failLater(asError(e)));
+        return;
       }
+      this.#running++;
+      result.then(() => this.#settled(), (e) => {
+        this.#failLater(asError(e));
+        this.#settled();
+      });
     } catch (e) {
       this.#fail(asError(e));
     }
