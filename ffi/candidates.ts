@@ -21,7 +21,11 @@ function missingSymbol(error: string): string | undefined {
   return Object.keys(uringSymbols).find((name) => new RegExp(`\\b${name}\\b`).test(error));
 }
 
-export function libraryNotFound(tried: string[], errors: string[]): Error {
+/**
+ * The error for a liburing that could not be loaded from any of `tried`. `envNote` follows the
+ * URING_LIB hint where the runtime could not read the variable.
+ */
+export function libraryNotFound(tried: string[], errors: string[], envNote = ""): Error {
   const tooOld = tried.flatMap((path, i) => {
     const symbol = missingSymbol(errors[i] ?? "");
     return symbol ? [`${path} is older than liburing ${LIBURING_MIN_VERSION}: it lacks ${symbol}.\n`] : [];
@@ -32,6 +36,6 @@ export function libraryNotFound(tried: string[], errors: string[]): Error {
       tooOld.join("") +
       `Install liburing ${LIBURING_MIN_VERSION} or later: sudo apt-get install -y liburing2   ` +
       `(Debian/Ubuntu; Fedora: dnf install liburing)\n` +
-      `or point URING_LIB at the library file.`,
+      `or point URING_LIB at the library file${envNote}.`,
   );
 }

@@ -89,7 +89,9 @@ export function load(): Native {
       errors.push((e as Error).message.split("\n")[0]);
     }
   }
-  if (!uringLib) throw libraryNotFound(tried, errors);
+  if (!uringLib) {
+    throw libraryNotFound(tried, errors, envAllowed ? "" : " (Deno reads it only with --allow-env=URING_LIB)");
+  }
   const libc = open(LIBC, toDeno(libcSymbols)).symbols as unknown as LibcSymbols;
   pinLoaded(uringPath);
   // A second handle whose io_uring_enter runs on Deno's blocking thread pool: the parked waiter.

@@ -321,6 +321,11 @@ test("a liburing without a 2.3 symbol is reported as too old, in both runtimes' 
     assert.ok(message.includes(`/opt/liburing.so.2 is older than liburing 2.3: it lacks ${symbol}.`), message);
     assert.ok(!message.includes("/usr/lib/liburing.so.2 is older"), message);
   }
+  // Deno without env access never sees URING_LIB: the hint says so.
+  const note = " (Deno reads it only with --allow-env=URING_LIB)";
+  assert.ok(
+    libraryNotFound(["liburing.so.2"], ["missing"], note).message.endsWith(`URING_LIB at the library file${note}.`),
+  );
 });
 
 test("a handler that throws consumes its CQE and leaves the rest", () => {
