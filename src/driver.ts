@@ -189,7 +189,10 @@ export class Driver {
     // #scheduled stays true for the whole turn: wake() calls from handlers must not queue a second
     // turn (duplicate turns pile up as immediates and starve timers); the end of the turn reschedules.
     const reactor = this.reactor;
-    if (reactor.ring.closed) {
+    // Parked with no reference left, the wait ends on the NOP unref() posted. A turn now could reap
+    // that NOP before the waiting thread is in the kernel, which would then wait for ever (and keep
+    // the process alive): the turn after the wait returns does the work instead.
+    if (reactor.ring.closed || (this.#parked && this.#refs === 0)) {
       this.#scheduled = false;
       return;
     }

@@ -1132,3 +1132,44 @@ test("writing a lease kept past its pool's close is a TypeError, not bytes read 
     await b.stop();
   }
 });
+
+test("a Driver unreferenced while parked leaves the waiter's NOP for the waiter, whatever turns come first", async () => {
+  const { Driver } = await import("../ring.ts");
+  const reactor = new Reactor({ entries: 8, flags: Driver.ringFlags });
+  const ring = reactor.ring as unknown as { waitSignaled(): undefined; waitOffThread(): Promise<void> };
+  // A waiter thread that is slow to reach the kernel: it looks at the CQ only when told to.
+  let enter!: () => void;
+  ring.waitSignaled = () => undefined;
+  ring.waitOffThread = () => new Promise<void>((resolve) => (enter = resolve));
+  const driver = new Driver(reactor);
+  driver.ref();
+  for (let i = 0; i < 100 && driver.stats().parks === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(driver.stats().parks, 1, "parked");
+  driver.unref(); // posts the NOP that ends the wait
+  driver.wake(); // and some other work asks for a turn before the waiter is in the kernel
+  await new Promise((r) => setTimeout(r, 20));
+  // Before: that turn reaped the NOP, and the waiter then entered the kernel to wait for ever.
+  assert.ok(reactor.ring.cqReady > 0, "the NOP is still there when the waiter looks");
+  enter();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(reactor.ring.cqReady, 0, "the turn after the wait reaped it");
+  reactor.close();
+});
+
+test("a single write larger than maxBuffered says so, not that the peer is not reading", async () => {
+  const server = listen({ port: 0, handlers: { data: (_c, l) => l.release() } });
+  const errors: string[] = [];
+  const conn = await connect({
+    port: server.port,
+    maxBuffered: 100_000,
+    handlers: { error: (_c, e) => void errors.push(e.message) },
+  });
+  try {
+    assert.equal(conn.write(new Uint8Array(200_000)), false);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /a write of 200000 bytes is larger than maxBuffered \(100000\)/);
+  } finally {
+    await conn.close();
+    await server.stop();
+  }
+});

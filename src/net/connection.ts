@@ -419,8 +419,10 @@ export class Connection<Data = unknown> {
     if (buffered + length > this.maxBuffered) {
       return this.#refuse(
         data,
-        `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes: ` +
-          `the peer is not reading; closing the connection`,
+        buffered === 0
+          ? `a write of ${length} bytes is larger than maxBuffered (${this.maxBuffered}); closing the connection`
+          : `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes: ` +
+            `the peer is not reading; closing the connection`,
       );
     }
     if (length === 0) {
