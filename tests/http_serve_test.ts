@@ -1053,6 +1053,61 @@ test("fileResponse: a file whose stat size is 0 but that has content (/proc) is 
   }
 });
 
+test(
+  "minBodyRate: a body trickled into a reading handler gets 408; an upload that waits for each answer does not",
+  async () => {
+    const net = await import("node:net");
+    await using server = start(async (request) => {
+      if (new URL(request.url).pathname === "/all") {
+        return new Response(String((await request.arrayBuffer()).byteLength));
+      }
+      // Interactive: answers each line after working on it for 800 ms, then reads the next.
+      const reader = request.body!.getReader();
+      let n = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            const r = await reader.read();
+            if (r.done) return c.close();
+            await sleep(800);
+            c.enqueue(new TextEncoder().encode(`ack ${++n}\n`));
+          },
+        }),
+      );
+    });
+    const trickle = (async () => {
+      const client = await RawClient.open(server.port);
+      client.send(`POST /all HTTP/1.1\r\n${HOST}Content-Length: 100000\r\n\r\n`);
+      const drip = setInterval(() => client.closed || client.send("0123456789"), 200); // 50 B/s
+      try {
+        return (await client.response(12_000)).status;
+      } finally {
+        clearInterval(drip);
+        client.close();
+      }
+    })();
+    const interactive = new Promise<string>((resolve) => {
+      let got = "";
+      const s = net.connect(server.port, "127.0.0.1", async () => {
+        s.write(`POST /lines HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n`);
+        for (let i = 1; i <= 8; i++) {
+          s.write(`a\r\nline ${String(i).padStart(5)}\r\n`);
+          while (!got.includes(`ack ${i}\n`) && !s.destroyed) await sleep(5);
+        }
+        s.end("0\r\n\r\n");
+      });
+      s.on("data", (d) => (got += d));
+      s.on("error", () => {});
+      s.on("close", () => resolve(got));
+    });
+    assert.equal(await trickle, 408);
+    // Before: the 800 ms the handler spent on each line counted against the client, and 408 came after 6 lines.
+    assert.equal((await interactive).match(/ack \d+/g)?.length, 8);
+    assert.equal(server.stats().refused, 1);
+  },
+  { timeoutMs: 30_000 },
+);
+
 // Found by a second newcomer pass (each failed before its fix).
 
 test("a keep-alive request after a 65,537-byte body the handler never read is answered at once", async () => {

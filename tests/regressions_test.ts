@@ -1173,3 +1173,39 @@ test("a single write larger than maxBuffered says so, not that the peer is not r
     await server.stop();
   }
 });
+
+test("an ended connection whose peer keeps sending closes 2 s after our last send, not 2 s after the peer's last byte", async () => {
+  let ended = 0;
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        if (!ended) {
+          ended = performance.now();
+          conn.write(new TextEncoder().encode("no more, thanks"));
+          conn.end(); // a refusal: the peer may go on sending
+        }
+      },
+    },
+  });
+  // A client that does not end its side at our FIN (half-open), and goes on sending.
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
+  await new Promise((resolve) => client.once("connect", resolve));
+  client.on("error", () => {});
+  client.on("data", () => {});
+  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  try {
+    client.write("hello");
+    assert.ok(await waitFor(() => ended > 0, 5000));
+    // Before: every discarded byte restarted the 2 s linger, so the connection stayed for as long as the peer sent.
+    assert.ok(await waitFor(() => server.connections === 0, 5000), "closed while the peer still sends");
+    const after = performance.now() - ended;
+    assert.ok(after < 3500, `closed ${after.toFixed(0)} ms after end()`);
+  } finally {
+    clearInterval(flood);
+    client.destroy();
+    await server.stop();
+  }
+});

@@ -240,7 +240,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #held: Uint8Array | undefined;
   #peerEnded = false;
   #headStart = 0;
-  #bodyStart = 0;
+  // minBodyRate's clock: the ms counted so far, and when it last started (-1: stopped while the
+  // handler works on bytes it read, until it asks for more).
+  #bodyTime = 0;
+  #bodyClockFrom = 0;
   #bodyBytes = 0;
 
   constructor(conn: Connection<HttpConnection>, ctx: HttpContext) {
@@ -405,8 +408,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (ex.whole) {
       ex.whole.set(bytes, ex.wholeUsed);
       ex.wholeUsed += bytes.length;
-    } else {
-      ex.body?.push(bytes);
+    } else if (ex.body) {
+      ex.body.push(bytes);
+      // Until the handler asks for more, the time is its own (an interactive upload waits for its answer).
+      this.#stopBodyClock();
     }
   }
 
@@ -426,6 +431,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   bodyWanted(body: RequestBody): void {
     const ex = this.#receiving;
+    if (ex?.body === body && this.#bodyClockFrom < 0) this.#bodyClockFrom = Date.now();
     if (ex?.body === body && ex.head.expectContinue && !ex.continued) {
       ex.continuePending = true;
       if (this.#writing && this.#queue[0] === ex && !this.#headSent) {
@@ -523,12 +529,19 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   /** minBodyRate is measured from now. */
   #restartBodyClock(): void {
-    this.#bodyStart = Date.now();
+    this.#bodyTime = 0;
+    this.#bodyClockFrom = Date.now();
     this.#bodyBytes = 0;
   }
 
+  #stopBodyClock(): void {
+    if (this.#bodyClockFrom < 0) return;
+    this.#bodyTime += Date.now() - this.#bodyClockFrom;
+    this.#bodyClockFrom = -1;
+  }
+
   #checkBodyRate(): void {
-    const elapsed = Date.now() - this.#bodyStart;
+    const elapsed = this.#bodyTime + (this.#bodyClockFrom < 0 ? 0 : Date.now() - this.#bodyClockFrom);
     if (this.#ctx.minBodyRate > 0 && !this.#bodyPaused && elapsed > BODY_RATE_GRACE_MS) {
       if (this.#bodyBytes / (elapsed / 1000) < this.#ctx.minBodyRate) this.#refuse(408);
     }

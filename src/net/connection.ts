@@ -593,11 +593,12 @@ export class Connection<Data = unknown> {
 
   /** A received lease (from the StreamReceiver, through the port). */
   #received(lease: Lease): void {
-    this.#touch();
     if (this.#is(Bit.Lingering) || this.#phase >= Phase.Closing) {
+      // Discarded bytes are no activity: a peer that keeps sending cannot hold an ended connection open.
       lease.release();
       return;
     }
+    this.#touch();
     if (this.#config.handlers.data && !this.#is(Bit.UserPaused) && !this.#inbox?.length) {
       this.#call(this.#config.handlers.data, lease, true);
     } else {
@@ -781,7 +782,7 @@ export class Connection<Data = unknown> {
   /**
    * Ending while the peer may still send: close(2) with unread data would reset the connection and
    * destroy what the peer has not read yet. So shut our side down, discard what still arrives, and
-   * close at the peer's EOF (or LINGER_SECONDS after the last byte).
+   * close at the peer's EOF (or LINGER_SECONDS after the last of our sends, whatever the peer still sends).
    */
   #linger(): void {
     this.#set(Bit.Lingering, true);
