@@ -995,14 +995,13 @@ function describeValue(value: unknown): string {
  * Appends a head's fields (name, value, name, value...) to `headers`. Repeated `Cookie` fields are
  * joined with "; " (RFC 6265 5.4, as Deno.serve and Bun.serve do), where Deno's `append` would use ", ".
  */
-function appendHeaders(headers: Headers, flat: string[]): Headers {
+function appendHeaders(headers: Headers, flat: string[]): void {
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
     const earlier = name.length === 6 && name.toLowerCase() === "cookie" ? headers.get("cookie") : null;
     if (earlier === null) headers.append(name, flat[i + 1]);
     else headers.set("cookie", `${earlier}; ${flat[i + 1]}`);
   }
-  return headers;
 }
 
 /** A response that failed before a byte of it went out, and why. */
