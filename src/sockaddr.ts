@@ -56,12 +56,18 @@ function parseIPv6(host: string): number[] | null {
   return bytes;
 }
 
-/** Validates host and port, returns the family. Throws TypeError/RangeError naming the argument. */
-export function checkEndpoint(host: string, port: number): "ipv4" | "ipv6" {
+/**
+ * Validates host and port, returns the family. Throws TypeError/RangeError naming the argument.
+ * `connecting`: the port is a peer's, so 0 (any port, for a bind) is refused too.
+ */
+export function checkEndpoint(host: string, port: number, connecting = false): "ipv4" | "ipv6" {
   if (typeof host !== "string") throw new TypeError(`hostname must be a string, got ${describe(host)}`);
   if (typeof port !== "number") throw new TypeError(`port must be a number, got ${describe(port)}`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be an integer in [0, 65535], got ${port}`);
+  const lowest = connecting ? 1 : 0;
+  if (!Number.isInteger(port) || port < lowest || port > 65535) {
+    throw new RangeError(
+      `port must be an integer in [${lowest}, 65535]${connecting ? " to connect" : ""}, got ${describe(port)}`,
+    );
   }
   const h = host === "localhost" ? "127.0.0.1" : host;
   if (parseIPv4(h)) return "ipv4";

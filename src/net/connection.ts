@@ -581,14 +581,17 @@ export class Connection<Data = unknown> {
 
   #useInbox(): PullQueue<Lease> {
     return this.#inbox ??= new PullQueue<Lease>({
-      taken: () => {
-        if (this.#is(Bit.InboxFull) && this.#inbox!.length < INBOX_LIMIT / 2) {
-          this.#set(Bit.InboxFull, false);
-          this.#updateReceive();
-        }
-      },
+      taken: () => this.#inboxTaken(),
       finished: () => this.#eofConsumed(),
     });
+  }
+
+  /** Leases left the inbox (read, or delivered after a pause): receiving resumes below half its limit. */
+  #inboxTaken(): void {
+    if (this.#is(Bit.InboxFull) && (this.#inbox?.length ?? 0) < INBOX_LIMIT / 2) {
+      this.#set(Bit.InboxFull, false);
+      this.#updateReceive();
+    }
   }
 
   /** A received lease (from the StreamReceiver, through the port). */
@@ -660,10 +663,7 @@ export class Connection<Data = unknown> {
       ) {
         this.#call(this.#config.handlers.data!, lease, true);
       }
-      if (this.#is(Bit.InboxFull) && (inbox?.length ?? 0) < INBOX_LIMIT / 2) {
-        this.#set(Bit.InboxFull, false);
-        this.#updateReceive();
-      }
+      this.#inboxTaken();
       if (!this.#is(Bit.UserPaused) && !inbox?.length && this.#is(Bit.ReadEnded) && !this.#is(Bit.EofSeen)) {
         this.#deliverEnd();
       }

@@ -679,10 +679,7 @@ export function connect<Data = unknown>(options: ConnectOptions<Data>): Promise<
 function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<Data>> {
   checkOptionKeys("connect()", options, CONNECT_KEYS);
   const host = options.hostname ?? "127.0.0.1";
-  if (options.port === 0 || (Number.isInteger(options.port) && options.port > 65535)) {
-    throw new RangeError(`port must be an integer in [1, 65535] to connect, got ${describe(options.port)}`);
-  }
-  checkEndpoint(host, options.port);
+  checkEndpoint(host, options.port, true);
   checkHandlers("connect() handlers", options.handlers, CONNECTION_HANDLER_NAMES);
   const settings = checkConnectionOptions(options);
   checkSignal(options.signal);

@@ -295,21 +295,18 @@ export class UdpSocket {
       length = data.length;
     } else if (!(data instanceof Lease) && !(data?.lease instanceof Lease && data.payload instanceof Uint8Array)) {
       throw new TypeError(`send() takes a Uint8Array, a Lease or a Datagram, got ${describe(data)}`);
-    } else if ("payload" in data) {
-      to ??= data.from ?? undefined;
-      lease = data.lease;
-      lease[kTakeOver]("send");
-      leaseOffset = data.payload.byteOffset - lease.bytes.byteOffset;
-      length = data.payload.length;
     } else {
-      lease = data;
+      const datagram = data instanceof Lease ? undefined : data;
+      if (datagram) to ??= datagram.from ?? undefined;
+      lease = datagram ? datagram.lease : data as Lease;
       lease[kTakeOver]("send");
-      length = data.length;
-      if (lease[kDatagrams]) {
-        // A received datagram's lease: what goes out is its payload, not the kernel's header before it.
-        const payload = datagramPayload(lease);
+      // A received datagram's bytes start with the kernel's header: what goes out is its payload.
+      const payload = datagram?.payload ?? (lease[kDatagrams] ? datagramPayload(lease) : undefined);
+      if (payload) {
         leaseOffset = payload.byteOffset - lease.bytes.byteOffset;
         length = payload.length;
+      } else {
+        length = lease.length;
       }
     }
     try {
