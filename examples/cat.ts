@@ -50,11 +50,16 @@ function writeOut(chunk: Uint8Array): { accepted: boolean; flushed: Promise<void
   let accepted = true;
   unflushed += chunk.length;
   const flushed = new Promise<void>((resolve) => {
-    accepted = process.stdout.write(chunk, (e?: Error | null) => {
+    const done = (e?: Error | null) => {
       unflushed -= chunk.length;
       if (e) outputError ??= e;
       resolve();
-    });
+    };
+    try {
+      accepted = process.stdout.write(chunk, done);
+    } catch (e) {
+      done(e as Error); // Deno writes a file or device at once and throws its error (ENOSPC on /dev/full)
+    }
   });
   return { accepted: accepted && unflushed < MAX_UNFLUSHED, flushed };
 }

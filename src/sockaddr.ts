@@ -58,15 +58,15 @@ function parseIPv6(host: string): number[] | null {
 
 /**
  * Validates host and port, returns the family. Throws TypeError/RangeError naming the argument.
- * `connecting`: the port is a peer's, so 0 (any port, for a bind) is refused too.
+ * `peer`: the port is a peer's (to connect or send to), so 0 (any port, for a bind) is refused too.
  */
-export function checkEndpoint(host: string, port: number, connecting = false): "ipv4" | "ipv6" {
+export function checkEndpoint(host: string, port: number, peer?: "to connect" | "to send to"): "ipv4" | "ipv6" {
   if (typeof host !== "string") throw new TypeError(`hostname must be a string, got ${describe(host)}`);
   if (typeof port !== "number") throw new TypeError(`port must be a number, got ${describe(port)}`);
-  const lowest = connecting ? 1 : 0;
+  const lowest = peer ? 1 : 0;
   if (!Number.isInteger(port) || port < lowest || port > 65535) {
     throw new RangeError(
-      `port must be an integer in [${lowest}, 65535]${connecting ? " to connect" : ""}, got ${describe(port)}`,
+      `port must be an integer in [${lowest}, 65535]${peer ? ` ${peer}` : ""}, got ${describe(port)}`,
     );
   }
   const h = host === "localhost" ? "127.0.0.1" : host;

@@ -8,7 +8,7 @@ import net from "node:net";
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,14 +44,17 @@ class Child {
   readonly exited: Promise<number | null>;
   readonly #killer: ReturnType<typeof setTimeout>;
 
-  /** `example`: a file of examples/, or a path from the project root ("bench/raw_http.ts"). */
-  constructor(example: string, args: string[]) {
+  /**
+   * `example`: a file of examples/, or a path from the project root ("bench/raw_http.ts").
+   * `stdout`: an fd to give the child as its stdout instead of a pipe read into `this.stdout`.
+   */
+  constructor(example: string, args: string[], stdout?: number) {
     const script = fileURLToPath(
       new URL(example.includes("/") ? `../${example}` : `../examples/${example}`, import.meta.url),
     );
     const [cmd, argv] = runtimeCommand(script, args);
-    this.process = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    this.process.stdout!.on("data", (d: Uint8Array) => this.stdout.push(Buffer.from(d)));
+    this.process = spawn(cmd, argv, { stdio: ["ignore", stdout ?? "pipe", "pipe"] });
+    this.process.stdout?.on("data", (d: Uint8Array) => this.stdout.push(Buffer.from(d)));
     this.process.stderr!.on("data", (d: Uint8Array) => (this.stderr += new TextDecoder().decode(d)));
     this.exited = new Promise((resolve) => {
       // "close": the process exited and its stdio streams are fully read.
@@ -420,6 +423,16 @@ test(
     const missing = new Child("cat.ts", ["/nonexistent/uring-buffers-cat-test"]);
     assert.equal(await missing.wait(), 1, missing.stderr);
     assert.match(missing.stderr, /^cat\.ts: .*ENOENT.*\/nonexistent\/uring-buffers-cat-test\n$/);
+    // Before: on Deno the write to /dev/full threw at once, an uncaught error instead of this one line.
+    const full = openSync("/dev/full", "w");
+    try {
+      const cat = new Child("cat.ts", [fileURLToPath(import.meta.url)], full);
+      assert.equal(await cat.wait(), 1, cat.stderr);
+      assert.match(cat.stderr, /\ncat\.ts: stdout: .*(ENOSPC|No space left on device)/);
+      assert.doesNotMatch(cat.stderr, /Uncaught|\n\s+at /);
+    } finally {
+      closeSync(full);
+    }
   },
   { timeoutMs: 60_000 },
 );

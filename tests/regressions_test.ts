@@ -700,6 +700,8 @@ test("IoLoop.close() with a server still open keeps the ring until it stops; the
   loop.close();
   assert.equal(loop.closed, true);
   assert.throws(() => listen({ loop, port: 0 }), /IoLoop is closed/);
+  // Before: a closing loop made a client pool (the ring was still open), and once closed said "Ring is closed".
+  assert.throws(() => loop.clientPool(), /IoLoop is closed/);
   assert.equal(await firstReply(server.port, "ping"), "ping");
   await server.stop();
   assert.ok(await waitFor(() => loop.reactor.ring.closed, 2000), "the ring closes once the last socket has");

@@ -130,6 +130,12 @@ test("bindUdp: datagrams echoed back to their senders without a copy, in order",
   assert.deepEqual(got, sent);
   assert.throws(() => client.send(new Uint8Array(70000), { hostname: "127.0.0.1", port: echo.port }), RangeError);
   assert.throws(() => client.send(new Uint8Array(1), { hostname: "bad", port: 1 }), TypeError);
+  // Port 0 binds to any port, but no datagram can go to it: refused here, not left to fail later.
+  assert.throws(
+    () => client.send(new Uint8Array(1), { hostname: "127.0.0.1", port: 0 }),
+    /port must be an integer in \[1, 65535\] to send to, got number 0/,
+  );
+  assert.equal(client.stats().sendErrors, 0);
   echo.close();
   client.close();
   for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));

@@ -679,7 +679,7 @@ export function connect<Data = unknown>(options: ConnectOptions<Data>): Promise<
 function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<Data>> {
   checkOptionKeys("connect()", options, CONNECT_KEYS);
   const host = options.hostname ?? "127.0.0.1";
-  checkEndpoint(host, options.port, true);
+  checkEndpoint(host, options.port, "to connect");
   checkHandlers("connect() handlers", options.handlers, CONNECTION_HANDLER_NAMES);
   const settings = checkConnectionOptions(options);
   checkSignal(options.signal);

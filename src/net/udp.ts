@@ -284,7 +284,7 @@ export class UdpSocket {
    *   for data that is not a Uint8Array, a Lease or a Datagram; for a lease (or a datagram's) that was
    *   released or sent already (send a datagram once: to send it to several peers, send its
    *   `payload` bytes, a copy, to each, then release its lease).
-   * @throws {RangeError} for more than 65,507 bytes, or a port out of range. A lease given is
+   * @throws {RangeError} for more than 65,507 bytes, or a port out of [1, 65535]. A lease given is
    *   released before any of these is thrown.
    */
   send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { hostname: string; port: number }): boolean {
@@ -315,7 +315,7 @@ export class UdpSocket {
       if (length > MAX_UDP_PAYLOAD) {
         throw new RangeError(`a UDP datagram holds at most ${MAX_UDP_PAYLOAD} bytes, got ${length}`);
       }
-      checkEndpoint(to.hostname, to.port);
+      checkEndpoint(to.hostname, to.port, "to send to");
     } catch (e) {
       lease?.[kGiveBack](); // send() took the lease over, so a refused one goes back to its pool
       throw e;
