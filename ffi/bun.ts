@@ -30,7 +30,8 @@ export function toBun(table: Record<string, SymbolSpec>) {
 }
 
 export function load(): Native {
-  const tried = uringCandidates(process.env.URING_LIB);
+  const override = process.env.URING_LIB || undefined;
+  const tried = uringCandidates(override);
   const errors: string[] = [];
   let uring: UringSymbols | undefined;
   let uringPath = "";
@@ -43,7 +44,7 @@ export function load(): Native {
       errors.push((e as Error).message.split("\n")[0]);
     }
   }
-  if (!uring) throw libraryNotFound(tried, errors);
+  if (!uring) throw libraryNotFound(tried, errors, "", override);
   const libc = dlopen(LIBC, toBun(libcSymbols)).symbols as unknown as LibcSymbols;
   const errnoAt = libc.__errno_location() as unknown as number;
   const errnoCell = new Int32Array(toArrayBuffer(errnoAt as never, 0, 4));

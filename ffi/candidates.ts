@@ -1,7 +1,10 @@
 /** Where liburing and libc are looked for, and the errors when they are not found. */
 import { LIBURING_MIN_VERSION, uringSymbols } from "./symbols.ts";
 
-/** `URING_LIB` (a path) first, then the soname, then the usual Debian/Ubuntu/Fedora paths. */
+/**
+ * `URING_LIB` (a path) alone when set: a library asked for by name that fails to load is an error,
+ * not a silent fall-back to another. Else the soname, then the usual Debian/Ubuntu/Fedora paths.
+ */
 export function uringCandidates(override: string | undefined): string[] {
   const paths = [
     "liburing.so.2",
@@ -11,7 +14,7 @@ export function uringCandidates(override: string | undefined): string[] {
     "/usr/lib/liburing.so.2",
     "/usr/local/lib/liburing.so.2",
   ];
-  return override ? [override, ...paths] : paths;
+  return override ? [override] : paths;
 }
 
 export const LIBC = "libc.so.6";
@@ -23,9 +26,10 @@ function missingSymbol(error: string): string | undefined {
 
 /**
  * The error for a liburing that could not be loaded from any of `tried`. `envNote` follows the
- * URING_LIB hint where the runtime could not read the variable.
+ * URING_LIB hint where the runtime could not read the variable; `override` is URING_LIB's value
+ * when that was all that was tried.
  */
-export function libraryNotFound(tried: string[], errors: string[], envNote = ""): Error {
+export function libraryNotFound(tried: string[], errors: string[], envNote = "", override?: string): Error {
   const tooOld = tried.flatMap((path, i) => {
     const symbol = missingSymbol(errors[i] ?? "");
     return symbol ? [`${path} is older than liburing ${LIBURING_MIN_VERSION}: it lacks ${symbol}.\n`] : [];
@@ -34,8 +38,11 @@ export function libraryNotFound(tried: string[], errors: string[], envNote = "")
     `uring-buffers: could not load liburing.so.2 (liburing >= ${LIBURING_MIN_VERSION}).\n` +
       `Tried:\n${tried.map((p, i) => `  ${p}: ${errors[i] ?? ""}`).join("\n")}\n` +
       tooOld.join("") +
-      `Install liburing ${LIBURING_MIN_VERSION} or later: sudo apt-get install -y liburing2   ` +
-      `(Debian/Ubuntu; Fedora: dnf install liburing)\n` +
-      `or point URING_LIB at the library file${envNote}.`,
+      (override
+        ? `URING_LIB names ${override}: point it at a liburing ${LIBURING_MIN_VERSION} library file, or unset it ` +
+          `to load the system's.`
+        : `Install liburing ${LIBURING_MIN_VERSION} or later: sudo apt-get install -y liburing2   ` +
+          `(Debian/Ubuntu; Fedora: dnf install liburing)\n` +
+          `or point URING_LIB at the library file${envNote}.`),
   );
 }

@@ -75,7 +75,8 @@ function pinLoaded(path: string): void {
 export function load(): Native {
   // The override is read only where env access was granted; asking would prompt or throw.
   const envAllowed = Deno.permissions.querySync({ name: "env", variable: "URING_LIB" }).state === "granted";
-  const tried = uringCandidates(envAllowed ? Deno.env.get("URING_LIB") : undefined);
+  const override = (envAllowed && Deno.env.get("URING_LIB")) || undefined;
+  const tried = uringCandidates(override);
   const errors: string[] = [];
   let uringLib: DenoLibrary | undefined;
   let uringPath = "";
@@ -90,7 +91,12 @@ export function load(): Native {
     }
   }
   if (!uringLib) {
-    throw libraryNotFound(tried, errors, envAllowed ? "" : " (Deno reads it only with --allow-env=URING_LIB)");
+    throw libraryNotFound(
+      tried,
+      errors,
+      envAllowed ? "" : " (Deno reads it only with --allow-env=URING_LIB)",
+      override,
+    );
   }
   const libc = open(LIBC, toDeno(libcSymbols)).symbols as unknown as LibcSymbols;
   pinLoaded(uringPath);

@@ -18,6 +18,17 @@ export function checkOptionKeys(what: string, options: unknown, known: readonly 
   }
 }
 
+/** Throws TypeError unless `handler` is an object with each of `methods` a function. */
+export function checkHandler(what: string, handler: unknown, methods: readonly string[]): void {
+  if (handler === null || typeof handler !== "object") {
+    throw new TypeError(`${what} needs a handler object with ${methods.join(" and ")}, got ${describe(handler)}`);
+  }
+  for (const m of methods) {
+    const f = (handler as Record<string, unknown>)[m];
+    if (typeof f !== "function") throw new TypeError(`${what}: handler.${m} must be a function, got ${describe(f)}`);
+  }
+}
+
 /** Checks an optional AbortSignal option: a TypeError naming what it got otherwise. */
 export function checkSignal(signal: unknown): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

@@ -13,7 +13,7 @@ import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
-import { checkBoolean, checkOptionKeys, describe } from "./options.ts";
+import { checkBoolean, checkHandler, checkOptionKeys, describe } from "./options.ts";
 import { kDatagrams } from "./internal.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
@@ -243,13 +243,15 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * @param handler Gets each lease, then the end.
    * @param options Operation, multishot, bundles, read offset, holder; see {@link StreamReceiverOptions}.
    * @throws {RangeError} for a bad fd or offset, or a holder id the pool did not give.
-   * @throws {TypeError} for an unknown op, or bundles on a read, a legacy or an incremental pool.
+   * @throws {TypeError} for a handler without `data` and `end` methods, an unknown op, or bundles on a
+   *   read, a legacy or an incremental pool.
    * @throws {UnsupportedError} for multishot or bundles on a kernel without them.
    * @throws {ClosedError} if the pool is closed.
    */
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
     checkPool(pool);
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${describe(fd)}`);
+    checkHandler("StreamReceiver", handler, ["data", "end"]);
     checkOptionKeys("StreamReceiver", options, RECEIVER_OPTION_KEYS);
     checkBoolean("multishot", options.multishot);
     checkBoolean("bundle", options.bundle);
@@ -506,13 +508,14 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
    * Registers the receiver; nothing is submitted until start().
    *
    * @throws {RangeError} for a bad fd, or a pool whose buffers leave no room after DATAGRAM_HEADROOM.
-   * @throws {TypeError} for an incremental pool.
+   * @throws {TypeError} for a handler without `message` and `end` methods, or an incremental pool.
    * @throws {UnsupportedError} on a kernel without multishot recvmsg (before 6.0).
    * @throws {ClosedError} if the pool is closed.
    */
   constructor(pool: BufferPool, fd: number, handler: DatagramHandler) {
     checkPool(pool);
-    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${fd}`);
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${describe(fd)}`);
+    checkHandler("DatagramReceiver", handler, ["message", "end"]);
     if (!probeFeatures().multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT (recvmsg)", "6.0");
     if (pool.incremental) {
       throw new TypeError("recvmsg with an incremental pool is not supported (see liburing issue 1433)");

@@ -51,6 +51,12 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
       () => new StreamReceiver(loop.clientPool(), 0, { data() {}, end() {} }, { bundel: true } as never),
       /StreamReceiver: unknown option "bundel" \(did you mean "bundle"\?\)/,
     );
+    // Before: taken, then "this.#handler.data is not a function" thrown out of the first completion.
+    assert.throws(
+      () => new StreamReceiver(loop.clientPool(), 0, { onData() {} } as never),
+      /StreamReceiver: handler.data must be a function, got undefined/,
+    );
+    assert.throws(() => new StreamReceiver(loop.clientPool(), 0, undefined as never), /needs a handler object/);
     assert.throws(() => new BufferPool(loop.reactor, { bufferSize: "4096" } as never), /got string "4096"/);
     assert.throws(() => new BufferPool(loop.reactor, { incremental: "yes" } as never), /incremental must be a boolean/);
     assert.throws(

@@ -74,16 +74,18 @@ export function runtimeCommand(script: string, args: string[] = []): [string, st
 
 /**
  * Runs tests/fixtures/`name` as a child process on the test's runtime until it exits (SIGKILL after
- * `limitMs`); resolves with its exit code (null when killed), signal, and stdout and stderr together.
+ * `limitMs`), with `env` over this process's environment; resolves with its exit code (null when killed), signal, and stdout and stderr together.
  */
 export async function runFixture(
   name: string,
   limitMs: number,
+  env?: Record<string, string>,
 ): Promise<{ code: number | null; signal: string | null; out: string }> {
   const { spawn } = await import("node:child_process");
   const { fileURLToPath } = await import("node:url");
   const [cmd, args] = runtimeCommand(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const { env: parentEnv } = await import("node:process");
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...parentEnv, ...env } });
   let out = "";
   child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
   child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));

@@ -589,6 +589,62 @@ test("the leak net reclaims a dropped lease and warns once", async () => {
   }
 });
 
+/** Whether `address` lies in a mapping (/proc/self/maps). */
+function mappedAt(address: number): boolean {
+  return readFileSync("/proc/self/maps", "utf8").split("\n").some((line) => {
+    const [start, end] = line.split(" ")[0].split("-").map((h) => parseInt(h, 16));
+    return start <= address && address < end;
+  });
+}
+
+test("a lease out at close() and then dropped lets the pool's memory go: by the net, or with the pool", async () => {
+  const reactor = new Reactor({ entries: 16 });
+  const [client, server] = tcpPair(reactor.ring);
+  const writer = new RingWriter(reactor, client);
+  const size = 64 << 20;
+  const warn = console.warn;
+  console.warn = () => {};
+  /** A closed pool of `size` bytes whose one lease, out at close, is dropped now; and where it was. */
+  const closedWithLeaseOut = (): { pool: BufferPool; address: number } => {
+    const pool = new BufferPool(reactor, { bufferSize: size / 4, count: 4 });
+    let address = 0;
+    const receiver = new StreamReceiver(pool, server, { data: (lease) => void (address = lease.address), end() {} })
+      .start();
+    writer.write(new Uint8Array([1]));
+    assert.ok(reactor.runUntil(() => address !== 0, 2000));
+    receiver.stop();
+    reactor.runUntil(() => receiver.finished, 2000);
+    pool.close();
+    assert.equal(pool.stats().leasesActive, 1);
+    assert.ok(mappedAt(address), "mapped while the lease is out");
+    return { pool, address };
+  };
+  const settle = async (done: () => boolean) => {
+    for (let i = 0; i < 50 && !done(); i++) {
+      assert.ok(collectGarbage(), "tests run with a GC the harness can force");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  try {
+    // Before: the net did not take back a lease of a closed pool, and its memory stayed mapped for good.
+    const kept = closedWithLeaseOut();
+    await settle(() => kept.pool.stats().leasesActive === 0);
+    assert.equal(kept.pool.stats().leaksReclaimed, 1);
+    assert.equal(mappedAt(kept.address), false, "the net's reclaim unmapped the closed pool");
+    // The pool dropped too: its net goes with it, so the memory goes with the pool.
+    const addresses: number[] = [];
+    for (let i = 0; i < 4; i++) addresses.push(closedWithLeaseOut().address);
+    await settle(() => addresses.every((a) => !mappedAt(a)));
+    assert.deepEqual(addresses.filter((a) => mappedAt(a)), [], "collected pools unmapped");
+  } finally {
+    console.warn = warn;
+    writer.close();
+    closeFd(client);
+    closeFd(server);
+    reactor.close();
+  }
+});
+
 test("bad input: sizes, counts, group ids, closed pool", () => {
   using reactor = new Reactor({ entries: 8 });
   for (const bufferSize of [0, -1, 1.5, 2 ** 31]) {

@@ -20,7 +20,7 @@ import {
 import { closeFd, localAddress, openFile, tcpConnect, tcpListen } from "../sys.ts";
 import { libraryNotFound } from "../ffi/candidates.ts";
 import { readU64, writeU64 } from "../src/sqe.ts";
-import { runtime, test } from "./harness.ts";
+import { runFixture, runtime, test } from "./harness.ts";
 
 interface Cqe {
   userData: number;
@@ -308,6 +308,35 @@ test("Errno names every errno it holds, and errnoName falls back to E<n>", () =>
   for (const [name, errno] of Object.entries(Errno)) assert.equal(errnoName(errno), name);
   assert.equal(new Set(Object.values(Errno)).size, Object.keys(Errno).length, "one name per errno");
   assert.equal(errnoName(4095), "E4095");
+  // Before: 46 of them; openFile("/dev/tty") without a terminal was code "E6".
+  const unnamed = [];
+  for (let errno = 1; errno <= 133; errno++) if (errnoName(errno).startsWith("E" + errno)) unnamed.push(errno);
+  assert.deepEqual(unnamed, [41, 58], "every Linux errno but the two numbers it leaves unused");
+  assert.deepEqual([errnoName(6), errnoName(39), errnoName(92), errnoName(133)], [
+    "ENXIO",
+    "ENOTEMPTY",
+    "ENOPROTOOPT",
+    "EHWPOISON",
+  ]);
+});
+
+test("tcpListen() refuses an unknown option key and a missing options object", () => {
+  // Before: { prot } bound a random port, and null failed inside the engine.
+  assert.throws(
+    () => tcpListen({ prot: 22150 } as never),
+    /tcpListen\(\): unknown option "prot" \(did you mean "port"\?\)/,
+  );
+  assert.throws(() => tcpListen(null as never), /tcpListen\(\) needs an options object, got null/);
+  assert.throws(() => tcpListen({ reusePort: "yes" } as never), /reusePort must be a boolean, got string "yes"/);
+});
+
+test("Ring flags beyond 32 bits are refused; bit 31 is reported unsigned", () => {
+  assert.throws(
+    () => new Ring({ entries: 2, flags: 2 ** 32 }),
+    /flags must be IORING_SETUP_\* bits .*got number 4294967296/,
+  );
+  // Before: flags=0x-7ffffff8. The kernel refuses the bit (EINVAL); the message shows it as given.
+  assert.throws(() => new Ring({ entries: 2, flags: 0x80000000 }), /flags=0x80000008\b/);
 });
 
 test("a liburing without a 2.3 symbol is reported as too old, in both runtimes' dlopen wording", () => {
@@ -326,6 +355,16 @@ test("a liburing without a 2.3 symbol is reported as too old, in both runtimes' 
   assert.ok(
     libraryNotFound(["liburing.so.2"], ["missing"], note).message.endsWith(`URING_LIB at the library file${note}.`),
   );
+});
+
+test("URING_LIB that fails to load is an error naming it, not a silent fall-back to the system's liburing", async () => {
+  const missing = await runFixture("nop_ring.ts", 20_000, { URING_LIB: "/nonexistent/liburing.so.2" });
+  assert.notEqual(missing.code, 0, missing.out);
+  assert.match(missing.out, /URING_LIB names \/nonexistent\/liburing\.so\.2: point it at a liburing 2\.3 library/);
+  assert.doesNotMatch(missing.out, /nop 7 0/, "before: it loaded the system's library and ran");
+  const given = await runFixture("nop_ring.ts", 20_000, { URING_LIB: probeFeatures().liburing });
+  assert.equal(given.code, 0, given.out);
+  assert.match(given.out, /nop 7 0/);
 });
 
 test("a handler that throws consumes its CQE and leaves the rest", () => {

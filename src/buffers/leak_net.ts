@@ -44,7 +44,8 @@ export interface LeakOwner {
   readonly groupId: number;
   /**
    * Whether the lease recorded for buffer `bid` with `generation` (modulo GENERATION_MOD) is still
-   * out: not released, and its buffer not reused since. False once the pool is closed.
+   * out: not released, and its buffer not reused since (asked after the pool's close() too: the
+   * lease still holds the pool's memory mapped).
    */
   leaseOut(bid: number, generation: number): boolean;
   /** Takes back the buffer of a dropped lease, as its release would. */

@@ -296,6 +296,13 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   };
 }
 
+function freeChunks(chunks: NativeMemory[]): void {
+  for (const c of chunks) c.free();
+  chunks.length = 0;
+}
+
+/** The memory of closed pools collected while leases were still out (see BufferPool.close()). */
+const closedPoolMemory = new FinalizationRegistry<NativeMemory[]>(freeChunks);
 /**
  * The buffer-pool manager: buffers of `bufferSize` bytes in page-aligned mappings, handed to the
  * kernel as one provided-buffer group, so that a receive submitted without a buffer is given one
@@ -436,7 +443,7 @@ export class BufferPool {
       this.#refill.start();
     } catch (e) {
       this.#refill.close();
-      for (const c of this.#chunks) c.free();
+      freeChunks(this.#chunks);
       throw e;
     }
     reactor.addHook(this);
@@ -854,7 +861,7 @@ export class BufferPool {
 
   /** For the leak net (LeakOwner.leaseOut): the lease it recorded is still out. */
   #leaseOut(bid: number, generation: number): boolean {
-    if (this.#closed) return false;
+    // Asked after close() too: a lease dropped then still holds the pool's memory mapped.
     // An incremental buffer has a lease per piece, each of a different generation: its refs tell.
     return this.incremental
       ? this.#refs[bid] > 0
@@ -863,7 +870,7 @@ export class BufferPool {
 
   /** The leak net found a lease that was never released: take its buffer back as a release would. */
   #reclaim(bid: number, holder: number): void {
-    this.#detach(bid);
+    if (!this.#closed) this.#detach(bid); // close() has detached everything already
     this.#endLease(bid, holder);
   }
 
@@ -950,13 +957,16 @@ export class BufferPool {
     for (let bid = 0; bid < this.#count; bid++) this.#views[bid].transfer();
     this.#refill.close();
     // A lease still out may be queued for a send on some socket, which reads its buffer by address:
-    // the memory stays mapped until the last lease is released (or reclaimed).
+    // the memory stays mapped until the last lease is released (or reclaimed). Should the pool itself
+    // be collected first (its dropped leases with it, their net never running), the memory goes then:
+    // nothing can read it any more, the kernel's ring having let go of it above.
     if (this.#leasesActive === 0) this.#freeMemory();
+    else closedPoolMemory.register(this, this.#chunks);
   }
 
   #freeMemory(): void {
-    for (const c of this.#chunks) c.free();
-    this.#chunks.length = 0;
+    freeChunks(this.#chunks);
+    closedPoolMemory.unregister(this);
   }
 
   /** `using pool = new BufferPool(...)`: closes the pool at the end of the block. */

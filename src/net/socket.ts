@@ -5,7 +5,7 @@
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
-import { describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
 import { NativeMemory } from "../memory.ts";
 import { checkEndpoint, decodeSockaddr, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
 
@@ -80,11 +80,14 @@ function isUnspecifiedIPv6(host: string): boolean {
  * closeFd(fd);
  * ```
  *
- * @throws {TypeError} for a hostname that is not an address literal.
+ * @throws {TypeError} for an unknown option key, a hostname that is not an address literal, or a
+ *   reusePort that is not a boolean.
  * @throws {RangeError} for a port or backlog out of range.
  * @throws {UringError} when a call fails (`EADDRINUSE` from bind, ...); the socket is closed then.
  */
 export function tcpListen(options: TcpListenOptions = {}): number {
+  checkOptionKeys("tcpListen()", options, ["hostname", "port", "backlog", "reusePort"]);
+  checkBoolean("reusePort", options.reusePort);
   const host = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
   const backlog = options.backlog ?? 4096;
