@@ -61,6 +61,8 @@ export const libcSymbols = {
   __errno_location: { args: [], ret: "ptr" },
   /** int socket(int domain, int type, int protocol) */
   socket: { args: ["i32", "i32", "i32"], ret: "i32" },
+  /** int getsockopt(int fd, int level, int name, void *value, socklen_t *len) */
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], ret: "i32" },
   /** int setsockopt(int fd, int level, int name, const void *value, socklen_t len) */
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], ret: "i32" },
   /** int bind(int fd, const struct sockaddr *addr, socklen_t len) */

@@ -506,6 +506,14 @@ export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 /** IPPROTO_TCP option: send small segments at once (no Nagle). */
 export const TCP_NODELAY = 1;
+/** IPPROTO_TCP option (getsockopt): struct tcp_info (linux/tcp.h). */
+export const TCP_INFO = 11;
+/** struct tcp_info: tcpi_bytes_acked (__u64, 4.1+), our bytes the peer has acknowledged. */
+export const TCP_INFO_BYTES_ACKED = 120;
+/** struct tcp_info: tcpi_snd_wnd (__u32, 6.2+), the receive window the peer last advertised. */
+export const TCP_INFO_SND_WND = 228;
+/** sizeof(struct tcp_info) up to tcpi_snd_wnd. */
+export const TCP_INFO_SIZE = 232;
 /** shutdown(2): no more receives. */
 export const SHUT_RD = 0;
 /** shutdown(2): no more sends (the peer sees EOF). */

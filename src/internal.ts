@@ -44,6 +44,12 @@ export const kIovBlocks: unique symbol = Symbol("uring-buffers.iovBlocks");
 export const kIdle: unique symbol = Symbol("uring-buffers.idle");
 
 /**
+ * `Connection[kEndSettled]()`: end() once the connection's async `data` and `end` calls running now
+ * have settled (a graceful stop: a reply written after an await still goes out).
+ */
+export const kEndSettled: unique symbol = Symbol("uring-buffers.endSettled");
+
+/**
  * `listen({ [kEndGracefully]: (conn) => ... })`: how a graceful stop ends a connection, instead of
  * `conn.end()` (serve() lets a request in flight finish its response first).
  */

@@ -254,7 +254,21 @@ test("signal: aborting closes a UDP socket and a connected client", async () => 
   controller.abort();
   while (!client.closed) await sleep(5);
   await udp.close();
+  // Aborted in the same tick as connect(): before, the connect completed first and resolved with a
+  // connection nothing would close (a closed port's rejection was ECONNREFUSED, not the reason).
+  for (let i = 0; i < 20; i++) {
+    const late = new AbortController();
+    const pending = connect({ loop, port: server.port, signal: late.signal });
+    late.abort(new Error("changed my mind"));
+    await assert.rejects(pending, /changed my mind/);
+  }
+  assert.ok(await waitFor(() => server.connections === 0, 2000), "no connection left open");
+  const port = server.port;
   await server.stop();
+  const refused = new AbortController();
+  const pending = connect({ loop, port, signal: refused.signal });
+  refused.abort(new Error("gave up"));
+  await assert.rejects(pending, /gave up/);
   loop.close();
 });
 

@@ -1,5 +1,6 @@
 /** One test per bug found in review: each failed (or crashed the process) before its fix. */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   BufferPool,
   connect,
@@ -1205,6 +1206,172 @@ test("an ended connection whose peer keeps sending closes 2 s after our last sen
     assert.ok(await waitFor(() => server.connections === 0, 5000), "closed while the peer still sends");
     const after = performance.now() - ended;
     assert.ok(after < 3500, `closed ${after.toFixed(0)} ms after end()`);
+  } finally {
+    clearInterval(flood);
+    client.destroy();
+    await server.stop();
+  }
+});
+
+test("idleTimeout set from a timer counts from then, not from the idle clock's last tick", async () => {
+  const lived: number[] = [];
+  const server = listen<number>({
+    port: 0,
+    handlers: {
+      open(conn) {
+        setTimeout(() => {
+          conn.data = performance.now();
+          conn.idleTimeout = 0.5;
+        }, 100 + Math.random() * 300);
+      },
+      data: (_c, lease) => lease.release(),
+      close: (conn) => void lived.push(performance.now() - conn.data),
+    },
+  });
+  const sockets = await Promise.all(Array.from({ length: 6 }, () => dial(server.port)));
+  try {
+    assert.ok(await waitFor(() => lived.length === sockets.length, 5000));
+    // Before: up to 200 ms early (the wheel's clock is refreshed per turn and per 200 ms tick).
+    assert.deepEqual(lived.filter((ms) => ms < 500).map(Math.round), [], "none closed early");
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+  }
+});
+
+test("a for-await loop ended by the peer's EOF and one cut by stop() tell apart by conn.peerEnded", async () => {
+  const outcomes: [number, boolean][] = [];
+  const server = listen({ port: 0 });
+  void (async () => {
+    for await (const conn of server) {
+      void (async () => {
+        let length = 0;
+        for await (const lease of conn) {
+          length += lease.length;
+          lease.release();
+        }
+        outcomes.push([length, conn.peerEnded]);
+      })();
+    }
+  })();
+  const whole = await dial(server.port);
+  whole.end("all of it");
+  assert.ok(await waitFor(() => outcomes.length === 1, 5000));
+  const cut = await dial(server.port);
+  cut.on("error", () => {});
+  cut.write("part of it");
+  await sleep(50);
+  await server.stop(); // the loop ends as at EOF: before, nothing told it from one
+  assert.ok(await waitFor(() => outcomes.length === 2, 5000));
+  assert.deepEqual(outcomes, [[9, true], [10, false]]);
+  whole.destroy();
+  cut.destroy();
+});
+
+test("graceful stop waits for an async data handler that awaits before it writes its reply", async () => {
+  let awaiting = false;
+  const server = listen({
+    port: 0,
+    handlers: {
+      async data(conn, lease) {
+        const request = new TextDecoder().decode(lease.bytes);
+        lease.release();
+        awaiting = true;
+        await sleep(300); // a database
+        conn.write(new TextEncoder().encode(`answer to ${request}`));
+      },
+    },
+  });
+  const socket = await dial(server.port);
+  const chunks: string[] = [];
+  socket.on("data", (d) => chunks.push(String(d)));
+  const ended = new Promise((resolve) => socket.on("end", resolve));
+  socket.write("question");
+  assert.ok(await waitFor(() => awaiting, 5000));
+  const stopped = server.stop({ graceMs: 5000 });
+  // Before: the connection was ended at once; the reply written after the await was refused.
+  await ended;
+  assert.equal(chunks.join(""), "answer to question");
+  await stopped;
+  assert.equal(server.stats().forced, 0);
+  socket.destroy();
+});
+
+test("end() after a long reply, to a peer that keeps sending and reads none of it: closed once it takes no more", async () => {
+  let ended = 0;
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        if (!ended) {
+          conn.write(new Uint8Array(1 << 20));
+          conn.flushed().then(() => ended = performance.now(), () => {});
+          conn.end();
+        }
+      },
+    },
+  });
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
+  await new Promise((resolve) => client.once("connect", resolve));
+  client.on("error", () => {});
+  client.pause(); // never reads: the reply stays unacknowledged in the server's socket
+  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  try {
+    client.write("hello");
+    assert.ok(await waitFor(() => server.connections === 0, 10_000), "closed");
+    // The linger goes on while the peer takes more of the reply, and this one soon takes none (its
+    // kernel stops once its receive buffer is full): a check or two of 2 s each.
+    assert.ok(ended > 0, "the reply was flushed to the kernel");
+    const after = performance.now() - ended;
+    assert.ok(after < 6500, `closed ${after.toFixed(0)} ms after flushed`);
+  } finally {
+    clearInterval(flood);
+    client.destroy();
+    await server.stop();
+  }
+});
+
+test("end() after a long reply, to a peer that reads it slowly and keeps sending: every byte arrives, then EOF", async () => {
+  const reply = new Uint8Array(8 << 20).map((_, i) => i * 7);
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        if (conn.data === undefined) {
+          conn.data = true;
+          conn.write(reply);
+          conn.end();
+        }
+      },
+    },
+  });
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
+  await new Promise((resolve) => client.once("connect", resolve));
+  let error: Error | undefined;
+  client.on("error", (e) => error = e);
+  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  const got: Uint8Array[] = [];
+  let length = 0;
+  let ended = false;
+  client.on("end", () => ended = true);
+  client.on("data", (d: Uint8Array) => {
+    got.push(d);
+    length += d.length;
+    client.pause(); // about 2 MB/s: the last of the reply is read seconds after the kernel took it
+    setTimeout(() => client.resume(), d.length / 2000);
+  });
+  try {
+    client.write("hello");
+    await waitFor(() => ended || error !== undefined, 20_000);
+    // Before: closed 2 s after the last send completed, resetting with up to a socket buffer unread.
+    assert.equal(error, undefined);
+    assert.equal(length, reply.length);
+    assert.ok(ended, "EOF after the whole reply");
+    assert.ok(Buffer.concat(got).equals(reply), "byte-exact");
   } finally {
     clearInterval(flood);
     client.destroy();

@@ -714,9 +714,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const file = fileSourceOf(response);
 
     if (hasNoBody(status, ex.head.method)) {
-      // RFC 9110 8.6: none in a 1xx or 204; a 304 may carry the handler's (the representation's).
-      let length: string | null = status < 200 || status === 204 ? null : collected.length;
-      if (ex.head.method === "HEAD" && status >= 200 && status !== 204 && status !== 304) {
+      // RFC 9110 8.6: none in a 1xx or 204; a 304 may carry the handler's (the representation's); a
+      // 205's content is empty (15.3.6), and it says so (as Bun.serve does) for a client reading to a close.
+      let length: string | null = status < 200 || status === 204 ? null : status === 205 ? "0" : collected.length;
+      if (ex.head.method === "HEAD" && status >= 200 && status !== 204 && status !== 205 && status !== 304) {
         // The length a GET would send where the body's own is known; a null body or a stream still
         // running keeps the handler's (a HEAD answer may declare a size without making the body).
         const known = file ? String(file.size) : response.body === null ? null : await staticLength(response);
@@ -766,23 +767,24 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const chunked = ex.head.minor === 1;
     if (!chunked) close = true;
     this.#send(head + connectionHeader(ex, close) + (chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n"));
-    for (let i = 0; i < pieces.length - 1; i++) {
-      if (!this.#conn.write(chunked ? frameChunk(pieces[i]) : pieces[i])) await this.#conn.flushed();
+    for (const piece of pieces) {
+      if (piece.length > 0 && !this.#conn.write(chunked ? frameChunk(piece) : piece)) await this.#conn.flushed();
     }
-    let bytes = pieces[pieces.length - 1];
     let result = next.result;
     let pending = next.promise;
     for (;;) {
-      if (bytes.length > 0 && !this.#conn.write(chunked ? frameChunk(bytes) : bytes)) await this.#conn.flushed();
       if (this.#closed) throw new Error("the connection closed while the response body was being sent");
       const r = result ?? await pending;
       result = undefined;
       if (r.done) break;
-      bytes = chunkBytes(r.value);
+      const bytes = chunkBytes(r.value);
+      // write() copies the bytes, so the stream may reuse its buffer once asked for the next chunk.
+      const queued = bytes.length === 0 || this.#conn.write(chunked ? frameChunk(bytes) : bytes);
       pending = reader.read();
       // Read ahead while the write drains: a stream that fails meanwhile (or whose connection closes
       // first) must not leave an unhandled rejection behind, which would end the process.
       pending.catch(() => {});
+      if (!queued) await this.#conn.flushed();
     }
     if (chunked) this.#conn.write(LAST_CHUNK);
     return close;

@@ -88,7 +88,7 @@ const MAX_DIGITS = 15;
 
 // Byte classes, as bits of CLASS[byte].
 const TOKEN = 1; // tchar (RFC 9110 §5.6.2)
-const VISIBLE = 2; // VCHAR: what a request-target may hold
+const VISIBLE = 2; // VCHAR, and obs-text as Deno.serve and Bun.serve take it: what a request-target may hold
 const FIELD = 4; // field-vchar: VCHAR / obs-text
 const HOST = 8; // reg-name, IP-literal and port characters
 const SCHEME = 16; // ALPHA / DIGIT / "+" / "-" / "." (RFC 3986 §3.1)
@@ -100,7 +100,7 @@ const HEX = new Uint8Array(256).fill(NOT_HEX);
     for (let k = 0; k < chars.length; k++) CLASS[chars.charCodeAt(k)] |= bit;
   };
   for (let c = 0x21; c < 0x7f; c++) CLASS[c] |= VISIBLE | FIELD;
-  for (let c = 0x80; c < 0x100; c++) CLASS[c] |= FIELD;
+  for (let c = 0x80; c < 0x100; c++) CLASS[c] |= VISIBLE | FIELD;
   const alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   mark(alnum + "!#$%&'*+-.^_`|~", TOKEN);
   mark(alnum + "-._~!$&'()*+,;=:[]%", HOST);
@@ -176,6 +176,19 @@ function latin1(b: Uint8Array, start: number, end: number): string {
   }
   for (; i < end; i++) s += fromCharCode(b[i]);
   return s;
+}
+
+const HIGH_BYTES = /[\x80-\xff]/g;
+
+/**
+ * Bytes above 0x7F in a request-target (a raw UTF-8 path, as curl sends one) percent-encoded, as
+ * Bun.serve does: RFC 9112 has the target ASCII, and a URL built from the bytes as latin-1 would
+ * encode them twice.
+ */
+function percentEncodeHigh(target: string): string {
+  HIGH_BYTES.lastIndex = 0;
+  if (!HIGH_BYTES.test(target)) return target;
+  return target.replace(HIGH_BYTES, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /**
@@ -609,7 +622,7 @@ export class RequestParser {
     const methodEnd = base + this.#methodEnd;
     const method = latin1(src, base, methodEnd);
     checkTarget(src, methodEnd + 1, base + this.#targetEnd, method);
-    const target = latin1(src, methodEnd + 1, base + this.#targetEnd);
+    const target = percentEncodeHigh(latin1(src, methodEnd + 1, base + this.#targetEnd));
     const minor = this.#minor === 0 ? 0 : 1;
     const headers: string[] = [];
     let host: string | undefined;

@@ -68,7 +68,10 @@ export function statusLine(status: number, statusText: string): string {
   return line;
 }
 
-/** Whether a response with this status to a request with this method carries no body (RFC 9110 6.4.1). */
+/**
+ * Whether a response with this status to a request with this method carries no body (RFC 9110 6.4.1;
+ * a 205 must not either, 15.3.6).
+ */
 export function hasNoBody(status: number, method: string): boolean {
-  return method === "HEAD" || status === 204 || status === 304 || status < 200;
+  return method === "HEAD" || status === 204 || status === 205 || status === 304 || status < 200;
 }

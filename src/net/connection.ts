@@ -9,7 +9,7 @@ import { copyLease, Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
-import { kArena, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
+import { kArena, kEndSettled, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
@@ -17,7 +17,7 @@ import type { IdleWatch, IdleWatched, IdleWheel } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
-import { closeFd, remoteAddress, setLingerZero } from "./socket.ts";
+import { closeFd, peerIntake, remoteAddress, setLingerZero } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
 import { checkSeconds, describe } from "../options.ts";
 
@@ -152,6 +152,8 @@ type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatch
 
 /** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
 const LINGER_SECONDS = 2;
+/** When a lingering connection first asks how far its peer has read (see #linger). */
+const LINGER_BASE_MS = 250;
 
 /** The idle timeout (ms, 0 = none) of a lingering connection: at most LINGER_SECONDS. */
 function lingerBound(ms: number): number {
@@ -185,7 +187,8 @@ const enum Bit {
   Draining = 1 << 10,
   Iterated = 1 << 11, // `for await` has started on this connection
   Lingering = 1 << 12, // ended with the peer still sending: discarding until its EOF
-  EndWhenSettled = 1 << 13, // EOF ended the connection while async handlers ran: end() once they settle
+  EndWhenSettled = 1 << 13, // EOF or a graceful stop ended it while async handlers ran: end() once they settle
+  PeerEnded = 1 << 14, // the kernel reported the peer's EOF (not a failure)
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -266,6 +269,7 @@ export class Connection<Data = unknown> {
   #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
   #running = 0; // async data and end calls not settled yet
+  #intake = 0; // lingering: how far the peer had taken our bytes at the last check (peerIntake), -1 before the first
 
   /**
    * @ignore Connections are made by `listen()` and `connect()`, which start them; the config is
@@ -311,6 +315,13 @@ export class Connection<Data = unknown> {
 
   #set(bit: Bit, on: boolean): void {
     this.#bits = on ? this.#bits | bit : this.#bits & ~bit;
+  }
+
+  /** @ignore end() once the async `data` and `end` calls running now have settled (a graceful stop). */
+  [kEndSettled](): void {
+    if (this.#phase !== Phase.Open) return;
+    if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
+    else this.end();
   }
 
   /** @ignore Starts receiving and calls open() (listen() and connect() do, once). */
@@ -360,6 +371,15 @@ export class Connection<Data = unknown> {
     return PHASE_NAMES[this.#phase];
   }
 
+  /**
+   * The peer's EOF arrived: what it sent was all received. A `for await` loop over the connection
+   * also ends when the connection is closed under it (close(), a server's stop(), an idle timeout) or
+   * fails (`error`): check this before taking what the loop read as the whole of it.
+   */
+  get peerEnded(): boolean {
+    return this.#is(Bit.PeerEnded);
+  }
+
   /** pause() is in effect. */
   get paused(): boolean {
     return this.#is(Bit.UserPaused);
@@ -385,7 +405,7 @@ export class Connection<Data = unknown> {
     const ms = seconds * 1000;
     // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set later.
     this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : ms;
-    this.#touch();
+    this.#lastActive = Math.ceil(this.#config.idle.freshNow()); // set from a timer, maybe: now, not the last turn
     if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
 
@@ -675,6 +695,7 @@ export class Connection<Data = unknown> {
   /** The receive ended (through the port): EOF (no error) or a failure. */
   #receiveEnded(error?: UringError): void {
     this.#set(Bit.ReadEnded, true);
+    if (!error) this.#set(Bit.PeerEnded, true);
     if (this.#is(Bit.Lingering)) {
       void this.close();
       return;
@@ -741,7 +762,13 @@ export class Connection<Data = unknown> {
   #idleExpired(): void {
     if (this.#phase >= Phase.Closing) return;
     this.#touch(); // the next timeout counts from here
-    if (this.#is(Bit.Lingering) || !this.#config.handlers.timeout) void this.close();
+    if (this.#is(Bit.Lingering)) {
+      // Closed with the peer still sending, the socket resets, and the peer's program may never read
+      // what it has of ours: linger on while it reads (a slow reader of a long reply), not while it does not.
+      const intake = peerIntake(this.fd);
+      if (intake >= 0 && (this.#intake < 0 || intake > this.#intake)) this.#intake = intake; // a base, or progress
+      else void this.close();
+    } else if (!this.#config.handlers.timeout) void this.close();
     else this.#call(this.#config.handlers.timeout);
     if (this.#idleMs > 0 && this.#phase < Phase.Closing) this.#watch();
   }
@@ -782,7 +809,8 @@ export class Connection<Data = unknown> {
   /**
    * Ending while the peer may still send: close(2) with unread data would reset the connection and
    * destroy what the peer has not read yet. So shut our side down, discard what still arrives, and
-   * close at the peer's EOF (or LINGER_SECONDS after the last of our sends, whatever the peer still sends).
+   * close at the peer's EOF, or once its program has read none of our bytes for LINGER_SECONDS after
+   * the last of our sends, whatever the peer still sends.
    */
   #linger(): void {
     this.#set(Bit.Lingering, true);
@@ -791,7 +819,11 @@ export class Connection<Data = unknown> {
     this.#bits &= ~(Bit.UserPaused | Bit.InboxFull | Bit.OverQuota);
     this.#updateReceive();
     this.#idleMs = lingerBound(this.#idleMs);
-    this.#touch();
+    // The first check, soon, takes the base: by then the peer has read our last bytes if it reads at
+    // all, so their reading does not count as progress and buy it another LINGER_SECONDS.
+    this.#intake = -1;
+    const now = Math.ceil(this.#config.idle.freshNow()); // end() may come from a timer
+    this.#lastActive = now - Math.max(0, this.#idleMs - LINGER_BASE_MS);
     this.#watch();
   }
 

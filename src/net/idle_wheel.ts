@@ -98,6 +98,11 @@ export class IdleWheel implements SubmitHook {
     this.#now = performance.now();
   }
 
+  /** The clock read afresh: for activity stamped outside a turn (a timer's), which `now` may lag by a tick. */
+  freshNow(): number {
+    return this.#now = performance.now();
+  }
+
   #file(watch: IdleWatch, deadline: number): void {
     const tick = this.#tickOf(deadline);
     watch.tick = tick;

@@ -18,7 +18,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { kEndGracefully, kListenFd, kStart } from "../internal.ts";
+import { kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
@@ -297,7 +297,7 @@ export class Server<Data = unknown> {
     this.loop.driver.ref();
     listenerWatch.opened?.(this.#fd, this.loop.reactor.ring.fd, () => this.#closeConnectionFds());
     this.#arm();
-    this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c.end());
+    this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c[kEndSettled]());
     this.#signal = options.signal;
     if (this.#signal?.aborted) void this.stop();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -714,14 +714,10 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
           if (owned) pool.close();
           reject(error);
         };
-        if (res < 0) {
-          fail(
-            res === -Errno.ECANCELED && signal?.aborted
-              ? signal.reason
-              : new UringError("connect", -res, `${host}:${options.port}`),
-          );
-          return;
-        }
+        // Aborted before this completion (its cancel may have come too late to stop the connect):
+        // the signal's reason, whatever the connect's outcome.
+        if (signal?.aborted) return fail(signal.reason);
+        if (res < 0) return fail(new UringError("connect", -res, `${host}:${options.port}`));
         try {
           if (options.noDelay ?? true) setNoDelay(fd);
           // An owned pool closes with the connection; a long-lived signal must not keep closed connections.

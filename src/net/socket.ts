@@ -226,6 +226,26 @@ export function setLingerZero(fd: number): void {
 }
 
 /**
+ * How far a TCP peer has taken our bytes into its program (TCP_INFO): the bytes it acknowledged
+ * plus the receive window it advertises. Bytes acknowledged into its buffer but not read shrink that
+ * window by as much, so the sum grows only as the peer's program reads. -1 if the call fails.
+ */
+export function peerIntake(fd: number): number {
+  const m = scratchPage();
+  m.view.setUint32(LEN_AT, abi.TCP_INFO_SIZE, true);
+  if (native.libc.getsockopt(fd, abi.IPPROTO_TCP, abi.TCP_INFO, m.pointerAt(OPT_AT), m.pointerAt(LEN_AT)) < 0) {
+    return -1;
+  }
+  const acked = m.view.getUint32(OPT_AT + abi.TCP_INFO_BYTES_ACKED, true) +
+    m.view.getUint32(OPT_AT + abi.TCP_INFO_BYTES_ACKED + 4, true) * 2 ** 32;
+  // A kernel before 6.2 fills less of the struct: the acknowledged bytes alone still show progress.
+  const window = m.view.getUint32(LEN_AT, true) >= abi.TCP_INFO_SIZE
+    ? m.view.getUint32(OPT_AT + abi.TCP_INFO_SND_WND, true)
+    : 0;
+  return acked + window;
+}
+
+/**
  * SO_RCVBUF: the socket's receive buffer size in bytes (the kernel doubles it and applies its
  * limits), e.g. for tests that need the kernel to hold less.
  *
