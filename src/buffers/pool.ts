@@ -303,6 +303,7 @@ function freeChunks(chunks: NativeMemory[]): void {
 
 /** The memory of closed pools collected while leases were still out (see BufferPool.close()). */
 const closedPoolMemory = new FinalizationRegistry<NativeMemory[]>(freeChunks);
+
 /**
  * The buffer-pool manager: buffers of `bufferSize` bytes in page-aligned mappings, handed to the
  * kernel as one provided-buffer group, so that a receive submitted without a buffer is given one
