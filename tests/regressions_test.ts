@@ -1297,6 +1297,96 @@ test("graceful stop waits for an async data handler that awaits before it writes
   socket.destroy();
 });
 
+test("end() with a reply its peer never takes: idleTimeout bounds it though the peer keeps sending; 30 s without one", async () => {
+  let ended: Connection | undefined;
+  let endedAt = 0;
+  const server = listen({
+    port: 0,
+    idleTimeout: 1,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        if (!ended) {
+          ended = conn;
+          conn.write(new Uint8Array(12 << 20)); // more than the sockets' buffers hold: never flushed
+          conn.end();
+          endedAt = performance.now();
+        }
+      },
+    },
+  });
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
+  await new Promise((resolve) => client.once("connect", resolve));
+  client.on("error", () => {});
+  client.pause(); // never reads
+  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  try {
+    client.write("hello");
+    // Before: what it kept sending reached the data handler after end() and counted as activity.
+    assert.ok(await waitFor(() => server.connections === 0, 6000), "closed while the peer still sends");
+    const after = performance.now() - endedAt;
+    assert.ok(after < 2500, `closed ${after.toFixed(0)} ms after end() with idleTimeout 1 s`);
+  } finally {
+    clearInterval(flood);
+    client.destroy();
+    await server.stop();
+  }
+  // Without an idleTimeout the wait for the flush gets one (before: none, so it never closed).
+  const unbounded = listen({
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        conn.write(new Uint8Array(12 << 20));
+        conn.end();
+        ended = conn;
+      },
+    },
+  });
+  ended = undefined;
+  const reader = await dial(unbounded.port);
+  reader.pause();
+  reader.write("hello");
+  try {
+    assert.ok(await waitFor(() => ended !== undefined, 5000));
+    assert.equal(ended!.state, "ending");
+    assert.equal(ended!.idleTimeout, 30);
+  } finally {
+    reader.destroy();
+    await unbounded.stop();
+  }
+});
+
+test("graceful stop in the for-await style: the loop reads what came, answers after its await, then the connection ends", async () => {
+  const server = listen({ port: 0 });
+  void (async () => {
+    for await (const conn of server) {
+      void (async () => {
+        for await (const lease of conn) {
+          const question = new TextDecoder().decode(lease.bytes);
+          lease.release();
+          await sleep(200); // a database
+          conn.write(new TextEncoder().encode(`[${question}]`));
+        }
+      })();
+    }
+  })();
+  const socket = await dial(server.port);
+  let answers = "";
+  socket.on("data", (d) => answers += String(d));
+  const ended = new Promise((resolve) => socket.on("end", resolve));
+  socket.write("one");
+  await sleep(50);
+  const stopped = server.stop({ graceMs: 5000 });
+  // Before: the loop ended at once and the reply written after its await was refused.
+  await ended;
+  await stopped;
+  assert.equal(answers, "[one]");
+  assert.equal(server.stats().forced, 0);
+  socket.destroy();
+});
+
 test("end() after a long reply, to a peer that keeps sending and reads none of it: closed once it takes no more", async () => {
   let ended = 0;
   const server = listen({

@@ -152,6 +152,8 @@ type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatch
 
 /** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
 const LINGER_SECONDS = 2;
+/** How long an ended connection waits for the peer to take any of its queued writes when no idleTimeout is set. */
+const ENDING_STALL_SECONDS = 30;
 /** When a lingering connection first asks how far its peer has read (see #linger). */
 const LINGER_BASE_MS = 250;
 
@@ -189,6 +191,7 @@ const enum Bit {
   Lingering = 1 << 12, // ended with the peer still sending: discarding until its EOF
   EndWhenSettled = 1 << 13, // EOF or a graceful stop ended it while async handlers ran: end() once they settle
   PeerEnded = 1 << 14, // the kernel reported the peer's EOF (not a failure)
+  Stopping = 1 << 15, // a graceful stop: the `for await` loop reads what came, then the connection ends
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -320,7 +323,12 @@ export class Connection<Data = unknown> {
   /** @ignore end() once the async `data` and `end` calls running now have settled (a graceful stop). */
   [kEndSettled](): void {
     if (this.#phase !== Phase.Open) return;
-    if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
+    if (this.#is(Bit.Iterated)) {
+      // The program's loop reads what has come, sees the end, and the connection ends as at EOF: a
+      // reply it writes after an await in the loop's body still goes out.
+      this.#set(Bit.Stopping, true);
+      this.#useInbox().end();
+    } else if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
     else this.end();
   }
 
@@ -525,7 +533,14 @@ export class Connection<Data = unknown> {
   end(): void {
     if (this.#phase !== Phase.Open) return;
     this.#phase = Phase.Ending;
-    if (!this.#sends.sending) this.#flushDone();
+    if (!this.#sends.sending) return this.#flushDone();
+    // A peer that takes none of what is queued must not hold the connection for ever: without an
+    // idle timeout of the program's, the wait for the flush gets one of ENDING_STALL_SECONDS.
+    if (this.#idleMs === 0) {
+      this.#idleMs = ENDING_STALL_SECONDS * 1000;
+      this.#lastActive = Math.ceil(this.#config.idle.freshNow()); // end() may come from a timer
+      this.#watch();
+    }
   }
 
   /**
@@ -621,7 +636,9 @@ export class Connection<Data = unknown> {
       lease.release();
       return;
     }
-    this.#touch();
+    // After end() only our sends' progress counts: a peer that keeps sending and never reads must not
+    // hold the connection open while the reply waits for it.
+    if (this.#phase === Phase.Open) this.#touch();
     if (this.#config.handlers.data && !this.#is(Bit.UserPaused) && !this.#inbox?.length) {
       this.#call(this.#config.handlers.data, lease, true);
     } else {
@@ -729,13 +746,13 @@ export class Connection<Data = unknown> {
   #eofConsumed(): void {
     this.#set(Bit.EofSeen, true);
     // Writes the program makes right after its loop (same task, or promises already settled) still go out.
-    if (!this.#config.allowHalfOpen) setTimeout(() => this.#afterEof(), 0);
+    if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) setTimeout(() => this.#afterEof(), 0);
     else this.#afterEof();
   }
 
   #afterEof(): void {
     if (this.#phase !== Phase.Open) return;
-    if (!this.#config.allowHalfOpen) {
+    if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) {
       // An async handler still running may write its answer (or fail) after an await: end after it.
       if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
       else this.end();
@@ -768,8 +785,9 @@ export class Connection<Data = unknown> {
       const intake = peerIntake(this.fd);
       if (intake >= 0 && (this.#intake < 0 || intake > this.#intake)) this.#intake = intake; // a base, or progress
       else void this.close();
-    } else if (!this.#config.handlers.timeout) void this.close();
-    else this.#call(this.#config.handlers.timeout);
+    } else if (this.#phase === Phase.Ending || !this.#config.handlers.timeout) {
+      void this.close(); // ended, its peer has taken none of the rest for that long: no handler's to decide
+    } else this.#call(this.#config.handlers.timeout);
     if (this.#idleMs > 0 && this.#phase < Phase.Closing) this.#watch();
   }
 
