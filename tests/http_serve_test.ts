@@ -525,6 +525,44 @@ test("timeouts: a head not finished within headerTimeout gets 408; an idle keep-
   assert.ok(Date.now() - at >= 700, "not before idleTimeout");
 });
 
+test("a body echoed to a client that stops both sending and reading is closed after one idleTimeout", async () => {
+  const reasons: string[] = [];
+  await using server = start((request) => {
+    request.signal.addEventListener("abort", () => reasons.push(String(request.signal.reason?.message)));
+    return new Response(request.body);
+  }, { idleTimeout: 1 });
+  const net = await import("node:net");
+  const socket = net.connect({ host: "127.0.0.1", port: server.port });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.on("error", () => {});
+  socket.pause(); // never reads the echo
+  const body = new Uint8Array(64 << 20);
+  socket.write(`POST / HTTP/1.1\r\n${HOST}Content-Length: ${body.length}\r\n\r\n`);
+  socket.write(body); // stalls once the echo has filled both directions' buffers
+  const closed = new Promise((resolve) => socket.once("close", resolve));
+  const from = Date.now();
+  await closed;
+  const after = Date.now() - from;
+  // Before: about two idleTimeouts, the first spent refusing with a 408 that could not follow the 200.
+  assert.ok(after < 1900, `closed after ${after} ms`);
+  assert.deepEqual(reasons.map((r) => /408/.test(r)), [false], `abort reason: ${reasons}`);
+});
+
+test("a client that half-closes in the middle of a body gets a 400, counted in refused, for small and large bodies", async () => {
+  await using server = start(async (request) => new Response(await request.text()));
+  for (const [declared, sent] of [[1_000_000, 200_000], [10_000, 5_000]]) {
+    const client = await RawClient.open(server.port);
+    client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: ${declared}\r\n\r\n${"a".repeat(sent)}`);
+    client.socket.end(); // the rest never comes
+    // Before: a body of 64 KiB or less (gathered before the handler) got no answer; neither was counted.
+    const response = await client.response();
+    assert.equal(response.status, 400, `${sent} of ${declared}`);
+    client.close();
+  }
+  assert.equal(server.stats().refused, 2);
+  assert.equal(server.stats().handlerErrors, 0);
+});
+
 test("a handler that takes longer than idleTimeout still gets its response out", async () => {
   await using server = start(async () => {
     await sleep(1800);

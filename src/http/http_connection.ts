@@ -45,9 +45,9 @@ export interface HttpContext {
 export interface HttpCounters {
   /** Requests parsed and given to the handler. */
   requests: number;
-  /** Requests refused by the parser or a timeout (4xx/5xx written by the server, then closed). */
+  /** Requests answered by the server itself (see HttpServerStats.refused). */
   refused: number;
-  /** Handlers that threw or rejected, or returned something other than a Response. */
+  /** Handlers that failed (see HttpServerStats.handlerErrors). */
   handlerErrors: number;
 }
 
@@ -294,9 +294,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (receiving) {
       this.#receiving = undefined;
       if (receiving.whole && receiving.request === undefined) {
+        // Gathered before its handler runs: the handler never sees it, and the client gets the 400
+        // that a body streamed to a handler gets when it ends short (#settle).
         const at = this.#queue.indexOf(receiving);
         if (at >= 0) this.#queue.splice(at, 1);
         receiving.info[kFinish](abandonedError(CLIENT_LEFT));
+        this.#refuse(400);
       } else {
         receiving.bodyLost = true;
         receiving.body?.fail(clientFailure("the client closed the connection before the request body was complete"));
@@ -316,7 +319,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
   timedOut(): void {
     this.#closeWhy ??= "a timeout closed the connection";
     if (this.#refused) return void this.#conn.close();
-    if (this.#parser.inHead || (this.#receiving && this.#parser.inBody)) {
+    // A 408 cannot follow a response whose head went out (a body echoed back to a client that
+    // stopped both sending and reading): it would only wait another idleTimeout behind that response.
+    const answering = this.#writing && this.#headSent;
+    if (!answering && (this.#parser.inHead || (this.#receiving && this.#parser.inBody))) {
       this.#refuse(408);
     } else {
       // Idle between requests, a client that stopped reading, or one that ended its side and has
@@ -486,6 +492,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (this.#closed || ex.abandoned) return; // nobody to answer: a failure here is the client leaving
     if (error !== NO_ERROR && ex.bodyLost) { // the client left mid-body: not a handler failure
       ex.refusal = 400;
+      this.#ctx.counters.refused++;
       this.#pump();
       return;
     }

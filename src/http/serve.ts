@@ -92,9 +92,15 @@ const FILE_POOL = { bufferSize: 64 * 1024, count: 32 };
 export interface HttpServerStats extends ServerStats {
   /** Requests parsed and given to the handler. */
   requests: number;
-  /** Requests refused by the parser or a timeout (the server wrote a 4xx/5xx, then closed). */
+  /**
+   * Requests the server answered itself with a 4xx/5xx, then closed: refused by the parser, a timeout,
+   * or a body that ended short (the client half-closed in the middle of it).
+   */
   refused: number;
-  /** Handlers that threw or rejected, or returned something other than a Response (answered 500 or by onError). */
+  /**
+   * Handlers that threw or rejected, returned something other than a Response, or a Response whose
+   * body failed before its first byte went out (answered 500 or by onError).
+   */
   handlerErrors: number;
 }
 
