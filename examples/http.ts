@@ -56,11 +56,13 @@ if (options.workers > 1) {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    const stats = await group.stats();
-    await group.stop();
-    console.error(
-      `${signal}: stopped; ${JSON.stringify(stats.map((s) => ({ requests: (s as { requests?: number }).requests })))}`,
+    // stats() rejects once a worker has died (its error was logged then): the others still stop gracefully.
+    const stats = await group.stats().then(
+      (all) => JSON.stringify(all.map((s) => ({ requests: (s as { requests?: number }).requests }))),
+      (e: Error) => `no stats: ${e.message}`,
     );
+    await group.stop({ graceMs: 5000 }).catch((e: Error) => console.error(`http.ts: ${e.message}`));
+    console.error(`${signal}: stopped; ${stats}`);
   };
   // \`on\`, not \`once\`: while Workers run, Bun calls a signal's listeners twice per signal, and with no
   // listener left the second call would kill the process in the middle of the stop.

@@ -14,14 +14,20 @@ case "${RUNTIME:-deno}" in
   *) echo "RUNTIME must be deno or bun" >&2; exit 2 ;;
 esac
 "${run[@]}" examples/probe.ts
-# The port the hint names: the last --port given (as --port N or --port=N), else echo.ts's default.
+# The address the hint names: the last --host and --port given (as --x V or --x=V), else echo.ts's defaults.
+host=127.0.0.1
 port=9000
 prev=""
 for a in "$@"; do
-  case "$a" in --port=*) port=${a#--port=} ;; esac
+  case "$a" in --port=*) port=${a#--port=} ;; --host=*) host=${a#--host=} ;; esac
   [ "$prev" = --port ] && port=$a
+  [ "$prev" = --host ] && host=$a
   prev=$a
 done
-echo "Echo server: talk to it with e.g.  python3 -c 'import socket; s=socket.create_connection((\"127.0.0.1\", $port)); s.send(b\"hi\"); print(s.recv(9))'" >&2
+case "$host" in 0.0.0.0 | :: | "[::]" | localhost) host=127.0.0.1 ;; esac # reached through loopback
+host=${host#[}
+host=${host%]}
+[ "$port" = 0 ] && port='PORT' # the kernel picks it: echo.ts prints it below
+echo "Echo server: talk to it with e.g.  python3 -c 'import socket; s=socket.create_connection((\"$host\", $port)); s.send(b\"hi\"); print(s.recv(9))'" >&2
 echo "Ctrl-C stops it and prints its buffer-pool stats." >&2
 exec "${run[@]}" examples/echo.ts "$@"

@@ -43,6 +43,11 @@ export const kIovBlocks: unique symbol = Symbol("uring-buffers.iovBlocks");
 /** `IoLoop[kIdle]`: the loop's idle-timeout wheel. */
 export const kIdle: unique symbol = Symbol("uring-buffers.idle");
 
+/** `Ring[kWhenExited]()`: settles once the ring is torn down (a close() may wait for an off-thread waiter). */
+export const kWhenExited: unique symbol = Symbol("uring-buffers.whenExited");
+/** `IoLoop[kWhenClosed]()`: settles once close() has closed the loop's ring and it is torn down. */
+export const kWhenClosed: unique symbol = Symbol("uring-buffers.whenClosed");
+
 /**
  * `Connection[kEndSettled]()`: end() once the connection's async `data` and `end` calls running now
  * have settled (a graceful stop: a reply written after an await still goes out).

@@ -18,7 +18,7 @@ import { SqeArray, writeU64 } from "./sqe.ts";
 import { prepNop } from "./prep.ts";
 import { checkOptionKeys, describe } from "./options.ts";
 import { GroupIds } from "./group_ids.ts";
-import { kGroupIds } from "./internal.ts";
+import { kGroupIds, kWhenExited } from "./internal.ts";
 
 /** Options of `new Ring(options)` (and of a Reactor that makes its ring); every one is optional. */
 export interface RingOptions {
@@ -482,6 +482,17 @@ export class Ring {
     native.uring.io_uring_queue_exit(this.#ring);
     if (this.#eventfd >= 0) native.libc.close(this.#eventfd);
     this.#mem.free();
+    this.#exited = true;
+    for (const resolve of this.#exitWaiters?.splice(0) ?? []) resolve();
+  }
+
+  #exited = false;
+  #exitWaiters: (() => void)[] | undefined;
+
+  /** @ignore Settles once the ring is torn down: at close(), or once the off-thread waits have returned. */
+  [kWhenExited](): Promise<void> {
+    if (this.#exited) return Promise.resolve();
+    return new Promise((resolve) => (this.#exitWaiters ??= []).push(resolve));
   }
 
   /**

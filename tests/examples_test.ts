@@ -5,10 +5,12 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
+import { once } from "node:events";
+import process from "node:process";
 import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,11 +47,11 @@ class Child {
   readonly #killer: ReturnType<typeof setTimeout>;
 
   /**
-   * `example`: a file of examples/, or a path from the project root ("bench/raw_http.ts").
+   * `example`: a file of examples/, a path from the project root ("bench/raw_http.ts"), or an absolute path.
    * `stdout`: an fd to give the child as its stdout instead of a pipe read into `this.stdout`.
    */
   constructor(example: string, args: string[], stdout?: number) {
-    const script = fileURLToPath(
+    const script = example.startsWith("/") ? example : fileURLToPath(
       new URL(example.includes("/") ? `../${example}` : `../examples/${example}`, import.meta.url),
     );
     const [cmd, argv] = runtimeCommand(script, args);
@@ -537,6 +539,93 @@ test("examples/http.ts --workers 2: two workers share the port and both answer",
   }
   assert.fail("no free port found in 5 attempts");
 }, { timeoutMs: 60_000 });
+
+test("examples/http.ts --workers 2: SIGTERM after a worker died still stops the other gracefully", async () => {
+  // The example as shipped, with a worker module that has one more route: a bug that kills its worker.
+  const dir = mkdtempSync(join(tmpdir(), "uring-buffers-http-workers-"));
+  const examples = new URL("../examples/", import.meta.url);
+  const absolute = (source: string) =>
+    source.replace(/from "\.\.\/mod\.ts"/g, `from "${new URL("../mod.ts", examples).href}"`)
+      .replace(/from "\.\/(args|http_server)\.ts"/g, (_m, name) => `from "${new URL(`${name}.ts`, examples).href}"`);
+  writeFileSync(join(dir, "http.ts"), absolute(readFileSync(new URL("http.ts", examples), "utf8")));
+  writeFileSync(
+    join(dir, "http_worker.ts"),
+    absolute(`import { serve, serveWorker } from "../mod.ts";
+import { handler, type HttpExampleOptions } from "./http_server.ts";
+serveWorker((options: HttpExampleOptions) =>
+  serve({ port: options.port, hostname: options.hostname, reusePort: true }, (request, info) => {
+    if (new URL(request.url).pathname === "/die") setTimeout(() => { throw new Error("a bug in a timer"); }, 0);
+    return handler(request, info);
+  })
+);
+`),
+  );
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const child = new Child(join(dir, "http.ts"), ["--port", String(port), "--workers", "2"]);
+      try {
+        await child.port();
+      } catch {
+        await child.stop("SIGKILL");
+        continue; // the port was taken
+      }
+      try {
+        // A raw request: fetch() would retry the GET on the reset and kill the other worker too.
+        const dying = await dial(port);
+        dying.on("error", () => {});
+        dying.write("GET /die HTTP/1.1\r\nHost: x\r\n\r\n");
+        await until(() => /died/.test(child.stderr), 10_000, "the worker's death logged");
+        await new Promise((resolve) => setTimeout(resolve, 500)); // its listener is closed after the log
+        dying.destroy();
+        assert.equal(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()), "Hello, World!");
+      } finally {
+        await child.stop("SIGTERM");
+      }
+      // Before: stats() rejected, the rejection went unhandled, and the process exited 1 without stopping the other.
+      assertStoppedCleanly(child, "http.ts --workers 2 after a worker died");
+      assert.match(child.stderr, /^SIGTERM: stopped; no stats: worker \d died/m);
+      return;
+    }
+    assert.fail("no free port found in 5 attempts");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, { timeoutMs: 60_000 });
+
+test(
+  "scripts/demo.sh: its hint names the host and port given (::1, and port 0 as PORT), and the server answers there",
+  async () => {
+    const demo = fileURLToPath(new URL("../scripts/demo.sh", import.meta.url));
+    const child = spawn("bash", [demo, "--host", "::1", "--port", "0"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, RUNTIME: runtime },
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
+    const exited = new Promise((resolve) => child.on("close", resolve));
+    try {
+      await until(
+        () => /listening on \[::1\]:\d+/.test(stderr),
+        30_000,
+        `"listening on" from demo.sh (stderr: ${stderr})`,
+      );
+      // Before: the hint said ("127.0.0.1", 0) here.
+      assert.match(stderr, /create_connection\(\("::1", PORT\)\)/);
+      const port = Number(/listening on \[::1\]:(\d+)/.exec(stderr)![1]);
+      const socket = net.connect({ host: "::1", port });
+      await once(socket, "connect");
+      socket.write("hi");
+      const [reply] = await once(socket, "data");
+      assert.equal(String(reply), "hi");
+      socket.destroy();
+    } finally {
+      child.kill("SIGINT");
+      await exited;
+    }
+  },
+  { timeoutMs: 60_000 },
+);
 
 test("examples/files.ts: a 5 MB file byte-exact, HEAD, index.html, 404, 405 and no way out of --root", async () => {
   const top = mkdtempSync(join(tmpdir(), "uring-buffers-files-"));

@@ -529,6 +529,10 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
     const stats = await group.stats();
     assert.equal(stats.length, 2);
     assert.equal(stats[0].accepted + stats[1].accepted, 40);
+    // Before: each of these was taken as a stop() without a deadline.
+    for (const bad of [300, true, "300", { gracems: 300 }]) {
+      await assert.rejects(group.stop(bad as never), TypeError, `stop(${JSON.stringify(bad)})`);
+    }
   } finally {
     await group.stop();
   }
@@ -785,6 +789,12 @@ test(
     // Before: "scope.postMessage is not a function" on Deno; Bun kept the process alive for ever.
     assert.throws(() => serveWorker(() => ({}) as never), /not on the main thread/);
     await assert.rejects(startWorkers({ count: "2" as never, module: "x", data: 0 }), /got string "2"/);
+    // Before: taken, then failing inside the runtime's Worker constructor or in the worker.
+    await assert.rejects(
+      startWorkers({ count: 1, modul: "x", data: 0 } as never),
+      /startWorkers\(\): unknown option "modul" \(did you mean "module"\?\)/,
+    );
+    await assert.rejects(startWorkers({ count: 1, module: 42 as never, data: 0 }), /module must be a URL/);
   },
   { timeoutMs: 30_000 },
 );
@@ -811,6 +821,60 @@ test("workers: when one fails to start, the ones that started are stopped: their
   const again = tcpListen({ port });
   closeFd(again);
 }, { timeoutMs: 30_000 });
+
+/** This process's fds of one kind (`anon_inode:[io_uring]`, `anon_inode:[eventfd]`). */
+function fdsOfKind(kind: string): number {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === kind;
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+}
+
+test("workers: a stopped group and a start that failed after it listened leave no ring or eventfd behind", async () => {
+  const { startWorkers } = await import("../mod.ts");
+  const port = freePort();
+  const data: EchoOptions = {
+    host: "127.0.0.1",
+    port,
+    buffers: 16,
+    maxBuffers: 16,
+    bufferSize: 4096,
+    backend: "auto",
+    safe: false,
+    reusePort: true,
+    dedicated: false,
+  };
+  let rings = 0;
+  let eventfds = 0;
+  for (let i = 0; i < 4; i++) {
+    if (i === 1) {
+      // After a first round: the runtime keeps fds of its own for workers (Deno: an eventfd, an epoll).
+      rings = fdsOfKind("anon_inode:[io_uring]");
+      eventfds = fdsOfKind("anon_inode:[eventfd]");
+    }
+    const group = await startWorkers({
+      count: 2,
+      module: new URL("../examples/echo_worker.ts", import.meta.url),
+      data,
+    });
+    await group.stop();
+    await assert.rejects(
+      startWorkers({
+        count: 2,
+        module: new URL("./fixtures/throw_after_listen_worker.ts", import.meta.url),
+        data: { port },
+      }),
+      /start failed after it listened/,
+    );
+  }
+  // Before: Deno left a ring now and then (the thread was ended before the ring's deferred exit), and
+  // Bun an eventfd per failed start (its loop was never closed).
+  assert.ok(await waitFor(() => fdsOfKind("anon_inode:[io_uring]") <= rings, 2000), "rings closed");
+  assert.ok(await waitFor(() => fdsOfKind("anon_inode:[eventfd]") <= eventfds, 2000), "eventfds closed");
+}, { timeoutMs: 60_000 });
 
 test(
   "workers: one that dies before its start returns has its listener closed too; stop({ graceMs }) bounds endless streams",

@@ -8,7 +8,7 @@ import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
 import { probeFeatures } from "../probe.ts";
-import { kArena, kIdle, kIovBlocks, kWhenUnreferenced } from "../internal.ts";
+import { kArena, kIdle, kIovBlocks, kWhenClosed, kWhenExited, kWhenUnreferenced } from "../internal.ts";
 import { Reactor } from "../reactor.ts";
 import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
@@ -140,6 +140,18 @@ export class IoLoop {
     this.driver.close();
     this[kArena].free();
     this[kIovBlocks].free();
+    for (const resolve of this.#closeWaiters?.splice(0) ?? []) resolve();
+  }
+
+  #closeWaiters: (() => void)[] | undefined;
+
+  /**
+   * @ignore Settles once close() has closed the ring (after the loop's last socket) and the ring is
+   * torn down: a worker posts "stopped" only then, since its thread may be ended right after.
+   */
+  async [kWhenClosed](): Promise<void> {
+    if (!this.#closed) await new Promise<void>((resolve) => (this.#closeWaiters ??= []).push(resolve));
+    await this.reactor.ring[kWhenExited]();
   }
 }
 

@@ -158,12 +158,20 @@ function graceOf(options: StopOptions): number {
 /**
  * Told of every listening socket of this thread as it opens and before it closes (with its ring's
  * fd): serveWorker() passes them on to startWorkers(), which closes those of a worker that dies, even
- * one that dies before its start function returned.
+ * one that dies before its start function returned; and it stops the servers a failed start left.
  */
 export const listenerWatch: {
-  opened?: (listenFd: number, ringFd: number, closeConnections: () => void) => void;
+  opened?: (listenFd: number, ringFd: number, server: WatchedServer) => void;
   closing?: (listenFd: number) => void;
 } = {};
+
+/** What listenerWatch.opened is given of the server. */
+export interface WatchedServer {
+  /** close(2) of its connections' sockets at once (a worker dying of an uncaught error). */
+  closeConnections(): void;
+  stop(): Promise<void>;
+  readonly loop: IoLoop;
+}
 
 /**
  * A TCP listener (from `listen()`): multishot accept on the loop's ring, each connection handed to
@@ -295,7 +303,11 @@ export class Server<Data = unknown> {
     }
     this.#token = this.loop.reactor.register({ complete: (res, flags) => this.#acceptDone(res, flags) });
     this.loop.driver.ref();
-    listenerWatch.opened?.(this.#fd, this.loop.reactor.ring.fd, () => this.#closeConnectionFds());
+    listenerWatch.opened?.(this.#fd, this.loop.reactor.ring.fd, {
+      closeConnections: () => this.#closeConnectionFds(),
+      stop: () => this.stop(),
+      loop: this.loop,
+    });
     this.#arm();
     this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c[kEndSettled]());
     this.#signal = options.signal;

@@ -3,14 +3,14 @@
  * listener, so nothing is shared across threads. `startWorkers` runs on the main thread; the worker
  * module calls `serveWorker` with a function that starts its server.
  */
-import { kListenFd, kStart } from "../internal.ts";
-import { describe } from "../options.ts";
+import { kListenFd, kStart, kWhenClosed } from "../internal.ts";
+import { checkOptionKeys, describe } from "../options.ts";
 import { closeFd } from "./socket.ts";
 import { SHUT_RDWR } from "../abi.ts";
 import { prepMsgRing, prepShutdown } from "../prep.ts";
 import { Ring } from "../ring.ts";
 import type { IoLoop } from "./loop.ts";
-import { listenerWatch, type ServerStats } from "./server.ts";
+import { listenerWatch, type ServerStats, type WatchedServer } from "./server.ts";
 
 /** What a worker serves with: a `Server` from listen() or an `HttpServer` from serve(). */
 export interface WorkerServer {
@@ -58,6 +58,8 @@ interface WorkerLike {
 
 /** How long a worker may take to load its module and call serveWorker(). */
 const HELLO_TIMEOUT_MS = 20_000;
+/** How long a stopping worker waits for its loops' rings to be torn down before it says it stopped. */
+const LOOP_CLOSE_WAIT_MS = 1000;
 
 /** One worker as the main thread sees it: requests in flight by id, and whether it has died. */
 interface WorkerState {
@@ -219,10 +221,20 @@ export class WorkerGroup {
    * then reject. Rejects if a live worker's stop fails; the workers are ended either way. Calling it
    * again returns the same promise.
    *
+   * @throws {TypeError} (rejects) for anything but nothing or `{ graceMs }` (a bare number, `true`, a misspelt key).
    * @throws {RangeError} (rejects) for a graceMs that is not a number >= 0.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
-    const graceMs = options?.graceMs;
+    // A bare number, `true` (a server's stop(true)) or a misspelt key would mean no deadline at all.
+    if (typeof options !== "object" || options === null) {
+      return Promise.reject(new TypeError(`stop() takes nothing or { graceMs }, got ${describe(options)}`));
+    }
+    try {
+      checkOptionKeys("stop()", options, ["graceMs"]);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const graceMs = options.graceMs;
     if (graceMs !== undefined && !(typeof graceMs === "number" && graceMs >= 0)) {
       return Promise.reject(new RangeError(`graceMs must be a number >= 0, got ${describe(graceMs)}`));
     }
@@ -253,15 +265,20 @@ export class WorkerGroup {
  * console.log(group.ports); // [9000, 9000, 9000, 9000]
  * ```
  *
- * Rejects with a RangeError for a count that is not a positive integer, and with an Error naming
- * the worker when one fails to start (the others are stopped: their listeners are closed).
+ * Rejects with a TypeError for an unknown option key or a module that is not a URL (or its string),
+ * a RangeError for a count that is not a positive integer, and an Error naming the worker when one
+ * fails to start (the others are stopped: their listeners are closed).
  */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`startWorkers() takes { count, module, data }, got ${describe(options)}`);
   }
+  checkOptionKeys("startWorkers()", options, ["count", "module", "data"]);
   if (!Number.isInteger(options.count) || options.count < 1) {
     throw new RangeError(`count must be a positive integer, got ${describe(options.count)}`);
+  }
+  if (!(options.module instanceof URL) && typeof options.module !== "string") {
+    throw new TypeError(`module must be a URL or a URL string of the worker module, got ${describe(options.module)}`);
   }
   const href = options.module instanceof URL ? options.module.href : options.module;
   const workers = Array.from(
@@ -314,17 +331,19 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
   // The main thread learns of each listener as it opens, so it can close it should this worker die.
   // Should it die of an uncaught error, its connections are closed here, while it still runs (the main
   // thread closes the listeners and the ring: it cannot tell the connections' fds).
-  const closers = new Map<number, () => void>();
-  listenerWatch.opened = (listenFd, ringFd, closeConnections) => {
-    closers.set(listenFd, closeConnections);
+  const listeners = new Map<number, WatchedServer>();
+  const loops = new Set<IoLoop>(); // every loop a listener of this worker ran on: closed at the stop
+  listenerWatch.opened = (listenFd, ringFd, watched) => {
+    listeners.set(listenFd, watched);
+    loops.add(watched.loop);
     scope.postMessage!({ kind: "listening", listenFd, ringFd });
   };
   listenerWatch.closing = (listenFd) => {
-    closers.delete(listenFd);
+    listeners.delete(listenFd);
     scope.postMessage!({ kind: "unlistening", listenFd });
   };
   const dying = () => {
-    for (const close of closers.values()) close();
+    for (const watched of listeners.values()) watched.closeConnections();
   };
   scope.addEventListener!("error", dying);
   scope.addEventListener!("unhandledrejection", dying);
@@ -353,7 +372,19 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
         scope.postMessage!({ kind: "stats", id: m.id, stats: server!.stats() });
       } else if (m.kind === "stop") {
         await (m.graceMs === undefined ? server?.stop() : server?.stop({ graceMs: m.graceMs }));
-        server?.loop.close();
+        // Listeners of a start that failed after it listened: their loops close only once they stop.
+        await Promise.all([...listeners.values()].map((watched) => watched.stop()));
+        if (server) loops.add(server.loop);
+        for (const loop of loops) loop.close();
+        // The thread may be ended as soon as "stopped" arrives: the rings must be torn down by then
+        // (on Deno the last off-thread wait has to return first), or their fds outlive it. A loop
+        // that other sockets of the program keep open (a client of its own) is not waited for long.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          Promise.all([...loops].map((loop) => loop[kWhenClosed]())),
+          new Promise((resolve) => (timer = setTimeout(resolve, LOOP_CLOSE_WAIT_MS))),
+        ]);
+        clearTimeout(timer);
         scope.postMessage!({ kind: "stopped", id: m.id });
       }
     } catch (err) {
