@@ -510,34 +510,40 @@ test(
   { timeoutMs: 60_000 },
 );
 
-test("examples/http.ts --workers 2: two workers share the port and both answer", async () => {
-  // A fixed port is needed (each worker binds it with SO_REUSEPORT): try a few.
+/**
+ * `script` with `--workers 2` on a fixed port (each worker binds it with SO_REUSEPORT, so port 0
+ * will not do): tries a few random ones until one is free.
+ */
+async function withWorkersOnAPort(script: string): Promise<{ child: Child; port: number }> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = new Child("http.ts", ["--port", String(port), "--workers", "2"]);
+    const child = new Child(script, ["--port", String(port), "--workers", "2"]);
     try {
       await child.port();
+      return { child, port };
     } catch {
-      await child.stop("SIGKILL");
-      continue; // the port was taken
+      await child.stop("SIGKILL"); // the port was taken
     }
-    try {
-      assert.match(child.stderr, /\(2 workers\)/);
-      const answers = await Promise.all(
-        Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())),
-      );
-      assert.deepEqual(new Set(answers), new Set(["Hello, World!"]));
-    } finally {
-      // SIGINT: while Workers run, Bun calls its listeners twice (a `once` listener let the second kill it).
-      await child.stop("SIGINT");
-    }
-    assertStoppedCleanly(child, "http.ts --workers 2", "SIGINT");
-    assert.match(child.stderr, /^SIGINT: stopped; \[\{"requests":\d+\},\{"requests":\d+\}\]$/m);
-    const counts = [...child.stderr.matchAll(/"requests":(\d+)/g)].map((m) => Number(m[1]));
-    assert.equal(counts.reduce((a, b) => a + b, 0), 20, "every request was counted by a worker");
-    return;
   }
-  assert.fail("no free port found in 5 attempts");
+  throw new Error("no free port found in 5 attempts");
+}
+
+test("examples/http.ts --workers 2: two workers share the port and both answer", async () => {
+  const { child, port } = await withWorkersOnAPort("http.ts");
+  try {
+    assert.match(child.stderr, /\(2 workers\)/);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())),
+    );
+    assert.deepEqual(new Set(answers), new Set(["Hello, World!"]));
+  } finally {
+    // SIGINT: while Workers run, Bun calls its listeners twice (a `once` listener let the second kill it).
+    await child.stop("SIGINT");
+  }
+  assertStoppedCleanly(child, "http.ts --workers 2", "SIGINT");
+  assert.match(child.stderr, /^SIGINT: stopped; \[\{"requests":\d+\},\{"requests":\d+\}\]$/m);
+  const counts = [...child.stderr.matchAll(/"requests":(\d+)/g)].map((m) => Number(m[1]));
+  assert.equal(counts.reduce((a, b) => a + b, 0), 20, "every request was counted by a worker");
 }, { timeoutMs: 60_000 });
 
 test("examples/http.ts --workers 2: SIGTERM after a worker died still stops the other gracefully", async () => {
@@ -561,33 +567,22 @@ serveWorker((options: HttpExampleOptions) =>
 `),
   );
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const port = 20_000 + Math.floor(Math.random() * 20_000);
-      const child = new Child(join(dir, "http.ts"), ["--port", String(port), "--workers", "2"]);
-      try {
-        await child.port();
-      } catch {
-        await child.stop("SIGKILL");
-        continue; // the port was taken
-      }
-      try {
-        // A raw request: fetch() would retry the GET on the reset and kill the other worker too.
-        const dying = await dial(port);
-        dying.on("error", () => {});
-        dying.write("GET /die HTTP/1.1\r\nHost: x\r\n\r\n");
-        await until(() => /died/.test(child.stderr), 10_000, "the worker's death logged");
-        await new Promise((resolve) => setTimeout(resolve, 500)); // its listener is closed after the log
-        dying.destroy();
-        assert.equal(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()), "Hello, World!");
-      } finally {
-        await child.stop("SIGTERM");
-      }
-      // Before: stats() rejected, the rejection went unhandled, and the process exited 1 without stopping the other.
-      assertStoppedCleanly(child, "http.ts --workers 2 after a worker died");
-      assert.match(child.stderr, /^SIGTERM: stopped; no stats: worker \d died/m);
-      return;
+    const { child, port } = await withWorkersOnAPort(join(dir, "http.ts"));
+    try {
+      // A raw request: fetch() would retry the GET on the reset and kill the other worker too.
+      const dying = await dial(port);
+      dying.on("error", () => {});
+      dying.write("GET /die HTTP/1.1\r\nHost: x\r\n\r\n");
+      await until(() => /died/.test(child.stderr), 10_000, "the worker's death logged");
+      await new Promise((resolve) => setTimeout(resolve, 500)); // its listener is closed after the log
+      dying.destroy();
+      assert.equal(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()), "Hello, World!");
+    } finally {
+      await child.stop("SIGTERM");
     }
-    assert.fail("no free port found in 5 attempts");
+    // Before: stats() rejected, the rejection went unhandled, and the process exited 1 without stopping the other.
+    assertStoppedCleanly(child, "http.ts --workers 2 after a worker died");
+    assert.match(child.stderr, /^SIGTERM: stopped; no stats: worker \d died/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

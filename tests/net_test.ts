@@ -799,20 +799,16 @@ test(
   { timeoutMs: 30_000 },
 );
 
+/** examples/echo_worker.ts's options for a small pool on 127.0.0.1:`port`. */
+function smallEchoOptions(port: number, reusePort: boolean): EchoOptions {
+  const pool = { buffers: 16, maxBuffers: 16, bufferSize: 4096, backend: "auto" } as const;
+  return { host: "127.0.0.1", port, ...pool, safe: false, reusePort, dedicated: false };
+}
+
 test("workers: when one fails to start, the ones that started are stopped: their listeners are closed", async () => {
   const { startWorkers } = await import("../mod.ts");
   const port = freePort();
-  const data: EchoOptions = {
-    host: "127.0.0.1",
-    port,
-    buffers: 16,
-    maxBuffers: 16,
-    bufferSize: 4096,
-    backend: "auto",
-    safe: false,
-    reusePort: false, // the second worker's bind fails with EADDRINUSE
-    dedicated: false,
-  };
+  const data = smallEchoOptions(port, false); // the second worker's bind fails with EADDRINUSE
   await assert.rejects(
     startWorkers({ count: 2, module: new URL("../examples/echo_worker.ts", import.meta.url), data }),
     /EADDRINUSE/,
@@ -836,17 +832,7 @@ function fdsOfKind(kind: string): number {
 test("workers: a stopped group and a start that failed after it listened leave no ring or eventfd behind", async () => {
   const { startWorkers } = await import("../mod.ts");
   const port = freePort();
-  const data: EchoOptions = {
-    host: "127.0.0.1",
-    port,
-    buffers: 16,
-    maxBuffers: 16,
-    bufferSize: 4096,
-    backend: "auto",
-    safe: false,
-    reusePort: true,
-    dedicated: false,
-  };
+  const data = smallEchoOptions(port, true);
   let rings = 0;
   let eventfds = 0;
   for (let i = 0; i < 4; i++) {

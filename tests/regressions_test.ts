@@ -1177,6 +1177,26 @@ test("a single write larger than maxBuffered says so, not that the peer is not r
   }
 });
 
+/**
+ * A half-open-capable client of `port` that sends "hello", then 1 KiB every 10 ms for as long as it
+ * can (a peer that goes on sending after our end()); `stop()` ends the flood and the socket.
+ */
+async function sendingPeer(port: number): Promise<{ client: import("node:net").Socket; stop(): void }> {
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  await new Promise((resolve) => client.once("connect", resolve));
+  client.on("error", () => {});
+  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  client.write("hello");
+  return {
+    client,
+    stop() {
+      clearInterval(flood);
+      client.destroy();
+    },
+  };
+}
+
 test("an ended connection whose peer keeps sending closes 2 s after our last send, not 2 s after the peer's last byte", async () => {
   let ended = 0;
   const server = listen({
@@ -1193,22 +1213,16 @@ test("an ended connection whose peer keeps sending closes 2 s after our last sen
     },
   });
   // A client that does not end its side at our FIN (half-open), and goes on sending.
-  const net = await import("node:net");
-  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
-  await new Promise((resolve) => client.once("connect", resolve));
-  client.on("error", () => {});
-  client.on("data", () => {});
-  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  const peer = await sendingPeer(server.port);
+  peer.client.on("data", () => {});
   try {
-    client.write("hello");
     assert.ok(await waitFor(() => ended > 0, 5000));
     // Before: every discarded byte restarted the 2 s linger, so the connection stayed for as long as the peer sent.
     assert.ok(await waitFor(() => server.connections === 0, 5000), "closed while the peer still sends");
     const after = performance.now() - ended;
     assert.ok(after < 3500, `closed ${after.toFixed(0)} ms after end()`);
   } finally {
-    clearInterval(flood);
-    client.destroy();
+    peer.stop();
     await server.stop();
   }
 });
@@ -1315,21 +1329,15 @@ test("end() with a reply its peer never takes: idleTimeout bounds it though the 
       },
     },
   });
-  const net = await import("node:net");
-  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
-  await new Promise((resolve) => client.once("connect", resolve));
-  client.on("error", () => {});
-  client.pause(); // never reads
-  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  const peer = await sendingPeer(server.port);
+  peer.client.pause(); // never reads
   try {
-    client.write("hello");
     // Before: what it kept sending reached the data handler after end() and counted as activity.
     assert.ok(await waitFor(() => server.connections === 0, 6000), "closed while the peer still sends");
     const after = performance.now() - endedAt;
     assert.ok(after < 2500, `closed ${after.toFixed(0)} ms after end() with idleTimeout 1 s`);
   } finally {
-    clearInterval(flood);
-    client.destroy();
+    peer.stop();
     await server.stop();
   }
   // Without an idleTimeout the wait for the flush gets one (before: none, so it never closed).
@@ -1402,14 +1410,9 @@ test("end() after a long reply, to a peer that keeps sending and reads none of i
       },
     },
   });
-  const net = await import("node:net");
-  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
-  await new Promise((resolve) => client.once("connect", resolve));
-  client.on("error", () => {});
-  client.pause(); // never reads: the reply stays unacknowledged in the server's socket
-  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
+  const peer = await sendingPeer(server.port);
+  peer.client.pause(); // never reads: the reply stays unacknowledged in the server's socket
   try {
-    client.write("hello");
     assert.ok(await waitFor(() => server.connections === 0, 10_000), "closed");
     // The linger goes on while the peer takes more of the reply, and this one soon takes none (its
     // kernel stops once its receive buffer is full): a check or two of 2 s each.
@@ -1417,8 +1420,7 @@ test("end() after a long reply, to a peer that keeps sending and reads none of i
     const after = performance.now() - ended;
     assert.ok(after < 6500, `closed ${after.toFixed(0)} ms after flushed`);
   } finally {
-    clearInterval(flood);
-    client.destroy();
+    peer.stop();
     await server.stop();
   }
 });
@@ -1438,12 +1440,10 @@ test("end() after a long reply, to a peer that reads it slowly and keeps sending
       },
     },
   });
-  const net = await import("node:net");
-  const client = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
-  await new Promise((resolve) => client.once("connect", resolve));
+  const peer = await sendingPeer(server.port);
+  const client = peer.client;
   let error: Error | undefined;
   client.on("error", (e) => error = e);
-  const flood = setInterval(() => client.writable && client.write(new Uint8Array(1024)), 10);
   const got: Uint8Array[] = [];
   let length = 0;
   let ended = false;
@@ -1455,7 +1455,6 @@ test("end() after a long reply, to a peer that reads it slowly and keeps sending
     setTimeout(() => client.resume(), d.length / 2000);
   });
   try {
-    client.write("hello");
     await waitFor(() => ended || error !== undefined, 20_000);
     // Before: closed 2 s after the last send completed, resetting with up to a socket buffer unread.
     assert.equal(error, undefined);
@@ -1463,8 +1462,7 @@ test("end() after a long reply, to a peer that reads it slowly and keeps sending
     assert.ok(ended, "EOF after the whole reply");
     assert.ok(Buffer.concat(got).equals(reply), "byte-exact");
   } finally {
-    clearInterval(flood);
-    client.destroy();
+    peer.stop();
     await server.stop();
   }
 });
