@@ -1395,6 +1395,73 @@ test("graceful stop in the for-await style: the loop reads what came, answers af
   socket.destroy();
 });
 
+test("graceful stop, for-await style: a loop done with an allowHalfOpen peer, and one not started yet", async () => {
+  const outcomes: string[] = [];
+  let late = false;
+  const server = listen({ port: 0, allowHalfOpen: true });
+  void (async () => {
+    for await (const conn of server) {
+      void (async () => {
+        if (late) await sleep(300); // a lookup first: the stop comes before the loop starts
+        let text = "";
+        for await (const lease of conn) {
+          text += new TextDecoder().decode(lease.bytes);
+          lease.release();
+        }
+        conn.write(new TextEncoder().encode("bye"));
+        outcomes.push(`${text} ${conn.peerEnded}`);
+      })();
+    }
+  })();
+  // The peer half-closes; the loop ends and answers; the connection stays half-open (allowHalfOpen).
+  const halfOpen = await dial(server.port);
+  halfOpen.end("hello");
+  assert.ok(await waitFor(() => outcomes.length === 1, 5000));
+  late = true;
+  const waiting = await dial(server.port);
+  waiting.on("error", () => {});
+  waiting.write("unread");
+  await sleep(50);
+  const from = performance.now();
+  // Before: the first never ended (a stop without graceMs hung); the second's bytes were dropped
+  // unread, and its loop said peerEnded once the peer closed after our FIN.
+  await server.stop({ graceMs: 5000 });
+  // Within the linger of a peer that does not close (2.25 s), not at the deadline.
+  assert.ok(performance.now() - from < 4000, `stop took ${(performance.now() - from).toFixed(0)} ms`);
+  assert.equal(server.stats().forced, 0);
+  assert.deepEqual(outcomes, ["hello true", "unread false"]);
+  halfOpen.destroy();
+  waiting.destroy();
+});
+
+test("idleTimeout set to 0 after end() still leaves the wait for the flush bounded (30 s)", async () => {
+  let ended: Connection | undefined;
+  const server = listen({
+    port: 0,
+    idleTimeout: 5,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        conn.write(new Uint8Array(12 << 20)); // more than the sockets' buffers hold
+        conn.end();
+        conn.idleTimeout = 0;
+        ended = conn;
+      },
+    },
+  });
+  const reader = await dial(server.port);
+  reader.pause();
+  reader.write("hello");
+  try {
+    assert.ok(await waitFor(() => ended !== undefined, 5000));
+    // Before: 0, and the connection waited for ever on a peer that reads nothing.
+    assert.equal(ended!.idleTimeout, 30);
+  } finally {
+    reader.destroy();
+    await server.stop();
+  }
+});
+
 test("end() after a long reply, to a peer that keeps sending and reads none of it: closed once it takes no more", async () => {
   let ended = 0;
   const server = listen({

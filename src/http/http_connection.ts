@@ -383,9 +383,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // The Request constructor refused it (a forbidden method such as CONNECT, a Host the URL
       // parser rejects): 400 below.
     }
-    // Or it made it another method (Bun turns ones it does not know into GET): answering it as that
-    // method would be wrong (501). Either way the handler gets nothing.
-    if (!request || (request.method !== ex.head.method && request.method !== ex.head.method.toUpperCase())) {
+    // Or it made it another method (Bun turns ones it does not know into GET, and upper-cases more
+    // than the Fetch standard's six, `connect` and `patch` too): answering it as that method would be
+    // wrong (501). Either way the handler gets nothing. head.method has the six upper-cased already.
+    if (!request || request.method !== ex.head.method) {
       this.#queue.pop();
       this.#receiving = undefined;
       this.#ctx.counters.requests--;

@@ -323,9 +323,11 @@ export class Connection<Data = unknown> {
   /** @ignore end() once the async `data` and `end` calls running now have settled (a graceful stop). */
   [kEndSettled](): void {
     if (this.#phase !== Phase.Open) return;
-    if (this.#is(Bit.Iterated)) {
-      // The program's loop reads what has come, sees the end, and the connection ends as at EOF: a
-      // reply it writes after an await in the loop's body still goes out.
+    const read = !this.#config.handlers.data && (this.#is(Bit.Iterated) || (this.#inbox?.length ?? 0) > 0);
+    if (read && !this.#is(Bit.EofSeen)) {
+      // The program's loop (one not started yet too, while leases wait for it) reads what has come,
+      // sees the end, and the connection ends as at EOF: a reply it writes after an await in the
+      // loop's body still goes out. A loop that has seen its end already has nothing more to read.
       this.#set(Bit.Stopping, true);
       this.#useInbox().end();
     } else if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
@@ -411,8 +413,13 @@ export class Connection<Data = unknown> {
   set idleTimeout(seconds: number) {
     checkSeconds("idleTimeout", seconds);
     const ms = seconds * 1000;
-    // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set later.
-    this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : ms;
+    // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set
+    // later; one waiting for its flush gets ENDING_STALL_SECONDS for "none".
+    this.#idleMs = this.#is(Bit.Lingering)
+      ? lingerBound(ms)
+      : this.#phase === Phase.Ending && ms === 0
+      ? ENDING_STALL_SECONDS * 1000
+      : ms;
     this.#lastActive = Math.ceil(this.#config.idle.freshNow()); // set from a timer, maybe: now, not the last turn
     if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
@@ -712,7 +719,8 @@ export class Connection<Data = unknown> {
   /** The receive ended (through the port): EOF (no error) or a failure. */
   #receiveEnded(error?: UringError): void {
     this.#set(Bit.ReadEnded, true);
-    if (!error) this.#set(Bit.PeerEnded, true);
+    // Once ended, what arrives is discarded: an EOF then does not mean the program got it all.
+    if (!error && !this.#is(Bit.Lingering) && this.#phase < Phase.Closing) this.#set(Bit.PeerEnded, true);
     if (this.#is(Bit.Lingering)) {
       void this.close();
       return;

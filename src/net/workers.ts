@@ -120,9 +120,11 @@ export class WorkerGroup {
       };
       w.worker.onerror = (e) => {
         e.preventDefault?.(); // the main thread goes on; the error is reported here instead
-        // Bun's message is a source excerpt around an "error: ..." or "TypeError: ..." line: that line says it.
+        // Bun's message is a source excerpt around an "error: ..." or "TypeError: ..." line: that line
+        // says it. Deno's is "Uncaught Error: ...": said as Bun's is ("...", "TypeError: ...").
         const line = /^(?:error: (.+)|((?:[A-Z]\w*)?Error: .+))$/m.exec(e.message);
-        this.#died(i, `died of an uncaught error: ${line?.[1] ?? line?.[2] ?? e.message}`);
+        const said = line?.[1] ?? line?.[2] ?? e.message.replace(/^Uncaught (?:Error: )?/, "");
+        this.#died(i, `died of an uncaught error: ${said}`);
       };
       // Bun tells of a worker that exited (process.exit()); Deno does not, so serveWorker() says "exiting".
       w.worker.addEventListener("close", (e) => this.#died(i, `exited (code ${e.code ?? "?"})`));
