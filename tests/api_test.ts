@@ -58,6 +58,8 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
     );
     assert.throws(() => new StreamReceiver(loop.clientPool(), 0, undefined as never), /needs a handler object/);
     assert.throws(() => new BufferPool(loop.reactor, { bufferSize: "4096" } as never), /got string "4096"/);
+    // Before: "Cannot read properties of null (reading 'bufferSize')".
+    assert.throws(() => listen({ loop, pool: null } as never), /pool must be a BufferPool or pool options, got null/);
     assert.throws(() => new BufferPool(loop.reactor, { incremental: "yes" } as never), /incremental must be a boolean/);
     assert.throws(
       () => new BufferPool(loop.reactor, { detachOnRelease: "no" } as never),

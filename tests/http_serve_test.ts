@@ -561,6 +561,23 @@ test("a client that half-closes in the middle of a body gets a 400, counted in r
   }
   assert.equal(server.stats().refused, 2);
   assert.equal(server.stats().handlerErrors, 0);
+  // The same body echoed back (its response waits for it): before, a 500, logged and counted as the handler's.
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using echo = start((request) => new Response(request.body));
+    for (const framing of [`Content-Length: 300000`, "Transfer-Encoding: chunked"]) {
+      const client = await RawClient.open(echo.port);
+      const body = framing.startsWith("Content") ? "a".repeat(100_000) : `186a0\r\n${"a".repeat(50_000)}`;
+      client.send(`POST / HTTP/1.1\r\n${HOST}${framing}\r\n\r\n${body}`);
+      client.socket.end();
+      assert.equal((await client.response()).status, 400, framing);
+      client.close();
+    }
+    assert.deepEqual([echo.stats().refused, echo.stats().handlerErrors], [2, 0]);
+    assert.deepEqual(errors, []);
+  } finally {
+    restore();
+  }
 });
 
 test("a handler that takes longer than idleTimeout still gets its response out", async () => {

@@ -603,7 +603,8 @@ test("a lease out at close() and then dropped lets the pool's memory go: by the 
   const writer = new RingWriter(reactor, client);
   const size = 64 << 20;
   const warn = console.warn;
-  console.warn = () => {};
+  const warnings: unknown[] = [];
+  console.warn = (message: unknown) => void warnings.push(message);
   /** A closed pool of `size` bytes whose one lease, out at close, is dropped now; and where it was. */
   const closedWithLeaseOut = (): { pool: BufferPool; address: number } => {
     const pool = new BufferPool(reactor, { bufferSize: size / 4, count: 4 });
@@ -629,7 +630,9 @@ test("a lease out at close() and then dropped lets the pool's memory go: by the 
     // Before: the net did not take back a lease of a closed pool, and its memory stayed mapped for good.
     const kept = closedWithLeaseOut();
     await settle(() => kept.pool.stats().leasesActive === 0);
-    assert.equal(kept.pool.stats().leaksReclaimed, 1);
+    // Its lease read as empty already: taken back without a leak warning (before a later fix: warned and counted).
+    assert.equal(kept.pool.stats().leaksReclaimed, 0);
+    assert.deepEqual(warnings, []);
     assert.equal(mappedAt(kept.address), false, "the net's reclaim unmapped the closed pool");
     // The pool dropped too: its net goes with it, so the memory goes with the pool.
     const addresses: number[] = [];

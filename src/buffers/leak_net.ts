@@ -50,6 +50,8 @@ export interface LeakOwner {
   leaseOut(bid: number, generation: number): boolean;
   /** Takes back the buffer of a dropped lease, as its release would. */
   reclaim(bid: number, holder: number): void;
+  /** The pool is closed: its leases read as empty, and one dropped is no leak to report. */
+  closed(): boolean;
 }
 
 /** Watches a pool's leases and reclaims the ones garbage-collected without release. */
@@ -96,6 +98,7 @@ export class LeakNet {
     const bid = packed % 65536;
     const rest = Math.floor(packed / 65536);
     if (!this.#owner.leaseOut(bid, rest % GENERATION_MOD)) return;
+    if (this.#owner.closed()) return this.#owner.reclaim(bid, Math.floor(rest / GENERATION_MOD)); // only unmaps
     this.#reclaimed++;
     if (!this.#warned) {
       this.#warned = true;

@@ -421,6 +421,7 @@ export class BufferPool {
       groupId,
       leaseOut: (bid, generation) => this.#leaseOut(bid, generation),
       reclaim: (bid, holder) => this.#reclaim(bid, holder),
+      closed: () => this.#closed,
     }, this.#traceLeases);
     this.#watchdog = new StallWatchdog(settings.watchdogMs, {
       stalled: () => !this.#closed && this.#waiting.size > 0 && this.#refill.available() === 0,

@@ -695,6 +695,13 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // The response waited for a request body that broke the framing (a body streamed back): the
       // client gets the refusal, not a 500.
       if (ex.refusal !== 0) return this.#sendRefusal(ex.refusal);
+      // Or for one its client cut short (a half-close mid-body): the 400 a handler reading it gets,
+      // not the handler's failure.
+      if (ex.bodyLost && error instanceof Error && clientFailures.has(error)) {
+        ex.refusal = 400;
+        this.#ctx.counters.refused++;
+        return this.#sendRefusal(400);
+      }
       return new Unsent(error);
     }
   }

@@ -224,7 +224,8 @@ export function resolveStreamPool(
 }
 
 function streamPoolDefaults(option: BufferPoolOptions | undefined, defaults: StreamPoolDefaults): BufferPoolOptions {
-  const sized = option !== undefined &&
+  // Anything but an object (null too) is left for resolvePool() to refuse by name.
+  const sized = typeof option === "object" && option !== null &&
     (option.bufferSize !== undefined || option.count !== undefined || option.incremental !== undefined ||
       option.backend === "legacy");
   if (!sized && probeFeatures().incremental) {
