@@ -157,6 +157,11 @@ const ENDING_STALL_SECONDS = 30;
 /** When a lingering connection first asks how far its peer has read (see #linger). */
 const LINGER_BASE_MS = 250;
 
+/** The idle timeout (ms, 0 = none) of a connection waiting for its flush after end(): never none. */
+function endingBound(ms: number): number {
+  return ms > 0 ? ms : ENDING_STALL_SECONDS * 1000;
+}
+
 /** The idle timeout (ms, 0 = none) of a lingering connection: at most LINGER_SECONDS. */
 function lingerBound(ms: number): number {
   return ms > 0 ? Math.min(ms, LINGER_SECONDS * 1000) : LINGER_SECONDS * 1000;
@@ -415,12 +420,8 @@ export class Connection<Data = unknown> {
     const ms = seconds * 1000;
     // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set
     // later; one waiting for its flush gets ENDING_STALL_SECONDS for "none".
-    this.#idleMs = this.#is(Bit.Lingering)
-      ? lingerBound(ms)
-      : this.#phase === Phase.Ending && ms === 0
-      ? ENDING_STALL_SECONDS * 1000
-      : ms;
-    this.#lastActive = Math.ceil(this.#config.idle.freshNow()); // set from a timer, maybe: now, not the last turn
+    this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : this.#phase === Phase.Ending ? endingBound(ms) : ms;
+    this.#touchNow();
     if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
 
@@ -544,8 +545,8 @@ export class Connection<Data = unknown> {
     // A peer that takes none of what is queued must not hold the connection for ever: without an
     // idle timeout of the program's, the wait for the flush gets one of ENDING_STALL_SECONDS.
     if (this.#idleMs === 0) {
-      this.#idleMs = ENDING_STALL_SECONDS * 1000;
-      this.#lastActive = Math.ceil(this.#config.idle.freshNow()); // end() may come from a timer
+      this.#idleMs = endingBound(0);
+      this.#touchNow();
       this.#watch();
     }
   }
@@ -771,6 +772,11 @@ export class Connection<Data = unknown> {
     this.#lastActive = Math.ceil(this.#config.idle.now); // rounded up: a timeout never fires early
   }
 
+  /** #touch() with the clock read afresh: for a call that may come from a timer (outside a turn, where `now` lags). */
+  #touchNow(): void {
+    this.#lastActive = Math.ceil(this.#config.idle.freshNow());
+  }
+
   /** Files the connection in the idle wheel; one filed already for a later deadline is filed again. */
   #watch(): void {
     const idle = this.#config.idle;
@@ -848,8 +854,8 @@ export class Connection<Data = unknown> {
     // The first check, soon, takes the base: by then the peer has read our last bytes if it reads at
     // all, so their reading does not count as progress and buy it another LINGER_SECONDS.
     this.#intake = -1;
-    const now = Math.ceil(this.#config.idle.freshNow()); // end() may come from a timer
-    this.#lastActive = now - Math.max(0, this.#idleMs - LINGER_BASE_MS);
+    this.#touchNow();
+    this.#lastActive -= Math.max(0, this.#idleMs - LINGER_BASE_MS);
     this.#watch();
   }
 
