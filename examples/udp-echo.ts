@@ -12,7 +12,7 @@
  */
 import process from "node:process";
 import { bindUdp, MAX_UDP_PAYLOAD, type UdpSocket } from "../mod.ts";
-import { displayHost, exitWithUsage, hostArg, integerArg, parseExampleArgs } from "./args.ts";
+import { displayHost, hostArg, integerArg, parseExampleArgs, startOrExit } from "./args.ts";
 
 const USAGE = `udp-echo.ts [--host H] [--port N] [--max-datagram N] [--help]
   --host H          address to bind (default 127.0.0.1)
@@ -43,29 +43,21 @@ const { values: args } = parseExampleArgs(
   },
 );
 
-/** Binds the echo socket; options the library still refuses print the usage and exit 2. */
-function bind(): UdpSocket {
-  try {
-    return bindUdp({
-      ...args,
-      handlers: {
-        message(sock, datagram) {
-          // Half a datagram back would look like a whole one to the sender: drop it (stats count it).
-          if (datagram.truncated) return datagram.lease.release();
-          sock.send(datagram); // back to its sender, straight from the receive buffer; released once sent
-        },
-        error(_sock, error) {
-          console.error(`udp-echo: ${error.message}`);
-        },
+// Options the library still refuses print the usage and exit 2; a kernel without UDP support, one line.
+const socket: UdpSocket = await startOrExit("udp-echo.ts", USAGE, () =>
+  bindUdp({
+    ...args,
+    handlers: {
+      message(sock, datagram) {
+        // Half a datagram back would look like a whole one to the sender: drop it (stats count it).
+        if (datagram.truncated) return datagram.lease.release();
+        sock.send(datagram); // back to its sender, straight from the receive buffer; released once sent
       },
-    });
-  } catch (e) {
-    if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
-    exitWithUsage(USAGE, e.message);
-  }
-}
-
-const socket = bind();
+      error(_sock, error) {
+        console.error(`udp-echo: ${error.message}`);
+      },
+    },
+  }));
 const { bufferSize, buffersTotal } = socket.pool.stats();
 console.error(
   `listening on ${

@@ -1,6 +1,6 @@
 /** The Bun side of the FFI boundary: `bun:ffi` dlopen over liburing.so.2 and libc.so.6. */
 import { dlopen, FFIType, toArrayBuffer } from "bun:ffi";
-import { LIBC, libraryNotFound, uringCandidates } from "./candidates.ts";
+import { CORE_SYMBOL, LIBC, libraryNotFound, missingSymbol, uringCandidates } from "./candidates.ts";
 import { libcSymbols, type NativeType, type SymbolSpec, uringSymbols } from "./symbols.ts";
 import type { LibcSymbols, Native, Ptr, UringSymbols } from "./types.ts";
 
@@ -29,10 +29,21 @@ export function toBun(table: Record<string, SymbolSpec>) {
   return out;
 }
 
+/** The file at `path` loads and exports `symbol`. */
+function exports(path: string, symbol: keyof typeof uringSymbols): boolean {
+  try {
+    dlopen(path, toBun({ [symbol]: uringSymbols[symbol] })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function load(): Native {
   const override = process.env.URING_LIB || undefined;
   const tried = uringCandidates(override);
   const errors: string[] = [];
+  const notLiburing: boolean[] = [];
   let uring: UringSymbols | undefined;
   let uringPath = "";
   for (const path of tried) {
@@ -41,10 +52,12 @@ export function load(): Native {
       uringPath = path;
       break;
     } catch (e) {
-      errors.push((e as Error).message.split("\n")[0]);
+      const error = (e as Error).message.split("\n")[0];
+      errors.push(error);
+      notLiburing.push(missingSymbol(error) !== undefined && !exports(path, CORE_SYMBOL));
     }
   }
-  if (!uring) throw libraryNotFound(tried, errors, "", override);
+  if (!uring) throw libraryNotFound(tried, errors, "", override, notLiburing);
   const libc = dlopen(LIBC, toBun(libcSymbols)).symbols as unknown as LibcSymbols;
   const errnoAt = libc.__errno_location() as unknown as number;
   const errnoCell = new Int32Array(toArrayBuffer(errnoAt as never, 0, 4));

@@ -19,18 +19,31 @@ export function uringCandidates(override: string | undefined): string[] {
 
 export const LIBC = "libc.so.6";
 
-/** The symbol a dlopen error names, if any: the file loaded but is a liburing too old for us. */
-function missingSymbol(error: string): string | undefined {
+/** The symbol a dlopen error names, if any: the file loaded but lacks a symbol we call. */
+export function missingSymbol(error: string): string | undefined {
   return Object.keys(uringSymbols).find((name) => new RegExp(`\\b${name}\\b`).test(error));
 }
 
 /**
+ * A symbol every liburing.so.2 exports (since 2.0): a file that loads but lacks it is not liburing at
+ * all, rather than one too old for us.
+ */
+export const CORE_SYMBOL = "io_uring_queue_init_params" as const;
+
+/**
  * The error for a liburing that could not be loaded from any of `tried`. `envNote` follows the
  * URING_LIB hint where the runtime could not read the variable; `override` is URING_LIB's value
- * when that was all that was tried.
+ * when that was all that was tried; `notLiburing[i]` says the file at `tried[i]` lacks CORE_SYMBOL.
  */
-export function libraryNotFound(tried: string[], errors: string[], envNote = "", override?: string): Error {
+export function libraryNotFound(
+  tried: string[],
+  errors: string[],
+  envNote = "",
+  override?: string,
+  notLiburing: boolean[] = [],
+): Error {
   const tooOld = tried.flatMap((path, i) => {
+    if (notLiburing[i]) return [`${path} is not liburing: it lacks ${CORE_SYMBOL}, which every liburing exports.\n`];
     const symbol = missingSymbol(errors[i] ?? "");
     return symbol ? [`${path} is older than liburing ${LIBURING_MIN_VERSION}: it lacks ${symbol}.\n`] : [];
   });

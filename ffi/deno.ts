@@ -1,5 +1,5 @@
 /** The Deno side of the FFI boundary: `Deno.dlopen` over liburing.so.2 and libc.so.6. */
-import { LIBC, libraryNotFound, uringCandidates } from "./candidates.ts";
+import { CORE_SYMBOL, LIBC, libraryNotFound, missingSymbol, uringCandidates } from "./candidates.ts";
 import { libcSymbols, type NativeType, type SymbolSpec, uringSymbols } from "./symbols.ts";
 import type { LibcSymbols, Native, Ptr, UringSymbols } from "./types.ts";
 
@@ -59,6 +59,16 @@ function open(path: string, table: DenoLibraryInterface): DenoLibrary {
   }
 }
 
+/** The file at `path` loads and exports `symbol`. */
+function exports(path: string, symbol: keyof typeof uringSymbols): boolean {
+  try {
+    open(path, toDeno({ [symbol]: uringSymbols[symbol] })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Keeps liburing mapped until the process is gone (dlopen with RTLD_NODELETE). Deno closes its
  * libraries when the runtime shuts down, and a parked waiter may still be inside liburing's
@@ -78,6 +88,7 @@ export function load(): Native {
   const override = (envAllowed && Deno.env.get("URING_LIB")) || undefined;
   const tried = uringCandidates(override);
   const errors: string[] = [];
+  const notLiburing: boolean[] = [];
   let uringLib: DenoLibrary | undefined;
   let uringPath = "";
   for (const path of tried) {
@@ -87,7 +98,9 @@ export function load(): Native {
       break;
     } catch (e) {
       if ((e as Error).message.startsWith("uring-buffers needs FFI")) throw e;
-      errors.push((e as Error).message.split("\n")[0]);
+      const error = (e as Error).message.split("\n")[0];
+      errors.push(error);
+      notLiburing.push(missingSymbol(error) !== undefined && !exports(path, CORE_SYMBOL));
     }
   }
   if (!uringLib) {
@@ -96,6 +109,7 @@ export function load(): Native {
       errors,
       envAllowed ? "" : " (Deno reads it only with --allow-env=URING_LIB)",
       override,
+      notLiburing,
     );
   }
   const libc = open(LIBC, toDeno(libcSymbols)).symbols as unknown as LibcSymbols;

@@ -1,6 +1,7 @@
 /** What this kernel can do, found by asking it (opcode probe) and by trying (buffer-ring flags). */
 import { native } from "../ffi/mod.ts";
 import * as abi from "./abi.ts";
+import { Errno, type UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
 import { Ring } from "./ring.ts";
 
@@ -28,11 +29,24 @@ export interface Features {
   sendZc: boolean;
   /** COOP_TASKRUN and TASKRUN_FLAG accepted by io_uring_setup (5.19). */
   coopTaskrun: boolean;
+  /** SINGLE_ISSUER and DEFER_TASKRUN accepted by io_uring_setup (6.1): what `IoLoop`'s dedicated mode needs. */
+  deferTaskrun: boolean;
   /** The liburing file that was loaded. */
   liburing: string;
 }
 
 let cached: Features | undefined;
+
+/** io_uring_setup takes these flags (a ring of its own, closed at once). */
+function acceptsSetupFlags(flags: number): boolean {
+  try {
+    new Ring({ entries: 1, flags }).close();
+    return true;
+  } catch (e) {
+    if ((e as UringError).errno === Errno.EINVAL) return false;
+    throw e;
+  }
+}
 
 /** Probes once per process (with a small ring of its own) and returns the same object after that. */
 export function probeFeatures(): Features {
@@ -87,6 +101,7 @@ export function probeFeatures(): Features {
       multishotAccept: has(abi.IORING_OP_SOCKET),
       sendZc: has(abi.IORING_OP_SEND_ZC),
       coopTaskrun: (ring.setupFlags & abi.IORING_SETUP_COOP_TASKRUN) !== 0,
+      deferTaskrun: acceptsSetupFlags(abi.IORING_SETUP_SINGLE_ISSUER | abi.IORING_SETUP_DEFER_TASKRUN),
       liburing: native.uringPath,
     };
     return cached;

@@ -59,6 +59,13 @@ function isPow2(n: number): boolean {
 // A wait longer than this (about 31,000 years) waits without a timeout, as Infinity does.
 const FOREVER_MS = 1e15;
 
+/** What io_uring_setup's refusals mean, where the errno alone would not say. */
+const SETUP_HINTS: Record<number, string> = {
+  [Errno.ENOSYS]: "; this kernel has no io_uring (built without CONFIG_IO_URING)",
+  [Errno.EPERM]: "; io_uring is disabled (sysctl kernel.io_uring_disabled) or blocked, as by the default " +
+    "seccomp profile of Docker and other container runtimes",
+};
+
 /**
  * One io_uring, set up by liburing (`io_uring_queue_init_params`) and driven from JS through typed
  * views over the memory it shares with the kernel: SQEs are written in place (`getSqe()` and a prep
@@ -168,7 +175,7 @@ export class Ring {
       throw new UringError(
         "io_uring_queue_init_params",
         -ret,
-        `entries=${entries} cqEntries=${cqEntries} flags=0x${flags.toString(16)}`,
+        `entries=${entries} cqEntries=${cqEntries} flags=0x${flags.toString(16)}${SETUP_HINTS[-ret] ?? ""}`,
       );
     }
     this.#mem = mem;

@@ -56,6 +56,11 @@ function parseIPv6(host: string): number[] | null {
   return bytes;
 }
 
+/** `host:port` as messages write it: an IPv6 address in brackets (`[::1]:80`). */
+export function formatEndpoint(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /**
  * Validates host and port, returns the family. Throws TypeError/RangeError naming the argument.
  * `peer`: the port is a peer's (to connect or send to), so 0 (any port, for a bind) is refused too.

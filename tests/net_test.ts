@@ -446,6 +446,8 @@ test("connect to a closed port rejects with ECONNREFUSED; bad arguments throw (l
   const port = s.port;
   await s.stop();
   await assert.rejects(connect({ loop, port, handlers: { data: (_c, l) => l.release() } }), /ECONNREFUSED/);
+  // An IPv6 peer in brackets, as the examples print it: "::1:5000" would be ambiguous.
+  await assert.rejects(connect({ loop, hostname: "::1", port }), new RegExp(`ECONNREFUSED.*\\[::1\\]:${port}`));
   const h = { data: (_c: Connection, l: Lease) => l.release() };
   assert.throws(() => listen({ loop, port: -1, handlers: h }), RangeError);
   assert.throws(() => listen({ loop, port: 70000, handlers: h }), RangeError);

@@ -1533,3 +1533,71 @@ test("end() after a long reply, to a peer that reads it slowly and keeps sending
     await server.stop();
   }
 });
+
+test("a for-await loop started after its connection closed ends at once: closed, reset by the peer, idle timeout", async () => {
+  // The inbox the loop reads was made on first use; a close before it had nothing to end, so the
+  // loop waited for ever.
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        void conn.reset();
+      },
+    },
+  });
+  try {
+    const outcomes: string[] = [];
+    for (const how of ["closed", "reset by the peer", "idle timeout"]) {
+      const conn = await connect({ port: server.port, idleTimeout: how === "idle timeout" ? 0.2 : 0 });
+      if (how === "closed") void conn.close();
+      if (how === "reset by the peer") conn.write(new TextEncoder().encode("reset me"));
+      assert.ok(await waitFor(() => conn.state === "closed", 3000), `${how}: the connection closed`);
+      const loop = (async () => {
+        for await (const lease of conn) lease.release();
+      })();
+      const ended = await Promise.race([loop.then(() => true), sleep(2000).then(() => false)]);
+      outcomes.push(`${how}: ${ended ? "ended" : "still waiting after 2 s"}`);
+    }
+    assert.deepEqual(outcomes, ["closed: ended", "reset by the peer: ended", "idle timeout: ended"]);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("a pool closed under connections held back at their fair share ends their receives (ECANCELED) too", async () => {
+  // Held back at its share, a connection arms no receive; close() re-armed only the receives waiting
+  // for buffers, so these stayed open for ever with data waiting in their sockets.
+  const chunk = new Uint8Array(4 * 1024 * 1024);
+  const server = listen({
+    port: 0,
+    handlers: { open: (conn) => void conn.write(chunk), data: (_c, l) => l.release() },
+  });
+  const pool = new BufferPool(getDefaultLoop().reactor, { count: 16, bufferSize: 16 * 1024 });
+  const kept: Lease[] = [];
+  const errors: string[] = [];
+  try {
+    const conns: Connection[] = [];
+    for (let i = 0; i < 3; i++) {
+      conns.push(
+        await connect({
+          port: server.port,
+          pool,
+          handlers: { data: (_c, lease) => void kept.push(lease), error: (_c, e) => void errors.push(e.message) },
+        }),
+      );
+    }
+    // Two connections take their share (8 leases each, kept) and the third waits for a buffer.
+    assert.ok(await waitFor(() => pool.stats().buffersLeased === 16 && pool.stats().waiting === 1, 5000));
+    pool.close();
+    const closed = await waitFor(() => conns.every((c) => c.closed), 3000);
+    assert.deepEqual(
+      { closed, errors: errors.length, canceled: errors.every((m) => m.includes("ECANCELED")) },
+      { closed: true, errors: 3, canceled: true },
+      `states ${conns.map((c) => c.state).join(", ")}; errors: ${errors.join("; ")}`,
+    );
+  } finally {
+    for (const lease of kept) lease.release();
+    await server.stop();
+  }
+});

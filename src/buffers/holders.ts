@@ -131,6 +131,18 @@ export class HolderTable {
     }
   }
 
+  /**
+   * The pool closed: holders held back at their share are let go, so that their receives arm once
+   * more and end (ECANCELED) instead of waiting for leases that will never count again.
+   */
+  letGo(): void {
+    for (let id = 1; id < this.#holders.length; id++) {
+      if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE) continue;
+      this.#over[id] = 0;
+      this.#holders[id]!.underQuota();
+    }
+  }
+
   /** A holder's share of leases now (see BufferPoolOptions.fairShare). */
   #share(leased: number, maxCount: number): number {
     const fixed = this.#fairShare;

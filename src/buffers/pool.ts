@@ -256,8 +256,10 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   }
   checkBoolean("incremental", options.incremental);
   checkBoolean("detachOnRelease", options.detachOnRelease);
+  // Asked for with "auto" on a kernel without buffer rings, it falls back to whole buffers like a kernel
+  // without IOU_PBUF_RING_INC does; only with "legacy" asked for by name is it a contradiction.
   const incremental = (options.incremental ?? false) && backend !== "legacy" && features.incremental;
-  if (options.incremental && backend === "legacy") {
+  if (options.incremental && wanted === "legacy") {
     throw new TypeError(`incremental consumption needs a ring backend, not "legacy"`);
   }
   const leakTracking = options.leakTracking ?? "warn";
@@ -954,6 +956,8 @@ export class BufferPool {
     for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) {
       if (ringOpen) w.rearm();
     }
+    // So are the receives of holders held back at their share (paused, nothing armed).
+    if (ringOpen) this.#holders.letGo();
     // Detach every view user code may still hold before the memory is unmapped: a read through one
     // would otherwise fault the process (views of released leases too, where nothing detached them).
     for (let bid = 0; bid < this.#count; bid++) this.#views[bid].transfer();

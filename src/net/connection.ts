@@ -623,10 +623,14 @@ export class Connection<Data = unknown> {
   }
 
   #useInbox(): PullQueue<Lease> {
-    return this.#inbox ??= new PullQueue<Lease>({
+    if (this.#inbox) return this.#inbox;
+    this.#inbox = new PullQueue<Lease>({
       taken: () => this.#inboxTaken(),
       finished: () => this.#eofConsumed(),
     });
+    // Made after the close began (a loop started late): nothing more will come, so it ends now.
+    if (this.#phase >= Phase.Closing) this.#inbox.end();
+    return this.#inbox;
   }
 
   /** Leases left the inbox (read, or delivered after a pause): receiving resumes below half its limit. */

@@ -3,7 +3,7 @@
  * Driver that feeds completions to JS, a send arena, and a default buffer pool for client sockets.
  */
 import { checkOptionKeys, describe } from "../options.ts";
-import { ClosedError } from "../errors.ts";
+import { ClosedError, UnsupportedError } from "../errors.ts";
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
@@ -19,8 +19,8 @@ export interface IoLoopOptions {
   entries?: number;
   /**
    * "shared" (default): the loop lives beside other work; when idle it parks on another thread.
-   * "dedicated": for a worker that only serves sockets: SINGLE_ISSUER | DEFER_TASKRUN ring, and
-   * when idle the thread waits in the kernel itself for up to `blockMs` per turn.
+   * "dedicated": for a worker that only serves sockets: SINGLE_ISSUER | DEFER_TASKRUN ring (Linux 6.1+),
+   * and when idle the thread waits in the kernel itself for up to `blockMs` per turn.
    */
   mode?: "shared" | "dedicated";
   /** Dedicated mode: longest wait per idle turn, in ms (timers are late by at most this). Default 10. */
@@ -72,6 +72,7 @@ export class IoLoop {
    * Sets up the ring (SQ `entries`, CQ 8 x entries) and its driver.
    *
    * @throws {TypeError} for an unknown mode.
+   * @throws {UnsupportedError} for mode "dedicated" on a kernel without DEFER_TASKRUN (before 6.1).
    * @throws {RangeError} for entries or maxQueuedBytes out of range.
    * @throws {UringError} if the kernel refuses the ring (e.g. `ENOMEM` under a low memlock limit).
    */
@@ -88,10 +89,19 @@ export class IoLoop {
       throw new RangeError(`maxQueuedBytes must be an integer >= 0, got ${describe(maxQueuedBytes)}`);
     }
     this.maxQueuedBytes = maxQueuedBytes;
+    const features = probeFeatures();
+    if (dedicated && !features.deferTaskrun) {
+      throw new UnsupportedError("IORING_SETUP_DEFER_TASKRUN", "6.1", 'mode "shared" runs on this kernel');
+    }
     this.reactor = new Reactor({
       entries,
       cqEntries: Math.min(entries * 8, 65536),
-      flags: dedicated ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : Driver.ringFlags,
+      // Kernels before 5.19 refuse COOP_TASKRUN: completions then interrupt the JS thread, which is slower.
+      flags: dedicated
+        ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+        : features.coopTaskrun
+        ? Driver.ringFlags
+        : 0,
     });
     const rethrow = (e: unknown) =>
       queueMicrotask(() => {

@@ -22,6 +22,21 @@ interface Piece {
   chunk: number; // -1 for a lease
 }
 
+// Pieces are recycled (the kernel takes one per write), so that a write allocates nothing once the
+// spares cover the pieces in flight; the spares kept are bounded.
+const spares: Piece[] = [];
+const MAX_SPARES = 1024;
+
+function newPiece(address: number, length: number, lease: Lease | undefined, chunk: number): Piece {
+  const piece = spares.pop();
+  if (piece === undefined) return { address, length, lease, chunk };
+  piece.address = address;
+  piece.length = length;
+  piece.lease = lease;
+  piece.chunk = chunk;
+  return piece;
+}
+
 // A run stops growing past this many bytes (a piece is at most 1 GiB, so a run stays below 2 GiB):
 // an SQE's length is 32 bits.
 const MAX_RUN = 1 << 30;
@@ -96,14 +111,14 @@ export class SendQueue {
       const n = Math.min(SEND_CHUNK_SIZE, length - at);
       const chunk = arena.take();
       arena.bytes(chunk).set(at === 0 && n === length ? bytes : bytes.subarray(at, at + n));
-      this.#pieces.push({ address: arena.address(chunk), length: n, lease: undefined, chunk });
+      this.#pieces.push(newPiece(arena.address(chunk), n, undefined, chunk));
     }
     this.#buffered += length;
   }
 
   /** Queues a lease, sent from its buffer; released once sent (or dropped). */
   pushLease(lease: Lease): void {
-    this.#pieces.push({ address: lease.address, length: lease.length, lease, chunk: -1 });
+    this.#pieces.push(newPiece(lease.address, lease.length, lease, -1));
     this.#buffered += lease.length;
   }
 
@@ -194,10 +209,13 @@ export class SendQueue {
   }
 
   #release(piece: Piece): void {
-    if (piece.lease) {
-      piece.lease[kGiveBack]();
+    const lease = piece.lease;
+    if (lease) {
+      piece.lease = undefined;
+      lease[kGiveBack]();
     } else {
       this.#loop[kArena].give(piece.chunk);
     }
+    if (spares.length < MAX_SPARES) spares.push(piece);
   }
 }

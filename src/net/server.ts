@@ -21,7 +21,7 @@ import {
 import { kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
-import { checkEndpoint, encodeSockaddr } from "../sockaddr.ts";
+import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
 
 /** A server's handlers: every connection's (see ConnectionHandlers), and `acceptError`. */
@@ -417,7 +417,7 @@ export class Server<Data = unknown> {
     const n = this.#unlogged;
     if (n === 0) return;
     const codes = [...this.#unloggedCodes].join(", ");
-    const where = this.hostname.includes(":") ? `[${this.hostname}]:${this.port}` : `${this.hostname}:${this.port}`;
+    const where = formatEndpoint(this.hostname, this.port);
     console.error(
       `uring-buffers: accept failed ${n} time${n === 1 ? "" : "s"} in the last 1s: ${codes} on ${where}; ${state}`,
     );
@@ -729,7 +729,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
         // Aborted before this completion (its cancel may have come too late to stop the connect):
         // the signal's reason, whatever the connect's outcome.
         if (signal?.aborted) return fail(signal.reason);
-        if (res < 0) return fail(new UringError("connect", -res, `${host}:${options.port}`));
+        if (res < 0) return fail(new UringError("connect", -res, formatEndpoint(host, options.port)));
         try {
           if (options.noDelay ?? true) setNoDelay(fd);
           // An owned pool closes with the connection; a long-lived signal must not keep closed connections.

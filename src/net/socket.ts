@@ -7,7 +7,7 @@ import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
 import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
 import { NativeMemory } from "../memory.ts";
-import { checkEndpoint, decodeSockaddr, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
+import { checkEndpoint, decodeSockaddr, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 
 let scratch: NativeMemory | undefined;
 /** One page for sockaddrs and option values; calls here are synchronous, so one is enough. */
@@ -104,7 +104,7 @@ export function tcpListen(options: TcpListenOptions = {}): number {
     if (len === abi.SOCKADDR_IN6_SIZE) {
       setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, isUnspecifiedIPv6(host) ? 0 : 1, "IPV6_V6ONLY");
     }
-    sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
+    sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
     sys("listen", native.libc.listen(fd, backlog));
   });
 }
@@ -132,7 +132,7 @@ export function tcpConnect(host: string, port: number): number {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
-    sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
+    sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
     setNoDelay(fd);
   });
 }
@@ -157,7 +157,7 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   return closedOnFailure(newSocket(host, abi.SOCK_DGRAM), (fd) => {
-    sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
+    sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
   });
 }
 
@@ -181,7 +181,7 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
 export function connectSocket(fd: number, host: string, port: number): void {
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
-  sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), `${host}:${port}`);
+  sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
 }
 
 /**

@@ -9,7 +9,7 @@ import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, datagramPayload, DatagramReceiver } from "../receiver.ts";
 import { kArena, kDatagrams, kGiveBack, kIovBlocks, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
-import { checkEndpoint, encodeSockaddr, type SocketAddress } from "../sockaddr.ts";
+import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 import { checkOptionKeys, checkSignal, describe } from "../options.ts";
@@ -372,7 +372,7 @@ export class UdpSocket {
     } else {
       this.#stats.sendErrors++;
       if (!this.#closed) {
-        this.#reportError(new UringError("sendmsg", -res, `to ${out.hostname}:${out.port}`));
+        this.#reportError(new UringError("sendmsg", -res, `to ${formatEndpoint(out.hostname, out.port)}`));
       }
     }
     if (this.#queue.length > this.#head) {
