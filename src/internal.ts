@@ -40,6 +40,8 @@ export const kBufferView: unique symbol = Symbol("uring-buffers.bufferView");
 export const kArena: unique symbol = Symbol("uring-buffers.arena");
 /** `IoLoop[kIovBlocks]`: the loop's native msghdr + iovec blocks for SENDMSG. */
 export const kIovBlocks: unique symbol = Symbol("uring-buffers.iovBlocks");
+/** `IoLoop[kBacklog]`: the loop's connections whose peers are behind (see SendBacklog). */
+export const kBacklog: unique symbol = Symbol("uring-buffers.backlog");
 /** `IoLoop[kIdle]`: the loop's idle-timeout wheel. */
 export const kIdle: unique symbol = Symbol("uring-buffers.idle");
 

@@ -947,3 +947,36 @@ test(
   },
   { timeoutMs: 30_000 },
 );
+
+test("a data handler that returns its connection's chain of work holds the end at EOF until the chain is done", async () => {
+  // The README's way to keep async replies in order: a promise chain in conn.data, returned from data.
+  const encoder = new TextEncoder();
+  const server = listen<Promise<void>>({
+    port: 0,
+    handlers: {
+      open: (conn) => void (conn.data = Promise.resolve()),
+      data(conn, lease) {
+        const lines = lease.bytes.filter((b) => b === 10).length;
+        lease.release();
+        return (conn.data = conn.data.then(async () => {
+          for (let i = 0; i < lines; i++) {
+            await sleep(1);
+            conn.write(encoder.encode(`reply ${i}\n`));
+          }
+        }));
+      },
+    },
+  });
+  try {
+    const { connect: netConnect } = await import("node:net");
+    const replies = await new Promise<number>((resolve) => {
+      const s = netConnect(server.port, "127.0.0.1", () => s.end("request\n".repeat(30)));
+      let text = "";
+      s.on("data", (d: Uint8Array) => void (text += new TextDecoder().decode(d)));
+      s.on("end", () => resolve(text.split("\n").length - 1));
+    });
+    assert.equal(replies, 30);
+  } finally {
+    await server.stop();
+  }
+});

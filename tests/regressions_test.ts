@@ -1601,3 +1601,55 @@ test("a pool closed under connections held back at their fair share ends their r
     await server.stop();
   }
 });
+
+test("a naive broadcast that reaches maxQueuedBytes loses the peers that never read, not the healthy one written next", async () => {
+  // The loop's cap used to fail whichever connection was written next (the healthy reader among
+  // them), and a failed connection's queue stayed counted until its close completed.
+  const net = await import("node:net");
+  const loop = new IoLoop({ maxQueuedBytes: 8 * 1024 * 1024 });
+  const members: Connection[] = [];
+  const failures: string[] = [];
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      open: (conn) => void members.push(conn),
+      data: (_c, lease) => lease.release(),
+      error: (_c, e) => void failures.push(e.message),
+    },
+  });
+  const sockets: import("node:net").Socket[] = [];
+  try {
+    const dialIn = () =>
+      new Promise<import("node:net").Socket>((resolve) => {
+        const s = net.connect(server.port, "127.0.0.1", () => resolve(s));
+        s.on("error", () => {});
+        sockets.push(s);
+      });
+    for (let i = 0; i < 4; i++) (await dialIn()).pause(); // never read
+    const reader = await dialIn();
+    let received = 0;
+    reader.on("data", (d: Uint8Array) => void (received += d.length));
+    assert.ok(await waitFor(() => members.length === 5, 3000));
+    const chunk = new Uint8Array(16 * 1024).fill(7);
+    const ROUNDS = 1024; // 16 MiB to each member
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const m of members) m.write(chunk); // ignores write()'s result
+      if (i % 16 === 15) await sleep(1);
+    }
+    const all = await waitFor(() => received === ROUNDS * chunk.length, 10_000);
+    assert.deepEqual(
+      {
+        all,
+        readerOpen: members[4].state === "open",
+        nonReadersFailed: failures.filter((m) => /maxQueuedBytes .* queued bytes (are|were) the most/.test(m)).length,
+      },
+      { all: true, readerOpen: true, nonReadersFailed: 4 },
+      `received ${received}; failures: ${failures.join("; ")}`,
+    );
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+    loop.close();
+  }
+});

@@ -9,13 +9,14 @@ import { copyLease, Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
-import { kArena, kEndSettled, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
+import { kArena, kBacklog, kEndSettled, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
 import type { IdleWatch, IdleWatched, IdleWheel } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
+import type { Backlogged } from "./send_backlog.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, peerIntake, remoteAddress, setLingerZero } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
@@ -148,7 +149,7 @@ export interface ConnectionOwner<Data = unknown> {
 }
 
 /** The roles a connection plays for its loop, which ConnectionPort relays to its private methods. */
-type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatched;
+type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatched & Backlogged;
 
 /** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
 const LINGER_SECONDS = 2;
@@ -197,6 +198,7 @@ const enum Bit {
   EndWhenSettled = 1 << 13, // EOF or a graceful stop ended it while async handlers ran: end() once they settle
   PeerEnded = 1 << 14, // the kernel reported the peer's EOF (not a failure)
   Stopping = 1 << 15, // a graceful stop: the `for await` loop reads what came, then the connection ends
+  WritesDropped = 1 << 16, // the close dropped queued writes (flushed() rejects)
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -254,6 +256,12 @@ export class Connection<Data = unknown> {
     }
     idleExpired(): void {
       this.#conn.#idleExpired();
+    }
+    get queued(): number {
+      return this.#conn.#sends.buffered;
+    }
+    shed(): void {
+      this.#conn.#shed();
     }
   };
 
@@ -430,8 +438,10 @@ export class Connection<Data = unknown> {
    * when sent). Returns true while the queue is below highWaterMark, false from there on: wait for
    * `drain` or `await flushed()`. On a connection that is not `writable` (shut down, ending or
    * closed), the data is dropped (a lease released) and false returned. A write that would queue
-   * more than `maxBuffered` bytes, or more than the loop's `maxQueuedBytes`, fails the connection
-   * instead (`error`, then close) and returns false. Writes go out in order.
+   * more than `maxBuffered` bytes fails the connection instead (`error`, then close) and returns
+   * false. One that would take the loop past its `maxQueuedBytes` first fails the connections
+   * furthest behind (the longest queues past their high-water marks, dropping what they queued), and
+   * fails this one only when none is longer. Writes go out in order.
    *
    * @throws {TypeError} for a lease that was already released or written (write a lease once: to
    *   send its bytes to several connections, write `lease.bytes`), or data that is neither a
@@ -468,11 +478,17 @@ export class Connection<Data = unknown> {
     if (isLease && !data[kScarce]) {
       this.#sends.pushLease(data);
     } else {
-      if (this.loop[kArena].bytesInUse + length > this.loop.maxQueuedBytes) {
+      const loop = this.loop;
+      const arena = loop[kArena];
+      if (
+        arena.bytesInUse + length > loop.maxQueuedBytes &&
+        !loop[kBacklog].makeRoom(() => arena.bytesInUse, length, loop.maxQueuedBytes, this.#port)
+      ) {
         return this.#refuse(
           data,
           `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
-            `(${this.loop.maxQueuedBytes}); closing the connection`,
+            `(${loop.maxQueuedBytes}), and this connection's ${buffered} queued bytes are the most; ` +
+            `closing the connection`,
         );
       }
       if (isLease) {
@@ -486,10 +502,24 @@ export class Connection<Data = unknown> {
     }
     this.#sends.send();
     if (this.#sends.buffered >= this.highWaterMark) {
-      this.#set(Bit.NeedDrain, true);
+      if (!this.#is(Bit.NeedDrain)) {
+        this.#set(Bit.NeedDrain, true);
+        this.loop[kBacklog].add(this.#port);
+      }
       return false;
     }
     return true;
+  }
+
+  /** The loop's queued sends reached maxQueuedBytes with this connection furthest behind. */
+  #shed(): void {
+    const queued = this.#sends.buffered;
+    this.#fail(
+      new RangeError(
+        `the loop's queued sends reached maxQueuedBytes (${this.loop.maxQueuedBytes}) and this connection's ` +
+          `${queued} queued bytes were the most: the peer is not reading; closing the connection`,
+      ),
+    );
   }
 
   /** A write that would grow the server past a bound: the data is dropped and the connection fails. */
@@ -572,6 +602,9 @@ export class Connection<Data = unknown> {
 
   #startClose(): void {
     this.#phase = Phase.Closing;
+    // What no send in flight covers goes at once: memory the loop's other connections may need.
+    if (this.#sends.dropQueued() > 0) this.#set(Bit.WritesDropped, true);
+    this.loop[kBacklog].delete(this.#port);
     this.#receiver.stop(() => this.#maybeFinish());
     if (this.#sends.sending && !this.#is(Bit.CancelSent)) {
       this.#set(Bit.CancelSent, true);
@@ -830,6 +863,7 @@ export class Connection<Data = unknown> {
     if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w.resolve(); }
     if (this.#is(Bit.NeedDrain)) {
       this.#set(Bit.NeedDrain, false);
+      this.loop[kBacklog].delete(this.#port);
       if (this.#config.handlers.drain) this.#call(this.#config.handlers.drain);
       if (this.#sends.sending || this.#phase >= Phase.Closing) return;
     }
@@ -943,7 +977,7 @@ export class Connection<Data = unknown> {
     ) return;
     this.#phase = Phase.Closed;
     if (this.#idleWatch) this.#config.idle.unwatch(this.#idleWatch); // the wheel lets go of it now
-    const dropped = this.#sends.clear();
+    const dropped = this.#sends.clear() > 0 || this.#is(Bit.WritesDropped);
     this.loop.reactor.unregister(this.#token);
     try {
       closeFd(this.fd);
@@ -955,7 +989,7 @@ export class Connection<Data = unknown> {
     this.pool.removeHolder(this.#holder);
     if (this.#flushWaiters) {
       for (const w of this.#flushWaiters.splice(0)) {
-        if (dropped > 0) w.reject(new ClosedError("Connection"));
+        if (dropped) w.reject(new ClosedError("Connection"));
         else w.resolve();
       }
     }

@@ -8,10 +8,11 @@ import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
 import { probeFeatures } from "../probe.ts";
-import { kArena, kIdle, kIovBlocks, kWhenClosed, kWhenExited, kWhenUnreferenced } from "../internal.ts";
+import { kArena, kBacklog, kIdle, kIovBlocks, kWhenClosed, kWhenExited, kWhenUnreferenced } from "../internal.ts";
 import { Reactor } from "../reactor.ts";
 import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
+import { SendBacklog } from "./send_backlog.ts";
 
 /** Options of `new IoLoop(options)`; every one is optional. */
 export interface IoLoopOptions {
@@ -60,6 +61,8 @@ export class IoLoop {
   readonly [kArena]: SendArena = new SendArena();
   /** @ignore Native msghdr + iovec blocks for SENDMSG. */
   readonly [kIovBlocks]: IovBlocks = new IovBlocks();
+  /** @ignore Its connections whose peers are behind: the first to fail when maxQueuedBytes is reached. */
+  readonly [kBacklog]: SendBacklog = new SendBacklog();
   /** @ignore Idle timeouts of this loop's connections. */
   readonly [kIdle]: IdleWheel;
   /** Most bytes copied from JS that the loop's connections may have queued for sending (see IoLoopOptions). */

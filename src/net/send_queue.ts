@@ -61,6 +61,7 @@ export class SendQueue {
   #buffered = 0;
   #sending = false;
   #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
+  #flightEnd = 0; // while sending: the index past the last piece the send in flight covers
   #zc: ZeroCopyState | undefined; // made by the first SEND_ZC: most connections never send one
 
   constructor(loop: IoLoop, fd: number, token: number, zeroCopyMin: number) {
@@ -136,7 +137,8 @@ export class SendQueue {
     const blocks = this.#loop[kIovBlocks];
     let block = -1;
     let count = 0;
-    for (let i = this.#head;;) {
+    let i = this.#head;
+    for (;;) {
       const address = pieces[i].address;
       let length = pieces[i].length;
       while (++i < end && pieces[i].address === address + length && length < MAX_RUN) length += pieces[i].length;
@@ -155,6 +157,7 @@ export class SendQueue {
       }
     }
     if (zeroCopy) (this.#zc ??= { sends: 0, notifications: 0, held: [] }).sends++;
+    this.#flightEnd = i;
     this.#sending = true;
   }
 
@@ -196,6 +199,23 @@ export class SendQueue {
       this.#head = 0;
     }
     return res;
+  }
+
+  /**
+   * Releases the queued pieces that no send in flight covers (every one when none is in flight; bytes
+   * appended to a chunk in flight stay with it). Returns the bytes dropped.
+   */
+  dropQueued(): number {
+    if (!this.#sending) return this.clear();
+    const pieces = this.#pieces;
+    let dropped = 0;
+    for (let i = this.#flightEnd; i < pieces.length; i++) {
+      dropped += pieces[i].length;
+      this.#release(pieces[i]);
+    }
+    pieces.length = this.#flightEnd;
+    this.#buffered -= dropped;
+    return dropped;
   }
 
   /** Releases every queued piece (the kernel holds none: call when not busy). Returns the bytes dropped. */
