@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileResponse, type HttpServer, serve, type ServeOptions } from "../mod.ts";
+import { fileResponse, type HttpServer, serve, type ServeInfo, type ServeOptions } from "../mod.ts";
 import { captureConsoleErrors, runFixture, runtime, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
@@ -460,11 +460,60 @@ test("onError that gives no answer or throws: 500, and the handler's error is lo
       assert.equal(r.response.status, 500);
     }
     assert.equal(errors.length, 2);
-    assert.match(errors[0].map(String).join(" "), /db down/);
+    assert.match(errors[0].map(String).join(" "), /db down[^]*onError returned undefined instead of a Response/);
     assert.match(errors[1].map(String).join(" "), /db down[^]*onError broke/);
   } finally {
     restore();
   }
+});
+
+test("Bun.serve's shape: `this` in fetch is the server argument (requestIP); a Response whose body was read is named", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(this: ServeInfo, request: Request, info: ServeInfo) {
+        if (new URL(request.url).pathname === "/used") {
+          const page = new Response("once");
+          await page.text();
+          return page;
+        }
+        return Response.json({ same: this === info, ip: this.requestIP(request)?.address, port: this.port });
+      },
+    });
+    const r = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.deepEqual(JSON.parse(r.response.text), { same: true, ip: "127.0.0.1", port: server.port });
+    const used = await exchange(server.port, `GET /used HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal(used.response.status, 500);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].map(String).join(" "), /body of the Response the handler returned was already read/);
+  } finally {
+    restore();
+  }
+});
+
+test("serve(app) takes an application object's fetch (a router's app, as Bun.serve(app) does)", async () => {
+  class App {
+    port = 0;
+    hostname = "127.0.0.1";
+    routes = new Map([["/hello", "hi"]]);
+    get(path: string, text: string) { // a router method: not a serve() option
+      this.routes.set(path, text);
+      return this;
+    }
+    fetch(request: Request): Response {
+      const text = this.routes.get(new URL(request.url).pathname);
+      return text === undefined ? new Response("no", { status: 404 }) : new Response(text);
+    }
+  }
+  await using server = serve(new App().get("/bye", "ciao"));
+  assert.equal(server.hostname, "127.0.0.1");
+  for (const [path, text] of [["/hello", "hi"], ["/bye", "ciao"]]) {
+    const r = await exchange(server.port, `GET ${path} HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal(r.response.text, text);
+  }
+  assert.throws(() => serve({ prot: 1, fetch: () => new Response() } as ServeOptions), /unknown option "prot"/);
 });
 
 test("request headers: repeated Cookie fields join with '; '; a streamed body's blob() has the Content-Type", async () => {
@@ -745,14 +794,14 @@ test("a half-closed client still gets an answer that comes within idleTimeout", 
   assert.equal((await client.response()).text, "answered");
 });
 
-test("the second argument serves Bun handlers too: port, hostname, url, stop(), upgrade(); `this` is the server", async () => {
+test("the second argument serves Bun handlers too: port, hostname, url, stop(), upgrade(); `this` is that argument", async () => {
   let seen = "";
   await using server = serve({
     port: 0,
     hostname: "127.0.0.1",
     fetch(this: unknown, request, srv) {
       if (srv.upgrade(request)) return new Response(null, { status: 101 });
-      seen = `${srv.port} ${srv.hostname} ${srv.url} ${this === server}`;
+      seen = `${srv.port} ${srv.hostname} ${srv.url} ${this === srv}`;
       return new Response("ok");
     },
   });

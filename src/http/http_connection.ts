@@ -396,7 +396,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     ex.request = request;
     let result: Response | Promise<Response>;
     try {
-      result = this.#ctx.handler.call(this.#ctx.server, request, ex.info);
+      // `this` is the second argument, as in Bun.serve (where both are the server): what a handler uses of its
+      // server (requestIP(), port, stop(), ...) is there.
+      result = this.#ctx.handler.call(ex.info, request, ex.info);
     } catch (e) {
       this.#settle(ex, undefined, e);
       return;
@@ -486,6 +488,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (ex.refusal !== 0) return; // its request was refused while the handler worked on it
     if (error === NO_ERROR && !(response instanceof Response)) {
       error = new TypeError(`the handler returned ${describeValue(response)} instead of a Response`);
+    } else if (error === NO_ERROR && response!.bodyUsed) {
+      error = new TypeError("the body of the Response the handler returned was already read (bodyUsed)");
     }
     ex.response = response;
     ex.error = error;
@@ -872,8 +876,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (!onError) return void logHandlerError(error);
     try {
       const r = await onError(error, request);
-      if (r instanceof Response) return r;
-      logHandlerError(error);
+      if (r instanceof Response && !r.bodyUsed) return r;
+      const what = r instanceof Response ? "a Response whose body was already read" : describeValue(r);
+      logHandlerError(error, new TypeError(`onError returned ${what} instead of a Response to send`));
     } catch (e) {
       logHandlerError(error, e);
     }

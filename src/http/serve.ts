@@ -240,6 +240,18 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`serve() options must be an object, got ${describe(options)}`);
   }
+  // An application object with a fetch method (a router's app: Bun.serve(app) reads its fetch, port and
+  // hostname) is its handler; its other members are its own business. Options are plain objects.
+  const proto = Object.getPrototypeOf(options);
+  if (proto !== Object.prototype && proto !== null && typeof (options as { fetch?: unknown }).fetch === "function") {
+    if (handler !== undefined) throw new TypeError(`serve() got 2 handlers; give one: ${usage}`);
+    const app = options as { fetch: ServeHandler; port?: unknown; hostname?: unknown };
+    handler = (request, info) => app.fetch(request, info);
+    options = {
+      port: typeof app.port === "function" ? undefined : app.port as number | undefined,
+      hostname: typeof app.hostname === "function" ? undefined : app.hostname as string | undefined,
+    };
+  }
   checkOptionKeys("serve()", options, SERVE_KEYS);
   const given = [handler, options.fetch, options.handler].filter((h) => h !== undefined);
   if (given.length > 1) throw new TypeError(`serve() got ${given.length} handlers; give one: ${usage}`);
