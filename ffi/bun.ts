@@ -30,7 +30,7 @@ export function toBun(table: Record<string, SymbolSpec>) {
 }
 
 /** The file at `path` loads and exports `symbol`. */
-function exports(path: string, symbol: keyof typeof uringSymbols): boolean {
+function exportsSymbol(path: string, symbol: keyof typeof uringSymbols): boolean {
   try {
     dlopen(path, toBun({ [symbol]: uringSymbols[symbol] })).close();
     return true;
@@ -54,7 +54,7 @@ export function load(): Native {
     } catch (e) {
       const error = (e as Error).message.split("\n")[0];
       errors.push(error);
-      notLiburing.push(missingSymbol(error) !== undefined && !exports(path, CORE_SYMBOL));
+      notLiburing.push(missingSymbol(error) !== undefined && !exportsSymbol(path, CORE_SYMBOL));
     }
   }
   if (!uring) throw libraryNotFound(tried, errors, "", override, notLiburing);

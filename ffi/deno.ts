@@ -60,7 +60,7 @@ function open(path: string, table: DenoLibraryInterface): DenoLibrary {
 }
 
 /** The file at `path` loads and exports `symbol`. */
-function exports(path: string, symbol: keyof typeof uringSymbols): boolean {
+function exportsSymbol(path: string, symbol: keyof typeof uringSymbols): boolean {
   try {
     open(path, toDeno({ [symbol]: uringSymbols[symbol] })).close();
     return true;
@@ -100,7 +100,7 @@ export function load(): Native {
       if ((e as Error).message.startsWith("uring-buffers needs FFI")) throw e;
       const error = (e as Error).message.split("\n")[0];
       errors.push(error);
-      notLiburing.push(missingSymbol(error) !== undefined && !exports(path, CORE_SYMBOL));
+      notLiburing.push(missingSymbol(error) !== undefined && !exportsSymbol(path, CORE_SYMBOL));
     }
   }
   if (!uringLib) {
