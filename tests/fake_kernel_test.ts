@@ -75,6 +75,15 @@ test('IoLoop mode "dedicated" on a kernel before 6.1 is an UnsupportedError nami
   assert.equal(echo.deferTaskrun, false);
 }, { skip, timeoutMs: 60_000 });
 
+test(
+  "zeroCopyMin on a kernel without SEND_ZC (before 6.0) is an UnsupportedError, not a send the kernel refuses",
+  async () => {
+    const result = await run("5.15", "zeroCopy");
+    assert.deepEqual([result.name, result.feature, result.since], ["UnsupportedError", "IORING_OP_SEND_ZC", "6.0"]);
+  },
+  { skip, timeoutMs: 60_000 },
+);
+
 test("a kernel without io_uring: the ring's error says so", async () => {
   const result = await run("enosys", "ring");
   assert.equal(result.name, "UringError");

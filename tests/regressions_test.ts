@@ -794,8 +794,10 @@ test("UDP: a send flood past the loop's maxQueuedBytes is dropped (send() false,
   const sink = bindUdp({ loop, handlers: { message: (_s, d) => void (received++, d.lease.release()) } });
   const src = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
   let queued = 0;
-  // Before: every one was queued, a 16 KiB chunk each (100,000 one-byte sends took ~500 MiB).
-  for (let i = 0; i < 5000; i++) if (src.send(new Uint8Array(1), { hostname: "127.0.0.1", port: sink.port })) queued++;
+  // Before: every one was queued, a 16 KiB chunk each (100,000 one-byte sends took ~500 MiB). Datagrams
+  // over 2 KiB still take a 16 KiB chunk each (smaller ones a 2 KiB one).
+  const datagram = new Uint8Array(4096);
+  for (let i = 0; i < 5000; i++) if (src.send(datagram, { hostname: "127.0.0.1", port: sink.port })) queued++;
   assert.equal(queued, 64); // 1 MiB of 16 KiB chunks
   assert.equal(src.stats().dropped, 5000 - 64);
   assert.ok(await waitFor(() => src.stats().datagramsSent === 64, 2000));
@@ -1642,7 +1644,8 @@ test("a naive broadcast that reaches maxQueuedBytes loses the peers that never r
       {
         all,
         readerOpen: members[4].state === "open",
-        nonReadersFailed: failures.filter((m) => /maxQueuedBytes .* queued bytes (are|were) the most/.test(m)).length,
+        nonReadersFailed: failures.filter((m) => /maxQueuedBytes .*(held the most|no connection holds more)/.test(m))
+          .length,
       },
       { all: true, readerOpen: true, nonReadersFailed: 4 },
       `received ${received}; failures: ${failures.join("; ")}`,
@@ -1651,5 +1654,86 @@ test("a naive broadcast that reaches maxQueuedBytes loses the peers that never r
     for (const s of sockets) s.destroy();
     await server.stop();
     loop.close();
+  }
+});
+
+/** A listen() server on its own loop whose members a test broadcasts to, and node:net clients of it. */
+async function broadcastRig(maxQueuedBytes: number) {
+  const net = await import("node:net");
+  const loop = new IoLoop({ maxQueuedBytes });
+  const members: Connection[] = [];
+  const failures: string[] = [];
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      open: (conn) => void members.push(conn),
+      data: (_c, lease) => lease.release(),
+      error: (_c, e) => void failures.push(e.message),
+    },
+  });
+  const sockets: import("node:net").Socket[] = [];
+  const received: number[] = [];
+  /** A client that reads everything (its count in `received`), or none of it (`reads` false). */
+  const client = (reads: boolean) =>
+    new Promise<void>((resolve) => {
+      const s = net.connect(server.port, "127.0.0.1", () => resolve());
+      s.on("error", () => {});
+      sockets.push(s);
+      if (!reads) return void s.pause();
+      const i = received.push(0) - 1;
+      s.on("data", (d: Uint8Array) => void (received[i] += d.length));
+    });
+  return {
+    members,
+    failures,
+    received,
+    client,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await server.stop();
+      loop.close();
+    },
+  };
+}
+
+test("maxQueuedBytes counts a small write's small chunk: a 100-byte broadcast to 100 readers fits in 1 MiB", async () => {
+  // Every copied write took a 16 KiB chunk: 100 x 16 KiB passed the limit and healthy readers were failed.
+  const rig = await broadcastRig(1024 * 1024);
+  try {
+    for (let i = 0; i < 100; i++) await rig.client(true);
+    assert.ok(await waitFor(() => rig.members.length === 100, 5000));
+    const message = new Uint8Array(100).fill(65);
+    for (const m of rig.members) m.write(message);
+    assert.ok(await waitFor(() => rig.received.every((n) => n === 100), 5000), `received ${rig.received}`);
+    assert.deepEqual(rig.failures, []);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("maxQueuedBytes reached by non-readers each still under highWaterMark: they are failed, not the readers", async () => {
+  // Only connections past their high-water mark were candidates, so with none there the writer was
+  // refused: every healthy reader written to after the limit was failed.
+  const rig = await broadcastRig(1024 * 1024);
+  try {
+    for (let i = 0; i < 20; i++) await rig.client(false);
+    for (let i = 0; i < 3; i++) await rig.client(true);
+    assert.ok(await waitFor(() => rig.members.length === 23, 5000));
+    const readers = rig.members.slice(20);
+    const message = new Uint8Array(4096).fill(66);
+    const ROUNDS = 1500; // 6 MiB to each member: past what the kernel takes for a peer that never reads
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const m of rig.members) m.write(message); // ignores write()'s result
+      if (i % 8 === 7) await sleep(1);
+    }
+    const all = await waitFor(() => rig.received.every((n) => n === ROUNDS * message.length), 10_000);
+    assert.deepEqual(
+      { all, readersOpen: readers.every((r) => r.state === "open"), failed: rig.failures.length },
+      { all: true, readersOpen: true, failed: 20 },
+      `received ${rig.received}; ${rig.failures.slice(0, 3).join("; ")}`,
+    );
+  } finally {
+    await rig.close();
   }
 });

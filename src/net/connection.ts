@@ -7,16 +7,18 @@
  */
 import { copyLease, Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
-import { asError, ClosedError, Errno, UringError } from "../errors.ts";
+import { asError, ClosedError, Errno, UnsupportedError, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
 import { kArena, kBacklog, kEndSettled, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
+import { probeFeatures } from "../probe.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver } from "../receiver.ts";
 import type { IdleWatch, IdleWatched, IdleWheel } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import type { Backlogged } from "./send_backlog.ts";
+import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, peerIntake, remoteAddress, setLingerZero } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
@@ -65,7 +67,7 @@ export interface ConnectionOptions {
    * Sends of at least this many queued bytes use IORING_OP_SEND_ZC / SENDMSG_ZC: the kernel sends
    * from our memory instead of copying it, and the pieces are released only after the kernel's
    * notification. 0 (default) turns it off. Worth it for large writes to real NICs; on loopback the
-   * kernel copies anyway.
+   * kernel copies anyway. Linux 6.0+ (an UnsupportedError before).
    */
   zeroCopyMin?: number;
   /**
@@ -96,6 +98,9 @@ export function checkConnectionOptions(options: ConnectionOptions): ConnectionSe
   const allowHalfOpen = options.allowHalfOpen ?? false;
   if (!Number.isInteger(zeroCopyMin) || zeroCopyMin < 0) {
     throw new RangeError(`zeroCopyMin must be an integer >= 0, got ${describe(zeroCopyMin)}`);
+  }
+  if (zeroCopyMin > 0 && !probeFeatures().sendZc) {
+    throw new UnsupportedError("IORING_OP_SEND_ZC", "6.0", "leave zeroCopyMin at 0 for copying sends");
   }
   if (!Number.isInteger(highWaterMark) || highWaterMark < 0) {
     throw new RangeError(`highWaterMark must be an integer >= 0, got ${describe(highWaterMark)}`);
@@ -151,6 +156,12 @@ export interface ConnectionOwner<Data = unknown> {
 /** The roles a connection plays for its loop, which ConnectionPort relays to its private methods. */
 type ConnectionPort = StreamHandler & CompletionTarget & LeaseHolder & IdleWatched & Backlogged;
 
+/**
+ * A connection whose queued copies hold this much of the loop's send arena (a large chunk: it got
+ * more than one small write behind) is a candidate to fail when the loop reaches maxQueuedBytes.
+ */
+const BACKLOG_BYTES = SEND_CHUNK_SIZE;
+
 /** How long an ended connection waits for the peer's EOF, discarding what it sends, before closing. */
 const LINGER_SECONDS = 2;
 /** How long an ended connection waits for the peer to take any of its queued writes when no idleTimeout is set. */
@@ -199,6 +210,7 @@ const enum Bit {
   PeerEnded = 1 << 14, // the kernel reported the peer's EOF (not a failure)
   Stopping = 1 << 15, // a graceful stop: the `for await` loop reads what came, then the connection ends
   WritesDropped = 1 << 16, // the close dropped queued writes (flushed() rejects)
+  Backlogged = 1 << 17, // in the loop's SendBacklog: its copied bytes queued hold a large chunk or more
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -258,7 +270,7 @@ export class Connection<Data = unknown> {
       this.#conn.#idleExpired();
     }
     get queued(): number {
-      return this.#conn.#sends.buffered;
+      return this.#conn.#sends.arenaBytes;
     }
     shed(): void {
       this.#conn.#shed();
@@ -440,8 +452,8 @@ export class Connection<Data = unknown> {
    * closed), the data is dropped (a lease released) and false returned. A write that would queue
    * more than `maxBuffered` bytes fails the connection instead (`error`, then close) and returns
    * false. One that would take the loop past its `maxQueuedBytes` first fails the connections
-   * furthest behind (the longest queues past their high-water marks, dropping what they queued), and
-   * fails this one only when none is longer. Writes go out in order.
+   * furthest behind (those whose queued copies hold the most of it, dropping what they queued), and
+   * fails this one only when none holds more. Writes go out in order.
    *
    * @throws {TypeError} for a lease that was already released or written (write a lease once: to
    *   send its bytes to several connections, write `lease.bytes`), or data that is neither a
@@ -487,8 +499,8 @@ export class Connection<Data = unknown> {
         return this.#refuse(
           data,
           `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
-            `(${loop.maxQueuedBytes}), and this connection's ${buffered} queued bytes are the most; ` +
-            `closing the connection`,
+            `(${loop.maxQueuedBytes}), and no connection holds more of them than this one ` +
+            `(${this.#sends.arenaBytes} bytes of chunks); closing the connection`,
         );
       }
       if (isLease) {
@@ -499,13 +511,14 @@ export class Connection<Data = unknown> {
       } else {
         this.#sends.pushBytes(data);
       }
+      if (!this.#is(Bit.Backlogged) && this.#sends.arenaBytes >= BACKLOG_BYTES) {
+        this.#set(Bit.Backlogged, true);
+        loop[kBacklog].add(this.#port);
+      }
     }
     this.#sends.send();
     if (this.#sends.buffered >= this.highWaterMark) {
-      if (!this.#is(Bit.NeedDrain)) {
-        this.#set(Bit.NeedDrain, true);
-        this.loop[kBacklog].add(this.#port);
-      }
+      this.#set(Bit.NeedDrain, true);
       return false;
     }
     return true;
@@ -513,13 +526,19 @@ export class Connection<Data = unknown> {
 
   /** The loop's queued sends reached maxQueuedBytes with this connection furthest behind. */
   #shed(): void {
-    const queued = this.#sends.buffered;
+    this.#set(Bit.Backlogged, false); // the backlog let go of it
     this.#fail(
       new RangeError(
-        `the loop's queued sends reached maxQueuedBytes (${this.loop.maxQueuedBytes}) and this connection's ` +
-          `${queued} queued bytes were the most: the peer is not reading; closing the connection`,
+        `the loop's queued sends reached maxQueuedBytes (${this.loop.maxQueuedBytes}) and this connection held ` +
+          `the most of them (${this.#sends.arenaBytes} bytes of chunks): the peer is not reading; closing the connection`,
       ),
     );
+  }
+
+  /** Out of the loop's backlog (its queue went down, or it closes). */
+  #leaveBacklog(): void {
+    this.#set(Bit.Backlogged, false);
+    this.loop[kBacklog].delete(this.#port);
   }
 
   /** A write that would grow the server past a bound: the data is dropped and the connection fails. */
@@ -604,7 +623,7 @@ export class Connection<Data = unknown> {
     this.#phase = Phase.Closing;
     // What no send in flight covers goes at once: memory the loop's other connections may need.
     if (this.#sends.dropQueued() > 0) this.#set(Bit.WritesDropped, true);
-    this.loop[kBacklog].delete(this.#port);
+    if (this.#is(Bit.Backlogged)) this.#leaveBacklog();
     this.#receiver.stop(() => this.#maybeFinish());
     if (this.#sends.sending && !this.#is(Bit.CancelSent)) {
       this.#set(Bit.CancelSent, true);
@@ -845,6 +864,7 @@ export class Connection<Data = unknown> {
   /** Completion of this connection's send (CompletionTarget, through the port). */
   #sendDone(res: number, flags: number): void {
     const sent = this.#sends.complete(res, flags);
+    if (this.#is(Bit.Backlogged) && this.#sends.arenaBytes < BACKLOG_BYTES) this.#leaveBacklog();
     if (sent === NOTIFICATION || this.#phase === Phase.Closing) {
       if (this.#phase === Phase.Closing) this.#maybeFinish();
       return;
@@ -863,7 +883,6 @@ export class Connection<Data = unknown> {
     if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w.resolve(); }
     if (this.#is(Bit.NeedDrain)) {
       this.#set(Bit.NeedDrain, false);
-      this.loop[kBacklog].delete(this.#port);
       if (this.#config.handlers.drain) this.#call(this.#config.handlers.drain);
       if (this.#sends.sending || this.#phase >= Phase.Closing) return;
     }

@@ -1,14 +1,21 @@
 /**
- * Native memory for sends: 16 KiB chunks for bytes copied from JS (the kernel must be able to read them
- * while the send is in flight), and msghdr + iovec blocks for SENDMSG. Both are fixed-size blocks from
- * one allocator.
+ * Native memory for sends: chunks for bytes copied from JS (the kernel must be able to read them while
+ * the send is in flight), 2 KiB for a small write and 16 KiB otherwise, and msghdr + iovec blocks for
+ * SENDMSG. All are fixed-size blocks from one kind of allocator.
  */
 import * as abi from "../abi.ts";
 import { NativeMemory } from "../memory.ts";
 import { writeU64 } from "../sqe.ts";
 
 export const SEND_CHUNK_SIZE = 16 * 1024;
+/**
+ * A small write's chunk: a 100-byte broadcast to 10,000 connections takes 20 MiB of chunks, not 160,
+ * and counts as much against the loop's maxQueuedBytes.
+ */
+export const SMALL_CHUNK_SIZE = 2 * 1024;
 const SLAB_SIZE = 1024 * 1024;
+// A small chunk's id has this bit set; the large ones' ids stay below it.
+const SMALL = 1 << 30;
 
 /**
  * Fixed-size blocks of native memory carved from slabs that are mapped on demand and kept (bounded by
@@ -77,14 +84,56 @@ class BlockAllocator<V> {
   }
 }
 
-/** Chunks for outgoing bytes that came from JS, which must be copied where the kernel can read them. */
-export class SendArena extends BlockAllocator<Uint8Array> {
-  constructor() {
-    super(SEND_CHUNK_SIZE, SLAB_SIZE, (buffer, at, n) => new Uint8Array(buffer, at, n));
+/** Blocks of bytes, one Uint8Array view each. */
+class ByteBlocks extends BlockAllocator<Uint8Array> {
+  constructor(blockSize: number) {
+    super(blockSize, SLAB_SIZE, (buffer, at, n) => new Uint8Array(buffer, at, n));
+  }
+
+  bytes(block: number): Uint8Array {
+    return this.view(block);
+  }
+}
+
+/**
+ * Chunks for outgoing bytes that came from JS, which must be copied where the kernel can read them:
+ * small ones (SMALL_CHUNK_SIZE) for a write that fits one, large ones (SEND_CHUNK_SIZE) otherwise.
+ */
+export class SendArena {
+  readonly #large = new ByteBlocks(SEND_CHUNK_SIZE);
+  readonly #small = new ByteBlocks(SMALL_CHUNK_SIZE);
+
+  /** A free chunk: a small one when `small`, else a large one. */
+  take(small: boolean): number {
+    return small ? this.#small.take() | SMALL : this.#large.take();
+  }
+
+  give(chunk: number): void {
+    if (chunk & SMALL) this.#small.give(chunk & ~SMALL);
+    else this.#large.give(chunk);
+  }
+
+  /** Bytes in chunks handed out and not given back (what maxQueuedBytes bounds). */
+  get bytesInUse(): number {
+    return this.#large.bytesInUse + this.#small.bytesInUse;
+  }
+
+  /** A chunk's size. */
+  capacity(chunk: number): number {
+    return chunk & SMALL ? SMALL_CHUNK_SIZE : SEND_CHUNK_SIZE;
+  }
+
+  address(chunk: number): number {
+    return chunk & SMALL ? this.#small.address(chunk & ~SMALL) : this.#large.address(chunk);
   }
 
   bytes(chunk: number): Uint8Array {
-    return this.view(chunk);
+    return chunk & SMALL ? this.#small.bytes(chunk & ~SMALL) : this.#large.bytes(chunk);
+  }
+
+  free(): void {
+    this.#large.free();
+    this.#small.free();
   }
 }
 

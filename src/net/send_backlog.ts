@@ -1,13 +1,13 @@
 /**
- * `SendBacklog`: the loop's connections whose send queues are past their high-water mark (their
- * peers are behind). When bytes copied for sending would take the loop past its `maxQueuedBytes`,
- * the connection furthest behind is failed first, and what it queued is dropped at once: one peer
- * that does not read must not get a healthy one failed in its place.
+ * `SendBacklog`: the loop's connections whose queued copies hold a large chunk or more of its send
+ * arena (their peers are behind). When bytes copied for sending would take the loop past its
+ * `maxQueuedBytes`, the one holding the most is failed first, and what it queued is dropped at once:
+ * peers that do not read must not get a healthy one failed in their place.
  */
 
 /** A connection as the backlog sees it. */
 export interface Backlogged {
-  /** Bytes it has queued that the kernel has not taken yet. */
+  /** Bytes of the loop's send arena its queued copies hold. */
   readonly queued: number;
   /** Fails it for holding the loop's queued sends, dropping at once what no send in flight covers. */
   shed(): void;
@@ -16,20 +16,20 @@ export interface Backlogged {
 export class SendBacklog {
   readonly #behind = new Set<Backlogged>();
 
-  /** Its queue passed its high-water mark. */
+  /** Its queued copies came to hold a large chunk or more. */
   add(connection: Backlogged): void {
     this.#behind.add(connection);
   }
 
-  /** Its queue drained, or it closed. */
+  /** Its queue went down, or it closed. */
   delete(connection: Backlogged): void {
     this.#behind.delete(connection);
   }
 
   /**
-   * Sheds the connections furthest behind, longest queue first, while `inUse()` + `need` passes
-   * `limit`; never `writer` nor one whose queue is no longer than the writer's (the writer is then
-   * the one to refuse). Returns whether `need` now fits.
+   * Sheds the connections furthest behind, the one holding the most first, while `inUse()` + `need`
+   * passes `limit`; never `writer` nor one holding no more than the writer (the writer is then the one
+   * to refuse). Returns whether `need` now fits.
    */
   makeRoom(inUse: () => number, need: number, limit: number, writer: Backlogged): boolean {
     while (inUse() + need > limit) {

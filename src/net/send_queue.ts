@@ -12,7 +12,7 @@ import type { Lease } from "../buffers/lease.ts";
 import { kArena, kGiveBack, kIovBlocks } from "../internal.ts";
 import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc } from "../prep.ts";
 import type { IoLoop } from "./loop.ts";
-import { IOV_PER_BLOCK, SEND_CHUNK_SIZE } from "./send_arena.ts";
+import { IOV_PER_BLOCK, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 
 // A queued piece: a lease (sent from the pool's memory) or an arena chunk holding copied bytes.
 interface Piece {
@@ -59,6 +59,7 @@ export class SendQueue {
   readonly #pieces: Piece[] = [];
   #head = 0;
   #buffered = 0;
+  #arenaBytes = 0; // the loop's send arena taken by our chunks (what shedding this queue would free)
   #sending = false;
   #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
   #flightEnd = 0; // while sending: the index past the last piece the send in flight covers
@@ -74,6 +75,11 @@ export class SendQueue {
   /** Bytes queued and not yet accepted by the kernel. */
   get buffered(): number {
     return this.#buffered;
+  }
+
+  /** Bytes of the loop's send arena our queued chunks hold (their whole size, used or not). */
+  get arenaBytes(): number {
+    return this.#arenaBytes;
   }
 
   /** A send is in flight. */
@@ -100,17 +106,23 @@ export class SendQueue {
     const length = bytes.length;
     let at = 0;
     const last = this.#pieces.length > this.#head ? this.#pieces[this.#pieces.length - 1] : undefined;
-    if (last !== undefined && last.chunk >= 0) {
+    const appending = last !== undefined && last.chunk >= 0;
+    if (appending) {
       const used = last.address + last.length - arena.address(last.chunk);
-      at = Math.min(SEND_CHUNK_SIZE - used, length);
+      at = Math.min(arena.capacity(last.chunk) - used, length);
       if (at > 0) {
         arena.bytes(last.chunk).set(at === length ? bytes : bytes.subarray(0, at), used);
         last.length += at;
       }
     }
-    for (; at < length; at += SEND_CHUNK_SIZE) {
-      const n = Math.min(SEND_CHUNK_SIZE, length - at);
-      const chunk = arena.take();
+    // A small write to a queue without copied bytes at its tail takes a small chunk; more bytes behind
+    // one (a peer falling behind, a burst of writes) take large ones.
+    const small = !appending && length <= SMALL_CHUNK_SIZE;
+    for (let n = 0; at < length; at += n) {
+      const chunk = arena.take(small);
+      const capacity = arena.capacity(chunk);
+      this.#arenaBytes += capacity;
+      n = Math.min(capacity, length - at);
       arena.bytes(chunk).set(at === 0 && n === length ? bytes : bytes.subarray(at, at + n));
       this.#pieces.push(newPiece(arena.address(chunk), n, undefined, chunk));
     }
@@ -234,7 +246,9 @@ export class SendQueue {
       piece.lease = undefined;
       lease[kGiveBack]();
     } else {
-      this.#loop[kArena].give(piece.chunk);
+      const arena = this.#loop[kArena];
+      this.#arenaBytes -= arena.capacity(piece.chunk);
+      arena.give(piece.chunk);
     }
     if (spares.length < MAX_SPARES) spares.push(piece);
   }

@@ -393,7 +393,12 @@ export class Server<Data = unknown> {
         // Accepts are retried every ACCEPT_RETRY_MS while fds are short: one stack, not a hundred a second.
         if (!this.#acceptHandlerThrew) {
           this.#acceptHandlerThrew = true;
-          console.error(`uring-buffers: the acceptError handler threw (still listening; logged once):`, e);
+          // Its message only: this runs out of fds, where Deno panics formatting a stack (it needs an fd).
+          console.error(
+            `uring-buffers: the acceptError handler threw (still listening; logged once): ${
+              e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+            }`,
+          );
         }
       }
       return;

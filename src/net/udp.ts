@@ -10,7 +10,7 @@ import { type Datagram, DATAGRAM_HEADROOM, datagramPayload, DatagramReceiver } f
 import { kArena, kDatagrams, kGiveBack, kIovBlocks, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
-import { SEND_CHUNK_SIZE } from "./send_arena.ts";
+import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 import { checkOptionKeys, checkSignal, describe } from "../options.ts";
 
@@ -324,14 +324,16 @@ export class UdpSocket {
     if (!lease) {
       const bytes = data as Uint8Array;
       const arena = this.loop[kArena];
-      // Each datagram copies into whole chunks: a bound on them bounds a flood's memory.
-      const need = Math.max(1, Math.ceil(length / SEND_CHUNK_SIZE)) * SEND_CHUNK_SIZE;
+      // Each datagram copies into whole chunks (one small one if it fits): a bound on them bounds a
+      // flood's memory.
+      const small = length <= SMALL_CHUNK_SIZE;
+      const need = small ? SMALL_CHUNK_SIZE : Math.ceil(length / SEND_CHUNK_SIZE) * SEND_CHUNK_SIZE;
       if (arena.bytesInUse + need > this.loop.maxQueuedBytes) {
         this.#stats.dropped++;
         return false;
       }
       for (let at = 0; at < length || out.chunks.length === 0; at += SEND_CHUNK_SIZE) {
-        const chunk = arena.take();
+        const chunk = arena.take(small);
         arena.bytes(chunk).set(bytes.subarray(at, at + SEND_CHUNK_SIZE));
         out.chunks.push(chunk);
       }
