@@ -5,13 +5,15 @@
  */
 import { probeFeatures } from "../mod.ts";
 import { prepNop, Ring } from "../ring.ts";
-import { parseExampleArgs } from "./args.ts";
+import { parseExampleArgs, startOrExit } from "./args.ts";
 
-parseExampleArgs("probe.ts (no arguments)", {}, (_values, fail, positionals) => {
+const USAGE = "probe.ts (no arguments)";
+parseExampleArgs(USAGE, {}, (_values, fail, positionals) => {
   if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
 });
 
-const features = probeFeatures();
+// A kernel or library that cannot run it: one line, not a stack.
+const features = await startOrExit("probe.ts", USAGE, () => probeFeatures());
 console.log(JSON.stringify({ ...features, opcodes: `${features.opcodes.length} supported` }, null, 2));
 
 using ring = new Ring({ entries: 256 });

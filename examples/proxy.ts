@@ -14,10 +14,11 @@
  */
 import process from "node:process";
 import { connect, type Connection, listen } from "../mod.ts";
-import { displayHost, hostArg, integerArg, parseExampleArgs, parseHostPort, secondsArg } from "./args.ts";
+import { displayHost, hostArg, integerArg, parseExampleArgs, parseHostPort, secondsArg, startOrExit } from "./args.ts";
 
+const USAGE = "proxy.ts [--port N] [--host H] [--target HOST:PORT] [--idle-timeout SECONDS]";
 const { values } = parseExampleArgs(
-  "proxy.ts [--port N] [--host H] [--target HOST:PORT] [--idle-timeout SECONDS]",
+  USAGE,
   {
     port: { type: "string", default: "9001" },
     host: { type: "string", default: "127.0.0.1" },
@@ -70,37 +71,39 @@ const forward = {
   },
 };
 
-const server = listen({
-  hostname: values.host,
-  port: values.port,
-  allowHalfOpen: true,
-  idleTimeout,
-  handlers: {
-    ...forward,
-    open(client) {
-      client.pause(); // until the target answers
-      connect({
-        hostname: target.host,
-        port: target.port,
-        allowHalfOpen: true,
-        idleTimeout,
-        handlers: {
-          ...forward,
-          open(upstream) {
-            // Linked before the first completion of the new connection is dispatched.
-            if (client.closed) return upstream.close();
-            upstream.data = client;
-            client.data = upstream;
-            client.resume();
+// A kernel or library that cannot run it: one line, not a stack.
+const server = await startOrExit("proxy.ts", USAGE, () =>
+  listen({
+    hostname: values.host,
+    port: values.port,
+    allowHalfOpen: true,
+    idleTimeout,
+    handlers: {
+      ...forward,
+      open(client) {
+        client.pause(); // until the target answers
+        connect({
+          hostname: target.host,
+          port: target.port,
+          allowHalfOpen: true,
+          idleTimeout,
+          handlers: {
+            ...forward,
+            open(upstream) {
+              // Linked before the first completion of the new connection is dispatched.
+              if (client.closed) return upstream.close();
+              upstream.data = client;
+              client.data = upstream;
+              client.resume();
+            },
           },
-        },
-      }).catch((error) => {
-        console.error(`proxy: ${displayHost(target.host)}:${target.port}: ${error.message}`);
-        client.reset();
-      });
+        }).catch((error) => {
+          console.error(`proxy: ${displayHost(target.host)}:${target.port}: ${error.message}`);
+          client.reset();
+        });
+      },
     },
-  },
-});
+  }));
 console.error(
   `listening on ${displayHost(values.host)}:${server.port}, forwarding to ${displayHost(target.host)}:${target.port}`,
 );
