@@ -1710,3 +1710,58 @@ test("maxQueuedBytes reached by non-readers each still under highWaterMark: they
     await rig.close();
   }
 });
+
+test(
+  "zero-copy sends free each send's pieces at its own notification: a steady stream stays under maxQueuedBytes",
+  async () => {
+    // The pieces waited until no notification at all was due, which a steady stream never reaches: a
+    // writer with at most 64 KiB queued was failed once it had sent maxQueuedBytes.
+    const net = await import("node:net");
+    // Zero-copy memory stays held while the kernel holds the bytes (on loopback: until the peer reads
+    // them), a few MiB here; the limit is above that, and a third of the stream.
+    const loop = new IoLoop({ maxQueuedBytes: 16 * 1024 * 1024 });
+    const TOTAL = 48 * 1024 * 1024;
+    const failures: string[] = [];
+    let writer: Promise<void> | undefined;
+    const server = listen({
+      loop,
+      port: 0,
+      zeroCopyMin: 1,
+      handlers: {
+        open(conn) {
+          writer = (async () => {
+            const chunk = new Uint8Array(16 * 1024).fill(9);
+            for (let sent = 0; sent < TOTAL && conn.writable; sent += chunk.length) {
+              if (!conn.write(chunk)) await conn.flushed();
+            }
+            conn.end();
+          })();
+        },
+        data: (_c, lease) => lease.release(),
+        error: (_c, e) => void failures.push(e.message),
+      },
+    });
+    try {
+      const received = await new Promise<number>((resolve) => {
+        let n = 0, mark = 0;
+        const s = net.connect(server.port, "127.0.0.1");
+        s.on("data", (d: Uint8Array) => {
+          n += d.length;
+          if (n - mark >= 256 * 1024) { // a reader a little slower than the writer
+            mark = n;
+            s.pause();
+            setTimeout(() => s.resume(), 2);
+          }
+        });
+        s.on("end", () => resolve(n));
+        s.on("error", () => resolve(n));
+      });
+      await writer;
+      assert.deepEqual({ received, failures }, { received: TOTAL, failures: [] });
+    } finally {
+      await server.stop();
+      loop.close();
+    }
+  },
+  { timeoutMs: 60_000 },
+);

@@ -47,8 +47,9 @@ export const NOTIFICATION = Number.MIN_SAFE_INTEGER;
 /** A queue's zero-copy sends. */
 interface ZeroCopyState {
   sends: number;
-  notifications: number; // SEND_ZC notifications still due: the kernel may still read our memory
-  held: Piece[]; // pieces sent while notifications were due, released after them
+  // One group per SEND_ZC whose notification is still due (the kernel may still read its pieces), oldest
+  // first; a plain send's pieces join the newest group, since the kernel may still read a piece's front.
+  held: Piece[][];
 }
 
 export class SendQueue {
@@ -89,7 +90,7 @@ export class SendQueue {
 
   /** The kernel may still read memory of ours (a send in flight, or zero-copy notifications due). */
   get busy(): boolean {
-    return this.#sending || (this.#zc !== undefined && this.#zc.notifications > 0);
+    return this.#sending || (this.#zc !== undefined && this.#zc.held.length > 0);
   }
 
   get zeroCopySends(): number {
@@ -168,7 +169,7 @@ export class SendQueue {
         break;
       }
     }
-    if (zeroCopy) (this.#zc ??= { sends: 0, notifications: 0, held: [] }).sends++;
+    if (zeroCopy) (this.#zc ??= { sends: 0, held: [] }).sends++;
     this.#flightEnd = i;
     this.#sending = true;
   }
@@ -180,12 +181,14 @@ export class SendQueue {
   complete(res: number, flags: number): number {
     const zc = this.#zc;
     if (flags & abi.IORING_CQE_F_NOTIF) {
-      if (--zc!.notifications === 0) {
-        for (const piece of zc!.held.splice(0)) this.#release(piece);
-      }
+      // Notifications come in the order of their sends (TCP frees what it sent in order): the oldest
+      // send's pieces may go. Holding all until none was due kept a steady stream's whole history.
+      for (const piece of zc!.held.shift()!) this.#release(piece);
       return NOTIFICATION;
     }
-    if (flags & abi.IORING_CQE_F_MORE) zc!.notifications++; // a SEND_ZC result: its notification follows
+    let held: Piece[] | undefined; // where retired pieces wait for a notification
+    if (flags & abi.IORING_CQE_F_MORE) zc!.held.push(held = []); // a SEND_ZC result: its notification follows
+    else if (zc !== undefined && zc.held.length > 0) held = zc.held[zc.held.length - 1];
     this.#sending = false;
     if (this.#iovBlock >= 0) {
       this.#loop[kIovBlocks].give(this.#iovBlock);
@@ -202,7 +205,7 @@ export class SendQueue {
         break;
       }
       left -= piece.length;
-      if (zc !== undefined && zc.notifications > 0) zc.held.push(piece);
+      if (held !== undefined) held.push(piece);
       else this.#release(piece);
       this.#pieces[this.#head++] = undefined as unknown as Piece;
     }
