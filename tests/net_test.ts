@@ -499,6 +499,9 @@ test("dedicated mode (SINGLE_ISSUER | DEFER_TASKRUN, blocking idle waits) echoes
   const server = echoServer(serverLoop, { count: 64, bufferSize: 4096 });
   await echoIntegrity(clientLoop, server, 10, 200_000);
   assert.equal(serverLoop.driver.stats().parkMode, "blocking");
+  // A shared loop's ring has the flags its Driver parks on (this kernel takes them).
+  const { Driver } = await import("../ring.ts");
+  assert.equal(clientLoop.reactor.ring.setupFlags & Driver.ringFlags, Driver.ringFlags);
   await server.stop();
   serverLoop.close();
   clientLoop.close();

@@ -494,7 +494,7 @@ export class Connection<Data = unknown> {
       const arena = loop[kArena];
       if (
         arena.bytesInUse + length > loop.maxQueuedBytes &&
-        !loop[kBacklog].makeRoom(() => arena.bytesInUse, length, loop.maxQueuedBytes, this.#port)
+        !loop[kBacklog].makeRoom(arena, length, loop.maxQueuedBytes, this.#port)
       ) {
         return this.#refuse(
           data,

@@ -92,19 +92,15 @@ export class IoLoop {
       throw new RangeError(`maxQueuedBytes must be an integer >= 0, got ${describe(maxQueuedBytes)}`);
     }
     this.maxQueuedBytes = maxQueuedBytes;
-    const features = probeFeatures();
-    if (dedicated && !features.deferTaskrun) {
+    if (dedicated && !probeFeatures().deferTaskrun) {
       throw new UnsupportedError("IORING_SETUP_DEFER_TASKRUN", "6.1", 'mode "shared" runs on this kernel');
     }
     this.reactor = new Reactor({
       entries,
       cqEntries: Math.min(entries * 8, 65536),
-      // Kernels before 5.19 refuse COOP_TASKRUN: completions then interrupt the JS thread, which is slower.
-      flags: dedicated
-        ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
-        : features.coopTaskrun
-        ? Driver.ringFlags
-        : 0,
+      // Shared: the Ring's default, which is Driver.ringFlags where the kernel takes them (5.19+) and no
+      // flags before (completions then interrupt the JS thread, which is slower).
+      flags: dedicated ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN : undefined,
     });
     const rethrow = (e: unknown) =>
       queueMicrotask(() => {

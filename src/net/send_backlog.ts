@@ -27,12 +27,12 @@ export class SendBacklog {
   }
 
   /**
-   * Sheds the connections furthest behind, the one holding the most first, while `inUse()` + `need`
-   * passes `limit`; never `writer` nor one holding no more than the writer (the writer is then the one
-   * to refuse). Returns whether `need` now fits.
+   * Sheds the connections furthest behind, the one holding the most first, while `memory.bytesInUse`
+   * + `need` passes `limit`; never `writer` nor one holding no more than the writer (the writer is
+   * then the one to refuse). Returns whether `need` now fits.
    */
-  makeRoom(inUse: () => number, need: number, limit: number, writer: Backlogged): boolean {
-    while (inUse() + need > limit) {
+  makeRoom(memory: { readonly bytesInUse: number }, need: number, limit: number, writer: Backlogged): boolean {
+    while (memory.bytesInUse + need > limit) {
       let longest: Backlogged | undefined;
       for (const c of this.#behind) if (longest === undefined || c.queued > longest.queued) longest = c;
       if (longest === undefined || longest === writer || longest.queued <= writer.queued) return false;

@@ -277,7 +277,8 @@ export class UdpSocket {
    * its buffer without a copy and released once sent. `to` defaults to a Datagram's sender. A
    * failed send is counted in `stats().sendErrors` and reported to `handlers.error`. Returns false
    * (and counts it in `stats().dropped`) for bytes dropped because the loop's queued sends are at
-   * its `maxQueuedBytes` (each datagram queued takes a 2 KiB chunk if it fits one, else 16 KiB chunks, until the kernel took it).
+   * its `maxQueuedBytes` (each datagram queued takes a 2 KiB chunk if it fits one, else 16 KiB chunks,
+   * until the kernel took it).
    *
    * @throws {ClosedError} after close().
    * @throws {TypeError} without a destination, or for a destination that is not an address literal;
