@@ -288,6 +288,69 @@ test("flushed() rejects with ClosedError when the connection closes with writes 
   loop.close();
 });
 
+/** How a node:net client's stream ended: "end" (a FIN after all the bytes) or the error's code. */
+function streamEnding(socket: net.Socket): Promise<{ how: string; bytes: number }> {
+  let bytes = 0;
+  socket.on("data", (chunk: Uint8Array) => bytes += chunk.length);
+  return new Promise((resolve) => {
+    socket.once("end", () => resolve({ how: "end", bytes }));
+    socket.once("error", (e: NodeJS.ErrnoException) => resolve({ how: e.code ?? e.message, bytes }));
+  });
+}
+
+test("a stream cut by maxBuffered resets its peer, and flushed() rejects for what was dropped", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0, maxBuffered: 4 << 20 });
+  const client = await dial(server.port);
+  client.pause();
+  const conn = await new Promise<Connection>((resolve) => {
+    (async () => {
+      for await (const c of server) return resolve(c);
+    })();
+  });
+  let written = 0;
+  const { errors: logged, restore } = captureConsoleErrors();
+  try {
+    while (conn.write(patternBytes(written, 1 << 20))) written++; // ignores false: the naive broadcast
+    while (conn.state === "open") conn.write(patternBytes(++written, 1 << 20));
+  } finally {
+    restore();
+  }
+  assert.match(String(logged[0]?.[1]), /maxBuffered/);
+  await conn.close();
+  // Before: a write made after the failure was dropped and flushed() resolved, as if delivered.
+  assert.equal(conn.write(new Uint8Array(10)), false);
+  await assert.rejects(conn.flushed(), { name: "ClosedError" });
+  const ending = streamEnding(client);
+  client.resume();
+  // Before: a clean end (FIN), so the peer took the part it got for the whole stream.
+  const { how, bytes } = await ending;
+  assert.equal(how, "ECONNRESET", `the peer saw ${how} after ${bytes} of ${(written + 1) << 20} bytes`);
+  client.destroy();
+  await server.stop();
+  loop.close();
+});
+
+test("a close with nothing cut off still ends the peer's stream cleanly", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0 });
+  const client = await dial(server.port);
+  const conn = await new Promise<Connection>((resolve) => {
+    (async () => {
+      for await (const c of server) return resolve(c);
+    })();
+  });
+  const ending = streamEnding(client);
+  conn.write(patternBytes(1, 100_000));
+  await conn.flushed();
+  await waitFor(() => conn.bufferedAmount === 0, 2000);
+  await conn.close();
+  assert.deepEqual(await ending, { how: "end", bytes: 100_000 });
+  client.destroy();
+  await server.stop();
+  loop.close();
+});
+
 test(
   "fair share: a prober's round trips succeed while 1,000 clients that never read flood the echo server",
   async () => {

@@ -588,7 +588,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // The next response waits until the socket has taken this one: a client that pipelines and
       // does not read holds one response's worth queued, not one per request.
       if (!this.#closed && this.#conn.bufferedAmount >= this.#conn.highWaterMark) {
-        await this.#conn.flushed().catch(() => {}); // rejects only when the connection closed
+        await this.#conn.flushed().catch(() => {}); // rejects only once the connection dropped a write
       }
     } catch (e) {
       // The connection closed under the response, or the response's body failed after its head
@@ -787,7 +787,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (!chunked) close = true;
     this.#send(head + connectionHeader(ex, close) + (chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n"));
     for (const piece of pieces) {
-      if (piece.length > 0 && !this.#conn.write(chunked ? frameChunk(piece) : piece)) await this.#conn.flushed();
+      if (piece.length > 0 && !this.#conn.write(chunked ? frameChunk(piece) : piece)) await this.#drained();
     }
     let result = next.result;
     let pending = next.promise;
@@ -803,7 +803,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // Read ahead while the write drains: a stream that fails meanwhile (or whose connection closes
       // first) must not leave an unhandled rejection behind, which would end the process.
       pending.catch(() => {});
-      if (!queued) await this.#conn.flushed();
+      if (!queued) await this.#drained();
     }
     if (chunked) this.#conn.write(LAST_CHUNK);
     return close;
@@ -816,8 +816,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
     for (const body of pieces) {
       for (let at = 0; at < body.length; at += WRITE_SLICE) {
         if (this.#closed) throw new Error("the connection closed while the response body was being sent");
-        if (!this.#conn.write(body.subarray(at, at + WRITE_SLICE))) await this.#conn.flushed();
+        if (!this.#conn.write(body.subarray(at, at + WRITE_SLICE))) await this.#drained();
       }
+    }
+  }
+
+  /** Waits for the socket to take the response so far; a write the connection dropped (it is closing) ends the response. */
+  async #drained(): Promise<void> {
+    try {
+      await this.#conn.flushed();
+    } catch {
+      throw clientFailure("the connection closed while the response body was being sent");
     }
   }
 

@@ -209,8 +209,9 @@ const enum Bit {
   EndWhenSettled = 1 << 13, // EOF or a graceful stop ended it while async handlers ran: end() once they settle
   PeerEnded = 1 << 14, // the kernel reported the peer's EOF (not a failure)
   Stopping = 1 << 15, // a graceful stop: the `for await` loop reads what came, then the connection ends
-  WritesDropped = 1 << 16, // the close dropped queued writes (flushed() rejects)
+  WritesDropped = 1 << 16, // a write was dropped, refused or cut off: flushed() rejects
   Backlogged = 1 << 17, // in the loop's SendBacklog: its copied bytes queued hold a large chunk or more
+  StreamCut = 1 << 18, // bytes written while writable will never go out: the close resets (RST)
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -470,6 +471,7 @@ export class Connection<Data = unknown> {
     if (isLease) data[kTakeOver]("write");
     if (!this.writable) {
       if (isLease) data[kGiveBack]();
+      this.#set(Bit.WritesDropped, true);
       return false;
     }
     const length = data.length;
@@ -544,16 +546,21 @@ export class Connection<Data = unknown> {
   /** A write that would grow the server past a bound: the data is dropped and the connection fails. */
   #refuse(data: Uint8Array | Lease, message: string): false {
     if (!(data instanceof Uint8Array)) data[kGiveBack]();
+    this.#set(Bit.WritesDropped | Bit.StreamCut, true);
     this.#fail(new RangeError(message));
     return false;
   }
 
   /**
    * Resolves at once while the queue is below highWaterMark, otherwise once everything queued has
-   * been sent (when `drain` runs). Rejects with ClosedError if the connection closed with the
-   * writes still queued.
+   * been sent (when `drain` runs). Rejects with ClosedError once a write of this connection was
+   * dropped (written when not `writable`, refused by a bound, or cut off by a close with the writes
+   * still queued): what was written will not all arrive.
    */
   flushed(): Promise<void> {
+    if (this.#is(Bit.WritesDropped)) {
+      return Promise.reject(new ClosedError(this.#phase === Phase.Open ? "Connection's write side" : "Connection"));
+    }
     if (this.#sends.buffered < this.highWaterMark || this.#sends.buffered === 0) return Promise.resolve();
     if (this.#phase === Phase.Closed) return Promise.reject(new ClosedError("Connection"));
     return new Promise((resolve, reject) => (this.#flushWaiters ??= []).push({ resolve, reject }));
@@ -602,7 +609,8 @@ export class Connection<Data = unknown> {
 
   /**
    * Close now: cancel in-flight operations, drop queued writes (their leases are released). Resolves
-   * once the fd is closed. Idempotent.
+   * once the fd is closed. Idempotent. A close that cut queued writes off (as a failure's does)
+   * resets the connection, so the peer sees ECONNRESET instead of a clean end of a cut stream.
    */
   close(): Promise<void> {
     if (this.#phase >= Phase.Closing) return this.#whenClosed();
@@ -622,7 +630,7 @@ export class Connection<Data = unknown> {
   #startClose(): void {
     this.#phase = Phase.Closing;
     // What no send in flight covers goes at once: memory the loop's other connections may need.
-    if (this.#sends.dropQueued() > 0) this.#set(Bit.WritesDropped, true);
+    if (this.#sends.dropQueued() > 0) this.#set(Bit.WritesDropped | Bit.StreamCut, true);
     if (this.#is(Bit.Backlogged)) this.#leaveBacklog();
     this.#receiver.stop(() => this.#maybeFinish());
     if (this.#sends.sending && !this.#is(Bit.CancelSent)) {
@@ -996,8 +1004,17 @@ export class Connection<Data = unknown> {
     ) return;
     this.#phase = Phase.Closed;
     if (this.#idleWatch) this.#config.idle.unwatch(this.#idleWatch); // the wheel lets go of it now
-    const dropped = this.#sends.clear() > 0 || this.#is(Bit.WritesDropped);
+    if (this.#sends.clear() > 0) this.#set(Bit.WritesDropped | Bit.StreamCut, true);
+    const dropped = this.#is(Bit.WritesDropped);
     this.loop.reactor.unregister(this.#token);
+    if (this.#is(Bit.StreamCut)) {
+      // A peer that got a clean end after a cut stream would take what it got for all of it.
+      try {
+        setLingerZero(this.fd);
+      } catch {
+        // The socket is gone already (a reset): the close below is all there is to do.
+      }
+    }
     try {
       closeFd(this.fd);
     } catch (e) {
