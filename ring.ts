@@ -56,6 +56,7 @@ export {
   prepWrite,
   setBufferSelect,
   setBundle,
+  setMultishotLimit,
 } from "./src/prep.ts";
 
 /** Every kernel constant and struct offset, named after its header field. */

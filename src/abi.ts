@@ -538,5 +538,17 @@ export const SOCKADDR_STORAGE_SIZE = 128;
 // ---- open(2) ----
 /** open(2) flag: read only. */
 export const O_RDONLY = 0;
+/** open(2) flag: write only. */
+export const O_WRONLY = 0o1;
+/** open(2) flag: read and write. */
+export const O_RDWR = 0o2;
+/** open(2) flag: create the file if it does not exist (with `mode`). */
+export const O_CREAT = 0o100;
+/** open(2) flag: with O_CREAT, fail with EEXIST if the file exists. */
+export const O_EXCL = 0o200;
+/** open(2) flag: truncate to length 0. */
+export const O_TRUNC = 0o1000;
+/** open(2) flag: every write appends. */
+export const O_APPEND = 0o2000;
 /** open(2) flag: close on exec. */
 export const O_CLOEXEC = 0o2000000;

@@ -244,6 +244,15 @@ export function setBufferSelect(s: SqeArray, slot: number, bgid: number): void {
   s.u16[(slot << 5) + BUF_GROUP_HALF] = bgid;
 }
 
+/**
+ * Sets `sqe->optlen` of a multishot recv (6.17+): the receive ends (its last completion without
+ * IORING_CQE_F_MORE) once it has taken `bytes` bytes, so that the program decides before it takes
+ * more. 0: no limit. Kernels before it fail such a receive with `-EINVAL` (`probeFeatures().multishotLimit`).
+ */
+export function setMultishotLimit(s: SqeArray, slot: number, bytes: number): void {
+  s.u32[(slot << 4) + FILE_INDEX_WORD] = bytes;
+}
+
 /** Adds IORING_RECVSEND_BUNDLE (6.10+): one completion may take several consecutive buffers. */
 export function setBundle(s: SqeArray, slot: number): void {
   s.u16[(slot << 5) + IOPRIO_HALF] |= abi.IORING_RECVSEND_BUNDLE;

@@ -3,6 +3,7 @@ import { native } from "../ffi/mod.ts";
 import * as abi from "./abi.ts";
 import { Errno, type UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
+import { prepRecvMultishot, setBufferSelect, setMultishotLimit } from "./prep.ts";
 import { Ring } from "./ring.ts";
 
 /** `probeFeatures()`: what this kernel's io_uring can do, as one printable object. */
@@ -21,6 +22,8 @@ export interface Features {
   incremental: boolean;
   /** IORING_RECVSEND_BUNDLE (IORING_FEAT_RECVSEND_BUNDLE, 6.10). */
   bundles: boolean;
+  /** A byte limit on a multishot recv (`sqe->optlen`, 6.17): it ends once it took that many bytes. */
+  multishotLimit: boolean;
   /** Multishot recv / recvmsg (6.0; inferred from SEND_ZC, which came in the same release). */
   multishotRecv: boolean;
   /** Multishot accept (5.19; inferred from IORING_OP_SOCKET, same release). */
@@ -46,6 +49,22 @@ function acceptsSetupFlags(flags: number): boolean {
     if ((e as UringError).errno === Errno.EINVAL) return false;
     throw e;
   }
+}
+
+/**
+ * A multishot recv with a byte limit (`sqe->optlen`) passes the kernel's checks. Kernels before 6.17
+ * refuse the field with -EINVAL at once; one that takes it gets to the fd (-1 here: -EBADF).
+ */
+function acceptsMultishotLimit(ring: Ring): boolean {
+  const slot = ring.getSqe();
+  prepRecvMultishot(ring.sqes, slot, -1, 0, 0, 0);
+  setBufferSelect(ring.sqes, slot, 0x7ff);
+  setMultishotLimit(ring.sqes, slot, 1);
+  ring.sqes.setUserData(slot, 1);
+  ring.submitAndWait(1, 1000);
+  let result = 0;
+  ring.reap((_userData, res) => void (result = res));
+  return result !== 0 && result !== -Errno.EINVAL;
 }
 
 /** Probes once per process (with a small ring of its own) and returns the same object after that. */
@@ -97,6 +116,7 @@ export function probeFeatures(): Features {
       bufferRingMmap,
       incremental: bufferRing && tryRegister(abi.IOU_PBUF_RING_INC, true),
       bundles: (ring.features & abi.IORING_FEAT_RECVSEND_BUNDLE) !== 0,
+      multishotLimit: has(abi.IORING_OP_SEND_ZC) && acceptsMultishotLimit(ring),
       multishotRecv: has(abi.IORING_OP_SEND_ZC),
       multishotAccept: has(abi.IORING_OP_SOCKET),
       sendZc: has(abi.IORING_OP_SEND_ZC),

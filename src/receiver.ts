@@ -11,7 +11,15 @@ import { BufferPool, type BufferWaiter } from "./buffers/pool.ts";
 import { ClosedError, Errno, UnsupportedError, UringError } from "./errors.ts";
 import { NativeMemory } from "./memory.ts";
 import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
-import { prepRead, prepRecv, prepRecvmsgMultishot, prepRecvMultishot, setBufferSelect, setBundle } from "./prep.ts";
+import {
+  prepRead,
+  prepRecv,
+  prepRecvmsgMultishot,
+  prepRecvMultishot,
+  setBufferSelect,
+  setBundle,
+  setMultishotLimit,
+} from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
 import { checkBoolean, checkHandler, checkOptionKeys, describe } from "./options.ts";
 import { kDatagrams } from "./internal.ts";
@@ -307,8 +315,14 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     // must share big incremental buffers out (BufferPool.receiveCap).
     else {
       const cap = this.pool.receiveCap;
-      if (this.multishot && cap === 0 && !this.pool.scarce) prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
-      else prepRecv(sqes, slot, this.fd, 0, cap, 0);
+      if (this.multishot && cap === 0 && !this.pool.scarce) {
+        prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
+        // A burst already in the socket ends at the holder's fair share, not at the ring's last buffer.
+        const limit = this.pool.multishotLimit(this.#holder);
+        if (limit > 0) setMultishotLimit(sqes, slot, limit);
+      } else {
+        prepRecv(sqes, slot, this.fd, 0, cap, 0);
+      }
       if (cap > 0) this.#cappedStamp = this.pool.armCapped();
     }
     setBufferSelect(sqes, slot, this.pool.groupId);
@@ -379,6 +393,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.#cappedStamp = -1;
       this.pool.cappedDone(stamp);
     }
+    if (!(flags & abi.IORING_CQE_F_BUFFER) && res !== -Errno.ENOBUFS) this.pool.receiveEnded();
     if (this.state === State.Stopping || this.state === State.Done) {
       this.finish();
       return;

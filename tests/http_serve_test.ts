@@ -1445,3 +1445,27 @@ test("request.signal aborts when serve() refuses a request whose handler is runn
     "the server refused the request (status 413) before the response was sent",
   ]);
 });
+
+test("small request bodies stay each request's own while their gathering buffers serve the next ones", async () => {
+  // The runtimes copy a Request's body out of the bytes it is made from; serve() reuses those bytes
+  // for the next body at once. Were the copy ever skipped, a handler reading its body late would
+  // read another request's.
+  const made = new Uint8Array(100).fill(1);
+  const probe = new Request("http://x/", { method: "POST", body: made.subarray(10, 20) });
+  made.fill(2);
+  assert.deepEqual(new Uint8Array(await probe.arrayBuffer()), new Uint8Array(10).fill(1));
+
+  await using server = start(async (request) => {
+    await sleep(30); // the other requests' bodies are gathered meanwhile
+    return new Response(await request.arrayBuffer());
+  });
+  const bodies = Array.from({ length: 24 }, (_, i) => new Uint8Array(1000 + i * 600).fill(i + 1));
+  const echoes = await Promise.all(
+    bodies.map(async (body) =>
+      new Uint8Array(
+        await (await fetch(`http://127.0.0.1:${server.port}/`, { method: "POST", body })).arrayBuffer(),
+      )
+    ),
+  );
+  echoes.forEach((echo, i) => assert.deepEqual(echo, bodies[i], `request ${i}`));
+});

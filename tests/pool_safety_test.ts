@@ -600,6 +600,35 @@ test(
   { timeoutMs: 30_000 },
 );
 
+test("fair share: a burst already in the socket when a multishot receive is armed stops at the holder's share", () => {
+  using reactor = new Reactor({ entries: 64 });
+  // The whole pool in the kernel's ring, as a small pool's window is: a burst can reach every buffer.
+  const pool = new BufferPool(reactor, { count: 64, bufferSize: 4096, ringWindow: 64 });
+  const keeper = pair(reactor);
+  const other = pair(reactor);
+  keeper.writer.write(patternBytes(3, 256 * 1024));
+  assert.ok(reactor.runUntil(() => keeper.writer.idle, 2000), "the burst waits in the socket");
+  const holder = new Holder(pool, keeper.server, { pauseOverQuota: true });
+  const polite = new Holder(pool, other.server, { pauseOverQuota: true });
+  try {
+    reactor.runUntil(() => false, 100);
+    // Before: the multishot receive took all 64 buffers before the first completion was reaped.
+    const share = 64 / 2 / 1; // maxCount / (2 x holders holding leases), one holder so far
+    assert.ok(pool.held(holder.id) <= share + 2, `the keeper holds ${pool.held(holder.id)} of 64 buffers`);
+    other.sendTo(polite, 3);
+    polite.release();
+  } finally {
+    for (const h of [holder, polite]) {
+      h.release();
+      h.receiver.stop();
+    }
+    reactor.runOnce(10);
+    keeper.close();
+    other.close();
+    pool.close();
+  }
+}, { skip: !features.multishotLimit && "kernel lacks the multishot receive byte limit (6.17+)" });
+
 test("fair share: flooders arriving one after another cannot pin the half the pool that is left (8 each once half is leased)", () => {
   using reactor = new Reactor({ entries: 256 });
   const pool = new BufferPool(reactor, { count: 128, bufferSize: 256 });

@@ -5,6 +5,7 @@ import {
   NativeMemory,
   prepRecv,
   prepSend,
+  prepWrite,
   ProvidedBufferGroup,
   Reactor,
   Ring,
@@ -459,6 +460,8 @@ test("use after release throws; double release throws; a lease goes back to its 
     a.lease.release();
     assert.equal(a.lease.released, true);
     assert.throws(() => a.lease.bytes, /released/);
+    // Before: the address still read, for a prepSend of a buffer the kernel may be filling again.
+    assert.throws(() => a.lease.address, { name: "TypeError", message: /released/ });
     assert.equal(bytes.length, 0, "the old view is detached: it can no longer read the buffer");
     assert.throws(() => a.lease.release(), /already released/);
     assert.equal(a.pool.stats().buffersFree, 2);
@@ -774,6 +777,34 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
       pool.close();
       closeFd(fd);
     }
+  });
+});
+
+test("openFile takes abi's O_* flags to create and write a file; flags that are not flags are a TypeError", async () => {
+  const { openFile } = await import("../sys.ts");
+  await withFile(new Uint8Array(0), (path) => {
+    const created = `${path}.new`;
+    // Before: abi had only O_RDONLY and O_CLOEXEC, so O_WRONLY | O_CREAT was 0 and opened read-only (ENOENT).
+    const fd = openFile(created, abi.O_WRONLY | abi.O_CREAT | abi.O_TRUNC, 0o600);
+    using reactor = new Reactor({ entries: 4 });
+    const data = new NativeMemory(5);
+    data.bytes.set(new TextEncoder().encode("hello"));
+    let written = -1;
+    prepWrite(
+      reactor.ring.sqes,
+      reactor.prepare(reactor.register({ complete: (res) => void (written = res) })),
+      fd,
+      data.address,
+      5,
+      0,
+    );
+    assert.ok(reactor.runUntil(() => written !== -1, 2000));
+    assert.equal(written, 5);
+    closeFd(fd);
+    data.free();
+    assert.equal(readFileSync(created, "utf8"), "hello");
+    assert.throws(() => openFile(path, "w" as unknown as number), { name: "TypeError", message: /O_\* flags/ });
+    assert.throws(() => openFile(path, abi.O_RDONLY, 0o10000), { name: "TypeError", message: /mode/ });
   });
 });
 

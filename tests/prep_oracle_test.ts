@@ -139,6 +139,15 @@ const CASES: Record<string, (p: Prep, s: SqeArray) => void> = {
     p.setBufferSelect(s, 0, 65535);
     p.setBundle(s, 0);
   },
+  "recv_multishot+limit/bufsel": (p, s) => {
+    p.prepRecvMultishot(s, 0, 5, 0, 0, 0);
+    p.setBufferSelect(s, 0, 3);
+    p.setMultishotLimit(s, 0, 65536);
+  },
+  "recv_multishot+limit/edge": (p, s) => {
+    p.prepRecvMultishot(s, 0, 5, 0, 0, 0);
+    p.setMultishotLimit(s, 0, 0x7fffffff);
+  },
 };
 
 /** Why the oracle cannot be built here, or undefined when it can. */

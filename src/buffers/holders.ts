@@ -151,6 +151,12 @@ export class HolderTable {
     return Math.max(MIN_SHARE, Math.floor(maxCount / (2 * Math.max(1, this.#holding))));
   }
 
+  /** Leases holder `id` may still take before it is over its share (at most 0 when it is); Infinity without a share. */
+  room(id: number, leased: number, maxCount: number): number {
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE) return Infinity;
+    return this.#share(leased, maxCount) - this.#held[id];
+  }
+
   /** The most leases one holder has out (0 without holders): for the stall watchdog's warning. */
   largest(): number {
     let most = 0;

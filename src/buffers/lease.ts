@@ -115,9 +115,13 @@ export class Lease {
    * Native address of the bytes, for handing them to the kernel without a copy (e.g. in an iovec).
    * Computed on each read, so a lease stays small. Valid until release.
    *
-   * @throws {TypeError} for a lease that is a copy on the JS heap (it has no native memory).
+   * @throws {TypeError} for a lease that is a copy on the JS heap (it has no native memory), or one
+   *   already released (the kernel may be filling its buffer again).
    */
   get address(): number {
+    if (this.#bytes === RELEASED) {
+      throw new TypeError(`lease of buffer ${this.bufferId} was released; its address is the pool's again`);
+    }
     return this.#owner[kBufferAddress](this.bufferId) + this.#offset;
   }
 

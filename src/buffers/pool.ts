@@ -198,6 +198,8 @@ const POOL_OPTION_KEYS = [
 const CAPPED_RECEIVE_BYTES = 32 * 1024;
 /** Flushes (about two per reactor turn) that receives stay capped after an -ENOBUFS. */
 const DRY_FLUSHES = 8;
+/** The largest multishot byte limit we set (`sqe->optlen` is unsigned; the kernel counts it as an int). */
+const MAX_MULTISHOT_LIMIT = 0x7fffffff;
 
 /** BufferPoolOptions checked, with the defaults filled in and `"auto"` resolved. */
 interface PoolSettings {
@@ -374,6 +376,7 @@ export class BufferPool {
   readonly #leaks: LeakNet | undefined;
   readonly #traceLeases: boolean; // leakTracking "debug"
   readonly #holders: HolderTable; // who holds the leases (addHolder), and each one's share
+  readonly #limitsMultishot: boolean; // multishotLimit() gives the kernel the holder's room (6.17+)
   readonly #watchdog: StallWatchdog;
   #count = 0;
   #closed = false;
@@ -431,6 +434,7 @@ export class BufferPool {
       describe: (waited) => this.#stallWarning(waited),
     });
     this.#holders = new HolderTable(settings.fairShare);
+    this.#limitsMultishot = settings.fairShare !== 0 && probeFeatures().multishotLimit;
     this.#reserved = new ReceiveReservations(reactor);
 
     this.#growStep = count;
@@ -858,6 +862,16 @@ export class BufferPool {
       (most === 0 ? "" : ` The most one holder (a connection) has out: ${most}.`);
   }
 
+  /**
+   * A receive's operation ended without taking a buffer (EOF, an error, a cancel). A re-arm given to
+   * it (one per returned buffer) goes to the next waiter: the kernel selects a buffer before it reads,
+   * so a receive parked at a peer's bare EOF got -ENOBUFS, and re-armed it ends with no buffer taken.
+   */
+  receiveEnded(): void {
+    if (this.#closed || this.#waiting.size === 0) return;
+    this.#rearmFor(Math.min(1, this.#refill.available()));
+  }
+
   /** Forget a parked waiter (its connection closed). */
   cancelWait(waiter: BufferWaiter): void {
     this.#waiting.cancel(waiter);
@@ -901,6 +915,18 @@ export class BufferPool {
   /** Leases of holder `id` not yet released (0 for id 0, "no holder"). */
   held(id: number): number {
     return this.#holders.held(id);
+  }
+
+  /**
+   * The byte limit for a multishot receive of holder `id` (its `sqe->optlen`), or 0 for none: what is
+   * left of the holder's fair share, at least one buffer's worth. A burst that is in the socket when
+   * the receive is armed then stops there, where the share is checked, instead of taking every buffer
+   * in the kernel's ring before the first completion is seen. 0 on kernels without the limit (6.17).
+   */
+  multishotLimit(id: number): number {
+    if (!this.#limitsMultishot) return 0;
+    const room = this.#holders.room(id, this.#leased, this.maxCount);
+    return room === Infinity ? 0 : Math.min(Math.max(1, room) * this.bufferSize, MAX_MULTISHOT_LIMIT);
   }
 
   /**

@@ -3,6 +3,7 @@ import { native } from "../../ffi/mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../abi.ts";
 import { UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
+import { describe } from "../options.ts";
 
 const encoder = new TextEncoder();
 
@@ -10,7 +11,8 @@ const encoder = new TextEncoder();
  * open(2) a file (close-on-exec); returns its fd, e.g. for a StreamReceiver with op `"read"`.
  *
  * @param path The file's path (relative to the working directory).
- * @param flags `O_*` flags (`abi.O_RDONLY`, the default, ...); O_CLOEXEC is always added.
+ * @param flags `O_*` flags ORed together (`abi.O_RDONLY`, the default; `abi.O_WRONLY | abi.O_CREAT |
+ *   abi.O_TRUNC`, ...); O_CLOEXEC is always added.
  * @param mode Permission bits for a file that O_CREAT creates. Default 0o644.
  *
  * @example
@@ -22,11 +24,18 @@ const encoder = new TextEncoder();
  * closeFd(fd);
  * ```
  *
- * @throws {TypeError} for an empty path or one containing NUL.
+ * @throws {TypeError} for an empty path or one containing NUL, or flags or mode that are not
+ *   non-negative integers (mode at most 0o7777).
  * @throws {UringError} when open fails (`ENOENT`, `EACCES`, ...), naming the path.
  */
 export function openFile(path: string, flags = O_RDONLY, mode = 0o644): number {
   if (typeof path !== "string" || path.length === 0) throw new TypeError(`path must be a non-empty string`);
+  if (!Number.isInteger(flags) || flags < 0 || flags > 0x7fffffff) {
+    throw new TypeError(`flags must be O_* flags ORed together (abi.O_RDONLY, ...), got ${describe(flags)}`);
+  }
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new TypeError(`mode must be permission bits from 0 to 0o7777, got ${describe(mode)}`);
+  }
   const bytes = encoder.encode(path);
   if (bytes.includes(0)) throw new TypeError(`path must not contain NUL bytes`);
   const mem = new NativeMemory(bytes.length + 1);

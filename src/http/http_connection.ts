@@ -62,6 +62,31 @@ const MAX_PIPELINED = 16;
  * of reading a JS stream (16 KiB POST echo, server CPU per request, Bun: about 53 -> 45 us).
  */
 const SMALL_BODY = 64 * 1024;
+/**
+ * Gathering buffers of small bodies, reused: both runtimes copy a Request's body out of the bytes it
+ * is given (a test pins that), so a buffer is free again once its Request is made. A body then costs
+ * no allocation and no zero-filling (16 KiB POST echo, Deno: 6% of the server's CPU in memset). One
+ * list per thread, each buffer as long as the first body it gathered.
+ */
+const spareGathers: Uint8Array<ArrayBuffer>[] = [];
+const MAX_SPARE_GATHERS = 16;
+
+/** A buffer for a small body of `length` bytes: a spare one that fits, else a new one. */
+function takeGather(length: number): Uint8Array<ArrayBuffer> {
+  for (let i = spareGathers.length - 1; i >= 0; i--) {
+    const spare = spareGathers[i];
+    if (spare.length < length) continue;
+    spareGathers[i] = spareGathers[spareGathers.length - 1];
+    spareGathers.pop();
+    return spare.subarray(0, length);
+  }
+  return new Uint8Array(length);
+}
+
+/** A gathered body's Request is made: its buffer serves the next body. */
+function giveGather(whole: Uint8Array<ArrayBuffer>): void {
+  if (spareGathers.length < MAX_SPARE_GATHERS) spareGathers.push(new Uint8Array(whole.buffer));
+}
 /** Bodies slower than minBodyRate are refused only after this long. */
 const BODY_RATE_GRACE_MS = 5000;
 /** A response body larger than this is written in slices of it, each after the last was taken. */
@@ -363,7 +388,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#restartBodyClock();
       if (head.method !== "GET" && head.method !== "HEAD") {
         if (head.contentLength > 0 && head.contentLength <= SMALL_BODY && !head.expectContinue) {
-          ex.whole = new Uint8Array(head.contentLength);
+          ex.whole = takeGather(head.contentLength);
           return; // the handler runs once the body is here (onMessageEnd)
         }
         ex.body = new RequestBody(this, head.contentLength);
@@ -382,6 +407,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
     } catch {
       // The Request constructor refused it (a forbidden method such as CONNECT, a Host the URL
       // parser rejects): 400 below.
+    }
+    if (ex.whole) {
+      giveGather(ex.whole); // the Request has its own copy
+      ex.whole = undefined;
     }
     // Or it made it another method (Bun turns ones it does not know into GET, and upper-cases more
     // than the Fetch standard's six, `connect` and `patch` too): answering it as that method would be

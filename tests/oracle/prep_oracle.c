@@ -38,6 +38,12 @@ static void set_bundle(struct io_uring_sqe *sqe)
 	sqe->ioprio |= IORING_RECVSEND_BUNDLE;
 }
 
+/* sqe->optlen (6.17's multishot byte limit) shares its place with file_index, which 2.3's header names. */
+static void set_multishot_limit(struct io_uring_sqe *sqe, unsigned bytes)
+{
+	sqe->file_index = bytes;
+}
+
 static void emit(const char *name, const struct io_uring_sqe *sqe)
 {
 	const unsigned char *b = (const unsigned char *)sqe;
@@ -160,6 +166,10 @@ int main(void)
 	CASE("recv_multishot+bundle/plain", io_uring_prep_recv_multishot(&sqe, 5, NULL, 0, 0); set_bundle(&sqe));
 	CASE("recv_multishot+bundle/bufsel",
 	     io_uring_prep_recv_multishot(&sqe, 5, NULL, 0, 0); set_buffer_select(&sqe, 65535); set_bundle(&sqe));
+	CASE("recv_multishot+limit/bufsel",
+	     io_uring_prep_recv_multishot(&sqe, 5, NULL, 0, 0); set_buffer_select(&sqe, 3); set_multishot_limit(&sqe, 65536));
+	CASE("recv_multishot+limit/edge",
+	     io_uring_prep_recv_multishot(&sqe, 5, NULL, 0, 0); set_multishot_limit(&sqe, 0x7fffffffU));
 
 	return 0;
 }
