@@ -15,6 +15,7 @@ import type { Connection } from "../src/net/connection.ts";
 import type { Lease } from "../src/buffers/lease.ts";
 import { HttpConnection, type HttpContext } from "../src/http/http_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "../src/http/parser.ts";
+import { kCork, kUncork } from "../src/internal.ts";
 
 const mode = process.argv[2] ?? "get";
 if (!["get", "posta", "post"].includes(mode)) {
@@ -32,6 +33,8 @@ const conn = {
     return true;
   },
   pause() {},
+  [kCork]() {},
+  [kUncork]() {},
   resume() {},
   end() {},
   close: () => Promise.resolve(),

@@ -54,6 +54,13 @@ export const kWhenClosed: unique symbol = Symbol("uring-buffers.whenClosed");
  * `Connection[kEndSettled]()`: end() once the connection's async `data` and `end` calls running now
  * have settled (a graceful stop: a reply written after an await still goes out).
  */
+/**
+ * `Connection[kCork]()` / `[kUncork]()`: writes in between queue without starting a send, so the parts
+ * of one frame go out in one send and are copied once, into the send arena (serve()'s chunk framing).
+ */
+export const kCork: unique symbol = Symbol("uring-buffers.cork");
+/** See kCork. */
+export const kUncork: unique symbol = Symbol("uring-buffers.uncork");
 export const kEndSettled: unique symbol = Symbol("uring-buffers.endSettled");
 
 /**

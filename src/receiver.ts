@@ -201,6 +201,9 @@ const enum Mode {
   Bundle = 4,
 }
 
+/** The largest multishot byte limit set (`sqe->optlen` is unsigned; the kernel counts it as an int). */
+const MAX_MULTISHOT_LIMIT = 0x7fffffff;
+
 /**
  * Receives a byte stream with buffer selection: recv on a socket (multishot where the kernel has
  * it: one SQE, a completion per receive) or read on a file or pipe, each completion delivered to
@@ -238,6 +241,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
   readonly fd: number;
   #mode: number; // Mode bits: a field each would cost 16 bytes per connection
   #cappedStamp = -1; // the armed receive is capped: the pool's stamp for it (armCapped), else -1
+  #burst = 0; // the armed multishot receive is limited: the buffers reserved for it (reserveBurst), else 0
   #offset: number;
   readonly #handler: StreamHandler;
   readonly #holder: number;
@@ -318,8 +322,8 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       if (this.multishot && cap === 0 && !this.pool.scarce) {
         prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
         // A burst already in the socket ends at the holder's fair share, not at the ring's last buffer.
-        const limit = this.pool.multishotLimit(this.#holder);
-        if (limit > 0) setMultishotLimit(sqes, slot, limit);
+        const burst = this.#burst = this.pool.reserveBurst(this.#holder);
+        if (burst > 0) setMultishotLimit(sqes, slot, Math.min(burst * this.pool.bufferSize, MAX_MULTISHOT_LIMIT));
       } else {
         prepRecv(sqes, slot, this.fd, 0, cap, 0);
       }
@@ -392,6 +396,10 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       const stamp = this.#cappedStamp;
       this.#cappedStamp = -1;
       this.pool.cappedDone(stamp);
+    }
+    if (this.#burst > 0) {
+      this.pool.endBurst(this.#burst);
+      this.#burst = 0;
     }
     if (!(flags & abi.IORING_CQE_F_BUFFER) && res !== -Errno.ENOBUFS) this.pool.receiveEnded();
     if (this.state === State.Stopping || this.state === State.Done) {

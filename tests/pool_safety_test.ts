@@ -629,6 +629,37 @@ test("fair share: a burst already in the socket when a multishot receive is arme
   }
 }, { skip: !features.multishotLimit && "kernel lacks the multishot receive byte limit (6.17+)" });
 
+test(
+  "fair share: keepers whose bursts wait in their sockets when their receives are armed together leave buffers to others",
+  () => {
+    using reactor = new Reactor({ entries: 64 });
+    const pool = new BufferPool(reactor, { count: 64, bufferSize: 4096, ringWindow: 64 });
+    const pairs = Array.from({ length: 5 }, () => pair(reactor));
+    for (const p of pairs.slice(0, 4)) p.writer.write(patternBytes(5, 256 * 1024));
+    assert.ok(reactor.runUntil(() => pairs.every((p) => p.writer.idle), 2000), "the bursts wait in the sockets");
+    // Armed in one batch, each keeper counted alone in its share: before, each could take half the pool.
+    const keepers = pairs.slice(0, 4).map((p) => new Holder(pool, p.server, { pauseOverQuota: true }));
+    const polite = new Holder(pool, pairs[4].server, { pauseOverQuota: true });
+    try {
+      reactor.runUntil(() => false, 100);
+      // The first alone takes its share, half the pool; the others, armed while it held that, one buffer
+      // each, then 8 apiece once half the pool is leased (the share's floor). Before: 32, 32, 0, 0.
+      const held = keepers.map((h) => pool.held(h.id)).sort((a, b) => b - a);
+      assert.ok(held[0] <= 33 && held.slice(1).every((n) => n <= 10), `the keepers hold ${held} of 64 buffers`);
+      pairs[4].sendTo(polite, 3);
+    } finally {
+      for (const h of [...keepers, polite]) {
+        h.release();
+        h.receiver.stop();
+      }
+      reactor.runOnce(10);
+      for (const p of pairs) p.close();
+      pool.close();
+    }
+  },
+  { skip: !features.multishotLimit && "kernel lacks the multishot receive byte limit (6.17+)" },
+);
+
 test("fair share: flooders arriving one after another cannot pin the half the pool that is left (8 each once half is leased)", () => {
   using reactor = new Reactor({ entries: 256 });
   const pool = new BufferPool(reactor, { count: 128, bufferSize: 256 });

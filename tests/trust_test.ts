@@ -288,6 +288,37 @@ test("flushed() rejects with ClosedError when the connection closes with writes 
   loop.close();
 });
 
+test("iteration style: a client that connects and only half-closes is taken and gets its answer", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0 });
+  let taken = 0;
+  const answers = Promise.all(Array.from({ length: 50 }, async () => {
+    const socket = net.connect({ host: "127.0.0.1", port: server.port, allowHalfOpen: true });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.end(); // nothing to say: a FIN, then wait for the answer
+    const chunks: Uint8Array[] = [];
+    socket.on("data", (d: Uint8Array) => void chunks.push(d));
+    await new Promise((resolve) => socket.once("close", resolve));
+    return new TextDecoder().decode(concat(chunks));
+  }));
+  // The program comes for its connections after their EOFs arrived (a loop busy with the one before).
+  assert.ok(await waitFor(() => server.connections === 50, 5000));
+  await sleep(100);
+  (async () => {
+    for await (const conn of server) {
+      taken++;
+      (async () => {
+        for await (const lease of conn) lease.release(); // read to the end
+        conn.write(new TextEncoder().encode("bye"));
+      })().catch(() => {});
+    }
+  })();
+  // Before: one still waiting in the server's queue at its EOF was closed untaken, and its client got nothing.
+  assert.equal((await answers).filter((a) => a === "bye").length, 50, `taken ${taken}`);
+  await server.stop();
+  loop.close();
+});
+
 /** How a node:net client's stream ended: "end" (a FIN after all the bytes) or the error's code. */
 function streamEnding(socket: net.Socket): Promise<{ how: string; bytes: number }> {
   let bytes = 0;

@@ -34,6 +34,7 @@ export class HolderTable {
   #over = new Uint8Array(64); // overQuota() said true; underQuota() not yet called
   readonly #free: number[] = [];
   #holding = 0; // holders with at least one lease out
+  #live = 0; // holders added and not yet removed
 
   /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder. */
   constructor(fairShare: number) {
@@ -51,6 +52,7 @@ export class HolderTable {
     }
     this.#holders[id] = holder;
     this.#state[id] = HOLDER_LIVE;
+    this.#live++;
     this.#over[id] = 0;
     return id;
   }
@@ -69,6 +71,7 @@ export class HolderTable {
   /** Forgets holder `id`; its id comes free once its leases are all back. */
   remove(id: number): void {
     if (id === 0 || this.#state[id] !== HOLDER_LIVE) return;
+    this.#live--;
     this.#holders[id] = undefined;
     this.#over[id] = 0;
     if (this.#held[id] === 0) this.#freeId(id);
@@ -151,10 +154,16 @@ export class HolderTable {
     return Math.max(MIN_SHARE, Math.floor(maxCount / (2 * Math.max(1, this.#holding))));
   }
 
-  /** Leases holder `id` may still take before it is over its share (at most 0 when it is); Infinity without a share. */
-  room(id: number, leased: number, maxCount: number): number {
-    if (id === 0 || this.#state[id] !== HOLDER_LIVE) return Infinity;
-    return this.#share(leased, maxCount) - this.#held[id];
+  /**
+   * Leases holder `id` may take in one burst before its share is checked again (at most 0 once over
+   * it; Infinity without a share): what is left of its share, and no more than an even split of half
+   * the pool among the live holders. Holders that hold nothing yet count there, so that several
+   * starting at once, each alone in `#share`'s count, do not each take half the pool.
+   */
+  burstRoom(id: number, leased: number, maxCount: number): number {
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#fairShare === 0) return Infinity;
+    const split = Math.max(1, Math.floor(maxCount / (2 * this.#live)));
+    return Math.min(this.#share(leased, maxCount) - this.#held[id], split);
   }
 
   /** The most leases one holder has out (0 without holders): for the stall watchdog's warning. */

@@ -198,8 +198,6 @@ const POOL_OPTION_KEYS = [
 const CAPPED_RECEIVE_BYTES = 32 * 1024;
 /** Flushes (about two per reactor turn) that receives stay capped after an -ENOBUFS. */
 const DRY_FLUSHES = 8;
-/** The largest multishot byte limit we set (`sqe->optlen` is unsigned; the kernel counts it as an int). */
-const MAX_MULTISHOT_LIMIT = 0x7fffffff;
 
 /** BufferPoolOptions checked, with the defaults filled in and `"auto"` resolved. */
 interface PoolSettings {
@@ -376,7 +374,8 @@ export class BufferPool {
   readonly #leaks: LeakNet | undefined;
   readonly #traceLeases: boolean; // leakTracking "debug"
   readonly #holders: HolderTable; // who holds the leases (addHolder), and each one's share
-  readonly #limitsMultishot: boolean; // multishotLimit() gives the kernel the holder's room (6.17+)
+  readonly #limitsMultishot: boolean; // reserveBurst() limits multishot receives (6.17+)
+  #burstReserved = 0; // buffers that limited multishot receives armed now may still take
   readonly #watchdog: StallWatchdog;
   #count = 0;
   #closed = false;
@@ -918,15 +917,26 @@ export class BufferPool {
   }
 
   /**
-   * The byte limit for a multishot receive of holder `id` (its `sqe->optlen`), or 0 for none: what is
-   * left of the holder's fair share, at least one buffer's worth. A burst that is in the socket when
-   * the receive is armed then stops there, where the share is checked, instead of taking every buffer
-   * in the kernel's ring before the first completion is seen. 0 on kernels without the limit (6.17).
+   * Buffers a multishot receive of holder `id` may take before it ends (its byte limit,
+   * `sqe->optlen`, is that many buffers' worth), or 0 for no limit; reserved until endBurst(). Its
+   * room (HolderTable.burstRoom), within what half the pool leaves beside leases and the bursts
+   * reserved already, and at least one: receives armed one after another, each alone in the count of
+   * holders, then cannot together take more than half the pool before their completions are seen.
+   * 0 on kernels without the limit (before 6.17) and with fairShare off.
    */
-  multishotLimit(id: number): number {
+  reserveBurst(id: number): number {
     if (!this.#limitsMultishot) return 0;
-    const room = this.#holders.room(id, this.#leased, this.maxCount);
-    return room === Infinity ? 0 : Math.min(Math.max(1, room) * this.bufferSize, MAX_MULTISHOT_LIMIT);
+    const room = this.#holders.burstRoom(id, this.#leased, this.maxCount);
+    if (room === Infinity) return 0;
+    const headroom = (this.maxCount >> 1) - this.#leased - this.#burstReserved;
+    const buffers = Math.max(1, Math.min(room, headroom));
+    this.#burstReserved += buffers;
+    return buffers;
+  }
+
+  /** A multishot receive that reserveBurst() limited has ended: its reservation goes. */
+  endBurst(buffers: number): void {
+    this.#burstReserved -= buffers;
   }
 
   /**

@@ -9,7 +9,18 @@ import { copyLease, Lease } from "../buffers/lease.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UnsupportedError, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
-import { kArena, kBacklog, kEndSettled, kGiveBack, kIdle, kScarce, kStart, kTakeOver } from "../internal.ts";
+import {
+  kArena,
+  kBacklog,
+  kCork,
+  kEndSettled,
+  kGiveBack,
+  kIdle,
+  kScarce,
+  kStart,
+  kTakeOver,
+  kUncork,
+} from "../internal.ts";
 import { prepShutdown } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
 import type { CompletionTarget } from "../reactor.ts";
@@ -149,8 +160,6 @@ export class ConnectionConfig<Data = unknown> {
 /** Told when a connection has closed (a Server keeps count of its connections). */
 export interface ConnectionOwner<Data = unknown> {
   connectionClosed(conn: Connection<Data>): void;
-  /** The program has not taken `conn` yet (it waits in the owner's queue). */
-  unclaimed?(conn: Connection<Data>): boolean;
 }
 
 /** The roles a connection plays for its loop, which ConnectionPort relays to its private methods. */
@@ -212,6 +221,7 @@ const enum Bit {
   WritesDropped = 1 << 16, // a write was dropped, refused or cut off: flushed() rejects
   Backlogged = 1 << 17, // in the loop's SendBacklog: its copied bytes queued hold a large chunk or more
   StreamCut = 1 << 18, // bytes written while writable will never go out: the close resets (RST)
+  Corked = 1 << 19, // kCork(): writes queue without starting a send until kUncork()
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -518,12 +528,23 @@ export class Connection<Data = unknown> {
         loop[kBacklog].add(this.#port);
       }
     }
-    this.#sends.send();
+    if (!this.#is(Bit.Corked)) this.#sends.send();
     if (this.#sends.buffered >= this.highWaterMark) {
       this.#set(Bit.NeedDrain, true);
       return false;
     }
     return true;
+  }
+
+  /** @ignore Writes queue without starting a send until kUncork() (see kCork). */
+  [kCork](): void {
+    this.#set(Bit.Corked, true);
+  }
+
+  /** @ignore Ends kCork(): what the writes queued goes out. */
+  [kUncork](): void {
+    this.#set(Bit.Corked, false);
+    if (this.#phase < Phase.Closing) this.#sends.send();
   }
 
   /** The loop's queued sends reached maxQueuedBytes with this connection furthest behind. */
@@ -796,12 +817,6 @@ export class Connection<Data = unknown> {
     }
     if (this.#config.handlers.data) {
       if (!this.#is(Bit.UserPaused) && !this.#inbox?.length) this.#deliverEnd();
-    } else if (!this.#is(Bit.Iterated) && !this.#inbox?.length && this.#config.owner?.unclaimed?.(this)) {
-      // Still waiting in a server's queue with nothing to read: it must not stay open for a reader
-      // that may never come. (Once the program has it, EOF is a half-close like any other.)
-      this.#set(Bit.EofSeen, true);
-      this.#useInbox().end();
-      void this.close();
     } else {
       this.#useInbox().end(); // the iterator says done after the queued leases: then #eofConsumed
     }

@@ -212,7 +212,6 @@ export class Server<Data = unknown> {
   /** What the server's connections tell it (a small object, so these are not methods of the Server). */
   readonly #owner: ConnectionOwner<Data> = {
     connectionClosed: (conn) => this.#connectionClosed(conn),
-    unclaimed: (conn) => this.#incoming.has(conn),
   };
   readonly #ownsPool: boolean;
   readonly #fd: number;
