@@ -1157,6 +1157,32 @@ test("fileResponse: a file removed between fileResponse() and the send gets a 50
   }
 });
 
+test("fileResponse: a file that shrinks under its response closes the connection, logged in one line", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
+  const path = join(dir, "shrinks.bin");
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = start(async () => {
+      writeFileSync(path, new Uint8Array(100_000));
+      const response = await fileResponse(path);
+      writeFileSync(path, new Uint8Array(10_000)); // after the stat: the framing says 100,000
+      return response;
+    });
+    const socket = net.connect(server.port, "127.0.0.1", () => socket.write(`GET / HTTP/1.1\r\n${HOST}\r\n`));
+    let received = 0;
+    socket.on("data", (d: Uint8Array) => void (received += d.length));
+    await new Promise((resolve) => socket.once("close", resolve));
+    assert.ok(received < 100_000, `the response was cut short (${received} bytes)`);
+    assert.ok(await waitFor(() => errors.length > 0, 2000));
+    // Before: the Error itself, whose stack (serve()'s internals) came out with it.
+    assert.equal(typeof errors[0][1], "string", String(errors[0][1]));
+    assert.match(String(errors[0][1]), /shrinks\.bin ended after 10000 of its 100000 bytes/);
+  } finally {
+    restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("fileResponse: a file whose stat size is 0 but that has content (/proc) is sent whole; an empty one as empty", async () => {
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
   const empty = join(dir, "empty.txt");

@@ -231,6 +231,15 @@ function clientFailure(message: string): Error {
   return error;
 }
 
+/** Failures serve() itself finds (a file that shrank under its response): logged by their message, their stack being ours. */
+const ownFailures = new WeakSet<Error>();
+
+function ownFailure(message: string): Error {
+  const error = new Error(message);
+  ownFailures.add(error);
+  return error;
+}
+
 /** The head of a request the server refuses before (or without) parsing one. */
 const REFUSED_HEAD: RequestHead = {
   method: "GET",
@@ -922,7 +931,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
             this.#onDrain = () => receiver.resume();
           }
         },
-        end: (error) => finish(error ?? new Error(`${file.path} ended after ${sent} of its ${file.size} bytes`)),
+        end: (error) => finish(error ?? ownFailure(`${file.path} ended after ${sent} of its ${file.size} bytes`)),
       }, { op: "read", offset: 0 });
       this.#fileStop = () => receiver.stop(() => finish(new Error("the connection closed during a file response")));
       receiver.start();
@@ -1111,5 +1120,6 @@ function internalServerError(): Response {
 }
 
 function logResponseError(error: unknown): void {
-  console.error("serve(): a response failed after its head was sent; closed the connection:", error);
+  const what = error instanceof Error && ownFailures.has(error) ? error.message : error;
+  console.error("serve(): a response failed after its head was sent; closed the connection:", what);
 }
