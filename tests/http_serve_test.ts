@@ -1495,3 +1495,14 @@ test("small request bodies stay each request's own while their gathering buffers
   );
   echoes.forEach((echo, i) => assert.deepEqual(echo, bodies[i], `request ${i}`));
 });
+
+test("serve() pool options: bad ones are refused by name, as listen() refuses them", () => {
+  assert.throws(
+    () => serve({ port: 0, pool: 5 } as never, () => new Response()),
+    /pool must be a BufferPool or pool options, got number 5/,
+  );
+  assert.throws(
+    () => serve({ port: 0, pool: { leakTracking: "always" } } as never, () => new Response()),
+    /leakTracking/,
+  );
+});

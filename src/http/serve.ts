@@ -88,6 +88,17 @@ const SERVE_KEYS = [
 /** File responses are read into 64 KiB buffers: one read fills what a socket takes in a send. */
 const FILE_POOL = { bufferSize: 64 * 1024, count: 32 };
 
+/**
+ * serve()'s pool options: its leases never reach the program, serve() releases each one itself, so
+ * no leak net (a FinalizationRegistry entry per lease) unless the options ask for one. A pool given
+ * as such, or options that are not an object (refused by name later), pass unchanged.
+ */
+function withoutLeakNet(pool: BufferPool | BufferPoolOptions | undefined): BufferPool | BufferPoolOptions | undefined {
+  if (pool === undefined) return { leakTracking: "off" };
+  if (typeof pool !== "object" || pool === null || pool instanceof BufferPool) return pool;
+  return { leakTracking: "off", ...pool };
+}
+
 /** HttpServer.stats(): the TCP server's counters plus the requests. */
 export interface HttpServerStats extends ServerStats {
   /** Requests parsed and given to the handler. */
@@ -305,7 +316,7 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
       reusePort: options.reusePort,
       backlog: options.backlog,
       maxConnections: options.maxConnections,
-      pool: options.pool,
+      pool: withoutLeakNet(options.pool),
       loop: options.loop,
       allowHalfOpen: true, // a client's EOF still gets the answers to what it sent
       handlers: {
