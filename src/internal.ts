@@ -61,6 +61,8 @@ export const kWhenClosed: unique symbol = Symbol("uring-buffers.whenClosed");
 export const kCork: unique symbol = Symbol("uring-buffers.cork");
 /** See kCork. */
 export const kUncork: unique symbol = Symbol("uring-buffers.uncork");
+/** `Connection[kAbort](reason)`: connect()'s signal aborted; the connection fails with the reason, unlogged. */
+export const kAbort: unique symbol = Symbol("uring-buffers.abort");
 export const kEndSettled: unique symbol = Symbol("uring-buffers.endSettled");
 
 /**

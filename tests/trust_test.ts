@@ -319,6 +319,70 @@ test("iteration style: a client that connects and only half-closes is taken and 
   loop.close();
 });
 
+test("a reset after data: the for await loop gets every byte that arrived before it, then conn.error says ECONNRESET", async () => {
+  const loop = new IoLoop();
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      open(conn) {
+        conn.write(patternBytes(9, 1000));
+        setTimeout(() => void conn.reset(), 20);
+      },
+      data: (_c, lease) => lease.release(),
+    },
+  });
+  const conn = await connect({ loop, port: server.port });
+  await sleep(200); // the reset has come by the time the program reads
+  const got: Uint8Array[] = [];
+  for await (const lease of conn) {
+    got.push(lease.bytes.slice());
+    lease.release();
+  }
+  // Before: the reset failed the connection at once and released what waited unread: 0 of 1,000 bytes.
+  assert.deepEqual(concat(got), patternBytes(9, 1000));
+  assert.match(String(conn.error), /ECONNRESET/);
+  assert.equal(conn.peerEnded, false);
+  await server.stop();
+  loop.close();
+});
+
+test("connect()'s signal aborted after the connect fails the connection with its reason; cleared, it bounds the connect alone", async () => {
+  const loop = new IoLoop();
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: { data: (conn, lease) => void conn.write(lease) },
+  });
+  const { errors: logged, restore } = captureConsoleErrors();
+  try {
+    const aborted = new AbortController();
+    const conn = await connect({ loop, port: server.port, signal: aborted.signal });
+    aborted.abort(new Error("the program gave up"));
+    for await (const lease of conn) lease.release();
+    // Before: the connection just closed, and conn.error said nothing of why.
+    assert.equal(conn.error?.message, "the program gave up");
+    assert.equal(conn.peerEnded, false);
+
+    // The README's connect timeout: the timer is cleared once connect() settles.
+    const c = new AbortController();
+    const t = setTimeout(() => c.abort(), 100);
+    const kept = await connect({ loop, port: server.port, signal: c.signal }).finally(() => clearTimeout(t));
+    await sleep(200);
+    kept.write(new TextEncoder().encode("still here"));
+    for await (const lease of kept) {
+      assert.equal(new TextDecoder().decode(lease.bytes), "still here");
+      lease.release();
+      break;
+    }
+    assert.deepEqual(logged, [], "an abort the program asked for is not logged");
+  } finally {
+    restore();
+  }
+  await server.stop();
+  loop.close();
+});
+
 /** How a node:net client's stream ended: "end" (a FIN after all the bytes) or the error's code. */
 function streamEnding(socket: net.Socket): Promise<{ how: string; bytes: number }> {
   let bytes = 0;

@@ -10,6 +10,7 @@ import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UnsupportedError, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
 import {
+  kAbort,
   kArena,
   kBacklog,
   kCork,
@@ -304,6 +305,7 @@ export class Connection<Data = unknown> {
   // Receiving: leases wait in the inbox while paused (handler mode) or until read (`for await`).
   #inbox: PullQueue<Lease> | undefined; // made on first use: most connections never need it
   #error: Error | undefined;
+  #readError: UringError | undefined; // a receive failure put off until the program had what arrived before it
   #idleMs: number; // idle timeout (0 = off): setIdleTimeout() and lingering change it
   #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
@@ -534,6 +536,11 @@ export class Connection<Data = unknown> {
       return false;
     }
     return true;
+  }
+
+  /** @ignore connect()'s signal aborted: the connection fails with its reason (the program asked: not logged). */
+  [kAbort](reason: unknown): void {
+    this.#fail(asError(reason), true);
   }
 
   /** @ignore Writes queue without starting a send until kUncork() (see kCork). */
@@ -795,7 +802,7 @@ export class Connection<Data = unknown> {
       }
       this.#inboxTaken();
       if (!this.#is(Bit.UserPaused) && !inbox?.length && this.#is(Bit.ReadEnded) && !this.#is(Bit.EofSeen)) {
-        this.#deliverEnd();
+        if (!this.#failAfterInbox()) this.#deliverEnd();
       }
     } finally {
       this.#set(Bit.Draining, false);
@@ -812,6 +819,13 @@ export class Connection<Data = unknown> {
       return;
     }
     if (error) {
+      if (this.#inbox?.length && this.#phase < Phase.Closing) {
+        // What arrived before a reset is the program's, as a socket's unread bytes stay readable
+        // after one: it reads what waits, then the connection fails with the error.
+        this.#readError = error;
+        if (!this.#config.handlers.data) this.#inbox.end();
+        return;
+      }
       this.#fail(error);
       return;
     }
@@ -830,8 +844,18 @@ export class Connection<Data = unknown> {
     this.#afterEof();
   }
 
+  /** The program has had what arrived before a receive failure (see #receiveEnded): now it fails. */
+  #failAfterInbox(): boolean {
+    const error = this.#readError;
+    if (!error) return false;
+    this.#readError = undefined;
+    this.#fail(error);
+    return true;
+  }
+
   /** Iteration mode: the program's loop has seen the end. */
   #eofConsumed(): void {
+    if (this.#failAfterInbox()) return;
     this.#set(Bit.EofSeen, true);
     // Writes the program makes right after its loop (same task, or promises already settled) still go out.
     if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) setTimeout(() => this.#afterEof(), 0);
@@ -995,8 +1019,8 @@ export class Connection<Data = unknown> {
     if (!isRoutine(error)) console.error(`uring-buffers: a handler of connection fd ${this.fd} failed:`, error);
   }
 
-  /** Reports the connection's first failure (to `error`, or logged unless routine) and closes it. */
-  #fail(error: Error): void {
+  /** Reports the connection's first failure (to `error`, or logged unless routine or asked for) and closes it. */
+  #fail(error: Error, asked = false): void {
     if (this.#phase === Phase.Closed || this.#error) return;
     this.#error = error;
     if (this.#config.handlers.error) {
@@ -1006,7 +1030,7 @@ export class Connection<Data = unknown> {
       } catch (e) {
         console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
       }
-    } else if (!isRoutine(error)) {
+    } else if (!asked && !isRoutine(error)) {
       console.error(`uring-buffers: connection fd ${this.fd} closed after an error:`, error);
     }
     this.#inbox?.end();

@@ -18,7 +18,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
+import { kAbort, kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
@@ -658,7 +658,11 @@ export interface ConnectOptions<Data = unknown> extends ConnectionOptions {
   pool?: BufferPool | BufferPoolOptions;
   /** The loop to run on. Default: the thread's shared loop (getDefaultLoop()). */
   loop?: IoLoop;
-  /** Aborting before the connection is made rejects with the signal's reason; after, it closes the connection. */
+  /**
+   * Aborting before the connection is made rejects with the signal's reason; after, it fails the
+   * connection with that reason (`error`, `conn.error`; queued writes are cut off), as node:net's
+   * `signal` does. For a connect timeout alone, abort only until connect() settles.
+   */
   signal?: AbortSignal;
   /** Without `data`, read the connection with `for await (const lease of conn)`. */
   handlers?: ConnectionHandlers<Data>;
@@ -747,7 +751,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
             new ConnectionConfig(loop, pool, options.handlers ?? {}, settings, owner),
             fd,
           );
-          const abortConnection = () => void conn.close();
+          const abortConnection = () => conn[kAbort](signal!.reason);
           signal?.addEventListener("abort", abortConnection, { once: true });
           conn[kStart]();
           resolve(conn);
