@@ -14,6 +14,14 @@ import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
 import { concat, dial, roundTrip, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
 
+/** The first connection a for-await server hands over. */
+function firstConnection(server: AsyncIterable<Connection>): Promise<Connection> {
+  return (async () => {
+    for await (const c of server) return c;
+    throw new Error("the server stopped before a connection came");
+  })();
+}
+
 /** The README's Deno.listen-style echo, verbatim apart from the loop. */
 function readmeIterationEcho(loop: IoLoop) {
   const server = listen({ loop, port: 0 });
@@ -272,11 +280,7 @@ test("flushed() rejects with ClosedError when the connection closes with writes 
   const client = await dial(server.port);
   client.pause();
   await waitFor(() => server.connections === 1, 2000);
-  const conn = await new Promise<Connection>((resolve) => {
-    (async () => {
-      for await (const c of server) return resolve(c);
-    })();
-  });
+  const conn = await firstConnection(server);
   for (let i = 0; i < 8; i++) conn.write(patternBytes(i, 1024 * 1024)); // more than the socket buffers take
   await sleep(100);
   assert.ok(conn.bufferedAmount > 0);
@@ -398,11 +402,7 @@ test("a stream cut by maxBuffered resets its peer, and flushed() rejects for wha
   const server = listen({ loop, port: 0, maxBuffered: 4 << 20 });
   const client = await dial(server.port);
   client.pause();
-  const conn = await new Promise<Connection>((resolve) => {
-    (async () => {
-      for await (const c of server) return resolve(c);
-    })();
-  });
+  const conn = await firstConnection(server);
   let written = 0;
   const { errors: logged, restore } = captureConsoleErrors();
   try {
@@ -430,11 +430,7 @@ test("a close with nothing cut off still ends the peer's stream cleanly", async 
   const loop = new IoLoop();
   const server = listen({ loop, port: 0 });
   const client = await dial(server.port);
-  const conn = await new Promise<Connection>((resolve) => {
-    (async () => {
-      for await (const c of server) return resolve(c);
-    })();
-  });
+  const conn = await firstConnection(server);
   const ending = streamEnding(client);
   conn.write(patternBytes(1, 100_000));
   await conn.flushed();
