@@ -65,7 +65,7 @@ const SMALL_BODY = 64 * 1024;
 /**
  * Gathering buffers of small bodies, reused: both runtimes copy a Request's body out of the bytes it
  * is given (a test pins that), so a buffer is free again once its Request is made. A body then costs
- * no allocation and no zero-filling (16 KiB POST echo, Deno: 6% of the server's CPU in memset). One
+ * no allocation and no zero-filling (the 16 KiB POST echo on Deno spent 6% of its CPU in memset). One
  * list per thread, each buffer as long as the first body it gathered.
  */
 const spareGathers: Uint8Array<ArrayBuffer>[] = [];
