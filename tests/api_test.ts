@@ -65,7 +65,14 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
       () => new BufferPool(loop.reactor, { detachOnRelease: "no" } as never),
       /detachOnRelease must be a boolean, got string "no"/,
     );
-    assert.throws(() => new BufferPool(loop.reactor, { count: 40_000 }), /count must be <= 32768 .*backend "legacy"/);
+    assert.throws(
+      () => new BufferPool(loop.reactor, { count: 40_000, backend: "ring" }),
+      /count must be <= 32768 .*backend "legacy"/,
+    );
+    // "auto" takes the legacy op for a pool too big for a ring. Before: the RangeError above.
+    const big = new BufferPool(loop.reactor, { count: 40_000, bufferSize: 64 });
+    assert.equal(big.stats().backend, "legacy");
+    big.close();
   } finally {
     loop.close();
   }

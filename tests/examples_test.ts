@@ -323,7 +323,7 @@ test(
       ["--port", "0x2328"],
       ["stray"],
       // Values the flag checks take but the library refuses: an uncaught RangeError before.
-      ["--port", "0", "--buffers", "40000"],
+      ["--port", "0", "--buffers", "40000", "--backend", "ring"],
     ]);
     await assertUsageExits("proxy.ts", [
       ["--host", "foo"],

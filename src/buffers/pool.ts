@@ -239,7 +239,12 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   if (!["auto", "ring", "ring-mmap", "legacy"].includes(wanted)) {
     throw new TypeError(`backend must be "auto", "ring", "ring-mmap" or "legacy", got ${JSON.stringify(wanted)}`);
   }
-  const backend: PoolBackend = wanted === "auto" ? (features.bufferRing ? "ring" : "legacy") : wanted;
+  // "auto": a ring where the kernel has one and the pool fits in it (32,768 entries), else the legacy op.
+  const backend: PoolBackend = wanted !== "auto"
+    ? wanted
+    : features.bufferRing && maxCount <= abi.BUF_RING_MAX_ENTRIES
+    ? "ring"
+    : "legacy";
   if (backend !== "legacy" && !features.bufferRing) {
     throw new UnsupportedError("IORING_REGISTER_PBUF_RING", "5.19", 'use backend "legacy"');
   }
