@@ -68,6 +68,10 @@ export type { CompletionTarget, SubmitHook } from "./src/reactor.ts";
 export { Driver } from "./src/driver.ts";
 export type { DriverStats } from "./src/driver.ts";
 
+// What this kernel and liburing can do (also exported from the package root).
+export { probeFeatures } from "./src/probe.ts";
+export type { Features } from "./src/probe.ts";
+
 // Receivers over a BufferPool, and the pool's hooks for receivers and lease holders of your own.
 export { DATAGRAM_HEADROOM, DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
 export type { Datagram, DatagramHandler, ReceiverBase, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";

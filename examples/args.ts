@@ -43,9 +43,15 @@ export function parseExampleArgs<O extends Options, T>(
   check: (values: Values<O>, fail: (message: string) => never, positionals: string[]) => T,
 ): { values: T; positionals: string[] } {
   const fail = (message: string): never => exitWithUsage(usage, message);
+  const args = process.argv.slice(2);
+  // --help (or -h) anywhere: the usage on stdout and exit 0, whatever else was given.
+  if (args.some((a) => a === "--help" || a === "-h")) {
+    console.log(`usage: ${usage}`);
+    process.exit(0);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: process.argv.slice(2), options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (e) {
     // parseArgs' own errors, without their hints about "--" and "--flag=-value" (the usage follows).
     return fail((e as Error).message.split(/(?<=[.?])\s+/).filter((s) => !s.startsWith("To specify")).join(" "));

@@ -1,7 +1,7 @@
 /**
  * Prints what this kernel's io_uring can do (opcodes, buffer rings, incremental, bundles) and times
  * a batch of NOP round trips. Run: deno run --allow-ffi examples/probe.ts   |   bun examples/probe.ts
- * It takes no arguments: any argument ends with the usage (exit 2).
+ * It takes no arguments: any argument but --help ends with the usage (exit 2).
  */
 import { probeFeatures } from "../mod.ts";
 import { prepNop, Ring } from "../ring.ts";

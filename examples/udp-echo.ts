@@ -27,13 +27,8 @@ const { values: args } = parseExampleArgs(
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "9002" },
     "max-datagram": { type: "string", default: String(MAX_UDP_PAYLOAD) },
-    help: { type: "boolean", short: "h" },
   },
   (v, fail, positionals) => {
-    if (v.help) {
-      console.log(`usage: ${USAGE}`);
-      process.exit(0);
-    }
     if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
     return {
       hostname: hostArg(v.host, fail),

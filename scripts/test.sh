@@ -19,6 +19,7 @@ if $bin/deno check mod.ts ffi/ src/ tests/ examples/ bench/ && $bin/deno lint &&
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
+  checks_failed=1
 fi
 
 echo "== deno test"
@@ -46,6 +47,13 @@ failed=$((failed + ${bf:-0}))
 skipped=$((skipped + ${bs:-0}))
 if [ "$bun_rc" != 0 ] && [ "${bf:-0}" = 0 ]; then failed=$((failed + 1)); fi
 
+# CI shows only the end of this output: name the failing tests of both runtimes here, next to the total.
+if [ "$failed" != 0 ]; then
+  echo "== failing tests"
+  [ -n "${checks_failed:-}" ] && echo "type check or lint (see the first section)"
+  sed 's/\x1b\[[0-9;]*m//g' "$log/deno.txt" | grep -E ' => \./[^ ]+:[0-9]+:[0-9]+$' | sort -u | sed 's/^/deno: /' | head -20
+  sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^\(fail\)' | sort -u | sed 's/^/bun: /' | head -20
+fi
 rm -rf "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] && [ "$deno_rc" = 0 ] && [ "$bun_rc" = 0 ]

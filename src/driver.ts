@@ -19,7 +19,7 @@
 import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
 import { Errno } from "./errors.ts";
 import { kWhenUnreferenced } from "./internal.ts";
-import { describe } from "./options.ts";
+import { describe, numberError } from "./options.ts";
 import type { Reactor } from "./reactor.ts";
 
 /** `Driver.stats()`: counters since the driver was made. */
@@ -116,7 +116,7 @@ export class Driver {
    */
   constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
     if (typeof blockMs !== "number" || !(blockMs >= 0)) {
-      throw new RangeError(`blockMs must be a number >= 0, got ${describe(blockMs)}`);
+      throw numberError(blockMs, `blockMs must be a number >= 0, got ${describe(blockMs)}`);
     }
     this.reactor = reactor;
     reactor.onWork(() => this.wake());

@@ -11,7 +11,7 @@ import {
   PROT_WRITE,
 } from "./abi.ts";
 import { ClosedError, UringError } from "./errors.ts";
-import { describe } from "./options.ts";
+import { describe, numberError } from "./options.ts";
 
 export function roundUpToPage(n: number): number {
   return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
@@ -83,7 +83,7 @@ export class NativeMemory {
    */
   constructor(length: number, opts: { fd?: number; offset?: number; populate?: boolean } = {}) {
     if (!Number.isInteger(length) || length <= 0) {
-      throw new RangeError(`length must be a positive integer, got ${describe(length)}`);
+      throw numberError(length, `length must be a positive integer, got ${describe(length)}`);
     }
     this.length = roundUpToPage(length);
     this.ptr = mapMemory(this.length, opts.fd ?? -1, opts.offset ?? 0, opts.populate ?? false);

@@ -46,13 +46,22 @@ export function checkBoolean(name: string, value: unknown): void {
 /** The longest timeout in seconds a timer can keep (setTimeout's limit, 2^31 ms). */
 export const MAX_TIMEOUT_SECONDS = 2 ** 31 / 1000;
 
-/** Checks a timeout in seconds: a number in [0, MAX_TIMEOUT_SECONDS], else a RangeError naming `name`. */
+/** Checks a timeout in seconds: a number in [0, MAX_TIMEOUT_SECONDS], else an error naming `name` (see numberError). */
 export function checkSeconds(name: string, seconds: number): void {
   if (typeof seconds !== "number" || !(seconds >= 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
-    throw new RangeError(
+    throw numberError(
+      seconds,
       `${name} must be a number of seconds in [0, ${MAX_TIMEOUT_SECONDS}], got ${describe(seconds)}`,
     );
   }
+}
+
+/**
+ * The error for a bad numeric argument: a TypeError when it is not a number at all (a string, undefined
+ * where a value was due), a RangeError when it is a number out of range, as the platform's own APIs do.
+ */
+export function numberError(value: unknown, message: string): TypeError | RangeError {
+  return typeof value === "number" ? new RangeError(message) : new TypeError(message);
 }
 
 /** `value` as a message shows it: its type, and the value itself when short. */

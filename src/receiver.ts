@@ -21,7 +21,7 @@ import {
   setMultishotLimit,
 } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
-import { checkBoolean, checkHandler, checkOptionKeys, describe } from "./options.ts";
+import { checkBoolean, checkHandler, checkOptionKeys, describe, numberError } from "./options.ts";
 import { kDatagrams } from "./internal.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
@@ -262,7 +262,9 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    */
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
     checkPool(pool);
-    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${describe(fd)}`);
+    if (!Number.isInteger(fd) || fd < 0) {
+      throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
+    }
     checkHandler("StreamReceiver", handler, ["data", "end"]);
     checkOptionKeys("StreamReceiver", options, RECEIVER_OPTION_KEYS);
     checkBoolean("multishot", options.multishot);
@@ -279,7 +281,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     }
     const offset = options.offset ?? -1;
     if (!Number.isInteger(offset) || offset < -1) {
-      throw new RangeError(`offset must be -1 or a byte offset, got ${describe(offset)}`);
+      throw numberError(offset, `offset must be -1 or a byte offset, got ${describe(offset)}`);
     }
     const holder = options.holder ?? 0;
     pool.held(holder); // a RangeError now for an id the pool never gave, not at the first completion
@@ -537,7 +539,9 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
    */
   constructor(pool: BufferPool, fd: number, handler: DatagramHandler) {
     checkPool(pool);
-    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be a non-negative integer, got ${describe(fd)}`);
+    if (!Number.isInteger(fd) || fd < 0) {
+      throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
+    }
     checkHandler("DatagramReceiver", handler, ["message", "end"]);
     if (!probeFeatures().multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT (recvmsg)", "6.0");
     if (pool.incremental) {

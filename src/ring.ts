@@ -16,7 +16,7 @@ import { NativeMemory } from "./memory.ts";
 import * as sqe from "./sqe.ts";
 import { SqeArray, writeU64 } from "./sqe.ts";
 import { prepNop } from "./prep.ts";
-import { checkOptionKeys, describe } from "./options.ts";
+import { checkOptionKeys, describe, numberError } from "./options.ts";
 import { GroupIds } from "./group_ids.ts";
 import { kGroupIds, kWhenExited } from "./internal.ts";
 
@@ -142,11 +142,12 @@ export class Ring {
     checkOptionKeys("Ring", options, ["entries", "cqEntries", "flags"]);
     const entries = options.entries ?? 256;
     if (!isPow2(entries) || entries > MAX_ENTRIES) {
-      throw new RangeError(`entries must be a power of two in [1, ${MAX_ENTRIES}], got ${describe(entries)}`);
+      throw numberError(entries, `entries must be a power of two in [1, ${MAX_ENTRIES}], got ${describe(entries)}`);
     }
     const cqEntries = options.cqEntries ?? Math.min(entries * 4, MAX_CQ_ENTRIES);
     if (!isPow2(cqEntries) || cqEntries < entries || cqEntries > MAX_CQ_ENTRIES) {
-      throw new RangeError(
+      throw numberError(
+        cqEntries,
         `cqEntries must be a power of two in [entries=${entries}, ${MAX_CQ_ENTRIES}], got ${describe(cqEntries)}`,
       );
     }
@@ -327,10 +328,10 @@ export class Ring {
   submitAndWait(minComplete = 1, timeoutMs?: number): number {
     if (this.#closed) throw new ClosedError("Ring");
     if (!Number.isInteger(minComplete) || minComplete < 0) {
-      throw new RangeError(`minComplete must be an integer >= 0, got ${describe(minComplete)}`);
+      throw numberError(minComplete, `minComplete must be an integer >= 0, got ${describe(minComplete)}`);
     }
     if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0)) {
-      throw new RangeError(`timeoutMs must be a number >= 0, got ${describe(timeoutMs)}`);
+      throw numberError(timeoutMs, `timeoutMs must be a number >= 0, got ${describe(timeoutMs)}`);
     }
     this.#scratchU32[abi.RING_SQ_SQE_TAIL >> 2] = this.#sqeTail;
     let ret: number;

@@ -13,9 +13,10 @@ import {
   IoLoop,
   type Lease,
   listen,
+  serve,
   UnsupportedError,
 } from "../mod.ts";
-import { Ring, StreamReceiver } from "../ring.ts";
+import { BufferRing, Ring, StreamReceiver } from "../ring.ts";
 import { captureConsoleErrors, test } from "./harness.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
 
@@ -127,6 +128,66 @@ test("a value of the wrong type is refused with its type before the socket is bo
     }
   } finally {
     other.close();
+  }
+});
+
+test("a number option given a value of another type is a TypeError; a number out of range a RangeError", () => {
+  const loop = new IoLoop();
+  try {
+    // Before: a string where a number belongs was a RangeError for every option but port.
+    const typeOf = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).name;
+      }
+      return "no error";
+    };
+    const cases: [string, () => unknown, () => unknown][] = [
+      ["idleTimeout", () => listen({ loop, idleTimeout: "5" } as never), () => listen({ loop, idleTimeout: -1 })],
+      [
+        "maxConnections",
+        () => listen({ loop, maxConnections: "5" } as never),
+        () => listen({ loop, maxConnections: 0 }),
+      ],
+      ["highWaterMark", () => listen({ loop, highWaterMark: "x" } as never), () => listen({ loop, highWaterMark: -1 })],
+      ["maxBuffered", () => listen({ loop, maxBuffered: "1" } as never), () => listen({ loop, maxBuffered: 1.5 })],
+      ["backlog", () => listen({ loop, backlog: "x" } as never), () => listen({ loop, backlog: 0 })],
+      [
+        "maxRequestBodySize",
+        () => serve({ loop, maxRequestBodySize: "1", fetch: () => new Response() } as never),
+        () => serve({ loop, maxRequestBodySize: 0, fetch: () => new Response() }),
+      ],
+      [
+        "count",
+        () => new BufferPool(loop.reactor, { count: "4" } as never),
+        () => new BufferPool(loop.reactor, { count: 0 }),
+      ],
+      [
+        "bufferSize",
+        () => new BufferPool(loop.reactor, { bufferSize: "4096" } as never),
+        () => new BufferPool(loop.reactor, { bufferSize: 0 }),
+      ],
+      ["entries", () => new Ring({ entries: "8" } as never), () => new Ring({ entries: 3 })],
+    ];
+    for (const [name, wrongType, outOfRange] of cases) {
+      assert.equal(typeOf(wrongType), "TypeError", `${name}: a string`);
+      assert.equal(typeOf(outOfRange), "RangeError", `${name}: a number out of range`);
+    }
+    // A Deno pointer object (or any object) as a BufferRing address: our TypeError, not the engine's.
+    using ring = new Ring({ entries: 8 });
+    const buffers = new BufferRing(ring, { entries: 8, groupId: 7 });
+    try {
+      assert.throws(() => buffers.add({} as never, 4096, 0), {
+        name: "TypeError",
+        message: /addr must be a native address/,
+      });
+      assert.throws(() => buffers.add(-1, 4096, 0), { name: "RangeError", message: /addr/ });
+    } finally {
+      buffers.close();
+    }
+  } finally {
+    loop.close();
   }
 });
 

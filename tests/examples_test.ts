@@ -440,7 +440,18 @@ test(
 );
 
 test("examples/probe.ts: any argument (it takes none) exits 2 with the usage", async () => {
-  await assertUsageExits("probe.ts", [["--verbose"], ["-h"], ["now"]]);
+  await assertUsageExits("probe.ts", [["--verbose"], ["-x"], ["now"]]);
+}, { timeoutMs: 60_000 });
+
+test("every example: --help or -h prints the usage on stdout and exits 0", async () => {
+  // Before: five of seven took --help for an unknown flag (exit 2).
+  const examples = ["echo.ts", "proxy.ts", "http.ts", "files.ts", "udp-echo.ts", "cat.ts", "probe.ts"];
+  const children = examples.map((example, i) => ({ example, child: new Child(example, [i % 2 ? "-h" : "--help"]) }));
+  await Promise.all(children.map(({ child }) => child.wait()));
+  for (const { example, child } of children) {
+    assert.equal(child.code, 0, `${example}: ${child.stderr}`);
+    assert.match(Buffer.concat(child.stdout).toString(), new RegExp(`^usage: ${example.replace(".", "\\.")}`), example);
+  }
 }, { timeoutMs: 60_000 });
 
 test("examples/http.ts and udp-echo.ts: --host ::1 prints listening on [::1]:PORT and serves there", async () => {

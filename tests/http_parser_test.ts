@@ -583,7 +583,7 @@ test("limits are validated and defaulted", () => {
     assert.throws(() => new RequestParser({ maxTargetLength: bad }), RangeError, `maxTargetLength ${bad}`);
     assert.throws(() => new RequestParser({ maxRequestBodySize: bad }), RangeError, `maxRequestBodySize ${bad}`);
   }
-  assert.throws(() => new RequestParser({ maxHeaderSize: "1" as unknown as number }), RangeError);
+  assert.throws(() => new RequestParser({ maxHeaderSize: "1" as unknown as number }), TypeError);
   assert.doesNotThrow(() => new RequestParser({ maxHeaderSize: 1, maxTargetLength: undefined }));
   const error = new HttpParseError(431, "too large");
   assert.ok(error instanceof Error);

@@ -770,6 +770,59 @@ test("serve() refuses a bad signal before it binds; serve(handler, options) and 
   assert.throws(() => (serve as (o?: unknown) => unknown)(), /needs a handler/);
 });
 
+test("a body its client cuts short by a half-close aborts request.signal with the client's leaving, and gets a 400", async () => {
+  const reasons: string[] = [];
+  await using server = start(async (request) => {
+    request.signal.addEventListener("abort", () => reasons.push(String((request.signal.reason as Error).message)));
+    try {
+      await request.text();
+    } catch {
+      // The handler copes and answers: the 400 still replaces that answer (the request was never whole).
+    }
+    return new Response("handled");
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`POST / HTTP/1.1\r\n${HOST}Content-Length: 1000000\r\n\r\n${"a".repeat(200_000)}`);
+  client.socket.end();
+  assert.equal((await client.response()).status, 400);
+  // Before: the signal never aborted (Deno.serve and Bun.serve abort it), and the handler's answer went out.
+  assert.ok(await waitFor(() => reasons.length === 1, 2000), "request.signal aborted");
+  assert.match(reasons[0], /the client closed the connection/);
+  assert.equal(server.stats().refused, 1);
+  client.close();
+});
+
+test("while a server stops gracefully, a client that leaves mid-response is reported as the client leaving", async () => {
+  let reason = "";
+  let streaming: () => void = () => {};
+  const started = new Promise<void>((resolve) => (streaming = resolve));
+  const server = start((request) => {
+    request.signal.addEventListener("abort", () => (reason = String((request.signal.reason as Error).message)));
+    let timer: ReturnType<typeof setInterval>;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          streaming();
+          timer = setInterval(() => controller.enqueue(new TextEncoder().encode("data: tick\n\n")), 20);
+        },
+        cancel() {
+          clearInterval(timer);
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`GET /events HTTP/1.1\r\n${HOST}\r\n`);
+  await started;
+  const stopped = server.stop(); // graceful: the stream may go on
+  await sleep(100);
+  client.socket.resetAndDestroy();
+  await stopped;
+  // Before: "the server stopped before the response was sent", though the client was the one to go.
+  assert.match(reason, /the client closed the connection/);
+});
+
 test("request.signal aborts when the client leaves before the answer; a half-closed client waits at most idleTimeout", async () => {
   const aborted: string[] = [];
   await using server = start((request) =>

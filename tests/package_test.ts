@@ -160,6 +160,7 @@ test("entry points: mod.ts for programs, ring.ts for custom loops, sys.ts for li
       "SqeArray",
       "StreamReceiver",
       "abi",
+      "probeFeatures",
       ...prepNames, // every prep function (and setBufferSelect / setBundle)
     ].sort(),
   );

@@ -780,7 +780,7 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
   });
 });
 
-test("openFile takes abi's O_* flags to create and write a file; flags that are not flags are a TypeError", async () => {
+test("openFile takes abi's O_* flags to create and write a file; flags that are not flags are a TypeError, a mode out of range a RangeError", async () => {
   const { openFile } = await import("../sys.ts");
   await withFile(new Uint8Array(0), (path) => {
     const created = `${path}.new`;
@@ -804,7 +804,7 @@ test("openFile takes abi's O_* flags to create and write a file; flags that are 
     data.free();
     assert.equal(readFileSync(created, "utf8"), "hello");
     assert.throws(() => openFile(path, "w" as unknown as number), { name: "TypeError", message: /O_\* flags/ });
-    assert.throws(() => openFile(path, abi.O_RDONLY, 0o10000), { name: "TypeError", message: /mode/ });
+    assert.throws(() => openFile(path, abi.O_RDONLY, 0o10000), { name: "RangeError", message: /mode/ });
   });
 });
 

@@ -313,7 +313,9 @@ test("bindUdp options: maxDatagramSize limits, and an explicit pool decides the 
   for (const bad of [0, 65508, 1.5, NaN, "100" as unknown as number]) {
     assert.throws(
       () => bindUdp({ loop, handlers, maxDatagramSize: bad }),
-      (e: Error) => e instanceof RangeError && /maxDatagramSize must be an integer in \[1, 65507\]/.test(e.message),
+      (e: Error) =>
+        e instanceof (typeof bad === "number" ? RangeError : TypeError) &&
+        /maxDatagramSize must be an integer in \[1, 65507\]/.test(e.message),
       `maxDatagramSize ${bad}`,
     );
   }

@@ -9,7 +9,7 @@ import { ClosedError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import type { Ring } from "../ring.ts";
 import { writeU64 } from "../sqe.ts";
-import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, describe, numberError } from "../options.ts";
 import { kGroupIds } from "../internal.ts";
 
 /** Options of `new BufferRing(ring, options)`. */
@@ -85,7 +85,8 @@ export class BufferRing {
     checkBoolean("incremental", incremental);
     const maxGroup = kernelMemory ? 2047 : 65535;
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > maxGroup) {
-      throw new RangeError(
+      throw numberError(
+        groupId,
         `groupId must be an integer in [0, ${maxGroup}]${kernelMemory ? " for kernel-allocated rings" : ""}, got ${
           describe(groupId)
         }`,
@@ -94,7 +95,8 @@ export class BufferRing {
     if (
       !Number.isInteger(entries) || entries < 1 || entries > abi.BUF_RING_MAX_ENTRIES || (entries & (entries - 1)) !== 0
     ) {
-      throw new RangeError(
+      throw numberError(
+        entries,
         `entries must be a power of two in [1, ${abi.BUF_RING_MAX_ENTRIES}], got ${describe(entries)}`,
       );
     }
@@ -134,20 +136,24 @@ export class BufferRing {
    * tail. Nothing is visible to the kernel until publish(). Never touches the tail field of slot 0.
    *
    * @throws {RangeError} for an addr, len (0 included), bid or offset (`>= entries`) out of range.
+   * @throws {TypeError} for one that is not a number (`addr` is a {@link NativeMemory}'s `address`, not a pointer object).
    * @throws {ClosedError} once closed.
    */
   add(addr: number, len: number, bid: number, offset = 0): void {
     if (this.#closed) throw new ClosedError("BufferRing");
-    // Integer checks without calls: the pool adds every buffer it recycles through here.
-    if (!(addr >= 0 && addr <= Number.MAX_SAFE_INTEGER && addr === Math.floor(addr))) {
-      throw new RangeError(`addr must be a native address (an integer >= 0), got ${describe(addr)}`);
+    // Integer checks without calls (typeof first: a pointer object cannot be compared): the pool adds
+    // every buffer it recycles through here.
+    if (typeof addr !== "number" || !(addr >= 0 && addr <= Number.MAX_SAFE_INTEGER && addr === Math.floor(addr))) {
+      throw numberError(addr, `addr must be a native address (an integer >= 0), got ${describe(addr)}`);
     }
-    if ((len >>> 0) !== len || len === 0) {
-      throw new RangeError(`len must be an integer in [1, 2^32 - 1], got ${describe(len)}`);
+    if (typeof len !== "number" || (len >>> 0) !== len || len === 0) {
+      throw numberError(len, `len must be an integer in [1, 2^32 - 1], got ${describe(len)}`);
     }
-    if ((bid & 0xffff) !== bid) throw new RangeError(`bid must be an integer in [0, 65535], got ${describe(bid)}`);
-    if ((offset >>> 0) !== offset || offset >= this.entries) {
-      throw new RangeError(`offset must be an integer in [0, ${this.entries - 1}], got ${describe(offset)}`);
+    if (typeof bid !== "number" || (bid & 0xffff) !== bid) {
+      throw numberError(bid, `bid must be an integer in [0, 65535], got ${describe(bid)}`);
+    }
+    if (typeof offset !== "number" || (offset >>> 0) !== offset || offset >= this.entries) {
+      throw numberError(offset, `offset must be an integer in [0, ${this.entries - 1}], got ${describe(offset)}`);
     }
     const w = ((this.#tail + offset) & this.#mask) << 2;
     writeU64(this.#u32, w + BUF_ADDR_WORD, addr);
@@ -158,13 +164,13 @@ export class BufferRing {
   /**
    * Mirrors io_uring_buf_ring_advance: makes `count` added buffers visible with one tail store.
    *
-   * @throws {RangeError} for a count that is not an integer in [0, entries].
+   * @throws {RangeError} for a count that is not an integer in [0, entries] ({TypeError} if not a number).
    * @throws {ClosedError} once closed.
    */
   publish(count: number): void {
     if (this.#closed) throw new ClosedError("BufferRing");
-    if ((count >>> 0) !== count || count > this.entries) {
-      throw new RangeError(`count must be an integer in [0, ${this.entries}], got ${describe(count)}`);
+    if (typeof count !== "number" || (count >>> 0) !== count || count > this.entries) {
+      throw numberError(count, `count must be an integer in [0, ${this.entries}], got ${describe(count)}`);
     }
     this.#tail = (this.#tail + count) & 0xffff;
     // Release: the entries written by add() must be visible before the kernel sees the new tail.

@@ -4,7 +4,7 @@
  * on (LeaseHolder.underQuota). Per-holder numbers live in typed arrays indexed by holder id, grown by
  * doubling: nothing per lease is allocated.
  */
-import { describe } from "../options.ts";
+import { describe, numberError } from "../options.ts";
 import { MAX_HOLDER } from "./leak_net.ts";
 
 /**
@@ -107,7 +107,8 @@ export class HolderTable {
 
   #checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.#holders.length) {
-      throw new RangeError(
+      throw numberError(
+        id,
         `holder id must be 0 or an id from addHolder (< ${this.#holders.length}), got ${describe(id)}`,
       );
     }

@@ -14,7 +14,7 @@
  * HolderTable's (holders.ts); the waiting receives and the reservations of armed ones are kept in
  * wait_queue.ts; the stall warning is the StallWatchdog's (stall_watchdog.ts).
  */
-import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, describe, numberError } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { ClosedError, UnsupportedError } from "../errors.ts";
@@ -226,13 +226,16 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   const count = options.count ?? 1024;
   const maxCount = options.maxCount ?? count;
   if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > MAX_BUFFER_SIZE) {
-    throw new RangeError(`bufferSize must be an integer in [1, ${MAX_BUFFER_SIZE}], got ${describe(bufferSize)}`);
+    throw numberError(
+      bufferSize,
+      `bufferSize must be an integer in [1, ${MAX_BUFFER_SIZE}], got ${describe(bufferSize)}`,
+    );
   }
   if (!Number.isInteger(count) || count < 1 || count > 65536) {
-    throw new RangeError(`count must be an integer in [1, 65536] (buffer ids are 16-bit), got ${describe(count)}`);
+    throw numberError(count, `count must be an integer in [1, 65536] (buffer ids are 16-bit), got ${describe(count)}`);
   }
   if (!Number.isInteger(maxCount) || maxCount < count || maxCount > 65536) {
-    throw new RangeError(`maxCount must be an integer in [count=${count}, 65536], got ${describe(maxCount)}`);
+    throw numberError(maxCount, `maxCount must be an integer in [count=${count}, 65536], got ${describe(maxCount)}`);
   }
   const features = probeFeatures();
   const wanted = options.backend ?? "auto";
@@ -275,11 +278,12 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
   }
   const ringWindow = options.ringWindow ?? Math.max(2, Math.ceil(RING_WINDOW_BYTES / bufferSize));
   if (!Number.isInteger(ringWindow) || ringWindow < 1) {
-    throw new RangeError(`ringWindow must be a positive integer, got ${describe(ringWindow)}`);
+    throw numberError(ringWindow, `ringWindow must be a positive integer, got ${describe(ringWindow)}`);
   }
   const watchdogMs = options.watchdogMs ?? 5000;
   if (typeof watchdogMs !== "number" || !(watchdogMs >= 0 && watchdogMs <= 2 ** 31 - 1)) {
-    throw new RangeError(
+    throw numberError(
+      watchdogMs,
       `watchdogMs must be a number of ms in [0, ${2 ** 31 - 1}] (0: off), got ${describe(watchdogMs)}`,
     );
   }
@@ -288,7 +292,7 @@ function checkPoolOptions(options: BufferPoolOptions): PoolSettings {
     throw new TypeError(`fairShare must be "auto", a number or false, got ${describe(fairShare)}`);
   }
   if (typeof fairShare === "number" && !(Number.isInteger(fairShare) && fairShare >= 0)) {
-    throw new RangeError(`fairShare must be an integer >= 0 (0: off), got ${describe(fairShare)}`);
+    throw numberError(fairShare, `fairShare must be an integer >= 0 (0: off), got ${describe(fairShare)}`);
   }
   return {
     bufferSize,

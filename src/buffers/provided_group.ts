@@ -7,7 +7,7 @@ import { prepProvideBuffers, prepRemoveBuffers } from "../prep.ts";
 import type { Ring } from "../ring.ts";
 import { ClosedError } from "../errors.ts";
 import { kGroupIds } from "../internal.ts";
-import { describe } from "../options.ts";
+import { describe, numberError } from "../options.ts";
 
 /**
  * A provided-buffer group of the original mechanism (IORING_OP_PROVIDE_BUFFERS /
@@ -45,7 +45,7 @@ export class ProvidedBufferGroup {
    */
   constructor(ring: Ring, groupId: number) {
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > 65535) {
-      throw new RangeError(`groupId must be an integer in [0, 65535], got ${describe(groupId)}`);
+      throw numberError(groupId, `groupId must be an integer in [0, 65535], got ${describe(groupId)}`);
     }
     if (ring.closed) throw new ClosedError("Ring");
     ring[kGroupIds].take(groupId, "ProvidedBufferGroup");
@@ -63,16 +63,16 @@ export class ProvidedBufferGroup {
   provide(addr: number, size: number, count: number, firstId: number, userData = 0): void {
     if (this.#closed) throw new ClosedError("ProvidedBufferGroup");
     if (!(typeof addr === "number" && addr > 0 && Number.isSafeInteger(addr))) {
-      throw new RangeError(`addr must be a native address (an integer > 0), got ${describe(addr)}`);
+      throw numberError(addr, `addr must be a native address (an integer > 0), got ${describe(addr)}`);
     }
     if (!Number.isInteger(size) || size < 1 || size > 0x7fffffff) {
-      throw new RangeError(`size must be an integer in [1, 2^31-1], got ${describe(size)}`);
+      throw numberError(size, `size must be an integer in [1, 2^31-1], got ${describe(size)}`);
     }
     if (!Number.isInteger(count) || count < 1 || count > 65536) {
-      throw new RangeError(`count must be an integer in [1, 65536], got ${describe(count)}`);
+      throw numberError(count, `count must be an integer in [1, 65536], got ${describe(count)}`);
     }
     if (!Number.isInteger(firstId) || firstId < 0) {
-      throw new RangeError(`firstId must be an integer >= 0, got ${describe(firstId)}`);
+      throw numberError(firstId, `firstId must be an integer >= 0, got ${describe(firstId)}`);
     }
     if (firstId + count > 65536) {
       throw new RangeError(`buffer ids ${firstId}..${firstId + count - 1} do not fit in [0, 65535]`);
@@ -91,7 +91,7 @@ export class ProvidedBufferGroup {
   remove(count: number, userData = 0): void {
     if (this.#closed) throw new ClosedError("ProvidedBufferGroup");
     if (!Number.isInteger(count) || count < 1 || count > 65536) {
-      throw new RangeError(`count must be an integer in [1, 65536], got ${describe(count)}`);
+      throw numberError(count, `count must be an integer in [1, 65536], got ${describe(count)}`);
     }
     const slot = this.#ring.getSqe();
     prepRemoveBuffers(this.#ring.sqes, slot, count, this.groupId);

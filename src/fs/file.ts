@@ -3,7 +3,7 @@ import { native } from "../../ffi/mod.ts";
 import { O_CLOEXEC, O_RDONLY } from "../abi.ts";
 import { UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
-import { describe } from "../options.ts";
+import { describe, numberError } from "../options.ts";
 
 const encoder = new TextEncoder();
 
@@ -24,8 +24,9 @@ const encoder = new TextEncoder();
  * closeFd(fd);
  * ```
  *
- * @throws {TypeError} for an empty path or one containing NUL, or flags or mode that are not
- *   non-negative integers (mode at most 0o7777).
+ * @throws {TypeError} for an empty path or one containing NUL, flags that are not O_* bits, or a mode that is
+ *   not a number.
+ * @throws {RangeError} for a mode that is not an integer from 0 to 0o7777.
  * @throws {UringError} when open fails (`ENOENT`, `EACCES`, ...), naming the path.
  */
 export function openFile(path: string, flags = O_RDONLY, mode = 0o644): number {
@@ -34,7 +35,7 @@ export function openFile(path: string, flags = O_RDONLY, mode = 0o644): number {
     throw new TypeError(`flags must be O_* flags ORed together (abi.O_RDONLY, ...), got ${describe(flags)}`);
   }
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw new TypeError(`mode must be permission bits from 0 to 0o7777, got ${describe(mode)}`);
+    throw numberError(mode, `mode must be permission bits from 0 to 0o7777, got ${describe(mode)}`);
   }
   const bytes = encoder.encode(path);
   if (bytes.includes(0)) throw new TypeError(`path must not contain NUL bytes`);

@@ -145,8 +145,6 @@ class Exchange {
   abort: AbortController | undefined;
   /** Why the connection closed before the response was out (request.signal aborts with it), or undefined. */
   abandoned: string | undefined;
-  /** The client ended its side before the body was complete: a failure of the handler is the client leaving. */
-  bodyLost = false;
 
   constructor(head: RequestHead, info: ServeInfo, refusal = 0) {
     this.head = head;
@@ -332,17 +330,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#peerEnded = true;
     const receiving = this.#receiving;
     if (receiving) {
-      this.#receiving = undefined;
       if (receiving.whole && receiving.request === undefined) {
-        // Gathered before its handler runs: the handler never sees it, and the client gets the 400
-        // that a body streamed to a handler gets when it ends short (#settle).
+        // Gathered before its handler runs: the handler never sees it, and the client gets a 400.
+        this.#receiving = undefined;
         const at = this.#queue.indexOf(receiving);
         if (at >= 0) this.#queue.splice(at, 1);
         receiving.info[kFinish](abandonedError(CLIENT_LEFT));
         this.#refuse(400);
       } else {
-        receiving.bodyLost = true;
-        receiving.body?.fail(clientFailure("the client closed the connection before the request body was complete"));
+        // Its body can never be whole: the 400 replaces the handler's answer (or cuts a response already
+        // going out), and its request.signal aborts now, as on Deno.serve and Bun.serve.
+        this.#refuse(400, true);
       }
     }
     this.#last = true;
@@ -376,7 +374,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#held = undefined;
     this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
-    this.#abandonQueue(this.#closeWhy ?? (this.#ctx.stopping ? "the server stopped" : CLIENT_LEFT));
+    // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
+    // still the client leaving.
+    const serverStopped = this.#ctx.stopping && !this.#peerEnded && this.#conn.error === undefined;
+    this.#abandonQueue(this.#closeWhy ?? (serverStopped ? "the server stopped" : CLIENT_LEFT));
     void this.#reader?.cancel().catch(() => {});
     this.#fileStop?.();
   }
@@ -539,18 +540,15 @@ export class HttpConnection implements ParserSink, BodyOwner {
     ex.error = error;
     ex.settled = true;
     if (this.#closed || ex.abandoned) return; // nobody to answer: a failure here is the client leaving
-    if (error !== NO_ERROR && ex.bodyLost) { // the client left mid-body: not a handler failure
-      ex.refusal = 400;
-      this.#ctx.counters.refused++;
-      this.#pump();
-      return;
-    }
     if (error !== NO_ERROR) this.#ctx.counters.handlerErrors++;
     this.#pump();
   }
 
-  /** Queues a refusal: `status` is written after the responses before it, then the connection closes. */
-  #refuse(status: number): void {
+  /**
+   * Queues a refusal: `status` is written after the responses before it, then the connection closes.
+   * `clientLeft`: the client ended its side mid-body, which is what the request being received is told.
+   */
+  #refuse(status: number, clientLeft = false): void {
     if (this.#refused || this.#closed) return;
     this.#refused = true;
     this.#closeWhy ??= `the server refused a request (status ${status}) and closed the connection`;
@@ -565,8 +563,16 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // but waits for that body: see #respond); otherwise the connection closes after it.
       receiving.refusal = status;
       // Its handler (running, or about to) will not be answered: its request.signal aborts now.
-      if (receiving.request) abandon(receiving, `the server refused the request (status ${status})`);
-      receiving.body?.fail(clientFailure(`the request was refused with status ${status}`));
+      if (receiving.request) {
+        abandon(receiving, clientLeft ? CLIENT_LEFT : `the server refused the request (status ${status})`);
+      }
+      receiving.body?.fail(
+        clientFailure(
+          clientLeft
+            ? "the client closed the connection before the request body was complete"
+            : `the request was refused with status ${status}`,
+        ),
+      );
       receiving.received = true;
       if (this.#queue.includes(receiving) && !(this.#writing && this.#queue[0] === receiving)) {
         receiving.settled = true;
@@ -740,16 +746,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
       return await this.#writeResponse(ex, response);
     } catch (error) {
       if (this.#headSent || this.#closed) throw error;
-      // The response waited for a request body that broke the framing (a body streamed back): the
-      // client gets the refusal, not a 500.
+      // The response waited for a request body that broke the framing or that its client cut short
+      // (a body streamed back): the client gets the refusal, not a 500.
       if (ex.refusal !== 0) return this.#sendRefusal(ex.refusal);
-      // Or for one its client cut short (a half-close mid-body): the 400 a handler reading it gets,
-      // not the handler's failure.
-      if (ex.bodyLost && error instanceof Error && clientFailures.has(error)) {
-        ex.refusal = 400;
-        this.#ctx.counters.refused++;
-        return this.#sendRefusal(400);
-      }
       return new Unsent(error);
     }
   }

@@ -5,6 +5,7 @@
  * is complete it is decoded straight from the chunk, or, when it was split, from a carry buffer that
  * holds only the partial head. Bodies are handed out as views of the caller's chunks.
  */
+import { describe, numberError } from "../options.ts";
 
 /** A parsed request head. Strings are latin1-decoded bytes (one char per byte). */
 export interface RequestHead {
@@ -326,7 +327,9 @@ export class RequestParser {
   constructor(limits: Partial<ParserLimits> = {}) {
     const pick = (name: keyof ParserLimits): number => {
       const value = limits[name] ?? DEFAULT_PARSER_LIMITS[name];
-      if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`);
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        throw numberError(value, `${name} must be a positive integer, got ${describe(value)}`);
+      }
       return value;
     };
     this.#maxHeaderSize = pick("maxHeaderSize");

@@ -7,7 +7,7 @@ import { kEndGracefully, kListenFd } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
 import { checkLoop, type IoLoop } from "../net/loop.ts";
 import { listen, type Server, type ServerStats } from "../net/server.ts";
-import { checkOptionKeys, checkSeconds, checkSignal, describe } from "../options.ts";
+import { checkOptionKeys, checkSeconds, checkSignal, describe, numberError } from "../options.ts";
 import { HttpConnection, type HttpContext, type HttpCounters, type ServeHandler } from "./http_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "./parser.ts";
 import type { NetAddr } from "./serve_info.ts";
@@ -218,7 +218,7 @@ function seconds(name: string, value: number | undefined, fallback: number): num
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${describe(v)}`);
+  if (!Number.isSafeInteger(v) || v < 1) throw numberError(v, `${name} must be a positive integer, got ${describe(v)}`);
   return v;
 }
 
@@ -279,7 +279,10 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   }
   const minBodyRate = options.minBodyRate ?? 1024;
   if (typeof minBodyRate !== "number" || !(minBodyRate >= 0)) {
-    throw new RangeError(`minBodyRate must be a number of bytes per second >= 0, got ${describe(minBodyRate)}`);
+    throw numberError(
+      minBodyRate,
+      `minBodyRate must be a number of bytes per second >= 0, got ${describe(minBodyRate)}`,
+    );
   }
   const counters: HttpCounters = { requests: 0, refused: 0, handlerErrors: 0 };
   const hostname = options.hostname ?? "0.0.0.0";

@@ -34,7 +34,7 @@ import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, peerIntake, remoteAddress, setLingerZero } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
-import { checkSeconds, describe } from "../options.ts";
+import { checkSeconds, describe, numberError } from "../options.ts";
 
 /**
  * Callbacks of a connection, all optional; `Data` is the type of `conn.data` (as Bun's
@@ -109,16 +109,17 @@ export function checkConnectionOptions(options: ConnectionOptions): ConnectionSe
   const idleTimeout = options.idleTimeout ?? 0;
   const allowHalfOpen = options.allowHalfOpen ?? false;
   if (!Number.isInteger(zeroCopyMin) || zeroCopyMin < 0) {
-    throw new RangeError(`zeroCopyMin must be an integer >= 0, got ${describe(zeroCopyMin)}`);
+    throw numberError(zeroCopyMin, `zeroCopyMin must be an integer >= 0, got ${describe(zeroCopyMin)}`);
   }
   if (zeroCopyMin > 0 && !probeFeatures().sendZc) {
     throw new UnsupportedError("IORING_OP_SEND_ZC", "6.0", "leave zeroCopyMin at 0 for copying sends");
   }
   if (!Number.isInteger(highWaterMark) || highWaterMark < 0) {
-    throw new RangeError(`highWaterMark must be an integer >= 0, got ${describe(highWaterMark)}`);
+    throw numberError(highWaterMark, `highWaterMark must be an integer >= 0, got ${describe(highWaterMark)}`);
   }
   if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
-    throw new RangeError(
+    throw numberError(
+      maxBuffered,
       `maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${describe(maxBuffered)}`,
     );
   }

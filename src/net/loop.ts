@@ -2,7 +2,7 @@
  * `IoLoop`: what sockets on one thread share: a Reactor on a ring set up for the parked driver, the
  * Driver that feeds completions to JS, a send arena, and a default buffer pool for client sockets.
  */
-import { checkOptionKeys, describe } from "../options.ts";
+import { checkOptionKeys, describe, numberError } from "../options.ts";
 import { ClosedError, UnsupportedError } from "../errors.ts";
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
@@ -89,7 +89,7 @@ export class IoLoop {
     const dedicated = mode === "dedicated";
     const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
     if (!Number.isInteger(maxQueuedBytes) || maxQueuedBytes < 0) {
-      throw new RangeError(`maxQueuedBytes must be an integer >= 0, got ${describe(maxQueuedBytes)}`);
+      throw numberError(maxQueuedBytes, `maxQueuedBytes must be an integer >= 0, got ${describe(maxQueuedBytes)}`);
     }
     this.maxQueuedBytes = maxQueuedBytes;
     if (dedicated && !probeFeatures().deferTaskrun) {

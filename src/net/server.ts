@@ -8,7 +8,7 @@ import { asError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
-import { checkBoolean, checkOptionKeys, checkSignal, describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
 import {
   checkConnectionOptions,
   Connection,
@@ -150,7 +150,7 @@ function graceOf(options: StopOptions): number {
   checkOptionKeys("stop()", options, ["graceMs"]);
   const graceMs = options.graceMs ?? Infinity;
   if (typeof graceMs !== "number" || !(graceMs >= 0)) {
-    throw new RangeError(`graceMs must be a non-negative number of milliseconds, got ${describe(graceMs)}`);
+    throw numberError(graceMs, `graceMs must be a non-negative number of milliseconds, got ${describe(graceMs)}`);
   }
   return graceMs;
 }
@@ -266,7 +266,7 @@ export class Server<Data = unknown> {
     checkHandlers("listen() handlers", h, HANDLER_NAMES);
     const maxConnections = options.maxConnections ?? Infinity;
     if (options.maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
-      throw new RangeError(`maxConnections must be a positive integer, got ${describe(maxConnections)}`);
+      throw numberError(maxConnections, `maxConnections must be a positive integer, got ${describe(maxConnections)}`);
     }
     // Checked before the socket is bound: a throw after it would leave the port taken.
     checkSignal(options.signal);

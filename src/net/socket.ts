@@ -5,7 +5,7 @@
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
-import { checkBoolean, checkOptionKeys, describe } from "../options.ts";
+import { checkBoolean, checkOptionKeys, describe, numberError } from "../options.ts";
 import { NativeMemory } from "../memory.ts";
 import { checkEndpoint, decodeSockaddr, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 
@@ -92,7 +92,7 @@ export function tcpListen(options: TcpListenOptions = {}): number {
   const port = options.port ?? 0;
   const backlog = options.backlog ?? 4096;
   if (!Number.isInteger(backlog) || backlog < 1) {
-    throw new RangeError(`backlog must be a positive integer, got ${describe(backlog)}`);
+    throw numberError(backlog, `backlog must be a positive integer, got ${describe(backlog)}`);
   }
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port); // the options below use OPT_AT, not ADDR_AT

@@ -12,7 +12,7 @@ import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
-import { checkOptionKeys, checkSignal, describe } from "../options.ts";
+import { checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
 
 /** What a UDP socket calls. */
 export interface UdpHandlers {
@@ -86,7 +86,7 @@ const DEFAULT_RING_WINDOW = 32;
 
 function checkMaxDatagramSize(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_UDP_PAYLOAD) {
-    throw new RangeError(`maxDatagramSize must be an integer in [1, ${MAX_UDP_PAYLOAD}], got ${describe(n)}`);
+    throw numberError(n, `maxDatagramSize must be an integer in [1, ${MAX_UDP_PAYLOAD}], got ${describe(n)}`);
   }
 }
 

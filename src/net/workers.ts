@@ -4,7 +4,7 @@
  * module calls `serveWorker` with a function that starts its server.
  */
 import { kListenFd, kStart, kWhenClosed } from "../internal.ts";
-import { checkOptionKeys, describe } from "../options.ts";
+import { checkOptionKeys, describe, numberError } from "../options.ts";
 import { closeFd } from "./socket.ts";
 import { SHUT_RDWR } from "../abi.ts";
 import { prepMsgRing, prepShutdown } from "../prep.ts";
@@ -238,7 +238,7 @@ export class WorkerGroup {
     }
     const graceMs = options.graceMs;
     if (graceMs !== undefined && !(typeof graceMs === "number" && graceMs >= 0)) {
-      return Promise.reject(new RangeError(`graceMs must be a number >= 0, got ${describe(graceMs)}`));
+      return Promise.reject(numberError(graceMs, `graceMs must be a number >= 0, got ${describe(graceMs)}`));
     }
     this.#stopping ??= (async () => {
       // A worker still loading its module (a failed start) is only ended: it has no server yet.
@@ -277,7 +277,7 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
   }
   checkOptionKeys("startWorkers()", options, ["count", "module", "data"]);
   if (!Number.isInteger(options.count) || options.count < 1) {
-    throw new RangeError(`count must be a positive integer, got ${describe(options.count)}`);
+    throw numberError(options.count, `count must be a positive integer, got ${describe(options.count)}`);
   }
   if (!(options.module instanceof URL) && typeof options.module !== "string") {
     throw new TypeError(`module must be a URL or a URL string of the worker module, got ${describe(options.module)}`);
