@@ -51,6 +51,9 @@ export interface StreamReceiverOptions {
 }
 
 const RECEIVER_OPTION_KEYS = ["op", "multishot", "bundle", "offset", "holder"];
+// Made once: a connection's receiver is checked at every accept, and an array per check is garbage.
+const STREAM_HANDLER_METHODS = ["data", "end"];
+const DATAGRAM_HANDLER_METHODS = ["message", "end"];
 
 const enum State {
   Idle,
@@ -265,7 +268,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     if (!Number.isInteger(fd) || fd < 0) {
       throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
     }
-    checkHandler("StreamReceiver", handler, ["data", "end"]);
+    checkHandler("StreamReceiver", handler, STREAM_HANDLER_METHODS);
     checkOptionKeys("StreamReceiver", options, RECEIVER_OPTION_KEYS);
     checkBoolean("multishot", options.multishot);
     checkBoolean("bundle", options.bundle);
@@ -542,7 +545,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
     if (!Number.isInteger(fd) || fd < 0) {
       throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
     }
-    checkHandler("DatagramReceiver", handler, ["message", "end"]);
+    checkHandler("DatagramReceiver", handler, DATAGRAM_HANDLER_METHODS);
     if (!probeFeatures().multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT (recvmsg)", "6.0");
     if (pool.incremental) {
       throw new TypeError("recvmsg with an incremental pool is not supported (see liburing issue 1433)");

@@ -25,7 +25,7 @@ import {
 import { prepShutdown } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
 import type { CompletionTarget } from "../reactor.ts";
-import { type StreamHandler, StreamReceiver } from "../receiver.ts";
+import { type StreamHandler, StreamReceiver, type StreamReceiverOptions } from "../receiver.ts";
 import type { IdleWatch, IdleWatched, IdleWheel } from "./idle_wheel.ts";
 import type { IoLoop } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
@@ -231,6 +231,9 @@ function isRoutine(error: Error): boolean {
   return error instanceof UringError;
 }
 
+// One options object for every connection's receiver (the receiver does not keep it): none per accept.
+const receiverOptions: StreamReceiverOptions = { holder: 0 };
+
 /**
  * One TCP connection on an {@link IoLoop}, from `listen()` or `connect()`. Received bytes arrive as
  * {@link Lease}s, in order, through the `data` handler or `for await (const lease of conn)`; EOF
@@ -327,7 +330,8 @@ export class Connection<Data = unknown> {
     this.#token = loop.reactor.register(port);
     this.#sends = new SendQueue(loop, fd, this.#token, config.zeroCopyMin);
     this.#holder = config.pool.addHolder(port);
-    this.#receiver = new StreamReceiver(config.pool, fd, port, { holder: this.#holder });
+    receiverOptions.holder = this.#holder;
+    this.#receiver = new StreamReceiver(config.pool, fd, port, receiverOptions);
     loop.driver.ref();
   }
 

@@ -2,7 +2,7 @@
  * Sockets the module creates itself (neither runtime hands out usable fds): libc socket, setsockopt,
  * bind, listen, connect and getsockname through FFI. Data moves through the ring, not through these.
  */
-import { native } from "../../ffi/mod.ts";
+import { native, type Ptr } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
 import { checkBoolean, checkOptionKeys, describe, numberError } from "../options.ts";
@@ -36,10 +36,17 @@ export interface TcpListenOptions {
   reusePort?: boolean;
 }
 
+let optionPointer: Ptr | undefined;
+
+// Runs for every accepted connection (TCP_NODELAY): its pointer is made once and its message only on
+// failure, so that an accept leaves no garbage here.
 function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
   const m = scratchPage();
   m.view.setInt32(OPT_AT, value, true);
-  sys(`setsockopt(${what})`, native.libc.setsockopt(fd, level, name, m.pointerAt(OPT_AT), 4));
+  optionPointer ??= m.pointerAt(OPT_AT);
+  if (native.libc.setsockopt(fd, level, name, optionPointer, 4) < 0) {
+    throw new UringError(`setsockopt(${what})`, native.errno());
+  }
 }
 
 /** A new close-on-exec socket of `type` in the address family of `host` (an address literal or "localhost"). */
