@@ -14,7 +14,7 @@
  * flag, a flag without its value or a bad value prints one line and the usage and exits 2.
  * Prints "listening on HOST:PORT" (the real port; IPv6 as [::1]:PORT) to stderr once ready;
  * SIGINT/SIGTERM stop it gracefully and print its stats: requests in flight get 5 s to be answered
- * (with --workers, as long as they take), then their connections are reset.
+ * (with --workers too), then their connections are reset.
  */
 import process from "node:process";
 import { startWorkers } from "../mod.ts";

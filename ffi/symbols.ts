@@ -69,6 +69,8 @@ export const libcSymbols = {
   bind: { args: ["i32", "ptr", "u32"], ret: "i32" },
   /** int listen(int fd, int backlog) */
   listen: { args: ["i32", "i32"], ret: "i32" },
+  /** int shutdown(int fd, int how) */
+  shutdown: { args: ["i32", "i32"], ret: "i32" },
   /** int connect(int fd, const struct sockaddr *addr, socklen_t len) */
   connect: { args: ["i32", "ptr", "u32"], ret: "i32" },
   /** int getsockname(int fd, struct sockaddr *addr, socklen_t *len) */

@@ -227,6 +227,35 @@ test("address literals: dotted quads and IPv6 bind and round-trip; malformed one
   }
 });
 
+test("stop() frees the port at once: listening again right after it, before it settles, works (listen and serve)", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    for (const how of ["stop()", "stop({ graceMs })", "serve stop()", "serve shutdown()"]) {
+      const make = (port: number) =>
+        how.startsWith("serve")
+          ? serve({ hostname: "127.0.0.1", port, fetch: () => new Response("ok") })
+          : listen({ port, handlers: { data: (conn, lease) => void conn.write(lease) } });
+      const first = make(0);
+      const port = first.port;
+      const client = await dial(port); // a connection open while it stops
+      const stopping = how === "stop({ graceMs })"
+        ? (first as ReturnType<typeof listen>).stop({ graceMs: 1000 })
+        : how === "serve shutdown()"
+        ? (first as ReturnType<typeof serve>).shutdown()
+        : first.stop();
+      // Before: EADDRINUSE until the ring's accept had ended, a turn later (Deno's listener.close() frees it at once).
+      const second = make(port);
+      client.destroy();
+      await stopping;
+      assert.equal(second.port, port, how);
+      await second.stop();
+    }
+    assert.deepEqual(errors, [], "the accept ended by the stop is not logged as a failure");
+  } finally {
+    restore();
+  }
+});
+
 test("a pool closed under a running server: open connections end with ECANCELED, new ones are closed and logged, the process goes on", async () => {
   const { errors, restore } = captureConsoleErrors();
   const loop = new IoLoop();

@@ -274,6 +274,48 @@ test("pause(): no data callback until resume(); held data then arrives in order"
   loop.close();
 });
 
+test("a lease queued while its pool runs short is a native copy: it keeps its address, and a write sends it whole", async () => {
+  const loop = new IoLoop();
+  let copies = 0;
+  const noAddress: string[] = [];
+  const held: Lease[] = [];
+  const flush = (conn: Connection) => {
+    for (const lease of held.splice(0)) conn.write(lease);
+  };
+  const server = listen({
+    loop,
+    port: 0,
+    pool: { count: 8, bufferSize: 4096 },
+    handlers: {
+      data(conn, lease) {
+        // Before: a copy on the JS heap, whose address threw (a ring write of what was received failed).
+        try {
+          if (!(lease.address > 0)) noAddress.push(`address ${lease.address}`);
+        } catch (e) {
+          noAddress.push((e as Error).message);
+        }
+        if (lease.bufferId === -1) copies++;
+        held.push(lease);
+        if (held.length === 4) {
+          conn.pause(); // an upload server waiting for its disk writes
+          setTimeout(() => {
+            flush(conn);
+            conn.resume();
+          }, 1);
+        }
+      },
+      end: flush,
+    },
+  });
+  const payload = patternBytes(21, 4 * 1024 * 1024);
+  const echoed = await sendAndHalfClose(server.port, payload);
+  assert.deepEqual(noAddress, []);
+  assert.ok(copies > 0, "leases waited in a paused connection's queue while the pool was short");
+  assert.equal(createHash("sha256").update(echoed).digest("hex"), createHash("sha256").update(payload).digest("hex"));
+  await server.stop();
+  loop.close();
+});
+
 test("flushed() rejects with ClosedError when the connection closes with writes queued", async () => {
   const loop = new IoLoop();
   const server = listen({ loop, port: 0 });

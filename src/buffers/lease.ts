@@ -62,7 +62,7 @@ const RELEASED = new Uint8Array(0);
  * ```
  */
 export class Lease {
-  /** The buffer id the kernel picked (`cqe->flags >> 16`). */
+  /** The buffer id the kernel picked (`cqe->flags >> 16`); -1 for a copy made while its pool ran short. */
   readonly bufferId: number;
   /** Received length in bytes (`bytes.length`, also after release). */
   readonly length: number;
@@ -115,8 +115,9 @@ export class Lease {
    * Native address of the bytes, for handing them to the kernel without a copy (e.g. in an iovec).
    * Computed on each read, so a lease stays small. Valid until release.
    *
-   * @throws {TypeError} for a lease that is a copy on the JS heap (it has no native memory), or one
-   *   already released (the kernel may be filling its buffer again).
+   * @throws {TypeError} for a lease that is a copy on the JS heap (one over 64 KiB copied while its pool
+   *   ran short: it has no native memory), or one already released (the kernel may be filling its
+   *   buffer again).
    */
   get address(): number {
     if (this.#bytes === RELEASED) {

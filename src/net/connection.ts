@@ -5,7 +5,8 @@
  * backpressure, fair use of a shared pool, idle timeouts, and isolation of handler exceptions (a
  * failure closes this connection only).
  */
-import { copyLease, Lease } from "../buffers/lease.ts";
+import { Lease } from "../buffers/lease.ts";
+import { leaseCopies } from "./lease_copies.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UnsupportedError, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
@@ -766,7 +767,7 @@ export class Connection<Data = unknown> {
    * pin the pool. False (and the lease released) when nobody will read it any more.
    */
   #hold(inbox: PullQueue<Lease>, lease: Lease): boolean {
-    const item = lease[kScarce] && !inbox.waiting ? copyLease(lease) : lease;
+    const item = lease[kScarce] && !inbox.waiting ? leaseCopies.copy(lease) : lease;
     if (inbox.push(item)) return true;
     item.release(); // the program left its loop, or the connection failed
     return false;

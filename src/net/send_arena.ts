@@ -85,7 +85,7 @@ class BlockAllocator<V> {
 }
 
 /** Blocks of bytes, one Uint8Array view each. */
-class ByteBlocks extends BlockAllocator<Uint8Array> {
+export class ByteBlocks extends BlockAllocator<Uint8Array> {
   constructor(blockSize: number) {
     super(blockSize, SLAB_SIZE, (buffer, at, n) => new Uint8Array(buffer, at, n));
   }

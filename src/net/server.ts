@@ -4,7 +4,7 @@
  */
 import * as abi from "../abi.ts";
 import type { BufferPool, BufferPoolOptions, PoolStats } from "../buffers/pool.ts";
-import { asError, Errno, UringError } from "../errors.ts";
+import { asError, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { prepAccept, prepConnect, prepMultishotAccept } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
@@ -22,7 +22,7 @@ import { kAbort, kEndGracefully, kEndSettled, kListenFd, kStart } from "../inter
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
-import { closeFd, localAddress, newSocket, setNoDelay, tcpListen } from "./socket.ts";
+import { closeFd, localAddress, newSocket, setNoDelay, stopListening, tcpListen } from "./socket.ts";
 
 /** A server's handlers: every connection's (see ConnectionHandlers), and `acceptError`. */
 export interface ServerHandlers<Data = unknown> extends ConnectionHandlers<Data> {
@@ -366,7 +366,7 @@ export class Server<Data = unknown> {
           this.#acceptFailed(asError(e));
         }
       }
-    } else if (res !== -Errno.ECANCELED || !this.#stopped) {
+    } else if (!this.#stopped) { // once stopped, the accept ends by our doing (cancelled, or EINVAL after stopListening)
       this.#acceptErrors++;
       this.#acceptFailed(new UringError("accept", -res, `listening fd ${this.#fd}`));
     }
@@ -510,6 +510,9 @@ export class Server<Data = unknown> {
     }
     this.#stopped = true;
     this.#deadline = deadline;
+    // The port is free when stop() returns, as after Deno's listener.close() (the fd closes once the
+    // ring's accept has ended).
+    stopListening(this.#fd);
     // From a microtask: a close handler run by the stop may call stop() again, and must get this promise.
     this.#stopping = Promise.resolve().then(() => this.#stop(graceful));
     return this.#stopping;

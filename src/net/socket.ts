@@ -211,6 +211,16 @@ export function setNoDelay(fd: number): void {
 }
 
 /**
+ * Takes a listening socket out of the kernel's tables at once (shutdown(2) of a listener): new
+ * connections to its port are refused and the port may be bound again, while the fd stays open for
+ * an accept still in flight on the ring, which then ends with an error. Errors are ignored: the
+ * listener is closed right after anyway.
+ */
+export function stopListening(fd: number): void {
+  native.libc.shutdown(fd, abi.SHUT_RDWR);
+}
+
+/**
  * SO_LINGER {1, 0}: closing the socket then sends a reset (RST) instead of a FIN, and drops unsent
  * data (what `Connection.reset()` does).
  *

@@ -135,7 +135,7 @@ export class WorkerGroup {
   #died(i: number, how: string): void {
     const w = this.#workers[i];
     if (w.gone) return;
-    console.error(`uring-buffers: worker ${i} ${how} (its listener is closed)`);
+    console.error(`uring-buffers: worker ${i} ${how}${w.listeners.size > 0 ? " (its listener is closed)" : ""}`);
     this.#end(i, how);
   }
 

@@ -1,0 +1,68 @@
+/**
+ * Native copies of leases that must wait (a paused connection's queue, a `for await` loop behind)
+ * while their pool runs short: the copy frees the pool's buffer at once, and, being native memory, it
+ * keeps an `address` a program may hand to the kernel (a ring write of what it received, say).
+ */
+import { native } from "../../ffi/mod.ts";
+import { copyLease, Lease, type LeaseOwner } from "../buffers/lease.ts";
+import { kBufferAddress, kBufferView, kGiveBack, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { ByteBlocks } from "./send_arena.ts";
+
+// Size classes: a small receive takes a small block; the largest is the default pool's buffer.
+const CLASS_SIZES = [2 * 1024, 16 * 1024, 64 * 1024];
+const CLASS_SHIFT = 28; // a block's class in the bits above its id within the class
+
+/**
+ * Owns the copies: blocks of native memory by size class, kept for the life of the process (bounded
+ * by the peak in use) so that a copy outliving its loop never points at unmapped memory. A copy's
+ * `generation` carries its block and its `offset` its address (its `bufferId` is -1: it has none).
+ */
+class LeaseCopies implements LeaseOwner {
+  readonly #classes = CLASS_SIZES.map((size) => new ByteBlocks(size));
+  // A copy dropped without release gives its block back once collected, as the pool's leak net does.
+  readonly #dropped = new FinalizationRegistry<number>((block) => this.#give(block));
+  readonly scarce = false; // a write sends from the copy: its memory is not the pool's
+  readonly closed = false;
+
+  /** A native copy of `lease`, which is released; a copy on the JS heap if it is larger than a block. */
+  copy(lease: Lease): Lease {
+    const length = lease.length;
+    const cls = CLASS_SIZES.findIndex((size) => length <= size);
+    if (cls < 0) return copyLease(lease);
+    const blocks = this.#classes[cls];
+    const id = blocks.take();
+    const address = blocks.address(id);
+    // A view of its own, detached at release (as a pool's leases are), so a view kept past it reads as empty.
+    const bytes = new Uint8Array(native.view(native.pointer(address)!, Math.max(length, 1)), 0, length);
+    bytes.set(lease.bytes);
+    lease[kGiveBack]();
+    const block = (cls << CLASS_SHIFT) | id;
+    const copy = new Lease(this, -1, length, block, address, 0, bytes);
+    this.#dropped.register(copy, block, copy);
+    return copy;
+  }
+
+  [kReleaseLease](lease: Lease, block: number): void {
+    if (lease.released) throw new TypeError("lease (a copy) was already released");
+    (lease.bytes.buffer as ArrayBuffer).transfer();
+    lease[kMarkReleased]();
+    this.#dropped.unregister(lease);
+    this.#give(block);
+  }
+
+  #give(block: number): void {
+    this.#classes[block >>> CLASS_SHIFT].give(block & ((1 << CLASS_SHIFT) - 1));
+  }
+
+  /** The address is the copy's offset. */
+  [kBufferAddress](): number {
+    return 0;
+  }
+
+  [kBufferView](): Uint8Array {
+    throw new Error("a copied lease is made with its bytes");
+  }
+}
+
+/** The process's copies (one owner: a copy may outlive the loop and the pool it came from). */
+export const leaseCopies: LeaseCopies = new LeaseCopies();
