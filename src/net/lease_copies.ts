@@ -19,7 +19,8 @@ const CLASS_SHIFT = 28; // a block's class in the bits above its id within the c
  */
 class LeaseCopies implements LeaseOwner {
   readonly #classes = CLASS_SIZES.map((size) => new ByteBlocks(size));
-  // A copy dropped without release gives its block back once collected, as the pool's leak net does.
+  // A copy dropped without release gives its block back once collected, as the pool's leak net does:
+  // once its memory's ArrayBuffer is, so that a view of it kept without the lease keeps the block too.
   readonly #dropped = new FinalizationRegistry<number>((block) => this.#give(block));
   readonly scarce = false; // a write sends from the copy: its memory is not the pool's
   readonly closed = false;
@@ -27,8 +28,9 @@ class LeaseCopies implements LeaseOwner {
   /** A native copy of `lease`, which is released; a copy on the JS heap if it is larger than a block. */
   copy(lease: Lease): Lease {
     const length = lease.length;
-    const cls = CLASS_SIZES.findIndex((size) => length <= size);
-    if (cls < 0) return copyLease(lease);
+    let cls = 0;
+    while (cls < CLASS_SIZES.length && length > CLASS_SIZES[cls]) cls++;
+    if (cls === CLASS_SIZES.length) return copyLease(lease);
     const blocks = this.#classes[cls];
     const id = blocks.take();
     const address = blocks.address(id);
@@ -38,7 +40,7 @@ class LeaseCopies implements LeaseOwner {
     lease[kGiveBack]();
     const block = (cls << CLASS_SHIFT) | id;
     const copy = new Lease(this, -1, length, block, address, 0, bytes);
-    this.#dropped.register(copy, block, copy);
+    this.#dropped.register(bytes.buffer, block, copy);
     return copy;
   }
 
