@@ -133,7 +133,7 @@ export class Ring {
    * (before 5.19) gets a ring without them.
    *
    * @throws {RangeError} for entries or cqEntries that are not powers of two in range.
-   * @throws {TypeError} for flags that are not an integer in [0, 2^32).
+   * @throws {TypeError} for flags that are not a number ({RangeError} for one outside [0, 2^32) or not an integer).
    * @throws {UringError} if the kernel refuses the ring (`ENOMEM` under a low memlock limit, `EINVAL`
    *   for flags it does not know, ...).
    * @throws {Error} if the loaded liburing's `struct io_uring` layout is not the one this module reads.
@@ -154,7 +154,7 @@ export class Ring {
     const explicitFlags = options.flags !== undefined;
     let flags = options.flags ?? abi.IORING_SETUP_COOP_TASKRUN | abi.IORING_SETUP_TASKRUN_FLAG;
     if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) {
-      throw new TypeError(`flags must be IORING_SETUP_* bits (a 32-bit unsigned integer), got ${describe(flags)}`);
+      throw numberError(flags, `flags must be IORING_SETUP_* bits (a 32-bit unsigned integer), got ${describe(flags)}`);
     }
     flags = (flags | abi.IORING_SETUP_CQSIZE) >>> 0; // unsigned: bit 31 must not make it negative
 

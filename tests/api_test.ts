@@ -17,7 +17,7 @@ import {
   UnsupportedError,
 } from "../mod.ts";
 import { BufferRing, Ring, StreamReceiver } from "../ring.ts";
-import { closeFd, localAddress, tcpListen } from "../sys.ts";
+import { closeFd, localAddress, openFile, setNoDelay, tcpListen } from "../sys.ts";
 import { captureConsoleErrors, test } from "./harness.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
 
@@ -175,6 +175,19 @@ test("a number option given a value of another type is a TypeError; a number out
       assert.equal(typeOf(wrongType), "TypeError", `${name}: a string`);
       assert.equal(typeOf(outOfRange), "RangeError", `${name}: a number out of range`);
     }
+    // The fd helpers: before, Bun's FFI took closeFd(true) as fd 1 and closed stdout.
+    for (const fd of [true, {}, null, 5n, "3"]) {
+      for (const call of [closeFd, setNoDelay, localAddress]) {
+        assert.equal(typeOf(() => call(fd as never)), "TypeError", `${call.name}(${String(fd)})`);
+      }
+    }
+    assert.equal(typeOf(() => closeFd(1.5)), "RangeError");
+    assert.equal(typeOf(() => closeFd(-1)), "RangeError");
+    assert.equal(typeOf(() => openFile("/dev/null", -1)), "RangeError");
+    assert.equal(typeOf(() => openFile("/dev/null", "r" as never)), "TypeError");
+    // null is the default, as for every other option (it was a RangeError about "Infinity").
+    const capped = listen({ loop, maxConnections: null as never });
+    void capped.stop();
     // A Deno pointer object (or any object) as a BufferRing address: our TypeError, not the engine's.
     using ring = new Ring({ entries: 8 });
     const buffers = new BufferRing(ring, { entries: 8, groupId: 7 });

@@ -399,7 +399,7 @@ test("rings of every power-of-two size work; bad sizes are RangeErrors", () => {
   }
   assert.throws(() => new Ring({ entries: 64, cqEntries: 32 }), RangeError);
   assert.throws(() => new Ring({ entries: 64, cqEntries: 100 }), RangeError);
-  assert.throws(() => new Ring({ entries: 8, flags: -1 }), TypeError);
+  assert.throws(() => new Ring({ entries: 8, flags: -1 }), RangeError);
 });
 
 test("explicit setup flags: SINGLE_ISSUER | DEFER_TASKRUN completes through the flush path", () => {

@@ -210,7 +210,7 @@ const HEAP_OWNER: LeaseOwner = {
  */
 export function copyLease(lease: Lease): Lease {
   const bytes = lease.bytes.slice();
-  const copy = new Lease(HEAP_OWNER, lease.bufferId, bytes.length, 0, 0, 0, bytes);
+  const copy = new Lease(HEAP_OWNER, -1, bytes.length, 0, 0, 0, bytes); // -1: its buffer is the pool's again
   lease[kGiveBack]();
   return copy;
 }

@@ -24,15 +24,14 @@ const encoder = new TextEncoder();
  * closeFd(fd);
  * ```
  *
- * @throws {TypeError} for an empty path or one containing NUL, flags that are not O_* bits, or a mode that is
- *   not a number.
- * @throws {RangeError} for a mode that is not an integer from 0 to 0o7777.
+ * @throws {TypeError} for an empty path or one containing NUL, or flags or a mode that are not numbers.
+ * @throws {RangeError} for flags that are not O_* bits, or a mode that is not an integer from 0 to 0o7777.
  * @throws {UringError} when open fails (`ENOENT`, `EACCES`, ...), naming the path.
  */
 export function openFile(path: string, flags = O_RDONLY, mode = 0o644): number {
   if (typeof path !== "string" || path.length === 0) throw new TypeError(`path must be a non-empty string`);
   if (!Number.isInteger(flags) || flags < 0 || flags > 0x7fffffff) {
-    throw new TypeError(`flags must be O_* flags ORed together (abi.O_RDONLY, ...), got ${describe(flags)}`);
+    throw numberError(flags, `flags must be O_* flags ORed together (abi.O_RDONLY, ...), got ${describe(flags)}`);
   }
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
     throw numberError(mode, `mode must be permission bits from 0 to 0o7777, got ${describe(mode)}`);

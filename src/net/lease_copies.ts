@@ -13,8 +13,9 @@ const CLASS_SIZES = [2 * 1024, 16 * 1024, 64 * 1024];
 const CLASS_SHIFT = 28; // a block's class in the bits above its id within the class
 
 /**
- * Owns the copies: blocks of native memory by size class, kept for the life of the process (bounded
- * by the peak in use) so that a copy outliving its loop never points at unmapped memory. A copy's
+ * Owns the copies: blocks of native memory by size class, mapped for the life of the process (bounded
+ * by the peak in use) so that a copy outliving its loop never points at unmapped memory; their pages go
+ * back to the system whenever every copy of a class has been released. A copy's
  * `generation` carries its block and its `offset` its address (its `bufferId` is -1: it has none).
  */
 class LeaseCopies implements LeaseOwner {
@@ -53,7 +54,11 @@ class LeaseCopies implements LeaseOwner {
   }
 
   #give(block: number): void {
-    this.#classes[block >>> CLASS_SHIFT].give(block & ((1 << CLASS_SHIFT) - 1));
+    const blocks = this.#classes[block >>> CLASS_SHIFT];
+    blocks.give(block & ((1 << CLASS_SHIFT) - 1));
+    // Once a burst of copies is all released, its memory leaves the resident set (the first slab stays
+    // warm); the slabs stay mapped, so a stray view of a copy never faults.
+    if (blocks.bytesInUse === 0) blocks.discardSlabs(1);
   }
 
   /** The address is the copy's offset. */

@@ -4,7 +4,7 @@
  * SENDMSG. All are fixed-size blocks from one kind of allocator.
  */
 import * as abi from "../abi.ts";
-import { NativeMemory } from "../memory.ts";
+import { discardPages, NativeMemory } from "../memory.ts";
 import { writeU64 } from "../sqe.ts";
 
 export const SEND_CHUNK_SIZE = 16 * 1024;
@@ -57,6 +57,16 @@ class BlockAllocator<V> {
   /** Bytes in blocks handed out and not given back. */
   get bytesInUse(): number {
     return this.#inUse * this.#blockSize;
+  }
+
+  /**
+   * Gives the pages of every slab but the first `keep` back to the system (they stay mapped, and read
+   * as zeros when next used). Call with no block in use. Returns the bytes given back.
+   */
+  discardSlabs(keep: number): number {
+    let bytes = 0;
+    for (let i = keep; i < this.#slabs.length; i++) bytes += discardPages(this.#slabs[i].address, this.#slabSize);
+    return bytes;
   }
 
   address(block: number): number {

@@ -265,7 +265,7 @@ export class Server<Data = unknown> {
     if (typeof h !== "object" || h === null) throw new TypeError("listen() handlers must be an object");
     checkHandlers("listen() handlers", h, HANDLER_NAMES);
     const maxConnections = options.maxConnections ?? Infinity;
-    if (options.maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+    if (options.maxConnections != null && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
       throw numberError(maxConnections, `maxConnections must be a positive integer, got ${describe(maxConnections)}`);
     }
     // Checked before the socket is bound: a throw after it would leave the port taken.

@@ -40,7 +40,13 @@ let optionPointer: Ptr | undefined;
 
 // Runs for every accepted connection (TCP_NODELAY): its pointer is made once and its message only on
 // failure, so that an accept leaves no garbage here.
+/** An fd argument: a non-negative integer (on Bun, FFI would take `true` as fd 1). */
+function checkFd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0) throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
+}
+
 function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
+  checkFd(fd);
   const m = scratchPage();
   m.view.setInt32(OPT_AT, value, true);
   optionPointer ??= m.pointerAt(OPT_AT);
@@ -186,6 +192,7 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
  * @throws {UringError} when connect fails.
  */
 export function connectSocket(fd: number, host: string, port: number): void {
+  checkFd(fd);
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
@@ -236,6 +243,7 @@ export function stopListening(fd: number): void {
  * @throws {UringError} when setsockopt fails.
  */
 export function setLingerZero(fd: number): void {
+  checkFd(fd);
   const m = scratchPage();
   m.view.setInt32(OPT_AT, 1, true);
   m.view.setInt32(OPT_AT + 4, 0, true);
@@ -278,6 +286,9 @@ export function peerIntake(fd: number): number {
  * @throws {UringError} when setsockopt fails.
  */
 export function setReceiveBuffer(fd: number, bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < 0 || bytes > 0x7fffffff) {
+    throw numberError(bytes, `bytes must be an integer in [0, 2^31 - 1], got ${describe(bytes)}`);
+  }
   setIntOption(fd, abi.SOL_SOCKET, abi.SO_RCVBUF, bytes, "SO_RCVBUF");
 }
 
@@ -323,6 +334,7 @@ export function remoteAddress(fd: number): SocketAddress {
 }
 
 function socketAddress(fd: number, call: "getsockname" | "getpeername"): SocketAddress {
+  checkFd(fd);
   const m = scratchPage();
   m.view.setUint32(LEN_AT, abi.SOCKADDR_STORAGE_SIZE, true);
   sys(call, native.libc[call](fd, m.pointerAt(ADDR_AT), m.pointerAt(LEN_AT)));
@@ -346,5 +358,7 @@ function socketAddress(fd: number, call: "getsockname" | "getpeername"): SocketA
  * @throws {UringError} when close fails (`EBADF` for an fd that is not open, `EIO`, ...).
  */
 export function closeFd(fd: number): void {
-  sys("close", native.libc.close(fd), `fd ${fd}`);
+  checkFd(fd);
+  // The message only on failure: this runs at every connection's close.
+  if (native.libc.close(fd) < 0) throw new UringError("close", native.errno(), `fd ${fd}`);
 }
