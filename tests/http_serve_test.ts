@@ -1260,6 +1260,34 @@ test("fileResponse: a file whose stat size is 0 but that has content (/proc) is 
 });
 
 test(
+  "minBodyRate holds for a body nobody reads: one left after the handler's answer, or one the handler cancelled",
+  async () => {
+    await using server = start(async (request) => {
+      if (new URL(request.url).pathname === "/cancel") await request.body!.cancel();
+      return new Response("answered without the body");
+    });
+    const trickle = async (path: string) => {
+      const client = await RawClient.open(server.port);
+      client.send(`POST ${path} HTTP/1.1\r\n${HOST}Content-Length: 100000\r\n\r\n`);
+      const drip = setInterval(() => client.closed || client.send("0123456789"), 200); // 50 B/s
+      const started = performance.now();
+      try {
+        assert.equal((await client.response()).status, 200, path);
+        // Before: the rest of the body was read and dropped with its clock stopped, for ever at any rate.
+        assert.ok(await client.waitClosed(12_000), `${path}: closed, not held open by a trickle`);
+        return performance.now() - started;
+      } finally {
+        clearInterval(drip);
+        client.close();
+      }
+    };
+    const [unread, cancelled] = await Promise.all([trickle("/unread"), trickle("/cancel")]);
+    for (const ms of [unread, cancelled]) assert.ok(ms > 4000 && ms < 11_000, `closed after ${Math.round(ms)} ms`);
+  },
+  { timeoutMs: 30_000 },
+);
+
+test(
   "minBodyRate: a body trickled into a reading handler gets 408; an upload that waits for each answer does not",
   async () => {
     const net = await import("node:net");

@@ -465,7 +465,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     } else if (ex.body) {
       ex.body.push(bytes);
       // Until the handler asks for more, the time is its own (an interactive upload waits for its answer).
-      this.#stopBodyClock();
+      // A body nobody will read (cancelled, or dropped after the answer) keeps its clock running.
+      if (ex.body.open) this.#stopBodyClock();
+      else if (this.#bodyClockFrom < 0) this.#bodyClockFrom = Date.now();
     }
   }
 
@@ -656,10 +658,14 @@ export class HttpConnection implements ParserSink, BodyOwner {
     ex.info[kFinish](error ?? (ex.refusal !== 0 && ex.request ? new Error(`refused with ${ex.refusal}`) : undefined));
     if (this.#queue[0] === ex) this.#queue.shift();
     if (!ex.received) {
-      ex.body?.discard(); // the rest of its body is read and dropped
-      if (this.#bodyPaused && this.#receiving === ex) {
-        this.#bodyPaused = false;
-        this.#restartBodyClock();
+      ex.body?.discard(); // the rest of its body is read and dropped, still at minBodyRate at least
+      if (this.#receiving === ex) {
+        if (this.#bodyPaused) {
+          this.#bodyPaused = false;
+          this.#restartBodyClock();
+        } else if (this.#bodyClockFrom < 0) {
+          this.#bodyClockFrom = Date.now(); // the time the handler held it was its own; from now on it runs
+        }
       }
     }
     if (this.#closed) return;

@@ -45,6 +45,11 @@ export class RequestBody {
     }, { highWaterMark: 0, size: (chunk?: Uint8Array) => chunk?.byteLength ?? 0 });
   }
 
+  /** A reader may still take what arrives (not closed, errored, cancelled or discarded). */
+  get open(): boolean {
+    return !this.#done;
+  }
+
   /** Queues a copy of `bytes` (a view valid only during the call). */
   push(bytes: Uint8Array): void {
     if (this.#remaining > 0) this.#remaining -= bytes.length;
