@@ -67,6 +67,11 @@ export function numberError(value: unknown, message: string): TypeError | RangeE
   return typeof value === "number" ? new RangeError(message) : new TypeError(message);
 }
 
+/** An fd argument: a non-negative integer (on Bun, FFI would take `true` as fd 1). */
+export function checkFd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0) throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
+}
+
 /** `value` as a message shows it: its type, and the value itself when short. */
 export function describe(value: unknown): string {
   if (value === null) return "null";

@@ -21,7 +21,7 @@ import {
   setMultishotLimit,
 } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
-import { checkBoolean, checkHandler, checkOptionKeys, describe, numberError } from "./options.ts";
+import { checkBoolean, checkFd, checkHandler, checkOptionKeys, describe, numberError } from "./options.ts";
 import { kDatagrams } from "./internal.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
@@ -265,9 +265,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    */
   constructor(pool: BufferPool, fd: number, handler: StreamHandler, options: StreamReceiverOptions = {}) {
     checkPool(pool);
-    if (!Number.isInteger(fd) || fd < 0) {
-      throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
-    }
+    checkFd(fd);
     checkHandler("StreamReceiver", handler, STREAM_HANDLER_METHODS);
     checkOptionKeys("StreamReceiver", options, RECEIVER_OPTION_KEYS);
     checkBoolean("multishot", options.multishot);
@@ -542,9 +540,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
    */
   constructor(pool: BufferPool, fd: number, handler: DatagramHandler) {
     checkPool(pool);
-    if (!Number.isInteger(fd) || fd < 0) {
-      throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
-    }
+    checkFd(fd);
     checkHandler("DatagramReceiver", handler, DATAGRAM_HANDLER_METHODS);
     if (!probeFeatures().multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT (recvmsg)", "6.0");
     if (pool.incremental) {

@@ -5,7 +5,7 @@
 import { native, type Ptr } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { UringError } from "../errors.ts";
-import { checkBoolean, checkOptionKeys, describe, numberError } from "../options.ts";
+import { checkBoolean, checkFd, checkOptionKeys, describe, numberError } from "../options.ts";
 import { NativeMemory } from "../memory.ts";
 import { checkEndpoint, decodeSockaddr, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 
@@ -40,11 +40,6 @@ let optionPointer: Ptr | undefined;
 
 // Runs for every accepted connection (TCP_NODELAY): its pointer is made once and its message only on
 // failure, so that an accept leaves no garbage here.
-/** An fd argument: a non-negative integer (on Bun, FFI would take `true` as fd 1). */
-function checkFd(fd: number): void {
-  if (!Number.isInteger(fd) || fd < 0) throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
-}
-
 function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
   checkFd(fd);
   const m = scratchPage();
