@@ -404,7 +404,8 @@ const refusals: [string, string | Uint8Array, number, Partial<ParserLimits>?][] 
   ["target over a configured limit", "GET /abcdefghi HTTP/1.1\r\nHost: a\r\n\r\n", 414, { maxTargetLength: 9 }],
   ["head too large", `GET / HTTP/1.1\r\n${H}${"X-Big: 0123456789abcdef\r\n".repeat(700)}\r\n`, 431],
   ["one field too large", `GET / HTTP/1.1\r\n${H}X: ${"v".repeat(16384)}\r\n\r\n`, 431],
-  ["request line over both limits", `${"M".repeat(20000)} / HTTP/1.1\r\n\r\n`, 414],
+  ["method over both limits", `${"M".repeat(20000)} / HTTP/1.1\r\n\r\n`, 501],
+  ["method over the target limit", "ABCDEFGHIJ / HTTP/1.1\r\nHost: a\r\n\r\n", 501, { maxTargetLength: 9 }],
   // Chunked framing
   ["chunks over the body limit", chunked("6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n"), 413, { maxRequestBodySize: 10 }],
   ["one chunk over the body limit", chunked("8000001\r\n"), 413],
@@ -474,6 +475,7 @@ test("limits hold at their exact boundaries", () => {
   assert.equal(refusal(raw, { maxHeaderSize: raw.length, maxTargetLength: 9 }), undefined);
   assert.equal(refusal(raw, { maxHeaderSize: raw.length - 1 }), 431);
   assert.equal(refusal(raw, { maxTargetLength: 8 }), 414);
+  assert.equal(refusal("ABCDEFGHI / HTTP/1.1\r\nHost: a\r\n\r\n", { maxTargetLength: 9 }), undefined);
   const body = post("Content-Length: 10\r\n", "0123456789");
   assert.equal(refusal(body, { maxRequestBodySize: 10 }), undefined);
   assert.equal(refusal(body, { maxRequestBodySize: 9 }), 413);

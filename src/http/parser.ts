@@ -422,8 +422,11 @@ export class RequestParser {
     while (i < lim) {
       switch (s) {
         case S_METHOD: {
-          while (i < lim && CLASS[b[i]] & TOKEN) i++;
+          // A method longer than the target limit is none we implement: 501 (RFC 9112 §3), not 414.
+          const stop = Math.min(lim, this.#maxTargetLength - rel);
+          while (i < stop && CLASS[b[i]] & TOKEN) i++;
           if (i === lim) break;
+          if (i === stop && CLASS[b[i]] & TOKEN) throw new HttpParseError(501, "method too long");
           if (b[i] !== SP) throw fail("invalid method");
           this.#methodEnd = i + rel;
           s = S_TARGET;
