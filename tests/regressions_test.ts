@@ -1673,6 +1673,29 @@ test("a naive broadcast that reaches maxQueuedBytes loses the peers that never r
   }
 });
 
+test("maxQueuedBytes reached within one turn: the big writer's connection is failed, the next one written to is not", async () => {
+  // A failed connection's send in flight still held its bytes, so the next write in the same turn
+  // found no room and failed a healthy connection too (both peers read here).
+  const rig = await broadcastRig(1024 * 1024);
+  try {
+    await rig.client(true);
+    await rig.client(true);
+    assert.ok(await waitFor(() => rig.members.length === 2, 3000));
+    const [a, b] = rig.members;
+    a.write(new Uint8Array(700 * 1024));
+    b.write(new Uint8Array(400 * 1024).fill(9)); // false: past highWaterMark, yet queued
+    assert.ok(await waitFor(() => rig.received[1] === 400 * 1024, 5000), `received ${rig.received}`);
+    assert.deepEqual(
+      { aOpen: a.state === "open", bOpen: b.state === "open", failures: rig.failures.length },
+      { aOpen: false, bOpen: true, failures: 1 },
+      rig.failures.join("; "),
+    );
+    assert.match(rig.failures[0], /held the most of them/);
+  } finally {
+    await rig.close();
+  }
+});
+
 test("maxQueuedBytes counts a small write's small chunk: a 100-byte broadcast to 100 readers fits in 1 MiB", async () => {
   // Every copied write took a 16 KiB chunk: 100 x 16 KiB passed the limit and healthy readers were failed.
   const rig = await broadcastRig(1024 * 1024);

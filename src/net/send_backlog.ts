@@ -2,7 +2,9 @@
  * `SendBacklog`: the loop's connections whose queued copies hold a large chunk or more of its send
  * arena (their peers are behind). When bytes copied for sending would take the loop past its
  * `maxQueuedBytes`, the one holding the most is failed first, and what it queued is dropped at once:
- * peers that do not read must not get a healthy one failed in their place.
+ * peers that do not read must not get a healthy one failed in their place. What a failed one's send
+ * in flight holds cannot be dropped until the kernel lets go of it (its send is cancelled): it counts
+ * as freed meanwhile, or a second write in the same turn would fail a healthy connection for it.
  */
 
 /** A connection as the backlog sees it. */
@@ -15,6 +17,8 @@ export interface Backlogged {
 
 export class SendBacklog {
   readonly #behind = new Set<Backlogged>();
+  /** Failed by makeRoom() and still holding bytes (a send in flight): those bytes are on their way out. */
+  readonly #leaving = new Set<Backlogged>();
 
   /** Its queued copies came to hold a large chunk or more. */
   add(connection: Backlogged): void {
@@ -24,21 +28,34 @@ export class SendBacklog {
   /** Its queue went down, or it closed. */
   delete(connection: Backlogged): void {
     this.#behind.delete(connection);
+    this.#leaving.delete(connection);
   }
 
   /**
    * Sheds the connections furthest behind, the one holding the most first, while `memory.bytesInUse`
-   * + `need` passes `limit`; never `writer` nor one holding no more than the writer (the writer is
-   * then the one to refuse). Returns whether `need` now fits.
+   * + `need`, less what connections shed before still hold, passes `limit`; never `writer` nor one
+   * holding no more than the writer (the writer is then the one to refuse). Returns whether `need`
+   * now fits.
    */
   makeRoom(memory: { readonly bytesInUse: number }, need: number, limit: number, writer: Backlogged): boolean {
-    while (memory.bytesInUse + need > limit) {
+    while (memory.bytesInUse - this.#leavingBytes() + need > limit) {
       let longest: Backlogged | undefined;
       for (const c of this.#behind) if (longest === undefined || c.queued > longest.queued) longest = c;
       if (longest === undefined || longest === writer || longest.queued <= writer.queued) return false;
       this.#behind.delete(longest);
       longest.shed();
+      if (longest.queued > 0) this.#leaving.add(longest);
     }
     return true;
+  }
+
+  /** What the connections shed still hold; those that hold nothing any more are forgotten. */
+  #leavingBytes(): number {
+    let bytes = 0;
+    for (const c of this.#leaving) {
+      if (c.queued === 0) this.#leaving.delete(c);
+      else bytes += c.queued;
+    }
+    return bytes;
   }
 }
