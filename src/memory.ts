@@ -45,7 +45,7 @@ export function mapMemory(length: number, fd = -1, offset = 0, populate = false)
 /**
  * One page-aligned mmap: anonymous and private, or a shared mapping of `fd` at `offset`. `buffer`,
  * `bytes` and `view` cover all of it (made once); `address` is what SQE fields take. Not garbage
- * collected: free() it, and touch none of its views after that.
+ * collected: free() it (which detaches those views).
  *
  * @example A sockaddr or an iovec for an SQE
  * ```ts
@@ -103,10 +103,15 @@ export class NativeMemory {
     return native.pointer(this.address + offset) as Ptr;
   }
 
-  /** Unmaps. The views must not be touched afterwards; idempotent. */
+  /**
+   * Unmaps; idempotent. Every view of `buffer` (`bytes`, `view`, and views made from them) is
+   * detached first, so a read through one finds nothing (a DataView throws a TypeError) instead of
+   * faulting the process. Views made from `address` or `ptr` by other means are not: touch none.
+   */
   free(): void {
     if (!this.#open) return;
     this.#open = false;
+    this.buffer.transfer(0);
     native.libc.munmap(this.ptr, this.length);
   }
 

@@ -479,3 +479,19 @@ test("waitSignaled: on Bun a wait in the runtime's own loop ends when a completi
   await next;
   ring.releaseSignal();
 });
+
+test("NativeMemory.free() detaches its views: a read after it finds nothing instead of faulting the process", () => {
+  // The views stayed over unmapped memory: reading one killed the process with SIGSEGV on both runtimes.
+  const mem = new NativeMemory(1 << 20);
+  const part = mem.bytes.subarray(100, 200);
+  mem.bytes[100] = 7;
+  assert.equal(part[0], 7);
+  mem.free();
+  mem.free(); // idempotent
+  assert.equal(mem.open, false);
+  assert.equal(mem.bytes.length, 0);
+  assert.equal(part.length, 0);
+  assert.equal(part[0], undefined);
+  assert.throws(() => mem.view.getUint8(0), TypeError);
+  assert.throws(() => mem.assertOpen("NativeMemory"), ClosedError);
+});
