@@ -17,7 +17,7 @@ import {
   UnsupportedError,
 } from "../mod.ts";
 import { BufferRing, Ring, StreamReceiver } from "../ring.ts";
-import { closeFd, localAddress, openFile, setNoDelay, tcpListen } from "../sys.ts";
+import { closeFd, connectSocket, localAddress, openFile, setNoDelay, tcpConnect, tcpListen, udpBind } from "../sys.ts";
 import { captureConsoleErrors, test } from "./harness.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
 
@@ -180,6 +180,17 @@ test("a number option given a value of another type is a TypeError; a number out
       for (const call of [closeFd, setNoDelay, localAddress]) {
         assert.equal(typeOf(() => call(fd as never)), "TypeError", `${call.name}(${String(fd)})`);
       }
+    }
+    // A peer's port 0 was tried (tcpConnect: ECONNREFUSED) or, on a UDP socket, silently left it unconnected.
+    assert.equal(typeOf(() => tcpConnect("127.0.0.1", 0)), "RangeError");
+    const udp = udpBind();
+    try {
+      assert.throws(() => connectSocket(udp, "127.0.0.1", 0), {
+        name: "RangeError",
+        message: /\[1, 65535\] to connect/,
+      });
+    } finally {
+      closeFd(udp);
     }
     assert.equal(typeOf(() => closeFd(1.5)), "RangeError");
     assert.equal(typeOf(() => closeFd(-1)), "RangeError");

@@ -133,10 +133,11 @@ export function tcpListen(options: TcpListenOptions = {}): number {
  * ```
  *
  * @throws {TypeError} for a host that is not an address literal.
- * @throws {RangeError} for a port out of range.
+ * @throws {RangeError} for a port out of [1, 65535].
  * @throws {UringError} when the connect fails (`ECONNREFUSED`, ...); the socket is closed then.
  */
 export function tcpConnect(host: string, port: number): number {
+  checkEndpoint(host, port, "to connect");
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
@@ -183,11 +184,12 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
  * ```
  *
  * @throws {TypeError} for a host that is not an address literal.
- * @throws {RangeError} for a port out of range.
+ * @throws {RangeError} for a port out of [1, 65535].
  * @throws {UringError} when connect fails.
  */
 export function connectSocket(fd: number, host: string, port: number): void {
   checkFd(fd);
+  checkEndpoint(host, port, "to connect");
   const m = scratchPage();
   const len = encodeSockaddr(m.view, ADDR_AT, host, port);
   sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
