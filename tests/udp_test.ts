@@ -15,7 +15,8 @@ import {
 } from "../mod.ts";
 import { DatagramReceiver, NativeMemory, prepSend, Reactor } from "../ring.ts";
 import { closeFd, connectSocket, localAddress, udpBind } from "../sys.ts";
-import { runtimeCommand, test } from "./harness.ts";
+import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
+import { waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
 
 test("UDP multishot recvmsg: 1,000 datagrams of random sizes, each with its source address", () => {
@@ -367,3 +368,42 @@ test("examples/udp-echo.ts with its defaults echoes datagrams of 2,005 to 65,507
   }
   assert.match(stderr, /"truncated":0/, "the stats it prints on SIGTERM");
 }, { skip: !probeFeatures().multishotRecv && "kernel lacks multishot recvmsg (6.0+)", timeoutMs: 60_000 });
+
+test("bindUdp: a message handler that throws on every datagram is logged once with its stack, then as a count (it was a stack per datagram)", async () => {
+  const loop = new IoLoop();
+  const console_ = captureConsoleErrors();
+  try {
+    const failing = bindUdp({
+      loop,
+      handlers: {
+        message(_s, d) {
+          const sync = d.payload[0] === 1;
+          d.lease.release();
+          if (sync) throw new Error("sync failure");
+          return Promise.reject(new Error("async failure")) as never;
+        },
+      },
+    });
+    const client = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+    for (let i = 0; i < 30; i++) client.send(new Uint8Array([i % 2]), { hostname: "127.0.0.1", port: failing.port });
+    assert.ok(await waitFor(() => failing.stats().handlerErrors === 30, 5000));
+    assert.equal(console_.errors.length, 1, "the first failure only, so far");
+    assert.match(
+      String(console_.errors[0][0]),
+      /message handler of UDP socket fd \d+ threw \(later failures are counted/,
+    );
+    assert.ok((console_.errors[0][1] as Error).stack?.includes("failure"));
+    // The rest come as one line within a second; closing flushes a count still pending.
+    assert.ok(await waitFor(() => console_.errors.length === 2, 3000));
+    assert.match(String(console_.errors[1][0]), /threw 29 more times \(last: (a)?sync failure\)/);
+    client.send(new Uint8Array([1]), { hostname: "127.0.0.1", port: failing.port });
+    assert.ok(await waitFor(() => failing.stats().handlerErrors === 31, 5000));
+    await failing.close();
+    assert.equal(console_.errors.length, 3);
+    assert.match(String(console_.errors[2][0]), /threw 1 more time \(last: sync failure\)/);
+    await client.close();
+  } finally {
+    console_.restore();
+    loop.close();
+  }
+});

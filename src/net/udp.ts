@@ -13,6 +13,7 @@ import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } fro
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 import { checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
+import { native } from "../../ffi/mod.ts";
 
 /** What a UDP socket calls. */
 export interface UdpHandlers {
@@ -20,7 +21,8 @@ export interface UdpHandlers {
   message(socket: UdpSocket, datagram: Datagram): void;
   /**
    * A receive or send failed (a UringError), or the message handler threw (that error); the socket
-   * keeps working unless the receive itself ended. Without this handler, thrown errors are logged.
+   * keeps working unless the receive itself ended. Without this handler, a throwing message handler
+   * is logged: the first error with its stack, later ones as a count at most once a second.
    */
   error?(socket: UdpSocket, error: Error): void;
 }
@@ -67,6 +69,8 @@ export interface UdpStats {
   bytesSent: number;
   /** Sends that failed; each is reported to `handlers.error` too, unless the socket is closing. */
   sendErrors: number;
+  /** Calls of the message handler that threw (or whose promise rejected). */
+  handlerErrors: number;
   /**
    * Datagrams send() dropped (and returned false for) because copying them would take the loop's
    * queued sends past its `maxQueuedBytes`: the kernel is not taking them as fast as they come.
@@ -83,6 +87,8 @@ export const MAX_UDP_PAYLOAD = 65507;
 // DEFAULT_RING_WINDOW of them until a burst runs it dry, so only those pages get touched in a steady flow.
 const DEFAULT_COUNT = 256;
 const DEFAULT_RING_WINDOW = 32;
+/** A message handler's failures after the first are logged as a count at most this often. */
+const FAILURE_LOG_MS = 1000;
 
 function checkMaxDatagramSize(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_UDP_PAYLOAD) {
@@ -167,7 +173,11 @@ export class UdpSocket {
     bytesSent: 0,
     sendErrors: 0,
     dropped: 0,
+    handlerErrors: 0,
   };
+  #unloggedFailures = 0;
+  #lastFailure = "";
+  #failureLogTimer: unknown;
   #block = -1;
   #closed = false;
   #done = false;
@@ -251,8 +261,33 @@ export class UdpSocket {
 
   #handlerFailed(e: unknown): void {
     const error = asError(e);
-    if (this.#handlers.error) this.#reportError(error);
-    else console.error(`uring-buffers: the message handler of UDP socket fd ${this.fd} threw:`, error);
+    this.#stats.handlerErrors++;
+    if (this.#handlers.error) return this.#reportError(error);
+    // The socket goes on receiving: a line per datagram would let a sender flood stderr.
+    if (this.#stats.handlerErrors === 1) {
+      console.error(
+        `uring-buffers: the message handler of UDP socket fd ${this.fd} threw (later failures are counted in ` +
+          `stats().handlerErrors and logged at most once a second):`,
+        error,
+      );
+      return;
+    }
+    this.#unloggedFailures++;
+    this.#lastFailure = error.message;
+    if (this.#failureLogTimer !== undefined) return;
+    this.#failureLogTimer = setTimeout(() => this.#logFailures(), FAILURE_LOG_MS);
+    native.unrefTimer(this.#failureLogTimer);
+  }
+
+  #logFailures(): void {
+    this.#failureLogTimer = undefined;
+    const n = this.#unloggedFailures;
+    if (n === 0) return;
+    this.#unloggedFailures = 0;
+    console.error(
+      `uring-buffers: the message handler of UDP socket fd ${this.fd} threw ${n} more time${n === 1 ? "" : "s"} ` +
+        `(last: ${this.#lastFailure})`,
+    );
   }
 
   /** Hands `error` to the error handler; what that throws (or rejects with) is logged, never thrown out of the loop. */
@@ -407,6 +442,10 @@ export class UdpSocket {
     if (this.#closed) return this.#closedPromise;
     this.#closed = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#failureLogTimer !== undefined) {
+      clearTimeout(this.#failureLogTimer as number);
+      this.#logFailures();
+    }
     this.#receiver.stop(() => this.#finish());
     if (this.#block < 0) this.#drop();
     return this.#closedPromise;
