@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileResponse, type HttpServer, serve, type ServeInfo, type ServeOptions } from "../mod.ts";
+import { fileResponse, type HttpServer, serve, type ServeInfo, type ServeOptions, UringError } from "../mod.ts";
 import { captureConsoleErrors, runFixture, runtime, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
@@ -695,6 +695,20 @@ test("graceful stop: a request in flight is answered, idle connections close at 
   await assert.rejects(RawClient.open(server.port));
 });
 
+test("a handler that calls stop() and answers at once: its answer says connection: close", async () => {
+  // stop() reaches the connections from a microtask: the answer of a synchronous handler went out
+  // before, without the header, and then the connection closed under the client.
+  const server = start((_request, info) => {
+    void (info as unknown as { stop(): Promise<void> }).stop(); // the Bun.serve shape: the server's stop()
+    return new Response("bye");
+  });
+  const { response, closed } = await exchange(server.port, `GET /quit HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal(response.text, "bye");
+  assert.equal(response.headers.get("connection"), "close");
+  assert.ok(closed);
+  await server.finished;
+});
+
 test("curl: GET, a chunked upload, HTTP/1.0 and a 404 (where curl is installed)", async () => {
   await using server = start(async (request) => {
     if (request.method === "POST") return new Response(`${(await request.text()).length} bytes`);
@@ -1189,6 +1203,14 @@ test("Bun-sized static bodies (a 200 KB Uint8Array, a 100 KB string) go with Con
   assert.equal(b.headers.get("content-length"), "100000");
   assert.ok(!a.chunked && !b.chunked);
   client.close();
+});
+
+test("fileResponse of a missing file rejects with a UringError (code ENOENT), as every failed call of the module does", async () => {
+  // It was node:fs's own Error: a catch that checked `instanceof UringError` missed it.
+  const error = await fileResponse("/nonexistent/uring-buffers-test").then(() => undefined, (e: Error) => e);
+  assert.ok(error instanceof UringError, String(error));
+  assert.deepEqual([error.code, error.errno, error.op], ["ENOENT", 2, "stat"]);
+  assert.match(error.message, /\/nonexistent\/uring-buffers-test/);
 });
 
 test("fileResponse: a file removed between fileResponse() and the send gets a 500, not a 200 cut short", async () => {

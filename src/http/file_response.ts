@@ -5,6 +5,7 @@
  * the same Response reads the file as an ordinary stream.
  */
 import { open, readFile, stat } from "node:fs/promises";
+import { Errno, UringError } from "../errors.ts";
 
 /** A file body serve() sends from the ring. */
 export interface FileSource {
@@ -50,6 +51,15 @@ export function contentTypeOf(path: string): string {
 
 const READ_SIZE = 64 * 1024;
 
+/** A node:fs failure as the UringError the rest of the module throws for a failed call (same `code`). */
+function fail(e: unknown, op: string, path: string): never {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === "string" && Object.hasOwn(Errno, code)) {
+    throw new UringError(op, Errno[code as keyof typeof Errno], path);
+  }
+  throw e;
+}
+
 /**
  * A Response with the file at `path` as its body, `Content-Length` its size and `Content-Type` from
  * its extension (unless `init.headers` sets one). Returned from a serve() handler, the file goes
@@ -62,17 +72,17 @@ const READ_SIZE = 64 * 1024;
  * serve({ port: 8080, hostname: "127.0.0.1" }, () => fileResponse("README.md"));
  * ```
  *
- * @throws {Error} (rejects) when the file cannot be stat'ed (`ENOENT`, `EACCES`: the error's `code`).
+ * @throws {UringError} (rejects) when the file cannot be stat'ed (`ENOENT`, `EACCES`: the error's `code`).
  * @throws {TypeError} (rejects) when `path` is not a regular file.
  */
 export async function fileResponse(path: string, init: ResponseInit = {}): Promise<Response> {
-  const info = await stat(path);
+  const info = await stat(path).catch((e) => fail(e, "stat", path));
   if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
   const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
   if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
   if (info.size === 0) {
     // Empty, or generated when read (/proc, /sys: their stat size is 0): read it to the end now.
-    const bytes = new Uint8Array(await readFile(path)); // a Uint8Array over an ArrayBuffer: a BodyInit in every typing
+    const bytes = new Uint8Array(await readFile(path).catch((e) => fail(e, "read", path))); // a Uint8Array over an ArrayBuffer: a BodyInit in every typing
     headers.set("content-length", String(bytes.length));
     return new Response(bytes, { status: init.status, statusText: init.statusText, headers });
   }
@@ -83,7 +93,7 @@ export async function fileResponse(path: string, init: ResponseInit = {}): Promi
   // Read only if someone other than serve() consumes the body.
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      handle ??= await open(path, "r");
+      handle ??= await open(path, "r").catch((e) => fail(e, "open", path));
       const want = Math.min(READ_SIZE, size - sent);
       const { bytesRead, buffer } = want > 0
         ? await handle.read(new Uint8Array(want), 0, want, sent)

@@ -713,7 +713,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (!ex.head.keepAlive || ex.refusal !== 0) return true;
     // A client that waits for 100 Continue before sending its body would leave us waiting for it.
     if (!ex.received && ex.head.expectContinue && !ex.continued) return true;
-    return this.#last && this.#queue[this.#queue.length - 1] === ex && this.#receiving === undefined;
+    // stop() tells the connections from a microtask: a handler that called it and answered at once
+    // must still say that this is the last answer.
+    return (this.#last || this.#ctx.stopping) && this.#queue[this.#queue.length - 1] === ex &&
+      this.#receiving === undefined;
   }
 
   /**
