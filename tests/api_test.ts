@@ -208,6 +208,7 @@ test("a number option given a value of another type is a TypeError; a number out
         message: /addr must be a native address/,
       });
       assert.throws(() => buffers.add(-1, 4096, 0), { name: "RangeError", message: /addr/ });
+      assert.throws(() => buffers.add(0, 4096, 0), { name: "RangeError", message: /addr/ }); // NULL was taken
     } finally {
       buffers.close();
     }

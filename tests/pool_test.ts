@@ -673,7 +673,8 @@ test("bad input: sizes, counts, group ids, closed pool", () => {
   );
   assert.throws(
     () => new BufferPool(reactor, { count: 2, groupId: 9, backend: "legacy" }),
-    (e: unknown) => e instanceof UringError && e.code === "EEXIST",
+    // The op named a class ("ProvidedBufferGroup"), where every other UringError names the operation.
+    (e: unknown) => e instanceof UringError && e.code === "EEXIST" && e.op === "IORING_OP_PROVIDE_BUFFERS",
   );
   assert.throws(() => new BufferPool(reactor, { backend: "ring-mmap", count: 2, groupId: 4000 }), RangeError);
   p.close();

@@ -143,8 +143,8 @@ export class BufferRing {
     if (this.#closed) throw new ClosedError("BufferRing");
     // Integer checks without calls (typeof first: a pointer object cannot be compared): the pool adds
     // every buffer it recycles through here.
-    if (typeof addr !== "number" || !(addr >= 0 && addr <= Number.MAX_SAFE_INTEGER && addr === Math.floor(addr))) {
-      throw numberError(addr, `addr must be a native address (an integer >= 0), got ${describe(addr)}`);
+    if (typeof addr !== "number" || !(addr > 0 && addr <= Number.MAX_SAFE_INTEGER && addr === Math.floor(addr))) {
+      throw numberError(addr, `addr must be a native address (an integer > 0), got ${describe(addr)}`);
     }
     if (typeof len !== "number" || (len >>> 0) !== len || len === 0) {
       throw numberError(len, `len must be an integer in [1, 2^32 - 1], got ${describe(len)}`);

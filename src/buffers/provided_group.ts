@@ -48,7 +48,7 @@ export class ProvidedBufferGroup {
       throw numberError(groupId, `groupId must be an integer in [0, 65535], got ${describe(groupId)}`);
     }
     if (ring.closed) throw new ClosedError("Ring");
-    ring[kGroupIds].take(groupId, "ProvidedBufferGroup");
+    ring[kGroupIds].take(groupId, "IORING_OP_PROVIDE_BUFFERS");
     this.#ring = ring;
     this.groupId = groupId;
   }
