@@ -263,6 +263,7 @@ test("bindUdp with default options: datagrams of 2,005 to 65,507 bytes arrive wh
         bytesSent: total,
         sendErrors: 0,
         dropped: 0,
+        handlerErrors: 0,
         pool: undefined,
       },
     );
