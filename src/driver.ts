@@ -18,7 +18,7 @@
  */
 import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
 import { Errno } from "./errors.ts";
-import { kWhenUnreferenced } from "./internal.ts";
+import { kTurn, kWhenUnreferenced } from "./internal.ts";
 import { describe, numberError } from "./options.ts";
 import type { Reactor } from "./reactor.ts";
 
@@ -145,6 +145,11 @@ export class Driver {
    * @ignore Calls `fn` once no references are held: at once if none are, else after the turn in
    * which the last one is dropped (its owner's close path may still use the ring in that turn).
    */
+  /** @ignore Turns run so far. */
+  get [kTurn](): number {
+    return this.#turns;
+  }
+
   [kWhenUnreferenced](fn: () => void): void {
     this.#whenUnreferenced = fn;
     if (this.#refs === 0) fn();

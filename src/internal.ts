@@ -80,5 +80,7 @@ export const kGroupIds: unique symbol = Symbol("uring-buffers.groupIds");
 /** `Server[kListenFd]` / `HttpServer[kListenFd]`: the listening socket's fd (a crashed worker's is closed for it). */
 export const kListenFd: unique symbol = Symbol("uring-buffers.listenFd");
 
+/** `Driver[kTurn]`: turns run so far (SendBacklog tells what a turn wrote from what waited since an earlier one). */
+export const kTurn: unique symbol = Symbol("uring-buffers.turn");
 /** `Driver[kWhenUnreferenced](fn)`: calls `fn` once no references are held (IoLoop.close() with sockets open). */
 export const kWhenUnreferenced: unique symbol = Symbol("uring-buffers.whenUnreferenced");

@@ -26,7 +26,7 @@ import {
   StreamReceiver,
 } from "../ring.ts";
 import { closeFd, localAddress, tcpConnect } from "../sys.ts";
-import { kIdle } from "../src/internal.ts";
+import { kArena, kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { RingWriter, tcpPair } from "./helpers.ts";
 import { dial, firstReply, pausedSink, sleep, waitFor } from "./clients.ts";
@@ -1691,6 +1691,63 @@ test("maxQueuedBytes reached within one turn: the big writer's connection is fai
       rig.failures.join("; "),
     );
     assert.match(rig.failures[0], /held the most of them/);
+  } finally {
+    await rig.close();
+  }
+});
+
+test("maxQueuedBytes: a laggard from earlier turns is failed before readers written to in this turn; a write over the whole bound costs nobody else", async () => {
+  // The one holding the most was failed, whatever its age: a burst to healthy readers in one turn
+  // failed them while a peer that never read stayed; a write larger than the bound first failed
+  // another connection, then was refused anyway.
+  const MiB = 1024 * 1024;
+  const rig = await broadcastRig(8 * MiB);
+  try {
+    await rig.client(false);
+    for (let i = 0; i < 4; i++) await rig.client(true);
+    assert.ok(await waitFor(() => rig.members.length === 5, 3000));
+    const [laggard, ...readers] = rig.members;
+    for (let i = 0; i < 200 && laggard.bufferedAmount < 2 * MiB; i++) {
+      laggard.write(new Uint8Array(256 * 1024));
+      await sleep(10);
+    }
+    assert.ok(laggard.bufferedAmount >= 2 * MiB, `the laggard holds ${laggard.bufferedAmount} bytes`);
+    readers[3].write(new Uint8Array(9 * MiB)); // over the bound by itself
+    assert.equal(rig.failures.length, 1);
+    assert.match(rig.failures[0], /write of 9437184 bytes would take/);
+    assert.equal(laggard.state, "open");
+    const burst = new Uint8Array(2.5 * MiB).fill(3);
+    for (const r of readers.slice(0, 3)) r.write(burst);
+    const all = await waitFor(() => rig.received.slice(0, 3).every((n) => n === burst.length), 10_000);
+    assert.deepEqual(
+      { all, readersOpen: readers.slice(0, 3).every((r) => r.state === "open"), failures: rig.failures.length },
+      { all: true, readersOpen: true, failures: 2 },
+      `received ${rig.received}; ${rig.failures.join("; ")}`,
+    );
+    assert.match(rig.failures[1], /held the most of them/);
+    assert.notEqual(laggard.state, "open");
+  } finally {
+    await rig.close();
+  }
+});
+
+test("send memory a burst grew goes back to the system a second after the burst has gone out (it stayed until loop.close())", async () => {
+  // bytesTrimmed counts only what madvise(MADV_DONTNEED) took back. (The process's RSS is no measure
+  // here: the in-process client's receive buffers grow it meanwhile.)
+  const MiB = 1024 * 1024;
+  const rig = await broadcastRig(256 * MiB);
+  try {
+    await rig.client(true);
+    assert.ok(await waitFor(() => rig.members.length === 1, 3000));
+    const arena = rig.members[0].loop[kArena];
+    rig.members[0].write(new Uint8Array(12 * MiB).fill(1)); // under maxBuffered; every chunk touched
+    assert.ok(await waitFor(() => rig.received[0] === 12 * MiB, 10_000), `received ${rig.received[0]}`);
+    assert.equal(arena.bytesTrimmed, 0, "not while the burst was going out");
+    assert.ok(await waitFor(() => arena.bytesTrimmed > 0, 3000), "trimmed within 3 s");
+    assert.ok(arena.bytesTrimmed >= 10 * MiB, `${arena.bytesTrimmed} bytes trimmed`);
+    // A second burst uses (and touches) the same slabs again: they stay mapped.
+    rig.members[0].write(new Uint8Array(4 * MiB).fill(2));
+    assert.ok(await waitFor(() => rig.received[0] === 16 * MiB, 10_000), `received ${rig.received[0]}`);
   } finally {
     await rig.close();
   }

@@ -234,6 +234,34 @@ test("break out of for await over a connection: queued leases released, pool bac
   loop.close();
 });
 
+test("a second for await over a connection while the first reads it is a TypeError at once; after the first leaves, it ends at once", async () => {
+  // Two loops at once split the leases between them, and one failed later mid-stream with "another
+  // read of this queue is pending".
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0 });
+  const client = await dial(server.port);
+  try {
+    const conn = await server[Symbol.asyncIterator]().next().then((r) => r.value as Connection);
+    client.write("abc");
+    const first = conn[Symbol.asyncIterator]();
+    const lease = (await first.next()).value as Lease;
+    assert.equal(new TextDecoder().decode(lease.bytes), "abc");
+    lease.release();
+    assert.throws(() => conn[Symbol.asyncIterator](), { name: "TypeError", message: /read by another for await/ });
+    await first.return!();
+    let more = 0;
+    for await (const l of conn) {
+      more++;
+      l.release();
+    }
+    assert.equal(more, 0);
+  } finally {
+    client.destroy();
+    await server.stop();
+    loop.close();
+  }
+});
+
 test("pause(): no data callback until resume(); held data then arrives in order", async () => {
   const loop = new IoLoop();
   let afterPause = 0;

@@ -225,6 +225,7 @@ const enum Bit {
   Backlogged = 1 << 17, // in the loop's SendBacklog: its copied bytes queued hold a large chunk or more
   StreamCut = 1 << 18, // bytes written while writable will never go out: the close resets (RST)
   Corked = 1 << 19, // kCork(): writes queue without starting a send until kUncork()
+  Reading = 1 << 20, // a `for await` loop reads it now (until it leaves, or sees the end)
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -704,11 +705,16 @@ export class Connection<Data = unknown> {
    */
   [Symbol.asyncIterator](): AsyncIterator<Lease> {
     if (this.#config.handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
-    this.#set(Bit.Iterated, true);
+    // Two loops at once would split the leases between them, each seeing holes in the stream.
+    if (this.#is(Bit.Reading)) {
+      throw new TypeError("this connection is read by another for await loop: one at a time (leave the first)");
+    }
+    this.#set(Bit.Iterated | Bit.Reading, true);
     const inbox = this.#useInbox();
     return {
       next: () => inbox.next(),
       return: () => {
+        this.#set(Bit.Reading, false);
         this.#discardInbox(); // what still arrives is released too
         this.end();
         return Promise.resolve({ value: undefined, done: true });
@@ -720,7 +726,10 @@ export class Connection<Data = unknown> {
     if (this.#inbox) return this.#inbox;
     this.#inbox = new PullQueue<Lease>({
       taken: () => this.#inboxTaken(),
-      finished: () => this.#eofConsumed(),
+      finished: () => {
+        this.#set(Bit.Reading, false);
+        this.#eofConsumed();
+      },
     });
     // Made after the close began (a loop started late): nothing more will come, so it ends now.
     if (this.#phase >= Phase.Closing) this.#inbox.end();

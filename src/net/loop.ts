@@ -8,7 +8,16 @@ import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
 import { Driver } from "../driver.ts";
 import { probeFeatures } from "../probe.ts";
-import { kArena, kBacklog, kIdle, kIovBlocks, kWhenClosed, kWhenExited, kWhenUnreferenced } from "../internal.ts";
+import {
+  kArena,
+  kBacklog,
+  kIdle,
+  kIovBlocks,
+  kTurn,
+  kWhenClosed,
+  kWhenExited,
+  kWhenUnreferenced,
+} from "../internal.ts";
 import { Reactor } from "../reactor.ts";
 import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
@@ -62,7 +71,7 @@ export class IoLoop {
   /** @ignore Native msghdr + iovec blocks for SENDMSG. */
   readonly [kIovBlocks]: IovBlocks = new IovBlocks();
   /** @ignore Its connections whose peers are behind: the first to fail when maxQueuedBytes is reached. */
-  readonly [kBacklog]: SendBacklog = new SendBacklog();
+  readonly [kBacklog]: SendBacklog;
   /** @ignore Idle timeouts of this loop's connections. */
   readonly [kIdle]: IdleWheel;
   /** Most bytes copied from JS that the loop's connections may have queued for sending (see IoLoopOptions). */
@@ -107,6 +116,8 @@ export class IoLoop {
         throw e;
       });
     this.driver = new Driver(this.reactor, rethrow, dedicated ? options.blockMs ?? 10 : 0);
+    const driver = this.driver;
+    this[kBacklog] = new SendBacklog(() => driver[kTurn]);
     this[kIdle] = new IdleWheel(this.reactor);
   }
 

@@ -3,6 +3,7 @@
  * the send is in flight), 2 KiB for a small write and 16 KiB otherwise, and msghdr + iovec blocks for
  * SENDMSG. All are fixed-size blocks from one kind of allocator.
  */
+import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import { discardPages, NativeMemory } from "../memory.ts";
 import { writeU64 } from "../sqe.ts";
@@ -16,6 +17,8 @@ export const SMALL_CHUNK_SIZE = 2 * 1024;
 const SLAB_SIZE = 1024 * 1024;
 // A small chunk's id has this bit set; the large ones' ids stay below it.
 const SMALL = 1 << 30;
+/** How long the send chunks stay all free before the pages of a burst's slabs go back to the system. */
+const TRIM_AFTER_MS = 1000;
 
 /**
  * Fixed-size blocks of native memory carved from slabs that are mapped on demand and kept (bounded by
@@ -29,6 +32,8 @@ class BlockAllocator<V> {
   readonly #free: number[] = []; // block ids
   readonly #addr: number[] = [];
   readonly #views: V[] = [];
+  /** A block beyond the first slab was taken since the last discardSlabs(1). */
+  #touchedBeyondFirst = false;
 
   constructor(
     blockSize: number,
@@ -46,7 +51,14 @@ class BlockAllocator<V> {
   take(): number {
     if (this.#free.length === 0) this.#addSlab();
     this.#inUse++;
-    return this.#free.pop()!;
+    const block = this.#free.pop()!;
+    if (block * this.#blockSize >= this.#slabSize) this.#touchedBeyondFirst = true;
+    return block;
+  }
+
+  /** Pages past the first slab were touched since they were last given back. */
+  get touchedBeyondFirst(): boolean {
+    return this.#touchedBeyondFirst;
   }
 
   give(block: number): void {
@@ -64,6 +76,7 @@ class BlockAllocator<V> {
    * as zeros when next used). Call with no block in use. Returns the bytes given back.
    */
   discardSlabs(keep: number): number {
+    if (keep <= 1) this.#touchedBeyondFirst = false;
     let bytes = 0;
     for (let i = keep; i < this.#slabs.length; i++) bytes += discardPages(this.#slabs[i].address, this.#slabSize);
     return bytes;
@@ -112,6 +125,8 @@ export class ByteBlocks extends BlockAllocator<Uint8Array> {
 export class SendArena {
   readonly #large = new ByteBlocks(SEND_CHUNK_SIZE);
   readonly #small = new ByteBlocks(SMALL_CHUNK_SIZE);
+  #trimTimer: unknown;
+  #bytesTrimmed = 0;
 
   /** A free chunk: a small one when `small`, else a large one. */
   take(small: boolean): number {
@@ -121,6 +136,26 @@ export class SendArena {
   give(chunk: number): void {
     if (chunk & SMALL) this.#small.give(chunk & ~SMALL);
     else this.#large.give(chunk);
+    if (
+      this.#trimTimer === undefined && this.bytesInUse === 0 &&
+      (this.#large.touchedBeyondFirst || this.#small.touchedBeyondFirst)
+    ) {
+      // A burst grew the arena and everything has gone out: its pages go back to the system unless
+      // chunks are in use again by then (a steady stream keeps them). At most once per period.
+      this.#trimTimer = setTimeout(() => this.#trim(), TRIM_AFTER_MS);
+      native.unrefTimer(this.#trimTimer);
+    }
+  }
+
+  #trim(): void {
+    this.#trimTimer = undefined;
+    if (this.bytesInUse > 0) return; // the next time the arena empties schedules it again
+    this.#bytesTrimmed += this.#large.discardSlabs(1) + this.#small.discardSlabs(1);
+  }
+
+  /** Bytes of pages given back to the system (after bursts, see give()). */
+  get bytesTrimmed(): number {
+    return this.#bytesTrimmed;
   }
 
   /** Bytes in chunks handed out and not given back (what maxQueuedBytes bounds). */
@@ -142,6 +177,8 @@ export class SendArena {
   }
 
   free(): void {
+    if (this.#trimTimer !== undefined) clearTimeout(this.#trimTimer as number);
+    this.#trimTimer = undefined;
     this.#large.free();
     this.#small.free();
   }

@@ -17,7 +17,10 @@ import { native } from "../../ffi/mod.ts";
 
 /** What a UDP socket calls. */
 export interface UdpHandlers {
-  /** One datagram; release `datagram.lease` when done with it (or send it on, which releases it). */
+  /**
+   * One datagram; release `datagram.lease` when done with it (or send it on, which releases it). If
+   * it throws (or its promise rejects) before either, the lease is released for it.
+   */
   message(socket: UdpSocket, datagram: Datagram): void;
   /**
    * A receive or send failed (a UringError), or the message handler threw (that error); the socket
@@ -253,13 +256,16 @@ export class UdpSocket {
     try {
       const result: unknown = this.#handlers.message(this, d);
       // An async handler's rejection is its exception, after its first await.
-      if (result instanceof Promise) result.then(undefined, (e) => this.#handlerFailed(e));
+      if (result instanceof Promise) result.then(undefined, (e) => this.#handlerFailed(e, d));
     } catch (e) {
-      this.#handlerFailed(e);
+      this.#handlerFailed(e, d);
     }
   }
 
-  #handlerFailed(e: unknown): void {
+  #handlerFailed(e: unknown, d: Datagram): void {
+    // A handler that failed before it released (or sent) its datagram would hold the buffer until
+    // the leak net found it: the next datagrams would find the pool dry.
+    d.lease[Symbol.dispose]();
     const error = asError(e);
     this.#stats.handlerErrors++;
     if (this.#handlers.error) return this.#reportError(error);
