@@ -141,15 +141,15 @@ export class Driver {
 
   #whenUnreferenced: (() => void) | undefined;
 
-  /**
-   * @ignore Calls `fn` once no references are held: at once if none are, else after the turn in
-   * which the last one is dropped (its owner's close path may still use the ring in that turn).
-   */
   /** @ignore Turns run so far. */
   get [kTurn](): number {
     return this.#turns;
   }
 
+  /**
+   * @ignore Calls `fn` once no references are held: at once if none are, else after the turn in
+   * which the last one is dropped (its owner's close path may still use the ring in that turn).
+   */
   [kWhenUnreferenced](fn: () => void): void {
     this.#whenUnreferenced = fn;
     if (this.#refs === 0) fn();

@@ -70,6 +70,12 @@ export const kEndSettled: unique symbol = Symbol("uring-buffers.endSettled");
  * `conn.end()` (serve() lets a request in flight finish its response first).
  */
 export const kEndGracefully: unique symbol = Symbol("uring-buffers.endGracefully");
+/**
+ * `listen({ [kCloseNow]: (conn) => ... })`: how a hard stop closes a connection, instead of
+ * `conn.close()` (serve() resets one whose response it was still writing: the client must not take
+ * the part it got for the whole).
+ */
+export const kCloseNow: unique symbol = Symbol("uring-buffers.closeNow");
 
 /** `ServeInfo[kFinish]()`: its exchange is over (the response was sent, or the connection closed). */
 export const kFinish: unique symbol = Symbol("uring-buffers.finish");

@@ -755,6 +755,37 @@ test("100 pipelined requests in one write to a handler that never answers: 16 ha
   await server.stop(true);
 });
 
+test("stop(true) while responses are being written resets their clients (an HTTP/1.0 stream has no framing to tell)", async () => {
+  // The hard stop closed them with a clean FIN: a client of an unframed HTTP/1.0 body, or of a
+  // stream, took what it had got for the whole response.
+  const server = start(() =>
+    new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await sleep(5);
+          controller.enqueue(new Uint8Array(1024).fill(120));
+        },
+      }),
+    )
+  );
+  const ends = ["1.0", "1.1", "1.1"].map((version, i) => {
+    const socket = net.connect(server.port, "127.0.0.1");
+    let bytes = 0;
+    const end = new Promise<string>((resolve) => {
+      socket.on("data", (d: Uint8Array) => void (bytes += d.length));
+      socket.on("end", () => resolve("FIN"));
+      socket.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    socket.write(`GET /${i} HTTP/${version}\r\n${HOST}\r\n`);
+    return { end, received: () => bytes };
+  });
+  assert.ok(await waitFor(() => ends.every((e) => e.received() > 4096), 5000), "every stream under way");
+  assert.equal(server.pool.closed, false); // server.pool: the pool it receives into (its own here)
+  await server.stop(true);
+  assert.deepEqual(await Promise.all(ends.map((e) => e.end)), ["ECONNRESET", "ECONNRESET", "ECONNRESET"]);
+  assert.equal(server.pool.closed, true);
+});
+
 test("pipelined requests held back by the cap are answered, in order, as earlier responses go out", async () => {
   await using server = start(async (request) => {
     await sleep(1);

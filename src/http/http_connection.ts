@@ -348,6 +348,15 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#updateTimer();
   }
 
+  /**
+   * A hard stop: the connection closes now, with a reset (RST) if a response was being written, so
+   * that its client does not take the part it got (an unframed HTTP/1.0 body, a stream) for the whole.
+   */
+  closeNow(): void {
+    if (this.#writing) void this.#conn.reset();
+    else void this.#conn.close();
+  }
+
   /** The server stops gracefully: requests in flight are answered, then the connection closes. */
   stopGracefully(): void {
     this.#last = true;

@@ -3,7 +3,7 @@
  * this module. A handler written for `Deno.serve` or `Bun.serve` runs unchanged.
  */
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
-import { kEndGracefully, kListenFd } from "../internal.ts";
+import { kCloseNow, kEndGracefully, kListenFd } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
 import { checkLoop, type IoLoop } from "../net/loop.ts";
 import { listen, type Server, type ServerStats } from "../net/server.ts";
@@ -166,6 +166,11 @@ export class HttpServer {
   /** The loop the server runs on. */
   get loop(): IoLoop {
     return this.#server.loop;
+  }
+
+  /** The pool the server receives into (its own, freed at the stop, or the one given as `pool`). */
+  get pool(): BufferPool {
+    return this.#server.pool;
   }
 
   /** Open connections. */
@@ -346,6 +351,8 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
         },
       },
       [kEndGracefully]: (conn: Connection<HttpConnection>) => conn.data.stopGracefully(),
+      [kCloseNow]: (conn: Connection<HttpConnection | undefined>) =>
+        conn.data ? conn.data.closeNow() : void conn.close(),
     } as Parameters<typeof listen<HttpConnection>>[0],
   );
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;

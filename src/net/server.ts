@@ -18,7 +18,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { kAbort, kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
+import { kAbort, kCloseNow, kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
@@ -78,6 +78,7 @@ export interface ListenOptions<Data = unknown> extends ConnectionOptions {
 /** What modules of this package may add to ListenOptions (see src/internal.ts). */
 interface InternalListenOptions<Data> extends ListenOptions<Data> {
   [kEndGracefully]?: (conn: Connection<Data>) => void;
+  [kCloseNow]?: (conn: Connection<Data>) => void;
 }
 
 /** Options of `Server.stop()`. */
@@ -225,6 +226,7 @@ export class Server<Data = unknown> {
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.stop();
   readonly #endGracefully: (conn: Connection<Data>) => void;
+  readonly #closeNow: (conn: Connection<Data>) => void;
   #accepting = false;
   #stopped = false;
   #stopping: Promise<void> | undefined;
@@ -309,6 +311,7 @@ export class Server<Data = unknown> {
     });
     this.#arm();
     this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c[kEndSettled]());
+    this.#closeNow = (options as InternalListenOptions<Data>)[kCloseNow] ?? ((c) => void c.close());
     this.#signal = options.signal;
     if (this.#signal?.aborted) void this.stop();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -571,7 +574,7 @@ export class Server<Data = unknown> {
       for (const c of [...this.#connections]) this.#endGracefully(c);
       this.#armGrace();
     } else {
-      for (const c of [...this.#connections]) c.close();
+      for (const c of [...this.#connections]) this.#closeNow(c);
     }
     await closed;
     this.#draining = false;
