@@ -40,13 +40,19 @@ const { values: path } = parseExampleArgs(
 
 /** stdout failed (e.g. EPIPE: the reader went away). */
 let outputError: Error | undefined;
-process.stdout.on("error", (e: Error) => {
-  outputError ??= e;
-});
+/** Settles when stdout fails: Deno then never calls back the writes it had queued. */
+const outputFailed = new Promise<void>((resolve) =>
+  process.stdout.on("error", (e: Error) => {
+    outputError ??= e;
+    resolve();
+  })
+);
 
 let unflushed = 0;
 /** Writes a chunk; `flushed` resolves once the runtime has written it out. */
 function writeOut(chunk: Uint8Array): { accepted: boolean; flushed: Promise<void> } {
+  // After a failure Deno's stdout takes writes without ever calling them back: write no more.
+  if (outputError) return { accepted: true, flushed: Promise.resolve() };
   let accepted = true;
   unflushed += chunk.length;
   const flushed = new Promise<void>((resolve) => {
@@ -102,13 +108,13 @@ receiver.start();
 // runUntil blocks the JS thread, so stdout only makes progress when we come back out of it: turn the
 // ring until the file ends or stdout falls behind, then let the event loop flush.
 while (!ended && !outputError) {
-  reactor.runUntil(() => ended || behind !== undefined, 1000);
-  if (behind) {
-    await behind;
+  reactor.runUntil(() => ended || behind !== undefined || outputError !== undefined, 1000);
+  if (behind && !outputError) {
+    await Promise.race([behind, outputFailed]);
     behind = undefined;
   }
 }
-await lastWrite;
+await Promise.race([lastWrite, outputFailed]);
 
 if (!receiver.finished) {
   receiver.stop();

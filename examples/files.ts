@@ -14,7 +14,7 @@
  * Options: --root DIR (.), --port N (8080; 0 picks a free port), --host H (127.0.0.1). An unknown
  * flag, a flag without its value or a bad value prints one line and the usage and exits 2.
  * Prints "listening on HOST:PORT" to stderr once ready; SIGINT/SIGTERM stop it gracefully: downloads
- * in flight get 5 s to finish, then their connections are reset.
+ * in flight get 5 s to finish, then their connections are reset (at once on a second signal).
  */
 import { realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
@@ -89,7 +89,7 @@ console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
 
 let stopping = false;
 async function stop(signal: string) {
-  if (stopping) return;
+  if (stopping) return void server.stop(true); // a second signal: no more grace
   stopping = true;
   await server.shutdown(5000);
   const { requests, accepted } = server.stats();

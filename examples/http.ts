@@ -11,10 +11,12 @@
  *
  * Options: --port N (8080; 0 picks a free port), --host H (127.0.0.1), --workers N (1: this thread
  * only; N > 1 starts N workers on the port with SO_REUSEPORT), --idle-timeout S (10). An unknown
- * flag, a flag without its value or a bad value prints one line and the usage and exits 2.
+ * flag, a flag without its value or a bad value prints one line and the usage and exits 2
+ * (--idle-timeout takes whole seconds).
  * Prints "listening on HOST:PORT" (the real port; IPv6 as [::1]:PORT) to stderr once ready;
  * SIGINT/SIGTERM stop it gracefully and print its stats: requests in flight get 5 s to be answered
- * (with --workers too), then their connections are reset.
+ * (with --workers too), then their connections are reset; without --workers a second signal resets
+ * them at once.
  */
 import process from "node:process";
 import { startWorkers } from "../mod.ts";
@@ -73,7 +75,7 @@ if (options.workers > 1) {
   console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) return void server.stop(true); // a second signal: no more grace
     stopping = true;
     await server.shutdown(5000);
     const { requests, refused, handlerErrors, accepted } = server.stats();

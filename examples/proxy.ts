@@ -10,7 +10,8 @@
  * Options: --port N (9001; 0 picks one), --host H (127.0.0.1), --target HOST:PORT (127.0.0.1:9000;
  * HOST an address or localhost, not a name; IPv6 as [::1]:PORT), --idle-timeout SECONDS (60, both
  * sides; 0 = none). A bad value prints one line and the usage and exits 2.
- * Prints "listening on HOST:PORT" to stderr once ready.
+ * Prints "listening on HOST:PORT" to stderr once ready. SIGINT/SIGTERM reset both sides of every
+ * connection and exit 0, printing nothing.
  */
 import process from "node:process";
 import { connect, type Connection, listen } from "../mod.ts";

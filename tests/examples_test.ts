@@ -425,15 +425,23 @@ test(
     const missing = new Child("cat.ts", ["/nonexistent/uring-buffers-cat-test"]);
     assert.equal(await missing.wait(), 1, missing.stderr);
     assert.match(missing.stderr, /^cat\.ts: .*ENOENT.*\/nonexistent\/uring-buffers-cat-test\n$/);
-    // Before: on Deno the write to /dev/full threw at once, an uncaught error instead of this one line.
+    // Before: on Deno the write to /dev/full threw at once, an uncaught error instead of this one line;
+    // and a file over 256 KiB ended in "Top-level await promise never resolved" (Deno's stdout, once
+    // failed, never calls back the writes after).
     const full = openSync("/dev/full", "w");
+    const dir = mkdtempSync(join(tmpdir(), "uring-cat-"));
     try {
-      const cat = new Child("cat.ts", [fileURLToPath(import.meta.url)], full);
-      assert.equal(await cat.wait(), 1, cat.stderr);
-      assert.match(cat.stderr, /\ncat\.ts: stdout: .*(ENOSPC|No space left on device)/);
-      assert.doesNotMatch(cat.stderr, /Uncaught|\n\s+at /);
+      const big = join(dir, "big.bin");
+      writeFileSync(big, randomBytes(300 * 1024));
+      for (const file of [fileURLToPath(import.meta.url), big]) {
+        const cat = new Child("cat.ts", [file], full);
+        assert.equal(await cat.wait(), 1, cat.stderr);
+        assert.match(cat.stderr, /\ncat\.ts: stdout: .*(ENOSPC|No space left on device)/);
+        assert.doesNotMatch(cat.stderr, /Uncaught|never resolved|\n\s+at /);
+      }
     } finally {
       closeSync(full);
+      rmSync(dir, { recursive: true, force: true });
     }
   },
   { timeoutMs: 60_000 },
@@ -520,6 +528,31 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test("examples/http.ts: a second SIGTERM during the 5 s grace period stops it at once", async () => {
+  const child = new Child("http.ts", ["--port", "0"]);
+  let socket: net.Socket | undefined;
+  try {
+    const port = await child.port();
+    socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.pause(); // never reads: the stream stays in flight
+    socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.process.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(child.running, "still in its grace period");
+    const second = Date.now();
+    process.kill(child.process.pid!, "SIGTERM"); // Deno's ChildProcess.kill() sends one signal only
+    await child.wait();
+    assert.ok(Date.now() - second < 2000, `exited ${Date.now() - second} ms after the second signal`);
+  } finally {
+    socket?.destroy();
+    await child.stop("SIGKILL");
+  }
+  assertStoppedCleanly(child, "http.ts");
+  assert.match(child.stderr, /^SIGTERM: stopped; /m);
+}, { timeoutMs: 60_000 });
 
 /**
  * `script` with `--workers 2` on a fixed port (each worker binds it with SO_REUSEPORT, so port 0
