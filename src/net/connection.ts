@@ -567,7 +567,7 @@ export class Connection<Data = unknown> {
     this.#fail(
       new RangeError(
         `the loop's queued sends reached maxQueuedBytes (${this.loop.maxQueuedBytes}) and this connection held ` +
-          `the most of them (${this.#sends.arenaBytes} bytes of chunks its peer had not taken); closing the connection`,
+          `the most of them (${this.#sends.arenaBytes} bytes of chunks not yet sent); closing the connection`,
       ),
     );
   }
