@@ -472,8 +472,9 @@ export class Connection<Data = unknown> {
    * closed), the data is dropped (a lease released) and false returned. A write that would queue
    * more than `maxBuffered` bytes fails the connection instead (`error`, then close) and returns
    * false. One that would take the loop past its `maxQueuedBytes` first fails the connections
-   * furthest behind (those whose queued copies hold the most of it, dropping what they queued), and
-   * fails this one only when none holds more. Writes go out in order.
+   * furthest behind (those whose queued copies hold the most of it, behind since an earlier turn
+   * first, dropping what they queued), and fails this one only when none holds more, or when it is
+   * larger than the whole bound. Writes go out in order.
    *
    * @throws {TypeError} for a lease that was already released or written (write a lease once: to
    *   send its bytes to several connections, write `lease.bytes`), or data that is neither a
@@ -519,9 +520,12 @@ export class Connection<Data = unknown> {
       ) {
         return this.#refuse(
           data,
-          `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
-            `(${loop.maxQueuedBytes}), and no connection holds more of them than this one ` +
-            `(${this.#sends.arenaBytes} bytes of chunks); closing the connection`,
+          length > loop.maxQueuedBytes
+            ? `a write of ${length} bytes is larger than the loop's maxQueuedBytes (${loop.maxQueuedBytes}); ` +
+              `closing the connection`
+            : `write of ${length} bytes would take the loop's queued sends past maxQueuedBytes ` +
+              `(${loop.maxQueuedBytes}), and no connection is further behind than this one ` +
+              `(${this.#sends.arenaBytes} bytes of chunks); closing the connection`,
         );
       }
       if (isLease) {
@@ -566,8 +570,8 @@ export class Connection<Data = unknown> {
     this.#set(Bit.Backlogged, false); // the backlog let go of it
     this.#fail(
       new RangeError(
-        `the loop's queued sends reached maxQueuedBytes (${this.loop.maxQueuedBytes}) and this connection held ` +
-          `the most of them (${this.#sends.arenaBytes} bytes of chunks not yet sent); closing the connection`,
+        `the loop's queued sends reached maxQueuedBytes (${this.loop.maxQueuedBytes}) and this connection was ` +
+          `furthest behind (${this.#sends.arenaBytes} bytes of chunks not yet sent); closing the connection`,
       ),
     );
   }
