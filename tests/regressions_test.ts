@@ -1662,7 +1662,9 @@ test("a naive broadcast that reaches maxQueuedBytes loses the peers that never r
       if (i % 16 === 15) await sleep(1);
     }
     const all = await waitFor(() => rig.received[0] === ROUNDS * chunk.length, 10_000);
-    const failed = rig.failures.filter((m) => /maxQueuedBytes .*(was furthest behind|no connection is further behind)/.test(m));
+    const failed = rig.failures.filter((m) =>
+      /maxQueuedBytes .*(was furthest behind|no connection is further behind)/.test(m)
+    );
     assert.deepEqual(
       { all, readerOpen: rig.members[4].state === "open", nonReadersFailed: failed.length },
       { all: true, readerOpen: true, nonReadersFailed: 4 },
