@@ -439,3 +439,22 @@ test("bindUdp: a message handler that throws before releasing its datagram does 
     loop.close();
   }
 });
+
+test("UdpSocket.close() frees the port before it returns: binding it again at once works (shared and dedicated loops)", async () => {
+  // The socket stayed bound until the receive's cancel completed, a turn later: binding the port
+  // again right after close() failed with EADDRINUSE every other time.
+  const loops = [new IoLoop()];
+  if (probeFeatures().deferTaskrun) loops.push(new IoLoop({ mode: "dedicated" }));
+  for (const loop of loops) {
+    const handlers = { message: (_s: unknown, d: Datagram) => d.lease.release() };
+    const first = bindUdp({ loop, handlers });
+    const port = first.port;
+    const closed = [first.close()];
+    for (let i = 0; i < 50; i++) {
+      const again = bindUdp({ loop, port, handlers }); // threw EADDRINUSE before
+      closed.push(again.close());
+    }
+    await Promise.all(closed);
+    loop.close();
+  }
+});

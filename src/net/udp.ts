@@ -14,6 +14,7 @@ import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
 import { checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
+import { IORING_SETUP_DEFER_TASKRUN } from "../abi.ts";
 
 /** What a UDP socket calls. */
 export interface UdpHandlers {
@@ -453,8 +454,27 @@ export class UdpSocket {
       this.#logFailures();
     }
     this.#receiver.stop(() => this.#finish());
+    this.#releaseSocket();
     if (this.#block < 0) this.#drop();
     return this.#closedPromise;
+  }
+
+  /**
+   * Closes the fd now, so that the port is free when close() returns (as a bound socket of the
+   * runtime's is). The kernel holds the socket while the multishot receive is armed: the cancel
+   * stop() queued is submitted at once, and the kernel completes it before the submit returns to us
+   * (or at the next wait, on a DEFER_TASKRUN ring). A send in flight keeps the socket until it ends.
+   * The fd's number may be reused from here on: nothing of ours uses it again (the cancel is keyed
+   * by user_data, and sends after close() are refused).
+   */
+  #releaseSocket(): void {
+    const ring = this.loop.reactor.ring;
+    if (!this.#receiver.finished && !ring.closed) {
+      // A DEFER_TASKRUN ring runs the cancel's completion only when asked for completions.
+      if (ring.setupFlags & IORING_SETUP_DEFER_TASKRUN) ring.submitAndWait(1, 0);
+      else ring.submit();
+    }
+    closeFd(this.fd);
   }
 
   /** `await using sock`: closes and waits until the fd is closed. */
@@ -467,7 +487,6 @@ export class UdpSocket {
     this.#done = true;
     this.#freeQueue();
     this.loop.reactor.unregister(this.#token);
-    closeFd(this.fd);
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
     this.#closedResolve!();
