@@ -444,7 +444,11 @@ export class UdpSocket {
     this.#queue.length = this.#head = 0;
   }
 
-  /** Stops receiving, drops unsent datagrams, and closes the socket once nothing is in flight; resolves then. Idempotent. */
+  /**
+   * Stops receiving, drops unsent datagrams and closes the fd: the port is free when it returns
+   * (unless a send is in flight: the kernel holds the socket until it ends). Resolves once nothing is
+   * in flight. Idempotent.
+   */
   close(): Promise<void> {
     if (this.#closed) return this.#closedPromise;
     this.#closed = true;
