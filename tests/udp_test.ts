@@ -458,3 +458,37 @@ test("UdpSocket.close() frees the port before it returns: binding it again at on
     loop.close();
   }
 });
+
+test("a datagram sent just before close() leaves from its own socket, not from the one that reuses its fd number", async () => {
+  // close() closed the fd before the SENDMSG queued in the SQ reached the kernel (the receive was not
+  // armed, so nothing was submitted): the datagram then went out through the next socket given that
+  // fd number, a new UDP socket here (a TCP stream in the reviewer's case).
+  const loop = new IoLoop();
+  const rx = dgram.createSocket("udp4");
+  const arrivals: number[] = [];
+  rx.on("message", (_m: Uint8Array, r: { port: number }) => void arrivals.push(r.port));
+  await new Promise<void>((resolve) => rx.bind(0, "127.0.0.1", () => resolve()));
+  const target = { hostname: "127.0.0.1", port: (rx.address() as { port: number }).port };
+  const held: Lease[] = [];
+  const old = bindUdp({
+    loop,
+    pool: { count: 4, bufferSize: datagramBufferSize(64) },
+    handlers: { message: (_s, d) => void held.push(d.lease) }, // keeps every lease: the receive stops
+  });
+  const tx = dgram.createSocket("udp4");
+  for (let i = 0; i < 8; i++) tx.send("x", old.port, "127.0.0.1");
+  assert.ok(await waitFor(() => old.stats().pool.enobufs > 0, 3000), "the pool ran dry");
+  old.send(new TextEncoder().encode("from the old socket"), target);
+  const closed = old.close();
+  const reuser = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  assert.equal(reuser.fd, old.fd, "the new socket got the old fd number");
+  await closed;
+  assert.ok(await waitFor(() => arrivals.length > 0, 2000), "the datagram arrived");
+  assert.deepEqual(arrivals, [old.port]);
+  assert.equal(reuser.stats().sendErrors + reuser.stats().datagramsSent, 0);
+  for (const l of held) l.release();
+  await reuser.close();
+  rx.close();
+  tx.close();
+  loop.close();
+});

@@ -468,18 +468,27 @@ export class UdpSocket {
    * runtime's is). The kernel holds the socket while the multishot receive is armed: the cancel
    * stop() queued is submitted at once, and the kernel completes it before the submit returns to us
    * (or at the next wait, on a DEFER_TASKRUN ring). A send in flight keeps the socket until it ends.
-   * The fd's number may be reused from here on: nothing of ours uses it again (the cancel is keyed
-   * by user_data, and sends after close() are refused).
+   * Whatever is queued in the SQ goes in with that submit: an SQE names the fd by number, and the
+   * number may be reused as soon as it is closed. Nothing of ours uses it after that (the cancel is
+   * keyed by user_data, and sends after close() are refused).
    */
   #releaseSocket(): void {
     const ring = this.loop.reactor.ring;
-    if (!this.#receiver.finished && !ring.closed) {
-      // A DEFER_TASKRUN ring runs the cancel's completion only when asked for completions.
-      if (ring.setupFlags & IORING_SETUP_DEFER_TASKRUN) ring.submitAndWait(1, 0);
-      else ring.submit();
+    if (!ring.closed) {
+      try {
+        // A DEFER_TASKRUN ring runs the cancel's completion only when asked for completions.
+        if (ring.setupFlags & IORING_SETUP_DEFER_TASKRUN) ring.submitAndWait(1, 0);
+        else ring.submit();
+      } catch {
+        // Not submitted (EBUSY: the CQ overflowed): the fd must outlive the SQEs that name it.
+        this.#closeFdAtFinish = true;
+        return;
+      }
     }
     closeFd(this.fd);
   }
+
+  #closeFdAtFinish = false;
 
   /** `await using sock`: closes and waits until the fd is closed. */
   [Symbol.asyncDispose](): Promise<void> {
@@ -491,6 +500,7 @@ export class UdpSocket {
     this.#done = true;
     this.#freeQueue();
     this.loop.reactor.unregister(this.#token);
+    if (this.#closeFdAtFinish) closeFd(this.fd);
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
     this.#closedResolve!();
