@@ -786,6 +786,35 @@ test("stop(true) while responses are being written resets their clients (an HTTP
   assert.equal(server.pool.closed, true);
 });
 
+test("a deadline given after a graceful stop without one cuts an endless stream at that deadline", async () => {
+  // The later stop({ graceMs }) (or shutdown(ms)) returned the same promise and was ignored: a server
+  // with a server-sent-events stream never stopped without stop(true).
+  for (const later of ["stop", "shutdown"] as const) {
+    const server = start(() =>
+      new Response(
+        new ReadableStream({
+          async pull(controller) {
+            await sleep(20);
+            controller.enqueue(new TextEncoder().encode("data: tick\n\n"));
+          },
+        }),
+      )
+    );
+    const client = await RawClient.open(server.port);
+    client.send(`GET /events HTTP/1.1\r\n${HOST}\r\n`);
+    await client.response(5000, true);
+    const stopped = server.stop(); // graceful, no deadline: the stream would run for ever
+    await sleep(100);
+    const t0 = Date.now();
+    const again = later === "stop" ? server.stop({ graceMs: 200 }) : server.shutdown(200);
+    assert.equal(again, stopped, "the same promise");
+    await stopped;
+    assert.ok(Date.now() - t0 < 2000, `${later}: stopped ${Date.now() - t0} ms after the deadline was given`);
+    assert.equal(server.stats().forced, 1);
+    client.close();
+  }
+});
+
 test("pipelined requests held back by the cap are answered, in order, as earlier responses go out", async () => {
   await using server = start(async (request) => {
     await sleep(1);

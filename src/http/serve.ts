@@ -187,7 +187,8 @@ export class HttpServer {
    * Stops accepting and closes every connection once its requests in flight are answered (idle
    * keep-alive connections close at once). `stop(true)` closes every connection now instead (as
    * Bun's `server.stop(true)`); `stop({ graceMs })` resets what is still open after `graceMs`.
-   * Settles once every connection is closed. Calling it again returns the same promise.
+   * Settles once every connection is closed. Calling it again returns the same promise and can only
+   * bring the end nearer: `stop(true)` now, `stop({ graceMs })` a deadline nearer than the one set.
    */
   stop(force?: boolean | { graceMs?: number }): Promise<void> {
     if (!this.#stopping) {
@@ -200,6 +201,9 @@ export class HttpServer {
       this.#stopping = stopped.then(() => this.#resolveFinished());
     } else if (force === true) {
       void this.#server.stop();
+    } else if (force !== undefined && force !== false) {
+      // A deadline given later brings the stop's nearer (as the listener's own stop() does).
+      void this.#server.stop(force);
     }
     return this.#stopping;
   }
