@@ -370,21 +370,29 @@ test("examples/udp-echo.ts with its defaults echoes datagrams of 2,005 to 65,507
   assert.match(stderr, /"truncated":0/, "the stats it prints on SIGTERM");
 }, { skip: !probeFeatures().multishotRecv && "kernel lacks multishot recvmsg (6.0+)", timeoutMs: 60_000 });
 
+/**
+ * A socket whose message handler fails on every datagram: by throwing for a first byte of 1, else by
+ * rejecting; it releases the datagram first when `releases`.
+ */
+function failingSocket(loop: IoLoop, releases: boolean) {
+  return bindUdp({
+    loop,
+    handlers: {
+      message(_s, d) {
+        const sync = d.payload[0] === 1;
+        if (releases) d.lease.release();
+        if (sync) throw new Error("sync failure");
+        return Promise.reject(new Error("async failure")) as never;
+      },
+    },
+  });
+}
+
 test("bindUdp: a message handler that throws on every datagram is logged once with its stack, then as a count (it was a stack per datagram)", async () => {
   const loop = new IoLoop();
   const console_ = captureConsoleErrors();
   try {
-    const failing = bindUdp({
-      loop,
-      handlers: {
-        message(_s, d) {
-          const sync = d.payload[0] === 1;
-          d.lease.release();
-          if (sync) throw new Error("sync failure");
-          return Promise.reject(new Error("async failure")) as never;
-        },
-      },
-    });
+    const failing = failingSocket(loop, true);
     const client = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
     for (let i = 0; i < 30; i++) client.send(new Uint8Array([i % 2]), { hostname: "127.0.0.1", port: failing.port });
     assert.ok(await waitFor(() => failing.stats().handlerErrors === 30, 5000));
@@ -415,15 +423,7 @@ test("bindUdp: a message handler that throws before releasing its datagram does 
   const loop = new IoLoop();
   const console_ = captureConsoleErrors();
   try {
-    const failing = bindUdp({
-      loop,
-      handlers: {
-        message(_s, d) {
-          if (d.payload[0] === 1) throw new Error("sync failure, lease kept");
-          return Promise.reject(new Error("async failure, lease kept")) as never;
-        },
-      },
-    });
+    const failing = failingSocket(loop, false); // keeps its leases
     const client = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
     const total = 600;
     for (let i = 0; i < total; i++) {
