@@ -24,7 +24,7 @@ import { kGroupIds, kWhenExited } from "./internal.ts";
 export interface RingOptions {
   /** SQ entries, a power of two in [1, 32768]. Default 256. */
   entries?: number;
-  /** CQ entries (IORING_SETUP_CQSIZE), a power of two >= entries and <= 65536. Default 4 x entries. */
+  /** CQ entries (IORING_SETUP_CQSIZE), a power of two >= entries and <= 65536. Default 4 x entries, at most 65536. */
   cqEntries?: number;
   /** IORING_SETUP_* flags. Default COOP_TASKRUN | TASKRUN_FLAG when the kernel allows them. */
   flags?: number;

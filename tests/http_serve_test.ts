@@ -815,6 +815,34 @@ test("a deadline given after a graceful stop without one cuts an endless stream 
   }
 });
 
+test("handler types: this is the ServeInfo and info.url a URL; an onError that returns nothing gets a 500, nothing logged", async () => {
+  // Before: `this.url` did not type-check (ServeHandler declared no `this`, and url was URL | undefined),
+  // onError's type refused a handler returning nothing, and at run time such an onError was logged as
+  // having failed ("onError returned undefined instead of a Response").
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onError(error) {
+        void error; // taken: nothing to send
+      },
+      fetch(request) {
+        if (new URL(request.url).pathname === "/fail") throw new Error("boom");
+        return new Response(`${this.url.origin} ${this.port}`);
+      },
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    assert.equal(await (await fetch(`${base}/`)).text(), `${base} ${server.port}`);
+    const failed = await fetch(`${base}/fail`);
+    assert.equal(failed.status, 500);
+    await failed.body?.cancel();
+    assert.deepEqual(errors, []);
+  } finally {
+    restore();
+  }
+});
+
 test("pipelined requests held back by the cap are answered, in order, as earlier responses go out", async () => {
   await using server = start(async (request) => {
     await sleep(1);

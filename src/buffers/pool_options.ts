@@ -47,8 +47,8 @@ export interface BufferPoolOptions {
   groupId?: number;
   /**
    * Detach a lease's bytes on release so a use after release reads nothing. Default true. Costs about
-   * 0.35 us per release on Deno and 0.3-0.7 us on Bun (growing with bufferSize there): servers that
-   * never touch bytes after release turn it off (see bench/pool_bench.ts). In an incremental pool the
+   * 0.2-0.3 us per release (bench/pool_bench.ts, 4 KiB buffers): servers that never touch bytes
+   * after release turn it off. In an incremental pool the
    * views of a buffer's pieces are detached when the whole buffer goes back to the kernel, which
    * writes only past the pieces it handed out: until then an old view reads its own bytes.
    */

@@ -17,8 +17,11 @@ import { type BodyOwner, RequestBody } from "./request_body.ts";
 import { ServeInfo, type ServeServer } from "./serve_info.ts";
 import { hasNoBody, statusLine } from "./status.ts";
 
-/** A serve() handler: the Web fetch API's Request in, a Response (or a promise of one) out. */
-export type ServeHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+/**
+ * A serve() handler: the Web fetch API's Request in, a Response (or a promise of one) out. `this` is
+ * the second argument, as in Bun.serve (where both are the server).
+ */
+export type ServeHandler = (this: ServeInfo, request: Request, info: ServeInfo) => Response | Promise<Response>;
 
 /** What a server shares with its connections. */
 export interface HttpContext {
@@ -27,7 +30,7 @@ export interface HttpContext {
   server: ServeServer | undefined;
   /** stop() has begun: a connection closed from now on was closed by the server, not its client. */
   stopping: boolean;
-  readonly onError: ((error: unknown, request?: Request) => Response | Promise<Response>) | undefined;
+  readonly onError: ((error: unknown, request?: Request) => Response | void | Promise<Response | void>) | undefined;
   readonly limits: ParserLimits;
   /** Seconds; 0 = none. */
   readonly idleTimeout: number;
@@ -966,8 +969,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const onError = this.#ctx.onError;
     if (!onError) return void logHandlerError(error);
     try {
-      const r = await onError(error, request);
+      const r: unknown = await onError(error, request);
       if (r instanceof Response && !r.bodyUsed) return r;
+      if (r === undefined) return undefined; // the program took the error and leaves the answer to us: 500
       const what = r instanceof Response ? "a Response whose body was already read" : describeValue(r);
       logHandlerError(error, new TypeError(`onError returned ${what} instead of a Response to send`));
     } catch (e) {

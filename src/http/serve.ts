@@ -10,7 +10,7 @@ import { listen, type Server, type ServerStats } from "../net/server.ts";
 import { checkOptionKeys, checkSeconds, checkSignal, describe, numberError } from "../options.ts";
 import { HttpConnection, type HttpContext, type HttpCounters, type ServeHandler } from "./http_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "./parser.ts";
-import type { NetAddr } from "./serve_info.ts";
+import type { NetAddr, ServeInfo } from "./serve_info.ts";
 
 export type { ServeHandler } from "./http_connection.ts";
 
@@ -31,11 +31,12 @@ export interface ServeOptions {
   /** Called once listening. Default: nothing is printed. */
   onListen?: (addr: NetAddr) => void;
   /**
-   * A handler threw, rejected or returned something other than a Response: its answer is sent instead
-   * (it may throw or return nothing: then 500). Default: the error is logged and 500 sent. The
-   * connection stays open when the response framing allows.
+   * A handler threw, rejected or returned something other than a Response: its answer is sent instead.
+   * Returning nothing sends a 500 (the error is the program's: nothing is logged); one that throws, or
+   * returns something other than a Response, is logged with the error, and a 500 sent. Default: the
+   * error is logged and 500 sent. The connection stays open when the response framing allows.
    */
-  onError?: (error: unknown, request?: Request) => Response | Promise<Response>;
+  onError?: (error: unknown, request?: Request) => Response | void | Promise<Response | void>;
   /** Largest request head (request line, fields, blank line) in bytes; beyond: 431. Default 16 KiB. */
   maxHeaderSize?: number;
   /** Largest request body in bytes; beyond: 413. Default 128 MiB. */
@@ -265,7 +266,12 @@ export function serve(options: ServeOptions | ServeHandler, handler?: ServeHandl
   const proto = Object.getPrototypeOf(options);
   if (proto !== Object.prototype && proto !== null && typeof (options as { fetch?: unknown }).fetch === "function") {
     if (handler !== undefined) throw new TypeError(`serve() got 2 handlers; give one: ${usage}`);
-    const app = options as { fetch: ServeHandler; port?: unknown; hostname?: unknown };
+    // Called as its own method: `this` is the app, whose fetch may use its other members.
+    const app = options as {
+      fetch(request: Request, info: ServeInfo): Response | Promise<Response>;
+      port?: unknown;
+      hostname?: unknown;
+    };
     handler = (request, info) => app.fetch(request, info);
     options = {
       port: typeof app.port === "function" ? undefined : app.port as number | undefined,

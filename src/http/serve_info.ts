@@ -96,8 +96,8 @@ export class ServeInfo {
   }
 
   /** The server's URL (Bun's `server.url`). */
-  get url(): URL | undefined {
-    return this.#server?.url;
+  get url(): URL {
+    return this.#server!.url;
   }
 
   /** Stops the server (Bun's `server.stop()`): see HttpServer.stop(). */

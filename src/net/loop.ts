@@ -25,7 +25,7 @@ import { SendBacklog } from "./send_backlog.ts";
 
 /** Options of `new IoLoop(options)`; every one is optional. */
 export interface IoLoopOptions {
-  /** SQ entries (power of two). Default 1024; the CQ gets 8x, so bursts of completions are not lost. */
+  /** SQ entries (power of two). Default 1024; the CQ gets 8x (at most 65536), so bursts of completions are not lost. */
   entries?: number;
   /**
    * "shared" (default): the loop lives beside other work; when idle it parks on another thread.

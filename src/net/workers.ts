@@ -30,8 +30,8 @@ export interface WorkerGroupOptions<T> {
   count: number;
   /** The worker module: it must call serveWorker(). */
   module: URL | string;
-  /** Passed to each worker's start function (structured-cloneable). */
-  data: T;
+  /** Passed to each worker's start function (structured-cloneable); undefined when left out. */
+  data?: T;
 }
 
 type ToWorker =
