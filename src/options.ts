@@ -67,10 +67,15 @@ export function numberError(value: unknown, message: string): TypeError | RangeE
   return typeof value === "number" ? new RangeError(message) : new TypeError(message);
 }
 
-/** An fd argument: a non-negative integer (on Bun, FFI would take `true` as fd 1). */
+/** An fd argument: an integer in [0, 2^31 - 1] (on Bun, FFI would take `true` as fd 1). */
 export function checkFd(fd: number): void {
-  if (!Number.isInteger(fd) || fd < 0) throw numberError(fd, `fd must be a non-negative integer, got ${describe(fd)}`);
+  // An fd is a C int: Bun's FFI would wrap a larger number (2^32 + 1 became fd 1, stdout).
+  if (!Number.isInteger(fd) || fd < 0 || fd > MAX_FD) {
+    throw numberError(fd, `fd must be an integer in [0, ${MAX_FD}], got ${describe(fd)}`);
+  }
 }
+
+const MAX_FD = 2 ** 31 - 1;
 
 /** `value` as a message shows it: its type, and the value itself when short. */
 export function describe(value: unknown): string {

@@ -193,6 +193,12 @@ test("a number option given a value of another type is a TypeError; a number out
       closeFd(udp);
     }
     assert.equal(typeOf(() => closeFd(1.5)), "RangeError");
+    // Bun's FFI wrapped a number past a C int: closeFd(2 ** 32 + 1) closed stdout (fd 1).
+    for (const fd of [2 ** 32 + 1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      for (const call of [closeFd, setNoDelay, localAddress]) {
+        assert.equal(typeOf(() => call(fd)), "RangeError", `${call.name}(${fd})`);
+      }
+    }
     assert.equal(typeOf(() => closeFd(-1)), "RangeError");
     assert.equal(typeOf(() => openFile("/dev/null", -1)), "RangeError");
     assert.equal(typeOf(() => openFile("/dev/null", "r" as never)), "TypeError");
