@@ -444,23 +444,25 @@ test("onError whose answer fails before a byte went out (a used body, a stream f
   }
 });
 
-test("onError that gives no answer or throws: 500, and the handler's error is logged (with onError's)", async () => {
+test("onError that returns nothing, something else or throws: 500; the handler's error is logged (with onError's) unless it returned nothing", async () => {
   const { errors, restore } = captureConsoleErrors();
   try {
     await using server = start(() => {
       throw new Error("db down");
     }, {
       onError: (_error, request) => {
-        if (new URL(request!.url).pathname === "/throw") throw new Error("onError broke");
-        return undefined as unknown as Response;
+        const path = new URL(request!.url).pathname;
+        if (path === "/throw") throw new Error("onError broke");
+        if (path === "/string") return "oops" as unknown as Response;
+        return undefined; // taken: the program reports it its own way
       },
     });
-    for (const path of ["/undefined", "/throw"]) {
+    for (const path of ["/undefined", "/string", "/throw"]) {
       const r = await exchange(server.port, `GET ${path} HTTP/1.1\r\n${HOST}\r\n`);
       assert.equal(r.response.status, 500);
     }
     assert.equal(errors.length, 2);
-    assert.match(errors[0].map(String).join(" "), /db down[^]*onError returned undefined instead of a Response/);
+    assert.match(errors[0].map(String).join(" "), /db down[^]*onError returned a string instead of a Response/);
     assert.match(errors[1].map(String).join(" "), /db down[^]*onError broke/);
   } finally {
     restore();
