@@ -92,9 +92,18 @@ export function checkEndpoint(host: string, port: number, peer?: "to connect" | 
   throw new TypeError(`hostname must be an IPv4 or IPv6 address literal (or "localhost"), got ${JSON.stringify(host)}`);
 }
 
-/** Writes a sockaddr for host:port into `view` at `offset`; returns its length. */
-export function encodeSockaddr(view: DataView, offset: number, host: string, port: number): number {
-  const family = checkEndpoint(host, port);
+/**
+ * Writes a sockaddr for host:port into `view` at `offset`; returns its length. `peer` as for
+ * checkEndpoint (a peer's port 0 is refused).
+ */
+export function encodeSockaddr(
+  view: DataView,
+  offset: number,
+  host: string,
+  port: number,
+  peer?: "to connect" | "to send to",
+): number {
+  const family = checkEndpoint(host, port, peer);
   const h = host === "localhost" ? "127.0.0.1" : host;
   if (family === "ipv4") {
     const b = parseIPv4(h)!;

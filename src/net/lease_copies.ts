@@ -57,8 +57,9 @@ class LeaseCopies implements LeaseOwner {
     const blocks = this.#classes[block >>> CLASS_SHIFT];
     blocks.give(block & ((1 << CLASS_SHIFT) - 1));
     // Once a burst of copies is all released, its memory leaves the resident set (the first slab stays
-    // warm); the slabs stay mapped, so a stray view of a copy never faults.
-    if (blocks.bytesInUse === 0) blocks.discardSlabs(1);
+    // warm; slabs untouched since their last discard need none); the slabs stay mapped, so a stray view
+    // of a copy never faults.
+    if (blocks.bytesInUse === 0 && blocks.touchedBeyondFirst) blocks.discardSlabs(1);
   }
 
   /** The address is the copy's offset. */

@@ -137,9 +137,8 @@ export function tcpListen(options: TcpListenOptions = {}): number {
  * @throws {UringError} when the connect fails (`ECONNREFUSED`, ...); the socket is closed then.
  */
 export function tcpConnect(host: string, port: number): number {
-  checkEndpoint(host, port, "to connect");
   const m = scratchPage();
-  const len = encodeSockaddr(m.view, ADDR_AT, host, port);
+  const len = encodeSockaddr(m.view, ADDR_AT, host, port, "to connect");
   return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
     sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
     setNoDelay(fd);
@@ -189,9 +188,8 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
  */
 export function connectSocket(fd: number, host: string, port: number): void {
   checkFd(fd);
-  checkEndpoint(host, port, "to connect");
   const m = scratchPage();
-  const len = encodeSockaddr(m.view, ADDR_AT, host, port);
+  const len = encodeSockaddr(m.view, ADDR_AT, host, port, "to connect");
   sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
 }
 
