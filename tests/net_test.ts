@@ -911,6 +911,43 @@ test(
 );
 
 test(
+  "workers: a later stop({ graceMs }) brings a graceful stop's end nearer (it used to be ignored: the first call decided)",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const port = freePort();
+    const group = await startWorkers({
+      count: 2,
+      module: new URL("./fixtures/sse_worker.ts", import.meta.url),
+      data: { port },
+    });
+    const sockets = [];
+    for (let i = 0; i < 4; i++) {
+      const socket = await dial(port);
+      socket.on("error", () => {});
+      socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      await once(socket, "data");
+      sockets.push(socket);
+    }
+    const graceful = group.stop(); // the endless streams hold it
+    let ended = false;
+    graceful.then(() => (ended = true), () => (ended = true));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ended, false, "a graceful stop waits for the streams");
+    const t0 = performance.now();
+    const forced = group.stop({ graceMs: 0 });
+    assert.equal(forced, graceful, "the same promise");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 5000)));
+    assert.notEqual(await Promise.race([forced, late]), "late", "stop({ graceMs: 0 }) ended the stop");
+    clearTimeout(timer);
+    assert.ok(performance.now() - t0 < 3000, `the end came ${performance.now() - t0} ms after the deadline`);
+    for (const socket of sockets) socket.destroy();
+    await assert.rejects(dial(port), /ECONNREFUSED/);
+  },
+  { timeoutMs: 30_000 },
+);
+
+test(
   "workers: a worker that dies closes its connections' sockets (they used to stay open for the process's life)",
   async () => {
     const { startWorkers } = await import("../mod.ts");

@@ -37,7 +37,8 @@ export interface WorkerGroupOptions<T> {
 type ToWorker =
   | { kind: "start"; id: number; index: number; data: unknown }
   | { kind: "stats"; id: number }
-  | { kind: "stop"; id: number; graceMs: number | undefined };
+  | { kind: "stop"; id: number; graceMs: number | undefined }
+  | { kind: "deadline"; id: number; graceMs: number }; // a later stop({ graceMs }): the first stop's answer tells
 type FromWorker =
   | { kind: "hello" }
   | { kind: "ready"; id: number; port: number }
@@ -221,7 +222,8 @@ export class WorkerGroup {
    * endless streams cannot hold the stop for ever; without it, as the server's `stop()`), closes
    * its loop and ends the workers (a dead one is only ended). Requests still waiting for an answer
    * then reject. Rejects if a live worker's stop fails; the workers are ended either way. Calling it
-   * again returns the same promise.
+   * again returns the same promise, and can only bring the end nearer: a later `graceMs` reaches every
+   * worker still stopping, as a server's second `stop({ graceMs })` does (`{ graceMs: 0 }` forces).
    *
    * @throws {TypeError} (rejects) for anything but nothing or `{ graceMs }` (a bare number, `true`, a misspelt key).
    * @throws {RangeError} (rejects) for a graceMs that is not a number >= 0.
@@ -240,7 +242,17 @@ export class WorkerGroup {
     if (graceMs !== undefined && !(typeof graceMs === "number" && graceMs >= 0)) {
       return Promise.reject(numberError(graceMs, `graceMs must be a number >= 0, got ${describe(graceMs)}`));
     }
-    this.#stopping ??= (async () => {
+    if (this.#stopping) {
+      if (graceMs !== undefined) {
+        this.#workers.forEach((w) => {
+          if (!w.gone && !w.hello) {
+            w.worker.postMessage({ kind: "deadline", id: this.#nextId++, graceMs } satisfies ToWorker);
+          }
+        });
+      }
+      return this.#stopping;
+    }
+    this.#stopping = (async () => {
       // A worker still loading its module (a failed start) is only ended: it has no server yet.
       const stops = this.#workers.map((w, i) =>
         w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++, graceMs })
@@ -372,6 +384,9 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
         scope.postMessage!({ kind: "ready", id: m.id, port: server.port });
       } else if (m.kind === "stats") {
         scope.postMessage!({ kind: "stats", id: m.id, stats: server!.stats() });
+      } else if (m.kind === "deadline") {
+        // The server keeps the nearer of its deadlines; what the stop ends in, its "stop" answer says.
+        server?.stop({ graceMs: m.graceMs }).catch(() => {});
       } else if (m.kind === "stop") {
         await (m.graceMs === undefined ? server?.stop() : server?.stop({ graceMs: m.graceMs }));
         // Listeners of a start that failed after it listened: their loops close only once they stop.
