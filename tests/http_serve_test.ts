@@ -1378,25 +1378,36 @@ test(
       if (new URL(request.url).pathname === "/cancel") await request.body!.cancel();
       return new Response("answered without the body");
     });
-    const trickle = async (path: string) => {
+    const trickle = async (path: string, fastStart = 0) => {
       const client = await RawClient.open(server.port);
-      client.send(`POST ${path} HTTP/1.1\r\n${HOST}Content-Length: 100000\r\n\r\n`);
+      client.send(`POST ${path} HTTP/1.1\r\n${HOST}Content-Length: 1000000\r\n\r\n${"x".repeat(fastStart)}`);
       const drip = setInterval(() => client.closed || client.send("0123456789"), 200); // 50 B/s
       const started = performance.now();
       try {
         assert.equal((await client.response()).status, 200, path);
         // Before: the rest of the body was read and dropped with its clock stopped, for ever at any rate.
-        assert.ok(await client.waitClosed(12_000), `${path}: closed, not held open by a trickle`);
+        assert.ok(await client.waitClosed(20_000), `${path}: closed, not held open by a trickle`);
         return performance.now() - started;
       } finally {
         clearInterval(drip);
         client.close();
       }
     };
-    const [unread, cancelled] = await Promise.all([trickle("/unread"), trickle("/cancel")]);
+    // Bodies that came fast at first (200 KB): before, a cancelled one was held for about its fast bytes / 1 KiB
+    // seconds (an average since the body began, 200 s here). Now the bytes of a body nobody reads are counted in 5 s
+    // windows: the fast one's first window passes, its second fails.
+    const [unread, cancelled, unreadFast, cancelledFast] = await Promise.all([
+      trickle("/unread"),
+      trickle("/cancel"),
+      trickle("/unread?fast", 200_000),
+      trickle("/cancel?fast", 200_000),
+    ]);
     for (const ms of [unread, cancelled]) assert.ok(ms > 4000 && ms < 11_000, `closed after ${Math.round(ms)} ms`);
+    for (const ms of [unreadFast, cancelledFast]) {
+      assert.ok(ms > 4000 && ms < 17_000, `closed after ${Math.round(ms)} ms`);
+    }
   },
-  { timeoutMs: 30_000 },
+  { timeoutMs: 40_000 },
 );
 
 test(

@@ -620,6 +620,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const elapsed = this.#bodyTime + (this.#bodyClockFrom < 0 ? 0 : Date.now() - this.#bodyClockFrom);
     if (this.#ctx.minBodyRate > 0 && !this.#bodyPaused && elapsed > BODY_RATE_GRACE_MS) {
       if (this.#bodyBytes / (elapsed / 1000) < this.#ctx.minBodyRate) this.#refuse(408);
+      // A body nobody reads (cancelled, or left after the answer) is measured in 5 s windows: bytes that
+      // came fast before buy it no time later.
+      else if (this.#receiving?.body?.open === false) this.#restartBodyClock();
     }
   }
 

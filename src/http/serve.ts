@@ -52,7 +52,8 @@ export interface ServeOptions {
   headerTimeout?: number;
   /**
    * Bytes per second a request body must average once it has taken longer than 5 s (time the
-   * handler spends not reading is not counted); slower: 408 and close. 0 = no limit. Default 1024.
+   * handler spends not reading is not counted; a body nobody reads, cancelled or left after the
+   * answer, is counted in 5 s windows); slower: 408 and close. 0 = no limit. Default 1024.
    */
   minBodyRate?: number;
   /** At most this many open connections; more are closed as soon as accepted. Default no limit. */
