@@ -113,8 +113,12 @@ export class Driver {
    *   without it the exception propagates from the turn's macrotask.
    * @param blockMs Dedicated mode's longest wait per idle turn, in ms; 0 (default) parks off-thread.
    * @throws {RangeError} for a negative blockMs.
+   * @throws {TypeError} for an onError that is not a function (or undefined).
    */
   constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
+    if (onError !== undefined && typeof onError !== "function") {
+      throw new TypeError(`onError must be a function, got ${describe(onError)}`);
+    }
     if (typeof blockMs !== "number" || !(blockMs >= 0)) {
       throw numberError(blockMs, `blockMs must be a number >= 0, got ${describe(blockMs)}`);
     }

@@ -142,9 +142,13 @@ const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(Errno).map(([name, errno]) => [errno, name]),
 );
 
-/** The name of `errno` (`"ENOBUFS"`), or `E<number>` for one not in {@link Errno}. */
+/**
+ * The name of `errno` (`"ENOBUFS"`), or `E<number>` for one not in {@link Errno}. A CQE's negative
+ * `res` (`-105`) names the same errno as its positive value.
+ */
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `E${errno}`;
+  const positive = errno < 0 ? -errno : errno;
+  return ERRNO_NAMES[positive] ?? `E${positive}`;
 }
 
 /** A failed kernel or libc call: `errno` is positive, `code` its name (`"ENOBUFS"`), `op` what we did. */

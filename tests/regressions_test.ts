@@ -840,6 +840,15 @@ test("UDP: an error handler that throws is logged, not thrown out of the loop; o
   assert.throws(() => bindUdp({ maxDatagramSize: "100" as never, handlers: { message() {} } }), /got string "100"/);
   assert.throws(() => new IoLoop({ maxQueuedBytes: "1" as never }), /got string "1"/);
   assert.throws(() => new IoLoop({ mode: "dedicated", blockMs: "x" as never }), /got string "x"/);
+  // Before: an onError that was not a function was taken, and the first handler that threw ended the process with
+  // "this.#error is not a function", its own error lost.
+  const { Driver } = await import("../ring.ts");
+  const reactor = new Reactor({ entries: 8, flags: Driver.ringFlags });
+  assert.throws(() => new Driver(reactor, "x" as never), {
+    name: "TypeError",
+    message: /onError must be a function, got string "x"/,
+  });
+  reactor.close();
 });
 
 test("an idle timeout longer than the wheel's round (12.8 s) still fires", async () => {

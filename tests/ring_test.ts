@@ -308,6 +308,8 @@ test("Errno names every errno it holds, and errnoName falls back to E<n>", () =>
   for (const [name, errno] of Object.entries(Errno)) assert.equal(errnoName(errno), name);
   assert.equal(new Set(Object.values(Errno)).size, Object.keys(Errno).length, "one name per errno");
   assert.equal(errnoName(4095), "E4095");
+  // A CQE's res is negative: before, errnoName(-105) was "E-105".
+  assert.deepEqual([errnoName(-105), errnoName(-4095)], ["ENOBUFS", "E4095"]);
   // Before: 46 of them; openFile("/dev/tty") without a terminal was code "E6".
   const unnamed = [];
   for (let errno = 1; errno <= 133; errno++) if (errnoName(errno).startsWith("E" + errno)) unnamed.push(errno);

@@ -4,8 +4,10 @@
  * is: the bytes never pass through JavaScript. Anywhere else (Deno.serve, `await response.text()`)
  * the same Response reads the file as an ordinary stream.
  */
-import { open, readFile, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { Errno, UringError } from "../errors.ts";
+import { describe } from "../options.ts";
 
 /** A file body serve() sends from the ring. */
 export interface FileSource {
@@ -50,6 +52,50 @@ export function contentTypeOf(path: string): string {
 }
 
 const READ_SIZE = 64 * 1024;
+/**
+ * The most a file whose size reads 0 (/proc, /sys: made when read) may hold: it is read whole into
+ * memory, and some never end in practice (/proc/self/pagemap yields 8 bytes per page of the address space).
+ */
+const MAX_GENERATED_FILE_SIZE = 16 * 1024 * 1024;
+
+/** Reads a file of unknown size to its end, refusing one longer than MAX_GENERATED_FILE_SIZE. */
+async function readGenerated(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  const handle = await open(path, "r").catch((e) => fail(e, "open", path));
+  try {
+    let bytes = new Uint8Array(READ_SIZE);
+    let length = 0;
+    for (;;) {
+      if (length === bytes.length) {
+        // One read past the limit at most: enough to tell the file is longer. (Whole 64 KiB reads, not a
+        // byte: some of these files refuse reads of sizes they do not expect, pagemap's EINVAL for one.)
+        const bigger = new Uint8Array(Math.min(length * 2, MAX_GENERATED_FILE_SIZE + READ_SIZE));
+        bigger.set(bytes);
+        bytes = bigger;
+      }
+      const { bytesRead } = await handle.read(bytes, length, bytes.length - length, null)
+        .catch((e) => fail(e, "read", path));
+      if (bytesRead === 0) return bytes.slice(0, length);
+      length += bytesRead;
+      if (length > MAX_GENERATED_FILE_SIZE) {
+        throw new RangeError(
+          `${path} reads more than ${MAX_GENERATED_FILE_SIZE} bytes: a file whose size reads 0 is read whole into memory`,
+        );
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `path` as a file system path: a non-empty string without NUL, or a file: URL. */
+function checkPath(path: string | URL): string {
+  if (path instanceof URL) return fileURLToPath(path); // a TypeError for another scheme
+  if (typeof path !== "string" || path.length === 0) {
+    throw new TypeError(`path must be a non-empty string or a file: URL, got ${describe(path)}`);
+  }
+  if (path.includes("\0")) throw new TypeError(`path must not contain NUL bytes`);
+  return path;
+}
 
 /** A node:fs failure as the UringError the rest of the module throws for a failed call (same `code`). */
 function fail(e: unknown, op: string, path: string): never {
@@ -72,17 +118,20 @@ function fail(e: unknown, op: string, path: string): never {
  * serve({ port: 8080, hostname: "127.0.0.1" }, () => fileResponse("README.md"));
  * ```
  *
+ * @param path A path, or a `file:` URL.
  * @throws {UringError} (rejects) when the file cannot be stat'ed (`ENOENT`, `EACCES`: the error's `code`).
- * @throws {TypeError} (rejects) when `path` is not a regular file.
+ * @throws {TypeError} (rejects) when `path` is not a regular file, an empty string, holds a NUL or is another URL.
+ * @throws {RangeError} (rejects) for a file whose size reads 0 (/proc) that holds more than 16 MiB.
  */
-export async function fileResponse(path: string, init: ResponseInit = {}): Promise<Response> {
+export async function fileResponse(file: string | URL, init: ResponseInit = {}): Promise<Response> {
+  const path = checkPath(file);
   const info = await stat(path).catch((e) => fail(e, "stat", path));
   if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
   const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
   if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
   if (info.size === 0) {
     // Empty, or generated when read (/proc, /sys: their stat size is 0): read it to the end now.
-    const bytes = new Uint8Array(await readFile(path).catch((e) => fail(e, "read", path))); // a Uint8Array over an ArrayBuffer: a BodyInit in every typing
+    const bytes = await readGenerated(path);
     headers.set("content-length", String(bytes.length));
     return new Response(bytes, { status: init.status, statusText: init.statusText, headers });
   }
