@@ -31,7 +31,7 @@
 export { connect, listen, Server } from "./src/net/server.ts";
 export type { ConnectOptions, ListenOptions, ServerHandlers, ServerStats, StopOptions } from "./src/net/server.ts";
 export { Connection } from "./src/net/connection.ts";
-export type { ConnectionHandlers, ConnectionOptions } from "./src/net/connection.ts";
+export type { ConnectionHandlers, ConnectionOptions, WriteOptions } from "./src/net/connection.ts";
 
 // HTTP/1.1 with the Web fetch API (Request in, Response out), as Deno.serve and Bun.serve.
 export { HttpServer, serve } from "./src/http/serve.ts";

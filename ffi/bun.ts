@@ -1,5 +1,5 @@
 /** The Bun side of the FFI boundary: `bun:ffi` dlopen over liburing.so.2 and libc.so.6. */
-import { dlopen, FFIType, toArrayBuffer } from "bun:ffi";
+import { dlopen, FFIType, ptr, toArrayBuffer } from "bun:ffi";
 import { CORE_SYMBOL, LIBC, libraryNotFound, missingSymbol, uringCandidates } from "./candidates.ts";
 import { libcSymbols, type NativeType, type SymbolSpec, uringSymbols } from "./symbols.ts";
 import type { LibcSymbols, Native, Ptr, UringSymbols } from "./types.ts";
@@ -95,6 +95,7 @@ export function load(): Native {
     },
     address: (p) => (p === null ? 0 : (p as unknown as number)),
     pointer: (address) => (address === 0 ? null : (address as unknown as Ptr)),
+    addressOf: (bytes) => ptr(bytes),
     view: (p, length) => toArrayBuffer(p as unknown as never, 0, length),
     unrefTimer: (timer) => (timer as { unref(): void }).unref(),
     errno: () => errnoCell[0],

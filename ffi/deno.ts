@@ -22,7 +22,11 @@ interface DenoApi {
   permissions: { querySync(d: { name: "env"; variable: string }): { state: string } };
   env: { get(name: string): string | undefined };
   UnsafePointerView: { getArrayBuffer(p: DenoPointer, length: number): ArrayBuffer };
-  UnsafePointer: { value(p: DenoPointer): bigint | number; create(address: bigint): DenoPointer | null };
+  UnsafePointer: {
+    value(p: DenoPointer): bigint | number;
+    create(address: bigint): DenoPointer | null;
+    of(bytes: Uint8Array): DenoPointer | null;
+  };
   unrefTimer(id: number): void;
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
@@ -134,6 +138,10 @@ export function load(): Native {
     watchReadable: undefined, // Deno has no API that puts a foreign fd in its event loop
     address: (p) => (p === null ? 0 : Number(Deno.UnsafePointer.value(p as unknown as DenoPointer))),
     pointer: (address) => Deno.UnsafePointer.create(BigInt(address)) as unknown as Ptr | null,
+    addressOf: (bytes) => {
+      const p = Deno.UnsafePointer.of(bytes);
+      return p === null ? 0 : Number(Deno.UnsafePointer.value(p));
+    },
     unrefTimer: (timer) => Deno.unrefTimer(timer as number),
     view: (p, length) => Deno.UnsafePointerView.getArrayBuffer(p as unknown as DenoPointer, length),
     errno: () => errnoCell[0],

@@ -47,6 +47,12 @@ export interface Native {
   readonly watchReadable: ((fd: number) => FdWatch) | undefined;
   /** The address a pointer holds (user-space addresses fit in 2^53). */
   address(p: Ptr | null): number;
+  /**
+   * The address of `bytes`' first byte, for the kernel to read in place. Its memory stays where it is
+   * while the array is reachable (V8 keeps only arrays of up to 64 bytes in its moving heap, and pins
+   * those once asked; JavaScriptCore moves none).
+   */
+  addressOf(bytes: Uint8Array): number;
   /** A pointer to `address`, or null for 0. */
   pointer(address: number): Ptr | null;
   /** An ArrayBuffer over `length` bytes of native memory at `p` (not owned: the memory must outlive it). */

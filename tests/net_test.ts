@@ -20,7 +20,7 @@ import { closeFd, tcpListen } from "../sys.ts";
 import { captureConsoleErrors, collectGarbage, runFixture, runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip, sleep, waitFor } from "./clients.ts";
 import { freePort, patternBytes } from "./helpers.ts";
-import { kIovBlocks } from "../src/internal.ts";
+import { kArena, kIovBlocks } from "../src/internal.ts";
 
 // Connection c's stream is a window into one random 1 MiB table, starting at a per-connection offset:
 // cheap to produce (memcpy) and to check, and different for every connection.
@@ -1018,5 +1018,68 @@ test("a data handler that returns its connection's chain of work holds the end a
     assert.equal(replies, 30);
   } finally {
     await server.stop();
+  }
+});
+
+test("write(bytes, { copy: false }) sends the bytes from where they are; under 16 KiB, or by default, they are copied", async () => {
+  const loop = new IoLoop();
+  let queuedCopies = -1;
+  let buffered = -1;
+  const server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      open(conn) {
+        const inPlace = new Uint8Array(1 << 20).fill(1);
+        const small = new Uint8Array(1024).fill(3);
+        const copied = new Uint8Array(64 * 1024).fill(5);
+        conn.write(inPlace, { copy: false });
+        conn.write(small, { copy: false });
+        conn.write(copied);
+        buffered = conn.bufferedAmount;
+        queuedCopies = loop[kArena].bytesInUse;
+        // Changed before any of it was submitted: only the bytes sent in place go out changed.
+        inPlace.fill(2);
+        small.fill(4);
+        copied.fill(6);
+        conn.end();
+      },
+    },
+  });
+  try {
+    const socket = await dial(server.port);
+    const chunks: Uint8Array[] = [];
+    socket.on("data", (d: Uint8Array) => chunks.push(d));
+    await once(socket, "end");
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) all.set(c, (at += c.length) - c.length);
+    assert.equal(all.length, (1 << 20) + 1024 + 64 * 1024);
+    const runs = (from: number, length: number) => new Set(all.subarray(from, from + length));
+    // Before: the option was not there, and every write was a copy (all 1s).
+    assert.deepEqual([...runs(0, 1 << 20)], [2], "sent in place: the bytes as they were when sent");
+    assert.deepEqual([...runs(1 << 20, 1024)], [3], "under 16 KiB: copied at write()");
+    assert.deepEqual([...runs((1 << 20) + 1024, 64 * 1024)], [5], "the default: copied at write()");
+    assert.equal(buffered, (1 << 20) + 1024 + 64 * 1024, "bufferedAmount counts bytes sent in place");
+    assert.ok(queuedCopies < 256 * 1024, `the send arena holds the copies only (${queuedCopies} bytes)`);
+    socket.destroy();
+  } finally {
+    await server.stop();
+    loop.close();
+  }
+  const conn = await new Promise<Connection>((resolve) => {
+    const s = listen({ loop: getDefaultLoop(), port: 0 });
+    connect({ hostname: "127.0.0.1", port: s.port }).then((c) => {
+      resolve(c);
+      void s.stop();
+    });
+  });
+  try {
+    for (const bad of ["x", null, false, { copy: "no" }, { copy: 0 }]) {
+      assert.throws(() => conn.write(new Uint8Array(1), bad as never), TypeError, String(bad));
+    }
+    assert.throws(() => conn.write(new Uint8Array(1), { copy: "no" as never }), /got copy: string "no"/);
+  } finally {
+    await conn.close();
   }
 });

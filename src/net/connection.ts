@@ -96,6 +96,23 @@ export interface ConnectionOptions {
   allowHalfOpen?: boolean;
 }
 
+/** How `Connection.write()` takes a Uint8Array. */
+export interface WriteOptions {
+  /**
+   * `false`: send the bytes from where they are, without copying them (for big buffers the program
+   * keeps anyway: a cache's values, a file read into memory). They must then stay as they are —
+   * not changed, transferred or resized — until they are sent: until `flushed()` resolves, or
+   * `drain` after a false return. They count toward `highWaterMark` and `maxBuffered` but not the
+   * loop's `maxQueuedBytes` (they are not copies); a peer that does not read keeps them reachable
+   * until its connection closes. Under 16 KiB they are copied anyway (a copy costs less there).
+   * Default `true`: the bytes are copied at once and may change as soon as write() returns.
+   */
+  copy?: boolean;
+}
+
+/** Writes with `copy: false` of fewer bytes than this are copied: finding their address costs more. */
+const IN_PLACE_MIN = 16 * 1024;
+
 /** The keys of ConnectionOptions (listen() and connect() accept them beside their own). */
 export const CONNECTION_OPTION_KEYS = ["highWaterMark", "maxBuffered", "zeroCopyMin", "idleTimeout", "allowHalfOpen"];
 
@@ -474,14 +491,29 @@ export class Connection<Data = unknown> {
    * false. One that would take the loop past its `maxQueuedBytes` first fails the connections
    * furthest behind (those whose queued copies hold the most of it, behind since an earlier turn
    * first, dropping what they queued), and fails this one only when none holds more, or when it is
-   * larger than the whole bound. Writes go out in order.
+   * larger than the whole bound. Writes go out in order. `{ copy: false }` sends a Uint8Array from
+   * where it is instead of copying it (see {@link WriteOptions}).
    *
    * @throws {TypeError} for a lease that was already released or written (write a lease once: to
-   *   send its bytes to several connections, write `lease.bytes`), or data that is neither a
-   *   Uint8Array nor a Lease (encode a string with TextEncoder).
+   *   send its bytes to several connections, write `lease.bytes`), data that is neither a
+   *   Uint8Array nor a Lease (encode a string with TextEncoder), or options that are not an object
+   *   with a boolean `copy`.
    */
-  write(data: Uint8Array | Lease): boolean {
+  write(data: Uint8Array | Lease, options?: WriteOptions): boolean {
     const isLease = !(data instanceof Uint8Array);
+    let inPlace = false;
+    if (options !== undefined) {
+      if (
+        typeof options !== "object" || options === null ||
+        (options.copy !== undefined && typeof options.copy !== "boolean")
+      ) {
+        const got = typeof options === "object" && options !== null
+          ? `copy: ${describe(options.copy)}`
+          : describe(options);
+        throw new TypeError(`write()'s options are { copy?: boolean }, got ${got}`);
+      }
+      inPlace = options.copy === false && !isLease && data.length >= IN_PLACE_MIN;
+    }
     if (isLease && !(data instanceof Lease)) {
       throw new TypeError(
         `write() takes a Uint8Array or a Lease, got ${describe(data)}` +
@@ -511,6 +543,8 @@ export class Connection<Data = unknown> {
     }
     if (isLease && !data[kScarce]) {
       this.#sends.pushLease(data);
+    } else if (inPlace) {
+      this.#sends.pushView(data as Uint8Array);
     } else {
       const loop = this.loop;
       const arena = loop[kArena];

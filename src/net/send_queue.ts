@@ -4,9 +4,10 @@
  * run of pieces adjacent in memory, or one SEND for a single run (so a turn costs one SQE per
  * socket), partial sends resumed, pieces released once the kernel took them — or, for zero-copy
  * sends, once the kernel's notification says it no longer reads them.
- * Pieces are leases (sent from the pool's memory, no copy) or chunks of the loop's send arena holding
- * bytes copied from JS. Policy (high-water marks, drain, closing) belongs to the owner.
+ * Pieces are leases (sent from the pool's memory, no copy), the program's own bytes sent in place
+ * (`write(bytes, { copy: false })`), or chunks of the loop's send arena holding bytes copied from JS. Policy (high-water marks, drain, closing) belongs to the owner.
  */
+import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
 import { kArena, kGiveBack, kIovBlocks } from "../internal.ts";
@@ -14,12 +15,14 @@ import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc } from "../prep.ts";
 import type { IoLoop } from "./loop.ts";
 import { IOV_PER_BLOCK, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 
-// A queued piece: a lease (sent from the pool's memory) or an arena chunk holding copied bytes.
+// A queued piece: a lease (sent from the pool's memory), the program's bytes sent in place, or an
+// arena chunk holding copied bytes.
 interface Piece {
   address: number;
   length: number;
   lease: Lease | undefined;
-  chunk: number; // -1 for a lease
+  view: Uint8Array | undefined; // bytes sent in place: held (so not collected) until the kernel took them
+  chunk: number; // -1 for a lease or a view
 }
 
 // Pieces are recycled (the kernel takes one per write), so that a write allocates nothing once the
@@ -27,12 +30,19 @@ interface Piece {
 const spares: Piece[] = [];
 const MAX_SPARES = 1024;
 
-function newPiece(address: number, length: number, lease: Lease | undefined, chunk: number): Piece {
+function newPiece(
+  address: number,
+  length: number,
+  lease: Lease | undefined,
+  view: Uint8Array | undefined,
+  chunk: number,
+): Piece {
   const piece = spares.pop();
-  if (piece === undefined) return { address, length, lease, chunk };
+  if (piece === undefined) return { address, length, lease, view, chunk };
   piece.address = address;
   piece.length = length;
   piece.lease = lease;
+  piece.view = view;
   piece.chunk = chunk;
   return piece;
 }
@@ -125,15 +135,21 @@ export class SendQueue {
       this.#arenaBytes += capacity;
       n = Math.min(capacity, length - at);
       arena.bytes(chunk).set(at === 0 && n === length ? bytes : bytes.subarray(at, at + n));
-      this.#pieces.push(newPiece(arena.address(chunk), n, undefined, chunk));
+      this.#pieces.push(newPiece(arena.address(chunk), n, undefined, undefined, chunk));
     }
     this.#buffered += length;
   }
 
   /** Queues a lease, sent from its buffer; released once sent (or dropped). */
   pushLease(lease: Lease): void {
-    this.#pieces.push(newPiece(lease.address, lease.length, lease, -1));
+    this.#pieces.push(newPiece(lease.address, lease.length, lease, undefined, -1));
     this.#buffered += lease.length;
+  }
+
+  /** Queues the program's bytes, sent from where they are (held, unchanged by contract, until sent). */
+  pushView(bytes: Uint8Array): void {
+    this.#pieces.push(newPiece(native.addressOf(bytes), bytes.length, undefined, bytes, -1));
+    this.#buffered += bytes.length;
   }
 
   /** Starts a send of everything queued, unless one is in flight or nothing is queued. */
@@ -248,6 +264,8 @@ export class SendQueue {
     if (lease) {
       piece.lease = undefined;
       lease[kGiveBack]();
+    } else if (piece.view !== undefined) {
+      piece.view = undefined;
     } else {
       const arena = this.#loop[kArena];
       this.#arenaBytes -= arena.capacity(piece.chunk);
