@@ -5,7 +5,8 @@
  * socket), partial sends resumed, pieces released once the kernel took them — or, for zero-copy
  * sends, once the kernel's notification says it no longer reads them.
  * Pieces are leases (sent from the pool's memory, no copy), the program's own bytes sent in place
- * (`write(bytes, { copy: false })`), or chunks of the loop's send arena holding bytes copied from JS. Policy (high-water marks, drain, closing) belongs to the owner.
+ * (`write(bytes, { copy: false })`), or chunks of the loop's send arena holding bytes copied from
+ * JS. Policy (high-water marks, drain, closing) belongs to the owner.
  */
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
