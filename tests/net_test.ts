@@ -15,6 +15,7 @@ import {
   type UringError,
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
+import { Buffer } from "node:buffer";
 import { once } from "node:events";
 import { closeFd, tcpListen } from "../sys.ts";
 import { captureConsoleErrors, collectGarbage, runFixture, runtime, runtimeCommand, test } from "./harness.ts";
@@ -1081,5 +1082,34 @@ test("write(bytes, { copy: false }) sends the bytes from where they are; under 1
     assert.throws(() => conn.write(new Uint8Array(1), { copy: "no" as never }), /got copy: string "no"/);
   } finally {
     await conn.close();
+  }
+});
+
+test("a big message broadcast in place: one copy written with { copy: false } to many connections reaches each whole", async () => {
+  const message = patternBytes(7, 200_000);
+  const conns: Connection[] = [];
+  const server = listen({
+    port: 0,
+    handlers: {
+      open(conn) {
+        conns.push(conn);
+        if (conns.length < 8) return;
+        const copy = message.slice(); // as from lease.bytes.slice(): nothing else holds it
+        for (const c of conns) c.write(copy, { copy: false }), c.end();
+      },
+    },
+  });
+  try {
+    const sockets = await Promise.all(Array.from({ length: 8 }, () => dial(server.port)));
+    const received = await Promise.all(sockets.map(async (socket) => {
+      const chunks: Uint8Array[] = [];
+      socket.on("data", (d: Uint8Array) => chunks.push(d));
+      await once(socket, "end");
+      socket.destroy();
+      return Buffer.concat(chunks);
+    }));
+    for (const bytes of received) assert.ok(Buffer.from(message).equals(bytes), `${bytes.length} bytes`);
+  } finally {
+    await server.stop();
   }
 });
