@@ -1,4 +1,5 @@
 /** Kernel errors as one class carrying errno, its name and the operation; the errnos in one table. */
+import { describe, numberError } from "./options.ts";
 
 /**
  * Linux errno values, all of them (asm-generic/errno-base.h, asm-generic/errno.h; x86-64 and arm64
@@ -145,8 +146,12 @@ const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
 /**
  * The name of `errno` (`"ENOBUFS"`), or `E<number>` for one not in {@link Errno}. A CQE's negative
  * `res` (`-105`) names the same errno as its positive value.
+ *
+ * @throws {TypeError} for anything but a number.
+ * @throws {RangeError} for a number that is not an integer.
  */
 export function errnoName(errno: number): string {
+  if (!Number.isInteger(errno)) throw numberError(errno, `errno must be an integer, got ${describe(errno)}`);
   const positive = errno < 0 ? -errno : errno;
   return ERRNO_NAMES[positive] ?? `E${positive}`;
 }

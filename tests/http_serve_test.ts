@@ -1031,10 +1031,12 @@ test("HEAD's Content-Length is the body's where it is known, the handler's only 
     // A HEAD answer may declare the size of what a GET would send without making the body.
     if (path === "/declared") return new Response(null, { headers: { "content-length": "1234" } });
     if (path === "/204") return new Response(null, { status: 204, headers: { "content-length": "5" } });
+    // Bun hands this out as 16 KiB and then 2 MiB pieces: before, HEAD counted 4 of them and declared nothing.
+    if (path === "/big") return new Response(new Uint8Array(8 << 20));
     return new Response("twelve bytes");
   });
   const client = await RawClient.open(server.port);
-  for (const [path, length] of [["/wrong", "3"], ["/declared", "1234"], ["/", "12"]]) {
+  for (const [path, length] of [["/wrong", "3"], ["/declared", "1234"], ["/", "12"], ["/big", String(8 << 20)]]) {
     client.send(`HEAD ${path} HTTP/1.1\r\n${HOST}\r\n`);
     const head = await client.response(5000, true);
     assert.equal(head.headers.get("content-length"), length, `HEAD ${path}`);
@@ -1370,6 +1372,37 @@ test("fileResponse: a file that shrinks under its response closes the connection
     assert.match(String(errors[0][1]), /shrinks\.bin ended after 10000 of its 100000 bytes/);
   } finally {
     restore();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("fileResponse: a kept Response is sent again and again, HEAD or GET, reading its file anew (a /proc one too)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
+  const path = join(dir, "kept.txt");
+  writeFileSync(path, "first");
+  try {
+    const kept = await fileResponse(path);
+    const proc = await fileResponse("/proc/self/stat");
+    await using server = start((request) => new URL(request.url).pathname === "/proc" ? proc : kept);
+    const client = await RawClient.open(server.port);
+    // Before: the /proc one was a plain body, used up by its first send (a 500 the second time), and a HEAD
+    // of the kept file cancelled its body, so the GET after it failed the same way.
+    for (const method of ["GET", "GET", "HEAD", "GET"]) {
+      client.send(`${method} /proc HTTP/1.1\r\n${HOST}\r\n`);
+      const r = await client.response(5000, method === "HEAD");
+      assert.equal(r.status, 200, `${method} /proc`);
+      if (method === "GET") assert.match(r.text, /^\d+ \(/, "/proc/self/stat");
+      if (method === "GET") assert.equal(r.headers.get("content-length"), String(r.body.length));
+    }
+    for (const [method, expected] of [["HEAD", ""], ["GET", "first"], ["GET", "later"]]) {
+      if (expected === "later") writeFileSync(path, "later"); // the same size: the size is the stat's
+      client.send(`${method} / HTTP/1.1\r\n${HOST}\r\n`);
+      const r = await client.response(5000, method === "HEAD");
+      assert.equal(r.status, 200, `${method} /`);
+      if (method === "GET") assert.equal(r.text, expected);
+    }
+    client.close();
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1076,7 +1076,12 @@ test("write(bytes, { copy: false }) sends the bytes from where they are; under 1
     });
   });
   try {
-    for (const bad of ["x", null, false, { copy: "no" }, { copy: 0 }]) {
+    // Before: a misspelt key or an array was taken, and the bytes copied without a word.
+    assert.throws(
+      () => conn.write(new Uint8Array(1), { cpy: false } as never),
+      /unknown option "cpy" \(did you mean "copy"\?\)/,
+    );
+    for (const bad of ["x", null, false, [], { copy: "no" }, { copy: 0 }]) {
       assert.throws(() => conn.write(new Uint8Array(1), bad as never), TypeError, String(bad));
     }
     assert.throws(() => conn.write(new Uint8Array(1), { copy: "no" as never }), /got copy: string "no"/);
@@ -1111,5 +1116,33 @@ test("a big message broadcast in place: one copy written with { copy: false } to
     for (const bytes of received) assert.ok(Buffer.from(message).equals(bytes), `${bytes.length} bytes`);
   } finally {
     await server.stop();
+  }
+});
+
+test("write(bytes, { copy: false }): once flushed() resolves the bytes may change, below highWaterMark and with zero-copy sends too", async () => {
+  // Before: flushed() resolved at once below highWaterMark (20,000 bytes: every byte went out changed), and
+  // with zeroCopyMin at the send's completion, before the kernel's notification (950,272 of 1 MiB changed).
+  for (const [size, zeroCopyMin] of [[1 << 20, 16_384], [20_000, 0], [60_000, 16_384]]) {
+    let take!: (c: Connection) => void;
+    const opened = new Promise<Connection>((resolve) => (take = resolve));
+    const server = listen({ port: 0, zeroCopyMin, handlers: { open: (c) => take(c) } });
+    try {
+      const socket = await dial(server.port);
+      const chunks: Uint8Array[] = [];
+      socket.on("data", (d: Uint8Array) => chunks.push(d));
+      const conn = await opened;
+      const bytes = new Uint8Array(size).fill(65);
+      conn.write(bytes, { copy: false });
+      await conn.flushed();
+      bytes.fill(66);
+      conn.end();
+      await once(socket, "end");
+      socket.destroy();
+      const got = Buffer.concat(chunks);
+      assert.equal(got.length, size);
+      assert.equal(got.filter((b) => b === 66).length, 0, `size ${size}, zeroCopyMin ${zeroCopyMin}`);
+    } finally {
+      await server.stop();
+    }
   }
 });

@@ -310,6 +310,10 @@ test("Errno names every errno it holds, and errnoName falls back to E<n>", () =>
   assert.equal(errnoName(4095), "E4095");
   // A CQE's res is negative: before, errnoName(-105) was "E-105".
   assert.deepEqual([errnoName(-105), errnoName(-4095)], ["ENOBUFS", "E4095"]);
+  // Before: "EENOBUFS", "Eundefined", "E1.5".
+  assert.throws(() => errnoName("ENOBUFS" as never), { name: "TypeError", message: /got string "ENOBUFS"/ });
+  assert.throws(() => errnoName(undefined as never), TypeError);
+  assert.throws(() => errnoName(1.5), RangeError);
   // Before: 46 of them; openFile("/dev/tty") without a terminal was code "E6".
   const unnamed = [];
   for (let errno = 1; errno <= 133; errno++) if (errnoName(errno).startsWith("E" + errno)) unnamed.push(errno);

@@ -12,7 +12,10 @@ import { describe } from "../options.ts";
 /** A file body serve() sends from the ring. */
 export interface FileSource {
   readonly path: string;
-  /** Bytes sent: the file's size when the response was made. */
+  /**
+   * Bytes sent: the file's size when the response was made; -1 for a file whose size reads 0 (/proc:
+   * made when read), read whole again at each send.
+   */
   readonly size: number;
 }
 
@@ -59,7 +62,7 @@ const READ_SIZE = 64 * 1024;
 const MAX_GENERATED_FILE_SIZE = 16 * 1024 * 1024;
 
 /** Reads a file of unknown size to its end, refusing one longer than MAX_GENERATED_FILE_SIZE. */
-async function readGenerated(path: string): Promise<Uint8Array<ArrayBuffer>> {
+export async function readGenerated(path: string): Promise<Uint8Array<ArrayBuffer>> {
   const handle = await open(path, "r").catch((e) => fail(e, "open", path));
   try {
     let bytes = new Uint8Array(READ_SIZE);
@@ -131,9 +134,12 @@ export async function fileResponse(file: string | URL, init: ResponseInit = {}):
   if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
   if (info.size === 0) {
     // Empty, or generated when read (/proc, /sys: their stat size is 0): read it to the end now.
+    // serve() reads it again at each send (its content is made when read); the body is for anyone else.
     const bytes = await readGenerated(path);
     headers.set("content-length", String(bytes.length));
-    return new Response(bytes, { status: init.status, statusText: init.statusText, headers });
+    const response = new Response(bytes, { status: init.status, statusText: init.statusText, headers });
+    fileSources.set(response, { path, size: -1 });
+    return response;
   }
   const size = info.size;
   headers.set("content-length", String(size));

@@ -10,7 +10,7 @@ import { kCork, kFinish, kUncork } from "../internal.ts";
 import { StreamReceiver } from "../receiver.ts";
 import { openFile } from "../fs/file.ts";
 import { closeFd } from "../net/socket.ts";
-import { type FileSource, fileSourceOf } from "./file_response.ts";
+import { type FileSource, fileSourceOf, readGenerated } from "./file_response.ts";
 import { httpDate } from "./date.ts";
 import { HttpParseError, type ParserLimits, type ParserSink, type RequestHead, RequestParser } from "./parser.ts";
 import { type BodyOwner, RequestBody } from "./request_body.ts";
@@ -105,6 +105,8 @@ const FRAME_COPY_MAX = 2048;
  * made when the Response was) are written: in place, not copied again (pieces of 16 KiB and more).
  */
 const IN_PLACE = { copy: false } as const;
+/** A HEAD answer counts a body that has ended when read up to this many bytes for its Content-Length. */
+const HEAD_COUNT_MAX = 1 << 30;
 /** Microtask turns to wait for a body's next chunk: a body from a string or bytes ends within them. */
 const STATIC_BODY_TICKS = 8;
 /** A body that keeps coming at once is gathered for a Content-Length up to this size (views, not copies). */
@@ -811,15 +813,26 @@ export class HttpConnection implements ParserSink, BodyOwner {
       if (ex.head.method === "HEAD" && status >= 200 && status !== 204 && status !== 205 && status !== 304) {
         // The length a GET would send where the body's own is known; a null body or a stream still
         // running keeps the handler's (a HEAD answer may declare a size without making the body).
-        const known = file ? String(file.size) : response.body === null ? null : await staticLength(response);
+        const known = file
+          ? String(file.size >= 0 ? file.size : (await readGenerated(file.path)).length)
+          : response.body === null
+          ? null
+          : await staticLength(response);
         length = known ?? length ?? (response.body === null ? "0" : null);
       }
       if (length !== null) head += `content-length: ${length}\r\n`;
-      if (!response.bodyUsed && response.body !== null) void response.body.cancel().catch(() => {});
+      // A file's Response is left as it is: serve() reads the file, not its body, so it can be sent again.
+      if (!file && !response.bodyUsed && response.body !== null) void response.body.cancel().catch(() => {});
       this.#send(head + connectionHeader(ex, close) + "\r\n");
       return close;
     }
-    if (file && !response.bodyUsed) {
+    if (file && file.size < 0) {
+      // Made when read (/proc): read anew, as a file with a size is opened anew, so a kept Response sends it as it is now.
+      const bytes = await readGenerated(file.path);
+      await this.#sendBody(head + connectionHeader(ex, close) + `content-length: ${bytes.length}\r\n\r\n`, [bytes]);
+      return close;
+    }
+    if (file) {
       // Opened before the head goes out: a file gone since fileResponse() stat'ed it gets a 500.
       const fd = file.size > 0 ? openFile(file.path) : -1;
       this.#send(head + connectionHeader(ex, close) + `content-length: ${file.size}\r\n\r\n`);
@@ -1047,7 +1060,9 @@ async function staticLength(response: Response): Promise<string | null> {
   const reader = response.body.getReader();
   let total = 0;
   try {
-    for (let pieces = 0; pieces < 4; pieces++) {
+    // Every piece a static body has (Bun hands an 8 MiB one out as 16 KiB and then 2 MiB pieces), up to
+    // a bound that a stream producing at once without end cannot pass.
+    while (total <= HEAD_COUNT_MAX) {
       const { result } = await settledSoon(reader.read());
       if (!result) return null; // still running: a stream, whose length nobody knows yet
       if (result.done) return String(total);

@@ -35,7 +35,7 @@ import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
 import { closeFd, peerIntake, remoteAddress, setLingerZero } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
-import { checkSeconds, describe, numberError } from "../options.ts";
+import { checkOptionKeys, checkSeconds, describe, numberError } from "../options.ts";
 
 /**
  * Callbacks of a connection, all optional; `Data` is the type of `conn.data` (as Bun's
@@ -101,14 +101,18 @@ export interface WriteOptions {
   /**
    * `false`: send the bytes from where they are, without copying them (for big buffers the program
    * keeps anyway: a cache's values, a file read into memory). They must then stay as they are —
-   * not changed, transferred or resized — until they are sent: until `flushed()` resolves, or
-   * `drain` after a false return. They count toward `highWaterMark` and `maxBuffered` but not the
+   * not changed, transferred or resized — until `flushed()` resolves, which with such bytes queued
+   * waits until the kernel has let go of them (sent, and with `zeroCopyMin` notified; `drain` can
+   * come sooner): changed sooner, what goes out is what they then hold; transferred sooner, memory
+   * no longer theirs. They count toward `highWaterMark` and `maxBuffered` but not the
    * loop's `maxQueuedBytes` (they are not copies); a peer that does not read keeps them reachable
    * until its connection closes. Under 16 KiB they are copied anyway (a copy costs less there).
    * Default `true`: the bytes are copied at once and may change as soon as write() returns.
    */
   copy?: boolean;
 }
+
+const WRITE_OPTION_KEYS = ["copy"];
 
 /** Writes with `copy: false` of fewer bytes than this are copied: finding their address costs more. */
 const IN_PLACE_MIN = 16 * 1024;
@@ -504,14 +508,15 @@ export class Connection<Data = unknown> {
     let inPlace = false;
     if (options !== undefined) {
       if (
-        typeof options !== "object" || options === null ||
+        typeof options !== "object" || options === null || Array.isArray(options) ||
         (options.copy !== undefined && typeof options.copy !== "boolean")
       ) {
-        const got = typeof options === "object" && options !== null
+        const got = typeof options === "object" && options !== null && !Array.isArray(options)
           ? `copy: ${describe(options.copy)}`
           : describe(options);
         throw new TypeError(`write()'s options are { copy?: boolean }, got ${got}`);
       }
+      checkOptionKeys("write()", options, WRITE_OPTION_KEYS);
       inPlace = options.copy === false && !isLease && data.length >= IN_PLACE_MIN;
     }
     if (isLease && !(data instanceof Lease)) {
@@ -626,15 +631,19 @@ export class Connection<Data = unknown> {
 
   /**
    * Resolves at once while the queue is below highWaterMark, otherwise once everything queued has
-   * been sent (when `drain` runs). Rejects with ClosedError once a write of this connection was
-   * dropped (written when not `writable`, refused by a bound, or cut off by a close with the writes
-   * still queued): what was written will not all arrive.
+   * been sent (when `drain` runs). While bytes written with `{ copy: false }` are queued, it waits
+   * until the kernel has let go of them (sent, and with zero-copy sends notified), whatever the
+   * queue holds. Rejects with ClosedError once a write of this connection was dropped (written when
+   * not `writable`, refused by a bound, or cut off by a close with the writes still queued): what
+   * was written will not all arrive.
    */
   flushed(): Promise<void> {
     if (this.#is(Bit.WritesDropped)) {
       return Promise.reject(new ClosedError(this.#phase === Phase.Open ? "Connection's write side" : "Connection"));
     }
-    if (this.#sends.buffered < this.highWaterMark || this.#sends.buffered === 0) return Promise.resolve();
+    if ((this.#sends.buffered < this.highWaterMark || this.#sends.buffered === 0) && this.#sends.inPlace === 0) {
+      return Promise.resolve();
+    }
     if (this.#phase === Phase.Closed) return Promise.reject(new ClosedError("Connection"));
     return new Promise((resolve, reject) => (this.#flushWaiters ??= []).push({ resolve, reject }));
   }
@@ -967,6 +976,7 @@ export class Connection<Data = unknown> {
     if (this.#is(Bit.Backlogged) && this.#sends.arenaBytes < BACKLOG_BYTES) this.#leaveBacklog();
     if (sent === NOTIFICATION || this.#phase === Phase.Closing) {
       if (this.#phase === Phase.Closing) this.#maybeFinish();
+      else if (this.#sends.buffered === 0) this.#resolveFlushed(); // what flushed() waited for may be notified now
       return;
     }
     if (sent < 0) {
@@ -978,9 +988,16 @@ export class Connection<Data = unknown> {
     else this.#flushDone();
   }
 
+  /** flushed() waiters, once nothing is queued and the kernel holds none of the bytes written in place. */
+  #resolveFlushed(): void {
+    if (this.#flushWaiters && this.#sends.inPlace === 0) {
+      for (const w of this.#flushWaiters.splice(0)) w.resolve();
+    }
+  }
+
   /** The queue is empty: drain, then any pending shutdown or end. */
   #flushDone(): void {
-    if (this.#flushWaiters) { for (const w of this.#flushWaiters.splice(0)) w.resolve(); }
+    this.#resolveFlushed();
     if (this.#is(Bit.NeedDrain)) {
       this.#set(Bit.NeedDrain, false);
       if (this.#config.handlers.drain) this.#call(this.#config.handlers.drain);

@@ -76,6 +76,7 @@ export class SendQueue {
   #iovBlock = -1; // the msghdr+iovec block of the SENDMSG in flight, if any
   #flightEnd = 0; // while sending: the index past the last piece the send in flight covers
   #zc: ZeroCopyState | undefined; // made by the first SEND_ZC: most connections never send one
+  #inPlace = 0; // pieces of the program's bytes (pushView) the kernel may still read
 
   constructor(loop: IoLoop, fd: number, token: number, zeroCopyMin: number) {
     this.#loop = loop;
@@ -97,6 +98,14 @@ export class SendQueue {
   /** A send is in flight. */
   get sending(): boolean {
     return this.#sending;
+  }
+
+  /**
+   * Pieces written in place (pushView) that the kernel may still read: queued, in flight, or held
+   * for a zero-copy notification. The program may change their bytes only once this is 0.
+   */
+  get inPlace(): number {
+    return this.#inPlace;
   }
 
   /** The kernel may still read memory of ours (a send in flight, or zero-copy notifications due). */
@@ -151,6 +160,7 @@ export class SendQueue {
   pushView(bytes: Uint8Array): void {
     this.#pieces.push(newPiece(native.addressOf(bytes), bytes.length, undefined, bytes, -1));
     this.#buffered += bytes.length;
+    this.#inPlace++;
   }
 
   /** Starts a send of everything queued, unless one is in flight or nothing is queued. */
@@ -267,6 +277,7 @@ export class SendQueue {
       lease[kGiveBack]();
     } else if (piece.view !== undefined) {
       piece.view = undefined;
+      this.#inPlace--;
     } else {
       const arena = this.#loop[kArena];
       this.#arenaBytes -= arena.capacity(piece.chunk);
