@@ -1126,6 +1126,40 @@ test("body chunks kept by the handler stay intact: 300 KB chunked in uneven piec
 
 // Found by a review of src/http (each reproduced on both runtimes before its fix).
 
+test("a slow but steady reader of a long download is not idle; once it stops reading it is closed", async () => {
+  await using server = start(() => new Response(new Uint8Array(32 << 20)), { idleTimeout: 3 });
+  const socket = net.connect({ host: "127.0.0.1", port: server.port });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  let received = 0;
+  let error = "";
+  let reading = true;
+  socket.on("error", (e: Error & { code?: string }) => (error = e.code ?? e.message));
+  socket.write(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+  // About 400 KB/s: the server's send completes only once half the kernel's send buffer (4 MB) has drained,
+  // seconds apart, while the client reads 64 KiB every 160 ms (its window updates come every 0.5-1 s).
+  const started = Date.now();
+  socket.on("data", (d: Uint8Array) => {
+    received += d.length;
+    const ahead = received / 400 - (Date.now() - started);
+    if (ahead > 0) {
+      socket.pause();
+      setTimeout(() => reading && socket.resume(), ahead);
+    }
+  });
+  await sleep(8000);
+  reading = false;
+  socket.pause();
+  // Before: reset about idleTimeout into the download (no send had completed within it).
+  assert.equal(error, "", `reset after ${received} bytes`);
+  assert.ok(received > 2_500_000, `${received} bytes in 8 s`);
+  const stoppedAt = Date.now();
+  // It stops reading: idle from now on, closed one and a half to two idleTimeouts after the last completed send
+  // (the first check takes a base, a later one finds no progress).
+  assert.ok(await waitFor(() => server.connections === 0, 12_000), "closed once the client stopped reading");
+  assert.ok(Date.now() - stoppedAt < 9000, `closed ${Date.now() - stoppedAt} ms after the client stopped reading`);
+  socket.destroy();
+}, { timeoutMs: 30_000 });
+
 test("a client that stops reading with a partial request behind its response is still closed at idleTimeout", async () => {
   const big = new Uint8Array(8 << 20);
   await using server = start(() => new Response(big), { idleTimeout: 1, headerTimeout: 1 });

@@ -337,7 +337,7 @@ export class Connection<Data = unknown> {
   #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
   #running = 0; // async data and end calls not settled yet
-  #intake = 0; // lingering: how far the peer had taken our bytes at the last check (peerIntake), -1 before the first
+  #intake = -1; // lingering, or a send waiting on the peer: how far it had taken our bytes at the last check (peerIntake), -1 before the first
 
   /**
    * @ignore Connections are made by `listen()` and `connect()`, which start them; the config is
@@ -958,6 +958,18 @@ export class Connection<Data = unknown> {
   #idleExpired(): void {
     if (this.#phase >= Phase.Closing) return;
     this.#touch(); // the next timeout counts from here
+    if (this.#sends.sending && !this.#is(Bit.Lingering)) {
+      // A send waits on the peer: it is not idle while it takes more of our bytes (a slow reader of a
+      // long reply, whose send completes only once the kernel's buffer has room for it). The first
+      // check takes a base and looks again half an idle time later; a peer that took nothing meanwhile is idle.
+      const intake = peerIntake(this.fd);
+      if (intake >= 0 && (this.#intake < 0 || intake > this.#intake)) {
+        this.#intake = intake;
+        this.#lastActive -= this.#idleMs >> 1;
+        this.#watch();
+        return;
+      }
+    }
     if (this.#is(Bit.Lingering)) {
       // Closed with the peer still sending, the socket resets, and the peer's program may never read
       // what it has of ours: linger on while it reads (a slow reader of a long reply), not while it does not.
@@ -983,7 +995,10 @@ export class Connection<Data = unknown> {
       this.#fail(new UringError("send", -sent, `fd ${this.fd}`));
       return;
     }
-    if (sent > 0) this.#touch();
+    if (sent > 0) {
+      this.#touch();
+      if (!this.#is(Bit.Lingering)) this.#intake = -1; // progress shown: a later wait takes a new base
+    }
     if (this.#sends.buffered > 0) this.#sends.send();
     else this.#flushDone();
   }
