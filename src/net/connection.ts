@@ -965,7 +965,7 @@ export class Connection<Data = unknown> {
       const intake = peerIntake(this.fd);
       if (intake >= 0 && (this.#intake < 0 || intake > this.#intake)) {
         this.#intake = intake;
-        this.#lastActive -= this.#idleMs >> 1;
+        this.#lastActive -= Math.floor(this.#idleMs / 2);
         this.#watch();
         return;
       }
