@@ -25,17 +25,13 @@ DEPTH=${DEPTH:-8}
 PORT=${PORT_BASE:-23500}
 SRV_CPU=${SRV_CPU:-0}
 CLI_CPU=${CLI_CPU:-1}
-DENO=${DENO:-$ROOT/node_modules/.bin/deno}
-BUN=${BUN:-$ROOT/node_modules/.bin/bun}
-NODE=${NODE:-$(command -v node || true)}
-export DENO_NO_UPDATE_CHECK=1 DO_NOT_TRACK=1 NO_COLOR=1
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh" # cpu_ticks, toolchains (its server_cmd, for the echo servers, is replaced below)
+toolchains downloads.sh
 
 die() { echo "bench/downloads.sh: $*" >&2; exit 1; }
-[ -x "$DENO" ] && [ -x "$BUN" ] || bash scripts/setup.sh --dev >&2 || die "toolchains missing (npm ci)"
 [ -n "$NODE" ] || die "the client runs on Node: node not found"
 
-# shellcheck source=bench/lib.sh
-. "$BENCH/lib.sh" # cpu_ticks (its server_cmd, for the echo servers, is replaced below)
 
 server_cmd() { # name port
     local ours="bench/bulk_get_server.ts --port $2 --size $SIZE"

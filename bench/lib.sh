@@ -39,3 +39,15 @@ custom_server_cmd() {
     local v="SERVER_${1//[^A-Za-z0-9_]/_}"
     if [ -n "${!v:-}" ]; then echo "${!v//\{port\}/$2}"; else echo "unknown server $1 (set $v)" >&2; return 1; fi
 }
+
+# toolchains SCRIPT: DENO, BUN and NODE (each overridable from the environment; NODE empty when there is
+# none), the runtimes' update checks and colours off, and the project's set-up when deno or bun is missing.
+# The caller sets ROOT and runs from it.
+toolchains() {
+    DENO=${DENO:-$ROOT/node_modules/.bin/deno}
+    BUN=${BUN:-$ROOT/node_modules/.bin/bun}
+    NODE=${NODE:-$(command -v node || true)}
+    export DENO_NO_UPDATE_CHECK=1 DO_NOT_TRACK=1 NO_COLOR=1
+    [ -x "$DENO" ] && [ -x "$BUN" ] && return 0
+    bash scripts/setup.sh --dev >&2 || { echo "bench/$1: toolchains missing (npm ci)" >&2; exit 1; }
+}

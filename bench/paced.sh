@@ -17,13 +17,12 @@ SECS=${SECS:-4}
 PORT=${PORT_BASE:-24500}
 SRV_CPU=${SRV_CPU:-0}
 CLI_CPU=${CLI_CPU:-1}
-DENO=${DENO:-$ROOT/node_modules/.bin/deno}
-BUN=${BUN:-$ROOT/node_modules/.bin/bun}
-NODE=${NODE:-$(command -v node || echo node)}
-export DENO_NO_UPDATE_CHECK=1 DO_NOT_TRACK=1 NO_COLOR=1
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+toolchains paced.sh
+NODE=${NODE:-node}
 
 die() { echo "bench/paced.sh: $*" >&2; exit 1; }
-[ -x "$DENO" ] && [ -x "$BUN" ] || bash scripts/setup.sh --dev >&2 || die "toolchains missing (npm ci)"
 BUILD=$BENCH/.build
 mkdir -p "$BUILD"
 if [ ! -x "$BUILD/paced-client" ] || [ "$BENCH/paced_client.c" -nt "$BUILD/paced-client" ]; then
@@ -31,8 +30,6 @@ if [ ! -x "$BUILD/paced-client" ] || [ "$BENCH/paced_client.c" -nt "$BUILD/paced
 fi
 
 
-# shellcheck source=bench/lib.sh
-. "$BENCH/lib.sh"
 
 HZ=$(getconf CLK_TCK)
 printf '%-12s %9s %9s %8s %10s %8s %8s\n' server "every us" "msgs/s" "CPU %" "us/msg" "p50 us" "p99 us"

@@ -27,13 +27,11 @@ RUNS=${RUNS:-3}
 PORT=${PORT_BASE:-23000}
 SRV_CPU=${SRV_CPU:-0}
 CLI_CPU=${CLI_CPU:-1}
-DENO=${DENO:-$ROOT/node_modules/.bin/deno}
-BUN=${BUN:-$ROOT/node_modules/.bin/bun}
-NODE=${NODE:-$(command -v node || true)}
-export DENO_NO_UPDATE_CHECK=1 DO_NOT_TRACK=1 NO_COLOR=1
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+toolchains proxy.sh
 
 die() { echo "bench/proxy.sh: $*" >&2; exit 1; }
-[ -x "$DENO" ] && [ -x "$BUN" ] || bash scripts/setup.sh --dev >&2 || die "toolchains missing (npm ci)"
 BUILD=$BENCH/.build
 mkdir -p "$BUILD"
 for pair in "echo-load echo-load.c" "uring-echo uring-echo.c -luring"; do
@@ -53,8 +51,6 @@ proxy_cmd() { # name port target_port
     esac
 }
 
-# shellcheck source=bench/lib.sh
-. "$BENCH/lib.sh"
 
 wait_listening() { # logfile pid
     for _ in $(seq 1 150); do
