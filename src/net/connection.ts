@@ -962,9 +962,7 @@ export class Connection<Data = unknown> {
       // A send waits on the peer: it is not idle while it takes more of our bytes (a slow reader of a
       // long reply, whose send completes only once the kernel's buffer has room for it). The first
       // check takes a base and looks again half an idle time later; a peer that took nothing meanwhile is idle.
-      const intake = peerIntake(this.fd);
-      if (intake >= 0 && (this.#intake < 0 || intake > this.#intake)) {
-        this.#intake = intake;
+      if (this.#peerTookMore()) {
         this.#lastActive -= Math.floor(this.#idleMs / 2);
         this.#watch();
         return;
@@ -973,13 +971,22 @@ export class Connection<Data = unknown> {
     if (this.#is(Bit.Lingering)) {
       // Closed with the peer still sending, the socket resets, and the peer's program may never read
       // what it has of ours: linger on while it reads (a slow reader of a long reply), not while it does not.
-      const intake = peerIntake(this.fd);
-      if (intake >= 0 && (this.#intake < 0 || intake > this.#intake)) this.#intake = intake; // a base, or progress
-      else void this.close();
+      if (!this.#peerTookMore()) void this.close();
     } else if (this.#phase === Phase.Ending || !this.#config.handlers.timeout) {
       void this.close(); // ended, its peer has taken none of the rest for that long: no handler's to decide
     } else this.#call(this.#config.handlers.timeout);
     if (this.#idleMs > 0 && this.#phase < Phase.Closing) this.#watch();
+  }
+
+  /**
+   * The first look takes a base of how far the peer has taken our bytes (peerIntake); a later one
+   * says whether it took more since. True for a base or progress, which becomes the next base.
+   */
+  #peerTookMore(): boolean {
+    const intake = peerIntake(this.fd);
+    if (intake < 0 || (this.#intake >= 0 && intake <= this.#intake)) return false;
+    this.#intake = intake;
+    return true;
   }
 
   /** Completion of this connection's send (CompletionTarget, through the port). */
