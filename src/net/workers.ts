@@ -225,22 +225,20 @@ export class WorkerGroup {
    * again returns the same promise, and can only bring the end nearer: a later `graceMs` reaches every
    * worker still stopping, as a server's second `stop({ graceMs })` does (`{ graceMs: 0 }` forces).
    *
-   * @throws {TypeError} (rejects) for anything but nothing or `{ graceMs }` (a bare number, `true`, a misspelt key).
-   * @throws {RangeError} (rejects) for a graceMs that is not a number >= 0.
+   * @throws {TypeError} for anything but nothing or `{ graceMs }` (a bare number, `true`, a misspelt key).
+   * @throws {RangeError} for a graceMs that is not a number >= 0.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
     // A bare number, `true` (a server's stop(true)) or a misspelt key would mean no deadline at all.
+    // Thrown, not a rejection, as a server's stop() does: a later bad call must not end the process
+    // through an unhandled rejection of a promise that is not the pending stop's.
     if (typeof options !== "object" || options === null) {
-      return Promise.reject(new TypeError(`stop() takes nothing or { graceMs }, got ${describe(options)}`));
+      throw new TypeError(`stop() takes nothing or { graceMs }, got ${describe(options)}`);
     }
-    try {
-      checkOptionKeys("stop()", options, ["graceMs"]);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    checkOptionKeys("stop()", options, ["graceMs"]);
     const graceMs = options.graceMs;
     if (graceMs !== undefined && !(typeof graceMs === "number" && graceMs >= 0)) {
-      return Promise.reject(numberError(graceMs, `graceMs must be a number >= 0, got ${describe(graceMs)}`));
+      throw numberError(graceMs, `graceMs must be a number >= 0, got ${describe(graceMs)}`);
     }
     if (this.#stopping) {
       if (graceMs !== undefined) {
