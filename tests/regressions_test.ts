@@ -1904,3 +1904,59 @@ for (const backend of ["ring", "legacy"] as const) {
     }
   });
 }
+
+test("remoteAddress reads in a close handler that never read it before, for a peer that ended and one that closed", async () => {
+  const seen: string[] = [];
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(c, lease) {
+        lease.release();
+        void c.close();
+      },
+      close(c) {
+        try {
+          seen.push(`${c.remoteAddress.hostname}:${c.remoteAddress.port}`);
+        } catch (e) {
+          seen.push(String(e)); // before: ClosedError, every time
+        }
+      },
+    },
+  });
+  try {
+    const ports: number[] = [];
+    for (const how of ["end", "server closes"] as const) {
+      const socket = await dial(server.port);
+      socket.on("error", () => {});
+      ports.push(socket.localPort!);
+      if (how === "end") socket.end();
+      else socket.write("x");
+      assert.ok(await waitFor(() => seen.length === ports.length, 5000), `close ran (${how})`);
+      socket.destroy();
+    }
+    assert.deepEqual(seen, ports.map((p) => `127.0.0.1:${p}`));
+  } finally {
+    await server.stop();
+  }
+});
+
+test("a client pool the program closed is replaced at the next connect() (every later connect used to reject: pool closed)", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0, handlers: { data: (c, lease) => void c.write(lease) } });
+  try {
+    const first = loop.clientPool();
+    first.close();
+    const conn = await connect({ loop, port: server.port });
+    assert.notEqual(conn.pool, first);
+    assert.equal(conn.pool, loop.clientPool());
+    conn.write(new TextEncoder().encode("ping"));
+    for await (const lease of conn) {
+      assert.equal(new TextDecoder().decode(lease.bytes), "ping");
+      lease.release();
+      break;
+    }
+  } finally {
+    await server.stop();
+    loop.close();
+  }
+});

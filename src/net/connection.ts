@@ -412,7 +412,9 @@ export class Connection<Data = unknown> {
 
   /**
    * The peer's address (getpeername(2), asked once, on first use). Read it while the connection is
-   * open: once the peer has gone the kernel may no longer know it.
+   * open, or in the `close` handler (it is read for that handler before the fd closes): once the
+   * peer has gone the kernel may no longer know it, and a peer that reset the connection before
+   * anything read its address has none.
    *
    * @throws {UringError} `ENOTCONN` when the peer is already gone and the address was never read.
    * @throws {ClosedError} when read for the first time after the connection closed.
@@ -1144,6 +1146,14 @@ export class Connection<Data = unknown> {
         setLingerZero(this.fd);
       } catch {
         // The socket is gone already (a reset): the close below is all there is to do.
+      }
+    }
+    if (this.#config.handlers.close && !this.#remote) {
+      // The close handler is where a server logs who left: keep the address the fd still knows.
+      try {
+        this.#remote = remoteAddress(this.fd);
+      } catch {
+        // A peer that reset before anything asked: the kernel no longer knows it (ENOTCONN).
       }
     }
     try {

@@ -124,11 +124,13 @@ export class IoLoop {
   /**
    * The pool that `connect()` uses when given none, made on first use (with `options` over the
    * defaults, on that first call only) and closed with the loop: 64 buffers of 64 KiB consumed
-   * incrementally where the kernel has it (6.12), else 256 buffers of 16 KiB.
+   * incrementally where the kernel has it (6.12), else 256 buffers of 16 KiB. One the program closed
+   * (ending the connections on it) is replaced by a new one at the next call.
    *
-   * @throws {ClosedError} after close(), when no client pool was made before it.
+   * @throws {ClosedError} after close(), when no open client pool was made before it.
    */
   clientPool(options?: BufferPoolOptions): BufferPool {
+    if (this.#clientPool?.closed && !this.#closing) this.#clientPool = undefined;
     if (!this.#clientPool && this.#closing) throw new ClosedError("IoLoop");
     this.#clientPool ??= resolveStreamPool(this, options, CLIENT_POOL).pool;
     return this.#clientPool;
