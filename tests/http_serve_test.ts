@@ -1803,3 +1803,25 @@ test("serve() pool options: bad ones are refused by name, as listen() refuses th
     /leakTracking/,
   );
 });
+
+test("a 408 for a head that trickled in lingers 2 s for the client's bytes, as other refusals do", async () => {
+  await using server = start(() => new Response("hi"), { headerTimeout: 1, idleTimeout: 2 });
+  // A client that keeps sending after the server's FIN (node:net would otherwise end its side at once).
+  const socket = net.connect({ port: server.port, host: "127.0.0.1", allowHalfOpen: true });
+  await new Promise((resolve) => socket.once("connect", resolve));
+  let answeredAt = 0;
+  let closedAt = 0;
+  socket.on("data", () => answeredAt ||= performance.now());
+  socket.on("error", () => {});
+  socket.on("close", () => closedAt = performance.now());
+  const head = `GET / HTTP/1.1\r\n${HOST}X-Slow: ${"a".repeat(200)}`;
+  for (let i = 0; i < head.length && closedAt === 0 && performance.now() - (answeredAt || Infinity) < 5000; i++) {
+    if (!socket.destroyed) socket.write(head[i]);
+    await sleep(50);
+  }
+  socket.destroy();
+  assert.ok(answeredAt > 0 && closedAt > 0, "answered, then closed");
+  // Before: the linger took the last sliver of the head's deadline as its bound: closed 0.45 s after the 408.
+  const linger = closedAt - answeredAt;
+  assert.ok(linger >= 1500 && linger < 4000, `closed ${linger.toFixed(0)} ms after the 408`);
+});

@@ -545,6 +545,11 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
     await group.stop();
   }
   await assert.rejects(startWorkers({ count: 0, module: "x", data: 0 }), RangeError);
+  // Before: Deno's URIError, and on Bun a worker that died of ModuleNotFound.
+  await assert.rejects(
+    startWorkers({ count: 1, module: "./echo_worker.ts", data: 0 }),
+    /TypeError: module must be an absolute URL/,
+  );
 }, { timeoutMs: 60_000 });
 
 test("zero-copy sends (SEND_ZC) deliver exact bytes and release memory only after the notification", async () => {

@@ -1960,3 +1960,30 @@ test("a client pool the program closed is replaced at the next connect() (every 
     loop.close();
   }
 });
+
+test("a graceful stop without graceMs is bounded for a for-await echo stuck on flushed() to a peer that reads nothing", async () => {
+  const server = listen({ port: 0 });
+  const conns: Connection[] = [];
+  (async () => {
+    for await (const conn of server) {
+      conns.push(conn);
+      (async () => {
+        for await (const lease of conn) if (!conn.write(lease)) await conn.flushed();
+      })().catch(() => {});
+    }
+  })();
+  const client = await dial(server.port);
+  client.on("error", () => {});
+  client.write(new Uint8Array(8 << 20));
+  client.pause(); // reads none of the echo
+  try {
+    assert.ok(await waitFor(() => conns.length === 1 && conns[0].bufferedAmount > 0, 5000), "the echo waits");
+    const stopped = server.shutdown();
+    // Before: the loop's `await conn.flushed()` held the stop's end() off for ever, with no bound.
+    assert.ok(await waitFor(() => conns[0].idleTimeout === 30, 2000), `idleTimeout ${conns[0].idleTimeout}`);
+    client.resume(); // the peer reads after all: the echo ends and so does the stop
+    await stopped;
+  } finally {
+    client.destroy();
+  }
+});

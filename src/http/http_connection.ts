@@ -582,6 +582,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const receiving = this.#receiving;
     this.#receiving = undefined;
     this.#bodyPaused = false; // what still arrives is read and dropped
+    this.#updateTimer();
     if (receiving) {
       // Its body broke the framing: the handler reading it sees an error. The refusal replaces the
       // handler's answer when that has not begun to go out (also when the response is being written
@@ -698,7 +699,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (close) {
       this.#last = true;
       this.#abandonQueue("the server closed the connection after an earlier response");
-      this.#conn.end();
+      this.#end();
       return;
     }
     if (this.#held && this.#queue.length < MAX_PIPELINED) {
@@ -730,8 +731,15 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#last && this.#queue.length === 0 && !this.#writing && this.#receiving === undefined &&
       this.#held === undefined
     ) {
-      this.#conn.end();
+      this.#end();
     }
+  }
+
+  #end(): void {
+    // A refusal's linger discards what the client still sends for the full LINGER_SECONDS: the
+    // timer may hold the last sliver of a header deadline, which would cut the linger to as much.
+    if (this.#refused) this.#conn.idleTimeout = 0;
+    this.#conn.end();
   }
 
   /** Whether the connection closes after this exchange's response. */
@@ -1025,7 +1033,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #updateTimer(): void {
     if (this.#closed) return;
     let seconds: number;
-    if (this.#parser.inHead) {
+    if (this.#parser.inHead && !this.#refused) { // a refusal's head deadline is spent: what follows gets idleTimeout
       const now = Date.now();
       if (this.#headStart === 0) this.#headStart = now;
       seconds = Math.max(0.001, this.#ctx.headerTimeout - (now - this.#headStart) / 1000);

@@ -247,6 +247,7 @@ const enum Bit {
   StreamCut = 1 << 18, // bytes written while writable will never go out: the close resets (RST)
   Corked = 1 << 19, // kCork(): writes queue without starting a send until kUncork()
   Reading = 1 << 20, // a `for await` loop reads it now (until it leaves, or sees the end)
+  EndBound = 1 << 21, // an end put off (EOF, a graceful stop) bounds the wait of a send on its peer (#boundEnd)
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -396,8 +397,25 @@ export class Connection<Data = unknown> {
       // loop's body still goes out. A loop that has seen its end already has nothing more to read.
       this.#set(Bit.Stopping, true);
       this.#useInbox().end();
-    } else if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
-    else this.end();
+      this.#boundEnd();
+    } else if (this.#running > 0) {
+      this.#set(Bit.EndWhenSettled, true);
+      this.#boundEnd();
+    } else this.end();
+  }
+
+  /**
+   * An end put off until the program's loop or async handlers are done: one of them may wait on
+   * flushed() for a peer that reads nothing, and so put it off for ever. Without an idle timeout of
+   * the program's, such a wait gets the bound end() gives a flush (ENDING_STALL_SECONDS); only a
+   * send waiting on the peer counts as idle meanwhile, not a handler's own work.
+   */
+  #boundEnd(): void {
+    if (this.#idleMs !== 0) return;
+    this.#idleMs = endingBound(0);
+    this.#set(Bit.EndBound, true);
+    this.#touchNow();
+    this.#watch();
   }
 
   /** @ignore Starts receiving and calls open() (listen() and connect() do, once). */
@@ -483,7 +501,9 @@ export class Connection<Data = unknown> {
     const ms = seconds * 1000;
     // An ended connection waiting for its peer's EOF closes within LINGER_SECONDS, whatever is set
     // later; one waiting for its flush gets ENDING_STALL_SECONDS for "none".
-    this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : this.#phase === Phase.Ending ? endingBound(ms) : ms;
+    const ending = this.#phase === Phase.Ending || this.#is(Bit.EndBound);
+    this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : ending ? endingBound(ms) : ms;
+    if (ms > 0) this.#set(Bit.EndBound, false); // the program's own timeout from here on
     this.#touchNow();
     if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
@@ -930,8 +950,10 @@ export class Connection<Data = unknown> {
     if (this.#phase !== Phase.Open) return;
     if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) {
       // An async handler still running may write its answer (or fail) after an await: end after it.
-      if (this.#running > 0) this.#set(Bit.EndWhenSettled, true);
-      else this.end();
+      if (this.#running > 0) {
+        this.#set(Bit.EndWhenSettled, true);
+        this.#boundEnd();
+      } else this.end();
     } else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
   }
 
@@ -969,6 +991,12 @@ export class Connection<Data = unknown> {
         this.#watch();
         return;
       }
+    }
+    if (this.#is(Bit.EndBound) && this.#phase === Phase.Open) {
+      // The end waits on the program: idle only while a send waits on a peer that took nothing.
+      if (this.#sends.sending) void this.close();
+      else this.#watch();
+      return;
     }
     if (this.#is(Bit.Lingering)) {
       // Closed with the peer still sending, the socket resets, and the peer's program may never read

@@ -293,6 +293,14 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
     throw new TypeError(`module must be a URL or a URL string of the worker module, got ${describe(options.module)}`);
   }
   const href = options.module instanceof URL ? options.module.href : options.module;
+  if (!URL.canParse(href)) {
+    // Each runtime resolves a relative string its own way (Deno: URIError; Bun: a worker that dies).
+    throw new TypeError(
+      `module must be an absolute URL (for a file beside yours: new URL("./worker.ts", import.meta.url)), got ${
+        describe(href)
+      }`,
+    );
+  }
   const workers = Array.from(
     { length: options.count },
     () => new Worker(href, { type: "module" }) as unknown as WorkerLike,
