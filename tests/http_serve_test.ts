@@ -1825,3 +1825,71 @@ test("a 408 for a head that trickled in lingers 2 s for the client's bytes, as o
   const linger = closedAt - answeredAt;
   assert.ok(linger >= 1500 && linger < 4000, `closed ${linger.toFixed(0)} ms after the 408`);
 });
+
+test("a response stream whose connection fails while it is written (the loop's maxQueuedBytes) is cancelled and its signal aborts", async () => {
+  const { IoLoop } = await import("../mod.ts");
+  const loop = new IoLoop({ maxQueuedBytes: 0 }); // every copied write is past the bound: the connection fails
+  const told: string[] = [];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const errors = captureConsoleErrors();
+  const server = serve({ hostname: "127.0.0.1", port: 0, loop, onListen() {} }, (request) => {
+    request.signal.addEventListener("abort", () => told.push("abort"));
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(": hello\n\n"));
+          timer = setInterval(() => controller.enqueue(new TextEncoder().encode("data: x\n\n")), 50);
+        },
+        cancel() {
+          told.push("cancel");
+          clearInterval(timer);
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  });
+  try {
+    const client = await RawClient.open(server.port);
+    client.send(`GET /events HTTP/1.1\r\n${HOST}\r\n`);
+    // Before: neither; the stream's timer ran for ever after its connection had closed.
+    assert.ok(await waitFor(() => told.length === 2, 3000), `told: ${told.join(", ")}`);
+    assert.deepEqual(told.sort(), ["abort", "cancel"]);
+    client.close();
+  } finally {
+    clearInterval(timer);
+    errors.restore();
+    await server.stop(true);
+    loop.close();
+  }
+});
+
+test("an async handler's stream whose client left before the answer is cancelled, as Deno.serve and Bun.serve do", async () => {
+  const told: string[] = [];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  await using server = start(async (request) => {
+    request.signal.addEventListener("abort", () => told.push("abort"));
+    await sleep(300); // the client resets meanwhile
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          timer = setInterval(() => controller.enqueue(new TextEncoder().encode("data: x\n\n")), 50);
+        },
+        cancel() {
+          told.push("cancel");
+          clearInterval(timer);
+        },
+      }),
+    );
+  });
+  try {
+    const client = await RawClient.open(server.port);
+    client.send(`GET /events HTTP/1.1\r\n${HOST}\r\n`);
+    assert.ok(await waitFor(() => server.stats().requests === 1, 2000));
+    client.socket.resetAndDestroy();
+    // Before: the signal aborted, but the stream was dropped unread and its timer ran for ever.
+    assert.ok(await waitFor(() => told.length === 2, 3000), `told: ${told.join(", ")}`);
+    assert.deepEqual(told, ["abort", "cancel"]);
+  } finally {
+    clearInterval(timer);
+  }
+});

@@ -220,6 +220,17 @@ Object.defineProperty(ServeRequest.prototype, "signal", {
 
 const CLIENT_LEFT = "the client closed the connection";
 
+/**
+ * A handler's response that will not be sent: its stream is cancelled, so that its producer stops
+ * (a timer feeding it would otherwise run for ever), as Deno.serve and Bun.serve do. A file's is left
+ * as it is (serve() reads the file, and a kept one is sent again); a stream being read is locked.
+ */
+function discardBody(response: Response | undefined): void {
+  if (!(response instanceof Response) || response.bodyUsed || response.body === null) return;
+  if (response.body.locked || fileSourceOf(response)) return;
+  void response.body.cancel().catch(() => {});
+}
+
 /** What request.signal aborts with, and `info.completed` rejects with: `why` the response will never be sent. */
 function abandonedError(why: string): Error {
   return new DOMException(`${why} before the response was sent`, "AbortError");
@@ -399,10 +410,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#receiving = undefined;
     // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
     // still the client leaving.
-    const serverStopped = this.#ctx.stopping && !this.#peerEnded && this.#conn.error === undefined;
-    this.#abandonQueue(this.#closeWhy ?? (serverStopped ? "the server stopped" : CLIENT_LEFT));
+    this.#abandonQueue(this.#whyClosed());
     void this.#reader?.cancel().catch(() => {});
     this.#fileStop?.();
+  }
+
+  /** Why the connection closes (or did) under the exchanges still queued. */
+  #whyClosed(): string {
+    // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
+    // still the client leaving.
+    const serverStopped = this.#ctx.stopping && !this.#peerEnded && this.#conn.error === undefined;
+    return this.#closeWhy ?? (serverStopped ? "the server stopped" : CLIENT_LEFT);
   }
 
   /** The send queue emptied after a write returned false. */
@@ -555,7 +573,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   #settle(ex: Exchange, response: Response | undefined, error: unknown): void {
-    if (ex.refusal !== 0) return; // its request was refused while the handler worked on it
+    if (ex.refusal !== 0) return discardBody(response); // its request was refused while the handler worked on it
     if (error === NO_ERROR && !(response instanceof Response)) {
       error = new TypeError(`the handler returned ${describeValue(response)} instead of a Response`);
     } else if (error === NO_ERROR && response!.bodyUsed) {
@@ -564,7 +582,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     ex.response = response;
     ex.error = error;
     ex.settled = true;
-    if (this.#closed || ex.abandoned) return; // nobody to answer: a failure here is the client leaving
+    if (this.#closed || ex.abandoned) return discardBody(response); // nobody to answer: a failure here is the client leaving
     if (error !== NO_ERROR) this.#ctx.counters.handlerErrors++;
     this.#pump();
   }
@@ -672,8 +690,13 @@ export class HttpConnection implements ParserSink, BodyOwner {
     } catch (e) {
       // The connection closed under the response, or the response's body failed after its head
       // went out: the only honest thing left is to close.
-      if (!this.#closed && !(e instanceof Error && clientFailures.has(e))) logResponseError(e);
+      const byClient = e instanceof Error && clientFailures.has(e);
+      if (!this.#closed && !byClient) logResponseError(e);
       error = e instanceof Error ? e : new Error(String(e));
+      // The connection failed under the response (a write past a bound, a send the peer reset) before
+      // closed() could tell this exchange, which leaves the queue now: its stream and handler are told here.
+      void this.#reader?.cancel().catch(() => {});
+      if (byClient && !ex.abandoned) abandon(ex, this.#whyClosed());
     }
     this.#written(ex, close, error);
   }
@@ -721,6 +744,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       if (ex.refusal !== 0 && !ex.request) continue; // the server's own refusal: no handler, no request
       abandon(ex, why);
       ex.info[kFinish](abandonedError(why));
+      discardBody(ex.response); // settled, waiting behind another (the one being written is cancelled by closed())
     }
     this.#queue.length = 0;
   }
