@@ -15,8 +15,8 @@
  * ring.reap((userData, res, flags) => console.log(userData, res, flags));
  * ```
  *
- * Pools, leases and errors come from the package root (`uring-buffers`); socket and file
- * descriptors from `uring-buffers/sys`.
+ * Pools, leases and the error classes come from the package root (`uring-buffers`); socket and
+ * file descriptors from `uring-buffers/sys`. `errnoName` and `Errno` name a CQE's negative `res`.
  *
  * @module
  */
@@ -76,6 +76,9 @@ export type { Features } from "./src/probe.ts";
 export { DATAGRAM_HEADROOM, DatagramReceiver, StreamReceiver } from "./src/receiver.ts";
 export type { Datagram, DatagramHandler, ReceiverBase, StreamHandler, StreamReceiverOptions } from "./src/receiver.ts";
 export type { BufferWaiter, LeaseHolder } from "./src/buffers/pool.ts";
+
+// A CQE's negative res is -errno: these name it (also exported by the package root).
+export { Errno, errnoName } from "./src/errors.ts";
 
 // Types from the package root and uring-buffers/sys that this layer's signatures mention; the
 // classes themselves (BufferPool, Lease, the errors) come from the package root.

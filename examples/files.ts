@@ -33,12 +33,16 @@ const { values: options } = parseExampleArgs(
   (v, fail, positionals) => {
     if (positionals.length > 0) fail(`unexpected argument ${JSON.stringify(positionals[0])}`);
     let root = "";
+    let why = "";
     try {
       root = realpathSync(resolve(v.root!)); // links resolved, as every path served will be
-    } catch {
-      // reported below
+    } catch (e) {
+      // Deno without --allow-read refuses the lookup itself: say so, not that the directory is missing.
+      if ((e as Error).name === "NotCapable" || (e as Error).name === "PermissionDenied") {
+        why = `: ${(e as Error).message}`;
+      }
     }
-    if (!root || !statSync(root).isDirectory()) fail(`--root must be a directory, got ${JSON.stringify(v.root)}`);
+    if (!root || !statSync(root).isDirectory()) fail(`--root must be a directory, got ${JSON.stringify(v.root)}${why}`);
     return { root, port: integerArg("port", v.port, 0, 65535, fail), hostname: hostArg(v.host, fail) };
   },
 );

@@ -16,11 +16,16 @@
  * The driver keeps the process alive while it has references (servers, connections); at zero it
  * stops parking (waking the waiter with a NOP) so the process can exit.
  */
-import { IORING_SETUP_COOP_TASKRUN, IORING_SETUP_TASKRUN_FLAG } from "./abi.ts";
+import {
+  IORING_SETUP_COOP_TASKRUN,
+  IORING_SETUP_DEFER_TASKRUN,
+  IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_TASKRUN_FLAG,
+} from "./abi.ts";
 import { Errno } from "./errors.ts";
 import { kTurn, kWhenUnreferenced } from "./internal.ts";
 import { describe, numberError } from "./options.ts";
-import type { Reactor } from "./reactor.ts";
+import { Reactor } from "./reactor.ts";
 
 /** `Driver.stats()`: counters since the driver was made. */
 export interface DriverStats {
@@ -113,14 +118,23 @@ export class Driver {
    *   without it the exception propagates from the turn's macrotask.
    * @param blockMs Dedicated mode's longest wait per idle turn, in ms; 0 (default) parks off-thread.
    * @throws {RangeError} for a negative blockMs.
-   * @throws {TypeError} for an onError that is not a function (or undefined).
+   * @throws {TypeError} for a reactor that is not a Reactor, an onError that is not a function (or
+   *   undefined), and a ring made with SINGLE_ISSUER or DEFER_TASKRUN when blockMs is 0.
    */
   constructor(reactor: Reactor, onError?: (e: unknown) => void, blockMs = 0) {
+    if (!(reactor instanceof Reactor)) throw new TypeError(`reactor must be a Reactor, got ${describe(reactor)}`);
     if (onError !== undefined && typeof onError !== "function") {
       throw new TypeError(`onError must be a function, got ${describe(onError)}`);
     }
     if (typeof blockMs !== "number" || !(blockMs >= 0)) {
       throw numberError(blockMs, `blockMs must be a number >= 0, got ${describe(blockMs)}`);
+    }
+    if (blockMs === 0 && (reactor.ring.setupFlags & (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)) !== 0) {
+      // Its first park would fail with EEXIST from another thread, losing the ring's completions.
+      throw new TypeError(
+        "a Driver that parks (blockMs 0) waits on the ring from another thread, which a SINGLE_ISSUER or " +
+          "DEFER_TASKRUN ring refuses: make the ring with Driver.ringFlags, or pass blockMs > 0 (dedicated mode)",
+      );
     }
     this.reactor = reactor;
     reactor.onWork(() => this.wake());

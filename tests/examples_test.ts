@@ -8,7 +8,7 @@ import net from "node:net";
 import { once } from "node:events";
 import process from "node:process";
 import { Buffer } from "node:buffer";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -736,3 +736,15 @@ test("examples/files.ts: a 5 MB file byte-exact, HEAD, index.html, 404, 405 and 
     rmSync(top, { recursive: true, force: true });
   }
 }, { timeoutMs: 60_000 });
+
+test("examples/files.ts on Deno without --allow-read says so, not that the directory is missing", () => {
+  const deno = fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url));
+  const script = fileURLToPath(new URL("../examples/files.ts", import.meta.url));
+  const out = spawnSync(deno, ["run", "--allow-ffi", "--no-prompt", script, "--root", "/tmp", "--port", "0"], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(out.status, 2, out.stderr);
+  // Before: only `--root must be a directory, got "/tmp"`.
+  assert.match(out.stderr, /--root must be a directory, got "\/tmp": Requires read access to "\/tmp".*--allow-read/);
+});

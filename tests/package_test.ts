@@ -152,6 +152,7 @@ test("entry points: mod.ts for programs, ring.ts for custom loops, sys.ts for li
       "DATAGRAM_HEADROOM",
       "DatagramReceiver",
       "Driver",
+      "Errno",
       "NO_TARGET",
       "NativeMemory",
       "ProvidedBufferGroup",
@@ -160,6 +161,7 @@ test("entry points: mod.ts for programs, ring.ts for custom loops, sys.ts for li
       "SqeArray",
       "StreamReceiver",
       "abi",
+      "errnoName",
       "probeFeatures",
       ...prepNames, // every prep function (and setBufferSelect / setBundle)
     ].sort(),
@@ -181,6 +183,7 @@ test("entry points: mod.ts for programs, ring.ts for custom loops, sys.ts for li
   ]);
   // DATAGRAM_HEADROOM sizes UDP buffers (mod) and DatagramReceiver pools (ring): one value, two doors.
   assert.equal(mod.DATAGRAM_HEADROOM, ring.DATAGRAM_HEADROOM);
+  assert.equal(mod.errnoName, ring.errnoName);
 });
 
 test("package.json and deno.json: one version, the same entry points, a CHANGELOG entry", () => {
@@ -246,6 +249,13 @@ test('Bun: a fresh project installs the tarball offline and runs an echo server 
     const manifest = JSON.parse(readFileSync(join(app, "package.json"), "utf8"));
     assert.equal(manifest.dependencies?.[pkg.name], `./${tarball}`);
     assert.ok(existsSync(join(app, "node_modules", pkg.name, "ring.ts")));
+    // Node.js resolves the package to a file that says why it cannot run it (before: an unknown ".ts"
+    // extension), for import and require alike.
+    const node = spawnSync("node", ["-e", `import("${pkg.name}/ring").catch((e) => console.log(e.message))`], {
+      cwd: app,
+      encoding: "utf8",
+    });
+    if (node.error === undefined) assert.match(node.stdout, /runs on Bun and Deno, not Node\.js/);
     copyFileSync(program, join(app, "echo.ts"));
     await runEchoProgram(bin("bun"), ["echo.ts"], app);
     // Type-checked as `bun init` sets a project up (noUncheckedIndexedAccess and all), against the

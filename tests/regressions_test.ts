@@ -16,6 +16,7 @@ import {
 import {
   abi,
   BufferRing,
+  Driver,
   NativeMemory,
   prepNop,
   prepShutdown,
@@ -1986,4 +1987,107 @@ test("a graceful stop without graceMs is bounded for a for-await echo stuck on f
   } finally {
     client.destroy();
   }
+});
+
+test("an end handler without a data handler is refused: it would never run (the server hung its clients silently)", async () => {
+  assert.throws(() => listen({ port: 0, handlers: { end() {} } }), /handlers\.end .* needs a data handler/);
+  assert.throws(() => listen({ port: 0, handlers: { open() {}, end() {} } }), /needs a data handler/);
+  await assert.rejects(connect({ port: 9, handlers: { end() {} } }), /needs a data handler/);
+});
+
+test("a data handler that throws or rejects before releasing its lease has it released for it (it stayed leased)", async () => {
+  const errors: string[] = [];
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(_c, lease) {
+        if (lease.bytes[0] === 0x61) throw new Error("sync");
+        return Promise.reject(new Error("async"));
+      },
+      error: (_c, e) => void errors.push(e.message),
+    },
+  });
+  try {
+    for (const text of ["a", "b"]) {
+      const socket = await dial(server.port);
+      socket.on("error", () => {});
+      socket.write(text);
+      assert.ok(await waitFor(() => errors.length === (text === "a" ? 1 : 2), 3000));
+      socket.destroy();
+    }
+    assert.deepEqual(errors, ["sync", "async"]);
+    // Before: 2 until the leak net found them (a collection that may never come).
+    assert.ok(
+      await waitFor(() => server.pool.stats().leasesActive === 0, 2000),
+      `${server.pool.stats().leasesActive} leased`,
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+test("a parking Driver refuses a SINGLE_ISSUER | DEFER_TASKRUN ring, and the ring tier's constructors name a wrong argument", () => {
+  using deferred = new Reactor({
+    entries: 8,
+    flags: abi.IORING_SETUP_SINGLE_ISSUER | abi.IORING_SETUP_DEFER_TASKRUN,
+  });
+  // Before: accepted; its first park failed with EEXIST from another thread, and the completions were lost.
+  assert.throws(() => new Driver(deferred), /Driver\.ringFlags, or pass blockMs > 0/);
+  const dedicated = new Driver(deferred, undefined, 5);
+  dedicated.close();
+  using reactor = new Reactor({ entries: 8 });
+  // Before: "Cannot read properties of undefined (reading 'take')" and "... of null (reading 'onWork')".
+  assert.throws(
+    () => new BufferRing(reactor as never, { groupId: 1, entries: 8 }),
+    /ring must be a Ring \(reactor\.ring\)/,
+  );
+  assert.throws(() => new ProvidedBufferGroup(reactor as never, 1), /ring must be a Ring/);
+  assert.throws(() => new Driver(null as never), /reactor must be a Reactor, got null/);
+});
+
+test("stop({ graceMs, leaveOpen: true }) stops accepting and leaves open connections to end on their own (a graceful stop cut streams)", async () => {
+  const conns: Connection[] = [];
+  const server = listen({
+    port: 0,
+    handlers: {
+      open: (c) => void conns.push(c),
+      data(c, lease) {
+        c.write(lease); // an echo: a stream that goes on after the stop
+      },
+    },
+  });
+  const client = await dial(server.port);
+  client.on("error", () => {});
+  let echoed = 0;
+  client.on("data", (d: Uint8Array) => (echoed += d.length));
+  client.write("first");
+  assert.ok(await waitFor(() => echoed === 5, 2000));
+  const t0 = performance.now();
+  let stopped = false;
+  const stopping = server.stop({ graceMs: 5000, leaveOpen: true }).then(() => (stopped = true));
+  await assert.rejects(dial(server.port), /ECONNREFUSED/);
+  // Before: the connection was ended at the stop; the echo after it never came.
+  client.write("after the stop");
+  assert.ok(await waitFor(() => echoed === 19, 2000), `echoed ${echoed}`);
+  assert.equal(stopped, false, "the stop waits for the connection");
+  conns[0].end();
+  await stopping;
+  assert.ok(performance.now() - t0 < 4000, "resolved once the program ended it, not at the deadline");
+  assert.equal(server.stats().forced, 0);
+  client.destroy();
+  assert.throws(() => server.stop({ graceMs: 1, leaveOpen: "yes" as never }), /leaveOpen/);
+});
+
+test("stop({ graceMs, leaveOpen: true }): a connection still open at the deadline is reset and counted as forced", async () => {
+  const server = listen({ port: 0, handlers: { data: (_c, lease) => lease.release() } });
+  const client = await dial(server.port);
+  let reset = false;
+  client.on("error", () => (reset = true));
+  assert.ok(await waitFor(() => server.stats().connections === 1, 2000));
+  const t0 = performance.now();
+  await server.stop({ graceMs: 300, leaveOpen: true });
+  assert.ok(performance.now() - t0 >= 250, "held until the deadline");
+  assert.equal(server.stats().forced, 1);
+  assert.ok(await waitFor(() => reset, 2000), "the client saw the reset");
+  client.destroy();
 });

@@ -7,7 +7,7 @@
 import * as abi from "../abi.ts";
 import { ClosedError, Errno, UringError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
-import type { Ring } from "../ring.ts";
+import { Ring } from "../ring.ts";
 import { writeU64 } from "../sqe.ts";
 import { checkBoolean, checkOptionKeys, describe, numberError } from "../options.ts";
 import { kGroupIds } from "../internal.ts";
@@ -77,6 +77,7 @@ export class BufferRing {
    *   a BufferPool's) holds `groupId`; what the kernel refuses (`EINVAL` for flags it lacks).
    */
   constructor(ring: Ring, options: BufferRingOptions) {
+    if (!(ring instanceof Ring)) throw new TypeError(`ring must be a Ring (reactor.ring), got ${describe(ring)}`);
     checkOptionKeys("BufferRing", options, BUFFER_RING_OPTION_KEYS);
     const { groupId, entries } = options;
     const kernelMemory = options.kernelMemory ?? false;

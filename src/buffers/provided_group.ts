@@ -4,7 +4,7 @@
  * contiguous buffers with consecutive ids. The completions (res 0 or -errno) carry the user_data given.
  */
 import { prepProvideBuffers, prepRemoveBuffers } from "../prep.ts";
-import type { Ring } from "../ring.ts";
+import { Ring } from "../ring.ts";
 import { ClosedError } from "../errors.ts";
 import { kGroupIds } from "../internal.ts";
 import { describe, numberError } from "../options.ts";
@@ -44,6 +44,7 @@ export class ProvidedBufferGroup {
    *   group, and each one's receives would take the other's buffers.
    */
   constructor(ring: Ring, groupId: number) {
+    if (!(ring instanceof Ring)) throw new TypeError(`ring must be a Ring (reactor.ring), got ${describe(ring)}`);
     if (!Number.isInteger(groupId) || groupId < 0 || groupId > 65535) {
       throw numberError(groupId, `groupId must be an integer in [0, 65535], got ${describe(groupId)}`);
     }

@@ -1119,10 +1119,14 @@ export class Connection<Data = unknown> {
       }
       this.#running++;
       result.then(() => this.#settled(), (e) => {
+        lease?.[Symbol.dispose]();
         this.#failLater(asError(e));
         this.#settled();
       });
     } catch (e) {
+      // A data handler that failed before it released or wrote its lease would hold the buffer until
+      // the leak net found it (as UDP's message handler would).
+      lease?.[Symbol.dispose]();
       this.#fail(asError(e));
     }
   }

@@ -89,6 +89,13 @@ export interface StopOptions {
    * (RST, so their peers see that data was cut short) and counted in stats().forced.
    */
   graceMs?: number;
+  /**
+   * Leave the open connections alone instead of ending them (default false): they close on their own
+   * (the program ends them, their peers close, an idle timeout), as after node's `server.close()` or
+   * Deno's `listener.close()`, and those still open at `graceMs` are reset. For streams that must run
+   * to their end, a proxy's: ending them would cut them with a clean EOF.
+   */
+  leaveOpen?: boolean;
 }
 
 /** `Server.stats()`: counters since the server started, and its pool's stats. */
@@ -141,6 +148,14 @@ function checkHandlers(what: string, handlers: unknown, names: readonly string[]
       throw new TypeError(`handlers.${name} must be a function, got ${describe(handler)}`);
     }
   }
+  const h = handlers as { data?: unknown; end?: unknown };
+  if (h.end !== undefined && h.data === undefined) {
+    // It would never run: without `data` the connection is read with `for await`, whose loop ends at EOF.
+    throw new TypeError(
+      "handlers.end runs after the last data call, so it needs a data handler; without one, read the connection " +
+        "with for await, whose loop ends at the peer's EOF",
+    );
+  }
 }
 
 function graceOf(options: StopOptions): number {
@@ -148,7 +163,8 @@ function graceOf(options: StopOptions): number {
     throw new TypeError(`stop() takes nothing, true or { graceMs }, got ${describe(options)}`);
   }
   // A misspelt key would otherwise mean a graceful stop without a deadline.
-  checkOptionKeys("stop()", options, ["graceMs"]);
+  checkOptionKeys("stop()", options, ["graceMs", "leaveOpen"]);
+  checkBoolean("leaveOpen", options.leaveOpen);
   const graceMs = options.graceMs ?? Infinity;
   if (typeof graceMs !== "number" || !(graceMs >= 0)) {
     throw numberError(graceMs, `graceMs must be a non-negative number of milliseconds, got ${describe(graceMs)}`);
@@ -494,6 +510,8 @@ export class Server<Data = unknown> {
    *   queued writes dropped, buffers returned).
    * - `stop({ graceMs })`: end() every connection (its queued writes are sent, then it closes) and
    *   reset those still open after `graceMs` (see StopOptions).
+   * - `stop({ graceMs, leaveOpen: true })`: leave the connections to close on their own, and reset
+   *   those still open after `graceMs`.
    *
    * Calling it again returns the same promise and can only bring the deadline nearer: stop() or
    * stop(true) resets what a grace period left open at once.
@@ -513,11 +531,12 @@ export class Server<Data = unknown> {
     }
     this.#stopped = true;
     this.#deadline = deadline;
+    const leaveOpen = graceful && (options as StopOptions).leaveOpen === true;
     // The port is free when stop() returns, as after Deno's listener.close() (the fd closes once the
     // ring's accept has ended).
     stopListening(this.#fd);
     // From a microtask: a close handler run by the stop may call stop() again, and must get this promise.
-    this.#stopping = Promise.resolve().then(() => this.#stop(graceful));
+    this.#stopping = Promise.resolve().then(() => this.#stop(graceful, leaveOpen));
     return this.#stopping;
   }
 
@@ -526,11 +545,11 @@ export class Server<Data = unknown> {
     return this.stop({ graceMs });
   }
 
-  async #stop(graceful: boolean): Promise<void> {
+  async #stop(graceful: boolean, leaveOpen: boolean): Promise<void> {
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#endIteration();
     this.#incoming.end(); // a later for-await ends at once
-    await Promise.all([this.#closeListener(), this.#closeConnections(graceful)]);
+    await Promise.all([this.#closeListener(), this.#closeConnections(graceful, leaveOpen)]);
     if (this.#logTimer !== undefined) clearTimeout(this.#logTimer);
     this.#logTimer = undefined;
     this.#logAcceptErrors("stopped");
@@ -566,12 +585,12 @@ export class Server<Data = unknown> {
     closeFd(this.#fd);
   }
 
-  async #closeConnections(graceful: boolean): Promise<void> {
+  async #closeConnections(graceful: boolean, leaveOpen: boolean): Promise<void> {
     if (this.#connections.size === 0) return;
     const closed = new Promise<void>((resolve) => (this.#allClosed = resolve));
     if (graceful) {
       this.#draining = true;
-      for (const c of [...this.#connections]) this.#endGracefully(c);
+      if (!leaveOpen) { for (const c of [...this.#connections]) this.#endGracefully(c); }
       this.#armGrace();
     } else {
       for (const c of [...this.#connections]) this.#closeNow(c);
