@@ -37,6 +37,8 @@ export {
   prepMsgRing,
   prepMultishotAccept,
   prepNop,
+  prepPollAdd,
+  prepPollMultishot,
   prepProvideBuffers,
   prepRead,
   prepRecv,

@@ -10,6 +10,10 @@ export const IORING_OP_NOP = 0;
 export const IORING_OP_READV = 1;
 /** Opcode: writev(2) / pwritev2(2). */
 export const IORING_OP_WRITEV = 2;
+/** Opcode: wait for poll(2) events on one fd, the events in res (Linux 5.1); multishot with IORING_POLL_ADD_MULTI. */
+export const IORING_OP_POLL_ADD = 6;
+/** POLL_ADD flag (sqe->len): a completion per wake-up, IORING_CQE_F_MORE while armed (Linux 5.13). */
+export const IORING_POLL_ADD_MULTI = 1 << 0;
 /** Opcode: sendmsg(2) (Linux 5.3). */
 export const IORING_OP_SENDMSG = 9;
 /** Opcode: recvmsg(2) (Linux 5.3); with IORING_RECV_MULTISHOT, multishot (6.0). */
@@ -492,6 +496,8 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 /** SOL_SOCKET option: bind a port with connections in TIME_WAIT. */
 export const SO_REUSEADDR = 2;
+/** SOL_SOCKET option (getsockopt): the socket's pending error, cleared by reading it (ECONNRESET after a reset). */
+export const SO_ERROR = 4;
 /** SOL_SOCKET option: receive buffer size. */
 export const SO_RCVBUF = 8;
 /** SOL_SOCKET option: several sockets listen on one port, the kernel spreads connections. */
@@ -514,6 +520,10 @@ export const TCP_INFO_BYTES_ACKED = 120;
 export const TCP_INFO_SND_WND = 228;
 /** sizeof(struct tcp_info) up to tcpi_snd_wnd. */
 export const TCP_INFO_SIZE = 232;
+/** poll(2) event: an error is pending on the fd (a TCP socket's reset). */
+export const POLLERR = 0x8;
+/** poll(2) event: hang-up (a TCP socket shut down both ways, or reset). */
+export const POLLHUP = 0x10;
 /** shutdown(2): no more receives. */
 export const SHUT_RD = 0;
 /** shutdown(2): no more sends (the peer sees EOF). */

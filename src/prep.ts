@@ -159,6 +159,18 @@ export function prepClose(s: SqeArray, slot: number, fd: number): void {
   prepRw(s, slot, abi.IORING_OP_CLOSE, fd, 0, 0, 0);
 }
 
+/** Mirrors io_uring_prep_poll_add (`pollMask`: POLL* events; little-endian, as liburing stores it). */
+export function prepPollAdd(s: SqeArray, slot: number, fd: number, pollMask: number): void {
+  prepRw(s, slot, abi.IORING_OP_POLL_ADD, fd, 0, 0, 0);
+  s.u32[(slot << 4) + OP_FLAGS_WORD] = pollMask; // poll32_events
+}
+
+/** Mirrors io_uring_prep_poll_multishot: prepPollAdd with IORING_POLL_ADD_MULTI (5.13). */
+export function prepPollMultishot(s: SqeArray, slot: number, fd: number, pollMask: number): void {
+  prepPollAdd(s, slot, fd, pollMask);
+  s.u32[(slot << 4) + LEN_WORD] = abi.IORING_POLL_ADD_MULTI;
+}
+
 /** Mirrors io_uring_prep_shutdown (`how`: SHUT_RD, SHUT_WR, SHUT_RDWR). */
 export function prepShutdown(s: SqeArray, slot: number, fd: number, how: number): void {
   prepRw(s, slot, abi.IORING_OP_SHUTDOWN, fd, 0, how, 0);

@@ -1893,3 +1893,40 @@ test("an async handler's stream whose client left before the answer is cancelled
     clearInterval(timer);
   }
 });
+
+test("a stream whose client closed (a FIN, as a closed tab sends) is cancelled at the first write after, not the second", async () => {
+  let writes = 0;
+  let writesAtDestroy = -1;
+  let writesAtCancel = -1;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  await using server = start(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(": hello\n\n"));
+          timer = setInterval(() => {
+            writes++;
+            controller.enqueue(new TextEncoder().encode(": heartbeat\n\n"));
+          }, 400);
+        },
+        cancel() {
+          writesAtCancel = writes;
+          clearInterval(timer);
+        },
+      }),
+    )
+  );
+  try {
+    const socket = net.connect(server.port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.write(`GET /events HTTP/1.1\r\n${HOST}\r\n`);
+    await new Promise((resolve) => socket.once("data", resolve));
+    writesAtDestroy = writes;
+    socket.destroy(); // a FIN: a half-close, for all the server knows, until its next write is refused
+    assert.ok(await waitFor(() => writesAtCancel >= 0, 5000), "cancelled");
+    // Before: 2 (the reset to the first write was seen only by the second).
+    assert.equal(writesAtCancel - writesAtDestroy, 1);
+  } finally {
+    clearInterval(timer);
+  }
+});

@@ -86,6 +86,10 @@ const CASES: Record<string, (p: Prep, s: SqeArray) => void> = {
   "close/minus1": (p, s) => p.prepClose(s, 0, -1),
   "close/int_max": (p, s) => p.prepClose(s, 0, 0x7fffffff),
 
+  "poll_add/errhup": (p, s) => p.prepPollAdd(s, 0, 3, 0x18),
+  "poll_add/edge": (p, s) => p.prepPollAdd(s, 0, -1, 0xffffffff),
+  "poll_multishot/errhup": (p, s) => p.prepPollMultishot(s, 0, 3, 0x18),
+
   "shutdown/rdwr": (p, s) => p.prepShutdown(s, 0, 3, SHUT_RDWR),
   "shutdown/edge": (p, s) => p.prepShutdown(s, 0, -1, -1),
 

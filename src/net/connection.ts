@@ -23,7 +23,7 @@ import {
   kTakeOver,
   kUncork,
 } from "../internal.ts";
-import { prepShutdown } from "../prep.ts";
+import { prepPollMultishot, prepShutdown } from "../prep.ts";
 import { probeFeatures } from "../probe.ts";
 import type { CompletionTarget } from "../reactor.ts";
 import { type StreamHandler, StreamReceiver, type StreamReceiverOptions } from "../receiver.ts";
@@ -33,7 +33,7 @@ import { PullQueue } from "./pull_queue.ts";
 import type { Backlogged } from "./send_backlog.ts";
 import { SEND_CHUNK_SIZE } from "./send_arena.ts";
 import { NOTIFICATION, SendQueue } from "./send_queue.ts";
-import { closeFd, peerIntake, remoteAddress, setLingerZero } from "./socket.ts";
+import { closeFd, peerIntake, remoteAddress, setLingerZero, takeSocketError } from "./socket.ts";
 import type { SocketAddress } from "../sockaddr.ts";
 import { checkOptionKeys, checkSeconds, describe, numberError } from "../options.ts";
 
@@ -248,6 +248,7 @@ const enum Bit {
   Corked = 1 << 19, // kCork(): writes queue without starting a send until kUncork()
   Reading = 1 << 20, // a `for await` loop reads it now (until it leaves, or sees the end)
   EndBound = 1 << 21, // an end put off (EOF, a graceful stop) bounds the wait of a send on its peer (#boundEnd)
+  HangupWatch = 1 << 22, // after the peer's EOF, a poll for its reset is armed (#watchHangup)
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -338,6 +339,7 @@ export class Connection<Data = unknown> {
   #lastActive = 0; // on the loop's coarse clock, whole ms (a double would be a heap number per connection)
   #idleWatch: IdleWatch | undefined;
   #running = 0; // async data and end calls not settled yet
+  #hangupToken = 0; // the poll of #watchHangup, while armed
   #intake = -1; // lingering, or a send waiting on the peer: how far it had taken our bytes at the last check (peerIntake), -1 before the first
 
   /**
@@ -741,6 +743,7 @@ export class Connection<Data = unknown> {
       this.#set(Bit.CancelSent, true);
       this.loop.reactor.cancel(this.#token);
     }
+    if (this.#is(Bit.HangupWatch)) this.loop.reactor.cancel(this.#hangupToken);
     this.#maybeFinish();
   }
 
@@ -913,6 +916,7 @@ export class Connection<Data = unknown> {
       this.#fail(error);
       return;
     }
+    if (this.#config.allowHalfOpen && this.#phase === Phase.Open) this.#watchHangup();
     if (this.#config.handlers.data) {
       if (!this.#is(Bit.UserPaused) && !this.#inbox?.length) this.#deliverEnd();
     } else {
@@ -1085,6 +1089,32 @@ export class Connection<Data = unknown> {
     this.#watch();
   }
 
+  /**
+   * After the peer's EOF, a connection that may still write (allowHalfOpen) cannot tell a half-close
+   * from a peer that closed for good: the latter answers our next bytes with a reset, which no receive
+   * is left to see (the EOF ended it), so only the write after that one would fail. A multishot poll
+   * notices the reset when it comes: its first completion reports the EOF (POLLRDHUP, which the
+   * kernel adds), a later one the reset's POLLERR.
+   */
+  #watchHangup(): void {
+    const reactor = this.loop.reactor;
+    this.#set(Bit.HangupWatch, true);
+    const token = this.#hangupToken = reactor.register({
+      complete: (res, flags) => {
+        if ((flags & abi.IORING_CQE_F_MORE) === 0) {
+          reactor.unregister(token);
+          this.#set(Bit.HangupWatch, false);
+          if (this.#phase === Phase.Closing) this.#maybeFinish();
+          return;
+        }
+        if (res <= 0 || (res & abi.POLLERR) === 0 || this.#phase >= Phase.Closing) return;
+        const errno = takeSocketError(this.fd);
+        if (errno > 0) this.#fail(new UringError("send", errno, `fd ${this.fd}`));
+      },
+    });
+    prepPollMultishot(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.POLLERR | abi.POLLHUP);
+  }
+
   /** SHUTDOWN(SHUT_WR), tracked: the fd must stay open until the kernel has run it (it looks the fd up then; closed and reused meanwhile, another socket would be shut down). */
   #sendShutdown(): void {
     const reactor = this.loop.reactor;
@@ -1102,7 +1132,6 @@ export class Connection<Data = unknown> {
     prepShutdown(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.SHUT_WR);
   }
 
-  /** Runs a user handler; what it throws fails this connection only. */
   /**
    * Calls a handler; an exception (an async one's rejection) fails the connection. The auto-end at
    * EOF waits for the async calls made with `input` (data and end: they answer what was received),
@@ -1165,7 +1194,8 @@ export class Connection<Data = unknown> {
 
   #maybeFinish(): void {
     if (
-      this.#phase !== Phase.Closing || this.#sends.busy || this.#is(Bit.ShutdownInFlight) || !this.#receiver.finished
+      this.#phase !== Phase.Closing || this.#sends.busy || this.#is(Bit.ShutdownInFlight | Bit.HangupWatch) ||
+      !this.#receiver.finished
     ) return;
     this.#phase = Phase.Closed;
     if (this.#idleWatch) this.#config.idle.unwatch(this.#idleWatch); // the wheel lets go of it now

@@ -245,6 +245,14 @@ export function setLingerZero(fd: number): void {
   sys("setsockopt(SO_LINGER)", native.libc.setsockopt(fd, abi.SOL_SOCKET, abi.SO_LINGER, m.pointerAt(OPT_AT), 8));
 }
 
+/** SO_ERROR: the socket's pending error (an errno, cleared by reading it), 0 for none or if the call fails. */
+export function takeSocketError(fd: number): number {
+  const m = scratchPage();
+  m.view.setUint32(LEN_AT, 4, true);
+  if (native.libc.getsockopt(fd, abi.SOL_SOCKET, abi.SO_ERROR, m.pointerAt(OPT_AT), m.pointerAt(LEN_AT)) < 0) return 0;
+  return m.view.getInt32(OPT_AT, true);
+}
+
 /**
  * How far a TCP peer has taken our bytes into its program (TCP_INFO): the bytes it acknowledged
  * plus the receive window it advertises. Bytes acknowledged into its buffer but not read shrink that

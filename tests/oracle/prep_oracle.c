@@ -123,6 +123,10 @@ int main(void)
 	CASE("close/minus1", io_uring_prep_close(&sqe, -1));
 	CASE("close/int_max", io_uring_prep_close(&sqe, 0x7fffffff));
 
+	CASE("poll_add/errhup", io_uring_prep_poll_add(&sqe, 3, 0x18));
+	CASE("poll_add/edge", io_uring_prep_poll_add(&sqe, -1, 0xffffffffU));
+	CASE("poll_multishot/errhup", io_uring_prep_poll_multishot(&sqe, 3, 0x18));
+
 	CASE("shutdown/rdwr", io_uring_prep_shutdown(&sqe, 3, SHUT_RDWR));
 	CASE("shutdown/edge", io_uring_prep_shutdown(&sqe, -1, -1));
 
