@@ -41,7 +41,8 @@ export function checkSignal(signal: unknown): void {
 
 /** Checks an optional boolean option `name`: a TypeError naming what it got otherwise. */
 export function checkBoolean(name: string, value: unknown): void {
-  if (value !== undefined && typeof value !== "boolean") {
+  // null is the default, as for every other option.
+  if (value != null && typeof value !== "boolean") {
     throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
   }
 }

@@ -1031,16 +1031,23 @@ test("HEAD's Content-Length is the body's where it is known, the handler's only 
     // A HEAD answer may declare the size of what a GET would send without making the body.
     if (path === "/declared") return new Response(null, { headers: { "content-length": "1234" } });
     if (path === "/204") return new Response(null, { status: 204, headers: { "content-length": "5" } });
-    // Bun hands this out as 16 KiB and then 2 MiB pieces: before, HEAD counted 4 of them and declared nothing.
+    // Deno hands this out in one piece (a GET gets its Content-Length), Bun as 16 KiB and then 2 MiB
+    // pieces (a GET goes chunked): HEAD says what the GET says.
     if (path === "/big") return new Response(new Uint8Array(8 << 20));
     return new Response("twelve bytes");
   });
   const client = await RawClient.open(server.port);
-  for (const [path, length] of [["/wrong", "3"], ["/declared", "1234"], ["/", "12"], ["/big", String(8 << 20)]]) {
+  for (const [path, length] of [["/wrong", "3"], ["/declared", "1234"], ["/", "12"]]) {
     client.send(`HEAD ${path} HTTP/1.1\r\n${HOST}\r\n`);
     const head = await client.response(5000, true);
     assert.equal(head.headers.get("content-length"), length, `HEAD ${path}`);
   }
+  client.send(`HEAD /big HTTP/1.1\r\n${HOST}\r\n`);
+  const bigHead = await client.response(5000, true);
+  client.send(`GET /big HTTP/1.1\r\n${HOST}\r\n`);
+  const bigGet = await client.response(10_000);
+  assert.equal(bigGet.body.length, 8 << 20);
+  assert.equal(bigHead.headers.get("content-length"), bigGet.headers.get("content-length"), "HEAD /big as GET");
   client.send(`GET /wrong HTTP/1.1\r\n${HOST}\r\n`);
   const get = await client.response();
   assert.equal(get.headers.get("content-length"), "3");
@@ -1830,10 +1837,14 @@ test("a response stream whose connection fails while it is written (the loop's m
   const { IoLoop } = await import("../mod.ts");
   const loop = new IoLoop({ maxQueuedBytes: 0 }); // every copied write is past the bound: the connection fails
   const told: string[] = [];
+  let reason = "";
   let timer: ReturnType<typeof setInterval> | undefined;
   const errors = captureConsoleErrors();
   const server = serve({ hostname: "127.0.0.1", port: 0, loop, onListen() {} }, (request) => {
-    request.signal.addEventListener("abort", () => told.push("abort"));
+    request.signal.addEventListener("abort", () => {
+      told.push("abort");
+      reason = (request.signal.reason as Error).message;
+    });
     return new Response(
       new ReadableStream<Uint8Array>({
         start(controller) {
@@ -1854,6 +1865,8 @@ test("a response stream whose connection fails while it is written (the loop's m
     // Before: neither; the stream's timer ran for ever after its connection had closed.
     assert.ok(await waitFor(() => told.length === 2, 3000), `told: ${told.join(", ")}`);
     assert.deepEqual(told.sort(), ["abort", "cancel"]);
+    // The server's bound closed it, not the client (it said "the client closed the connection").
+    assert.match(reason, /^the connection failed \(.*maxQueuedBytes.*\) before the response was sent$/);
     client.close();
   } finally {
     clearInterval(timer);
@@ -1928,5 +1941,53 @@ test("a stream whose client closed (a FIN, as a closed tab sends) is cancelled a
     assert.equal(writesAtCancel - writesAtDestroy, 1);
   } finally {
     clearInterval(timer);
+  }
+});
+
+test("HEAD of a stream that makes its chunks on demand pulls about what a GET reads ahead, not the whole stream", async () => {
+  let pulled = 0;
+  await using server = start(() => {
+    let n = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (n++ === 800) return controller.close(); // 50 MiB, made at once chunk by chunk
+          pulled++;
+          controller.enqueue(new Uint8Array(65536));
+        },
+      }),
+    );
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`HEAD / HTTP/1.1\r\n${HOST}\r\n`);
+  const head = await client.response(10_000, true);
+  client.close();
+  assert.equal(head.status, 200);
+  // A GET of it goes chunked: past 1 MiB read ahead, no length is known.
+  assert.equal(head.headers.get("content-length"), undefined);
+  // Before: all 800 chunks (and up to 1 GiB of a longer stream) were made for the HEAD.
+  assert.ok(pulled <= 24, `pulled ${pulled} chunks`);
+});
+
+test("stats().refused counts an upload its client cut off with a reset, as one cut off with a FIN", async () => {
+  let failed = 0;
+  await using server = start(async (request) => {
+    try {
+      await request.arrayBuffer();
+    } catch {
+      failed++;
+    }
+    return new Response("done");
+  });
+  for (const how of ["fin", "reset"] as const) {
+    const client = await RawClient.open(server.port);
+    client.send(`POST /upload HTTP/1.1\r\n${HOST}Content-Length: 1000000\r\n\r\n${"a".repeat(100_000)}`);
+    assert.ok(await waitFor(() => server.stats().requests === (how === "fin" ? 1 : 2), 3000));
+    if (how === "fin") client.socket.end();
+    else client.socket.resetAndDestroy();
+    assert.ok(await waitFor(() => failed === (how === "fin" ? 1 : 2), 3000), `${how}: the handler's body failed`);
+    // Before: 1 after the reset too (only the FIN's 400 counted).
+    assert.ok(await waitFor(() => server.stats().refused === (how === "fin" ? 1 : 2), 3000), `${how}: refused`);
+    client.socket.destroy();
   }
 });

@@ -184,6 +184,11 @@ test("entry points: mod.ts for programs, ring.ts for custom loops, sys.ts for li
   // DATAGRAM_HEADROOM sizes UDP buffers (mod) and DatagramReceiver pools (ring): one value, two doors.
   assert.equal(mod.DATAGRAM_HEADROOM, ring.DATAGRAM_HEADROOM);
   assert.equal(mod.errnoName, ring.errnoName);
+  // What Node.js imports instead declares every one of these names, so that a named import links.
+  const stub = readFileSync(join(root, "not-for-node.mjs"), "utf8");
+  const declared = new Set(stub.match(/export let ([^;]+);/)![1].split(/,\s*/));
+  const missing = [...names(mod), ...names(ring), ...names(sys)].filter((n) => !declared.has(n));
+  assert.deepEqual(missing, [], "names not-for-node.mjs lacks");
 });
 
 test("package.json and deno.json: one version, the same entry points, a CHANGELOG entry", () => {
@@ -250,12 +255,20 @@ test('Bun: a fresh project installs the tarball offline and runs an echo server 
     assert.equal(manifest.dependencies?.[pkg.name], `./${tarball}`);
     assert.ok(existsSync(join(app, "node_modules", pkg.name, "ring.ts")));
     // Node.js resolves the package to a file that says why it cannot run it (before: an unknown ".ts"
-    // extension), for import and require alike.
-    const node = spawnSync("node", ["-e", `import("${pkg.name}/ring").catch((e) => console.log(e.message))`], {
-      cwd: app,
-      encoding: "utf8",
-    });
-    if (node.error === undefined) assert.match(node.stdout, /runs on Bun and Deno, not Node\.js/);
+    // extension), for a named import (which must link first), a dynamic one and require alike.
+    for (
+      const [flag, code] of [
+        ["--input-type=module", `import { serve } from "${pkg.name}"; serve();`],
+        ["--input-type=module", `import { prepNop } from "${pkg.name}/ring"; prepNop();`],
+        ["-e", `import("${pkg.name}/sys").catch((e) => { console.error(e.message); process.exit(1); })`],
+        ["-e", `require("${pkg.name}")`],
+      ]
+    ) {
+      const args = flag === "-e" ? ["-e", code] : [flag, "-e", code];
+      const node = spawnSync("node", args, { cwd: app, encoding: "utf8" });
+      if (node.error !== undefined) break; // no node on this machine
+      assert.match(node.stderr, /runs on Bun and Deno, not Node\.js/, `${code}: ${node.stderr}`);
+    }
     copyFileSync(program, join(app, "echo.ts"));
     await runEchoProgram(bin("bun"), ["echo.ts"], app);
     // Type-checked as `bun init` sets a project up (noUncheckedIndexedAccess and all), against the

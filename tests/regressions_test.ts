@@ -1906,14 +1906,19 @@ for (const backend of ["ring", "legacy"] as const) {
   });
 }
 
-test("remoteAddress reads in a close handler that never read it before, for a peer that ended and one that closed", async () => {
+test("remoteAddress reads in a close handler that never read it before: a peer that ended, one the server closed, one it ended", async () => {
   const seen: string[] = [];
   const server = listen({
     port: 0,
     handlers: {
       data(c, lease) {
+        const text = new TextDecoder().decode(lease.bytes);
         lease.release();
-        void c.close();
+        if (text === "x") void c.close();
+        else {
+          c.write(new TextEncoder().encode("bye\n"));
+          c.end(); // the client ends too on our FIN: both ends closed, getpeername says ENOTCONN
+        }
       },
       close(c) {
         try {
@@ -1926,12 +1931,13 @@ test("remoteAddress reads in a close handler that never read it before, for a pe
   });
   try {
     const ports: number[] = [];
-    for (const how of ["end", "server closes"] as const) {
+    for (const how of ["end", "server closes", "server ends"] as const) {
       const socket = await dial(server.port);
       socket.on("error", () => {});
+      socket.on("data", () => {});
       ports.push(socket.localPort!);
       if (how === "end") socket.end();
-      else socket.write("x");
+      else socket.write(how === "server closes" ? "x" : "hi");
       assert.ok(await waitFor(() => seen.length === ports.length, 5000), `close ran (${how})`);
       socket.destroy();
     }
@@ -2090,4 +2096,46 @@ test("stop({ graceMs, leaveOpen: true }): a connection still open at the deadlin
   assert.equal(server.stats().forced, 1);
   assert.ok(await waitFor(() => reset, 2000), "the client saw the reset");
   client.destroy();
+});
+
+test("in the for-await style, an EOF whose end waits on a loop stuck on flushed() to a peer that reads nothing is bounded", async () => {
+  const server = listen({ port: 0 });
+  const conns: Connection[] = [];
+  (async () => {
+    for await (const conn of server) {
+      conns.push(conn);
+      (async () => {
+        for await (const lease of conn) {
+          lease.release();
+          const chunk = new Uint8Array(1 << 20);
+          for (let i = 0; i < 12; i++) if (!conn.write(chunk)) await conn.flushed();
+        }
+      })().catch(() => {});
+    }
+  })();
+  const client = await dial(server.port);
+  client.on("error", () => {});
+  client.pause(); // reads none of the reply
+  client.end("request"); // and half-closes: the end that follows the EOF waits for the loop
+  try {
+    assert.ok(await waitFor(() => conns.length === 1 && conns[0].peerEnded, 5000), "the EOF came");
+    // Before: 0, and the loop's `await conn.flushed()` held the connection for ever (the handler style was bounded).
+    assert.ok(await waitFor(() => conns[0].idleTimeout === 30, 2000), `idleTimeout ${conns[0].idleTimeout}`);
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
+test("serve()'s stop() refuses leaveOpen (a listen() server's option), and null is a boolean option's default", async () => {
+  const http = serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("x"));
+  // Before: taken, and keep-alive connections went on taking requests after the stop.
+  assert.throws(
+    () => http.stop({ graceMs: 10, leaveOpen: true } as never),
+    /leaveOpen is a listen\(\) server's option/,
+  );
+  await http.stop();
+  // Before: `reusePort: null` and `noDelay: null` were TypeErrors where every number option took null.
+  const server = listen({ port: 0, reusePort: null, noDelay: null } as never);
+  await server.stop({ graceMs: 10, leaveOpen: null } as never);
 });

@@ -8,6 +8,7 @@ import type { Lease } from "../buffers/lease.ts";
 import type { BufferPool } from "../buffers/pool.ts";
 import { kCork, kFinish, kUncork } from "../internal.ts";
 import { StreamReceiver } from "../receiver.ts";
+import { UringError } from "../errors.ts";
 import { openFile } from "../fs/file.ts";
 import { closeFd } from "../net/socket.ts";
 import { type FileSource, fileSourceOf, readGenerated } from "./file_response.ts";
@@ -109,8 +110,6 @@ const FRAME_COPY_MAX = 2048;
  * made when the Response was) are written: in place, not copied again (pieces of 16 KiB and more).
  */
 const IN_PLACE = { copy: false } as const;
-/** A HEAD answer counts a body that has ended when read up to this many bytes for its Content-Length. */
-const HEAD_COUNT_MAX = 1 << 30;
 /** Microtask turns to wait for a body's next chunk: a body from a string or bytes ends within them. */
 const STATIC_BODY_TICKS = 8;
 /** A body that keeps coming at once is gathered for a Content-Length up to this size (views, not copies). */
@@ -406,6 +405,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
   closed(): void {
     this.#closed = true;
     this.#held = undefined;
+    // A body its client cut off by leaving (a reset: a FIN mid-body is refused with a 400 before this).
+    if (this.#receiving?.body && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
     this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
     // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
@@ -419,8 +420,13 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #whyClosed(): string {
     // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
     // still the client leaving.
-    const serverStopped = this.#ctx.stopping && !this.#peerEnded && this.#conn.error === undefined;
-    return this.#closeWhy ?? (serverStopped ? "the server stopped" : CLIENT_LEFT);
+    const error = this.#conn.error;
+    const serverStopped = this.#ctx.stopping && !this.#peerEnded && error === undefined;
+    if (this.#closeWhy) return this.#closeWhy;
+    if (serverStopped) return "the server stopped";
+    // A failure of ours (a bound such as the loop's maxQueuedBytes) is not the client leaving.
+    if (error && !(error instanceof UringError)) return `the connection failed (${error.message})`;
+    return CLIENT_LEFT;
   }
 
   /** The send queue emptied after a write returned false. */
@@ -1098,15 +1104,16 @@ async function staticLength(response: Response): Promise<string | null> {
   const reader = response.body.getReader();
   let total = 0;
   try {
-    // Every piece a static body has (Bun hands an 8 MiB one out as 16 KiB and then 2 MiB pieces), up to
-    // a bound that a stream producing at once without end cannot pass.
-    while (total <= HEAD_COUNT_MAX) {
+    // The rule a GET's body follows (#writeResponse): pieces that come at once, up to STATIC_BODY_MAX,
+    // then its end; past that a GET goes chunked, and a HEAD pulls no further (a stream that makes
+    // its chunks on demand would otherwise make them all, for nothing).
+    for (;;) {
       const { result } = await settledSoon(reader.read());
       if (!result) return null; // still running: a stream, whose length nobody knows yet
       if (result.done) return String(total);
+      if (total >= STATIC_BODY_MAX) return null;
       total += chunkBytes(result.value).length;
     }
-    return null;
   } catch {
     return null;
   } finally {

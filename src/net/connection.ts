@@ -437,7 +437,8 @@ export class Connection<Data = unknown> {
    * anything read its address has none.
    *
    * @throws {UringError} `ENOTCONN` when the peer is already gone and the address was never read.
-   * @throws {ClosedError} when read for the first time after the connection closed.
+   * @throws {ClosedError} when read for the first time after the connection closed (in `close`, for a
+   *   peer that reset the connection before anything asked).
    */
   get remoteAddress(): SocketAddress {
     if (this.#remote) return this.#remote;
@@ -900,7 +901,13 @@ export class Connection<Data = unknown> {
   #receiveEnded(error?: UringError): void {
     this.#set(Bit.ReadEnded, true);
     // Once ended, what arrives is discarded: an EOF then does not mean the program got it all.
-    if (!error && !this.#is(Bit.Lingering) && this.#phase < Phase.Closing) this.#set(Bit.PeerEnded, true);
+    if (!error && !this.#is(Bit.Lingering) && this.#phase < Phase.Closing) {
+      this.#set(Bit.PeerEnded, true);
+      this.#keepRemote();
+      // The end that follows an EOF waits for the program (its loop, its async handlers), which may
+      // itself wait on flushed() for a peer that reads nothing: bound it.
+      if (!this.#config.allowHalfOpen && this.#phase === Phase.Open) this.#boundEnd();
+    }
     if (this.#is(Bit.Lingering)) {
       void this.close();
       return;
@@ -1115,8 +1122,23 @@ export class Connection<Data = unknown> {
     prepPollMultishot(reactor.ring.sqes, reactor.prepare(token), this.fd, abi.POLLERR | abi.POLLHUP);
   }
 
+  /**
+   * The close handler is where a server logs who left: the address is kept for it while the kernel
+   * still knows it. Asked at the peer's EOF and at our own shutdown too, since once both ends have
+   * closed (TIME_WAIT) getpeername(2) says ENOTCONN; a peer that reset has none.
+   */
+  #keepRemote(): void {
+    if (!this.#config.handlers.close || this.#remote) return;
+    try {
+      this.#remote = remoteAddress(this.fd);
+    } catch {
+      // Gone already (ENOTCONN).
+    }
+  }
+
   /** SHUTDOWN(SHUT_WR), tracked: the fd must stay open until the kernel has run it (it looks the fd up then; closed and reused meanwhile, another socket would be shut down). */
   #sendShutdown(): void {
+    this.#keepRemote();
     const reactor = this.loop.reactor;
     this.#set(Bit.ShutdownInFlight, true);
     const token = reactor.register({
@@ -1210,14 +1232,7 @@ export class Connection<Data = unknown> {
         // The socket is gone already (a reset): the close below is all there is to do.
       }
     }
-    if (this.#config.handlers.close && !this.#remote) {
-      // The close handler is where a server logs who left: keep the address the fd still knows.
-      try {
-        this.#remote = remoteAddress(this.fd);
-      } catch {
-        // A peer that reset before anything asked: the kernel no longer knows it (ENOTCONN).
-      }
-    }
+    this.#keepRemote();
     try {
       closeFd(this.fd);
     } catch (e) {

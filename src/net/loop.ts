@@ -248,7 +248,7 @@ export function resolveStreamPool(
 function streamPoolDefaults(option: BufferPoolOptions | undefined, defaults: StreamPoolDefaults): BufferPoolOptions {
   // Anything but an object (null too) is left for resolvePool() to refuse by name.
   const sized = typeof option === "object" && option !== null &&
-    (option.bufferSize !== undefined || option.count !== undefined || option.incremental !== undefined ||
+    (option.bufferSize != null || option.count != null || option.incremental != null ||
       option.backend === "legacy");
   if (!sized && probeFeatures().incremental) {
     return { bufferSize: 64 * 1024, count: defaults.incrementalCount, incremental: true };
