@@ -904,9 +904,10 @@ export class Connection<Data = unknown> {
     if (!error && !this.#is(Bit.Lingering) && this.#phase < Phase.Closing) {
       this.#set(Bit.PeerEnded, true);
       this.#keepRemote();
-      // The end that follows an EOF waits for the program (its loop, its async handlers), which may
-      // itself wait on flushed() for a peer that reads nothing: bound it.
-      if (!this.#config.allowHalfOpen && this.#phase === Phase.Open) this.#boundEnd();
+      // In the for-await style the end that follows an EOF waits until the program's loop sees it, and
+      // the loop may wait on flushed() for a peer that reads nothing: bound it (a handler's end does not
+      // wait, or is bounded where its async calls hold it: #afterEof).
+      if (!this.#config.handlers.data && !this.#config.allowHalfOpen && this.#phase === Phase.Open) this.#boundEnd();
     }
     if (this.#is(Bit.Lingering)) {
       void this.close();
