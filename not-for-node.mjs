@@ -83,6 +83,7 @@ export let BufferPool,
   tcpConnect,
   tcpListen,
   udpBind;
+export default undefined;
 throw new Error(
   "uring-buffers runs on Bun and Deno, not Node.js: it calls liburing through their FFI, which Node does not have. " +
     "Run your program with `bun file.ts`, or with Deno (`deno run --allow-ffi file.ts`, importing the sources: " +

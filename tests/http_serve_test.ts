@@ -1990,4 +1990,33 @@ test("stats().refused counts an upload its client cut off with a reset, as one c
     assert.ok(await waitFor(() => server.stats().refused === (how === "fin" ? 1 : 2), 3000), `${how}: refused`);
     client.socket.destroy();
   }
+  // A small body is gathered before the handler runs: cut by a reset, it never reaches it, and counts too.
+  const small = await RawClient.open(server.port);
+  small.send(`POST /upload HTTP/1.1\r\n${HOST}Content-Length: 10000\r\n\r\n${"a".repeat(5000)}`);
+  await sleep(100);
+  small.socket.resetAndDestroy();
+  assert.ok(
+    await waitFor(() => server.stats().refused === 3, 3000),
+    `a gathered body: refused ${server.stats().refused}`,
+  );
+});
+
+test("a request whose unread body the client cuts with a FIN after its answer went out: no abort, no second answer", async () => {
+  const events: string[] = [];
+  await using server = start(async (request, info) => {
+    request.signal.addEventListener("abort", () => events.push("abort"));
+    info.completed.then(() => events.push("completed"), () => events.push("not completed"));
+    await sleep(300); // answers without reading the body
+    return new Response("ok");
+  });
+  const client = await RawClient.open(server.port);
+  client.send(`POST /noread HTTP/1.1\r\n${HOST}Content-Length: 1000000\r\n\r\n${"a".repeat(200_000)}`);
+  client.socket.end(); // cut mid-body: serve() sees the FIN only once it reads again, after the answer
+  const response = await client.response(5000);
+  assert.equal(response.text, "ok");
+  assert.ok(await waitFor(() => server.stats().refused === 1, 3000), "the cut body is counted");
+  await sleep(100);
+  // Before: ["completed", "abort"]: the signal said "before the response was sent" after it was.
+  assert.deepEqual(events, ["completed"]);
+  client.close();
 });

@@ -260,6 +260,7 @@ test('Bun: a fresh project installs the tarball offline and runs an echo server 
       const [flag, code] of [
         ["--input-type=module", `import { serve } from "${pkg.name}"; serve();`],
         ["--input-type=module", `import { prepNop } from "${pkg.name}/ring"; prepNop();`],
+        ["--input-type=module", `import uring from "${pkg.name}"; uring();`],
         ["-e", `import("${pkg.name}/sys").catch((e) => { console.error(e.message); process.exit(1); })`],
         ["-e", `require("${pkg.name}")`],
       ]

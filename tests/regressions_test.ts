@@ -2139,3 +2139,31 @@ test("serve()'s stop() refuses leaveOpen (a listen() server's option), and null 
   const server = listen({ port: 0, reusePort: null, noDelay: null } as never);
   await server.stop({ graceMs: 10, leaveOpen: null } as never);
 });
+
+test("null pool options and a null copy option are the defaults (null made pools of other sizes)", async () => {
+  const defaultPool = listen({ port: 0 });
+  const want = defaultPool.pool.stats();
+  try {
+    for (const key of ["incremental", "bufferSize", "count"]) {
+      const server = listen({ port: 0, pool: { [key]: null } as never });
+      const got = server.pool.stats();
+      await server.stop();
+      // Before: { incremental: null } was 128 x 64 KiB not incremental, bufferSize 128 x 4 KiB, count 1024 x 64 KiB.
+      assert.equal(
+        `${got.bufferSize} x ${got.buffersTotal} ${server.pool.incremental}`,
+        `${want.bufferSize} x ${want.buffersTotal} ${defaultPool.pool.incremental}`,
+        key,
+      );
+    }
+  } finally {
+    await defaultPool.stop();
+  }
+  const server = listen({ port: 0, handlers: { data: (c, lease) => void c.write(lease) } });
+  const conn = await connect({ port: server.port });
+  try {
+    assert.equal(conn.write(new Uint8Array(4), { copy: null } as never), true); // before: a TypeError
+  } finally {
+    conn.close();
+    await server.stop();
+  }
+});

@@ -405,8 +405,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
   closed(): void {
     this.#closed = true;
     this.#held = undefined;
-    // A body its client cut off by leaving (a reset: a FIN mid-body is refused with a 400 before this).
-    if (this.#receiving?.body && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
+    // A body its client cut off by leaving (a reset: a FIN mid-body is refused with a 400 before this),
+    // streamed to the handler or still being gathered for it.
+    if (this.#receiving && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
     this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
     // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
@@ -612,8 +613,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // handler's answer when that has not begun to go out (also when the response is being written
       // but waits for that body: see #respond); otherwise the connection closes after it.
       receiving.refusal = status;
-      // Its handler (running, or about to) will not be answered: its request.signal aborts now.
-      if (receiving.request) {
+      // Its handler (running, or about to) will not be answered: its request.signal aborts now. One
+      // answered already (its body left unread, read and dropped since) has had its answer.
+      if (receiving.request && this.#queue.includes(receiving)) {
         abandon(receiving, clientLeft ? CLIENT_LEFT : `the server refused the request (status ${status})`);
       }
       receiving.body?.fail(

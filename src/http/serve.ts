@@ -193,7 +193,8 @@ export class HttpServer {
    * bring the end nearer: `stop(true)` now, `stop({ graceMs })` a deadline nearer than the one set.
    */
   stop(force?: boolean | { graceMs?: number }): Promise<void> {
-    if (typeof force === "object" && force !== null && "leaveOpen" in force) {
+    const leaveOpen = typeof force === "object" && force !== null ? (force as { leaveOpen?: unknown }).leaveOpen : null;
+    if (leaveOpen != null && leaveOpen !== false) {
       // A listen() server's option: serve()'s graceful stop already lets the requests in flight finish,
       // streams included, and left open a keep-alive connection would go on taking requests.
       throw new TypeError("stop() takes nothing, true or { graceMs } (leaveOpen is a listen() server's option)");

@@ -534,7 +534,7 @@ export class Connection<Data = unknown> {
     if (options !== undefined) {
       if (
         typeof options !== "object" || options === null || Array.isArray(options) ||
-        (options.copy !== undefined && typeof options.copy !== "boolean")
+        (options.copy != null && typeof options.copy !== "boolean")
       ) {
         const got = typeof options === "object" && options !== null && !Array.isArray(options)
           ? `copy: ${describe(options.copy)}`

@@ -206,8 +206,8 @@ export function resolvePool(
     throw new TypeError(`pool must be a BufferPool or pool options, got ${describe(option)}`);
   }
   const merged: Record<string, unknown> = { ...defaults };
-  // An option present but undefined means "the default", as it does for every other option.
-  for (const [key, value] of Object.entries(option ?? {})) if (value !== undefined) merged[key] = value;
+  // An option present but undefined or null means "the default", as it does for every other option.
+  for (const [key, value] of Object.entries(option ?? {})) if (value != null) merged[key] = value;
   return { pool: new BufferPool(loop.reactor, merged as BufferPoolOptions), owned: true };
 }
 
