@@ -2020,3 +2020,23 @@ test("a request whose unread body the client cuts with a FIN after its answer we
   assert.deepEqual(events, ["completed"]);
   client.close();
 });
+
+test("an upload that stalls after its handler caught up with it gets its 408 at idleTimeout (the timer stayed off)", async () => {
+  let read = 0;
+  await using server = start(async (request) => {
+    await sleep(200); // the body fills 64 KiB meanwhile: serve() holds the connection back
+    for await (const chunk of request.body!) read += chunk.length;
+    return new Response("whole");
+  }, { idleTimeout: 1 });
+  const client = await RawClient.open(server.port);
+  const t0 = performance.now();
+  // Exactly what makes serve() hold the body back (64 KiB unread), so no input comes after the hold.
+  client.send(`POST /upload HTTP/1.1\r\n${HOST}Content-Length: 1000000\r\n\r\n${"a".repeat(65536)}`);
+  // Before: no answer ever (the client stalls, and nothing re-aimed the timer once the handler read on).
+  const response = await client.response(6000);
+  assert.equal(response.status, 408);
+  assert.equal(read, 65536);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 4000, `408 after ${ms.toFixed(0)} ms`);
+  client.close();
+});

@@ -1968,30 +1968,49 @@ test("a client pool the program closed is replaced at the next connect() (every 
   }
 });
 
-test("a graceful stop without graceMs is bounded for a for-await echo stuck on flushed() to a peer that reads nothing", async () => {
+test("a graceful stop without graceMs is bounded for a for-await loop stuck on flushed() to a peer that reads nothing", async () => {
   const server = listen({ port: 0 });
   const conns: Connection[] = [];
+  let waits = 0; // the loop's awaits of flushed() so far
   (async () => {
     for await (const conn of server) {
       conns.push(conn);
       (async () => {
-        for await (const lease of conn) if (!conn.write(lease)) await conn.flushed();
+        for await (const lease of conn) {
+          lease.release();
+          const chunk = new Uint8Array(1 << 20);
+          for (let i = 0; i < 32; i++) {
+            if (!conn.write(chunk)) {
+              waits++;
+              await conn.flushed();
+            }
+          }
+        }
       })().catch(() => {});
     }
   })();
-  const client = await dial(server.port);
-  client.on("error", () => {});
-  client.write(new Uint8Array(8 << 20));
-  client.pause(); // reads none of the echo
+  // Our own client, paused: it reads nothing at all (a paused node:net socket on Bun goes on reading).
+  const loop = new IoLoop();
+  const client = await connect({ loop, port: server.port });
+  client.write(new TextEncoder().encode("x"));
+  client.pause();
   try {
-    assert.ok(await waitFor(() => conns.length === 1 && conns[0].bufferedAmount > 0, 5000), "the echo waits");
+    // The loop waits in flushed() once the kernel's buffers are full: the count of its waits stops.
+    let stuck = false;
+    for (let seen = -1, tries = 0; !stuck && tries < 20; tries++) {
+      seen = waits;
+      await sleep(250);
+      stuck = waits > 0 && waits === seen && conns[0].bufferedAmount > 0;
+    }
+    assert.ok(stuck, "the reply waits");
     const stopped = server.shutdown();
     // Before: the loop's `await conn.flushed()` held the stop's end() off for ever, with no bound.
     assert.ok(await waitFor(() => conns[0].idleTimeout === 30, 2000), `idleTimeout ${conns[0].idleTimeout}`);
-    client.resume(); // the peer reads after all: the echo ends and so does the stop
+    client.close(); // the peer goes: the reply fails, the loop ends, and so does the stop
     await stopped;
   } finally {
-    client.destroy();
+    client.close();
+    loop.close();
   }
 });
 
@@ -2113,16 +2132,19 @@ test("in the for-await style, an EOF whose end waits on a loop stuck on flushed(
       })().catch(() => {});
     }
   })();
-  const client = await dial(server.port);
-  client.on("error", () => {});
-  client.pause(); // reads none of the reply
-  client.end("request"); // and half-closes: the end that follows the EOF waits for the loop
+  // Our own client, paused: it reads none of the reply (a paused node:net socket on Bun goes on reading).
+  const loop = new IoLoop();
+  const client = await connect({ loop, port: server.port, allowHalfOpen: true });
+  client.pause();
+  client.write(new TextEncoder().encode("request"));
+  client.shutdown(); // a half-close: the end that follows the EOF waits for the server's loop
   try {
     assert.ok(await waitFor(() => conns.length === 1 && conns[0].peerEnded, 5000), "the EOF came");
     // Before: 0, and the loop's `await conn.flushed()` held the connection for ever (the handler style was bounded).
     assert.ok(await waitFor(() => conns[0].idleTimeout === 30, 2000), `idleTimeout ${conns[0].idleTimeout}`);
   } finally {
-    client.destroy();
+    client.close();
+    loop.close();
     await server.stop();
   }
 });

@@ -548,12 +548,16 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#bodyPaused = false;
       this.#restartBodyClock(); // the time the handler was not reading is not the client's
       this.#updateReading();
+      // The timer was off while the handler held the body back: the client's silence counts again
+      // (a client that stalled meanwhile sends nothing that would re-aim it).
+      this.#updateTimer();
     }
   }
 
   bodyFull(): void {
     this.#bodyPaused = true;
     this.#updateReading();
+    this.#updateTimer();
   }
 
   // --- requests ---
