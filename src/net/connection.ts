@@ -423,7 +423,7 @@ export class Connection<Data = unknown> {
   /** @ignore Starts receiving and calls open() (listen() and connect() do, once). */
   [kStart](): void {
     this.#receiver.start();
-    this.#touch();
+    this.#touchNow(); // the turn's clock may lag a long turn (many accepts): a timeout must not come early
     if (this.#idleMs > 0) this.#watch();
     if (this.#config.handlers.open) this.#call(this.#config.handlers.open);
   }
