@@ -41,7 +41,7 @@ export function checkSignal(signal: unknown): void {
 
 /** Checks an optional boolean option `name`: a TypeError naming what it got otherwise. */
 export function checkBoolean(name: string, value: unknown): void {
-  // null is the default, as for every other option.
+  // null is the default, as for number and pool options.
   if (value != null && typeof value !== "boolean") {
     throw new TypeError(`${name} must be a boolean, got ${describe(value)}`);
   }

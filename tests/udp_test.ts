@@ -492,3 +492,14 @@ test("a datagram sent just before close() leaves from its own socket, not from t
   tx.close();
   loop.close();
 });
+
+test("UDP: maxDatagramSize null is the default, as for every number option (it was a RangeError)", async () => {
+  const loop = new IoLoop();
+  const sock = bindUdp({ loop, maxDatagramSize: null as never, handlers: { message: (_s, d) => d.lease.release() } });
+  try {
+    assert.equal(sock.maxDatagramSize, MAX_UDP_PAYLOAD);
+  } finally {
+    await sock.close();
+    loop.close();
+  }
+});

@@ -406,8 +406,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     this.#closed = true;
     this.#held = undefined;
     // A body its client cut off by leaving (a reset: a FIN mid-body is refused with a 400 before this),
-    // streamed to the handler or still being gathered for it.
-    if (this.#receiving && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
+    // streamed to the handler or still being gathered for it, whose request has not had its answer.
+    const receiving = this.#receiving;
+    if (receiving && this.#queue.includes(receiving) && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
     this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
     // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
@@ -604,11 +605,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
    */
   #refuse(status: number, clientLeft = false): void {
     if (this.#refused || this.#closed) return;
-    this.#refused = true;
-    this.#closeWhy ??= `the server refused a request (status ${status}) and closed the connection`;
-    this.#last = true;
-    this.#ctx.counters.refused++;
     const receiving = this.#receiving;
+    // A FIN that cuts short a body whose request was answered, or whose answer is going out, leaves
+    // that answer alone: the client reads it (a half-close), and nothing was refused.
+    const answered = clientLeft && receiving !== undefined &&
+      (!this.#queue.includes(receiving) || (this.#writing && this.#queue[0] === receiving && this.#headSent));
+    this.#refused = true;
+    if (!answered) {
+      this.#closeWhy ??= `the server refused a request (status ${status}) and closed the connection`;
+      this.#ctx.counters.refused++;
+    }
+    this.#last = true;
     this.#receiving = undefined;
     this.#bodyPaused = false; // what still arrives is read and dropped
     this.#updateTimer();
@@ -616,11 +623,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // Its body broke the framing: the handler reading it sees an error. The refusal replaces the
       // handler's answer when that has not begun to go out (also when the response is being written
       // but waits for that body: see #respond); otherwise the connection closes after it.
-      receiving.refusal = status;
-      // Its handler (running, or about to) will not be answered: its request.signal aborts now. One
-      // answered already (its body left unread, read and dropped since) has had its answer.
-      if (receiving.request && this.#queue.includes(receiving)) {
-        abandon(receiving, clientLeft ? CLIENT_LEFT : `the server refused the request (status ${status})`);
+      if (!answered) {
+        receiving.refusal = status;
+        // Its handler (running, or about to) will not be answered: its request.signal aborts now.
+        if (receiving.request) {
+          abandon(receiving, clientLeft ? CLIENT_LEFT : `the server refused the request (status ${status})`);
+        }
       }
       receiving.body?.fail(
         clientFailure(
@@ -687,6 +695,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #sendContinue(ex: Exchange): void {
     ex.continued = true;
     this.#conn.write(CONTINUE);
+    this.#updateTimer(); // the client's turn to send the body: its silence counts from here
   }
 
   async #write(ex: Exchange): Promise<void> {
@@ -1078,8 +1087,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
       this.#headStart = 0;
       // A handler at work is not timed, unless the client has ended its side: then it waits at most
       // idleTimeout for the answer (a client that closed for good would otherwise pin the connection).
+      // So is a body its client holds back for our 100 Continue, which goes out once the handler reads.
+      const receiving = this.#receiving;
+      const held = receiving !== undefined && receiving.head.expectContinue && !receiving.continued &&
+        this.#bodyBytes === 0;
       const handlerBusy = this.#queue.length > 0 && !this.#writing &&
-        (this.#receiving === undefined || this.#bodyPaused);
+        (receiving === undefined || this.#bodyPaused || held);
       seconds = handlerBusy && !this.#peerEnded ? 0 : this.#ctx.idleTimeout;
     }
     if (seconds === this.#timerSeconds && !this.#parser.inHead) return;

@@ -203,7 +203,7 @@ export class UdpSocket {
     }
     checkSignal(options.signal);
     checkLoop(options.loop);
-    const maxDatagramSize = options.maxDatagramSize;
+    const maxDatagramSize = options.maxDatagramSize ?? undefined; // null: the default, as for every number option
     if (maxDatagramSize !== undefined) checkMaxDatagramSize(maxDatagramSize);
     const poolOption = options.pool;
     const givenSize = poolOption instanceof BufferPool ? poolOption.bufferSize : poolOption?.bufferSize;
