@@ -11,6 +11,7 @@ import {
   listen,
   probeFeatures,
   serve,
+  type Server,
   UringError,
 } from "../mod.ts";
 import {
@@ -1968,20 +1969,22 @@ test("a client pool the program closed is replaced at the next connect() (every 
   }
 });
 
-test("a graceful stop without graceMs is bounded for a for-await loop stuck on flushed() to a peer that reads nothing", async () => {
-  const server = listen({ port: 0 });
-  const conns: Connection[] = [];
-  let waits = 0; // the loop's awaits of flushed() so far
+/**
+ * A server in the for-await style whose loop answers each lease with `mib` MiB, waiting in flushed()
+ * whenever it is behind (`waits` counts those waits).
+ */
+function bigReplyServer(mib: number): { server: Server; conns: Connection[]; waits: number } {
+  const rig = { server: listen({ port: 0 }), conns: [] as Connection[], waits: 0 };
   (async () => {
-    for await (const conn of server) {
-      conns.push(conn);
+    for await (const conn of rig.server) {
+      rig.conns.push(conn);
       (async () => {
         for await (const lease of conn) {
           lease.release();
           const chunk = new Uint8Array(1 << 20);
-          for (let i = 0; i < 32; i++) {
+          for (let i = 0; i < mib; i++) {
             if (!conn.write(chunk)) {
-              waits++;
+              rig.waits++;
               await conn.flushed();
             }
           }
@@ -1989,6 +1992,12 @@ test("a graceful stop without graceMs is bounded for a for-await loop stuck on f
       })().catch(() => {});
     }
   })();
+  return rig;
+}
+
+test("a graceful stop without graceMs is bounded for a for-await loop stuck on flushed() to a peer that reads nothing", async () => {
+  const rig = bigReplyServer(32);
+  const { server, conns } = rig;
   // Our own client, paused: it reads nothing at all (a paused node:net socket on Bun goes on reading).
   const loop = new IoLoop();
   const client = await connect({ loop, port: server.port });
@@ -1998,9 +2007,9 @@ test("a graceful stop without graceMs is bounded for a for-await loop stuck on f
     // The loop waits in flushed() once the kernel's buffers are full: the count of its waits stops.
     let stuck = false;
     for (let seen = -1, tries = 0; !stuck && tries < 20; tries++) {
-      seen = waits;
+      seen = rig.waits;
       await sleep(250);
-      stuck = waits > 0 && waits === seen && conns[0].bufferedAmount > 0;
+      stuck = rig.waits > 0 && rig.waits === seen && conns[0].bufferedAmount > 0;
     }
     assert.ok(stuck, "the reply waits");
     const stopped = server.shutdown();
@@ -2118,20 +2127,7 @@ test("stop({ graceMs, leaveOpen: true }): a connection still open at the deadlin
 });
 
 test("in the for-await style, an EOF whose end waits on a loop stuck on flushed() to a peer that reads nothing is bounded", async () => {
-  const server = listen({ port: 0 });
-  const conns: Connection[] = [];
-  (async () => {
-    for await (const conn of server) {
-      conns.push(conn);
-      (async () => {
-        for await (const lease of conn) {
-          lease.release();
-          const chunk = new Uint8Array(1 << 20);
-          for (let i = 0; i < 12; i++) if (!conn.write(chunk)) await conn.flushed();
-        }
-      })().catch(() => {});
-    }
-  })();
+  const { server, conns } = bigReplyServer(12);
   // Our own client, paused: it reads none of the reply (a paused node:net socket on Bun goes on reading).
   const loop = new IoLoop();
   const client = await connect({ loop, port: server.port, allowHalfOpen: true });
