@@ -411,8 +411,6 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (receiving && this.#queue.includes(receiving) && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
     this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
-    // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
-    // still the client leaving.
     this.#abandonQueue(this.#whyClosed());
     void this.#reader?.cancel().catch(() => {});
     this.#fileStop?.();

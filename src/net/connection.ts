@@ -1101,8 +1101,8 @@ export class Connection<Data = unknown> {
    * After the peer's EOF, a connection that may still write (allowHalfOpen) cannot tell a half-close
    * from a peer that closed for good: the latter answers our next bytes with a reset, which no receive
    * is left to see (the EOF ended it), so only the write after that one would fail. A multishot poll
-   * notices the reset when it comes: its first completion reports the EOF (POLLRDHUP, which the
-   * kernel adds), a later one the reset's POLLERR.
+   * notices the reset when it comes: its first completion reports the EOF (POLLRDHUP, which 6.18
+   * reports though not asked for: a one-shot poll would end there), a later one the reset's POLLERR.
    */
   #watchHangup(): void {
     const reactor = this.loop.reactor;

@@ -206,7 +206,7 @@ export function resolvePool(
     throw new TypeError(`pool must be a BufferPool or pool options, got ${describe(option)}`);
   }
   const merged: Record<string, unknown> = { ...defaults };
-  // An option present but undefined or null means "the default", as it does for every other option.
+  // An option present but undefined or null means "the default", as for the number options.
   for (const [key, value] of Object.entries(option ?? {})) if (value != null) merged[key] = value;
   return { pool: new BufferPool(loop.reactor, merged as BufferPoolOptions), owned: true };
 }
