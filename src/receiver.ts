@@ -426,6 +426,11 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     } else if (res < 0) {
       this.finish();
       this.failed(-res);
+    } else if (this.#mode & Mode.Read) {
+      // A file read re-armed at once went before the reads that wait for buffers (their -ENOBUFS comes
+      // later in the same batch), which then starved: the pool arms it at its flush, behind them.
+      this.state = State.Waiting;
+      this.pool.deferRead(this);
     } else {
       this.arm(); // a single-shot receive completed, or the kernel ended a multishot one
     }

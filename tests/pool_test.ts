@@ -1034,3 +1034,37 @@ test("ring window: a quiet stream rotates through few buffers; ENOBUFS widens th
   closeFd(client);
   closeFd(server);
 });
+
+test("file reads share a short pool in turn: a reader waiting for buffers is not passed by those re-armed after it", async () => {
+  const { openFile, closeFd } = await import("../sys.ts");
+  const content = new Uint8Array(64 * 1024).map((_, i) => i & 255);
+  await withFile(content, (path) => {
+    using reactor = new Reactor({ entries: 64 });
+    const pool = new BufferPool(reactor, { bufferSize: 4096, count: 2 });
+    const order: number[] = [];
+    let ended = 0;
+    const fds: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      const fd = openFile(path);
+      fds.push(fd);
+      new StreamReceiver(pool, fd, {
+        data(lease) {
+          order.push(r);
+          lease.release();
+        },
+        end: () => void ended++,
+      }, { op: "read", offset: 0 }).start();
+    }
+    assert.ok(reactor.runUntil(() => ended === 4, 10_000), `${ended} of 4 readers ended`);
+    assert.equal(order.length, 4 * 16);
+    // Before: the readers that had buffers re-armed ahead of those waiting, so some read the whole
+    // file before the others read anything.
+    const firstOf = [0, 1, 2, 3].map((r) => order.indexOf(r));
+    assert.ok(
+      Math.max(...firstOf) < 16,
+      `each reader's first lease came at ${firstOf.join(", ")} of ${order.length}: ${JSON.stringify(pool.stats())}`,
+    );
+    pool.close();
+    for (const fd of fds) closeFd(fd);
+  });
+});

@@ -180,6 +180,7 @@ export class BufferPool {
   readonly #waiting = new WaitQueue<BufferWaiter>(); // receives waiting for buffers, FIFO
   #stallsSinceGrowth = 0;
   #dryFlushes = 0; // flushes left before receives go uncapped again after an -ENOBUFS (receiveCap)
+  readonly #deferredReads: BufferWaiter[] = []; // reads that completed, armed at the next flush (deferRead)
   // While receives are capped, each one armed may take up to receiveCap bytes of the kernel's ring
   // before its completion is reaped: such reservations and what the ring holds are counted, so that
   // no more receives are armed than it can serve.
@@ -298,6 +299,11 @@ export class BufferPool {
     if (this.#closed || this.reactor.ring.closed) return;
     if (this.#dryFlushes > 0) this.#dryFlushes--;
     this.#refill.flush();
+    if (this.#deferredReads.length > 0) {
+      for (const w of this.#deferredReads) this.#waiting.push(w);
+      this.#deferredReads.length = 0;
+      this.#rearmFor(this.#refill.available());
+    }
     this.#refill.settle(this.#waiting.size === 0 && this.receiveCap === 0);
     // Reservations lapse without an event: re-arm what they held back. If receives still wait while
     // the ring holds bytes, only reservations hold them, and those lapse within two polls: ask for
@@ -351,6 +357,17 @@ export class BufferPool {
   admitsReceive(): boolean {
     const cap = this.receiveCap;
     return cap === 0 || (this.#waiting.size === 0 && this.#creditFor(cap));
+  }
+
+  /**
+   * A single-shot read that completed, to be armed again at the next flush (before the submit it
+   * would have gone with anyway), behind the receives that wait for buffers then: re-armed at once,
+   * it went before those whose -ENOBUFS came later in the same batch, and they starved.
+   */
+  deferRead(waiter: BufferWaiter): void {
+    if (this.#closed) throw new ClosedError("BufferPool");
+    this.#deferredReads.push(waiter);
+    this.reactor.workQueued();
   }
 
   /** Bytes the kernel's ring holds for receives (published or about to be). */
@@ -690,6 +707,8 @@ export class BufferPool {
   /** Forget a parked waiter (its connection closed). */
   cancelWait(waiter: BufferWaiter): void {
     this.#waiting.cancel(waiter);
+    const at = this.#deferredReads.indexOf(waiter);
+    if (at >= 0) this.#deferredReads.splice(at, 1);
   }
 
   /** For the leak net (LeakOwner.leaseOut): the lease it recorded is still out. */
@@ -806,6 +825,8 @@ export class BufferPool {
     this.reactor.removeHook(this);
     // Receives waiting for buffers are armed once more: with the group gone the kernel fails them, and
     // each ends (ECANCELED, its buffer pool was closed) instead of waiting for ever.
+    for (const w of this.#deferredReads) this.#waiting.push(w);
+    this.#deferredReads.length = 0;
     const ringOpen = !this.reactor.ring.closed;
     for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) {
       if (ringOpen) w.rearm();
