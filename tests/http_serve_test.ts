@@ -2086,3 +2086,33 @@ test("an upload that stalls after its handler caught up with it gets its 408 at 
   assert.ok(ms < 4000, `408 after ${ms.toFixed(0)} ms`);
   client.close();
 });
+
+test(
+  "fileResponse: a client that reads nothing is closed at idleTimeout; the server's own file reads are not idle time",
+  async () => {
+    const { connect, IoLoop } = await import("../mod.ts");
+    const dir = mkdtempSync(join(tmpdir(), "uring-buffers-idle-file-"));
+    const path = join(dir, "big.bin");
+    writeFileSync(path, new Uint8Array(32 << 20));
+    const server = serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 1, onListen() {} }, () => fileResponse(path));
+    const loop = new IoLoop();
+    try {
+      // Our own client, paused: it reads nothing at all (a paused node:net socket on Bun reads on).
+      const stalled = await connect({ loop, port: server.port });
+      stalled.pause();
+      stalled.write(new TextEncoder().encode(`GET / HTTP/1.1\r\n${HOST}\r\n`));
+      // A reading client gets the whole file meanwhile.
+      const whole = await fetch(`http://127.0.0.1:${server.port}/`).then((r) => r.arrayBuffer());
+      assert.equal(whole.byteLength, 32 << 20);
+      const t0 = performance.now();
+      assert.ok(await waitFor(() => server.stats().connections === 0, 8000), "the stalled client was closed");
+      assert.ok(performance.now() - t0 < 6000);
+      stalled.close();
+    } finally {
+      await server.stop(true);
+      loop.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  { timeoutMs: 30_000 },
+);

@@ -434,6 +434,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const resume = this.#onDrain;
     this.#onDrain = undefined;
     resume?.();
+    this.#updateTimer();
   }
 
   // --- ParserSink ---
@@ -1004,6 +1005,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       const finish = (error?: Error) => {
         this.#fileStop = undefined;
         this.#onDrain = undefined;
+        this.#updateTimer();
         closeFd(fd);
         if (error) reject(error);
         else resolve();
@@ -1027,12 +1029,14 @@ export class HttpConnection implements ParserSink, BodyOwner {
           if (!this.#conn.write(lease)) {
             receiver.pause();
             this.#onDrain = () => receiver.resume();
+            this.#updateTimer(); // the client's turn: its reading is what the timer watches now
           }
         },
         end: (error) => finish(error ?? ownFailure(`${file.path} ended after ${sent} of its ${file.size} bytes`)),
       }, { op: "read", offset: 0 });
       this.#fileStop = () => receiver.stop(() => finish(new Error("the connection closed during a file response")));
       receiver.start();
+      this.#updateTimer();
     });
   }
 
@@ -1091,7 +1095,10 @@ export class HttpConnection implements ParserSink, BodyOwner {
         this.#bodyBytes === 0;
       const handlerBusy = this.#queue.length > 0 && !this.#writing &&
         (receiving === undefined || this.#bodyPaused || held);
-      seconds = handlerBusy && !this.#peerEnded ? 0 : this.#ctx.idleTimeout;
+      // A file response waiting on its own reads (the file pool's buffers, shared by every download)
+      // is the server's time too; paused until the client takes what was sent, it is the client's.
+      const fileReads = this.#fileStop !== undefined && this.#onDrain === undefined;
+      seconds = (handlerBusy || fileReads) && !this.#peerEnded ? 0 : this.#ctx.idleTimeout;
     }
     if (seconds === this.#timerSeconds && !this.#parser.inHead) return;
     this.#timerSeconds = seconds;
