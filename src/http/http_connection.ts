@@ -409,7 +409,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     // streamed to the handler or still being gathered for it, whose request has not had its answer.
     const receiving = this.#receiving;
     if (receiving && this.#queue.includes(receiving) && this.#whyClosed() === CLIENT_LEFT) this.#ctx.counters.refused++;
-    this.#receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
+    receiving?.body?.fail(clientFailure("the connection closed before the request body was complete"));
     this.#receiving = undefined;
     this.#abandonQueue(this.#whyClosed());
     void this.#reader?.cancel().catch(() => {});
@@ -418,12 +418,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
 
   /** Why the connection closes (or did) under the exchanges still queued. */
   #whyClosed(): string {
+    if (this.#closeWhy) return this.#closeWhy;
     // While the server stops, a close it did not make (a reset, an error, or after the client's EOF) is
     // still the client leaving.
     const error = this.#conn.error;
-    const serverStopped = this.#ctx.stopping && !this.#peerEnded && error === undefined;
-    if (this.#closeWhy) return this.#closeWhy;
-    if (serverStopped) return "the server stopped";
+    if (this.#ctx.stopping && !this.#peerEnded && error === undefined) return "the server stopped";
     // A failure of ours (a bound such as the loop's maxQueuedBytes) is not the client leaving.
     if (error && !(error instanceof UringError)) return `the connection failed (${error.message})`;
     return CLIENT_LEFT;

@@ -400,10 +400,14 @@ export class Connection<Data = unknown> {
       this.#set(Bit.Stopping, true);
       this.#useInbox().end();
       this.#boundEnd();
-    } else if (this.#running > 0) {
-      this.#set(Bit.EndWhenSettled, true);
-      this.#boundEnd();
-    } else this.end();
+    } else if (this.#running > 0) this.#endWhenSettled();
+    else this.end();
+  }
+
+  /** end() once the async `data` and `end` calls running now have settled, bounded meanwhile. */
+  #endWhenSettled(): void {
+    this.#set(Bit.EndWhenSettled, true);
+    this.#boundEnd();
   }
 
   /**
@@ -413,11 +417,7 @@ export class Connection<Data = unknown> {
    * send waiting on the peer counts as idle meanwhile, not a handler's own work.
    */
   #boundEnd(): void {
-    if (this.#idleMs !== 0) return;
-    this.#idleMs = endingBound(0);
-    this.#set(Bit.EndBound, true);
-    this.#touchNow();
-    this.#watch();
+    if (this.#boundStall()) this.#set(Bit.EndBound, true);
   }
 
   /** @ignore Starts receiving and calls open() (listen() and connect() do, once). */
@@ -705,13 +705,20 @@ export class Connection<Data = unknown> {
     if (this.#phase !== Phase.Open) return;
     this.#phase = Phase.Ending;
     if (!this.#sends.sending) return this.#flushDone();
-    // A peer that takes none of what is queued must not hold the connection for ever: without an
-    // idle timeout of the program's, the wait for the flush gets one of ENDING_STALL_SECONDS.
-    if (this.#idleMs === 0) {
-      this.#idleMs = endingBound(0);
-      this.#touchNow();
-      this.#watch();
-    }
+    // A peer that takes none of what is queued must not hold the connection for ever.
+    this.#boundStall();
+  }
+
+  /**
+   * Without an idle timeout of the program's, a wait on the peer gets one of ENDING_STALL_SECONDS:
+   * the flush of an ended connection, or an end put off (#boundEnd). False when one is set.
+   */
+  #boundStall(): boolean {
+    if (this.#idleMs !== 0) return false;
+    this.#idleMs = endingBound(0);
+    this.#touchNow();
+    this.#watch();
+    return true;
   }
 
   /**
@@ -962,10 +969,8 @@ export class Connection<Data = unknown> {
     if (this.#phase !== Phase.Open) return;
     if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) {
       // An async handler still running may write its answer (or fail) after an await: end after it.
-      if (this.#running > 0) {
-        this.#set(Bit.EndWhenSettled, true);
-        this.#boundEnd();
-      } else this.end();
+      if (this.#running > 0) this.#endWhenSettled();
+      else this.end();
     } else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
   }
 
