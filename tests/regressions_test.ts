@@ -1190,6 +1190,43 @@ test("a single write larger than maxBuffered says so, not that the peer is not r
   }
 });
 
+test("replies queued past maxBuffered in one data call name the writes, not only a peer that does not read", async () => {
+  // A pipelining client that reads: one receive holds 8 requests, the handler answers each with
+  // 64 KiB and ignores write()'s result. The message must point at the writes as well.
+  const errors: string[] = [];
+  const server = listen({
+    port: 0,
+    maxBuffered: 256 * 1024,
+    handlers: {
+      data(conn, lease) {
+        const requests = lease.length;
+        lease.release();
+        for (let i = 0; i < requests; i++) conn.write(new Uint8Array(64 * 1024));
+      },
+      error: (_c, e) => void errors.push(e.message),
+    },
+  });
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port: server.port });
+  client.on("error", () => {});
+  client.on("data", () => {});
+  try {
+    await new Promise((resolve) => client.once("connect", resolve));
+    client.write("GETSGETS");
+    const deadline = Date.now() + 5000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(errors.length, 1);
+    assert.match(
+      errors[0],
+      /would queue more than maxBuffered \(262144\) bytes \(\d+ queued, not yet taken by the peer/,
+    );
+    assert.match(errors[0], /writes that did not wait for drain\(\) or flushed\(\)/);
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
 /**
  * A half-open-capable client of `port` that sends "hello", then 1 KiB every 10 ms for as long as it
  * can (a peer that goes on sending after our end()); `stop()` ends the flood and the socket.

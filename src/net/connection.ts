@@ -563,8 +563,9 @@ export class Connection<Data = unknown> {
         data,
         buffered === 0
           ? `a write of ${length} bytes is larger than maxBuffered (${this.maxBuffered}); closing the connection`
-          : `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes: ` +
-            `the peer is not reading; closing the connection`,
+          : `write of ${length} bytes would queue more than maxBuffered (${this.maxBuffered}) bytes ` +
+            `(${buffered} queued, not yet taken by the peer: a peer that does not read, or writes that did ` +
+            `not wait for drain() or flushed() when write() returned false); closing the connection`,
       );
     }
     if (length === 0) {
