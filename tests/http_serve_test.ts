@@ -1216,6 +1216,18 @@ test("100 Continue goes out when the response body is what reads the request bod
   client.close();
 });
 
+test("OPTIONS * reaches the handler (url: the Host's origin + /*); a status with no known phrase has an empty reason (README)", async () => {
+  await using server = start((request) =>
+    new Response(`${request.method} ${request.url}`, { status: request.method === "GET" ? 599 : 200 })
+  );
+  const options = await exchange(server.port, "OPTIONS * HTTP/1.1\r\nHost: a.example:81\r\n\r\n");
+  assert.equal(options.response.status, 200);
+  assert.equal(options.response.text, "OPTIONS http://a.example:81/*");
+  const custom = await exchange(server.port, `GET / HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal(custom.response.status, 599);
+  assert.equal(custom.response.reason, "");
+});
+
 test("a statusText with CR/LF cannot split the response (it is replaced by the standard reason)", async () => {
   // Bun's Response takes both statusTexts; Deno's constructor refuses them (then a plain one is sent).
   const attempts = ["OK\r\nSet-Cookie: injected=1", "OK\u010D\u010ASet-Cookie: injected=1", "OK"];

@@ -552,6 +552,41 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
   );
 }, { timeoutMs: 60_000 });
 
+test(
+  "workers with port 0: group.ports lists each worker's own port; stats() rejects once the group was stopped (README)",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const group = await startWorkers({
+      count: 2,
+      module: new URL("../examples/echo_worker.ts", import.meta.url),
+      data: {
+        host: "127.0.0.1",
+        port: 0,
+        buffers: 64,
+        maxBuffers: 64,
+        bufferSize: 4096,
+        backend: "auto",
+        safe: false,
+        reusePort: true,
+        dedicated: false,
+      } satisfies EchoOptions,
+    });
+    try {
+      assert.equal(group.ports.length, 2);
+      assert.notEqual(group.ports[0], group.ports[1]);
+      const loop = new IoLoop();
+      for (const port of group.ports) await echoIntegrity(loop, { port } as Server, 2, 10_000);
+      loop.close();
+      const stats = await group.stats();
+      assert.deepEqual(stats.map((s) => s.accepted), [2, 2]);
+    } finally {
+      await group.stop();
+    }
+    await assert.rejects(group.stats(), /worker 0 was stopped/);
+  },
+  { timeoutMs: 60_000 },
+);
+
 test("zero-copy sends (SEND_ZC) deliver exact bytes and release memory only after the notification", async () => {
   const loop = new IoLoop();
   const server = listen({

@@ -319,7 +319,7 @@ async function bigWrite(loop: IoLoop, payload: Uint8Array) {
   assert.ok(await waitFor(() => served[0].bufferedAmount < payload.length, 2000));
   await sleep(50);
   assert.ok(served[0].bufferedAmount > 1 << 20, `${served[0].bufferedAmount} bytes still queued`);
-  return { server, conn, reader };
+  return { server, conn, reader, served };
 }
 
 test("stop({ graceMs }) lets a slow reader receive a 10 MiB queued write, then EOF; nothing forced", async () => {
@@ -357,12 +357,13 @@ test("stop({ graceMs }) lets a slow reader receive a 10 MiB queued write, then E
 
 test("stop({ graceMs: 200 }) with a peer that never reads resets it at the deadline (forced 1)", async () => {
   const loop = new IoLoop();
-  const { server, conn } = await bigWrite(loop, patternBytes(8, 10 << 20));
+  const { server, conn, served } = await bigWrite(loop, patternBytes(8, 10 << 20));
   const t0 = performance.now();
   await server.stop({ graceMs: 200 });
   const took = performance.now() - t0;
   assert.ok(took >= 190 && took < 1500, `stop() took ${took.toFixed(0)} ms`);
   assert.deepEqual([server.stats().forced, server.connections], [1, 0]);
+  assert.equal(served[0].error, undefined, "a forced reset is no failure of the connection (README)");
   conn.close();
   loop.close();
 }, { timeoutMs: 30_000 });
