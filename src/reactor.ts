@@ -6,7 +6,8 @@
  */
 import { ClosedError } from "./errors.ts";
 import { prepCancel64 } from "./prep.ts";
-import { Ring, type RingOptions } from "./ring.ts";
+import { Ring, RING_OPTION_KEYS, type RingOptions } from "./ring.ts";
+import { checkOptionKeys } from "./options.ts";
 import { kGroupIds } from "./internal.ts";
 
 /** user_data of operations whose completion nobody needs (cancels, wake-up NOPs): the reactor drops it. */
@@ -83,6 +84,7 @@ export class Reactor {
    * @throws {UringError} if the kernel refuses a new ring.
    */
   constructor(ring: Ring | RingOptions = {}) {
+    if (!(ring instanceof Ring)) checkOptionKeys("Reactor", ring, RING_OPTION_KEYS);
     this.ring = ring instanceof Ring ? ring : new Ring(ring);
   }
 

@@ -60,6 +60,9 @@ function isPow2(n: number): boolean {
 const FOREVER_MS = 1e15;
 
 /** What io_uring_setup's refusals mean, where the errno alone would not say. */
+/** RingOptions's keys: what Ring and Reactor take. */
+export const RING_OPTION_KEYS: readonly string[] = ["entries", "cqEntries", "flags"];
+
 const SETUP_HINTS: Record<number, string> = {
   [Errno.ENOSYS]: "; this kernel has no io_uring (built without CONFIG_IO_URING)",
   [Errno.EPERM]: "; io_uring is disabled (sysctl kernel.io_uring_disabled) or blocked, as by the default " +
@@ -139,7 +142,7 @@ export class Ring {
    * @throws {Error} if the loaded liburing's `struct io_uring` layout is not the one this module reads.
    */
   constructor(options: RingOptions = {}) {
-    checkOptionKeys("Ring", options, ["entries", "cqEntries", "flags"]);
+    checkOptionKeys("Ring", options, RING_OPTION_KEYS);
     const entries = options.entries ?? 256;
     if (!isPow2(entries) || entries > MAX_ENTRIES) {
       throw numberError(entries, `entries must be a power of two in [1, ${MAX_ENTRIES}], got ${describe(entries)}`);

@@ -37,8 +37,7 @@ function parseIPv4(host: string): number[] | null {
   return part === 4 ? v4Bytes : null;
 }
 
-function parseIPv6(host: string): number[] | null {
-  const h = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+function parseIPv6(h: string): number[] | null {
   if (!/^[0-9a-fA-F:.]+$/.test(h) || h.split("::").length > 2) return null;
   const [left, right] = h.includes("::") ? h.split("::") : [h, undefined];
   const groups = (s: string) => (s === "" ? [] : s.split(":"));
@@ -89,7 +88,12 @@ export function checkEndpoint(host: string, port: number, peer?: "to connect" | 
   const h = host === "localhost" ? "127.0.0.1" : host;
   if (parseIPv4(h)) return "ipv4";
   if (parseIPv6(h)) return "ipv6";
-  throw new TypeError(`hostname must be an IPv4 or IPv6 address literal (or "localhost"), got ${JSON.stringify(host)}`);
+  // Brackets belong to URLs and host:port text, not to the address: "[::1]" made "http://[[::1]]:80/".
+  const bare = /^\[(.*)\]$/.exec(host)?.[1];
+  throw new TypeError(
+    `hostname must be an IPv4 or IPv6 address literal (or "localhost"), got ${JSON.stringify(host)}` +
+      (bare !== undefined && parseIPv6(bare) ? ` (without the brackets: ${JSON.stringify(bare)})` : ""),
+  );
 }
 
 /**

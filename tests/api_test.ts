@@ -258,6 +258,21 @@ test("address literals: dotted quads and IPv6 bind and round-trip; malformed one
   }
 });
 
+test("a bracketed IPv6 hostname is refused, naming the address without brackets, by listen, serve, connect and UDP", async () => {
+  // Before: "[::1]" was taken, then server.url threw "Invalid URL: 'http://[[::1]]:...'".
+  const loop = new IoLoop();
+  try {
+    const said = { name: "TypeError", message: /got "\[::1\]" \(without the brackets: "::1"\)/ };
+    assert.throws(() => listen({ loop, hostname: "[::1]", port: 0, handlers: { data: (_c, l) => l.release() } }), said);
+    assert.throws(() => serve({ loop, hostname: "[::1]", port: 0 }, () => new Response("x")), said);
+    await assert.rejects(connect({ loop, hostname: "[::1]", port: 1 }), said);
+    assert.throws(() => bindUdp({ loop, hostname: "[::1]", handlers: { message() {} } }), said);
+    assert.throws(() => tcpListen({ hostname: "[1.2.3.4]", port: 0 }), /got "\[1\.2\.3\.4\]"$/);
+  } finally {
+    loop.close();
+  }
+});
+
 test("stop() frees the port at once: listening again right after it, before it settles, works (listen and serve)", async () => {
   const { errors, restore } = captureConsoleErrors();
   try {

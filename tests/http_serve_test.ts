@@ -1747,6 +1747,14 @@ test("a program that fetched from its own serve() and ends on an uncaught error 
   }
 });
 
+test("info.completed read and never awaited is no unhandled rejection when its client resets (README)", async () => {
+  // Before: Bun ended the process with code 1 (an unhandled rejection); Deno the same once it rejected.
+  const { code, signal, out } = await runFixture("completed_unwatched.ts", 15_000);
+  assert.equal(signal, null, out.slice(-500));
+  assert.equal(code, 0, out.slice(-500));
+  assert.match(out, /done 1/);
+});
+
 test("graceful stop with idle keep-alive clients that never close: done within the 2 s linger, not idleTimeout", async () => {
   const server = start(() => new Response("hi"));
   // Clients that read their answer and then neither send nor close, not even at the server's FIN.

@@ -7,6 +7,7 @@ import {
   connect,
   type Connection,
   getDefaultLoop,
+  type HttpServerStats,
   IoLoop,
   type Lease,
   listen,
@@ -942,6 +943,8 @@ test(
     socket.on("error", () => {});
     socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     await once(socket, "data");
+    const [served] = await group.stats<HttpServerStats>(); // a serve() worker's stats carry its HTTP counters
+    assert.equal(served.requests, 1);
     const stats = group.stats(); // answered (or rejected) even while the stop runs
     const t0 = performance.now();
     // Before: stop() took no graceMs, and an endless stream held it for ever.

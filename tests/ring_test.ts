@@ -336,6 +336,16 @@ test("tcpListen() refuses an unknown option key and a missing options object", (
   assert.throws(() => tcpListen({ reusePort: "yes" } as never), /reusePort must be a boolean, got string "yes"/);
 });
 
+test("new Reactor(options) names Reactor in its option errors, new Ring(options) names Ring", () => {
+  // Before: the Reactor's own options were refused as "Ring: unknown option".
+  assert.throws(
+    () => new Reactor({ entries: 8, flag: 0 } as never),
+    /^TypeError: Reactor: unknown option "flag" \(did you mean "flags"\?\)/,
+  );
+  assert.throws(() => new Reactor(null as never), /Reactor needs an options object, got null/);
+  assert.throws(() => new Ring({ entries: 8, flag: 0 } as never), /^TypeError: Ring: unknown option "flag"/);
+});
+
 test("Ring flags beyond 32 bits are refused; bit 31 is reported unsigned", () => {
   assert.throws(
     () => new Ring({ entries: 2, flags: 2 ** 32 }),

@@ -28,7 +28,7 @@ const encoder = new TextEncoder();
  * @throws {RangeError} for flags that are not O_* bits, or a mode that is not an integer from 0 to 0o7777.
  * @throws {UringError} when open fails (`ENOENT`, `EACCES`, ...), naming the path.
  */
-export function openFile(path: string, flags = O_RDONLY, mode = 0o644): number {
+export function openFile(path: string, flags: number = O_RDONLY, mode: number = 0o644): number {
   if (typeof path !== "string" || path.length === 0) throw new TypeError(`path must be a non-empty string`);
   if (!Number.isInteger(flags) || flags < 0 || flags > 0x7fffffff) {
     throw numberError(flags, `flags must be O_* flags ORed together (abi.O_RDONLY, ...), got ${describe(flags)}`);

@@ -34,6 +34,12 @@ export interface ServeServer {
   stop(force?: boolean | { graceMs?: number }): Promise<void>;
 }
 
+/** `promise`, marked handled: a rejection nobody waits for is not reported as unhandled. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /**
  * The second argument of a serve() handler. It carries what `Deno.serve` passes (`remoteAddr`,
  * `completed`) and what a `Bun.serve` handler uses of its server (`requestIP()`, `port`, `hostname`,
@@ -76,13 +82,17 @@ export class ServeInfo {
 
   /**
    * Resolves once the whole response has been handed to the kernel; rejects when it was not (the
-   * client left first, or the response's body failed).
+   * client left first, or the response's body failed). Reading it and not waiting on it is no
+   * unhandled rejection: the promise is marked handled (a program that awaits it still sees the
+   * rejection).
    */
   get completed(): Promise<void> {
-    if (this.#done) return this.#error ? Promise.reject(this.#error) : Promise.resolve();
-    return this.#completed ??= new Promise<void>((resolve, reject) => {
-      this.#settle = (error) => (error ? reject(error) : resolve());
-    });
+    if (this.#done) return this.#error ? handled(Promise.reject(this.#error)) : Promise.resolve();
+    return this.#completed ??= handled(
+      new Promise<void>((resolve, reject) => {
+        this.#settle = (error) => (error ? reject(error) : resolve());
+      }),
+    );
   }
 
   /** The server's port (Bun's `server.port`). */

@@ -768,14 +768,18 @@ export class Connection<Data = unknown> {
     return this.close();
   }
 
-  /** `using conn`: starts closing (see close()). */
+  /**
+   * `using conn`: end() — what was written still goes out, then the connection closes (close()
+   * would drop it: leaving a block must not lose the block's writes).
+   */
   [Symbol.dispose](): void {
-    void this.close();
+    this.end();
   }
 
-  /** `await using conn`: closes and waits until the fd is closed. */
+  /** `await using conn`: end(), and wait until the fd is closed (end()'s bounds hold for a peer that reads nothing). */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+    this.end();
+    return this.#whenClosed();
   }
 
   /**

@@ -209,12 +209,13 @@ export class WorkerGroup {
   }
 
   /**
-   * Every worker's server stats, in worker order. Rejects if a worker fails to answer (it died, or
-   * the group was stopped).
+   * Every worker's server stats (what its server's `stats()` returned), in worker order. Rejects if
+   * a worker fails to answer (it died, or the group was stopped). Name the stats type for serve()
+   * workers: `group.stats<HttpServerStats>()`.
    */
-  async stats(): Promise<ServerStats[]> {
+  async stats<S extends ServerStats = ServerStats>(): Promise<S[]> {
     const replies = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stats", id: this.#nextId++ })));
-    return replies.map((r) => (r as { stats: ServerStats }).stats);
+    return replies.map((r) => (r as { stats: ServerStats }).stats as S);
   }
 
   /**
