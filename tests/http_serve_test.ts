@@ -1228,6 +1228,24 @@ test("OPTIONS * reaches the handler (url: the Host's origin + /*); a status with
   assert.equal(custom.response.reason, "");
 });
 
+test("CONNECT gets 501 and a close on both runtimes; an absolute-form target without a host gets 400 (smuggling review)", async () => {
+  // Before: Bun's Request took CONNECT to the handler and the connection went on as HTTP after a 200;
+  // `http:///a` reached the handler as http://a/.
+  const seen: string[] = [];
+  await using server = start((request) => {
+    seen.push(`${request.method} ${request.url}`);
+    return new Response("x");
+  });
+  const connect = await exchange(
+    server.port,
+    "CONNECT other:443 HTTP/1.1\r\nHost: other:443\r\n\r\nGET /after HTTP/1.1\r\nHost: internal\r\n\r\n",
+  );
+  assert.deepEqual([connect.response.status, connect.closed], [501, true]);
+  const empty = await exchange(server.port, "GET http:///a HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.deepEqual([empty.response.status, empty.closed], [400, true]);
+  assert.deepEqual(seen, []);
+});
+
 test("a statusText with CR/LF cannot split the response (it is replaced by the standard reason)", async () => {
   // Bun's Response takes both statusTexts; Deno's constructor refuses them (then a plain one is sent).
   const attempts = ["OK\r\nSet-Cookie: injected=1", "OK\u010D\u010ASet-Cookie: injected=1", "OK"];

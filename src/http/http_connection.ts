@@ -468,8 +468,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
     try {
       request = this.#makeRequest(ex);
     } catch {
-      // The Request constructor refused it (a forbidden method such as CONNECT, a Host the URL
-      // parser rejects): 400 below.
+      // The Request constructor refused it (a method it forbids, TRACE on Deno; a Host the URL parser
+      // rejects): 400 below.
     }
     if (ex.whole) {
       giveGather(ex.whole); // the Request has its own copy
@@ -567,7 +567,6 @@ export class HttpConnection implements ParserSink, BodyOwner {
     let url: string;
     if (target.charCodeAt(0) === 47 /* "/" */) url = `http://${head.host || this.#ctx.defaultHost}${target}`;
     else if (target === "*") url = `http://${head.host || this.#ctx.defaultHost}/*`;
-    else if (head.method === "CONNECT") url = `http://${target}/`;
     else url = target; // absolute-form
     const request = ex.whole
       ? new ServeRequest(url, { method: head.method, body: ex.whole })

@@ -78,6 +78,7 @@ const SLASH = 0x2f;
 const COLON = 0x3a;
 const SEMICOLON = 0x3b;
 const EQUALS = 0x3d;
+const QUESTION = 0x3f;
 const BACKSLASH = 0x5c;
 
 /** Empty lines tolerated before a request line (RFC 9112 §2.2 asks for at least one). */
@@ -92,7 +93,6 @@ const TOKEN = 1; // tchar (RFC 9110 §5.6.2)
 const VISIBLE = 2; // VCHAR, and obs-text as Deno.serve and Bun.serve take it: what a request-target may hold
 const FIELD = 4; // field-vchar: VCHAR / obs-text
 const HOST = 8; // reg-name, IP-literal and port characters
-const SCHEME = 16; // ALPHA / DIGIT / "+" / "-" / "." (RFC 3986 §3.1)
 const CLASS = new Uint8Array(256);
 const NOT_HEX = 255;
 const HEX = new Uint8Array(256).fill(NOT_HEX);
@@ -105,7 +105,6 @@ const HEX = new Uint8Array(256).fill(NOT_HEX);
   const alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   mark(alnum + "!#$%&'*+-.^_`|~", TOKEN);
   mark(alnum + "-._~!$&'()*+,;=:[]%", HOST);
-  mark(alnum + "+-.", SCHEME);
   for (let d = 0; d < 16; d++) {
     HEX[d.toString(16).charCodeAt(0)] = d;
     HEX[d.toString(16).toUpperCase().charCodeAt(0)] = d;
@@ -237,16 +236,21 @@ function connectionOption(acc: number, b: Uint8Array, start: number, end: number
   return acc;
 }
 
-/** Content-Length = 1*DIGIT; Infinity when too long to be exact (the caller answers 413). */
+/**
+ * Content-Length = 1*DIGIT; Infinity when too long to be exact (the caller answers 413). Leading
+ * zeros do not count toward that length: "0005" is 5.
+ */
 function contentLength(b: Uint8Array, start: number, end: number): number {
   if (start === end) throw fail("empty Content-Length");
   let n = 0;
+  let digits = 0;
   for (let k = start; k < end; k++) {
     const d = b[k] - 0x30;
     if (d < 0 || d > 9) throw fail("Content-Length is not a decimal number");
+    if (n > 0 || d > 0) digits++;
     n = n * 10 + d;
   }
-  return end - start > MAX_DIGITS ? Infinity : n;
+  return digits > MAX_DIGITS ? Infinity : n;
 }
 
 /** authority-form (RFC 9112 §3.2.3): uri-host ":" port, with a non-empty host and port. */
@@ -262,24 +266,34 @@ function isAuthority(b: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-/** absolute-form: scheme "://" ... (what HTTP clients send to proxies). */
+/**
+ * absolute-form (RFC 9112 §3.2.2, what HTTP clients send to proxies): "http" or "https" (any case),
+ * "://", a host as a Host field may hold it (not empty, no userinfo: RFC 9110 §4.2.1, §4.2.4), then
+ * the path or query, or nothing. Anything looser would be read by the URL parser into another host
+ * or path than a proxy in front of us checked (`http:///a` is host "a").
+ */
 function isAbsolute(b: Uint8Array, start: number, end: number): boolean {
-  const c0 = b[start] | 0x20;
-  if (c0 < 0x61 || c0 > 0x7a) return false;
-  let k = start + 1;
-  while (k < end && CLASS[b[k]] & SCHEME) k++;
-  return end - k >= 3 && b[k] === COLON && b[k + 1] === SLASH && b[k + 2] === SLASH;
+  if (end - start < 8 || !equalsLower(b, start, start + 4, "http")) return false;
+  let k = start + 4;
+  if ((b[k] | 0x20) === 0x73 /* "s" */) k++;
+  if (b[k] !== COLON || b[k + 1] !== SLASH || b[k + 2] !== SLASH) return false;
+  k += 3;
+  const host = k;
+  for (; k < end && b[k] !== SLASH && b[k] !== QUESTION; k++) if (!(CLASS[b[k]] & HOST)) return false;
+  return k > host;
 }
 
 /** Refuses a request-target whose form does not fit the method (RFC 9112 §3.2). */
 function checkTarget(b: Uint8Array, start: number, end: number, method: string): void {
   if (method === "CONNECT") {
-    // A CONNECT names only host and port, and must give the port (RFC 9110 §9.3.6).
+    // A CONNECT names only host and port, and must give the port (RFC 9110 §9.3.6). serve() opens no
+    // tunnels: a 2xx would make what follows a tunnel to a proxy in front, and requests to us.
     if (!isAuthority(b, start, end)) throw fail("CONNECT needs an authority-form target (host:port)");
+    throw new HttpParseError(501, "CONNECT is not implemented: serve() opens no tunnels");
   } else if (b[start] === STAR && end - start === 1) {
     if (method !== "OPTIONS") throw fail('the "*" target is for OPTIONS only');
   } else if (b[start] !== SLASH && !isAbsolute(b, start, end)) {
-    throw fail("request-target is neither origin-form nor absolute-form");
+    throw fail("request-target is neither origin-form nor an http(s) absolute-form with a host");
   }
 }
 
@@ -733,12 +747,14 @@ export class RequestParser {
         case C_SIZE0:
           if (HEX[c] === NOT_HEX) throw fail("chunk size is not hexadecimal");
           this.#chunkSize = HEX[c];
-          this.#chunkDigits = 1;
+          this.#chunkDigits = HEX[c] === 0 ? 0 : 1; // leading zeros do not count toward MAX_DIGITS
           s = C_SIZE;
           break;
         case C_SIZE:
           if (HEX[c] !== NOT_HEX) {
-            if (++this.#chunkDigits > MAX_DIGITS) throw fail("chunk size too long");
+            if ((this.#chunkSize > 0 || HEX[c] !== 0) && ++this.#chunkDigits > MAX_DIGITS) {
+              throw fail("chunk size too long");
+            }
             this.#chunkSize = this.#chunkSize * 16 + HEX[c];
             if (this.#chunkSize > Number.MAX_SAFE_INTEGER) throw fail("chunk size overflows");
           } else {
