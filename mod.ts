@@ -73,3 +73,4 @@ export type { Features } from "./src/probe.ts";
 
 // Errors.
 export { ClosedError, Errno, errnoName, SubmissionQueueFullError, UnsupportedError, UringError } from "./src/errors.ts";
+export type { ErrnoName } from "./src/errors.ts";

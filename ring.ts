@@ -81,6 +81,7 @@ export type { BufferWaiter, LeaseHolder } from "./src/buffers/pool.ts";
 
 // A CQE's negative res is -errno: these name it (also exported by the package root).
 export { Errno, errnoName } from "./src/errors.ts";
+export type { ErrnoName } from "./src/errors.ts";
 
 // Types from the package root and uring-buffers/sys that this layer's signatures mention; the
 // classes themselves (BufferPool, Lease, the errors) come from the package root.

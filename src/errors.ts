@@ -139,8 +139,14 @@ export const Errno = {
   EHWPOISON: 133,
 } as const;
 
-const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(Errno).map(([name, errno]) => [errno, name]),
+/**
+ * What UringError.code holds: a name from {@link Errno}, or `E<number>` for an errno it lacks. Typed so
+ * that a misspelt comparison (`e.code === "ECONREFUSED"`) is a compile error.
+ */
+export type ErrnoName = keyof typeof Errno | `E${number}`;
+
+const ERRNO_NAMES: Record<number, ErrnoName> = Object.fromEntries(
+  Object.entries(Errno).map(([name, errno]) => [errno, name as ErrnoName]),
 );
 
 /**
@@ -150,7 +156,7 @@ const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
  * @throws {TypeError} for anything but a number.
  * @throws {RangeError} for a number that is not an integer.
  */
-export function errnoName(errno: number): string {
+export function errnoName(errno: number): ErrnoName {
   if (!Number.isInteger(errno)) throw numberError(errno, `errno must be an integer, got ${describe(errno)}`);
   const positive = errno < 0 ? -errno : errno;
   return ERRNO_NAMES[positive] ?? `E${positive}`;
@@ -161,7 +167,7 @@ export class UringError extends Error {
   /** The positive errno (`Errno.ECONNRESET`, ...). */
   readonly errno: number;
   /** The errno's name (`"ECONNRESET"`), or `E<number>` for one not in {@link Errno}. */
-  readonly code: string;
+  readonly code: ErrnoName;
   /** What failed: the operation or call (`"recv"`, `"connect"`, `"io_uring_queue_init_params"`, ...). */
   readonly op: string;
   /**

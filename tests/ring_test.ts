@@ -310,6 +310,11 @@ test("Errno names every errno it holds, and errnoName falls back to E<n>", () =>
   assert.equal(errnoName(4095), "E4095");
   // A CQE's res is negative: before, errnoName(-105) was "E-105".
   assert.deepEqual([errnoName(-105), errnoName(-4095)], ["ENOBUFS", "E4095"]);
+  // The code's type is the names (or E<number>): a misspelt comparison is a compile error (deno check).
+  const code = errnoName(111);
+  // @ts-expect-error "ECONREFUSED" is no errno name
+  assert.equal(code === "ECONREFUSED", false);
+  assert.equal(code === "ECONNREFUSED", true);
   // Before: "EENOBUFS", "Eundefined", "E1.5".
   assert.throws(() => errnoName("ENOBUFS" as never), { name: "TypeError", message: /got string "ENOBUFS"/ });
   assert.throws(() => errnoName(undefined as never), TypeError);
