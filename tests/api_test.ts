@@ -258,6 +258,33 @@ test("address literals: dotted quads and IPv6 bind and round-trip; malformed one
   }
 });
 
+test("an IPv4-mapped IPv6 hostname binds (listen, serve) and takes its IPv4 clients", async () => {
+  // Before: bind failed with EINVAL (IPV6_V6ONLY was on for every IPv6 address but "::").
+  const loop = new IoLoop();
+  try {
+    const server = listen({
+      loop,
+      hostname: "::ffff:127.0.0.1",
+      port: 0,
+      handlers: { data: (conn, lease) => void conn.write(lease) },
+    });
+    for (const hostname of ["127.0.0.1", "::ffff:127.0.0.1"]) {
+      const client = await connect({ loop, hostname, port: server.port });
+      client.write(new TextEncoder().encode("ping"));
+      for await (const lease of client) {
+        assert.equal(new TextDecoder().decode(lease.bytes), "ping", hostname);
+        lease.release();
+        break;
+      }
+    }
+    await server.stop();
+    await using http = serve({ loop, hostname: "::ffff:127.0.0.1", port: 0 }, () => new Response("ok"));
+    assert.equal(await (await fetch(`http://127.0.0.1:${http.port}/`)).text(), "ok");
+  } finally {
+    loop.close();
+  }
+});
+
 test("a bracketed IPv6 hostname is refused, naming the address without brackets, by listen, serve, connect and UDP", async () => {
   // Before: "[::1]" was taken, then server.url threw "Invalid URL: 'http://[[::1]]:...'".
   const loop = new IoLoop();

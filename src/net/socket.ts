@@ -67,16 +67,24 @@ function closedOnFailure(fd: number, setUp: (fd: number) => void): number {
   }
 }
 
-/** "::" (or "[::]", "0::0", ...): the unspecified IPv6 address. */
-function isUnspecifiedIPv6(host: string): boolean {
-  const h = host.startsWith("[") ? host.slice(1, -1) : host;
-  return h.includes(":") && /^[0:]+$/.test(h);
+/**
+ * The sockaddr_in6 at `at` holds "::" (or "0::0", ...), or an IPv4-mapped address (::ffff:a.b.c.d):
+ * both need IPV6_V6ONLY off, the first to take IPv4 too, the second to bind at all (EINVAL).
+ */
+function takesIPv4(view: DataView, at: number): boolean {
+  for (let i = 8; i < 18; i++) if (view.getUint8(at + i) !== 0) return false;
+  const tail = view.getUint16(at + 18, false);
+  if (tail === 0xffff) return true;
+  if (tail !== 0) return false;
+  for (let i = 20; i < 24; i++) if (view.getUint8(at + i) !== 0) return false;
+  return true;
 }
 
 /**
  * A close-on-exec TCP socket, bound and listening; returns its fd. SO_REUSEADDR always,
- * SO_REUSEPORT on request; "::" is dual stack (IPv4 connections arrive as ::ffff:a.b.c.d), other IPv6
- * addresses IPV6_V6ONLY. Accept on it with the ring
+ * SO_REUSEPORT on request; "::" is dual stack (IPv4 connections arrive as ::ffff:a.b.c.d), an
+ * IPv4-mapped address takes its IPv4 address's connections, other IPv6 addresses IPV6_V6ONLY. Accept
+ * on it with the ring
  * (`prepAccept`, `prepMultishotAccept`); close it with closeFd().
  *
  * @example
@@ -108,9 +116,9 @@ export function tcpListen(options: TcpListenOptions = {}): number {
     setIntOption(fd, abi.SOL_SOCKET, abi.SO_REUSEADDR, 1, "SO_REUSEADDR");
     if (options.reusePort) setIntOption(fd, abi.SOL_SOCKET, abi.SO_REUSEPORT, 1, "SO_REUSEPORT");
     // "::" takes IPv4 connections too (dual stack, as Node, Deno and Bun listen on it, whatever the
-    // sysctl says); any other IPv6 address only its own.
+    // sysctl says); an IPv4-mapped address its IPv4 one; any other IPv6 address only its own.
     if (len === abi.SOCKADDR_IN6_SIZE) {
-      setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, isUnspecifiedIPv6(host) ? 0 : 1, "IPV6_V6ONLY");
+      setIntOption(fd, abi.IPPROTO_IPV6, abi.IPV6_V6ONLY, takesIPv4(m.view, ADDR_AT) ? 0 : 1, "IPV6_V6ONLY");
     }
     sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
     sys("listen", native.libc.listen(fd, backlog));
