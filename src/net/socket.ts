@@ -84,8 +84,7 @@ function takesIPv4(view: DataView, at: number): boolean {
  * A close-on-exec TCP socket, bound and listening; returns its fd. SO_REUSEADDR always,
  * SO_REUSEPORT on request; "::" is dual stack (IPv4 connections arrive as ::ffff:a.b.c.d), an
  * IPv4-mapped address takes its IPv4 address's connections, other IPv6 addresses IPV6_V6ONLY. Accept
- * on it with the ring
- * (`prepAccept`, `prepMultishotAccept`); close it with closeFd().
+ * on it with the ring (`prepAccept`, `prepMultishotAccept`); close it with closeFd().
  *
  * @example
  * ```ts
