@@ -994,6 +994,28 @@ test(
 );
 
 test(
+  "workers: a worker that dies while the group stops counts as stopped: stop() resolves, the death is logged",
+  async () => {
+    // Before: group.stop() rejected with "worker 0 died of an uncaught error" (seen in CI: a crash racing the stop).
+    const { startWorkers } = await import("../mod.ts");
+    const { errors, restore } = captureConsoleErrors();
+    try {
+      const group = await startWorkers({
+        count: 1,
+        module: new URL("./fixtures/crash_on_stop_worker.ts", import.meta.url),
+        data: { port: freePort() },
+      });
+      await group.stop();
+      assert.ok(errors.some((e) => /worker 0 died of an uncaught error: .*crash while stopping/.test(String(e[0]))));
+      await assert.rejects(group.stats(), /worker 0/);
+    } finally {
+      restore();
+    }
+  },
+  { timeoutMs: 30_000 },
+);
+
+test(
   "workers: a worker that dies closes its connections' sockets (they used to stay open for the process's life)",
   async () => {
     const { startWorkers } = await import("../mod.ts");

@@ -252,9 +252,15 @@ export class WorkerGroup {
       return this.#stopping;
     }
     this.#stopping = (async () => {
-      // A worker still loading its module (a failed start) is only ended: it has no server yet.
+      // A worker still loading its module (a failed start) is only ended: it has no server yet. One
+      // that dies while it stops is stopped too (its death is logged); only a stop that failed in a
+      // living worker rejects.
       const stops = this.#workers.map((w, i) =>
-        w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++, graceMs })
+        w.gone || w.hello ? Promise.resolve() : this.#ask(i, { kind: "stop", id: this.#nextId++, graceMs }).catch(
+          (e) => {
+            if (!w.gone) throw e;
+          },
+        )
       );
       const results = await Promise.allSettled(stops);
       this.#workers.forEach((_, i) => this.#end(i, "was stopped"));
