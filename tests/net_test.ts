@@ -557,21 +557,8 @@ test(
   "workers with port 0: group.ports lists each worker's own port; stats() rejects once the group was stopped (README)",
   async () => {
     const { startWorkers } = await import("../mod.ts");
-    const group = await startWorkers({
-      count: 2,
-      module: new URL("../examples/echo_worker.ts", import.meta.url),
-      data: {
-        host: "127.0.0.1",
-        port: 0,
-        buffers: 64,
-        maxBuffers: 64,
-        bufferSize: 4096,
-        backend: "auto",
-        safe: false,
-        reusePort: true,
-        dedicated: false,
-      } satisfies EchoOptions,
-    });
+    const module = new URL("../examples/echo_worker.ts", import.meta.url);
+    const group = await startWorkers({ count: 2, module, data: smallEchoOptions(0, true) });
     try {
       assert.equal(group.ports.length, 2);
       assert.notEqual(group.ports[0], group.ports[1]);
