@@ -23,7 +23,7 @@ import {
   IORING_SETUP_TASKRUN_FLAG,
 } from "./abi.ts";
 import { Errno } from "./errors.ts";
-import { kTurn, kWhenUnreferenced } from "./internal.ts";
+import { kSettled, kTurn, kWhenUnreferenced } from "./internal.ts";
 import { describe, numberError } from "./options.ts";
 import { Reactor } from "./reactor.ts";
 
@@ -98,6 +98,7 @@ export class Driver {
   #refs = 0;
   #scheduled = false;
   #parked = false;
+  #parking: Promise<void> | undefined; // the park's wait and its handlers, until they have run
   #idleSince = -1; // when the current run of empty turns began, -1 while busy
   #spin = true; // poll before parking: the last idle gap was short (see SPIN_IF_GAP_BELOW_MS)
   #turns = 0;
@@ -158,6 +159,13 @@ export class Driver {
   }
 
   #whenUnreferenced: (() => void) | undefined;
+
+  /** @ignore See kSettled: resolves once unreferenced and no park is outstanding (a park that fails resolves it too). */
+  [kSettled](): Promise<void> {
+    const parking = this.#parking;
+    if (this.#refs > 0 || parking === undefined) return Promise.resolve();
+    return parking.then(undefined, () => {});
+  }
 
   /** @ignore Turns run so far. */
   get [kTurn](): number {
@@ -267,14 +275,16 @@ export class Driver {
     this.#parks++;
     const ring = this.reactor.ring;
     // On the runtime's own event loop where it can watch an eventfd (no thread hand-off), else off-thread.
-    (ring.waitSignaled() ?? ring.waitOffThread()).then(
+    this.#parking = (ring.waitSignaled() ?? ring.waitOffThread()).then(
       () => {
         this.#parked = false;
+        this.#parking = undefined;
         if (this.#idleSince >= 0) this.#spin = performance.now() - this.#idleSince < SPIN_IF_GAP_BELOW_MS;
         this.wake();
       },
       (e) => {
         this.#parked = false;
+        this.#parking = undefined;
         if ((e as { errno?: number }).errno === Errno.EBADF || this.reactor.ring.closed) return;
         if (this.#error) this.#error(e);
         else throw e;

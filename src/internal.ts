@@ -88,5 +88,11 @@ export const kListenFd: unique symbol = Symbol("uring-buffers.listenFd");
 
 /** `Driver[kTurn]`: turns run so far (SendBacklog tells what a turn wrote from what waited since an earlier one). */
 export const kTurn: unique symbol = Symbol("uring-buffers.turn");
+/**
+ * `Driver[kSettled]()`: settles once nothing holds the driver and its park (an FFI wait) has returned;
+ * at once while something holds it. A stop awaits it, so that nothing of the loop's is left running
+ * (Deno's test sanitizer reports an outstanding FFI call as a leaked op).
+ */
+export const kSettled: unique symbol = Symbol("uring-buffers.settled");
 /** `Driver[kWhenUnreferenced](fn)`: calls `fn` once no references are held (IoLoop.close() with sockets open). */
 export const kWhenUnreferenced: unique symbol = Symbol("uring-buffers.whenUnreferenced");

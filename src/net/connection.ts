@@ -19,6 +19,7 @@ import {
   kGiveBack,
   kIdle,
   kScarce,
+  kSettled,
   kStart,
   kTakeOver,
   kUncork,
@@ -1259,7 +1260,8 @@ export class Connection<Data = unknown> {
       }
     }
     this.#config.owner?.connectionClosed(this);
-    this.#closedResolve?.();
+    // Awaited closes settle once the loop's park has returned too, if this was its last reference.
+    if (this.#closedResolve) void this.loop.driver[kSettled]().then(this.#closedResolve);
     if (this.#config.handlers.close) {
       try {
         const result: unknown = this.#config.handlers.close(this);

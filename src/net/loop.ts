@@ -145,13 +145,17 @@ export class IoLoop {
    * Closes the client pool, the ring and the send memory, and stops the driver; idempotent. New
    * sockets on it are refused from now on. It does not stop the loop's servers or close its
    * connections and UDP sockets: while any is open, the ring stays open for them (closed under them,
-   * they could neither be served nor closed), and closes once the last one has closed.
+   * they could neither be served nor closed), and closes once the last one has closed. The promise
+   * resolves then, once the ring is torn down and no wait of the loop's is left running (a test that
+   * awaits it leaves nothing behind); there is no need to await it otherwise.
    */
-  close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    if (defaultLoop === this) defaultLoop = undefined;
-    this.driver[kWhenUnreferenced](() => this.#close());
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      if (defaultLoop === this) defaultLoop = undefined;
+      this.driver[kWhenUnreferenced](() => this.#close());
+    }
+    return this[kWhenClosed]();
   }
 
   #close(): void {

@@ -18,7 +18,7 @@ import {
   type ConnectionOptions,
   type ConnectionOwner,
 } from "./connection.ts";
-import { kAbort, kCloseNow, kEndGracefully, kEndSettled, kListenFd, kStart } from "../internal.ts";
+import { kAbort, kCloseNow, kEndGracefully, kEndSettled, kListenFd, kSettled, kStart } from "../internal.ts";
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
@@ -555,6 +555,7 @@ export class Server<Data = unknown> {
     this.#logAcceptErrors("stopped");
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
+    await this.loop.driver[kSettled]();
   }
 
   /**

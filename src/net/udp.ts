@@ -7,7 +7,7 @@ import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/p
 import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, datagramPayload, DatagramReceiver } from "../receiver.ts";
-import { kArena, kDatagrams, kGiveBack, kIovBlocks, kTakeOver } from "../internal.ts";
+import { kArena, kDatagrams, kGiveBack, kIovBlocks, kSettled, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
@@ -503,7 +503,7 @@ export class UdpSocket {
     if (this.#closeFdAtFinish) closeFd(this.fd);
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
-    this.#closedResolve!();
+    void this.loop.driver[kSettled]().then(this.#closedResolve!);
   }
 }
 
