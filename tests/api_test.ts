@@ -20,6 +20,7 @@ import { BufferRing, Ring, StreamReceiver } from "../ring.ts";
 import { closeFd, connectSocket, localAddress, openFile, setNoDelay, tcpConnect, tcpListen, udpBind } from "../sys.ts";
 import { captureConsoleErrors, runtime, test } from "./harness.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
+import { freePort } from "./helpers.ts";
 
 test("a typo in an option key is refused, naming the nearest valid key", () => {
   const loop = new IoLoop();
@@ -276,6 +277,55 @@ test(
     assert.match(out, /ok \| 150 passed \| 0 failed/, out.slice(-3000));
   },
   { skip: runtime === "bun" && "Deno's test sanitizers", timeoutMs: 150_000 },
+);
+
+test(
+  "deno run --watch: after an edit the restarted program binds its port again and serves the new code",
+  async () => {
+    // Before: the restart failed with EADDRINUSE (the FFI listener outlived the old program), and the
+    // old listener took connections nobody answered.
+    const { spawn } = await import("node:child_process");
+    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "watch-"));
+    const app = join(dir, "app.ts");
+    const port = freePort();
+    const program = (text: string) =>
+      `import { serve } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
+      `serve({ port: ${port}, hostname: "127.0.0.1", onListen() {} }, () => new Response(${JSON.stringify(text)}));\n`;
+    writeFileSync(app, program("v1"));
+    const exec = (globalThis as { process?: { execPath: string } }).process!.execPath;
+    const child = spawn(exec, ["run", "--watch", "-A", app], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+    child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+    /** Whether the server answers `text` within 15 s. */
+    const answers = async (text: string) => {
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(100)) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) });
+          if ((await response.text()) === text) return true;
+        } catch {
+          // Not listening yet, or the old listener took the connection.
+        }
+      }
+      return false;
+    };
+    try {
+      assert.ok(await answers("v1"), out);
+      writeFileSync(app, program("v2"));
+      assert.ok(await answers("v2"), out);
+      assert.doesNotMatch(out, /EADDRINUSE/);
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  {
+    skip: runtime === "bun" && "Deno's --watch restarts in the same process (bun --watch restarts the process)",
+    timeoutMs: 60_000,
+  },
 );
 
 test("an IPv4-mapped IPv6 hostname binds (listen, serve) and takes its IPv4 clients", async () => {

@@ -182,6 +182,19 @@ export const listenerWatch: {
   closing?: (listenFd: number) => void;
 } = {};
 
+/**
+ * The servers of this thread still listening, closed at the global "unload" event: `deno run --watch`
+ * restarts the program in the same process, where sockets opened through FFI outlive it (the
+ * restart could not bind its port, and the old listener took connections nobody would answer).
+ */
+const listening = new Set<{ unload(): void }>();
+let unloadHooked = false;
+
+function closeListening(): void {
+  for (const server of listening) server.unload();
+  listening.clear();
+}
+
 /** What listenerWatch.opened is given of the server. */
 export interface WatchedServer {
   /** close(2) of its connections' sockets at once (a worker dying of an uncaught error). */
@@ -326,6 +339,14 @@ export class Server<Data = unknown> {
       loop: this.loop,
     });
     this.#arm();
+    listening.add(this.#listening);
+    if (!unloadHooked) {
+      unloadHooked = true;
+      (globalThis as { addEventListener?: (type: string, fn: () => void) => void }).addEventListener?.(
+        "unload",
+        closeListening,
+      );
+    }
     this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c[kEndSettled]());
     this.#closeNow = (options as InternalListenOptions<Data>)[kCloseNow] ?? ((c) => void c.close());
     this.#signal = options.signal;
@@ -530,6 +551,7 @@ export class Server<Data = unknown> {
       return this.#stopping;
     }
     this.#stopped = true;
+    listening.delete(this.#listening);
     this.#deadline = deadline;
     const leaveOpen = graceful && (options as StopOptions).leaveOpen === true;
     // The port is free when stop() returns, as after Deno's listener.close() (the fd closes once the
@@ -557,6 +579,14 @@ export class Server<Data = unknown> {
     this.loop.driver.unref();
     await this.loop.driver[kSettled]();
   }
+
+  /** Its entry in `listening`: the port freed and the connections' sockets closed, at once. */
+  readonly #listening = {
+    unload: () => {
+      stopListening(this.#fd);
+      this.#closeConnectionFds();
+    },
+  };
 
   /**
    * close(2) of every connection's socket, at once, past the ring: for a worker dying of an uncaught
