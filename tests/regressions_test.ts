@@ -1269,6 +1269,44 @@ for (const style of ["using", "await using"] as const) {
   });
 }
 
+test("a connection held at its fair share by leases never released is reported once, naming the release", async () => {
+  // Before: a `for await` reader that kept (or dropped) its leases stalled at its share in silence
+  // (a newcomer's reader: 65 of 301 replies, then nothing; on Deno no collection reclaimed them).
+  const { errors, restore } = captureConsoleErrors();
+  const kept: Lease[] = [];
+  const server = listen({ port: 0 });
+  const net = await import("node:net");
+  const client = net.connect({ host: "127.0.0.1", port: server.port });
+  client.on("error", () => {});
+  try {
+    const reading = (async () => {
+      for await (const conn of server) {
+        for await (const lease of conn) kept.push(lease); // never released
+      }
+    })();
+    await new Promise((resolve) => client.once("connect", resolve));
+    for (let i = 0; i < 200; i++) {
+      client.write("line\n");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const deadline = Date.now() + 10_000;
+    const said = () => errors.find((e) => /fair share/.test(String(e[0])));
+    while (!said() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(kept.length < 200, `${kept.length} leases: the connection did stop at its share`);
+    assert.match(
+      String(said()?.[0]),
+      /has held \d+ leases of pool group \d+ \(its fair share\).*A lease comes back when released/,
+    );
+    assert.equal(errors.filter((e) => /fair share/.test(String(e[0]))).length, 1, "once");
+    for (const lease of kept.splice(0)) lease.release();
+    client.destroy();
+    await server.stop();
+    await reading;
+  } finally {
+    restore();
+  }
+}, { timeoutMs: 30_000 });
+
 /**
  * A half-open-capable client of `port` that sends "hello", then 1 KiB every 10 ms for as long as it
  * can (a peer that goes on sending after our end()); `stop()` ends the flood and the socket.

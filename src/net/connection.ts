@@ -7,6 +7,7 @@
  */
 import { Lease } from "../buffers/lease.ts";
 import { leaseCopies } from "./lease_copies.ts";
+import { native } from "../../ffi/mod.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
 import { asError, ClosedError, Errno, UnsupportedError, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
@@ -259,6 +260,42 @@ function isRoutine(error: Error): boolean {
 
 // One options object for every connection's receiver (the receiver does not keep it): none per accept.
 const receiverOptions: StreamReceiverOptions = { holder: 0 };
+
+/** How long a connection may sit at its fair share of the pool before the program is told (once per pool). */
+const QUOTA_STALL_WARN_MS = 5000;
+/** Connections at their fair share, with the timer that warns: kept here, not in each connection. */
+const quotaStalls = new Map<object, ReturnType<typeof setTimeout>>();
+const quotaWarned = new WeakSet<BufferPool>();
+
+/**
+ * `conn` stopped receiving at its fair share of `pool`: if it is still there after
+ * QUOTA_STALL_WARN_MS with nothing of its own queued to send (`unsent`), say so, once per pool. A
+ * program that drops its leases without releasing them stalls its connection there until the
+ * garbage collector finds them, which may be never; an echo to a slow reader is only backpressure.
+ */
+function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent: () => boolean): void {
+  if (quotaWarned.has(pool) || quotaStalls.has(conn)) return;
+  const timer = setTimeout(() => {
+    quotaStalls.delete(conn);
+    if (quotaWarned.has(pool) || pool.closed || !unsent()) return;
+    quotaWarned.add(pool);
+    console.error(
+      `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId} (its fair ` +
+        `share) for ${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some come back. A lease comes ` +
+        "back when released (release(), `using`) or, once written, when its send completes; one dropped without a " +
+        "release comes back only when the garbage collector finds it.",
+    );
+  }, QUOTA_STALL_WARN_MS);
+  native.unrefTimer(timer);
+  quotaStalls.set(conn, timer);
+}
+
+function unwatchQuotaStall(conn: object): void {
+  const timer = quotaStalls.get(conn);
+  if (timer === undefined) return;
+  clearTimeout(timer);
+  quotaStalls.delete(conn);
+}
 
 /**
  * One TCP connection on an {@link IoLoop}, from `listen()` or `connect()`. Received bytes arrive as
@@ -744,6 +781,7 @@ export class Connection<Data = unknown> {
   }
 
   #startClose(): void {
+    unwatchQuotaStall(this);
     this.#phase = Phase.Closing;
     // What no send in flight covers goes at once: memory the loop's other connections may need.
     if (this.#sends.dropQueued() > 0) this.#set(Bit.WritesDropped | Bit.StreamCut, true);
@@ -854,6 +892,8 @@ export class Connection<Data = unknown> {
     if (!this.#is(Bit.OverQuota) && this.pool.overQuota(this.#holder)) {
       this.#set(Bit.OverQuota, true);
       this.#updateReceive();
+      // Its own queue empty: the leases are the program's, or wait in another connection's queue.
+      watchQuotaStall(this, this.pool, this.#holder, () => this.#sends.buffered === 0);
     }
   }
 
@@ -876,6 +916,7 @@ export class Connection<Data = unknown> {
 
   /** LeaseHolder (through the port): enough of our leases came back to receive again. */
   #underQuota(): void {
+    unwatchQuotaStall(this);
     this.#set(Bit.OverQuota, false);
     this.#updateReceive();
   }
