@@ -269,9 +269,10 @@ const quotaWarned = new WeakSet<BufferPool>();
 
 /**
  * `conn` stopped receiving at its fair share of `pool`: if it is still there after
- * QUOTA_STALL_WARN_MS with nothing of its own queued to send (`unsent`), say so, once per pool. A
- * program that drops its leases without releasing them stalls its connection there until the
- * garbage collector finds them, which may be never; an echo to a slow reader is only backpressure.
+ * QUOTA_STALL_WARN_MS, not paused, with nothing of its own queued to send or waiting to be read
+ * (`unsent`), say so, once per pool. A program that drops its leases without releasing them stalls
+ * its connection there until the garbage collector finds them, which may be never; an echo to a
+ * slow reader is only backpressure, and a paused one holds them by the program's choice.
  */
 function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent: () => boolean): void {
   if (quotaWarned.has(pool) || quotaStalls.has(conn)) return;
@@ -892,8 +893,14 @@ export class Connection<Data = unknown> {
     if (!this.#is(Bit.OverQuota) && this.pool.overQuota(this.#holder)) {
       this.#set(Bit.OverQuota, true);
       this.#updateReceive();
-      // Its own queue empty: the leases are the program's, or wait in another connection's queue.
-      watchQuotaStall(this, this.pool, this.#holder, () => this.#sends.buffered === 0);
+      // Nothing of its own queued to send, not paused, nothing waiting to be read: the leases are
+      // the program's, or wait in another connection's queue.
+      watchQuotaStall(
+        this,
+        this.pool,
+        this.#holder,
+        () => this.#sends.buffered === 0 && !this.#is(Bit.UserPaused) && !this.#inbox?.length,
+      );
     }
   }
 
