@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { BufferRing, Ring, StreamReceiver } from "../ring.ts";
 import { closeFd, connectSocket, localAddress, openFile, setNoDelay, tcpConnect, tcpListen, udpBind } from "../sys.ts";
-import { captureConsoleErrors, runtime, test } from "./harness.ts";
+import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, sleep, waitFor } from "./clients.ts";
 import { freePort } from "./helpers.ts";
 
@@ -266,12 +266,13 @@ test(
     // call ... never completed": a stop resolved while the loop's parked wait was still out.
     const { execFile } = await import("node:child_process");
     const { fileURLToPath } = await import("node:url");
+    const { env } = await import("node:process");
     const fixture = fileURLToPath(new URL("./fixtures/sanitized_tests.ts", import.meta.url));
-    const exec = (globalThis as { process?: { execPath: string } }).process!.execPath;
+    const [deno] = runtimeCommand(fixture);
     const out = await new Promise<string>((resolve) =>
-      execFile(exec, ["test", "-A", "--sanitize-ops", "--sanitize-resources", fixture], {
+      execFile(deno, ["test", "-A", "--sanitize-ops", "--sanitize-resources", fixture], {
         timeout: 120_000,
-        env: { ...(globalThis as { process?: { env: Record<string, string> } }).process!.env, NO_COLOR: "1" },
+        env: { ...env, NO_COLOR: "1" },
       }, (error, stdout, stderr) => resolve(`${error ? `exit ${error.code}\n` : ""}${stdout}${stderr}`))
     );
     assert.match(out, /ok \| 180 passed \| 0 failed/, out.slice(-3000));
@@ -295,8 +296,8 @@ test(
       `import { serve } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
       `serve({ port: ${port}, hostname: "127.0.0.1", onListen() {} }, () => new Response(${JSON.stringify(text)}));\n`;
     writeFileSync(app, program("v1"));
-    const exec = (globalThis as { process?: { execPath: string } }).process!.execPath;
-    const child = spawn(exec, ["run", "--watch", "-A", app], { stdio: ["ignore", "pipe", "pipe"] });
+    const [deno] = runtimeCommand(app);
+    const child = spawn(deno, ["run", "--watch", "-A", app], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
     child.stderr!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
