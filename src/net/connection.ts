@@ -275,7 +275,7 @@ const quotaWarned = new WeakSet<BufferPool>();
  * slow reader is only backpressure, and a paused one holds them by the program's choice.
  */
 function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent: () => boolean): void {
-  if (quotaWarned.has(pool) || quotaStalls.has(conn)) return;
+  if (quotaStalls.has(conn)) return;
   const timer = setTimeout(() => {
     quotaStalls.delete(conn);
     if (quotaWarned.has(pool) || pool.closed || !unsent()) return;
@@ -894,13 +894,15 @@ export class Connection<Data = unknown> {
       this.#set(Bit.OverQuota, true);
       this.#updateReceive();
       // Nothing of its own queued to send, not paused, nothing waiting to be read: the leases are
-      // the program's, or wait in another connection's queue.
-      watchQuotaStall(
-        this,
-        this.pool,
-        this.#holder,
-        () => this.#sends.buffered === 0 && !this.#is(Bit.UserPaused) && !this.#inbox?.length,
-      );
+      // the program's, or wait in another connection's queue. Once the pool has reported, no closure.
+      if (!quotaWarned.has(this.pool)) {
+        watchQuotaStall(
+          this,
+          this.pool,
+          this.#holder,
+          () => this.#sends.buffered === 0 && !this.#is(Bit.UserPaused) && !this.#inbox?.length,
+        );
+      }
     }
   }
 
