@@ -23,7 +23,7 @@ import {
   IORING_SETUP_TASKRUN_FLAG,
 } from "./abi.ts";
 import { Errno } from "./errors.ts";
-import { kSettled, kTurn, kWhenUnreferenced } from "./internal.ts";
+import { kOnIdle, kSettled, kTurn, kWhenUnreferenced } from "./internal.ts";
 import { describe, numberError } from "./options.ts";
 import { Reactor } from "./reactor.ts";
 
@@ -156,6 +156,17 @@ export class Driver {
     // A NOP completion (user_data 0, dropped by the reactor) ends the parked wait.
     if (this.#parked && !this.reactor.ring.closed) this.reactor.ring.wakeWaiters();
     if (this.#whenUnreferenced) this.#unreferencedSoon();
+    if (this.#onIdle) queueMicrotask(this.#idleCheck);
+  }
+
+  #onIdle: (() => void) | undefined;
+  readonly #idleCheck = (): void => {
+    if (this.#refs === 0 && !this.reactor.ring.closed) this.#onIdle!();
+  };
+
+  /** @ignore See kOnIdle: `fn` runs each time the last reference is dropped. */
+  [kOnIdle](fn: () => void): void {
+    this.#onIdle = fn;
   }
 
   #whenUnreferenced: (() => void) | undefined;

@@ -94,5 +94,13 @@ export const kTurn: unique symbol = Symbol("uring-buffers.turn");
  * (Deno's test sanitizer reports an outstanding FFI call as a leaked op).
  */
 export const kSettled: unique symbol = Symbol("uring-buffers.settled");
+/**
+ * `Driver[kOnIdle](fn)`: calls `fn` each time the last reference is dropped (in a microtask, if none
+ * was taken again): the loop gives a burst's memory back then instead of by a timer that would
+ * outlive the program's last socket.
+ */
+export const kOnIdle: unique symbol = Symbol("uring-buffers.onIdle");
+/** `BufferPool[kTrimIdle]()`: gives the pages of its idle spare buffers back now (see kOnIdle). */
+export const kTrimIdle: unique symbol = Symbol("uring-buffers.trimIdle");
 /** `Driver[kWhenUnreferenced](fn)`: calls `fn` once no references are held (IoLoop.close() with sockets open). */
 export const kWhenUnreferenced: unique symbol = Symbol("uring-buffers.whenUnreferenced");

@@ -275,7 +275,7 @@ test(
         env: { ...env, NO_COLOR: "1" },
       }, (error, stdout, stderr) => resolve(`${error ? `exit ${error.code}\n` : ""}${stdout}${stderr}`))
     );
-    assert.match(out, /ok \| 180 passed \| 0 failed/, out.slice(-3000));
+    assert.match(out, /ok \| 210 passed \| 0 failed/, out.slice(-3000));
   },
   { skip: runtime === "bun" && "Deno's test sanitizers", timeoutMs: 150_000 },
 );

@@ -21,7 +21,7 @@ import { ClosedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import { Reactor } from "../reactor.ts";
-import { kBufferAddress, kBufferView, kDatagrams, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { kBufferAddress, kBufferView, kDatagrams, kMarkReleased, kReleaseLease, kTrimIdle } from "../internal.ts";
 import { HolderTable, type LeaseHolder } from "./holders.ts";
 import { GENERATION_MOD, LeakNet } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
@@ -322,6 +322,11 @@ export class BufferPool {
   /** close() has run. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** @ignore See kTrimIdle: idle spare buffers give their pages back now. */
+  [kTrimIdle](): void {
+    if (!this.#closed) this.#refill.trimIdle();
   }
 
   /**

@@ -90,6 +90,10 @@ export class ProvideRefill implements Refill {
     return this.#errors;
   }
 
+  trimIdle(): void {
+    // Nothing to do: the kernel holds every free buffer.
+  }
+
   close(): void {
     const ring = this.#reactor.ring;
     if (!ring.closed) {

@@ -31,6 +31,8 @@ export interface Refill {
   settle(mayShrink: boolean): void;
   /** The most buffers the kernel may hold at once (PoolStats.ringWindow); 0 where no window applies. */
   readonly window: number;
+  /** Nothing holds the loop: idle buffers give their pages back now rather than after their period. */
+  trimIdle(): void;
   /** Bytes of idle buffers' pages given back to the system (PoolStats.bytesTrimmed). */
   readonly bytesTrimmed: number;
   /** Hand-overs the kernel failed (PoolStats.provideErrors); a ring's tail store cannot fail. */

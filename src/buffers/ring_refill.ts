@@ -104,6 +104,12 @@ export class RingRefill implements Refill {
     if (this.#clean === this.#spareCount) this.#stopTrimming();
   };
 
+  trimIdle(): void {
+    if (this.#trimTimer === undefined) return;
+    this.#spareLow = this.#spareCount;
+    this.#trim();
+  }
+
   #stopTrimming(): void {
     clearInterval(this.#trimTimer);
     this.#trimTimer = undefined;

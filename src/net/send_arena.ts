@@ -153,6 +153,13 @@ export class SendArena {
     this.#bytesTrimmed += this.#large.discardSlabs(1) + this.#small.discardSlabs(1);
   }
 
+  /** Nothing holds the loop: a trim that was waiting for its period runs now. */
+  trimIdle(): void {
+    if (this.#trimTimer === undefined) return;
+    clearTimeout(this.#trimTimer as number);
+    this.#trim();
+  }
+
   /** Bytes of pages given back to the system (after bursts, see give()). */
   get bytesTrimmed(): number {
     return this.#bytesTrimmed;
