@@ -14,7 +14,7 @@ import {
   probeFeatures,
 } from "../mod.ts";
 import { DatagramReceiver, NativeMemory, prepSend, Reactor } from "../ring.ts";
-import { closeFd, connectSocket, localAddress, udpBind } from "../sys.ts";
+import { closeFd, connectSocket, localAddress, setReceiveBuffer, udpBind } from "../sys.ts";
 import { captureConsoleErrors, runtimeCommand, test } from "./harness.ts";
 import { waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
@@ -404,12 +404,12 @@ test("bindUdp: a message handler that throws on every datagram is logged once wi
     assert.ok((console_.errors[0][1] as Error).stack?.includes("failure"));
     // The rest come as one line within a second; closing flushes a count still pending.
     assert.ok(await waitFor(() => console_.errors.length === 2, 3000));
-    assert.match(String(console_.errors[1][0]), /threw 29 more times \(last: (a)?sync failure\)/);
+    assert.match(String(console_.errors[1][0]), /threw 29 more times \(last: message handler: (a)?sync failure\)/);
     client.send(new Uint8Array([1]), { hostname: "127.0.0.1", port: failing.port });
     assert.ok(await waitFor(() => failing.stats().handlerErrors === 31, 5000));
     await failing.close();
     assert.equal(console_.errors.length, 3);
-    assert.match(String(console_.errors[2][0]), /threw 1 more time \(last: sync failure\)/);
+    assert.match(String(console_.errors[2][0]), /threw 1 more time \(last: message handler: sync failure\)/);
     await client.close();
   } finally {
     console_.restore();
@@ -502,4 +502,79 @@ test("UDP: maxDatagramSize null is the default, as for every number option (it w
     await sock.close();
     loop.close();
   }
+});
+
+test("UdpSocket.close() right after 300 send()s delivers all 300, then closes (it dropped all but the one in flight)", async () => {
+  const loop = new IoLoop();
+  const sink = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  setReceiveBuffer(sink.fd, 4 << 20);
+  const sender = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  for (let i = 0; i < 300; i++) sender.send(new Uint8Array(32), { hostname: "127.0.0.1", port: sink.port });
+  await sender.close();
+  assert.equal(sender.stats().datagramsSent, 300);
+  assert.ok(await waitFor(() => sink.stats().datagramsReceived === 300, 3000), `${sink.stats().datagramsReceived}`);
+  assert.throws(() => sender.send(new Uint8Array(1), { hostname: "127.0.0.1", port: sink.port }), /closed/i);
+  await sink.close();
+  await loop.close();
+});
+
+test("UdpSocket.flushed() resolves once the kernel has taken every datagram queued before it", async () => {
+  const loop = new IoLoop();
+  const sink = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  const sender = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  await sender.flushed(); // nothing queued: at once
+  for (let i = 0; i < 100; i++) sender.send(new Uint8Array(16), { hostname: "127.0.0.1", port: sink.port });
+  const first = sender.flushed();
+  for (let i = 0; i < 50; i++) sender.send(new Uint8Array(16), { hostname: "127.0.0.1", port: sink.port });
+  await first;
+  const sent = sender.stats().datagramsSent;
+  assert.ok(sent >= 100 && sent < 150, `${sent}`);
+  await sender.flushed();
+  assert.equal(sender.stats().datagramsSent, 150);
+  await sender.close();
+  await sink.close();
+  await loop.close();
+});
+
+test("bindUdp: an error handler that throws on every failure is logged once with its stack, then as a count (it was a stack per failure)", async () => {
+  const loop = new IoLoop();
+  const console_ = captureConsoleErrors();
+  try {
+    const failing = bindUdp({
+      loop,
+      handlers: {
+        message(_s, d) {
+          d.lease.release();
+          throw new Error("bad request");
+        },
+        error(_s, e) {
+          throw e;
+        },
+      },
+    });
+    const client = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+    for (let i = 0; i < 30; i++) client.send(new Uint8Array(1), { hostname: "127.0.0.1", port: failing.port });
+    assert.ok(await waitFor(() => failing.stats().handlerErrors === 30, 5000));
+    assert.equal(console_.errors.length, 1, "the first failure only, so far");
+    assert.match(String(console_.errors[0][0]), /error handler of UDP socket fd \d+ threw \(later failures/);
+    await failing.close();
+    assert.equal(console_.errors.length, 2);
+    assert.match(String(console_.errors[1][0]), /threw 29 more times \(last: error handler: bad request\)/);
+    await client.close();
+  } finally {
+    console_.restore();
+    await loop.close();
+  }
+});
+
+test("UdpSocket.send() with node:dgram's (bytes, port, host) arguments says the destination is { hostname, port }", async () => {
+  const loop = new IoLoop();
+  const sock = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  assert.throws(
+    () => sock.send(new Uint8Array(1), 9 as never),
+    /destination is an object \{ hostname, port \}, got number 9/,
+  );
+  assert.throws(() => sock.send(new Uint8Array(1), "127.0.0.1:9" as never), /destination is an object/);
+  await sock.close();
+  await loop.close();
 });

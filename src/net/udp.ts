@@ -26,7 +26,8 @@ export interface UdpHandlers {
   /**
    * A receive or send failed (a UringError), or the message handler threw (that error); the socket
    * keeps working unless the receive itself ended. Without this handler, a throwing message handler
-   * is logged: the first error with its stack, later ones as a count at most once a second.
+   * is logged: the first error with its stack, later ones as a count at most once a second. What this
+   * handler throws is logged the same way.
    */
   error?(socket: UdpSocket, error: Error): void;
 }
@@ -91,7 +92,12 @@ export const MAX_UDP_PAYLOAD = 65507;
 // DEFAULT_RING_WINDOW of them until a burst runs it dry, so only those pages get touched in a steady flow.
 const DEFAULT_COUNT = 256;
 const DEFAULT_RING_WINDOW = 32;
-/** A message handler's failures after the first are logged as a count at most this often. */
+const enum HandlerBit {
+  Message = 1,
+  Error = 2,
+}
+
+/** A handler's failures after the first are logged as a count at most this often. */
 const FAILURE_LOG_MS = 1000;
 
 function checkMaxDatagramSize(n: number): void {
@@ -179,6 +185,7 @@ export class UdpSocket {
     dropped: 0,
     handlerErrors: 0,
   };
+  #failedHandlers = 0; // HandlerBit: the handlers whose first failure was logged
   #unloggedFailures = 0;
   #lastFailure = "";
   #failureLogTimer: unknown;
@@ -270,17 +277,27 @@ export class UdpSocket {
     const error = asError(e);
     this.#stats.handlerErrors++;
     if (this.#handlers.error) return this.#reportError(error);
-    // The socket goes on receiving: a line per datagram would let a sender flood stderr.
-    if (this.#stats.handlerErrors === 1) {
+    this.#logFailure("message", error);
+  }
+
+  /**
+   * Logs a handler's failure. The socket goes on receiving, so a line per datagram would let a sender
+   * flood stderr: each handler's first failure is logged with its stack, later ones as a count at most
+   * once a second.
+   */
+  #logFailure(handler: "message" | "error", error: Error): void {
+    const first = handler === "message" ? HandlerBit.Message : HandlerBit.Error;
+    if ((this.#failedHandlers & first) === 0) {
+      this.#failedHandlers |= first;
       console.error(
-        `uring-buffers: the message handler of UDP socket fd ${this.fd} threw (later failures are counted in ` +
-          `stats().handlerErrors and logged at most once a second):`,
+        `uring-buffers: the ${handler} handler of UDP socket fd ${this.fd} threw (later failures are counted ` +
+          `${handler === "message" ? "in stats().handlerErrors " : ""}and logged at most once a second):`,
         error,
       );
       return;
     }
     this.#unloggedFailures++;
-    this.#lastFailure = error.message;
+    this.#lastFailure = `${handler} handler: ${error.message}`;
     if (this.#failureLogTimer !== undefined) return;
     this.#failureLogTimer = setTimeout(() => this.#logFailures(), FAILURE_LOG_MS);
     native.unrefTimer(this.#failureLogTimer);
@@ -292,22 +309,22 @@ export class UdpSocket {
     if (n === 0) return;
     this.#unloggedFailures = 0;
     console.error(
-      `uring-buffers: the message handler of UDP socket fd ${this.fd} threw ${n} more time${n === 1 ? "" : "s"} ` +
+      `uring-buffers: the handlers of UDP socket fd ${this.fd} threw ${n} more time${n === 1 ? "" : "s"} ` +
         `(last: ${this.#lastFailure})`,
     );
   }
 
   /** Hands `error` to the error handler; what that throws (or rejects with) is logged, never thrown out of the loop. */
   #reportError(error: Error): void {
-    const logged = (e: unknown) =>
-      console.error(`uring-buffers: the error handler of UDP socket fd ${this.fd} threw:`, e);
     try {
       const result: unknown = this.#handlers.error?.(this, error);
-      if (result instanceof Promise) result.then(undefined, logged);
+      if (result instanceof Promise) result.then(undefined, this.#errorHandlerFailed);
     } catch (e) {
-      logged(e);
+      this.#errorHandlerFailed(e);
     }
   }
+
+  readonly #errorHandlerFailed = (e: unknown): void => this.#logFailure("error", asError(e));
 
   /** A snapshot of the socket's counters and its pool's stats (a new object each call). */
   stats(): UdpStats {
@@ -355,6 +372,10 @@ export class UdpSocket {
     try {
       if (this.#closed) throw new ClosedError("UdpSocket");
       if (!to) throw new TypeError("send() needs a destination");
+      if (typeof to !== "object") {
+        // node:dgram's send(bytes, port, host) and "host:port" strings land here.
+        throw new TypeError(`send()'s destination is an object { hostname, port }, got ${describe(to)}`);
+      }
       if (length > MAX_UDP_PAYLOAD) {
         throw new RangeError(`a UDP datagram holds at most ${MAX_UDP_PAYLOAD} bytes, got ${length}`);
       }
@@ -382,6 +403,7 @@ export class UdpSocket {
       }
     }
     this.#queue.push(out);
+    this.#accepted++;
     if (this.#block < 0) this.#sendNext();
     return true;
   }
@@ -420,22 +442,36 @@ export class UdpSocket {
         this.#reportError(new UringError("sendmsg", -res, `to ${formatEndpoint(out.hostname, out.port)}`));
       }
     }
-    if (this.#queue.length > this.#head) {
-      if (this.#closed) this.#drop();
-      else this.#sendNext();
-    } else if (this.#closed) {
-      this.#finish();
-    }
+    this.#settled++;
+    if (this.#flushWaiters) this.#resolveFlushed();
+    // After close() too: what was queued before it still goes out.
+    if (this.#queue.length > this.#head) this.#sendNext();
+    else if (this.#closed) this.#finish();
+  }
+
+  #accepted = 0; // datagrams queued by send() so far
+  #settled = 0; // of those, the ones the kernel took or refused
+  #flushWaiters: { upTo: number; resolve: () => void }[] | undefined;
+
+  #resolveFlushed(): void {
+    const waiters = this.#flushWaiters!;
+    while (waiters.length > 0 && waiters[0].upTo <= this.#settled) waiters.shift()!.resolve();
+    if (waiters.length === 0) this.#flushWaiters = undefined;
+  }
+
+  /**
+   * Resolves once every datagram send() queued before the call has been taken by the kernel (or
+   * failed: see `stats().sendErrors`): when to send more after send() returned false. At once when
+   * nothing is queued.
+   */
+  flushed(): Promise<void> {
+    if (this.#settled === this.#accepted) return Promise.resolve();
+    return new Promise((resolve) => (this.#flushWaiters ??= []).push({ upTo: this.#accepted, resolve }));
   }
 
   #free(out: Outgoing): void {
     out.lease?.[kGiveBack]();
     for (const c of out.chunks) this.loop[kArena].give(c);
-  }
-
-  #drop(): void {
-    this.#freeQueue();
-    this.#finish();
   }
 
   /** Frees every datagram still queued (none is in flight). */
@@ -445,9 +481,11 @@ export class UdpSocket {
   }
 
   /**
-   * Stops receiving, drops unsent datagrams and closes the fd: the port is free when it returns
-   * (unless a send is in flight: the kernel holds the socket until it ends). Resolves once nothing is
-   * in flight. Idempotent.
+   * Stops receiving and closes the fd. Datagrams send() queued still go out first (the kernel takes
+   * each at once unless the socket's send buffer is full); the fd is closed after the last. With none
+   * queued beyond the one in flight, the fd is closed and the port free when it returns (a send in
+   * flight holds the socket until it ends). Resolves once the fd is closed and nothing is in flight.
+   * Idempotent.
    */
   close(): Promise<void> {
     if (this.#closed) return this.#closedPromise;
@@ -458,8 +496,10 @@ export class UdpSocket {
       this.#logFailures();
     }
     this.#receiver.stop(() => this.#finish());
-    this.#releaseSocket();
-    if (this.#block < 0) this.#drop();
+    // A queued datagram names the fd in an SQE not prepared yet: the fd must outlive it.
+    if (this.#queue.length - this.#head > 1) this.#closeFdAtFinish = true;
+    else this.#releaseSocket();
+    if (this.#block < 0) this.#finish();
     return this.#closedPromise;
   }
 
