@@ -89,7 +89,11 @@ export function describe(value: unknown): string {
   }
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value;
+  if (typeof value !== "object") return typeof value;
+  // A class's instance by its class's name (an ArrayBuffer, a DataView, a Ring): "an object" hides the mistake.
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  if (typeof name !== "string" || name === "" || name === "Object") return "an object";
+  return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
 }
 
 /** The known key `key` most likely meant: one it abbreviates (host: hostname), else the closest by edit distance if close enough to be a typo. */

@@ -69,6 +69,7 @@ function parseIPv6(h: string): number[] | null {
 
 /** `host:port` as messages write it: an IPv6 address in brackets (`[::1]:80`). */
 export function formatEndpoint(host: string, port: number): string {
+  if (host === "localhost") return `localhost:${port} (127.0.0.1)`; // only that: a server on ::1 alone is not tried
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 

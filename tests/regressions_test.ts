@@ -30,7 +30,7 @@ import {
 import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kArena, kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
-import { RingWriter, tcpPair } from "./helpers.ts";
+import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
 import { dial, firstReply, pausedSink, sleep, waitFor } from "./clients.ts";
 
 function collect(got: Lease[]) {
@@ -2301,4 +2301,80 @@ test("null pool options and a null copy option are the defaults (null made pools
     conn.close();
     await server.stop();
   }
+});
+
+test("a for await reader behind on what arrived is not idle: idleTimeout waits for it (it closed and dropped 30 leases)", async () => {
+  // A client with idleTimeout 1 that took 1.5 s over one lease: its receive was held back by its own
+  // unread leases, the idle wheel took that for a silent peer, and the loop ended with most bytes lost.
+  const loop = new IoLoop();
+  const big = patternBytes(7, 1 << 20);
+  await using server = listen({ loop, port: 0, handlers: { open: (conn) => void conn.write(big) } });
+  const client = await connect({ loop, port: server.port, idleTimeout: 1 });
+  const got: Uint8Array[] = [];
+  let n = 0;
+  for await (const lease of client) {
+    got.push(lease.bytes.slice());
+    lease.release();
+    n += got[got.length - 1].length;
+    if (got.length === 1) await sleep(1600);
+    if (n === big.length) break;
+  }
+  assert.equal(n, big.length, `got ${n} of ${big.length} bytes; state ${client.state}`);
+  assert.deepEqual(Buffer.concat(got), Buffer.from(big));
+  await client.close();
+  await server.stop();
+  await loop.close();
+});
+
+test("next() called again before the last one settled waits its turn, as an async generator's does (it rejected)", async () => {
+  const loop = new IoLoop();
+  await using server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      async open(conn) {
+        conn.write(new TextEncoder().encode("one"));
+        await sleep(50);
+        conn.write(new TextEncoder().encode("two"));
+        await sleep(50);
+        void conn.end();
+      },
+    },
+  });
+  const client = await connect({ loop, port: server.port });
+  const replies = client[Symbol.asyncIterator]();
+  const [a, b, c] = [replies.next(), replies.next(), replies.next()];
+  const text = async (p: Promise<IteratorResult<Lease>>) => {
+    const r = await p;
+    if (r.done) return "done";
+    using lease = r.value;
+    return new TextDecoder().decode(lease.bytes);
+  };
+  assert.deepEqual(await Promise.all([text(a), text(b), text(c)]), ["one", "two", "done"]);
+  await client.close();
+  await server.stop();
+  await loop.close();
+});
+
+test("error messages name what was given and where: a class by name, a default's bound, localhost's address", async () => {
+  // They said "got an object" for an ArrayBuffer, blamed a maxBuffered nobody passed, and said
+  // "localhost" where only 127.0.0.1 was tried.
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0, handlers: { data: (_c, l) => l.release() } });
+  const client = await connect({ loop, port: server.port });
+  assert.throws(() => client.write(new ArrayBuffer(4) as never), /got an ArrayBuffer/);
+  assert.throws(() => client.write(new DataView(new ArrayBuffer(4)) as never), /got a DataView/);
+  assert.throws(() => listen({ loop: new Map() as never, port: 0, handlers: {} }), /got a Map/);
+  await assert.rejects(
+    connect({ loop, port: server.port, highWaterMark: 1 << 30 }),
+    /maxBuffered must be an integer >= highWaterMark \(1073741824\), got number 16777216 \(the default\): raise maxBuffered/,
+  );
+  await client.close();
+  const port = server.port;
+  await server.stop();
+  await assert.rejects(
+    connect({ loop, hostname: "localhost", port }),
+    new RegExp(`localhost:${port} \\(127\\.0\\.0\\.1\\)`),
+  );
+  await loop.close();
 });

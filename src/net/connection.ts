@@ -142,9 +142,11 @@ export function checkConnectionOptions(options: ConnectionOptions): ConnectionSe
     throw numberError(highWaterMark, `highWaterMark must be an integer >= 0, got ${describe(highWaterMark)}`);
   }
   if (!Number.isInteger(maxBuffered) || maxBuffered < highWaterMark) {
+    const given = options.maxBuffered === undefined || options.maxBuffered === null ? " (the default)" : "";
     throw numberError(
       maxBuffered,
-      `maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${describe(maxBuffered)}`,
+      `maxBuffered must be an integer >= highWaterMark (${highWaterMark}), got ${describe(maxBuffered)}${given}` +
+        (given ? ": raise maxBuffered with highWaterMark" : ""),
     );
   }
   checkSeconds("idleTimeout", idleTimeout);
@@ -861,8 +863,12 @@ export class Connection<Data = unknown> {
     return this.#inbox;
   }
 
-  /** Leases left the inbox (read, or delivered after a pause): receiving resumes below half its limit. */
+  /**
+   * Leases left the inbox (read, or delivered after a pause): receiving resumes below half its limit.
+   * A read is activity: a program behind on what arrived is not idle, though its receive is held.
+   */
   #inboxTaken(): void {
+    if (this.#phase === Phase.Open) this.#touch();
     if (this.#is(Bit.InboxFull) && (this.#inbox?.length ?? 0) < INBOX_LIMIT / 2) {
       this.#set(Bit.InboxFull, false);
       this.#updateReceive();
@@ -1055,6 +1061,12 @@ export class Connection<Data = unknown> {
   #idleExpired(): void {
     if (this.#phase >= Phase.Closing) return;
     this.#touch(); // the next timeout counts from here
+    if (this.#inbox?.length && !this.#is(Bit.UserPaused) && this.#phase === Phase.Open) {
+      // What arrived waits for the program's loop (which holds the receive back once 32 wait): the
+      // program is behind, the peer is not idle.
+      this.#watch();
+      return;
+    }
     if (this.#sends.sending && !this.#is(Bit.Lingering)) {
       // A send waits on the peer: it is not idle while it takes more of our bytes (a slow reader of a
       // long reply, whose send completes only once the kernel's buffer has room for it). The first

@@ -1,7 +1,8 @@
 /**
  * `PullQueue`: values produced by completions, consumed by `for await` (a server's accepted
- * connections, a connection's leases). One pending reader at a time; values wait in order; an end
- * (with or without an error) reaches the reader after every value queued before it. Values are
+ * connections, a connection's leases). Values wait in order, and so do readers (next() called again
+ * before the last one settled, as an async generator takes it); an end (with or without an error)
+ * reaches the readers after every value queued before it. Values are
  * distinct objects, kept in an insertion-ordered Set, so one that goes away while queued (a
  * connection that closed) leaves in O(1).
  */
@@ -15,7 +16,8 @@ export interface PullQueueEvents {
 export class PullQueue<T> {
   readonly #events: PullQueueEvents;
   readonly #items = new Set<T>();
-  #reader: ((r: IteratorResult<T>) => void) | undefined;
+  #reader: ((r: IteratorResult<T>) => void) | undefined; // the first waiting reader
+  #laterReaders: ((r: IteratorResult<T>) => void)[] | undefined; // made only when a second one waits
   #ended = false;
   #error: Error | undefined;
   #finished = false;
@@ -41,15 +43,20 @@ export class PullQueue<T> {
   /** Hands `value` to a waiting reader, or queues it. Ignored after end(). */
   push(value: T): boolean {
     if (this.#ended) return false;
-    if (this.#reader) {
-      const reader = this.#reader;
-      this.#reader = undefined;
+    const reader = this.#takeReader();
+    if (reader) {
       reader({ value, done: false });
       this.#events.taken?.();
       return true;
     }
     this.#items.add(value);
     return true;
+  }
+
+  #takeReader(): ((r: IteratorResult<T>) => void) | undefined {
+    const reader = this.#reader;
+    this.#reader = this.#laterReaders?.shift();
+    return reader;
   }
 
   /** The oldest queued value, taken out (for owners that deliver values themselves). */
@@ -75,11 +82,9 @@ export class PullQueue<T> {
     this.#items.delete(value);
   }
 
-  /** A pending reader is told `done` (its loop was left); the queue itself goes on. */
+  /** Pending readers are told `done` (their loop was left); the queue itself goes on. */
   cancelRead(): void {
-    const reader = this.#reader;
-    this.#reader = undefined;
-    reader?.({ value: undefined, done: true });
+    for (let reader = this.#takeReader(); reader; reader = this.#takeReader()) reader({ value: undefined, done: true });
   }
 
   /** No more values: readers get `done` once the queue is empty. Idempotent; the first error is kept. */
@@ -87,10 +92,8 @@ export class PullQueue<T> {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;
-    if (this.#reader && this.length === 0) {
-      const reader = this.#reader;
-      this.#reader = undefined;
-      this.#finish(reader);
+    if (this.length === 0) {
+      for (let reader = this.#takeReader(); reader; reader = this.#takeReader()) this.#finish(reader);
     }
   }
 
@@ -102,8 +105,10 @@ export class PullQueue<T> {
       return Promise.resolve({ value, done: false });
     }
     if (this.#ended) return new Promise((resolve) => this.#finish(resolve));
-    if (this.#reader) return Promise.reject(new TypeError("another read of this queue is pending"));
-    return new Promise((resolve) => (this.#reader = resolve));
+    return new Promise((resolve) => {
+      if (this.#reader) (this.#laterReaders ??= []).push(resolve);
+      else this.#reader = resolve;
+    });
   }
 
   #finish(reader: (r: IteratorResult<T>) => void): void {
