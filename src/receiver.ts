@@ -272,6 +272,8 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     checkBoolean("bundle", options.bundle);
     const op = options.op ?? "recv";
     if (op !== "recv" && op !== "read") throw new TypeError(`op must be "recv" or "read", got ${JSON.stringify(op)}`);
+    // Asked for, a mode the op cannot have is refused, as bundles are (not dropped in silence).
+    if (options.multishot && op !== "recv") throw new TypeError('multishot needs op "recv" (a read is single-shot)');
     const features = probeFeatures();
     const multishot = op === "recv" && (options.multishot ?? features.multishotRecv);
     if (multishot && !features.multishotRecv) throw new UnsupportedError("IORING_RECV_MULTISHOT", "6.0");

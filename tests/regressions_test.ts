@@ -2378,3 +2378,15 @@ test("error messages name what was given and where: a class by name, a default's
   );
   await loop.close();
 });
+
+test("StreamReceiver: multishot asked for on a read is refused, as bundles are (it was dropped in silence)", () => {
+  using reactor = new Reactor({ entries: 8 });
+  const pool = new BufferPool(reactor, { bufferSize: 1024, count: 4 });
+  const handler = { data: (l: Lease) => l.release(), end() {} };
+  assert.throws(
+    () => new StreamReceiver(pool, 0, handler, { op: "read", multishot: true }),
+    /multishot needs op "recv"/,
+  );
+  assert.equal(new StreamReceiver(pool, 0, handler, { op: "read", multishot: false }).multishot, false);
+  pool.close();
+});

@@ -115,13 +115,11 @@ export class LeakNet {
     // program's on that stack): the program's own frames come from its last read of the bytes, else
     // from its call that ran the turn (Reactor.runUntil...), if any.
     const read = userFrames(trace.touched);
-    const handed = read ? undefined : userFrames(trace.made.stack);
-    const yours = read
-      ? `Your code last read its bytes at:\n${read}`
-      : handed
-      ? `Your code never read its bytes; it was handed over in a turn run from:\n${handed}`
-      : `Your code never read its bytes.`;
-    const made = (trace.made.stack ?? "").split("\n").slice(0, 1 + FRAMES_SHOWN).join("\n");
-    return `${head} ${yours}\nIt was made at:\n${made}`;
+    const handed = userFrames(trace.made.stack);
+    const yours = read ? `Your code last read its bytes at:\n${read}` : `Your code never read its bytes.`;
+    const made = handed
+      ? `It was handed over in a turn run from:\n${handed}`
+      : `It was made at:\n${(trace.made.stack ?? "").split("\n").slice(0, 1 + FRAMES_SHOWN).join("\n")}`;
+    return `${head} ${yours}\n${made}`;
   }
 }

@@ -117,6 +117,20 @@ function freeChunks(chunks: NativeMemory[]): void {
   chunks.length = 0;
 }
 
+/**
+ * Where a lease was made, for `leakTracking: "debug"`: deep enough to reach the program's frames below
+ * this library's (a receive's completion path alone fills the default ten).
+ */
+function tracedError(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 40;
+  try {
+    return new Error("lease made here");
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The memory of closed pools collected while leases were still out (see BufferPool.close()). */
 const closedPoolMemory = new FinalizationRegistry<NativeMemory[]>(freeChunks);
 
@@ -483,9 +497,7 @@ export class BufferPool {
       this.#refill.consumed();
     }
     const generation = ++this.#generation[bid];
-    const trace: LeaseTrace | undefined = this.#traceLeases
-      ? { made: new Error("lease made here"), touched: undefined }
-      : undefined;
+    const trace: LeaseTrace | undefined = this.#traceLeases ? { made: tracedError(), touched: undefined } : undefined;
     const lease = trace
       ? new TracedLease(this, bid, res, generation, offset, holder, trace)
       : new Lease(this, bid, res, generation, offset, holder);
