@@ -385,6 +385,31 @@ test("a handler that throws, rejects or returns a non-Response gets a 500; the c
     assert.equal(client.closed, false);
     assert.equal(server.stats().handlerErrors, 3);
     assert.equal(errors.length, 3, "each failure logged once");
+    assert.match(String(errors[0][0]), /^serve\(\): the handler failed; answered 500/);
+    client.close();
+  } finally {
+    restore();
+  }
+});
+
+test("a body stream that fails before its first byte went out is logged as the response's failure, not the handler's", async () => {
+  // The handler had returned its Response; the log said "the handler failed".
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = start(() =>
+      new Response(
+        new ReadableStream({
+          pull() {
+            throw new Error("pull threw");
+          },
+        }),
+      )
+    );
+    const client = await RawClient.open(server.port);
+    client.send(`GET / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal((await client.response()).status, 500);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0][0]), /the handler's response failed before a byte of it went out; answered 500/);
     client.close();
   } finally {
     restore();

@@ -803,17 +803,19 @@ export class HttpConnection implements ParserSink, BodyOwner {
   async #respond(ex: Exchange): Promise<boolean> {
     if (ex.refusal !== 0) return this.#sendRefusal(ex.refusal);
     let failure = ex.error;
+    let what = Failed.Handler;
     if (failure === NO_ERROR) {
       const sent = await this.#tryResponse(ex, ex.response!);
       if (!(sent instanceof Unsent)) return sent;
       this.#ctx.counters.handlerErrors++;
       failure = sent.error;
+      what = Failed.Response;
     }
-    const answer = await this.#errorResponse(failure, ex.request);
+    const answer = await this.#errorResponse(failure, ex.request, what);
     if (answer !== undefined) {
       const sent = await this.#tryResponse(ex, answer);
       if (!(sent instanceof Unsent)) return sent;
-      logHandlerError(failure, sent.error);
+      logHandlerError(what, failure, sent.error);
     }
     const sent = await this.#tryResponse(ex, internalServerError());
     if (sent instanceof Unsent) throw sent.error;
@@ -1045,17 +1047,17 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   /** onError's answer to a handler's failure; undefined (and the failure logged) when it gives none. */
-  async #errorResponse(error: unknown, request: Request | undefined): Promise<Response | undefined> {
+  async #errorResponse(error: unknown, request: Request | undefined, what: Failed): Promise<Response | undefined> {
     const onError = this.#ctx.onError;
-    if (!onError) return void logHandlerError(error);
+    if (!onError) return void logHandlerError(what, error);
     try {
       const r: unknown = await onError(error, request);
       if (r instanceof Response && !r.bodyUsed) return r;
       if (r === undefined) return undefined; // the program took the error and leaves the answer to us: 500
-      const what = r instanceof Response ? "a Response whose body was already read" : describeValue(r);
-      logHandlerError(error, new TypeError(`onError returned ${what} instead of a Response to send`));
+      const given = r instanceof Response ? "a Response whose body was already read" : describeValue(r);
+      logHandlerError(what, error, new TypeError(`onError returned ${given} instead of a Response to send`));
     } catch (e) {
-      logHandlerError(error, e);
+      logHandlerError(what, error, e);
     }
     return undefined;
   }
@@ -1217,10 +1219,19 @@ class Unsent {
   constructor(readonly error: unknown) {}
 }
 
+/** What failed before a byte of the answer went out. */
+const enum Failed {
+  Handler, // it threw, or its promise rejected
+  Response, // the Response it returned (a body stream that failed before its first byte was sent)
+}
+
 /** Logs a handler's failure, and onError's own where onError failed to answer it. */
-function logHandlerError(error: unknown, onErrorFailure?: unknown): void {
-  if (onErrorFailure === undefined) console.error("serve(): the handler failed; answered 500:", error);
-  else console.error("serve(): the handler failed:", error, "\nand so did onError; answered 500:", onErrorFailure);
+function logHandlerError(what: Failed, error: unknown, onErrorFailure?: unknown): void {
+  const failed = what === Failed.Handler
+    ? "the handler failed"
+    : "the handler's response failed before a byte of it went out";
+  if (onErrorFailure === undefined) console.error(`serve(): ${failed}; answered 500:`, error);
+  else console.error(`serve(): ${failed}:`, error, "\nand so did onError; answered 500:", onErrorFailure);
 }
 
 function internalServerError(): Response {
