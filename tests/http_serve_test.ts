@@ -1690,6 +1690,19 @@ test("a method the runtime's Request would turn into another one is refused with
   assert.ok(!seen.includes("CONNECT") && !seen.includes("PATCH"), `handled as: ${seen.join()}`);
 });
 
+test("TRACE, TRACK and CONNECT in any case get 501 on both runtimes (Deno answered 400, Bun passed TRACE to the handler)", async () => {
+  const seen: string[] = [];
+  await using server = start((request) => {
+    seen.push(request.method);
+    return new Response(request.method);
+  });
+  for (const method of ["TRACE", "trace", "TRACK", "Track", "connect", "Connect"]) {
+    const { response } = await exchange(server.port, `${method} / HTTP/1.1\r\n${HOST}\r\n`);
+    assert.equal(response.status, 501, method);
+  }
+  assert.deepEqual(seen, []);
+});
+
 test("response streams that fail while a write drains, and echoes whose clients leave mid-upload, end only their connection", async () => {
   // A child process: before the fix an unhandled rejection of a read-ahead ended the process.
   const { code, out } = await runFixture("failing_streams_server.ts", 30_000);

@@ -295,6 +295,14 @@ function checkTarget(b: Uint8Array, start: number, end: number, method: string):
   } else if (b[start] !== SLASH && !isAbsolute(b, start, end)) {
     throw fail("request-target is neither origin-form nor an http(s) absolute-form with a host");
   }
+  if (method.length === 5 || method.length === 7) {
+    // The Fetch standard's forbidden methods, in any case: no Request can carry them (Deno's refuses
+    // them, Bun's takes TRACE), so both runtimes answer them alike.
+    const upper = method.toUpperCase();
+    if (upper === "TRACE" || upper === "TRACK" || upper === "CONNECT") {
+      throw new HttpParseError(501, `${method} is not implemented: a Fetch Request cannot carry it`);
+    }
+  }
 }
 
 // A head that arrives whole is scanned into these, shared by every parser of the thread (the scan
