@@ -21,6 +21,8 @@ export const kTakeOver: unique symbol = Symbol("uring-buffers.takeOver");
  * refused); also releases a lease nobody took over. Does nothing for a lease released already.
  */
 export const kGiveBack: unique symbol = Symbol("uring-buffers.giveBack");
+/** `Lease[kBytes]`: its bytes for the library, also once a write or send took it over (`bytes` then throws). */
+export const kBytes: unique symbol = Symbol("uring-buffers.bytes");
 /** `Lease[kMarkReleased]()`: the owner has taken the buffer back; `bytes` throws from now on. */
 export const kMarkReleased: unique symbol = Symbol("uring-buffers.markReleased");
 

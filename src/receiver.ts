@@ -22,7 +22,7 @@ import {
 } from "./prep.ts";
 import { probeFeatures } from "./probe.ts";
 import { checkBoolean, checkFd, checkHandler, checkOptionKeys, describe, numberError } from "./options.ts";
-import { kDatagrams } from "./internal.ts";
+import { kBytes, kDatagrams } from "./internal.ts";
 import type { CompletionTarget, Reactor } from "./reactor.ts";
 
 /** What a StreamReceiver calls: each receive's bytes, then the end. */
@@ -515,7 +515,7 @@ function payloadIn(b: Uint8Array, dv: DataView): Uint8Array {
 
 /** The payload of a lease a DatagramReceiver delivered (its bytes start with the recvmsg header), no copy. */
 export function datagramPayload(lease: Lease): Uint8Array {
-  const b = lease.bytes;
+  const b = lease[kBytes]; // also for a lease a send took over (UdpSocket.send reads its payload then)
   return payloadIn(b, new DataView(b.buffer, b.byteOffset, b.byteLength));
 }
 

@@ -2390,3 +2390,35 @@ test("StreamReceiver: multishot asked for on a read is refused, as bundles are (
   assert.equal(new StreamReceiver(pool, 0, handler, { op: "read", multishot: false }).multishot, false);
   pool.close();
 });
+
+test("a lease's bytes throw once a write took it over, whatever the pool's state (they read fine while the pool was idle)", async () => {
+  // A broadcast that wrote the lease to one connection and its bytes to the others worked in light
+  // tests and threw only once half the pool was leased (the write then copies and releases at once).
+  const loop = new IoLoop();
+  const outcomes: string[] = [];
+  await using server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        conn.write(lease);
+        try {
+          outcomes.push(new TextDecoder().decode(lease.bytes));
+        } catch (e) {
+          outcomes.push((e as Error).message);
+        }
+      },
+    },
+  });
+  const client = await connect({ loop, port: server.port });
+  client.write(new TextEncoder().encode("hello"));
+  const replies = client[Symbol.asyncIterator]();
+  const reply = await replies.next();
+  assert.equal(reply.done, false);
+  (reply.value as Lease).release();
+  assert.equal(outcomes.length, 1);
+  assert.match(outcomes[0], /was written: the write took it over/);
+  await client.close();
+  await server.stop();
+  await loop.close();
+});

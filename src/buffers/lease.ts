@@ -2,6 +2,7 @@
 import {
   kBufferAddress,
   kBufferView,
+  kBytes,
   kDatagrams,
   kGiveBack,
   kMarkReleased,
@@ -100,9 +101,22 @@ export class Lease {
   /**
    * The received bytes: a view of the pool's memory (no copy), `length` bytes long.
    *
-   * @throws {TypeError} after `release()`.
+   * @throws {TypeError} after `release()`, and once a write or send took the lease over: its buffer
+   *   goes back to the pool once sent, or at once when the write copies it, so the bytes are no longer
+   *   the program's whatever the pool's state (read them before the write).
    */
   get bytes(): Uint8Array {
+    if (this.#taken && this.#bytes !== RELEASED) {
+      throw new TypeError(
+        `lease of buffer ${this.bufferId} was written: the write took it over and gives its buffer back once ` +
+          `sent, so its bytes are no longer yours. Read them before the write, or write lease.bytes (a copy) instead`,
+      );
+    }
+    return this[kBytes];
+  }
+
+  /** @ignore The bytes, also once a write took the lease over (see kBytes). */
+  get [kBytes](): Uint8Array {
     const bytes = this.#bytes;
     if (bytes === undefined) return this.#bytes = this.#owner[kBufferView](this.bufferId, this.#offset, this.length);
     if (bytes === RELEASED) {

@@ -15,6 +15,7 @@ import {
   kAbort,
   kArena,
   kBacklog,
+  kBytes,
   kCork,
   kEndSettled,
   kGiveBack,
@@ -637,7 +638,7 @@ export class Connection<Data = unknown> {
       if (isLease) {
         // The lease's pool is short of buffers: queue a copy, so a peer that does not read pins
         // native memory bounded by maxBuffered and maxQueuedBytes instead of the pool.
-        this.#sends.pushBytes(data.bytes);
+        this.#sends.pushBytes(data[kBytes]);
         data[kGiveBack]();
       } else {
         this.#sends.pushBytes(data);

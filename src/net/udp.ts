@@ -7,7 +7,7 @@ import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/p
 import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, datagramPayload, DatagramReceiver } from "../receiver.ts";
-import { kArena, kDatagrams, kGiveBack, kIovBlocks, kSettled, kTakeOver } from "../internal.ts";
+import { kArena, kBytes, kDatagrams, kGiveBack, kIovBlocks, kSettled, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
@@ -363,7 +363,7 @@ export class UdpSocket {
       // A received datagram's bytes start with the kernel's header: what goes out is its payload.
       const payload = datagram?.payload ?? (lease[kDatagrams] ? datagramPayload(lease) : undefined);
       if (payload) {
-        leaseOffset = payload.byteOffset - lease.bytes.byteOffset;
+        leaseOffset = payload.byteOffset - lease[kBytes].byteOffset;
         length = payload.length;
       } else {
         length = lease.length;
