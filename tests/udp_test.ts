@@ -578,3 +578,14 @@ test("UdpSocket.send() with node:dgram's (bytes, port, host) arguments says the 
   await sock.close();
   await loop.close();
 });
+
+test('bindUdp({ hostname: "localhost" }).hostname is "localhost", as a listen() server\'s is (it was 127.0.0.1)', async () => {
+  const loop = new IoLoop();
+  const sock = bindUdp({ loop, hostname: "localhost", handlers: { message: (_s, d) => d.lease.release() } });
+  const plain = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  assert.equal(sock.hostname, "localhost");
+  assert.equal(plain.hostname, "127.0.0.1");
+  await sock.close();
+  await plain.close();
+  await loop.close();
+});

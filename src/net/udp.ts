@@ -161,7 +161,7 @@ interface Outgoing {
 export class UdpSocket {
   /** The socket's file descriptor (closed once close() has resolved). */
   readonly fd: number;
-  /** The address bound to. */
+  /** The address bound to (`"localhost"` when bound by that name, as a `listen()` server says it). */
   readonly hostname: string;
   /** The port bound to (the one the kernel picked when `port` was 0). */
   readonly port: number;
@@ -218,7 +218,7 @@ export class UdpSocket {
     this.loop = options.loop ?? getDefaultLoop();
     this.fd = udpBind(options.hostname ?? "127.0.0.1", options.port ?? 0);
     const local = localAddress(this.fd);
-    this.hostname = local.hostname;
+    this.hostname = options.hostname === "localhost" ? "localhost" : local.hostname; // as listen()'s server says it
     this.port = local.port;
     this.#handlers = options.handlers;
     let resolved: { pool: BufferPool; owned: boolean } | undefined;
