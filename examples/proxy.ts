@@ -40,6 +40,7 @@ const { values } = parseExampleArgs(
 const { target, idleTimeout } = values;
 
 let stopping = false;
+const clients = new Set<Connection>(); // to reset at a stop: a bare stop() would end a stream still flowing with a FIN
 
 /** Forwards `from`'s leases to `to`, with backpressure; `from.data` holds `to`. */
 const forward = {
@@ -81,7 +82,12 @@ const server = await startOrExit("proxy.ts", USAGE, () =>
     idleTimeout,
     handlers: {
       ...forward,
+      close(client) {
+        clients.delete(client);
+        forward.close(client);
+      },
       open(client) {
+        clients.add(client);
         client.pause(); // until the target answers
         connect({
           hostname: target.host,
@@ -111,6 +117,9 @@ console.error(
 
 async function shutdown() {
   stopping = true;
+  // A client must not take a stream cut here for a whole one (a bare stop() sends a FIN where nothing
+  // was queued): each is reset, and its close handler resets its upstream.
+  for (const client of clients) void client.reset();
   await server.stop();
   server.loop.close();
 }

@@ -614,7 +614,7 @@ export class DatagramReceiver extends ReceiverBase implements BufferWaiter {
 
   /** Splits a buffer laid out as io_uring_recvmsg_out, name (NAME_LEN bytes), payload. */
   #parse(lease: Lease): Datagram {
-    const b = lease.bytes;
+    const b = lease[kBytes];
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const namelen = dv.getUint32(abi.RECVMSG_OUT_NAMELEN, true);
     const payloadlen = dv.getUint32(abi.RECVMSG_OUT_PAYLOADLEN, true);

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { connect, IoLoop, UringError } from "../mod.ts";
 import { runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
 import { patternBytes } from "./helpers.ts";
@@ -211,3 +212,36 @@ test("proxy: SIGTERM while a client floods it without reading exits within momen
     if (child.exitCode === null) child.kill("SIGKILL");
   }
 }, { timeoutMs: 30_000 });
+
+test(
+  "proxy: SIGTERM resets a client whose stream is still flowing (it got a clean EOF, a cut stream taken for whole)",
+  async () => {
+    const target = await streamingTarget();
+    const { child, port, stderr } = await startProxy([
+      "--port",
+      "0",
+      "--target",
+      `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+    ]);
+    const loop = new IoLoop();
+    try {
+      const client = await connect({ loop, port });
+      let got = 0;
+      let stopped: Promise<number | null> | undefined;
+      for await (const lease of client) {
+        got += lease.length;
+        lease.release();
+        if (got > 1 << 20 && !stopped) stopped = stopProxy(child);
+      }
+      assert.equal(await stopped, 0, stderr());
+      assert.equal(client.peerEnded, false, `a clean EOF after ${got} bytes`);
+      assert.ok(client.error instanceof UringError && client.error.code === "ECONNRESET", `error: ${client.error}`);
+      await client.close();
+    } finally {
+      target.close();
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await loop.close();
+    }
+  },
+  { timeoutMs: 30_000 },
+);

@@ -223,7 +223,7 @@ const HEAP_OWNER: LeaseOwner = {
  * to the pool. For leases that must wait (a paused connection) while their pool runs short.
  */
 export function copyLease(lease: Lease): Lease {
-  const bytes = lease.bytes.slice();
+  const bytes = lease[kBytes].slice();
   const copy = new Lease(HEAP_OWNER, -1, bytes.length, 0, 0, 0, bytes); // -1: its buffer is the pool's again
   lease[kGiveBack]();
   return copy;

@@ -5,7 +5,7 @@
  */
 import { native } from "../../ffi/mod.ts";
 import { copyLease, Lease, type LeaseOwner } from "../buffers/lease.ts";
-import { kBufferAddress, kBufferView, kGiveBack, kMarkReleased, kReleaseLease } from "../internal.ts";
+import { kBufferAddress, kBufferView, kBytes, kGiveBack, kMarkReleased, kReleaseLease } from "../internal.ts";
 import { ByteBlocks } from "./send_arena.ts";
 
 // Size classes: a small receive takes a small block; the largest is the default pool's buffer.
@@ -37,7 +37,7 @@ class LeaseCopies implements LeaseOwner {
     const address = blocks.address(id);
     // A view of its own, detached at release (as a pool's leases are), so a view kept past it reads as empty.
     const bytes = new Uint8Array(native.view(native.pointer(address)!, Math.max(length, 1)), 0, length);
-    bytes.set(lease.bytes);
+    bytes.set(lease[kBytes]);
     lease[kGiveBack]();
     const block = (cls << CLASS_SHIFT) | id;
     const copy = new Lease(this, -1, length, block, address, 0, bytes);
@@ -47,7 +47,7 @@ class LeaseCopies implements LeaseOwner {
 
   [kReleaseLease](lease: Lease, block: number): void {
     if (lease.released) throw new TypeError("lease (a copy) was already released");
-    (lease.bytes.buffer as ArrayBuffer).transfer();
+    (lease[kBytes].buffer as ArrayBuffer).transfer(); // also for a copy a write took over
     lease[kMarkReleased]();
     this.#dropped.unregister(lease);
     this.#give(block);
