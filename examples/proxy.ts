@@ -60,11 +60,11 @@ const forward = {
   close(from: Connection) {
     const to = from.data as Connection | undefined;
     if (!to || to.closed) return;
-    // A failed side resets the other, and so does a stop. A side that finished normally has passed
-    // its EOF on already: the other ends once its queued bytes are sent, reading meanwhile (dropping
-    // what arrives) in case it was paused for `from`, since a peer blocked on sending to it might
-    // otherwise never read what it queued.
-    if (from.error || stopping) return void to.reset();
+    // A side cut short resets the other: a failure, a stop, or a close of ours before its peer's EOF
+    // (an idle timeout). A side that finished normally has passed its EOF on already: the other ends
+    // once its queued bytes are sent, reading meanwhile (dropping what arrives) in case it was paused
+    // for `from`, since a peer blocked on sending to it might otherwise never read what it queued.
+    if (from.error || stopping || !from.peerEnded) return void to.reset();
     to.resume();
     to.end();
   },

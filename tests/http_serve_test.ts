@@ -9,7 +9,15 @@ import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileResponse, type HttpServer, serve, type ServeInfo, type ServeOptions, UringError } from "../mod.ts";
+import {
+  contentTypeOf,
+  fileResponse,
+  type HttpServer,
+  serve,
+  type ServeInfo,
+  type ServeOptions,
+  UringError,
+} from "../mod.ts";
 import { captureConsoleErrors, runFixture, runtime, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
@@ -1425,6 +1433,30 @@ test("fileResponse: a file: URL is a path; an empty path, a NUL or another URL i
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("fileResponse: a status without a body is a TypeError on both runtimes (Deno's Response refused it, Bun sent a 304 with a length)", async () => {
+  for (const status of [204, 304, 101]) {
+    await assert.rejects(fileResponse("README.md", { status }), /carries no body/, String(status));
+  }
+  assert.equal((await fileResponse("README.md", { status: 203 })).status, 203);
+});
+
+test("contentTypeOf: fonts, media, archives, csv and logs have their types (they were application/octet-stream)", () => {
+  const types = ["a.woff2", "a.mp4", "a.mp3", "a.csv", "a.avif", "a.log", "a.map", "a.gz", "A.CSS", "a.unknown"]
+    .map(contentTypeOf);
+  assert.deepEqual(types, [
+    "font/woff2",
+    "video/mp4",
+    "audio/mpeg",
+    "text/csv; charset=utf-8",
+    "image/avif",
+    "text/plain; charset=utf-8",
+    "application/json",
+    "application/gzip",
+    "text/css; charset=utf-8",
+    "application/octet-stream",
+  ]);
 });
 
 test("fileResponse: a file removed between fileResponse() and the send gets a 500, not a 200 cut short", async () => {

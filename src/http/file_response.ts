@@ -46,6 +46,22 @@ const TYPES: Record<string, string> = {
   wasm: "application/wasm",
   pdf: "application/pdf",
   xml: "application/xml",
+  csv: "text/csv; charset=utf-8",
+  log: "text/plain; charset=utf-8",
+  map: "application/json",
+  avif: "image/avif",
+  woff: "font/woff",
+  woff2: "font/woff2",
+  ttf: "font/ttf",
+  otf: "font/otf",
+  mp3: "audio/mpeg",
+  ogg: "audio/ogg",
+  wav: "audio/wav",
+  mp4: "video/mp4",
+  webm: "video/webm",
+  gz: "application/gzip",
+  zip: "application/zip",
+  tar: "application/x-tar",
 };
 
 /** A Content-Type for a file name, by its extension; application/octet-stream when unknown. */
@@ -121,24 +137,31 @@ function fail(e: unknown, op: string, path: string): never {
  * serve({ port: 8080, hostname: "127.0.0.1" }, () => fileResponse("README.md"));
  * ```
  *
- * @param path A path, or a `file:` URL.
+ * @param path A path (a string is always one, "file:///..." included), or a `file:` URL object.
+ * @param init Status, status text and headers, as for `new Response(body, init)`.
  * @throws {UringError} (rejects) when the file cannot be stat'ed (`ENOENT`, `EACCES`: the error's `code`).
- * @throws {TypeError} (rejects) when `path` is not a regular file, an empty string, holds a NUL or is another URL.
+ * @throws {TypeError} (rejects) when `path` is not a regular file, an empty string, holds a NUL or is another URL;
+ *   for a status that carries no body (1xx, 204, 205, 304).
  * @throws {RangeError} (rejects) for a file whose size reads 0 (/proc) that holds more than 16 MiB.
  */
-export async function fileResponse(file: string | URL, init: ResponseInit = {}): Promise<Response> {
-  const path = checkPath(file);
-  const info = await stat(path).catch((e) => fail(e, "stat", path));
-  if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
+export async function fileResponse(path: string | URL, init: ResponseInit = {}): Promise<Response> {
+  const status = init.status;
+  if (status !== undefined && (status < 200 || status === 204 || status === 205 || status === 304)) {
+    // Deno's Response refuses such a status with a body and Bun's takes it: refused alike on both.
+    throw new TypeError(`a ${status} response carries no body: make it with new Response(null, { status, headers })`);
+  }
+  const file = checkPath(path);
+  const info = await stat(file).catch((e) => fail(e, "stat", file));
+  if (!info.isFile()) throw new TypeError(`${file} is not a regular file`);
   const headers = new Headers(init.headers as ConstructorParameters<typeof Headers>[0]);
-  if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(path));
+  if (!headers.has("content-type")) headers.set("content-type", contentTypeOf(file));
   if (info.size === 0) {
     // Empty, or generated when read (/proc, /sys: their stat size is 0): read it to the end now.
     // serve() reads it again at each send (its content is made when read); the body is for anyone else.
-    const bytes = await readGenerated(path);
+    const bytes = await readGenerated(file);
     headers.set("content-length", String(bytes.length));
     const response = new Response(bytes, { status: init.status, statusText: init.statusText, headers });
-    fileSources.set(response, { path, size: -1 });
+    fileSources.set(response, { path: file, size: -1 });
     return response;
   }
   const size = info.size;
@@ -148,7 +171,7 @@ export async function fileResponse(file: string | URL, init: ResponseInit = {}):
   // Read only if someone other than serve() consumes the body.
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      handle ??= await open(path, "r").catch((e) => fail(e, "open", path));
+      handle ??= await open(file, "r").catch((e) => fail(e, "open", file));
       const want = Math.min(READ_SIZE, size - sent);
       const { bytesRead, buffer } = want > 0
         ? await handle.read(new Uint8Array(want), 0, want, sent)
@@ -166,6 +189,6 @@ export async function fileResponse(file: string | URL, init: ResponseInit = {}):
     },
   }, { highWaterMark: 0 });
   const response = new Response(body, { status: init.status, statusText: init.statusText, headers });
-  fileSources.set(response, { path, size });
+  fileSources.set(response, { path: file, size });
   return response;
 }
