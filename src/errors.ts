@@ -198,6 +198,15 @@ export function asError(thrown: unknown): Error {
   return thrown instanceof Error ? thrown : new Error(String(thrown));
 }
 
+/**
+ * `promise`, marked handled: a program that drops it meets no unhandled rejection (which ends a Deno
+ * process), and one that awaits it still sees the rejection.
+ */
+export function markHandled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /** Use of a Ring, pool or socket after close(). */
 export class ClosedError extends Error {
   /**

@@ -281,7 +281,7 @@ test(
 );
 
 test(
-  "deno run --watch: after an edit the restarted program binds its port again and serves the new code",
+  "deno run --watch: after an edit the restarted program binds its ports again (TCP and UDP) and serves the new code",
   async () => {
     // Before: the restart failed with EADDRINUSE (the FFI listener outlived the old program), and the
     // old listener took connections nobody answered.
@@ -292,8 +292,11 @@ test(
     const dir = mkdtempSync(join(tmpdir(), "watch-"));
     const app = join(dir, "app.ts");
     const port = freePort();
+    const udpPort = freePort();
+    // A UDP socket first: before, its port stayed bound through the restart too (EADDRINUSE at bindUdp).
     const program = (text: string) =>
-      `import { serve } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
+      `import { bindUdp, serve } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
+      `bindUdp({ port: ${udpPort}, handlers: { message: (_s, d) => d.lease.release() } });\n` +
       `serve({ port: ${port}, hostname: "127.0.0.1", onListen() {} }, () => new Response(${JSON.stringify(text)}));\n`;
     writeFileSync(app, program("v1"));
     const [deno] = runtimeCommand(app);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
+  bindUdp,
   BufferPool,
   connect,
   type Connection,
@@ -2420,5 +2421,56 @@ test("a lease's bytes throw once a write took it over, whatever the pool's state
   assert.match(outcomes[0], /was written: the write took it over/);
   await client.close();
   await server.stop();
+  await loop.close();
+});
+
+test("a flushed() promise the program drops is no unhandled rejection when its peer resets (it ended a Deno server)", async () => {
+  // A handler's `if (!conn.write(x)) conn.flushed().then(more)`: the peer's reset rejected that
+  // promise, unhandled, and Deno ended the process for one connection.
+  const loop = new IoLoop();
+  const big = new Uint8Array(8 << 20);
+  let serverConn: Connection | undefined;
+  await using server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        serverConn = conn;
+        conn.write(big);
+        void conn.flushed(); // dropped
+      },
+      error() {},
+    },
+  });
+  const client = await connect({ loop, port: server.port, handlers: { data: (_c, l) => l.release() } });
+  client.pause(); // reads nothing: the 8 MiB stays queued
+  client.write(new TextEncoder().encode("go"));
+  assert.ok(await waitFor(() => serverConn !== undefined && serverConn.bufferedAmount > 0, 3000));
+  await client.reset();
+  assert.ok(await waitFor(() => serverConn!.closed, 3000));
+  await assert.rejects(serverConn!.flushed(), /closed/); // still seen by a program that awaits it
+  await sleep(50); // an unhandled rejection fails the test here (both runners report it)
+  await server.stop();
+  await loop.close();
+});
+
+test("using (not await using) a server or a UDP socket stops it at the end of the block (it threw: no Symbol.dispose)", async () => {
+  const loop = new IoLoop();
+  let tcpPort = 0;
+  let httpPort = 0;
+  let udpPort = 0;
+  {
+    using server = listen({ loop, port: 0, handlers: { data: (_c, l) => l.release() } });
+    using http = serve({ loop, port: 0, onListen() {} }, () => new Response("hi"));
+    using udp = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+    tcpPort = server.port;
+    httpPort = http.port;
+    udpPort = udp.port;
+  }
+  await assert.rejects(connect({ loop, port: tcpPort }), /ECONNREFUSED/);
+  await assert.rejects(connect({ loop, port: httpPort }), /ECONNREFUSED/);
+  const again = bindUdp({ loop, port: udpPort, handlers: { message: (_s, d) => d.lease.release() } });
+  await again.close();
   await loop.close();
 });

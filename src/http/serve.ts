@@ -225,6 +225,14 @@ export class HttpServer {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+
+  /**
+   * `using server = serve(...)`: the same graceful stop, not waited for (the port is free at the end
+   * of the block; the requests in flight finish after it). `await using` waits.
+   */
+  [Symbol.dispose](): void {
+    void this.stop();
+  }
 }
 
 function seconds(name: string, value: number | undefined, fallback: number): number {

@@ -1,3 +1,4 @@
+import { markHandled } from "../errors.ts";
 import { kFinish } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
 import type { SocketAddress } from "../sockaddr.ts";
@@ -35,11 +36,6 @@ export interface ServeServer {
 }
 
 /** `promise`, marked handled: a rejection nobody waits for is not reported as unhandled. */
-function handled<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
-}
-
 /**
  * The second argument of a serve() handler. It carries what `Deno.serve` passes (`remoteAddr`,
  * `completed`) and what a `Bun.serve` handler uses of its server (`requestIP()`, `port`, `hostname`,
@@ -87,8 +83,8 @@ export class ServeInfo {
    * rejection).
    */
   get completed(): Promise<void> {
-    if (this.#done) return this.#error ? handled(Promise.reject(this.#error)) : Promise.resolve();
-    return this.#completed ??= handled(
+    if (this.#done) return this.#error ? markHandled(Promise.reject(this.#error)) : Promise.resolve();
+    return this.#completed ??= markHandled(
       new Promise<void>((resolve, reject) => {
         this.#settle = (error) => (error ? reject(error) : resolve());
       }),

@@ -9,7 +9,7 @@ import { Lease } from "../buffers/lease.ts";
 import { leaseCopies } from "./lease_copies.ts";
 import { native } from "../../ffi/mod.ts";
 import type { BufferPool, LeaseHolder } from "../buffers/pool.ts";
-import { asError, ClosedError, Errno, UnsupportedError, UringError } from "../errors.ts";
+import { asError, ClosedError, Errno, markHandled, UnsupportedError, UringError } from "../errors.ts";
 import * as abi from "../abi.ts";
 import {
   kAbort,
@@ -703,17 +703,20 @@ export class Connection<Data = unknown> {
    * until the kernel has let go of them (sent, and with zero-copy sends notified), whatever the
    * queue holds. Rejects with ClosedError once a write of this connection was dropped (written when
    * not `writable`, refused by a bound, or cut off by a close with the writes still queued): what
-   * was written will not all arrive.
+   * was written will not all arrive. The promise is marked handled: one the program drops is no
+   * unhandled rejection, which would end a Deno process for one connection's reset.
    */
   flushed(): Promise<void> {
     if (this.#is(Bit.WritesDropped)) {
-      return Promise.reject(new ClosedError(this.#phase === Phase.Open ? "Connection's write side" : "Connection"));
+      return markHandled(
+        Promise.reject(new ClosedError(this.#phase === Phase.Open ? "Connection's write side" : "Connection")),
+      );
     }
     if ((this.#sends.buffered < this.highWaterMark || this.#sends.buffered === 0) && this.#sends.inPlace === 0) {
       return Promise.resolve();
     }
-    if (this.#phase === Phase.Closed) return Promise.reject(new ClosedError("Connection"));
-    return new Promise((resolve, reject) => (this.#flushWaiters ??= []).push({ resolve, reject }));
+    if (this.#phase === Phase.Closed) return markHandled(Promise.reject(new ClosedError("Connection")));
+    return markHandled(new Promise((resolve, reject) => (this.#flushWaiters ??= []).push({ resolve, reject })));
   }
 
   /**

@@ -23,6 +23,7 @@ import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool,
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
 import { closeFd, localAddress, newSocket, setNoDelay, stopListening, tcpListen } from "./socket.ts";
+import { closeAtUnload, forgetAtUnload } from "./unload.ts";
 
 /** A server's handlers: every connection's (see ConnectionHandlers), and `acceptError`. */
 export interface ServerHandlers<Data = unknown> extends ConnectionHandlers<Data> {
@@ -182,19 +183,6 @@ export const listenerWatch: {
   closing?: (listenFd: number) => void;
 } = {};
 
-/**
- * The servers of this thread still listening, closed at the global "unload" event: `deno run --watch`
- * restarts the program in the same process, where sockets opened through FFI outlive it (the
- * restart could not bind its port, and the old listener took connections nobody would answer).
- */
-const listening = new Set<{ unload(): void }>();
-let unloadHooked = false;
-
-function closeListening(): void {
-  for (const server of listening) server.unload();
-  listening.clear();
-}
-
 /** What listenerWatch.opened is given of the server. */
 export interface WatchedServer {
   /** close(2) of its connections' sockets at once (a worker dying of an uncaught error). */
@@ -339,14 +327,7 @@ export class Server<Data = unknown> {
       loop: this.loop,
     });
     this.#arm();
-    listening.add(this.#listening);
-    if (!unloadHooked) {
-      unloadHooked = true;
-      (globalThis as { addEventListener?: (type: string, fn: () => void) => void }).addEventListener?.(
-        "unload",
-        closeListening,
-      );
-    }
+    closeAtUnload(this.#listening);
     this.#endGracefully = (options as InternalListenOptions<Data>)[kEndGracefully] ?? ((c) => c[kEndSettled]());
     this.#closeNow = (options as InternalListenOptions<Data>)[kCloseNow] ?? ((c) => void c.close());
     this.#signal = options.signal;
@@ -551,7 +532,7 @@ export class Server<Data = unknown> {
       return this.#stopping;
     }
     this.#stopped = true;
-    listening.delete(this.#listening);
+    forgetAtUnload(this.#listening);
     this.#deadline = deadline;
     const leaveOpen = graceful && (options as StopOptions).leaveOpen === true;
     // The port is free when stop() returns, as after Deno's listener.close() (the fd closes once the
@@ -580,7 +561,7 @@ export class Server<Data = unknown> {
     await this.loop.driver[kSettled]();
   }
 
-  /** Its entry in `listening`: the port freed and the connections' sockets closed, at once. */
+  /** What it does at unload (closeAtUnload): the port freed and the connections' sockets closed, at once. */
   readonly #listening = {
     unload: () => {
       stopListening(this.#fd);
@@ -653,6 +634,14 @@ export class Server<Data = unknown> {
   /** `await using server = listen(...)`: stops the server (closing every connection) at the end of the block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
+  }
+
+  /**
+   * `using server = listen(...)`: the same stop, not waited for (the port is free at the end of the
+   * block; the connections finish closing after it). `await using` waits.
+   */
+  [Symbol.dispose](): void {
+    void this.stop();
   }
 }
 

@@ -12,6 +12,7 @@ import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
 import { closeFd, localAddress, udpBind } from "./socket.ts";
+import { closeAtUnload, forgetAtUnload } from "./unload.ts";
 import { checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
 import { IORING_SETUP_DEFER_TASKRUN } from "../abi.ts";
@@ -242,6 +243,7 @@ export class UdpSocket {
     this.#token = this.loop.reactor.register({ complete: (res) => this.#sent(res) });
     this.#receiver.start();
     this.loop.driver.ref();
+    closeAtUnload(this.#unloading);
     this.#signal = options.signal;
     if (this.#signal?.aborted) void this.close();
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -490,6 +492,7 @@ export class UdpSocket {
   close(): Promise<void> {
     if (this.#closed) return this.#closedPromise;
     this.#closed = true;
+    forgetAtUnload(this.#unloading);
     this.#signal?.removeEventListener("abort", this.#onAbort);
     if (this.#failureLogTimer !== undefined) {
       clearTimeout(this.#failureLogTimer as number);
@@ -534,6 +537,21 @@ export class UdpSocket {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+
+  /** `using sock`: closes, not waited for (what send() queued still goes out). `await using` waits. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /** What it does at unload (closeAtUnload): the port freed at once; what is queued is dropped. */
+  readonly #unloading = {
+    unload: () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#receiver.stop(() => {});
+      this.#releaseSocket();
+    },
+  };
 
   #finish(): void {
     if (this.#done || !this.#receiver.finished || this.#block >= 0) return;
