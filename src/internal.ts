@@ -21,6 +21,10 @@ export const kTakeOver: unique symbol = Symbol("uring-buffers.takeOver");
  * refused); also releases a lease nobody took over. Does nothing for a lease released already.
  */
 export const kGiveBack: unique symbol = Symbol("uring-buffers.giveBack");
+/** `Lease[kAddress]`: its native address for the library, also once a write or send took it over. */
+export const kAddress: unique symbol = Symbol("uring-buffers.address");
+/** `Lease[kReleased]`: its buffer went back to its owner (`released` is true from a write's take-over on). */
+export const kReleased: unique symbol = Symbol("uring-buffers.released");
 /** `Lease[kBytes]`: its bytes for the library, also once a write or send took it over (`bytes` then throws). */
 export const kBytes: unique symbol = Symbol("uring-buffers.bytes");
 /** `Lease[kMarkReleased]()`: the owner has taken the buffer back; `bytes` throws from now on. */

@@ -1436,9 +1436,13 @@ test("fileResponse: a file: URL is a path; an empty path, a NUL or another URL i
 });
 
 test("fileResponse: a status without a body is a TypeError on both runtimes (Deno's Response refused it, Bun sent a 304 with a length)", async () => {
-  for (const status of [204, 304, 101]) {
+  for (const status of [204, 205, 304]) {
     await assert.rejects(fileResponse("README.md", { status }), /carries no body/, String(status));
   }
+  for (const status of [0, 101, 199, 600, 200.5]) {
+    await assert.rejects(fileResponse("README.md", { status }), RangeError, String(status));
+  }
+  assert.equal((await fileResponse("README.md", null as never)).status, 200);
   assert.equal((await fileResponse("README.md", { status: 203 })).status, 203);
 });
 
@@ -1722,7 +1726,7 @@ test("a method the runtime's Request would turn into another one is refused with
   assert.ok(!seen.includes("CONNECT") && !seen.includes("PATCH"), `handled as: ${seen.join()}`);
 });
 
-test("TRACE, TRACK and CONNECT in any case get 501 on both runtimes (Deno answered 400, Bun passed TRACE to the handler)", async () => {
+test("TRACE and TRACK in any case, and a lower- or mixed-case connect /, get 501 on both runtimes (Deno answered 400, Bun passed TRACE to the handler)", async () => {
   const seen: string[] = [];
   await using server = start((request) => {
     seen.push(request.method);

@@ -2474,3 +2474,52 @@ test("using (not await using) a server or a UDP socket stops it at the end of th
   await again.close();
   await loop.close();
 });
+
+test("pool: a class instance (a Map, a DataView, an array) is refused by name, not taken for the default options", async () => {
+  const loop = new IoLoop();
+  for (const bad of [new Map(), new DataView(new ArrayBuffer(4)), [], new Date()]) {
+    assert.throws(
+      () => listen({ loop, port: 0, pool: bad as never, handlers: {} }),
+      /pool must be a BufferPool or pool options, got (a|an) /,
+    );
+    assert.throws(() => bindUdp({ loop, pool: bad as never, handlers: { message() {} } }), /pool must be a BufferPool/);
+  }
+  const fine = listen({ loop, port: 0, pool: Object.assign(Object.create(null), { count: 8 }), handlers: {} });
+  await fine.stop();
+  await loop.close();
+});
+
+test("a lease a write took over reads as released and keeps its address to itself, whatever the pool's state", async () => {
+  const loop = new IoLoop();
+  const seen: string[] = [];
+  await using server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        conn.write(lease);
+        seen.push(`released ${lease.released}`);
+        try {
+          void lease.address;
+        } catch (e) {
+          seen.push((e as Error).message);
+        }
+        try {
+          conn.write(lease);
+        } catch (e) {
+          seen.push((e as Error).message);
+        }
+      },
+    },
+  });
+  const client = await connect({ loop, port: server.port });
+  client.write(new TextEncoder().encode("x"));
+  const replies = client[Symbol.asyncIterator]();
+  ((await replies.next()).value as Lease).release();
+  assert.equal(seen[0], "released true");
+  assert.match(seen[1], /was written: its address is no longer yours/);
+  assert.match(seen[2], /cannot write a lease twice/);
+  await client.close();
+  await server.stop();
+  await loop.close();
+});

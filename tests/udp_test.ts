@@ -589,3 +589,18 @@ test('bindUdp({ hostname: "localhost" }).hostname is "localhost", as a listen() 
   await plain.close();
   await loop.close();
 });
+
+test("UdpSocket: sends that close() still makes report their failures to the error handler (they were only counted)", async () => {
+  const loop = new IoLoop();
+  const errors: Error[] = [];
+  const sock = bindUdp({
+    loop,
+    handlers: { message: (_s, d) => d.lease.release(), error: (_s, e) => void errors.push(e) },
+  });
+  for (let i = 0; i < 5; i++) sock.send(new Uint8Array(10), { hostname: "::1", port: 9 }); // an IPv6 peer from IPv4
+  await sock.close();
+  assert.equal(sock.stats().sendErrors, 5);
+  assert.equal(errors.length, 5);
+  assert.match(errors[0].message, /EAFNOSUPPORT/);
+  await loop.close();
+});

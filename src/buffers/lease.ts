@@ -1,11 +1,13 @@
 /** A lease: the bytes of one received buffer (or piece of one), on loan from a BufferPool until release. */
 import {
+  kAddress,
   kBufferAddress,
   kBufferView,
   kBytes,
   kDatagrams,
   kGiveBack,
   kMarkReleased,
+  kReleased,
   kReleaseLease,
   kScarce,
   kTakeOver,
@@ -130,10 +132,18 @@ export class Lease {
    * Computed on each read, so a lease stays small. Valid until release.
    *
    * @throws {TypeError} for a lease that is a copy on the JS heap (one over 64 KiB copied while its pool
-   *   ran short: it has no native memory), or one already released (the kernel may be filling its
-   *   buffer again).
+   *   ran short: it has no native memory), one already released (the kernel may be filling its
+   *   buffer again), or one a write or send took over.
    */
   get address(): number {
+    if (this.#taken && this.#bytes !== RELEASED) {
+      throw new TypeError(`lease of buffer ${this.bufferId} was written: its address is no longer yours`);
+    }
+    return this[kAddress];
+  }
+
+  /** @ignore The address, also once a write took the lease over (see kAddress). */
+  get [kAddress](): number {
     if (this.#bytes === RELEASED) {
       throw new TypeError(`lease of buffer ${this.bufferId} was released; its address is the pool's again`);
     }
@@ -150,24 +160,32 @@ export class Lease {
     return this.#owner[kDatagrams] === true;
   }
 
-  /** Whether `release()` has run (explicitly, through `using`, or by a write that took the lease over). */
+  /**
+   * Whether `release()` has run (explicitly, or through `using`), or a write or send took the lease
+   * over (which gives the buffer back once sent): the lease is no longer the program's either way.
+   */
   get released(): boolean {
+    return this.#taken || this.#bytes === RELEASED;
+  }
+
+  /** @ignore Its buffer went back to its owner (a written lease's, once sent). */
+  get [kReleased](): boolean {
     return this.#bytes === RELEASED;
   }
 
   /** @ignore A write or send takes the lease over; it may do so once, before release. */
   [kTakeOver](verb: string): void {
+    if (this.#taken) {
+      throw new TypeError(
+        `cannot ${verb} a lease twice: the first ${verb} took it over and releases it once sent. ` +
+          `To send its bytes to several sockets, write lease.bytes (or a datagram's payload) to each (a copy), then release it`,
+      );
+    }
     if (this.#bytes === RELEASED) throw new TypeError(`cannot ${verb} a released lease`);
     if (this.#owner.closed) {
       throw new TypeError(
         `cannot ${verb} a lease of a closed pool (its server or socket stopped): its bytes are gone. ` +
           `Copy what you keep (lease.bytes.slice()) before the pool closes`,
-      );
-    }
-    if (this.#taken) {
-      throw new TypeError(
-        `cannot ${verb} a lease twice: the first ${verb} took it over and releases it once sent. ` +
-          `To send its bytes to several sockets, write lease.bytes (or a datagram's payload) to each (a copy), then release it`,
       );
     }
     this.#taken = true;
@@ -198,14 +216,14 @@ export class Lease {
 
   /** `using lease = ...`: releases the lease at the end of the block unless it was released already. */
   [Symbol.dispose](): void {
-    if (!this.released) this.release();
+    if (!this[kReleased]) this.release();
   }
 }
 
 /** Owns copied leases: their bytes live on the JS heap, so release only ends them. */
 const HEAP_OWNER: LeaseOwner = {
   [kReleaseLease](lease: Lease): void {
-    if (lease.released) throw new TypeError(`lease of buffer ${lease.bufferId} was already released`);
+    if (lease[kReleased]) throw new TypeError(`lease of buffer ${lease.bufferId} was already released`);
     lease[kMarkReleased]();
   },
   [kBufferAddress](): number {

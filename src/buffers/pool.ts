@@ -21,7 +21,15 @@ import { ClosedError } from "../errors.ts";
 import { NativeMemory } from "../memory.ts";
 import { probeFeatures } from "../probe.ts";
 import { Reactor } from "../reactor.ts";
-import { kBufferAddress, kBufferView, kDatagrams, kMarkReleased, kReleaseLease, kTrimIdle } from "../internal.ts";
+import {
+  kBufferAddress,
+  kBufferView,
+  kDatagrams,
+  kMarkReleased,
+  kReleased,
+  kReleaseLease,
+  kTrimIdle,
+} from "../internal.ts";
 import { HolderTable, type LeaseHolder } from "./holders.ts";
 import { GENERATION_MOD, LeakNet } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
@@ -575,7 +583,7 @@ export class BufferPool {
    * lease can never be handed to another pool.
    */
   [kReleaseLease](lease: Lease, generation: number, holder: number): void {
-    if (lease.released) throw new TypeError(`lease of buffer ${lease.bufferId} was already released`);
+    if (lease[kReleased]) throw new TypeError(`lease of buffer ${lease.bufferId} was already released`);
     const bid = lease.bufferId;
     if (!this.incremental && this.#generation[bid] !== generation) {
       throw new TypeError(`lease of buffer ${bid} is stale (already released)`);

@@ -7,7 +7,7 @@
 import { open, stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Errno, UringError } from "../errors.ts";
-import { describe } from "../options.ts";
+import { describe, numberError } from "../options.ts";
 
 /** A file body serve() sends from the ring. */
 export interface FileSource {
@@ -141,14 +141,21 @@ function fail(e: unknown, op: string, path: string): never {
  * @param init Status, status text and headers, as for `new Response(body, init)`.
  * @throws {UringError} (rejects) when the file cannot be stat'ed (`ENOENT`, `EACCES`: the error's `code`).
  * @throws {TypeError} (rejects) when `path` is not a regular file, an empty string, holds a NUL or is another URL;
- *   for a status that carries no body (1xx, 204, 205, 304).
+ *   for a status that carries no body (204, 205, 304).
+ * @throws {RangeError} (rejects) for a status outside [200, 599] (serve() sends no 1xx of a handler's).
  * @throws {RangeError} (rejects) for a file whose size reads 0 (/proc) that holds more than 16 MiB.
  */
 export async function fileResponse(path: string | URL, init: ResponseInit = {}): Promise<Response> {
+  init ??= {}; // null, as the Response constructor takes it
   const status = init.status;
-  if (status !== undefined && (status < 200 || status === 204 || status === 205 || status === 304)) {
-    // Deno's Response refuses such a status with a body and Bun's takes it: refused alike on both.
-    throw new TypeError(`a ${status} response carries no body: make it with new Response(null, { status, headers })`);
+  if (status !== undefined) {
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw numberError(status, `status must be an integer in [200, 599], got ${describe(status)}`);
+    }
+    if (status === 204 || status === 205 || status === 304) {
+      // Deno's Response refuses such a status with a body and Bun's takes it: refused alike on both.
+      throw new TypeError(`a ${status} response carries no body: make it with new Response(null, { status, headers })`);
+    }
   }
   const file = checkPath(path);
   const info = await stat(file).catch((e) => fail(e, "stat", file));

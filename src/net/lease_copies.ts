@@ -5,7 +5,15 @@
  */
 import { native } from "../../ffi/mod.ts";
 import { copyLease, Lease, type LeaseOwner } from "../buffers/lease.ts";
-import { kBufferAddress, kBufferView, kBytes, kGiveBack, kMarkReleased, kReleaseLease } from "../internal.ts";
+import {
+  kBufferAddress,
+  kBufferView,
+  kBytes,
+  kGiveBack,
+  kMarkReleased,
+  kReleased,
+  kReleaseLease,
+} from "../internal.ts";
 import { ByteBlocks } from "./send_arena.ts";
 
 // Size classes: a small receive takes a small block; the largest is the default pool's buffer.
@@ -46,7 +54,7 @@ class LeaseCopies implements LeaseOwner {
   }
 
   [kReleaseLease](lease: Lease, block: number): void {
-    if (lease.released) throw new TypeError("lease (a copy) was already released");
+    if (lease[kReleased]) throw new TypeError("lease (a copy) was already released");
     (lease[kBytes].buffer as ArrayBuffer).transfer(); // also for a copy a write took over
     lease[kMarkReleased]();
     this.#dropped.unregister(lease);

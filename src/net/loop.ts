@@ -214,13 +214,20 @@ export function resolvePool(
   defaults: BufferPoolOptions,
 ): { pool: BufferPool; owned: boolean } {
   if (option instanceof BufferPool) return { pool: checkGivenPool(loop, option), owned: false };
-  if (option !== undefined && (typeof option !== "object" || option === null)) {
+  if (option !== undefined && !isPlainObject(option)) {
+    // A Map, an array or any other class's instance has no options of its own to give: refused by name.
     throw new TypeError(`pool must be a BufferPool or pool options, got ${describe(option)}`);
   }
   const merged: Record<string, unknown> = { ...defaults };
   // An option present but undefined or null means "the default", as for the number options.
   for (const [key, value] of Object.entries(option ?? {})) if (value != null) merged[key] = value;
   return { pool: new BufferPool(loop.reactor, merged as BufferPoolOptions), owned: true };
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** Checks an optional `loop` option: a TypeError naming what it got unless it is an IoLoop. */

@@ -11,7 +11,7 @@
 import { native } from "../../ffi/mod.ts";
 import * as abi from "../abi.ts";
 import type { Lease } from "../buffers/lease.ts";
-import { kArena, kGiveBack, kIovBlocks } from "../internal.ts";
+import { kAddress, kArena, kGiveBack, kIovBlocks } from "../internal.ts";
 import { prepSend, prepSendmsg, prepSendmsgZc, prepSendZc } from "../prep.ts";
 import type { IoLoop } from "./loop.ts";
 import { IOV_PER_BLOCK, SMALL_CHUNK_SIZE } from "./send_arena.ts";
@@ -152,7 +152,7 @@ export class SendQueue {
 
   /** Queues a lease, sent from its buffer; released once sent (or dropped). */
   pushLease(lease: Lease): void {
-    this.#pieces.push(newPiece(lease.address, lease.length, lease, undefined, -1));
+    this.#pieces.push(newPiece(lease[kAddress], lease.length, lease, undefined, -1));
     this.#buffered += lease.length;
   }
 

@@ -7,7 +7,7 @@ import { BufferPool, type BufferPoolOptions, type PoolStats } from "../buffers/p
 import { asError, ClosedError, UringError } from "../errors.ts";
 import { prepSendmsg } from "../prep.ts";
 import { type Datagram, DATAGRAM_HEADROOM, datagramPayload, DatagramReceiver } from "../receiver.ts";
-import { kArena, kBytes, kDatagrams, kGiveBack, kIovBlocks, kSettled, kTakeOver } from "../internal.ts";
+import { kAddress, kArena, kBytes, kDatagrams, kGiveBack, kIovBlocks, kSettled, kTakeOver } from "../internal.ts";
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
@@ -73,7 +73,7 @@ export interface UdpStats {
   datagramsSent: number;
   /** Payload bytes the kernel took for sending. */
   bytesSent: number;
-  /** Sends that failed; each is reported to `handlers.error` too, unless the socket is closing. */
+  /** Sends that failed; each is reported to `handlers.error` too (those close() still makes included). */
   sendErrors: number;
   /** Calls of the message handler that threw (or whose promise rejected). */
   handlerErrors: number;
@@ -415,7 +415,7 @@ export class UdpSocket {
     const blocks = this.loop[kIovBlocks];
     const block = this.#block = blocks.take();
     if (out.lease) {
-      blocks.setIov(block, 0, out.lease.address + out.leaseOffset, out.length);
+      blocks.setIov(block, 0, out.lease[kAddress] + out.leaseOffset, out.length);
     } else {
       for (let i = 0; i < out.chunks.length; i++) {
         const n = Math.min(SEND_CHUNK_SIZE, out.length - i * SEND_CHUNK_SIZE);
@@ -440,9 +440,8 @@ export class UdpSocket {
       this.#stats.bytesSent += res;
     } else {
       this.#stats.sendErrors++;
-      if (!this.#closed) {
-        this.#reportError(new UringError("sendmsg", -res, `to ${formatEndpoint(out.hostname, out.port)}`));
-      }
+      // Also while closing: close() still sends what was queued, and its failures are the program's to know.
+      this.#reportError(new UringError("sendmsg", -res, `to ${formatEndpoint(out.hostname, out.port)}`));
     }
     this.#settled++;
     if (this.#flushWaiters) this.#resolveFlushed();
