@@ -35,6 +35,11 @@ async function startProxy(args: string[]): Promise<{ child: ChildProcess; port: 
   return { child, port, stderr: () => err };
 }
 
+/** startProxy() on a free port in front of `target`. */
+function proxyTo(target: net.Server): ReturnType<typeof startProxy> {
+  return startProxy(["--port", "0", "--target", `127.0.0.1:${(target.address() as net.AddressInfo).port}`]);
+}
+
 function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
@@ -74,12 +79,7 @@ function streamingTarget(): Promise<net.Server> {
 
 test("proxy: 100 normal closes leave no fd behind; data and half-closes pass through", async () => {
   const target = await echoTarget();
-  const { child, port } = await startProxy([
-    "--port",
-    "0",
-    "--target",
-    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
-  ]);
+  const { child, port } = await proxyTo(target);
   try {
     const hello = new TextEncoder().encode("hello");
     await sendAndHalfClose(port, hello, 5000); // the runtime opens its own fds on first use
@@ -104,12 +104,7 @@ test("proxy: 100 normal closes leave no fd behind; data and half-closes pass thr
 
 test("proxy: 200 clients that reset while the target streams to them do not bring it down", async () => {
   const target = await streamingTarget();
-  const { child, port, stderr } = await startProxy([
-    "--port",
-    "0",
-    "--target",
-    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
-  ]);
+  const { child, port, stderr } = await proxyTo(target);
   try {
     const warm = await dial(port);
     await new Promise<void>((r) => warm.once("data", () => r()));
@@ -159,12 +154,7 @@ test("proxy: SIGTERM with clients still connected stops it cleanly (exit 0)", as
     });
     server.listen(0, "127.0.0.1", () => resolve(server));
   });
-  const { child, port, stderr } = await startProxy([
-    "--port",
-    "0",
-    "--target",
-    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
-  ]);
+  const { child, port, stderr } = await proxyTo(target);
   const clients: net.Socket[] = [];
   try {
     for (let i = 0; i < 3; i++) {
@@ -187,12 +177,7 @@ test("proxy: SIGTERM with clients still connected stops it cleanly (exit 0)", as
 
 test("proxy: SIGTERM while a client floods it without reading exits within moments", async () => {
   const target = await echoTarget();
-  const { child, port, stderr } = await startProxy([
-    "--port",
-    "0",
-    "--target",
-    `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
-  ]);
+  const { child, port, stderr } = await proxyTo(target);
   const flooder = await dial(port);
   flooder.on("error", () => {});
   flooder.pause(); // never reads its echo: both directions back up and pause
@@ -217,12 +202,7 @@ test(
   "proxy: SIGTERM resets a client whose stream is still flowing (it got a clean EOF, a cut stream taken for whole)",
   async () => {
     const target = await streamingTarget();
-    const { child, port, stderr } = await startProxy([
-      "--port",
-      "0",
-      "--target",
-      `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
-    ]);
+    const { child, port, stderr } = await proxyTo(target);
     const loop = new IoLoop();
     try {
       const client = await connect({ loop, port });
