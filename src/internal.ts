@@ -108,5 +108,7 @@ export const kSettled: unique symbol = Symbol("uring-buffers.settled");
 export const kOnIdle: unique symbol = Symbol("uring-buffers.onIdle");
 /** `BufferPool[kTrimIdle]()`: gives the pages of its idle spare buffers back now (see kOnIdle). */
 export const kTrimIdle: unique symbol = Symbol("uring-buffers.trimIdle");
+/** `Ring[kTearDown]()`: close() and tear the ring down at once, off-thread waits or not (at unload). */
+export const kTearDown: unique symbol = Symbol("uring-buffers.tearDown");
 /** `Driver[kWhenUnreferenced](fn)`: calls `fn` once no references are held (IoLoop.close() with sockets open). */
 export const kWhenUnreferenced: unique symbol = Symbol("uring-buffers.whenUnreferenced");

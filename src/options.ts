@@ -96,6 +96,13 @@ export function describe(value: unknown): string {
   return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
 }
 
+/** An object literal's kind (or Object.create(null)): options, not a class's instance (a Map, an array, a pool). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /** The known key `key` most likely meant: one it abbreviates (host: hostname), else the closest by edit distance if close enough to be a typo. */
 function nearest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();

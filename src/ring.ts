@@ -18,7 +18,7 @@ import { SqeArray, writeU64 } from "./sqe.ts";
 import { prepNop } from "./prep.ts";
 import { checkOptionKeys, describe, numberError } from "./options.ts";
 import { GroupIds } from "./group_ids.ts";
-import { kGroupIds, kWhenExited } from "./internal.ts";
+import { kGroupIds, kTearDown, kWhenExited } from "./internal.ts";
 
 /** Options of `new Ring(options)` (and of a Reactor that makes its ring); every one is optional. */
 export interface RingOptions {
@@ -499,6 +499,16 @@ export class Ring {
 
   #exited = false;
   #exitWaiters: (() => void)[] | undefined;
+
+  /**
+   * @ignore Closes the ring and tears it down now, even with off-thread waits out (close() leaves that
+   * to the last of them): at unload, whose JavaScript will never see them return. The NOP close()
+   * posts wakes a waiter in the kernel, whose return then drops the kernel's last hold on the ring.
+   */
+  [kTearDown](): void {
+    this.close();
+    if (!this.#exited) this.#exit();
+  }
 
   /** @ignore Settles once the ring is torn down: at close(), or once the off-thread waits have returned. */
   [kWhenExited](): Promise<void> {

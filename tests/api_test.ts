@@ -294,9 +294,20 @@ test(
     const port = freePort();
     const udpPort = freePort();
     // A UDP socket first: before, its port stayed bound through the restart too (EADDRINUSE at bindUdp).
+    // And a client of the program's, connected to a server here: the restart must close it too.
+    const { createServer, connect } = await import("node:net");
+    const clientsClosed: boolean[] = [];
+    const sink = createServer((socket) => {
+      const i = clientsClosed.push(false) - 1;
+      socket.on("error", () => {});
+      socket.on("close", () => (clientsClosed[i] = true));
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const sinkPort = (sink.address() as { port: number }).port;
     const program = (text: string) =>
-      `import { bindUdp, serve } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
+      `import { bindUdp, connect, serve } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
       `bindUdp({ port: ${udpPort}, handlers: { message: (_s, d) => d.lease.release() } });\n` +
+      `await connect({ port: ${sinkPort}, handlers: { data: (_c, l) => l.release() } });\n` +
       `serve({ port: ${port}, hostname: "127.0.0.1", onListen() {} }, () => new Response(${JSON.stringify(text)}));\n`;
     writeFileSync(app, program("v1"));
     const [deno] = runtimeCommand(app);
@@ -318,10 +329,22 @@ test(
     };
     try {
       assert.ok(await answers("v1"), out);
+      // A keep-alive connection of the old program: before, it was left open, its client told nothing
+      // (the old ring, never torn down, held the socket).
+      const old = connect(port, "127.0.0.1");
+      old.on("error", () => {});
+      const oldEnded = new Promise<void>((resolve) => old.once("close", () => resolve()));
+      old.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+      await new Promise((resolve) => old.once("data", resolve));
       writeFileSync(app, program("v2"));
       assert.ok(await answers("v2"), out);
       assert.doesNotMatch(out, /EADDRINUSE/);
+      const told = await Promise.race([oldEnded.then(() => true), sleep(5000).then(() => false)]);
+      old.destroy();
+      assert.ok(told, "the old program's connection was closed at the restart");
+      assert.ok(await waitFor(() => clientsClosed[0] === true, 5000), "the old program's client was closed");
     } finally {
+      sink.close();
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }

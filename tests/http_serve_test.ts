@@ -1401,6 +1401,28 @@ test("Bun-sized static bodies (a 200 KB Uint8Array, a 100 KB string) go with Con
   client.close();
 });
 
+test("headerTimeout fires against a head trickled in step with the timeout's checks (on Bun it never did)", async () => {
+  // A field every 200 ms, the idle wheel's period: each arrival, reaped just before the check, pushed
+  // a spent deadline 1 ms on, and Bun's slowloris client was never answered.
+  await using server = serve(
+    { port: 0, hostname: "127.0.0.1", headerTimeout: 1, onListen() {} },
+    () => new Response("ok"),
+  );
+  const socket = net.connect(server.port, "127.0.0.1");
+  socket.on("error", () => {});
+  let answer = "";
+  socket.on("data", (d) => (answer += d));
+  const t0 = performance.now();
+  const ended = new Promise<number>((resolve) => socket.once("close", () => resolve(performance.now() - t0)));
+  socket.write("GET / HTTP/1.1\r\n");
+  const trickle = setInterval(() => void (!socket.destroyed && socket.write("x-a: b\r\n")), 200);
+  const after = await Promise.race([ended, sleep(4000).then(() => -1)]);
+  clearInterval(trickle);
+  socket.destroy();
+  assert.match(answer, /^HTTP\/1\.1 408 /, `after ${after.toFixed(0)} ms: ${JSON.stringify(answer)}`);
+  assert.ok(after > 0 && after < 3500, `closed after ${after.toFixed(0)} ms`);
+});
+
 test("fileResponse of a missing file rejects with a UringError (code ENOENT), as every failed call of the module does", async () => {
   // It was node:fs's own Error: a catch that checked `instanceof UringError` missed it.
   const error = await fileResponse("/nonexistent/uring-buffers-test").then(() => undefined, (e: Error) => e);

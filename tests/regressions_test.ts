@@ -2451,6 +2451,10 @@ test("pool: a class instance (a Map, a DataView, an array) is refused by name, n
       /pool must be a BufferPool or pool options, got (a|an) /,
     );
     assert.throws(() => bindUdp({ loop, pool: bad as never, handlers: { message() {} } }), /pool must be a BufferPool/);
+    assert.throws(
+      () => serve({ loop, port: 0, pool: bad as never, onListen() {} }, () => new Response()),
+      /pool must be/,
+    );
   }
   const fine = listen({ loop, port: 0, pool: Object.assign(Object.create(null), { count: 8 }), handlers: {} });
   await fine.stop();
@@ -2494,6 +2498,24 @@ test("a lease a write took over is no longer the program's, whatever the pool's 
   assert.match(seen[2], /was written: its address is no longer yours/);
   assert.match(seen[3], /cannot write a lease twice/);
   await client.close();
+  await server.stop();
+  await loop.close();
+});
+
+test("setting idleTimeout on a lingering connection keeps its 2 s bound (it started the 2 s over: closed after 4 s)", async () => {
+  const loop = new IoLoop();
+  await using server = listen({ loop, port: 0, allowHalfOpen: true, handlers: { data: (c, l) => void c.write(l) } });
+  for (const seconds of [0, 5]) {
+    const client = await connect({ loop, port: server.port });
+    client.write(new TextEncoder().encode("hi"));
+    await sleep(50);
+    client.end(); // the server keeps its side open: the client lingers for its EOF
+    client.idleTimeout = seconds;
+    const t0 = performance.now();
+    assert.ok(await waitFor(() => client.closed, 6000));
+    const took = performance.now() - t0;
+    assert.ok(took < 3200, `idleTimeout = ${seconds}: closed after ${took.toFixed(0)} ms`);
+  }
   await server.stop();
   await loop.close();
 });

@@ -177,7 +177,8 @@ export class Lease {
   [kTakeOver](verb: string): void {
     if (this.#taken) {
       throw new TypeError(
-        `cannot ${verb} a lease twice: the first ${verb} took it over and releases it once sent. ` +
+        `cannot ${verb} a lease twice: the first ${verb} took it over (and releases it once sent, or at once if ` +
+          `it was dropped). ` +
           `To send its bytes to several sockets, write lease.bytes (or a datagram's payload) to each (a copy), then release it`,
       );
     }

@@ -1083,8 +1083,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (this.#parser.inHead && !this.#refused) { // a refusal's head deadline is spent: what follows gets idleTimeout
       const now = Date.now();
       if (this.#headStart === 0) this.#headStart = now;
-      seconds = Math.max(0.001, this.#ctx.headerTimeout - (now - this.#headStart) / 1000);
-      if (this.#ctx.headerTimeout === 0) seconds = this.#ctx.idleTimeout;
+      const left = this.#ctx.headerTimeout - (now - this.#headStart) / 1000;
+      // Past the deadline already (bytes arrived at the timeout's check): a timer of 1 ms aimed then,
+      // pushed on by each arrival, would never fire against a client that trickles in step with it.
+      if (this.#ctx.headerTimeout > 0 && left <= 0) return this.timedOut();
+      seconds = this.#ctx.headerTimeout === 0 ? this.#ctx.idleTimeout : Math.max(0.001, left);
     } else {
       this.#headStart = 0;
       // A handler at work is not timed, unless the client has ended its side: then it waits at most

@@ -7,7 +7,7 @@ import { kCloseNow, kEndGracefully, kListenFd } from "../internal.ts";
 import type { Connection } from "../net/connection.ts";
 import { checkLoop, type IoLoop } from "../net/loop.ts";
 import { listen, type Server, type ServerStats } from "../net/server.ts";
-import { checkOptionKeys, checkSeconds, checkSignal, describe, numberError } from "../options.ts";
+import { checkOptionKeys, checkSeconds, checkSignal, describe, isPlainObject, numberError } from "../options.ts";
 import { HttpConnection, type HttpContext, type HttpCounters, type ServeHandler } from "./http_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "./parser.ts";
 import type { NetAddr, ServeInfo } from "./serve_info.ts";
@@ -97,7 +97,7 @@ const FILE_POOL = { bufferSize: 64 * 1024, count: 32 };
  */
 function withoutLeakNet(pool: BufferPool | BufferPoolOptions | undefined): BufferPool | BufferPoolOptions | undefined {
   if (pool === undefined) return { leakTracking: "off" };
-  if (typeof pool !== "object" || pool === null || pool instanceof BufferPool) return pool;
+  if (!isPlainObject(pool)) return pool; // a pool, or what listen() then refuses by name
   return { leakTracking: "off", ...pool };
 }
 

@@ -549,7 +549,8 @@ export class Connection<Data = unknown> {
     const ending = this.#phase === Phase.Ending || this.#is(Bit.EndBound);
     this.#idleMs = this.#is(Bit.Lingering) ? lingerBound(ms) : ending ? endingBound(ms) : ms;
     if (ms > 0) this.#set(Bit.EndBound, false); // the program's own timeout from here on
-    this.#touchNow();
+    // A lingering connection keeps its clock: restarted, its 2 s bound would start over.
+    if (!this.#is(Bit.Lingering)) this.#touchNow();
     if (this.#idleMs > 0 && this.#phase !== Phase.Closed) this.#watch();
   }
 

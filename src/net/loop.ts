@@ -2,7 +2,7 @@
  * `IoLoop`: what sockets on one thread share: a Reactor on a ring set up for the parked driver, the
  * Driver that feeds completions to JS, a send arena, and a default buffer pool for client sockets.
  */
-import { checkOptionKeys, describe, numberError } from "../options.ts";
+import { checkOptionKeys, describe, isPlainObject, numberError } from "../options.ts";
 import { ClosedError, UnsupportedError } from "../errors.ts";
 import { BufferPool, type BufferPoolOptions } from "../buffers/pool.ts";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER } from "../abi.ts";
@@ -14,6 +14,7 @@ import {
   kIdle,
   kIovBlocks,
   kOnIdle,
+  kTearDown,
   kTrimIdle,
   kTurn,
   kWhenClosed,
@@ -23,6 +24,7 @@ import {
 import { Reactor } from "../reactor.ts";
 import { IdleWheel } from "./idle_wheel.ts";
 import { IovBlocks, SendArena } from "./send_arena.ts";
+import { closeLoopAtUnload, forgetLoopAtUnload } from "./unload.ts";
 import { SendBacklog } from "./send_backlog.ts";
 
 /** Options of `new IoLoop(options)`; every one is optional. */
@@ -127,7 +129,16 @@ export class IoLoop {
       this[kArena].trimIdle();
       this.#clientPool?.[kTrimIdle]();
     });
+    closeLoopAtUnload(this.#unloading);
   }
+
+  /** At unload (`deno run --watch`): the ring torn down now, so that its sockets' peers are told. */
+  readonly #unloading = {
+    unload: () => {
+      this.#close();
+      this.reactor.ring[kTearDown]();
+    },
+  };
 
   /**
    * The pool that `connect()` uses when given none, made on first use (with `options` over the
@@ -169,6 +180,9 @@ export class IoLoop {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing = true;
+    if (defaultLoop === this) defaultLoop = undefined;
+    forgetLoopAtUnload(this.#unloading);
     this.#clientPool?.close();
     this[kIdle].close();
     this.driver.close();
@@ -222,12 +236,6 @@ export function resolvePool(
   // An option present but undefined or null means "the default", as for the number options.
   for (const [key, value] of Object.entries(option ?? {})) if (value != null) merged[key] = value;
   return { pool: new BufferPool(loop.reactor, merged as BufferPoolOptions), owned: true };
-}
-
-function isPlainObject(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /** Checks an optional `loop` option: a TypeError naming what it got unless it is an IoLoop. */

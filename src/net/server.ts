@@ -789,13 +789,25 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
           const owner = {
             connectionClosed: () => {
               signal?.removeEventListener("abort", abortConnection);
+              forgetAtUnload(unloading);
               if (owned) pool.close();
+            },
+          };
+          // At unload its socket is closed at once, as a server's connections are (`deno run --watch`).
+          const unloading = {
+            unload: () => {
+              try {
+                closeFd(fd);
+              } catch {
+                // Closed already.
+              }
             },
           };
           const conn = new Connection<Data>(
             new ConnectionConfig(loop, pool, options.handlers ?? {}, settings, owner),
             fd,
           );
+          closeAtUnload(unloading);
           const abortConnection = () => conn[kAbort](signal!.reason);
           signal?.addEventListener("abort", abortConnection, { once: true });
           conn[kStart]();

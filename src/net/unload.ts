@@ -9,23 +9,43 @@ export interface Unloadable {
   unload(): void;
 }
 
-const open = new Set<Unloadable>();
+const sockets = new Set<Unloadable>();
+// Closed after the sockets: a loop's ring holds what its sockets armed (an accept, a receive), and
+// the sockets stay alive, their peers never told, until the ring is torn down.
+const loops = new Set<Unloadable>();
 let hooked = false;
 
 function closeAll(): void {
-  for (const socket of open) socket.unload();
-  open.clear();
+  for (const socket of sockets) socket.unload();
+  sockets.clear();
+  for (const loop of loops) loop.unload();
+  loops.clear();
 }
 
-/** `socket.unload()` runs at the global "unload" event unless forgotten first. */
-export function closeAtUnload(socket: Unloadable): void {
-  open.add(socket);
+function hook(): void {
   if (hooked) return;
   hooked = true;
   (globalThis as { addEventListener?: (type: string, fn: () => void) => void }).addEventListener?.("unload", closeAll);
 }
 
+/** `socket.unload()` runs at the global "unload" event unless forgotten first. */
+export function closeAtUnload(socket: Unloadable): void {
+  sockets.add(socket);
+  hook();
+}
+
 /** The socket closed on its own. */
 export function forgetAtUnload(socket: Unloadable): void {
-  open.delete(socket);
+  sockets.delete(socket);
+}
+
+/** `loop.unload()` runs at the global "unload" event, after every socket's, unless forgotten first. */
+export function closeLoopAtUnload(loop: Unloadable): void {
+  loops.add(loop);
+  hook();
+}
+
+/** The loop closed on its own. */
+export function forgetLoopAtUnload(loop: Unloadable): void {
+  loops.delete(loop);
 }
