@@ -490,6 +490,8 @@ export class Ring {
   }
 
   #exit(): void {
+    // Once only: a waiter returning after kTearDown must not exit the ring a second time.
+    if (this.#exited) return;
     native.uring.io_uring_queue_exit(this.#ring);
     if (this.#eventfd >= 0) native.libc.close(this.#eventfd);
     this.#mem.free();

@@ -281,12 +281,35 @@ test(
 );
 
 test(
+  "deno test with a server a test forgot to stop: the runner reports every test and exits (it died of a segfault)",
+  async () => {
+    const { execFile } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const { env } = await import("node:process");
+    const fixture = fileURLToPath(new URL("./fixtures/forgotten_server_tests.ts", import.meta.url));
+    const [deno] = runtimeCommand(fixture);
+    const { code, out } = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(
+        deno,
+        ["test", "-A", fixture],
+        { timeout: 60_000, env: { ...env, NO_COLOR: "1" } },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? (error.code as number) ?? -1 : 0, out: `${stdout}${stderr}` }),
+      )
+    );
+    assert.match(out, /ok \| 2 passed \| 0 failed/, out.slice(-2000));
+    assert.equal(code, 0, out.slice(-2000));
+  },
+  { skip: runtime === "bun" && "Deno's test runner", timeoutMs: 90_000 },
+);
+
+test(
   "deno run --watch: after an edit the restarted program binds its ports again (TCP and UDP) and serves the new code",
   async () => {
     // Before: the restart failed with EADDRINUSE (the FFI listener outlived the old program), and the
     // old listener took connections nobody answered.
     const { spawn } = await import("node:child_process");
-    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
     const dir = mkdtempSync(join(tmpdir(), "watch-"));
@@ -327,8 +350,17 @@ test(
       }
       return false;
     };
+    const sockets = () =>
+      readdirSync(`/proc/${child.pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${child.pid}/fd/${fd}`).startsWith("socket:");
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
     try {
       assert.ok(await answers("v1"), out);
+      const before = sockets();
       // A keep-alive connection of the old program: before, it was left open, its client told nothing
       // (the old ring, never torn down, held the socket).
       const old = connect(port, "127.0.0.1");
@@ -343,6 +375,8 @@ test(
       old.destroy();
       assert.ok(told, "the old program's connection was closed at the restart");
       assert.ok(await waitFor(() => clientsClosed[0] === true, 5000), "the old program's client was closed");
+      // The old listener's socket too (it was shut down, not closed: one fd more per edit).
+      assert.ok(await waitFor(() => sockets() <= before, 3000), `${before} sockets before, ${sockets()} after`);
     } finally {
       sink.close();
       child.kill("SIGKILL");

@@ -565,6 +565,12 @@ export class Server<Data = unknown> {
   readonly #listening = {
     unload: () => {
       stopListening(this.#fd);
+      // The ring (torn down after the sockets: see closeLoopAtUnload) no longer needs the number.
+      try {
+        closeFd(this.#fd);
+      } catch {
+        // Closed already.
+      }
       this.#closeConnectionFds();
     },
   };
