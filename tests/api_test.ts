@@ -259,22 +259,28 @@ test("address literals: dotted quads and IPv6 bind and round-trip; malformed one
   }
 });
 
+/** Runs `deno test -A ...flags` on tests/fixtures/`name` in a child process: its exit code and output. */
+async function denoTestFixture(name: string, flags: string[]): Promise<{ code: number; out: string }> {
+  const { execFile } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const { env } = await import("node:process");
+  const fixture = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+  const [deno] = runtimeCommand(fixture);
+  return await new Promise((resolve) =>
+    execFile(deno, ["test", "-A", ...flags, fixture], { timeout: 120_000, env: { ...env, NO_COLOR: "1" } }, (
+      error,
+      stdout,
+      stderr,
+    ) => resolve({ code: error ? (error.code as number) ?? -1 : 0, out: `${stdout}${stderr}` }))
+  );
+}
+
 test(
   "deno test with its sanitizers on: a program's tests that stop what they started leave no FFI wait or timer running",
   async () => {
     // Before: 2-5 of these tests failed in every run, "An async operation to do a non blocking ffi
     // call ... never completed": a stop resolved while the loop's parked wait was still out.
-    const { execFile } = await import("node:child_process");
-    const { fileURLToPath } = await import("node:url");
-    const { env } = await import("node:process");
-    const fixture = fileURLToPath(new URL("./fixtures/sanitized_tests.ts", import.meta.url));
-    const [deno] = runtimeCommand(fixture);
-    const out = await new Promise<string>((resolve) =>
-      execFile(deno, ["test", "-A", "--sanitize-ops", "--sanitize-resources", fixture], {
-        timeout: 120_000,
-        env: { ...env, NO_COLOR: "1" },
-      }, (error, stdout, stderr) => resolve(`${error ? `exit ${error.code}\n` : ""}${stdout}${stderr}`))
-    );
+    const { out } = await denoTestFixture("sanitized_tests.ts", ["--sanitize-ops", "--sanitize-resources"]);
     assert.match(out, /ok \| 210 passed \| 0 failed/, out.slice(-3000));
   },
   { skip: runtime === "bun" && "Deno's test sanitizers", timeoutMs: 150_000 },
@@ -283,24 +289,11 @@ test(
 test(
   "deno test with a server a test forgot to stop: the runner reports every test and exits (it died of a segfault)",
   async () => {
-    const { execFile } = await import("node:child_process");
-    const { fileURLToPath } = await import("node:url");
-    const { env } = await import("node:process");
-    const fixture = fileURLToPath(new URL("./fixtures/forgotten_server_tests.ts", import.meta.url));
-    const [deno] = runtimeCommand(fixture);
-    const { code, out } = await new Promise<{ code: number; out: string }>((resolve) =>
-      execFile(
-        deno,
-        ["test", "-A", fixture],
-        { timeout: 60_000, env: { ...env, NO_COLOR: "1" } },
-        (error, stdout, stderr) =>
-          resolve({ code: error ? (error.code as number) ?? -1 : 0, out: `${stdout}${stderr}` }),
-      )
-    );
+    const { code, out } = await denoTestFixture("forgotten_server_tests.ts", []);
     assert.match(out, /ok \| 2 passed \| 0 failed/, out.slice(-2000));
     assert.equal(code, 0, out.slice(-2000));
   },
-  { skip: runtime === "bun" && "Deno's test runner", timeoutMs: 90_000 },
+  { skip: runtime === "bun" && "Deno's test runner", timeoutMs: 150_000 },
 );
 
 test(
