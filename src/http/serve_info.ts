@@ -35,7 +35,6 @@ export interface ServeServer {
   stop(force?: boolean | { graceMs?: number }): Promise<void>;
 }
 
-/** `promise`, marked handled: a rejection nobody waits for is not reported as unhandled. */
 /**
  * The second argument of a serve() handler. It carries what `Deno.serve` passes (`remoteAddr`,
  * `completed`) and what a `Bun.serve` handler uses of its server (`requestIP()`, `port`, `hostname`,
