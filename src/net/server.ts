@@ -22,7 +22,7 @@ import { kAbort, kCloseNow, kEndGracefully, kEndSettled, kListenFd, kSettled, kS
 import { checkLoop, CLIENT_POOL, getDefaultLoop, type IoLoop, resolveStreamPool, SERVER_POOL } from "./loop.ts";
 import { PullQueue } from "./pull_queue.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint } from "../sockaddr.ts";
-import { closeFd, localAddress, newSocket, setNoDelay, stopListening, tcpListen } from "./socket.ts";
+import { closeFd, closeFdIfOpen, localAddress, newSocket, setNoDelay, stopListening, tcpListen } from "./socket.ts";
 import { closeAtUnload, forgetAtUnload } from "./unload.ts";
 
 /** A server's handlers: every connection's (see ConnectionHandlers), and `acceptError`. */
@@ -566,11 +566,7 @@ export class Server<Data = unknown> {
     unload: () => {
       stopListening(this.#fd);
       // The ring (torn down after the sockets: see closeLoopAtUnload) no longer needs the number.
-      try {
-        closeFd(this.#fd);
-      } catch {
-        // Closed already.
-      }
+      closeFdIfOpen(this.#fd);
       this.#closeConnectionFds();
     },
   };
@@ -580,13 +576,7 @@ export class Server<Data = unknown> {
    * error (its loop will never run again), so that its clients are not left waiting.
    */
   #closeConnectionFds(): void {
-    for (const conn of this.#connections) {
-      try {
-        closeFd(conn.fd);
-      } catch {
-        // Closed already.
-      }
-    }
+    for (const conn of this.#connections) closeFdIfOpen(conn.fd);
     this.#connections.clear();
   }
 
@@ -800,15 +790,7 @@ function startConnect<Data>(options: ConnectOptions<Data>): Promise<Connection<D
             },
           };
           // At unload its socket is closed at once, as a server's connections are (`deno run --watch`).
-          const unloading = {
-            unload: () => {
-              try {
-                closeFd(fd);
-              } catch {
-                // Closed already.
-              }
-            },
-          };
+          const unloading = { unload: () => closeFdIfOpen(fd) };
           const conn = new Connection<Data>(
             new ConnectionConfig(loop, pool, options.handlers ?? {}, settings, owner),
             fd,

@@ -372,3 +372,12 @@ export function closeFd(fd: number): void {
   // The message only on failure: this runs at every connection's close.
   if (native.libc.close(fd) < 0) throw new UringError("close", native.errno(), `fd ${fd}`);
 }
+
+/** close(2) of an fd that may be closed already (a socket closed on its own path first): no error either way. */
+export function closeFdIfOpen(fd: number): void {
+  try {
+    closeFd(fd);
+  } catch {
+    // Closed already.
+  }
+}

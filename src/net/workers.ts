@@ -5,7 +5,7 @@
  */
 import { kListenFd, kStart, kWhenClosed } from "../internal.ts";
 import { checkOptionKeys, describe, numberError } from "../options.ts";
-import { closeFd } from "./socket.ts";
+import { closeFdIfOpen } from "./socket.ts";
 import { SHUT_RDWR } from "../abi.ts";
 import { prepMsgRing, prepShutdown } from "../prep.ts";
 import { Ring } from "../ring.ts";
@@ -151,13 +151,8 @@ export class WorkerGroup {
     w.worker.terminate();
     for (const [listenFd, ringFd] of w.listeners) {
       stopListening(listenFd, ringFd);
-      for (const fd of [listenFd, ringFd]) {
-        try {
-          closeFd(fd);
-        } catch {
-          // A ring shared by two listeners: closed with the first.
-        }
-      }
+      // A ring shared by two listeners is closed with the first.
+      for (const fd of [listenFd, ringFd]) closeFdIfOpen(fd);
     }
     w.listeners.clear();
     const error = new Error(`worker ${i} ${w.gone}`);
