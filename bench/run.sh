@@ -51,6 +51,10 @@ LATEST=${LATEST:-1}
 SETUP=${SETUP:-1}
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
+for sc in $SCENARIOS; do
+    [[ $sc =~ ^[1-9][0-9]*:[1-9][0-9]*:[1-9][0-9]*$ ]] ||
+        die "SCENARIOS: '$sc' is not conns:size:depth (three positive integers, e.g. 64:4096:16)"
+done
 
 # ---------------------------------------------------------------- the instrument
 if [ ! -f "$SHARED_BENCH/echo-load.c" ]; then
