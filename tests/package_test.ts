@@ -298,6 +298,42 @@ test('Bun: a fresh project installs the tarball offline and runs an echo server 
       }),
     );
     run(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], app);
+    // The legacy resolution (`"moduleResolution": "node"`) reads no exports map: package.json's `types` and
+    // `typesVersions` point it at the same declarations (before: the root import failed, the subpaths
+    // fell through to the sources and 73 errors).
+    writeFileSync(
+      join(app, "tsconfig.node10.json"),
+      JSON.stringify({
+        compilerOptions: {
+          lib: ["ESNext"],
+          target: "ES2022",
+          module: "ES2022",
+          moduleResolution: "node",
+          allowImportingTsExtensions: true,
+          noEmit: true,
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          typeRoots: [join(root, "node_modules")],
+          types: ["bun-types"],
+        },
+        files: ["echo.ts"],
+      }),
+    );
+    run(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.node10.json"], app);
+    // A bundle cannot carry the FFI loader picked at run time: it fails saying so (before: "Cannot find module
+    // .../bun.ts").
+    run(bin("bun"), ["build", "echo.ts", "--target", "bun", "--outdir", "bundle"], app);
+    const bundled = spawnSync(bin("bun"), ["bundle/echo.js"], {
+      cwd: app,
+      env: childEnv,
+      encoding: "utf8",
+      timeout: CHILD_LIMIT_MS,
+    });
+    assert.notEqual(bundled.status, 0);
+    assert.match(
+      bundled.stderr,
+      /uring-buffers cannot run from a bundle: .*Run the program with bun without `bun build`/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
