@@ -3,6 +3,7 @@
  * checked), by the runtime's fetch() and by curl where it is installed, on 127.0.0.1.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
@@ -352,6 +353,50 @@ test("a streaming body goes out chunked as it is produced, with backpressure fro
   assert.equal(r.body.length, 800 * piece.length);
   client.close();
 });
+
+test(
+  "a stream's chunks of 16 MiB and more go out whole, chunked and on HTTP/1.0 (they passed maxBuffered)",
+  async () => {
+    const big = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
+    // A first chunk that is not the last (the body streams), then chunks past the connection's 16 MiB bound.
+    const chunks = [big(1024, 1), big(20 << 20, 2), big(17 << 20, 3)];
+    const digest = createHash("sha256");
+    for (const c of chunks) digest.update(c);
+    const expected = digest.digest("hex");
+    await using server = start((request) => {
+      const from = new URL(request.url).pathname === "/big-first" ? 1 : 0;
+      let i = from;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (i === chunks.length) return controller.close();
+            await sleep(20); // not gathered into one Content-Length body: streamed
+            controller.enqueue(chunks[i++]);
+          },
+        }),
+      );
+    });
+    for (const path of ["/", "/big-first"]) {
+      const response = await fetch(`http://127.0.0.1:${server.port}${path}`);
+      assert.equal(response.headers.get("transfer-encoding"), "chunked");
+      const body = new Uint8Array(await response.arrayBuffer());
+      const want = path === "/" ? expected : createHash("sha256").update(chunks[1]).update(chunks[2]).digest("hex");
+      assert.equal(createHash("sha256").update(body).digest("hex"), want, `${path}: ${body.length} bytes`);
+    }
+    // HTTP/1.0 has no chunks: the body runs to the close.
+    const socket = net.connect(server.port, "127.0.0.1");
+    const received: Uint8Array[] = [];
+    socket.on("data", (d: Uint8Array) => received.push(d));
+    socket.write(`GET / HTTP/1.0\r\n${HOST}\r\n`);
+    await new Promise<void>((resolve, reject) => socket.on("close", () => resolve()).on("error", reject));
+    const all = Buffer.concat(received);
+    const headEnd = all.indexOf("\r\n\r\n") + 4;
+    assert.match(all.subarray(0, headEnd).toString("latin1"), /^HTTP\/1\.1 200 /);
+    const body = all.subarray(headEnd);
+    assert.equal(createHash("sha256").update(body).digest("hex"), expected, `HTTP/1.0: ${body.length} bytes`);
+  },
+  { timeoutMs: 60_000 },
+);
 
 test("a request body the handler reads late is held back by TCP, not buffered whole; it arrives intact", async () => {
   let release!: () => void;

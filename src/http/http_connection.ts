@@ -928,7 +928,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (!chunked) close = true;
     this.#send(head + connectionHeader(ex, close) + (chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n"));
     for (const piece of pieces) {
-      if (piece.length > 0 && !this.#writePiece(piece, chunked)) await this.#drained();
+      if (piece.length > WRITE_SLICE) await this.#writeSliced(piece, chunked);
+      else if (piece.length > 0 && !this.#writePiece(piece, chunked)) await this.#drained();
     }
     let result = next.result;
     let pending = next.promise;
@@ -939,7 +940,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
       if (r.done) break;
       const bytes = chunkBytes(r.value);
       // write() copies the bytes, so the stream may reuse its buffer once asked for the next chunk.
-      const queued = bytes.length === 0 || this.#writePiece(bytes, chunked);
+      let queued = true;
+      if (bytes.length > WRITE_SLICE) await this.#writeSliced(bytes, chunked);
+      else queued = bytes.length === 0 || this.#writePiece(bytes, chunked);
       pending = reader.read();
       // Read ahead while the write drains: a stream that fails meanwhile (or whose connection closes
       // first) must not leave an unhandled rejection behind, which would end the process.
@@ -962,6 +965,26 @@ export class HttpConnection implements ParserSink, BodyOwner {
     const below = conn.write(CRLF);
     conn[kUncork]();
     return below;
+  }
+
+  /**
+   * A stream's chunk larger than WRITE_SLICE, copied a slice at a time as the socket takes the one before:
+   * written whole it could pass the connection's maxBuffered (16 MiB), which fails the connection.
+   */
+  async #writeSliced(piece: Uint8Array, chunked: boolean): Promise<void> {
+    const conn = this.#conn;
+    if (this.#closed) throw new Error("the connection closed while the response body was being sent");
+    if (chunked) {
+      conn[kCork](); // the size line goes out with the first slice
+      conn.write(scratch.subarray(0, assemble(`${piece.length.toString(16)}\r\n`, undefined)));
+    }
+    for (let at = 0; at < piece.length; at += WRITE_SLICE) {
+      if (at > 0 && this.#closed) throw new Error("the connection closed while the response body was being sent");
+      const below = conn.write(piece.subarray(at, at + WRITE_SLICE));
+      if (chunked && at === 0) conn[kUncork]();
+      if (!below) await this.#drained();
+    }
+    if (chunked && !conn.write(CRLF)) await this.#drained();
   }
 
   /** Head plus a body of known length: one write when small, slices with backpressure when large. */
