@@ -723,6 +723,53 @@ test("Deno.listen style: for await over accepted connections and over each conne
   loop.close();
 }, { timeoutMs: 60_000 });
 
+test(
+  "a for await loop that keeps a window of leases under its fair share never stalls (one reader, then eight)",
+  async () => {
+    // The default pool (128 x 64 KiB): one reader's share is 64, eight readers' 8. Leases queued unread
+    // count too, so a burst pushed such a reader over its share; it resumed only at half of it, which a
+    // loop keeping more than half never reaches while it waits for the next lease (the stall this fixes).
+    for (const [clients, keep] of [[1, 33], [8, 5]]) {
+      const loop = new IoLoop();
+      const server = listen({ loop });
+      let received = 0;
+      const serving = (async () => {
+        for await (const conn of server) {
+          (async () => {
+            const kept: Lease[] = [];
+            for await (const lease of conn) {
+              received += lease.length;
+              kept.push(lease);
+              if (kept.length > keep) kept.shift()!.release();
+            }
+            for (const l of kept) l.release();
+            conn.write(new TextEncoder().encode("done"));
+          })();
+        }
+      })();
+      const each = 16 * 1024 * 1024 / clients;
+      const replies = await Promise.all(Array.from({ length: clients }, async () => {
+        const socket = await dial(server.port);
+        socket.end(new Uint8Array(each));
+        const [reply] = await Promise.race([
+          once(socket, "data"),
+          sleep(15_000).then(
+            () => [`nothing after 15 s: ${received} bytes received, ${JSON.stringify(server.pool.stats())}`],
+          ),
+        ]);
+        socket.destroy();
+        return String(reply);
+      }));
+      assert.deepEqual(replies, Array(clients).fill("done"), `${clients} reader(s) keeping ${keep} leases`);
+      assert.equal(received, clients * each);
+      await server.stop();
+      await serving;
+      loop.close();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());
 });

@@ -136,6 +136,23 @@ export class HolderTable {
   }
 
   /**
+   * Holder `id`, held back at its share, has a reader waiting for more (its `for await` loop): true,
+   * and no underQuota() later, once it holds no more than its share. Without this a loop that keeps a
+   * window of leases between half its share and its share, pushed over by leases queued unread, would
+   * wait for ever for the lease that lets it release one.
+   */
+  resumeWithinShare(id: number, leased: number, maxCount: number): boolean {
+    if (this.#over[id] === 0 || this.#held[id] > this.#share(leased, maxCount)) return false;
+    this.#over[id] = 0;
+    return true;
+  }
+
+  /** A holder's share of leases with `leased` of `maxCount` buffers leased (Infinity without a cap). */
+  share(leased: number, maxCount: number): number {
+    return this.#share(leased, maxCount);
+  }
+
+  /**
    * The pool closed: holders held back at their share are let go, so that their receives arm once
    * more and end (ECANCELED) instead of waiting for leases that will never count again.
    */

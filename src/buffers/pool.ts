@@ -809,6 +809,19 @@ export class BufferPool {
     return this.#holders.overQuota(id, this.#leased, this.maxCount);
   }
 
+  /**
+   * Holder `id`, held back at its share, has a reader waiting for its next lease: true (receive
+   * again; no underQuota() follows) when it holds no more than its share now.
+   */
+  resumeWithinShare(id: number): boolean {
+    return this.#holders.resumeWithinShare(id, this.#leased, this.maxCount);
+  }
+
+  /** The number of leases a holder may hold now (see BufferPoolOptions.fairShare; Infinity when off). */
+  share(): number {
+    return this.#holders.share(this.#leased, this.maxCount);
+  }
+
   /** A snapshot of the pool's state and counters (a new object each call). */
   stats(): PoolStats {
     const s = this.#stats;

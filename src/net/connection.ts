@@ -284,8 +284,9 @@ function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent:
     if (quotaWarned.has(pool) || pool.closed || !unsent()) return;
     quotaWarned.add(pool);
     console.error(
-      `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId} (its fair ` +
-        `share) for ${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some come back. A lease comes ` +
+      `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId} (over its ` +
+        `fair share, ${pool.share()} now) for ${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some ` +
+        `come back (to half its share; a for await loop that waits for more, to its share). A lease comes ` +
         "back when released (release(), `using`) or, once written, when its send completes; one dropped without a " +
         "release comes back only when the garbage collector finds it.",
     );
@@ -858,6 +859,11 @@ export class Connection<Data = unknown> {
     if (this.#inbox) return this.#inbox;
     this.#inbox = new PullQueue<Lease>({
       taken: () => this.#inboxTaken(),
+      waiting: () => {
+        // The loop has read everything and waits: within its share it may receive again (see
+        // HolderTable.resumeWithinShare), though above the half at which a release would resume it.
+        if (this.#is(Bit.OverQuota) && this.pool.resumeWithinShare(this.#holder)) this.#underQuota();
+      },
       finished: () => {
         this.#set(Bit.Reading, false);
         this.#eofConsumed();

@@ -9,6 +9,8 @@
 export interface PullQueueEvents {
   /** A value was handed to the reader (the owner may resume production below a limit). */
   taken?(): void;
+  /** A reader found nothing queued and waits (the owner may resume production it held back). */
+  waiting?(): void;
   /** A reader was told `done` for the first time. */
   finished?(error: Error | undefined): void;
 }
@@ -105,10 +107,12 @@ export class PullQueue<T> {
       return Promise.resolve({ value, done: false });
     }
     if (this.#ended) return new Promise((resolve) => this.#finish(resolve));
-    return new Promise((resolve) => {
+    const waited = new Promise<IteratorResult<T>>((resolve) => {
       if (this.#reader) (this.#laterReaders ??= []).push(resolve);
       else this.#reader = resolve;
     });
+    this.#events.waiting?.();
+    return waited;
   }
 
   #finish(reader: (r: IteratorResult<T>) => void): void {
