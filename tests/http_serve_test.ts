@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -1529,6 +1529,87 @@ test("contentTypeOf: fonts, media, archives, csv and logs have their types (they
     "application/octet-stream",
   ]);
 });
+
+test(
+  "fileResponse: Range gets a 206 of that part (first-last, first-, -suffix), 416 past the end; several, If-Range or a bad one: 200",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
+    const path = join(dir, "big.bin");
+    const size = 3 * 1024 * 1024 + 77; // spans several file-pool buffers
+    const bytes = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 11)) & 0xff);
+    writeFileSync(path, bytes);
+    try {
+      await using server = start(() => fileResponse(path));
+      const get = (range: string, extra = "") =>
+        exchange(server.port, `GET / HTTP/1.1\r\n${HOST}${range ? `Range: ${range}\r\n` : ""}${extra}\r\n`, {
+          ms: 10_000,
+        });
+      const whole = await get("");
+      assert.equal(whole.response.status, 200);
+      assert.equal(whole.response.headers.get("accept-ranges"), "bytes");
+      assert.equal(whole.response.body.length, size);
+      for (
+        const [range, start, end] of [
+          ["bytes=0-0", 0, 0],
+          ["bytes=100-199", 100, 199],
+          ["bytes=1000000-", 1000000, size - 1],
+          ["bytes=-500", size - 500, size - 1],
+          ["bytes=-99999999", 0, size - 1],
+          [`bytes=2000000-${size + 1000}`, 2000000, size - 1],
+          ["BYTES = 5-9", 5, 9],
+        ] as const
+      ) {
+        const { response } = await get(range);
+        assert.equal(response.status, 206, range);
+        assert.equal(response.headers.get("content-range"), `bytes ${start}-${end}/${size}`, range);
+        assert.equal(response.headers.get("content-length"), String(end - start + 1), range);
+        assert.ok(
+          Buffer.from(response.body).equals(Buffer.from(bytes.subarray(start, end + 1))),
+          `${range}: the bytes`,
+        );
+      }
+      for (const range of [`bytes=${size}-`, "bytes=-0", `bytes=${size + 5}-${size + 9}`]) {
+        const { response } = await get(range);
+        assert.equal(response.status, 416, range);
+        assert.equal(response.headers.get("content-range"), `bytes */${size}`, range);
+        assert.equal(response.body.length, 0, range);
+      }
+      for (
+        const [range, extra] of [
+          ["bytes=0-1,5-6", ""],
+          ["bytes=9-5", ""],
+          ["items=0-5", ""],
+          ["bytes=abc", ""],
+          ["bytes=0-5", `If-Range: "v1"\r\n`],
+        ]
+      ) {
+        const { response } = await get(range, extra);
+        assert.equal(response.status, 200, `${range} ${extra}`);
+        assert.equal(response.body.length, size, `${range} ${extra}`);
+      }
+      const head = await exchange(server.port, `HEAD / HTTP/1.1\r\n${HOST}Range: bytes=0-9\r\n\r\n`, { head: true });
+      assert.equal(head.response.status, 200);
+      assert.equal(head.response.headers.get("accept-ranges"), "bytes");
+      // curl resumes a download cut short (curl -C -): it failed with "server does not support byte ranges"
+      const part = join(dir, "part.bin");
+      writeFileSync(part, bytes.subarray(0, 1234567));
+      const curl = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+        execFile(
+          "curl",
+          ["-sS", "-C", "-", "-o", part, `http://127.0.0.1:${server.port}/`],
+          (e, _out, stderr) => resolve({ code: e ? (typeof e.code === "number" ? e.code : -1) : 0, stderr }),
+        )
+      );
+      if (curl.code !== -1) { // -1: no curl here
+        assert.equal(curl.code, 0, curl.stderr);
+        assert.ok(Buffer.from(readFileSync(part)).equals(Buffer.from(bytes)), "curl -C - completed the file");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  { timeoutMs: 60_000 },
+);
 
 test("fileResponse: a file removed between fileResponse() and the send gets a 500, not a 200 cut short", async () => {
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));

@@ -11,12 +11,13 @@ import { StreamReceiver } from "../receiver.ts";
 import { UringError } from "../errors.ts";
 import { openFile } from "../fs/file.ts";
 import { closeFd } from "../net/socket.ts";
-import { type FileSource, fileSourceOf, readGenerated } from "./file_response.ts";
+import { fileSourceOf, readGenerated } from "./file_response.ts";
 import { httpDate } from "./date.ts";
 import { HttpParseError, type ParserLimits, type ParserSink, type RequestHead, RequestParser } from "./parser.ts";
 import { type BodyOwner, RequestBody } from "./request_body.ts";
 import { ServeInfo, type ServeServer } from "./serve_info.ts";
 import { hasNoBody, statusLine } from "./status.ts";
+import { requestedRange, UNSATISFIABLE } from "./byte_range.ts";
 
 /**
  * A serve() handler: the Web fetch API's Request in, a Response (or a promise of one) out. `this` is
@@ -861,6 +862,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (!collected.dated) head += `date: ${httpDate()}\r\n`;
     let close = this.#closesAfter(ex);
     const file = fileSourceOf(response);
+    // A HEAD says it as the GET would.
+    if (file && file.size > 0 && !response.headers.has("accept-ranges")) head += "accept-ranges: bytes\r\n";
 
     if (hasNoBody(status, ex.head.method)) {
       // RFC 9110 8.6: none in a 1xx or 204; a 304 may carry the handler's (the representation's); a
@@ -889,10 +892,29 @@ export class HttpConnection implements ParserSink, BodyOwner {
       return close;
     }
     if (file) {
+      let start = 0, length = file.size;
+      if (file.size > 0) {
+        const range = status === 200 && ex.head.method === "GET"
+          ? requestedRange(ex.head.headers, file.size)
+          : undefined;
+        if (range === UNSATISFIABLE) {
+          head = statusLine(416, "") + head.slice(head.indexOf("\r\n") + 2);
+          this.#send(
+            head + connectionHeader(ex, close) + `content-range: bytes */${file.size}\r\ncontent-length: 0\r\n\r\n`,
+          );
+          return close;
+        }
+        if (range) {
+          start = range.start;
+          length = range.end - range.start + 1;
+          head = statusLine(206, "") + head.slice(head.indexOf("\r\n") + 2) +
+            `content-range: bytes ${range.start}-${range.end}/${file.size}\r\n`;
+        }
+      }
       // Opened before the head goes out: a file gone since fileResponse() stat'ed it gets a 500.
-      const fd = file.size > 0 ? openFile(file.path) : -1;
-      this.#send(head + connectionHeader(ex, close) + `content-length: ${file.size}\r\n\r\n`);
-      if (fd >= 0) await this.#sendFile(file, fd);
+      const fd = length > 0 ? openFile(file.path) : -1;
+      this.#send(head + connectionHeader(ex, close) + `content-length: ${length}\r\n\r\n`);
+      if (fd >= 0) await this.#sendFile(file.path, fd, start, length);
       return close;
     }
     const body = response.body;
@@ -1018,11 +1040,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
   }
 
   /**
-   * Sends `file.size` bytes of the file: ring reads with buffer selection from the file pool, each
-   * lease written to the socket as it is (the send releases it), reading paused while the socket is
-   * behind. A file that shrank since it was stat'ed breaks the framing: the connection closes.
+   * Sends `size` bytes of the file from `offset`: ring reads with buffer selection from the file pool,
+   * each lease written to the socket as it is (the send releases it), reading paused while the socket
+   * is behind. A file that shrank since it was stat'ed breaks the framing: the connection closes.
    */
-  #sendFile(file: FileSource, fd: number): Promise<void> {
+  #sendFile(path: string, fd: number, offset: number, size: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let sent = 0;
       const finish = (error?: Error) => {
@@ -1035,7 +1057,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       };
       const receiver = new StreamReceiver(this.#ctx.filePool(), fd, {
         data: (lease) => {
-          const left = file.size - sent;
+          const left = size - sent;
           if (lease.length >= left) {
             // The last piece (and a file that grew since it was stat'ed stops at its old size).
             if (lease.length === left) {
@@ -1044,7 +1066,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
               this.#conn.write(lease.bytes.subarray(0, left));
               lease.release();
             }
-            sent = file.size;
+            sent = size;
             receiver.stop(() => finish());
             return;
           }
@@ -1055,8 +1077,15 @@ export class HttpConnection implements ParserSink, BodyOwner {
             this.#updateTimer(); // the client's turn: its reading is what the timer watches now
           }
         },
-        end: (error) => finish(error ?? ownFailure(`${file.path} ended after ${sent} of its ${file.size} bytes`)),
-      }, { op: "read", offset: 0 });
+        end: (error) =>
+          finish(
+            error ??
+              ownFailure(
+                `${path} ended after ${sent} of ${offset === 0 ? "its" : "the"} ${size} bytes` +
+                  (offset === 0 ? "" : ` from offset ${offset}`),
+              ),
+          ),
+      }, { op: "read", offset });
       this.#fileStop = () => receiver.stop(() => finish(new Error("the connection closed during a file response")));
       receiver.start();
       this.#updateTimer();
