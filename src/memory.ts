@@ -115,6 +115,11 @@ export class NativeMemory {
     native.libc.munmap(this.ptr, this.length);
   }
 
+  /** `using memory = new NativeMemory(...)`: frees it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.free();
+  }
+
   /**
    * Throws unless the memory is still mapped.
    *

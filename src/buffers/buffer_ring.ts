@@ -207,4 +207,9 @@ export class BufferRing {
     this.#u16 = new Uint16Array(0);
     this.#mem.free();
   }
+
+  /** `using buffers = new BufferRing(...)`: closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
