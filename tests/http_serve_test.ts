@@ -1556,6 +1556,7 @@ test(
           ["bytes=-500", size - 500, size - 1],
           ["bytes=-99999999", 0, size - 1],
           [`bytes=2000000-${size + 1000}`, 2000000, size - 1],
+          ["bytes=0-99999999999999999999", 0, size - 1], // past 2^53: still ends at the file's end
           ["BYTES = 5-9", 5, 9],
         ] as const
       ) {
@@ -1568,7 +1569,9 @@ test(
           `${range}: the bytes`,
         );
       }
-      for (const range of [`bytes=${size}-`, "bytes=-0", `bytes=${size + 5}-${size + 9}`]) {
+      for (
+        const range of [`bytes=${size}-`, "bytes=-0", `bytes=${size + 5}-${size + 9}`, "bytes=99999999999999999999-"]
+      ) {
         const { response } = await get(range);
         assert.equal(response.status, 416, range);
         assert.equal(response.headers.get("content-range"), `bytes */${size}`, range);
@@ -1611,6 +1614,63 @@ test(
   { timeoutMs: 60_000 },
 );
 
+test("fileResponse: a handler's Accept-Ranges: none or its own Content-Range leaves Range alone (before: a 206 that contradicted it)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
+  const path = join(dir, "hundred.bin");
+  writeFileSync(path, new Uint8Array(100).fill(66));
+  try {
+    await using server = start((request) =>
+      new URL(request.url).pathname === "/none"
+        ? fileResponse(path, { headers: { "accept-ranges": "none" } })
+        : fileResponse(path, { headers: { "content-range": "bytes 0-99/100" } })
+    );
+    for (const route of ["/none", "/own"]) {
+      const { response } = await exchange(server.port, `GET ${route} HTTP/1.1\r\n${HOST}Range: bytes=0-9\r\n\r\n`);
+      assert.equal(response.status, 200, route);
+      assert.equal(response.body.length, 100, route);
+      assert.equal(response.headers.get("content-range"), route === "/own" ? "bytes 0-99/100" : undefined, route);
+      assert.equal(response.headers.get("accept-ranges"), route === "/none" ? "none" : "bytes", route);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a response stream that fails after its head resets the connection: an HTTP/1.0 client does not take the part for the whole", async () => {
+  const { errors, restore } = captureConsoleErrors();
+  try {
+    await using server = start(() => {
+      let n = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (n === 3) return controller.error(new Error("producer failed"));
+            n++;
+            controller.enqueue(new Uint8Array(256 * 1024).fill(65));
+            await sleep(1);
+          },
+        }),
+      );
+    });
+    for (const version of ["1.0", "1.1"]) {
+      const socket = net.connect(server.port, "127.0.0.1");
+      let received = 0;
+      socket.on("data", (d: Uint8Array) => void (received += d.length));
+      socket.write(`GET / HTTP/${version}\r\n${HOST}\r\n`);
+      const ending = await new Promise<string>((resolve) => {
+        socket.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        socket.on("end", () => resolve("a clean end (FIN)"));
+      });
+      socket.destroy();
+      assert.equal(ending, "ECONNRESET", `HTTP/${version}, after ${received} bytes`);
+    }
+    assert.ok(await waitFor(() => errors.length >= 2, 2000));
+    assert.match(String(errors[0][0]), /failed after its head was sent; reset the connection/);
+  } finally {
+    restore();
+  }
+});
+
 test("fileResponse: a file removed between fileResponse() and the send gets a 500, not a 200 cut short", async () => {
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
   const path = join(dir, "gone.txt");
@@ -1630,7 +1690,7 @@ test("fileResponse: a file removed between fileResponse() and the send gets a 50
   }
 });
 
-test("fileResponse: a file that shrinks under its response closes the connection, logged in one line", async () => {
+test("fileResponse: a file that shrinks under its response resets the connection, logged in one line", async () => {
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-file-"));
   const path = join(dir, "shrinks.bin");
   const { errors, restore } = captureConsoleErrors();
@@ -1644,7 +1704,10 @@ test("fileResponse: a file that shrinks under its response closes the connection
     const socket = net.connect(server.port, "127.0.0.1", () => socket.write(`GET / HTTP/1.1\r\n${HOST}\r\n`));
     let received = 0;
     socket.on("data", (d: Uint8Array) => void (received += d.length));
+    let reset = false;
+    socket.on("error", (e: NodeJS.ErrnoException) => void (reset = e.code === "ECONNRESET"));
     await new Promise((resolve) => socket.once("close", resolve));
+    assert.ok(reset, "a reset: the client cannot take the cut file for the whole");
     assert.ok(received < 100_000, `the response was cut short (${received} bytes)`);
     assert.ok(await waitFor(() => errors.length > 0, 2000));
     // Before: the Error itself, whose stack (serve()'s internals) came out with it.

@@ -41,13 +41,16 @@ export function parseByteRange(value: string, size: number): ByteRange | typeof 
   const first = spec.slice(0, dash).trim(), last = spec.slice(dash + 1).trim();
   if (first === "") {
     if (!DIGITS.test(last)) return undefined;
-    const suffix = Number(last);
-    if (!Number.isSafeInteger(suffix)) return undefined;
+    const suffix = Number(last); // past 2^53 it is still more than any file: the whole of it
     return suffix === 0 ? UNSATISFIABLE : { start: Math.max(0, size - suffix), end: size - 1 };
   }
   if (!DIGITS.test(first) || (last !== "" && !DIGITS.test(last))) return undefined;
+  // Digits past 2^53 round, but stay above any file's size: such a range is past the end, or ends there.
   const start = Number(first), end = last === "" ? Infinity : Number(last);
-  if (!Number.isSafeInteger(start) || (last !== "" && !Number.isSafeInteger(end)) || end < start) return undefined;
+  const backwards = Number.isSafeInteger(start) && Number.isSafeInteger(end)
+    ? end < start
+    : last !== "" && BigInt(last) < BigInt(first);
+  if (backwards) return undefined;
   if (start >= size) return UNSATISFIABLE;
   return { start, end: Math.min(end, size - 1) };
 }

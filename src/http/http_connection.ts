@@ -710,7 +710,12 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // The connection closed under the response, or the response's body failed after its head
       // went out: the only honest thing left is to close.
       const byClient = e instanceof Error && clientFailures.has(e);
-      if (!this.#closed && !byClient) logResponseError(e);
+      if (!this.#closed && !byClient) {
+        logResponseError(e);
+        // A reset, not a FIN: the client must not take the part it got for the whole, and an HTTP/1.0
+        // body (no chunks) or a file cut short would look whole to one that sees a clean end.
+        void this.#conn.reset();
+      }
       error = e instanceof Error ? e : new Error(String(e));
       // The connection failed under the response (a write past a bound, a send the peer reset) before
       // closed() could tell this exchange, which leaves the queue now: its stream and handler are told here.
@@ -894,7 +899,9 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (file) {
       let start = 0, length = file.size;
       if (file.size > 0) {
-        const range = status === 200 && ex.head.method === "GET"
+        // The handler's own Content-Range or `Accept-Ranges: none` leaves the Range alone (whole file).
+        const range = status === 200 && ex.head.method === "GET" && !response.headers.has("content-range") &&
+            response.headers.get("accept-ranges")?.trim().toLowerCase() !== "none"
           ? requestedRange(ex.head.headers, file.size)
           : undefined;
         if (range === UNSATISFIABLE) {
@@ -914,7 +921,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // Opened before the head goes out: a file gone since fileResponse() stat'ed it gets a 500.
       const fd = length > 0 ? openFile(file.path) : -1;
       this.#send(head + connectionHeader(ex, close) + `content-length: ${length}\r\n\r\n`);
-      if (fd >= 0) await this.#sendFile(file.path, fd, start, length);
+      if (fd >= 0) await this.#sendFile(file.path, fd, start, length, length < file.size);
       return close;
     }
     const body = response.body;
@@ -1044,7 +1051,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
    * each lease written to the socket as it is (the send releases it), reading paused while the socket
    * is behind. A file that shrank since it was stat'ed breaks the framing: the connection closes.
    */
-  #sendFile(path: string, fd: number, offset: number, size: number): Promise<void> {
+  #sendFile(path: string, fd: number, offset: number, size: number, range: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let sent = 0;
       const finish = (error?: Error) => {
@@ -1081,8 +1088,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
           finish(
             error ??
               ownFailure(
-                `${path} ended after ${sent} of ${offset === 0 ? "its" : "the"} ${size} bytes` +
-                  (offset === 0 ? "" : ` from offset ${offset}`),
+                `${path} ended after ${sent} of ${range ? "the" : "its"} ${size} bytes` +
+                  (range ? ` from offset ${offset}` : ""),
               ),
           ),
       }, { op: "read", offset });
@@ -1298,5 +1305,5 @@ function internalServerError(): Response {
 
 function logResponseError(error: unknown): void {
   const what = error instanceof Error && ownFailures.has(error) ? error.message : error;
-  console.error("serve(): a response failed after its head was sent; closed the connection:", what);
+  console.error("serve(): a response failed after its head was sent; reset the connection:", what);
 }
