@@ -18,6 +18,7 @@ import {
 import type { EchoOptions } from "../examples/echo_server.ts";
 import { Buffer } from "node:buffer";
 import { once } from "node:events";
+import net from "node:net";
 import { closeFd, tcpListen } from "../sys.ts";
 import { captureConsoleErrors, collectGarbage, runFixture, runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip, sleep, waitFor } from "./clients.ts";
@@ -766,6 +767,70 @@ test(
       await serving;
       loop.close();
     }
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "a for await loop held back while many shared the pool resumes once the others are gone and its share grew",
+  async () => {
+    // One reader keeps every lease of a 1 MiB message until it is whole; nine others stream 4 MB each and
+    // release at once. With ten holders the share is 8, so the assembler is held back holding 9 or so;
+    // once the others are done it is alone (share 64) and must go on: it waited for ever, since nothing
+    // looked again when the share grew and it releases nothing until its message is whole.
+    const loop = new IoLoop();
+    const server = listen({ loop });
+    const message = 1 << 20;
+    const serving = (async () => {
+      for await (const conn of server) {
+        (async () => {
+          let n = 0, assembler: boolean | undefined;
+          const kept: Lease[] = [];
+          for await (const lease of conn) {
+            assembler ??= lease.bytes[0] === 0x41;
+            n += lease.length;
+            if (!assembler) lease.release();
+            else {
+              kept.push(lease);
+              if (n >= message) { for (const l of kept.splice(0)) l.release(); }
+            }
+          }
+          for (const l of kept) l.release();
+          conn.write(new TextEncoder().encode(`${n}`));
+        })();
+      }
+    })();
+    const client = (byte: number, total: number) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(server.port, "127.0.0.1", () => {
+          const chunk = new Uint8Array(65536).fill(byte);
+          let sent = 0;
+          const pump = () => {
+            while (sent < total) {
+              sent += chunk.length;
+              if (!socket.write(chunk)) return void socket.once("drain", pump);
+            }
+            socket.end();
+          };
+          pump();
+        });
+        let got = "";
+        socket.on("data", (d: Uint8Array) => (got += new TextDecoder().decode(d)));
+        socket.on("end", () => resolve(got));
+        socket.on("error", reject);
+      });
+    const assembled = client(0x41, message);
+    const others = await Promise.all(Array.from({ length: 9 }, () => client(0x42, 4 * 1024 * 1024)));
+    assert.deepEqual(others, Array(9).fill(String(4 * 1024 * 1024)));
+    const answer = await Promise.race([
+      assembled,
+      sleep(8000).then(() => `stalled: ${JSON.stringify(server.pool.stats())}`),
+    ]);
+    assert.equal(answer, String(message));
+    await server.stop();
+    await serving;
+    assert.equal(server.pool.stats().leasesActive, 0);
+    loop.close();
   },
   { timeoutMs: 60_000 },
 );

@@ -14,6 +14,11 @@ import { MAX_HOLDER } from "./leak_net.ts";
 export interface LeaseHolder {
   /** The holder fell back under its share after overQuota() said true: resume receiving. */
   underQuota(): void;
+  /**
+   * Its reader has read everything and waits for more (a `for await` loop): held back, it may then
+   * resume at its share rather than at half of it, since it releases nothing until more comes.
+   */
+  waitingToRead?(): boolean;
 }
 
 /** `fairShare: "auto"` in the table's terms (see BufferPoolOptions.fairShare). */
@@ -35,6 +40,8 @@ export class HolderTable {
   readonly #free: number[] = [];
   #holding = 0; // holders with at least one lease out
   #live = 0; // holders added and not yet removed
+  #overCount = 0; // holders with #over set
+  #lastShare = 0; // the share when recheck() last looked, while some holder was over it
 
   /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder. */
   constructor(fairShare: number) {
@@ -57,6 +64,12 @@ export class HolderTable {
     return id;
   }
 
+  #clearOver(id: number): void {
+    if (this.#over[id] === 0) return;
+    this.#over[id] = 0;
+    this.#overCount--;
+  }
+
   #grow(): void {
     const n = this.#held.length * 2;
     const state = new Uint8Array(n), held = new Uint32Array(n), over = new Uint8Array(n);
@@ -73,7 +86,7 @@ export class HolderTable {
     if (id === 0 || this.#state[id] !== HOLDER_LIVE) return;
     this.#live--;
     this.#holders[id] = undefined;
-    this.#over[id] = 0;
+    this.#clearOver(id);
     if (this.#held[id] === 0) this.#freeId(id);
     else this.#state[id] = HOLDER_GONE;
   }
@@ -81,6 +94,11 @@ export class HolderTable {
   #freeId(id: number): void {
     this.#state[id] = HOLDER_FREE;
     this.#free.push(id);
+  }
+
+  /** Some holder is held back at its share (overQuota() said true, no underQuota() yet). */
+  get heldBack(): boolean {
+    return this.#overCount > 0;
   }
 
   /** `id` is a holder added and not yet removed. */
@@ -100,8 +118,12 @@ export class HolderTable {
    */
   overQuota(id: number, leased: number, maxCount: number): boolean {
     this.#checkId(id);
-    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#held[id] <= this.#share(leased, maxCount)) return false;
-    this.#over[id] = 1;
+    const share = this.#share(leased, maxCount);
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#held[id] <= share) return false;
+    if (this.#over[id] === 0) {
+      this.#over[id] = 1;
+      if (this.#overCount++ === 0) this.#lastShare = share;
+    }
     return true;
   }
 
@@ -129,9 +151,34 @@ export class HolderTable {
       this.#holding--;
       if (this.#state[h] === HOLDER_GONE) this.#freeId(h);
     }
-    if (this.#over[h] !== 0 && n <= this.#share(leased, maxCount) / 2) {
-      this.#over[h] = 0;
+    if (this.#over[h] !== 0 && this.#mayResume(h, this.#share(leased, maxCount))) {
+      this.#clearOver(h);
       if (notify) this.#holders[h]!.underQuota();
+    }
+  }
+
+  /** Holder `h` (held back) may receive again under `share`: at half of it, or at it when its reader waits. */
+  #mayResume(h: number, share: number): boolean {
+    const n = this.#held[h];
+    return n <= share / 2 || (n <= share && this.#holders[h]?.waitingToRead?.() === true);
+  }
+
+  /**
+   * The pool's leases changed (some came back): if the share grew since the last look (a holder
+   * let go of its last lease, or the pool fell under half leased) while holders are held back, each
+   * of them that may resume under the new share is told. Without it a holder held back at a small
+   * share, which releases nothing while it waits, waited for ever once the others were gone.
+   */
+  recheck(leased: number, maxCount: number, notify: boolean): void {
+    if (this.#overCount === 0) return;
+    const share = this.#share(leased, maxCount);
+    const grew = share > this.#lastShare;
+    this.#lastShare = share;
+    if (!grew) return;
+    for (let id = 1; id < this.#holders.length && this.#overCount > 0; id++) {
+      if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE || !this.#mayResume(id, share)) continue;
+      this.#clearOver(id);
+      if (notify) this.#holders[id]!.underQuota();
     }
   }
 
@@ -143,7 +190,7 @@ export class HolderTable {
    */
   resumeWithinShare(id: number, leased: number, maxCount: number): boolean {
     if (this.#over[id] === 0 || this.#held[id] > this.#share(leased, maxCount)) return false;
-    this.#over[id] = 0;
+    this.#clearOver(id);
     return true;
   }
 
@@ -159,7 +206,7 @@ export class HolderTable {
   letGo(): void {
     for (let id = 1; id < this.#holders.length; id++) {
       if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE) continue;
-      this.#over[id] = 0;
+      this.#clearOver(id);
       this.#holders[id]!.underQuota();
     }
   }

@@ -609,9 +609,10 @@ export class BufferPool {
     if (--this.#leasesActive === 0 && this.#closed) this.#freeMemory();
     // A closed pool's buffers have nowhere to go back to, but its counts still follow the releases.
     if (this.#unleased(bid) && !this.#closed) this.#giveBack(bid);
-    if (holder !== 0) {
-      this.#holders.returned(holder, this.#leased, this.maxCount, !this.#closed && !this.reactor.ring.closed);
-    }
+    if (holder === 0 && !this.#holders.heldBack) return;
+    const notify = !this.#closed && !this.reactor.ring.closed;
+    if (holder !== 0) this.#holders.returned(holder, this.#leased, this.maxCount, notify);
+    this.#holders.recheck(this.#leased, this.maxCount, notify);
   }
 
   /** Buffer `bid` lost a lease: true when no lease, nor the kernel (the rest of an incremental buffer), holds it. */

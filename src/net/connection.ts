@@ -347,6 +347,9 @@ export class Connection<Data = unknown> {
     underQuota(): void {
       this.#conn.#underQuota();
     }
+    waitingToRead(): boolean {
+      return this.#conn.#waitingToRead();
+    }
     idleDeadline(): number {
       return this.#conn.#idleDeadline();
     }
@@ -938,6 +941,11 @@ export class Connection<Data = unknown> {
   #discardInbox(): void {
     this.#inbox?.end();
     this.#inbox?.clear((lease) => lease.release());
+  }
+
+  /** LeaseHolder (through the port): a `for await` loop has read everything and waits for more. */
+  #waitingToRead(): boolean {
+    return this.#inbox !== undefined && this.#inbox.waiting && this.#inbox.length === 0;
   }
 
   /** LeaseHolder (through the port): enough of our leases came back to receive again. */
