@@ -167,6 +167,24 @@ test("watchdog: receives waiting while every buffer is leased warn once per pool
   }
 });
 
+test("watchdog: a stall that began after a re-arm warns watchdogMs after it began, not a period later", async () => {
+  const rig = stallRig({ watchdogMs: 400 });
+  try {
+    await withWarnings(async (warnings) => {
+      rig.stall();
+      await sleep(60);
+      rig.unstall();
+      rig.stall(); // the stall that lasts: from about 60 ms, so the warning is due at about 460 ms
+      await sleep(300);
+      assert.equal(warnings.length, 0, "not before watchdogMs");
+      await sleep(350); // about 710 ms: before, the timer's run at 400 ms restarted the count, to warn at 800
+      assert.equal(warnings.length, 1, "watchdogMs after the stall began");
+    });
+  } finally {
+    rig.close();
+  }
+});
+
 test("watchdog: only a stall that lasts watchdogMs warns; 0 turns it off; bad values are refused", async () => {
   const rig = stallRig({ watchdogMs: 200 });
   const off = stallRig({ watchdogMs: 0, groupId: 5 });

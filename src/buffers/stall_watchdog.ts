@@ -31,9 +31,21 @@ export class StallWatchdog {
     this.#source = source;
   }
 
-  /** A receive began to wait: start the timer if the pool is stalled and none runs. */
+  /**
+   * A receive began to wait: start the timer if the pool is stalled and none runs. With one running,
+   * a re-arm since the stall began ended that stall: this one is timed from now (the check would
+   * otherwise have timed it from its own run, up to a whole period late).
+   */
   waiting(): void {
-    if (this.#timer !== undefined || this.#ms === 0 || this.#warned || !this.#source.stalled()) return;
+    if (this.#ms === 0 || this.#warned || !this.#source.stalled()) return;
+    if (this.#timer !== undefined) {
+      const rearms = this.#source.rearms();
+      if (rearms !== this.#rearmsAtStall) {
+        this.#stalledSince = performance.now();
+        this.#rearmsAtStall = rearms;
+      }
+      return;
+    }
     this.#stalledSince = performance.now();
     this.#rearmsAtStall = this.#source.rearms();
     this.#start(this.#ms);
