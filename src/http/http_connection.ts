@@ -708,7 +708,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
       }
     } catch (e) {
       // The connection closed under the response, or the response's body failed after its head
-      // went out: the only honest thing left is to close.
+      // went out: the only honest thing left is to end the connection.
       const byClient = e instanceof Error && clientFailures.has(e);
       if (!this.#closed && !byClient) {
         logResponseError(e);
