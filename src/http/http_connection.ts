@@ -299,6 +299,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
   #timerSeconds = -1;
   /** The current response has begun to go out (a failure after this can only close the connection). */
   #headSent = false;
+  /** The current response's body runs to the close (HTTP/1.0, streamed): only a reset can show it cut. */
+  #bodyToClose = false;
   /** Received bytes not parsed yet: the requests before them fill MAX_PIPELINED. */
   #held: Uint8Array | undefined;
   #peerEnded = false;
@@ -711,10 +713,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
       // went out: the only honest thing left is to end the connection.
       const byClient = e instanceof Error && clientFailures.has(e);
       if (!this.#closed && !byClient) {
-        logResponseError(e);
-        // A reset, not a FIN: the client must not take the part it got for the whole, and an HTTP/1.0
-        // body (no chunks) or a file cut short would look whole to one that sees a clean end.
-        void this.#conn.reset();
+        logResponseError(e, ex);
+        // A body that runs to the close (HTTP/1.0) would look whole to a client that sees a clean end:
+        // a reset. Chunks or a Content-Length show the cut by themselves, and the FIN that ends the
+        // connection comes after the responses queued before this one, which a reset would destroy.
+        if (this.#bodyToClose) void this.#conn.reset();
       }
       error = e instanceof Error ? e : new Error(String(e));
       // The connection failed under the response (a write past a bound, a send the peer reset) before
@@ -835,6 +838,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
    */
   async #tryResponse(ex: Exchange, response: Response): Promise<boolean | Unsent> {
     this.#headSent = false;
+    this.#bodyToClose = false;
     try {
       return await this.#writeResponse(ex, response);
     } catch (error) {
@@ -867,8 +871,11 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (!collected.dated) head += `date: ${httpDate()}\r\n`;
     let close = this.#closesAfter(ex);
     const file = fileSourceOf(response);
-    // A HEAD says it as the GET would.
-    if (file && file.size > 0 && !response.headers.has("accept-ranges")) head += "accept-ranges: bytes\r\n";
+    // Where a GET would be served a range; a HEAD says it as the GET would.
+    const acceptRanges = file === undefined ? null : response.headers.get("accept-ranges");
+    const ranged = file !== undefined && file.size > 0 && status === 200 && !response.headers.has("content-range") &&
+      (acceptRanges === null || acceptRanges.trim().toLowerCase() === "bytes");
+    if (ranged && acceptRanges === null) head += "accept-ranges: bytes\r\n";
 
     if (hasNoBody(status, ex.head.method)) {
       // RFC 9110 8.6: none in a 1xx or 204; a 304 may carry the handler's (the representation's); a
@@ -899,11 +906,8 @@ export class HttpConnection implements ParserSink, BodyOwner {
     if (file) {
       let start = 0, length = file.size;
       if (file.size > 0) {
-        // The handler's own Content-Range or `Accept-Ranges: none` leaves the Range alone (whole file).
-        const range = status === 200 && ex.head.method === "GET" && !response.headers.has("content-range") &&
-            response.headers.get("accept-ranges")?.trim().toLowerCase() !== "none"
-          ? requestedRange(ex.head.headers, file.size)
-          : undefined;
+        // The handler's own Content-Range, or an Accept-Ranges other than `bytes`, leaves the Range alone.
+        const range = ranged && ex.head.method === "GET" ? requestedRange(ex.head.headers, file.size) : undefined;
         if (range === UNSATISFIABLE) {
           head = statusLine(416, "") + head.slice(head.indexOf("\r\n") + 2);
           this.#send(
@@ -954,7 +958,7 @@ export class HttpConnection implements ParserSink, BodyOwner {
     }
     // Streaming: chunked on HTTP/1.1; HTTP/1.0 has no chunks, so the end of the body is our close.
     const chunked = ex.head.minor === 1;
-    if (!chunked) close = true;
+    if (!chunked) close = this.#bodyToClose = true;
     this.#send(head + connectionHeader(ex, close) + (chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n"));
     for (const piece of pieces) {
       if (piece.length > WRITE_SLICE) await this.#writeSliced(piece, chunked);
@@ -1303,7 +1307,10 @@ function internalServerError(): Response {
   });
 }
 
-function logResponseError(error: unknown): void {
+function logResponseError(error: unknown, ex: Exchange): void {
   const what = error instanceof Error && ownFailures.has(error) ? error.message : error;
-  console.error("serve(): a response failed after its head was sent; reset the connection:", what);
+  console.error(
+    `serve(): the response to ${ex.head.method} ${ex.head.target} failed after its head was sent; ended the connection:`,
+    what,
+  );
 }
