@@ -835,6 +835,82 @@ test(
   { timeoutMs: 60_000 },
 );
 
+test(
+  "a connection held back at a share smaller than when another was held back is looked at again when it grows",
+  async () => {
+    // A keeps 20 leases and stops reading (held back for good); B assembles messages of 14 leases and is
+    // held back at a share of 12 once three more holders come; when one of them leaves, the share is 16
+    // again and B, waiting with 13, must go on. The last look had been taken at 16, when A was held
+    // back, so the growth from 12 to 16 went unseen (before).
+    const loop = new IoLoop();
+    const server = listen({ loop, pool: { count: 128, bufferSize: 65536, incremental: false } });
+    const got = new Map<string, number>();
+    const stuck: Lease[] = [];
+    let stopA!: () => void;
+    const aStopped = new Promise<void>((resolve) => (stopA = resolve));
+    const serving = (async () => {
+      for await (const conn of server) {
+        (async () => {
+          let mode = "";
+          const window: Lease[] = [];
+          for await (const lease of conn) {
+            mode ||= String.fromCharCode(lease.bytes[0]);
+            got.set(mode, (got.get(mode) ?? 0) + lease.length);
+            window.push(lease);
+            if (mode === "B" && window.length === 14) { for (const l of window.splice(0)) l.release(); }
+            if (mode === "J") { while (window.length > 1) window.shift()!.release(); }
+            if (mode === "A" && window.length === 20) {
+              stuck.push(...window.splice(0));
+              await aStopped;
+            }
+          }
+          for (const l of window) l.release();
+        })();
+      }
+    })();
+    const sockets: net.Socket[] = [];
+    const client = (tag: string, paced: boolean) => {
+      const socket = net.connect(server.port, "127.0.0.1");
+      const chunk = new Uint8Array(tag === "J" ? 1000 : 65536).fill(tag.charCodeAt(0));
+      const feed = () => {
+        if (socket.destroyed) return;
+        if (socket.writableLength < 1 << 20) socket.write(chunk);
+        if (paced) setTimeout(feed, 5);
+      };
+      socket.on("connect", feed);
+      socket.on("error", () => {});
+      sockets.push(socket);
+      return socket;
+    };
+    try {
+      client("B", true);
+      await sleep(300);
+      const a = client("A", false);
+      a.on("connect", () => a.write(new Uint8Array(10 << 20).fill(65)));
+      await sleep(300);
+      const js = [client("J", false), client("J", false), client("J", false)];
+      await sleep(500);
+      js[0].destroy();
+      await sleep(500);
+      const before = got.get("B") ?? 0;
+      await sleep(1500);
+      const share = server.pool.share();
+      assert.ok(
+        (got.get("B") ?? 0) > before + (1 << 20),
+        `B received ${(got.get("B") ?? 0) - before} bytes in 1.5 s (share ${share})`,
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      for (const l of stuck) l.release();
+      stopA();
+      await server.stop();
+      await serving;
+      loop.close();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());
 });

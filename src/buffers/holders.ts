@@ -41,7 +41,7 @@ export class HolderTable {
   #holding = 0; // holders with at least one lease out
   #live = 0; // holders added and not yet removed
   #overCount = 0; // holders with #over set
-  #lastShare = 0; // the share when recheck() last looked, while some holder was over it
+  #lastShare = 0; // the share at the last look (recheck(), or a holder held back under a smaller one)
 
   /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder. */
   constructor(fairShare: number) {
@@ -122,7 +122,8 @@ export class HolderTable {
     if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#held[id] <= share) return false;
     if (this.#over[id] === 0) {
       this.#over[id] = 1;
-      if (this.#overCount++ === 0) this.#lastShare = share;
+      // The smallest share any holder was held back at since the last look: a growth past it is news.
+      this.#lastShare = this.#overCount++ === 0 ? share : Math.min(this.#lastShare, share);
     }
     return true;
   }
