@@ -886,7 +886,7 @@ test(
       client("B", true);
       await sleep(300);
       const a = client("A", false);
-      a.on("connect", () => a.write(new Uint8Array(10 << 20).fill(65)));
+      a.on("connect", () => a.write(new Uint8Array(20 * 65536).fill(65))); // 20 leases, no more: the pool stays under half
       await sleep(300);
       const js = [client("J", false), client("J", false), client("J", false)];
       await sleep(500);
@@ -910,6 +910,55 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test("a data handler keeping a window of leases under its share, with pauses, never stalls", async () => {
+  // fairShare 6, a window of 4: leases queued during a pause pushed the connection over its share, and a
+  // handler that releases only when more comes never got back to half of it (3/40 frames, before).
+  const loop = new IoLoop();
+  const frame = 256 * 1024, frames = 40;
+  let leases = 0;
+  const server = listen({
+    loop,
+    pool: { bufferSize: 65536, count: 128, incremental: true, fairShare: 6 },
+    handlers: {
+      open(conn) {
+        conn.data = { kept: [] as Lease[], got: 0 };
+      },
+      data(conn, lease) {
+        const state = conn.data as { kept: Lease[]; got: number };
+        state.got += lease.length;
+        while (state.got >= frame) {
+          state.got -= frame;
+          conn.write(new TextEncoder().encode("ok\n"));
+        }
+        state.kept.push(lease);
+        while (state.kept.length > 4) state.kept.shift()!.release();
+        if (++leases % 3 === 0 && !conn.paused) {
+          conn.pause();
+          setTimeout(() => conn.resume(), 30);
+        }
+      },
+      close(conn) {
+        for (const l of (conn.data as { kept: Lease[] }).kept) l.release();
+      },
+    },
+  });
+  let answers = 0;
+  const socket = net.connect(server.port, "127.0.0.1", () => socket.write(new Uint8Array(frame).fill(1)));
+  socket.on("data", (d: Uint8Array) => {
+    for (const byte of d) {
+      if (byte !== 10) continue;
+      if (++answers < frames) socket.write(new Uint8Array(frame).fill(1));
+    }
+  });
+  try {
+    assert.ok(await waitFor(() => answers === frames, 15_000), `${answers}/${frames} frames answered`);
+  } finally {
+    socket.destroy();
+    await server.stop();
+    loop.close();
+  }
+}, { timeoutMs: 60_000 });
 
 test("the default loop is shared and reusable", () => {
   assert.equal(getDefaultLoop(), getDefaultLoop());

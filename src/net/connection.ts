@@ -738,6 +738,7 @@ export class Connection<Data = unknown> {
   resume(): void {
     if (!this.#is(Bit.UserPaused)) return;
     this.#set(Bit.UserPaused, false);
+    this.#resumeIfWithinShare();
     this.#updateReceive();
     if (this.#config.handlers.data && (this.#inbox?.length || this.#is(Bit.ReadEnded))) {
       queueMicrotask(() => this.#drainInbox());
@@ -862,11 +863,7 @@ export class Connection<Data = unknown> {
     if (this.#inbox) return this.#inbox;
     this.#inbox = new PullQueue<Lease>({
       taken: () => this.#inboxTaken(),
-      waiting: () => {
-        // The loop has read everything and waits: within its share it may receive again (see
-        // HolderTable.resumeWithinShare), though above the half at which a release would resume it.
-        if (this.#is(Bit.OverQuota) && this.pool.resumeWithinShare(this.#holder)) this.#underQuota();
-      },
+      waiting: () => this.#resumeIfWithinShare(),
       finished: () => {
         this.#set(Bit.Reading, false);
         this.#eofConsumed();
@@ -943,9 +940,28 @@ export class Connection<Data = unknown> {
     this.#inbox?.clear((lease) => lease.release());
   }
 
-  /** LeaseHolder (through the port): a `for await` loop has read everything and waits for more. */
+  /**
+   * LeaseHolder (through the port): the program has read everything and waits for more, not paused: a
+   * `for await` loop waiting on its next lease, or a `data` handler with nothing queued for it. Not
+   * while this connection has sends queued: leases written come back by themselves as they go out.
+   */
   #waitingToRead(): boolean {
-    return this.#inbox !== undefined && this.#inbox.waiting && this.#inbox.length === 0;
+    if (this.#is(Bit.UserPaused) || this.#sends.buffered > 0) return false;
+    const inbox = this.#inbox;
+    if (this.#config.handlers.data) return inbox === undefined || inbox.length === 0;
+    return inbox !== undefined && inbox.waiting && inbox.length === 0;
+  }
+
+  /**
+   * Held back at its share while the program waits for more: within its share it receives again (see
+   * HolderTable.resumeWithinShare), though above the half at which a release would resume it. A
+   * program that keeps a window of leases, or the pieces of a message, releases nothing until more
+   * comes: held back at half, it would wait for ever.
+   */
+  #resumeIfWithinShare(): void {
+    if (this.#is(Bit.OverQuota) && this.#waitingToRead() && this.pool.resumeWithinShare(this.#holder)) {
+      this.#underQuota();
+    }
   }
 
   /** LeaseHolder (through the port): enough of our leases came back to receive again. */
@@ -977,6 +993,7 @@ export class Connection<Data = unknown> {
         this.#call(this.#config.handlers.data!, lease, true);
       }
       this.#inboxTaken();
+      this.#resumeIfWithinShare();
       if (!this.#is(Bit.UserPaused) && !inbox?.length && this.#is(Bit.ReadEnded) && !this.#is(Bit.EofSeen)) {
         if (!this.#failAfterInbox()) this.#deliverEnd();
       }
@@ -1154,6 +1171,7 @@ export class Connection<Data = unknown> {
   /** The queue is empty: drain, then any pending shutdown or end. */
   #flushDone(): void {
     this.#resolveFlushed();
+    this.#resumeIfWithinShare(); // its sends no longer keep it from counting as waiting
     if (this.#is(Bit.NeedDrain)) {
       this.#set(Bit.NeedDrain, false);
       if (this.#config.handlers.drain) this.#call(this.#config.handlers.drain);
