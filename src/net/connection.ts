@@ -286,7 +286,7 @@ function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent:
     console.error(
       `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId} (over its ` +
         `fair share, ${pool.share()} now) for ${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some ` +
-        `come back (to half its share; a for await loop that waits for more, to its share). A lease comes ` +
+        `come back (to half its share, or to its share once the program has read everything and waits). A lease comes ` +
         "back when released (release(), `using`) or, once written, when its send completes; one dropped without a " +
         "release comes back only when the garbage collector finds it.",
     );
