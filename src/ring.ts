@@ -509,7 +509,7 @@ export class Ring {
    */
   [kTearDown](): void {
     this.close();
-    if (!this.#exited) this.#exit();
+    this.#exit();
   }
 
   /** @ignore Settles once the ring is torn down: at close(), or once the off-thread waits have returned. */

@@ -184,13 +184,14 @@ export class HolderTable {
   }
 
   /**
-   * Holder `id`, held back at its share, has a reader waiting for more (its `for await` loop): true,
-   * and no underQuota() later, once it holds no more than its share. Without this a loop that keeps a
-   * window of leases between half its share and its share, pushed over by leases queued unread, would
-   * wait for ever for the lease that lets it release one.
+   * Holder `id`, held back at its share, may receive again now (see #mayResume: its program waits for
+   * more and it holds no more than its share): true, and no underQuota() later. Asked when the program
+   * starts to wait, which no lease coming back announces. Without it a loop that keeps a window of
+   * leases between half its share and its share, pushed over by leases queued unread, would wait for
+   * ever for the lease that lets it release one.
    */
   resumeWithinShare(id: number, leased: number, maxCount: number): boolean {
-    if (this.#over[id] === 0 || this.#held[id] > this.#share(leased, maxCount)) return false;
+    if (this.#over[id] === 0 || !this.#mayResume(id, this.#share(leased, maxCount))) return false;
     this.#clearOver(id);
     return true;
   }

@@ -811,8 +811,8 @@ export class BufferPool {
   }
 
   /**
-   * Holder `id`, held back at its share, has a reader waiting for its next lease: true (receive
-   * again; no underQuota() follows) when it holds no more than its share now.
+   * Holder `id`, held back at its share, may receive again now (its program waits for more and it
+   * holds no more than its share): true, and no underQuota() follows.
    */
   resumeWithinShare(id: number): boolean {
     return this.#holders.resumeWithinShare(id, this.#leased, this.maxCount);

@@ -959,9 +959,7 @@ export class Connection<Data = unknown> {
    * comes: held back at half, it would wait for ever.
    */
   #resumeIfWithinShare(): void {
-    if (this.#is(Bit.OverQuota) && this.#waitingToRead() && this.pool.resumeWithinShare(this.#holder)) {
-      this.#underQuota();
-    }
+    if (this.#is(Bit.OverQuota) && this.pool.resumeWithinShare(this.#holder)) this.#underQuota();
   }
 
   /** LeaseHolder (through the port): enough of our leases came back to receive again. */
