@@ -58,6 +58,7 @@ const DATAGRAM_HANDLER_METHODS = ["message", "end"];
 const enum State {
   Idle,
   Armed,
+  Completing, // its operation ended with this completion's data, being delivered: a pause() cancels nothing
   Waiting, // parked in the pool for buffers
   Pausing, // cancel submitted by pause(); data still delivered until it lands
   Paused,
@@ -202,6 +203,9 @@ const enum Mode {
   Read = 1,
   Multishot = 2,
   Bundle = 4,
+  // The program paused the receive as its data came (an echo or proxy whose write() returned false):
+  // the next receive is single-shot, which ends by itself where a multishot one needs a cancel.
+  PausesOnData = 8,
 }
 
 /** The largest multishot byte limit set (`sqe->optlen` is unsigned; the kernel counts it as an int). */
@@ -324,7 +328,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     // must share big incremental buffers out (BufferPool.receiveCap).
     else {
       const cap = this.pool.receiveCap;
-      if (this.multishot && cap === 0 && !this.pool.scarce) {
+      if (this.multishot && !(this.#mode & Mode.PausesOnData) && cap === 0 && !this.pool.scarce) {
         prepRecvMultishot(sqes, slot, this.fd, 0, 0, 0);
         // A burst already in the socket ends at the holder's fair share, not at the ring's last buffer.
         const burst = this.#burst = this.pool.reserveBurst(this.#holder);
@@ -352,6 +356,8 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     } else if (this.state === State.Armed) {
       this.state = State.Pausing;
       this.reactor.cancel(this.token);
+    } else if (this.state === State.Completing) {
+      this.state = State.Paused;
     }
   }
 
@@ -382,6 +388,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       return;
     }
     if (flags & abi.IORING_CQE_F_BUFFER) {
+      if (!(flags & abi.IORING_CQE_F_MORE) && res > 0 && this.state === State.Armed) this.state = State.Completing;
       // A handler that throws must not leave a finished receive unarmed: the stream would stall.
       try {
         this.#deliver(res, flags);
@@ -395,7 +402,10 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
 
   /** After its data (if any) was delivered: the receive goes on, parks, ends or is re-armed. */
   #completed(res: number, flags: number): void {
-    if (flags & abi.IORING_CQE_F_MORE) return;
+    if (flags & abi.IORING_CQE_F_MORE) {
+      if (this.state === State.Pausing && res > 0) this.#mode |= Mode.PausesOnData;
+      return;
+    }
     // The operation is over.
     if (this.#cappedStamp >= 0) {
       const stamp = this.#cappedStamp;
@@ -410,6 +420,12 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
     if (this.state === State.Stopping || this.state === State.Done) {
       this.finish();
       return;
+    }
+    if (this.state === State.Completing) {
+      this.state = State.Armed; // as it was: the paths below re-arm it
+      this.#mode &= ~Mode.PausesOnData; // the program took this receive's data without pausing
+    } else if (res > 0 && (this.state === State.Paused || this.state === State.Armed)) {
+      return; // it was Completing: paused as its data came (nothing to cancel), or re-armed by a resume() then
     }
     if (this.state === State.Pausing && (res > 0 || res === -Errno.ENOBUFS || res === -Errno.ECANCELED)) {
       this.state = State.Paused;

@@ -46,6 +46,35 @@ function oneCqe(ring: Ring): { userData: number; res: number; flags: number } {
   return got;
 }
 
+test("legacy group: close() takes back what the kernel holds, so a new group under its id starts empty", () => {
+  // Before: close() only freed the id; the kernel kept the buffers (and their addresses) in the group,
+  // and the next group under that id received into the closed group's memory.
+  using ring = new Ring({ entries: 16 });
+  const [client, server] = tcpPair(ring);
+  const mem = new NativeMemory(4096);
+  try {
+    const old = new ProvidedBufferGroup(ring, 9);
+    old.provide(mem.address, 64, 4, 0, 1);
+    assert.deepEqual(oneCqe(ring), { userData: 1, res: 0, flags: 0 });
+    old.close();
+    assert.deepEqual(oneCqe(ring), { userData: 0, res: 4, flags: 0 }, "REMOVE_BUFFERS took the 4 back");
+    using fresh = new ProvidedBufferGroup(ring, 9);
+    const send = ring.getSqe();
+    prepSend(ring.sqes, send, client, mem.address + 2048, 10, 0);
+    ring.sqes.setUserData(send, 2);
+    assert.equal(oneCqe(ring).res, 10);
+    const recv = ring.getSqe();
+    prepRecv(ring.sqes, recv, server, 0, 64, 0);
+    setBufferSelect(ring.sqes, recv, fresh.groupId);
+    ring.sqes.setUserData(recv, 3);
+    assert.deepEqual(oneCqe(ring), { userData: 3, res: -Errno.ENOBUFS, flags: 0 });
+  } finally {
+    mem.free();
+    closeFd(client);
+    closeFd(server);
+  }
+});
+
 test("legacy PROVIDE_BUFFERS group: ids in order, -ENOBUFS when empty, re-provide revives recv", () => {
   using ring = new Ring({ entries: 16 });
   const [client, server] = tcpPair(ring);

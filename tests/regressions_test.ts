@@ -32,7 +32,7 @@ import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kArena, kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
-import { dial, firstReply, pausedSink, sleep, waitFor } from "./clients.ts";
+import { dial, firstReply, pausedSink, roundTrip, sleep, waitFor } from "./clients.ts";
 
 function collect(got: Lease[]) {
   return { data: (l: Lease) => void got.push(l), end() {} };
@@ -1013,6 +1013,48 @@ test("pause(), resume(), pause() before the first pause's cancel lands: the conn
     holder.destroy();
     victim.destroy();
     await server.stop();
+  }
+});
+
+test("an echo that pauses when write() returns false and resumes in drain: its receives need no cancel", async () => {
+  // Before: each pause() cancelled the multishot receive and each resume() armed a new one: a cancel,
+  // its completion and the receive's -ECANCELED per message here. A receive paused as its data came
+  // is single-shot the next time, and a pause as a single-shot receive's data comes cancels nothing.
+  const loop = new IoLoop();
+  const reactor = loop.reactor;
+  const cancel = reactor.cancel.bind(reactor);
+  let cancels = 0;
+  reactor.cancel = (token: number) => {
+    cancels++;
+    cancel(token);
+  };
+  let pauses = 0;
+  const server = listen({
+    loop,
+    port: 0,
+    highWaterMark: 1024,
+    handlers: {
+      data(conn, lease) {
+        if (!conn.write(lease)) {
+          pauses++;
+          conn.pause();
+        }
+      },
+      drain: (conn) => conn.resume(),
+    },
+  });
+  const client = await dial(server.port);
+  try {
+    // Ping-pong: every message reaches the high-water mark, so every receive is followed by a pause.
+    for (let i = 0; i < 100; i++) {
+      assert.ok(await roundTrip(client, patternBytes(i, 2048), 5000) >= 0, `round trip ${i}`);
+    }
+    assert.equal(pauses, 100);
+    assert.ok(cancels <= 1, `${cancels} cancels for ${pauses} pauses`);
+  } finally {
+    client.destroy();
+    await server.stop();
+    loop.close();
   }
 });
 
@@ -2352,6 +2394,29 @@ test("next() called again before the last one settled waits its turn, as an asyn
     return new TextDecoder().decode(lease.bytes);
   };
   assert.deepEqual(await Promise.all([text(a), text(b), text(c)]), ["one", "two", "done"]);
+  await client.close();
+  await server.stop();
+  await loop.close();
+});
+
+test("a connection's and a server's iterators are themselves iterable, as an async generator is", async () => {
+  // Before: `for await (const l of it)` over a kept iterator threw "it is not async iterable".
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0 });
+  const accepted = server[Symbol.asyncIterator]();
+  const client = await connect({ loop, port: server.port });
+  for await (const conn of accepted) {
+    conn.write(new TextEncoder().encode("hello"));
+    conn.end();
+    break;
+  }
+  const replies = client[Symbol.asyncIterator]();
+  let text = "";
+  for await (const lease of replies) {
+    text += new TextDecoder().decode(lease.bytes);
+    lease.release();
+  }
+  assert.equal(text, "hello");
   await client.close();
   await server.stop();
   await loop.close();

@@ -89,6 +89,8 @@ test("a BufferRing used after close() throws ClosedError instead of writing into
     // Before: add() wrote through views of the unmapped ring and the process died (SIGSEGV).
     assert.throws(() => group.add(memory.address, 4096, 1), ClosedError);
     assert.throws(() => group.publish(1), ClosedError);
+    // Before: bidAt() read the emptied view and returned undefined, typed as a number.
+    assert.throws(() => group.bidAt(group.slotAt(0)), ClosedError);
   } finally {
     memory.free();
   }
@@ -236,6 +238,16 @@ test("close is idempotent and every later call throws ClosedError", () => {
   assert.throws(() => ring.unregisterBufRing(1), ClosedError);
   assert.throws(() => ring.mapBufRing(1, 8), ClosedError);
   assert.equal(ring.cqReady, 0);
+});
+
+test("a slot used after close() finds the SQE views detached instead of faulting the process", async () => {
+  // Before: close() left ring.sqes over the unmapped rings, and a prep into a slot taken before the
+  // close (or a read of one) ended the process with SIGSEGV, on Deno and on Bun. Detached views drop
+  // writes and read undefined: the prep does nothing.
+  const { code, signal, out } = await runFixture("ring_after_close.ts", 20_000);
+  assert.equal(signal, null, out);
+  assert.equal(code, 0, out);
+  assert.equal(out, "prepNop: no error\ngetUserData: NaN\nprepRecv: no error\nsqes: 0 bytes\nsurvived\n");
 });
 
 test("a timed wait sleeps for its timeout, across a whole second", () => {

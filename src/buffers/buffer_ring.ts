@@ -183,9 +183,15 @@ export class BufferRing {
     return (this.#tail + offset) & this.#mask;
   }
 
-  /** The buffer id written in a slot. */
+  /**
+   * The buffer id written in a slot.
+   *
+   * @throws {ClosedError} once closed (the ring is unmapped).
+   */
   bidAt(slot: number): number {
-    return this.#u16[(slot << 3) + BUF_BID_HALF];
+    const bid = this.#u16[(slot << 3) + BUF_BID_HALF];
+    if (bid === undefined && this.#closed) throw new ClosedError("BufferRing");
+    return bid;
   }
 
   /** close() has run. */
@@ -195,7 +201,8 @@ export class BufferRing {
 
   /**
    * Unregisters the group, unmaps the ring and frees its id on the ring; idempotent. Outstanding
-   * receives fail with ENOBUFS.
+   * receives fail with ENOBUFS (a bundle receive with ENOENT, the kernel's answer for a group it
+   * does not have).
    */
   close(): void {
     if (this.#closed) return;

@@ -95,13 +95,7 @@ export class ProvideRefill implements Refill {
   }
 
   close(): void {
-    const ring = this.#reactor.ring;
-    if (!ring.closed) {
-      // REMOVE_BUFFERS before the pool unmaps, so the kernel holds no address into freed memory.
-      this.#group.remove(65536, 0);
-      ring.submitAndWait(0);
-    }
-    this.#group.close();
+    this.#group.close(); // takes back the buffers before the pool unmaps them
     this.#reactor.unregister(this.#token);
   }
 }

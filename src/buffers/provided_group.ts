@@ -25,7 +25,7 @@ import { describe, numberError } from "../options.ts";
  * group.provide(memory.address, 4096, 16, 0); // ids 0..15
  * ring.submitAndWait(1);
  * ring.reap((_userData, res) => console.log("provided:", res)); // 0
- * group.close(); // (after removing what the kernel still holds)
+ * group.close(); // takes back what the kernel still holds
  * ```
  */
 export class ProvidedBufferGroup {
@@ -105,12 +105,21 @@ export class ProvidedBufferGroup {
   }
 
   /**
-   * Frees the group id on the ring for another group; idempotent. It submits nothing: remove() what
-   * the kernel still holds first (the kernel keeps those buffers in the group, and their addresses).
+   * Takes back every buffer the kernel still holds in the group (REMOVE_BUFFERS, submitted now with
+   * whatever else is queued on the ring; its completion carries user_data 0 and the count removed,
+   * or -ENOENT for none), then frees the group id on the ring for another group; idempotent. After
+   * it the kernel holds no address of the group's memory (buffers a receive selected before are
+   * still written and returned in its completion), and a new group under the id starts empty.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (!this.#ring.closed) {
+      const slot = this.#ring.getSqe();
+      prepRemoveBuffers(this.#ring.sqes, slot, 65536, this.groupId);
+      this.#ring.sqes.setUserData(slot, 0);
+      this.#ring.submitAndWait(0); // REMOVE_BUFFERS acts inline at submit: done when this returns
+    }
     this.#ring[kGroupIds].release(this.groupId);
   }
 

@@ -840,7 +840,7 @@ export class Connection<Data = unknown> {
    * write it. Leaving the loop early (`break`, `return`, a throw) releases what was received and not
    * read, and ends the connection (queued writes are still sent).
    */
-  [Symbol.asyncIterator](): AsyncIterator<Lease> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Lease> {
     if (this.#config.handlers.data) throw new TypeError("this connection has a data handler; iterate one without it");
     // Two loops at once would split the leases between them, each seeing holes in the stream.
     if (this.#is(Bit.Reading)) {
@@ -849,6 +849,10 @@ export class Connection<Data = unknown> {
     this.#set(Bit.Iterated | Bit.Reading, true);
     const inbox = this.#useInbox();
     return {
+      // Itself iterable, as an async generator is: `for await (const l of it)` over a kept iterator.
+      [Symbol.asyncIterator]() {
+        return this;
+      },
       next: () => inbox.next(),
       return: () => {
         this.#set(Bit.Reading, false);

@@ -475,11 +475,15 @@ export class Server<Data = unknown> {
    * closes the connections still queued, and new ones are closed at once (stats().rejected) until
    * another `for await` starts.
    */
-  [Symbol.asyncIterator](): AsyncIterator<Connection<Data>> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Connection<Data>> {
     if (!this.#iterable) throw new TypeError("this server has an open or data handler; iterate one without them");
     this.#queueing = true;
     let left = false;
     return {
+      // Itself iterable, as an async generator is.
+      [Symbol.asyncIterator]() {
+        return this;
+      },
       next: () => left ? Promise.resolve({ value: undefined, done: true }) : this.#incoming.next(),
       return: () => {
         if (!left) {
