@@ -58,7 +58,10 @@ const DATAGRAM_HANDLER_METHODS = ["message", "end"];
 const enum State {
   Idle,
   Armed,
-  Completing, // its operation ended with this completion's data, being delivered: a pause() cancels nothing
+  // Its operation ended with the completion being delivered: pause() and resume() only switch between
+  // these two (nothing to cancel; re-armed, or left paused, once the delivery is over).
+  Completing,
+  CompletingPaused,
   Waiting, // parked in the pool for buffers
   Pausing, // cancel submitted by pause(); data still delivered until it lands
   Paused,
@@ -357,7 +360,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.state = State.Pausing;
       this.reactor.cancel(this.token);
     } else if (this.state === State.Completing) {
-      this.state = State.Paused;
+      this.state = State.CompletingPaused;
     }
   }
 
@@ -365,6 +368,7 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
   resume(): void {
     if (this.state === State.Paused) this.arm();
     else if (this.state === State.Pausing) this.#resumeWanted = true;
+    else if (this.state === State.CompletingPaused) this.state = State.Completing;
   }
 
   /**
@@ -372,7 +376,8 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
    * resumed while the cancel lands is not paused, so that a pause() after it is not skipped.
    */
   get paused(): boolean {
-    return this.state === State.Paused || (this.state === State.Pausing && !this.#resumeWanted);
+    return this.state === State.Paused || this.state === State.CompletingPaused ||
+      (this.state === State.Pausing && !this.#resumeWanted);
   }
 
   #resumeWanted = false;
@@ -421,11 +426,13 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       this.finish();
       return;
     }
+    if (this.state === State.CompletingPaused) {
+      this.state = State.Paused; // paused as its data came: nothing to cancel, resume() re-arms it
+      return;
+    }
     if (this.state === State.Completing) {
       this.state = State.Armed; // as it was: the paths below re-arm it
       this.#mode &= ~Mode.PausesOnData; // the program took this receive's data without pausing
-    } else if (res > 0 && (this.state === State.Paused || this.state === State.Armed)) {
-      return; // it was Completing: paused as its data came (nothing to cancel), or re-armed by a resume() then
     }
     if (this.state === State.Pausing && (res > 0 || res === -Errno.ENOBUFS || res === -Errno.ECANCELED)) {
       this.state = State.Paused;

@@ -32,7 +32,7 @@ import { closeFd, localAddress, tcpConnect } from "../sys.ts";
 import { kArena, kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
-import { dial, firstReply, pausedSink, roundTrip, sleep, waitFor } from "./clients.ts";
+import { dial, firstReply, pausedSink, roundTrip, sendAndHalfClose, sleep, waitFor } from "./clients.ts";
 
 function collect(got: Lease[]) {
   return { data: (l: Lease) => void got.push(l), end() {} };
@@ -1058,8 +1058,44 @@ test("an echo that pauses when write() returns false and resumes in drain: its r
   }
 });
 
+test("pause() and resume() twice within one data call, or a resume() in a microtask after: every echo whole and in order", async () => {
+  // Before (the single-shot receives of a connection paused as its data came, one commit earlier): a
+  // resume() during the delivery of a single-shot receive's data re-armed at once, a second pause()
+  // cancelled that new receive, and the first completion's end was then taken for the cancel's:
+  // two receives on one socket, ECANCELED failures, and one client's bytes in another's echo.
+  for (const variant of ["twice", "microtask"]) {
+    const errors: unknown[] = [];
+    const server = listen({
+      port: 0,
+      handlers: {
+        data(conn, lease) {
+          conn.write(lease);
+          conn.pause();
+          conn.resume();
+          conn.pause();
+          if (variant === "twice") conn.resume();
+          else queueMicrotask(() => conn.resume());
+        },
+        error: (_conn, error) => void errors.push(error),
+      },
+    });
+    try {
+      const echoes = [1, 2, 3, 4].map((seed) => sendAndHalfClose(server.port, patternBytes(seed, 8 << 20)));
+      const got = await Promise.all(echoes);
+      for (let i = 0; i < got.length; i++) {
+        assert.ok(
+          Buffer.from(got[i]).equals(Buffer.from(patternBytes(i + 1, 8 << 20))),
+          `${variant}: client ${i + 1}'s echo`,
+        );
+      }
+      assert.deepEqual(errors, [], variant);
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
 test("EOF waits for the connection's async handlers: a reply written after an await goes out; a rejection reaches error()", async () => {
-  const { sendAndHalfClose } = await import("./clients.ts");
   const errors: string[] = [];
   const server = listen({
     port: 0,
