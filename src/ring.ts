@@ -493,7 +493,7 @@ export class Ring {
     // Once only: a waiter returning after kTearDown must not exit the ring a second time.
     if (this.#exited) return;
     // io_uring_queue_exit unmaps the rings: a view of them kept past close (ring.sqes, with a slot taken
-    // before) must find them detached and throw a TypeError, not fault the process.
+    // before) must find them detached (writes dropped, reads undefined), not fault the process.
     const views = new Set([this.sqes.u8.buffer, this.#sqRing.buffer, this.#cqRing.buffer, this.#cqeU32.buffer]);
     for (const buffer of views) (buffer as ArrayBuffer).transfer(0);
     native.uring.io_uring_queue_exit(this.#ring);
