@@ -15,8 +15,9 @@ export interface LeaseHolder {
   /** The holder fell back under its share after overQuota() said true: resume receiving. */
   underQuota(): void;
   /**
-   * Its reader has read everything and waits for more (a `for await` loop): held back, it may then
-   * resume at its share rather than at half of it, since it releases nothing until more comes.
+   * Its program has read everything and waits for more (a `for await` loop waiting on its next lease,
+   * or a `data` handler with nothing queued for it): held back, it may then resume at its share rather
+   * than at half of it, since it releases nothing until more comes.
    */
   waitingToRead?(): boolean;
 }

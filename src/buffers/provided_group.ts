@@ -113,13 +113,11 @@ export class ProvidedBufferGroup {
    */
   close(): void {
     if (this.#closed) return;
-    this.#closed = true;
     if (!this.#ring.closed) {
-      const slot = this.#ring.getSqe();
-      prepRemoveBuffers(this.#ring.sqes, slot, 65536, this.groupId);
-      this.#ring.sqes.setUserData(slot, 0);
+      this.remove(65536, 0);
       this.#ring.submitAndWait(0); // REMOVE_BUFFERS acts inline at submit: done when this returns
     }
+    this.#closed = true;
     this.#ring[kGroupIds].release(this.groupId);
   }
 
