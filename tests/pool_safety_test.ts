@@ -544,11 +544,25 @@ test("incremental: pieces of one buffer count against their own holders; leaked 
       assert.ok(shared, "the two sockets' pieces share a buffer");
       assert.equal(pool.held(ha.id), 10);
       assert.equal(pool.held(hb.id), 10);
+      // A piece weighs its length against the share, and at least a 32nd of a buffer (100 bytes here).
+      assert.equal(pool.heldBuffers(hb.id), 10 / 32);
+      const big = patternBytes(9, 40_000);
+      a.writer.write(big);
+      assert.ok(reactor.runUntil(() => ha.leases.slice(10).reduce((n, l) => n + l.length, 0) === big.length, 2000));
+      const weight = (l: Lease) => Math.max(128, Math.ceil(l.length * 4096 / (64 * 1024))) / 4096;
+      const bigWeight = ha.leases.slice(10).reduce((n, l) => n + weight(l), 0);
+      assert.ok(bigWeight > 0.6 && bigWeight < 0.65, `40,000 bytes of 64 KiB weigh ${bigWeight}`);
+      assert.equal(pool.heldBuffers(ha.id), 10 / 32 + bigWeight);
+      const pieces = pool.stats().leaksReclaimed;
+      ha.leases.length = 10; // the big message's pieces dropped: reclaimed, they give their weight back
+      assert.ok(await collectUntil(() => pool.stats().leaksReclaimed > pieces), "the big message reclaimed");
+      assert.ok(await collectUntil(() => pool.held(ha.id) === 10), "all of it");
+      assert.equal(pool.heldBuffers(ha.id), 10 / 32);
       pieceOfA = ha.leases[0].bytes;
       const bytesOfA = pieceOfA.slice();
       ha.leases.length = 0; // dropped: 10 pieces, only the newest of them the newest of its buffer
-      assert.ok(await collectUntil(() => pool.stats().leaksReclaimed === 10), "every leaked piece reclaimed");
-      assert.equal(pool.held(ha.id), 0);
+      assert.ok(await collectUntil(() => pool.held(ha.id) === 0), "every leaked piece reclaimed");
+      assert.equal(pool.heldBuffers(ha.id), 0);
       assert.equal(pool.held(hb.id), 10);
       // The kernel writes only past the pieces it handed out: until the buffer comes back, an old view reads its own bytes.
       assert.deepEqual(pieceOfA, bytesOfA, "a view that outlived its leaked piece reads its own bytes, nothing newer");

@@ -1364,17 +1364,19 @@ test("a connection held at its fair share by leases never released is reported o
       }
     })();
     await new Promise((resolve) => client.once("connect", resolve));
+    // Messages of 32 KiB: 200 weigh 100 buffers of 64 KiB, past the share of a lone connection (64).
     for (let i = 0; i < 200; i++) {
-      client.write("line\n");
+      client.write(new Uint8Array(32 * 1024).fill(10));
       await new Promise((r) => setTimeout(r, 2));
     }
     const deadline = Date.now() + 10_000;
     const said = () => errors.find((e) => /fair share/.test(String(e[0])));
     while (!said() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(kept.length < 200, `${kept.length} leases: the connection did stop at its share`);
+    const bytes = kept.reduce((n, l) => n + l.length, 0);
+    assert.ok(bytes < 200 * 32 * 1024, `${bytes} bytes kept: the connection did stop at its share`);
     assert.match(
       String(said()?.[0]),
-      /has held \d+ leases of pool group \d+ \(over its fair share, \d+ now\).*A lease comes back when released/,
+      /has held \d+ leases of pool group \d+, [\d.]+ buffers' worth \(over its fair share, \d+ now\).*A lease comes back when released/,
     );
     assert.equal(errors.filter((e) => /fair share/.test(String(e[0]))).length, 1, "once");
     for (const lease of kept.splice(0)) lease.release();
@@ -2617,6 +2619,50 @@ test("setting idleTimeout on a lingering connection keeps its 2 s bound (it star
     const took = performance.now() - t0;
     assert.ok(took < 3200, `idleTimeout = ${seconds}: closed after ${took.toFixed(0)} ms`);
   }
+  await server.stop();
+  await loop.close();
+});
+
+test("four connections each keeping a 1 MB message's leases until it is whole all get their answers (they stalled at a share counted in leases)", async () => {
+  const loop = new IoLoop();
+  const MESSAGE = 1_000_000, ROUNDS = 3;
+  const kept = new Map<Connection, Lease[]>();
+  await using server = listen({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        const leases = kept.get(conn) ?? [];
+        kept.set(conn, leases);
+        leases.push(lease);
+        if (leases.reduce((n, l) => n + l.length, 0) < MESSAGE) return;
+        conn.write(new TextEncoder().encode("ok"));
+        for (const l of leases) l.release();
+        kept.set(conn, []);
+      },
+    },
+  });
+  const message = new Uint8Array(MESSAGE).fill(7);
+  const clients = await Promise.all([0, 1, 2, 3].map(() => dial(server.port)));
+  const answers = clients.map((socket) =>
+    new Promise<number>((resolve) => {
+      let got = 0;
+      socket.on("data", (d: Uint8Array) => {
+        got += d.length;
+        if (got === 2 * ROUNDS) resolve(got);
+        else if (got % 2 === 0) socket.write(message);
+      });
+      socket.write(message);
+    })
+  );
+  const all = Promise.all(answers);
+  assert.ok(
+    await Promise.race([all.then(() => true), sleep(15_000).then(() => false)]),
+    `answers stalled: pool ${JSON.stringify(server.stats().pool)}, leases kept ${
+      [...kept.values()].map((l) => l.length)
+    }`,
+  );
+  for (const socket of clients) socket.destroy();
   await server.stop();
   await loop.close();
 });

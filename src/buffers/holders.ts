@@ -3,6 +3,11 @@
  * holder over its share is told to stop receiving (overQuota) and, once back at half of it, to go
  * on (LeaseHolder.underQuota). Per-holder numbers live in typed arrays indexed by holder id, grown by
  * doubling: nothing per lease is allocated.
+ *
+ * The share is in buffers, and what a holder holds is weighed in WEIGHT_UNITS-ths of a buffer: a
+ * whole buffer per lease in whole-buffer pools; in incremental pools, where leases are pieces of
+ * buffers, a piece's length, at least MIN_PIECE_WEIGHT. Counted in leases, a message that came in
+ * more pieces than the share had leases stalled with most of the pool free.
  */
 import { describe, numberError } from "../options.ts";
 import { MAX_HOLDER } from "./leak_net.ts";
@@ -24,7 +29,18 @@ export interface LeaseHolder {
 
 /** `fairShare: "auto"` in the table's terms (see BufferPoolOptions.fairShare). */
 export const FAIR_SHARE_AUTO = -1;
-/** "auto" fair share never goes below this many leases. */
+/** A whole buffer's weight. A piece's weight fits the leak net's 14-bit record field. */
+export const WEIGHT_UNITS = 4096;
+/**
+ * The least a piece weighs (a 32nd of a buffer, 2 KiB of the default 64 KiB): a holder that keeps
+ * tiny pieces, each in a buffer others filled, pins at most 32 buffers per buffer of its share,
+ * while pieces of a network's segments (1-3 KB each) count about what they hold.
+ */
+export const MIN_PIECE_WEIGHT = WEIGHT_UNITS / 32;
+/**
+ * "auto" fair share never goes below this many buffers. No lease weighs more than a buffer, so
+ * weighing leases held back no program sooner than counting them did.
+ */
 const MIN_SHARE = 8;
 // Holder slots: free (reusable), live, or removed while some of its leases are still out.
 const HOLDER_FREE = 0;
@@ -37,6 +53,7 @@ export class HolderTable {
   readonly #holders: (LeaseHolder | undefined)[] = [undefined]; // id 0 is "no holder"
   #state = new Uint8Array(64);
   #held = new Uint32Array(64); // leases out per holder
+  #weight = new Float64Array(64); // their weight (WEIGHT_UNITS per buffer)
   #over = new Uint8Array(64); // overQuota() said true; underQuota() not yet called
   readonly #free: number[] = [];
   #holding = 0; // holders with at least one lease out
@@ -44,7 +61,7 @@ export class HolderTable {
   #overCount = 0; // holders with #over set
   #lastShare = 0; // the share at the last look (recheck(), or a holder held back under a smaller one)
 
-  /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder. */
+  /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder, in buffers. */
   constructor(fairShare: number) {
     this.#fairShare = fairShare;
   }
@@ -74,11 +91,14 @@ export class HolderTable {
   #grow(): void {
     const n = this.#held.length * 2;
     const state = new Uint8Array(n), held = new Uint32Array(n), over = new Uint8Array(n);
+    const weight = new Float64Array(n);
     state.set(this.#state);
     held.set(this.#held);
+    weight.set(this.#weight);
     over.set(this.#over);
     this.#state = state;
     this.#held = held;
+    this.#weight = weight;
     this.#over = over;
   }
 
@@ -113,6 +133,12 @@ export class HolderTable {
     return id === 0 ? 0 : this.#held[id];
   }
 
+  /** What holder `id`'s leases weigh, in buffers (0 for id 0). */
+  heldBuffers(id: number): number {
+    this.#checkId(id);
+    return id === 0 ? 0 : this.#weight[id] / WEIGHT_UNITS;
+  }
+
   /**
    * True when holder `id` holds more than its share (the pool has `leased` of `maxCount` buffers
    * leased); it is then told underQuota() once it holds at most half its share.
@@ -120,7 +146,7 @@ export class HolderTable {
   overQuota(id: number, leased: number, maxCount: number): boolean {
     this.#checkId(id);
     const share = this.#share(leased, maxCount);
-    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#held[id] <= share) return false;
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#weight[id] <= share * WEIGHT_UNITS) return false;
     if (this.#over[id] === 0) {
       this.#over[id] = 1;
       // The smallest share any holder was held back at since the last look: a growth past it is news.
@@ -138,17 +164,19 @@ export class HolderTable {
     }
   }
 
-  /** Holder `h` (a live one) took a lease. */
-  took(h: number): void {
+  /** Holder `h` (a live one) took a lease that weighs `weight` (see WEIGHT_UNITS). */
+  took(h: number, weight: number): void {
     if (this.#held[h]++ === 0) this.#holding++;
+    this.#weight[h] += weight;
   }
 
   /**
-   * One lease of holder `h` came back (released or reclaimed); `notify` false once the pool is
-   * closed. Hysteresis: a holder over its share resumes at half of it, not at every lease.
+   * One lease of holder `h`, of `weight`, came back (released or reclaimed); `notify` false once the
+   * pool is closed. Hysteresis: a holder over its share resumes at half of it, not at every lease.
    */
-  returned(h: number, leased: number, maxCount: number, notify: boolean): void {
+  returned(h: number, weight: number, leased: number, maxCount: number, notify: boolean): void {
     const n = --this.#held[h];
+    this.#weight[h] = n === 0 ? 0 : this.#weight[h] - weight;
     if (n === 0) {
       this.#holding--;
       if (this.#state[h] === HOLDER_GONE) this.#freeId(h);
@@ -161,8 +189,8 @@ export class HolderTable {
 
   /** Holder `h` (held back) may receive again under `share`: at half of it, or at it when its reader waits. */
   #mayResume(h: number, share: number): boolean {
-    const n = this.#held[h];
-    return n <= share / 2 || (n <= share && this.#holders[h]?.waitingToRead?.() === true);
+    const w = this.#weight[h], full = share * WEIGHT_UNITS;
+    return w <= full / 2 || (w <= full && this.#holders[h]?.waitingToRead?.() === true);
   }
 
   /**
@@ -197,7 +225,7 @@ export class HolderTable {
     return true;
   }
 
-  /** A holder's share of leases with `leased` of `maxCount` buffers leased (Infinity without a cap). */
+  /** A holder's share, in buffers, with `leased` of `maxCount` buffers leased (Infinity without a cap). */
   share(leased: number, maxCount: number): number {
     return this.#share(leased, maxCount);
   }
@@ -214,7 +242,7 @@ export class HolderTable {
     }
   }
 
-  /** A holder's share of leases now (see BufferPoolOptions.fairShare). */
+  /** A holder's share in buffers now (see BufferPoolOptions.fairShare). */
   #share(leased: number, maxCount: number): number {
     const fixed = this.#fairShare;
     if (fixed !== FAIR_SHARE_AUTO) return fixed === 0 ? Infinity : fixed;
@@ -223,7 +251,7 @@ export class HolderTable {
   }
 
   /**
-   * Leases holder `id` may take in one burst before its share is checked again (at most 0 once over
+   * Buffers holder `id` may take in one burst before its share is checked again (at most 0 once over
    * it; Infinity without a share): what is left of its share, and no more than an even split of half
    * the pool among the live holders. Holders that hold nothing yet count there, so that several
    * starting at once, each alone in `#share`'s count, do not each take half the pool.
@@ -231,13 +259,14 @@ export class HolderTable {
   burstRoom(id: number, leased: number, maxCount: number): number {
     if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#fairShare === 0) return Infinity;
     const split = Math.max(1, Math.floor(maxCount / (2 * this.#live)));
-    return Math.min(this.#share(leased, maxCount) - this.#held[id], split);
+    const left = Math.floor(this.#share(leased, maxCount) - this.#weight[id] / WEIGHT_UNITS);
+    return Math.min(left, split);
   }
 
-  /** The most leases one holder has out (0 without holders): for the stall watchdog's warning. */
+  /** The most one holder holds, in buffers (0 without holders): for the stall watchdog's warning. */
   largest(): number {
     let most = 0;
-    for (let id = 1; id < this.#holders.length; id++) most = Math.max(most, this.#held[id]);
-    return most;
+    for (let id = 1; id < this.#holders.length; id++) most = Math.max(most, this.#weight[id]);
+    return most / WEIGHT_UNITS;
   }
 }

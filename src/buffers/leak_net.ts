@@ -7,9 +7,10 @@
 import type { Lease, LeaseTrace } from "./lease.ts";
 
 /**
- * A record keeps bid, generation and holder packed in one number, so the common case allocates
- * nothing (a small integer while holder is 0). Only 14 bits of generation fit: they are a
- * consistency check, since a released lease is unregistered and never reported.
+ * A record keeps bid, a 14-bit tag and holder packed in one number, so the common case allocates
+ * nothing (a small integer while holder is 0). The tag is the lease's generation (modulo
+ * GENERATION_MOD: a consistency check, since a released lease is unregistered and never reported),
+ * or whatever else its pool asks to get back with a reclaim (see track()).
  */
 export const GENERATION_MOD = 16384;
 /** The largest holder id a record can keep. */
@@ -43,13 +44,13 @@ export interface LeakOwner {
   /** The pool's group id, for the warning. */
   readonly groupId: number;
   /**
-   * Whether the lease recorded for buffer `bid` with `generation` (modulo GENERATION_MOD) is still
-   * out: not released, and its buffer not reused since (asked after the pool's close() too: the
-   * lease still holds the pool's memory mapped).
+   * Whether the lease recorded for buffer `bid` with `tag` (see track()) is still out: not released,
+   * and its buffer not reused since (asked after the pool's close() too: the lease still holds the
+   * pool's memory mapped).
    */
-  leaseOut(bid: number, generation: number): boolean;
+  leaseOut(bid: number, tag: number): boolean;
   /** Takes back the buffer of a dropped lease, as its release would. */
-  reclaim(bid: number, holder: number): void;
+  reclaim(bid: number, holder: number, tag: number): void;
   /** The pool is closed: its leases read as empty, and one dropped is no leak to report. */
   closed(): boolean;
 }
@@ -75,16 +76,17 @@ export class LeakNet {
 
   /**
    * Watches `lease` until forget(lease). Allocates nothing while records are plain numbers and
-   * `holder` is 0 (the packed record is then a small integer).
+   * `holder` is 0 (the packed record is then a small integer). `tag` (kept modulo GENERATION_MOD) is
+   * handed to leaseOut() and reclaim(): the lease's generation, or another number of the pool's.
    */
   track(
     lease: Lease,
     bid: number,
-    generation: number,
+    tag: number,
     holder: number,
     trace: LeaseTrace | undefined,
   ): void {
-    const packed = bid + 65536 * ((generation & (GENERATION_MOD - 1)) + GENERATION_MOD * holder);
+    const packed = bid + 65536 * ((tag & (GENERATION_MOD - 1)) + GENERATION_MOD * holder);
     this.#registry.register(lease, this.#detail ? { packed, trace } : packed, lease);
   }
 
@@ -97,14 +99,15 @@ export class LeakNet {
     const packed = typeof r === "number" ? r : r.packed;
     const bid = packed % 65536;
     const rest = Math.floor(packed / 65536);
-    if (!this.#owner.leaseOut(bid, rest % GENERATION_MOD)) return;
-    if (this.#owner.closed()) return this.#owner.reclaim(bid, Math.floor(rest / GENERATION_MOD)); // only unmaps
+    const tag = rest % GENERATION_MOD, holder = Math.floor(rest / GENERATION_MOD);
+    if (!this.#owner.leaseOut(bid, tag)) return;
+    if (this.#owner.closed()) return this.#owner.reclaim(bid, holder, tag); // only unmaps
     this.#reclaimed++;
     if (!this.#warned) {
       this.#warned = true;
       console.warn(this.#warning(bid, typeof r === "number" ? undefined : r.trace));
     }
-    this.#owner.reclaim(bid, Math.floor(rest / GENERATION_MOD));
+    this.#owner.reclaim(bid, holder, tag);
   }
 
   #warning(bid: number, trace: LeaseTrace | undefined): string {

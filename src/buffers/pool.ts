@@ -30,7 +30,7 @@ import {
   kReleaseLease,
   kTrimIdle,
 } from "../internal.ts";
-import { HolderTable, type LeaseHolder } from "./holders.ts";
+import { HolderTable, type LeaseHolder, MIN_PIECE_WEIGHT, WEIGHT_UNITS } from "./holders.ts";
 import { GENERATION_MOD, LeakNet } from "./leak_net.ts";
 import { Lease, type LeaseTrace, TracedLease } from "./lease.ts";
 import { ProvideRefill } from "./provide_refill.ts";
@@ -261,8 +261,8 @@ export class BufferPool {
     this.#traceLeases = settings.leakTracking === "debug";
     this.#leaks = settings.leakTracking === "off" ? undefined : new LeakNet({
       groupId,
-      leaseOut: (bid, generation) => this.#leaseOut(bid, generation),
-      reclaim: (bid, holder) => this.#reclaim(bid, holder),
+      leaseOut: (bid, tag) => this.#leaseOut(bid, tag),
+      reclaim: (bid, holder, tag) => this.#reclaim(bid, holder, tag),
       closed: () => this.#closed,
     }, this.#traceLeases);
     this.#watchdog = new StallWatchdog(settings.watchdogMs, {
@@ -512,9 +512,21 @@ export class BufferPool {
     this.#leasesActive++;
     this.#stats.leasesMade++;
     this.#stats.bytesReceived += res;
-    if (holder !== 0) this.#holders.took(holder);
-    this.#leaks?.track(lease, bid, generation, holder, trace);
+    if (holder === 0) this.#leaks?.track(lease, bid, generation, 0, trace);
+    else {
+      const weight = this.#weigh(res);
+      this.#holders.took(holder, weight);
+      // An incremental buffer's pieces need no generation check (their buffer's refs tell), and a
+      // reclaimed piece must give its weight back.
+      this.#leaks?.track(lease, bid, this.incremental ? weight : generation, holder, trace);
+    }
     return lease;
+  }
+
+  /** What a lease of `length` bytes weighs against its holder's share (see HolderTable). */
+  #weigh(length: number): number {
+    if (!this.incremental) return WEIGHT_UNITS;
+    return Math.max(MIN_PIECE_WEIGHT, Math.ceil(length * WEIGHT_UNITS / this.bufferSize));
   }
 
   /**
@@ -592,7 +604,7 @@ export class BufferPool {
     // Once closed, close() has detached everything already.
     if (!this.#closed) this.#detach(bid);
     lease[kMarkReleased]();
-    this.#endLease(bid, holder);
+    this.#endLease(bid, holder, holder === 0 ? 0 : this.#weigh(lease.length));
   }
 
   /**
@@ -604,14 +616,17 @@ export class BufferPool {
     if (this.detachOnRelease && !this.incremental) this.#views[bid] = this.#views[bid].transfer();
   }
 
-  /** A lease of buffer `bid` is over (released or reclaimed): its buffer goes back once nothing holds it. */
-  #endLease(bid: number, holder: number): void {
+  /**
+   * A lease of buffer `bid`, of `weight` against `holder`, is over (released or reclaimed): its buffer
+   * goes back once nothing holds it.
+   */
+  #endLease(bid: number, holder: number, weight: number): void {
     if (--this.#leasesActive === 0 && this.#closed) this.#freeMemory();
     // A closed pool's buffers have nowhere to go back to, but its counts still follow the releases.
     if (this.#unleased(bid) && !this.#closed) this.#giveBack(bid);
     if (holder === 0 && !this.#holders.heldBack) return;
     const notify = !this.#closed && !this.reactor.ring.closed;
-    if (holder !== 0) this.#holders.returned(holder, this.#leased, this.maxCount, notify);
+    if (holder !== 0) this.#holders.returned(holder, weight, this.#leased, this.maxCount, notify);
     this.#holders.recheck(this.#leased, this.maxCount, notify);
   }
 
@@ -737,19 +752,22 @@ export class BufferPool {
     if (at >= 0) this.#deferredReads.splice(at, 1);
   }
 
-  /** For the leak net (LeakOwner.leaseOut): the lease it recorded is still out. */
-  #leaseOut(bid: number, generation: number): boolean {
+  /**
+   * For the leak net (LeakOwner.leaseOut): the lease it recorded is still out. Its tag is the
+   * lease's generation, or in an incremental pool the weight of a lease that has a holder (see take()).
+   */
+  #leaseOut(bid: number, tag: number): boolean {
     // Asked after close() too: a lease dropped then still holds the pool's memory mapped.
     // An incremental buffer has a lease per piece, each of a different generation: its refs tell.
     return this.incremental
       ? this.#refs[bid] > 0
-      : this.#generation[bid] % GENERATION_MOD === generation && this.#state[bid] === USER;
+      : this.#generation[bid] % GENERATION_MOD === tag && this.#state[bid] === USER;
   }
 
   /** The leak net found a lease that was never released: take its buffer back as a release would. */
-  #reclaim(bid: number, holder: number): void {
+  #reclaim(bid: number, holder: number, tag: number): void {
     if (!this.#closed) this.#detach(bid); // close() has detached everything already
-    this.#endLease(bid, holder);
+    this.#endLease(bid, holder, holder === 0 ? 0 : this.incremental ? tag : WEIGHT_UNITS);
   }
 
   /**
@@ -778,6 +796,14 @@ export class BufferPool {
   }
 
   /**
+   * What holder `id`'s leases weigh against its share, in buffers (0 for id 0): one per lease in a
+   * whole-buffer pool; in an incremental pool each piece's length, at least a 32nd of a buffer.
+   */
+  heldBuffers(id: number): number {
+    return this.#holders.heldBuffers(id);
+  }
+
+  /**
    * Buffers a multishot receive of holder `id` may take before it ends (its byte limit,
    * `sqe->optlen`, is that many buffers' worth), or 0 for no limit; reserved until endBurst(). Its
    * room (HolderTable.burstRoom), within what half the pool leaves beside leases and the bursts
@@ -803,8 +829,9 @@ export class BufferPool {
   }
 
   /**
-   * True when holder `id` holds more leases than its share (see BufferPoolOptions.fairShare): it
-   * should stop receiving. Its underQuota() is then called once it holds at most half its share.
+   * True when holder `id` holds more than its share (heldBuffers() against share(); see
+   * BufferPoolOptions.fairShare): it should stop receiving. Its underQuota() is then called once it
+   * holds at most half its share.
    */
   overQuota(id: number): boolean {
     return this.#holders.overQuota(id, this.#leased, this.maxCount);
@@ -818,7 +845,10 @@ export class BufferPool {
     return this.#holders.resumeWithinShare(id, this.#leased, this.maxCount);
   }
 
-  /** The number of leases a holder may hold now (see BufferPoolOptions.fairShare; Infinity when off). */
+  /**
+   * The buffers' worth a holder may hold now (heldBuffers(); see BufferPoolOptions.fairShare; Infinity
+   * when off).
+   */
   share(): number {
     return this.#holders.share(this.#leased, this.maxCount);
   }

@@ -66,17 +66,18 @@ export interface BufferPoolOptions {
    */
   watchdogMs?: number;
   /**
-   * How many leases one holder (see addHolder: a connection) may have out before overQuota() tells it
-   * to stop receiving; it hears underQuota() once it is back to half of that. A lease counts from
-   * take() until release(), so leases queued for sending count too.
+   * How many buffers' worth of leases one holder (see addHolder: a connection) may have out before
+   * overQuota() tells it to stop receiving; it hears underQuota() once it is back to half of that. A
+   * lease counts from take() until release(), so leases queued for sending count too. In a
+   * whole-buffer pool each lease is a buffer; in an incremental pool each piece weighs its length,
+   * and at least a 32nd of a buffer (heldBuffers()).
    * - "auto" (default): max(8, floor(maxCount / (2 * H))) while less than half of the pool's buffers
    *   are leased, H being the holders with leases out; 8 once half or more are. The first rule shares
    *   half the pool among the holders using it (a lone transfer may take half); the second keeps
    *   holders that come later, while earlier ones still pin theirs (clients that send and never
-   *   read), from taking the other half. Nobody is held back below 8 leases, so a holder that must
-   *   keep more than 8 leases before it can release any should copy instead.
+   *   read), from taking the other half. Nobody is held back below 8 buffers' worth, so a holder
+   *   that must keep more than that before it can release any should copy instead.
    * - a number: a fixed cap per holder. 0 or false: no cap (leases are still counted).
-   * In incremental pools each piece is a lease.
    */
   fairShare?: "auto" | number | false;
 }

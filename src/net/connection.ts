@@ -284,8 +284,9 @@ function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent:
     if (quotaWarned.has(pool) || pool.closed || !unsent()) return;
     quotaWarned.add(pool);
     console.error(
-      `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId} (over its ` +
-        `fair share, ${pool.share()} now) for ${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some ` +
+      `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId}, ` +
+        `${shareFigure(pool.heldBuffers(holder))} buffers' worth (over its fair share, ${pool.share()} now) for ` +
+        `${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some ` +
         `come back (to half its share, or to its share once the program has read everything and waits). A lease comes ` +
         "back when released (release(), `using`) or, once written, when its send completes; one dropped without a " +
         "release comes back only when the garbage collector finds it.",
@@ -293,6 +294,11 @@ function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent:
   }, QUOTA_STALL_WARN_MS);
   native.unrefTimer(timer);
   quotaStalls.set(conn, timer);
+}
+
+/** Buffers' worth as the notice prints it: whole, or to one decimal (pieces of incremental buffers). */
+function shareFigure(buffers: number): string {
+  return Number.isInteger(buffers) ? String(buffers) : buffers.toFixed(1);
 }
 
 function unwatchQuotaStall(conn: object): void {
