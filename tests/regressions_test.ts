@@ -2666,3 +2666,59 @@ test("four connections each keeping a 1 MB message's leases until it is whole al
   await server.stop();
   await loop.close();
 });
+
+test("the README's for-await echo (await flushed() when write() says false) times out a client that sends and never reads (it held the connection for good)", async () => {
+  const loop = new IoLoop();
+  await using server = listen({ loop, port: 0, idleTimeout: 1 });
+  let closed = false;
+  const serving = (async () => {
+    for await (const conn of server) {
+      (async () => {
+        for await (const lease of conn) {
+          if (!conn.write(lease)) await conn.flushed();
+        }
+      })().catch(() => {}).finally(() => closed = true);
+    }
+  })();
+  const socket = await dial(server.port);
+  socket.on("error", () => {});
+  socket.pause(); // never reads
+  socket.write(new Uint8Array(8 << 20).fill(1));
+  const t0 = performance.now();
+  assert.ok(await waitFor(() => server.stats().connections === 0, 6000), "closed by its idle timeout");
+  const took = performance.now() - t0;
+  assert.ok(took < 4000, `closed after ${took.toFixed(0)} ms`);
+  assert.ok(await waitFor(() => closed, 2000), "the loop ended");
+  socket.destroy();
+  await server.stop();
+  await serving;
+  await loop.close();
+});
+
+test("shutdown() of the README's for-await echo ends while leases wait in the loop stuck on flushed() to a client that never reads", async () => {
+  const loop = new IoLoop();
+  const server = listen({ loop, port: 0, idleTimeout: 1 });
+  const serving = (async () => {
+    for await (const conn of server) {
+      (async () => {
+        for await (const lease of conn) {
+          if (!conn.write(lease)) await conn.flushed();
+        }
+      })().catch(() => {});
+    }
+  })();
+  const socket = await dial(server.port);
+  socket.on("error", () => {});
+  socket.pause(); // never reads
+  socket.write(new Uint8Array(8 << 20).fill(1));
+  await sleep(500);
+  const t0 = performance.now();
+  // Before: the leases waiting for the loop counted as the program being behind, so the end the stop
+  // put off was never timed out.
+  const stopped = await Promise.race([server.shutdown().then(() => true), sleep(8000).then(() => false)]);
+  assert.ok(stopped, `shutdown() still waits after 8 s, ${server.stats().connections} connection(s) open`);
+  assert.ok(performance.now() - t0 < 4000, `took ${(performance.now() - t0).toFixed(0)} ms`);
+  socket.destroy();
+  await serving;
+  await loop.close();
+});

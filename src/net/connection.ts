@@ -1105,13 +1105,15 @@ export class Connection<Data = unknown> {
   #idleExpired(): void {
     if (this.#phase >= Phase.Closing) return;
     this.#touch(); // the next timeout counts from here
-    if (this.#inbox?.length && !this.#is(Bit.UserPaused) && this.#phase === Phase.Open) {
+    const sendWaits = this.#sends.sending && !this.#is(Bit.Lingering);
+    if (this.#inbox?.length && !this.#is(Bit.UserPaused) && this.#phase === Phase.Open && !sendWaits) {
       // What arrived waits for the program's loop (which holds the receive back once 32 wait): the
-      // program is behind, the peer is not idle.
+      // program is behind, the peer is not idle. Not while a send waits on the peer: the loop may be
+      // waiting on that send (`await conn.flushed()`), and a peer that reads nothing held it for good.
       this.#watch();
       return;
     }
-    if (this.#sends.sending && !this.#is(Bit.Lingering)) {
+    if (sendWaits) {
       // A send waits on the peer: it is not idle while it takes more of our bytes (a slow reader of a
       // long reply, whose send completes only once the kernel's buffer has room for it). The first
       // check takes a base and looks again half an idle time later; a peer that took nothing meanwhile is idle.
