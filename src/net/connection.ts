@@ -301,6 +301,12 @@ function shareFigure(buffers: number): string {
   return Number.isInteger(buffers) ? String(buffers) : buffers.toFixed(1);
 }
 
+/**
+ * Connections whose `for await` loop saw the end, waiting a macrotask before they end (#eofConsumed).
+ * A close meanwhile clears the timer: a test that closes what it started leaves none behind.
+ */
+const eofTimers = new Map<object, ReturnType<typeof setTimeout>>();
+
 function unwatchQuotaStall(conn: object): void {
   const timer = quotaStalls.get(conn);
   if (timer === undefined) return;
@@ -801,6 +807,11 @@ export class Connection<Data = unknown> {
 
   #startClose(): void {
     unwatchQuotaStall(this);
+    const eofTimer = eofTimers.get(this);
+    if (eofTimer !== undefined) {
+      clearTimeout(eofTimer);
+      eofTimers.delete(this);
+    }
     this.#phase = Phase.Closing;
     // What no send in flight covers goes at once: memory the loop's other connections may need.
     if (this.#sends.dropQueued() > 0) this.#set(Bit.WritesDropped | Bit.StreamCut, true);
@@ -1067,8 +1078,14 @@ export class Connection<Data = unknown> {
     if (this.#failAfterInbox()) return;
     this.#set(Bit.EofSeen, true);
     // Writes the program makes right after its loop (same task, or promises already settled) still go out.
-    if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) setTimeout(() => this.#afterEof(), 0);
-    else this.#afterEof();
+    if (this.#config.allowHalfOpen && !this.#is(Bit.Stopping)) return this.#afterEof();
+    eofTimers.set(
+      this,
+      setTimeout(() => {
+        eofTimers.delete(this);
+        this.#afterEof();
+      }, 0),
+    );
   }
 
   #afterEof(): void {
