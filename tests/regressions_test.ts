@@ -2722,3 +2722,54 @@ test("shutdown() of the README's for-await echo ends while leases wait in the lo
   await serving;
   await loop.close();
 });
+
+test(
+  "zeroCopyMin: slow readers that respect backpressure are not shed for what zero-copy sends hold until notified",
+  async () => {
+    // Before: each slow reader's zero-copy sends held its socket's whole send buffer of our memory until
+    // the peer read it, outside bufferedAmount; the loop reached maxQueuedBytes and shed half of them.
+    const net = await import("node:net");
+    const loop = new IoLoop({ maxQueuedBytes: 32 << 20 });
+    const clients = 64, size = 8 << 20;
+    let failed = 0, firstError = "", zeroCopySends = 0;
+    await using server = listen({
+      loop,
+      port: 0,
+      zeroCopyMin: 16384,
+      handlers: {
+        data(conn, lease) {
+          if (!conn.write(lease)) conn.pause();
+        },
+        drain: (conn) => conn.resume(),
+        end(conn) {
+          zeroCopySends += conn.zeroCopySends;
+          conn.end();
+        },
+        error(_c, e) {
+          failed++;
+          firstError ||= (e as Error).message;
+        },
+      },
+    });
+    const chunk = new Uint8Array(256 * 1024).fill(7);
+    const got = await Promise.all(Array.from({ length: clients }, () =>
+      new Promise<number>((resolve) => {
+        let bytes = 0;
+        const socket = net.connect(server.port, "127.0.0.1", () => {
+          socket.pause(); // reads nothing for a while
+          for (let sent = 0; sent < size; sent += chunk.length) socket.write(chunk);
+          socket.end();
+          setTimeout(() => socket.resume(), 2000);
+        });
+        socket.on("data", (d: Uint8Array) => bytes += d.length);
+        socket.on("error", () => {});
+        socket.on("close", () => resolve(bytes));
+      })));
+    assert.equal(failed, 0, firstError);
+    assert.deepEqual(got.filter((n) => n !== size), [], "every echo whole");
+    assert.ok(zeroCopySends > 0, "zero-copy sends were made");
+    await server.stop();
+    await loop.close();
+  },
+  { skip: !probeFeatures().sendZc && "kernel lacks IORING_OP_SEND_ZC (6.0+)", timeoutMs: 60_000 },
+);

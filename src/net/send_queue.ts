@@ -55,12 +55,23 @@ const MAX_RUN = 1 << 30;
 /** What complete() reports besides a byte count or a negative errno. */
 export const NOTIFICATION = Number.MIN_SAFE_INTEGER;
 
+/**
+ * Bytes of one connection's zero-copy sends awaiting their notification past which its sends are
+ * copied instead. A zero-copy send holds its memory until the peer has acknowledged it, so a slow
+ * reader would hold its socket's whole send buffer (2-4 MB) of ours, outside `bufferedAmount`: 128
+ * such readers that kept to `write()`'s backpressure took a loop past its maxQueuedBytes (256 MiB),
+ * and the loop shed connections. Copied sends leave those bytes in the kernel's socket buffers.
+ */
+const ZERO_COPY_HELD_MAX = 1 << 20;
+
 /** A queue's zero-copy sends. */
 interface ZeroCopyState {
   sends: number;
+  heldBytes: number; // the bytes of the pieces in `held`
   // One group per SEND_ZC whose notification is still due (the kernel may still read its pieces), oldest
-  // first; a plain send's pieces join the newest group, since the kernel may still read a piece's front.
+  // first. A piece whose front a SEND_ZC sent and a plain send finished joins the newest group.
   held: Piece[][];
+  front: Piece | undefined; // the head piece, its front sent by a SEND_ZC whose notification may be due
 }
 
 export class SendQueue {
@@ -171,7 +182,7 @@ export class SendQueue {
     const slot = reactor.prepare(this.#token);
     const pieces = this.#pieces;
     const end = pieces.length;
-    const zeroCopy = this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin;
+    const zeroCopy = this.#zeroCopyMin > 0 && this.#buffered >= this.#zeroCopyMin && this.#mayHoldForNotification();
     // Pieces that continue one another in memory (consecutive receives into an incremental buffer,
     // echoed or forwarded) go out as one run: one iovec, and a plain SEND when the queue is one run.
     const blocks = this.#loop[kIovBlocks];
@@ -196,9 +207,19 @@ export class SendQueue {
         break;
       }
     }
-    if (zeroCopy) (this.#zc ??= { sends: 0, held: [] }).sends++;
+    if (zeroCopy) (this.#zc ??= { sends: 0, heldBytes: 0, held: [], front: undefined }).sends++;
     this.#flightEnd = i;
     this.#sending = true;
+  }
+
+  /**
+   * A zero-copy send may hold more of our memory until its notification: this connection's held
+   * bytes are under ZERO_COPY_HELD_MAX, and the loop's queued sends under half its maxQueuedBytes (so
+   * that many slow readers together do not make it shed connections that keep to backpressure).
+   */
+  #mayHoldForNotification(): boolean {
+    if (this.#zc !== undefined && this.#zc.heldBytes >= ZERO_COPY_HELD_MAX) return false;
+    return this.#loop[kArena].bytesInUse * 2 < this.#loop.maxQueuedBytes;
   }
 
   /**
@@ -210,12 +231,17 @@ export class SendQueue {
     if (flags & abi.IORING_CQE_F_NOTIF) {
       // Notifications come in the order of their sends (TCP frees what it sent in order): the oldest
       // send's pieces may go. Holding all until none was due kept a steady stream's whole history.
-      for (const piece of zc!.held.shift()!) this.#release(piece);
+      for (const piece of zc!.held.shift()!) {
+        zc!.heldBytes -= piece.length;
+        this.#release(piece);
+      }
       return NOTIFICATION;
     }
     let held: Piece[] | undefined; // where retired pieces wait for a notification
     if (flags & abi.IORING_CQE_F_MORE) zc!.held.push(held = []); // a SEND_ZC result: its notification follows
-    else if (zc !== undefined && zc.held.length > 0) held = zc.held[zc.held.length - 1];
+    // A plain send's pieces go back at once (the kernel copied them), but for one whose front a SEND_ZC
+    // sent: holding them all kept a slow reader's every copied send until a notification came.
+    const front = zc?.front;
     this.#sending = false;
     if (this.#iovBlock >= 0) {
       this.#loop[kIovBlocks].give(this.#iovBlock);
@@ -229,10 +255,13 @@ export class SendQueue {
       if (left < piece.length) {
         piece.address += left;
         piece.length -= left;
+        if (held !== undefined) zc!.front = piece;
         break;
       }
       left -= piece.length;
-      if (held !== undefined) held.push(piece);
+      if (piece === front) zc!.front = undefined;
+      if (held !== undefined) this.#hold(held, piece);
+      else if (piece === front && zc!.held.length > 0) this.#hold(zc!.held[zc!.held.length - 1], piece);
       else this.#release(piece);
       this.#pieces[this.#head++] = undefined as unknown as Piece;
     }
@@ -268,6 +297,12 @@ export class SendQueue {
     this.#head = 0;
     this.#buffered = 0;
     return dropped;
+  }
+
+  /** Keeps `piece` in a zero-copy send's group until its notification. */
+  #hold(group: Piece[], piece: Piece): void {
+    group.push(piece);
+    this.#zc!.heldBytes += piece.length;
   }
 
   #release(piece: Piece): void {
