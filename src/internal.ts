@@ -12,6 +12,12 @@ export const kStart: unique symbol = Symbol("uring-buffers.start");
 /** `Lease[kScarce]`: the lease's pool is short of buffers (whoever would keep it long copies it). */
 export const kScarce: unique symbol = Symbol("uring-buffers.scarce");
 /**
+ * `Lease[kCopyToQueue](pool, holder)`: a write to a connection of `pool` counted as `holder` should
+ * queue a copy (see Lease). `LeaseOwner[kHolderHeavy](holder)`: that holder holds half its share.
+ */
+export const kCopyToQueue: unique symbol = Symbol("uring-buffers.copyToQueue");
+export const kHolderHeavy: unique symbol = Symbol("uring-buffers.holderHeavy");
+/**
  * `Lease[kTakeOver](verb)`: a write or send takes the lease over (it releases it once sent).
  * Throws TypeError for a lease released or taken over already.
  */

@@ -2773,3 +2773,58 @@ test(
   },
   { skip: !probeFeatures().sendZc && "kernel lacks IORING_OP_SEND_ZC (6.0+)", timeoutMs: 60_000 },
 );
+
+test("a publisher whose leases are written to a subscriber that never reads keeps receiving: the fast subscriber gets everything", async () => {
+  // Before: the leases waiting in the dead subscriber's queue counted against the publisher, which was
+  // held back at its share for good (the pool far from scarce, so nothing was copied), and the fast
+  // subscriber starved with it.
+  const loop = new IoLoop();
+  const subscribers: Connection<string>[] = [];
+  const kept: Lease[] = [];
+  await using server = listen<string>({
+    loop,
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        if (conn.data === undefined) { // the first byte says who it is: S subscriber, H holder, P publisher
+          conn.data = String.fromCharCode(lease.bytes[0]);
+          if (conn.data === "S") subscribers.push(conn);
+          if (conn.data === "H") return void kept.push(lease); // a third connection holding a lease
+          return void lease.release();
+        }
+        for (let i = 0; i < subscribers.length - 1; i++) subscribers[i].write(lease.bytes);
+        subscribers[subscribers.length - 1].write(lease); // the last one takes the lease itself
+      },
+      error() {},
+    },
+  });
+  const join = async (role: string) => {
+    const socket = await dial(server.port);
+    socket.on("error", () => {});
+    socket.write(role);
+    await sleep(100);
+    return socket;
+  };
+  let got = 0;
+  const fast = await join("S");
+  fast.on("data", (d: Uint8Array) => got += d.length);
+  const dead = await join("S");
+  dead.pause(); // never reads
+  const holder = await join("H");
+  const publisher = await join("P");
+  const total = 12 << 20;
+  const message = new Uint8Array(32 * 1024).fill(5);
+  const deadline = Date.now() + 10_000;
+  for (let sent = 0; sent < total && Date.now() < deadline; sent += message.length) {
+    if (publisher.write(message)) continue;
+    await Promise.race([new Promise((resolve) => publisher.once("drain", resolve)), sleep(deadline - Date.now())]);
+  }
+  assert.ok(
+    await waitFor(() => got === total, Math.max(0, deadline - Date.now())),
+    `the fast subscriber got ${got} of ${total}; pool ${JSON.stringify(server.stats().pool)}`,
+  );
+  for (const l of kept) l.release();
+  for (const socket of [fast, dead, holder, publisher]) socket.destroy();
+  await server.stop();
+  await loop.close();
+});

@@ -4,8 +4,10 @@ import {
   kBufferAddress,
   kBufferView,
   kBytes,
+  kCopyToQueue,
   kDatagrams,
   kGiveBack,
+  kHolderHeavy,
   kMarkReleased,
   kReleased,
   kReleaseLease,
@@ -29,6 +31,8 @@ export interface LeaseOwner {
   [kBufferView](bufferId: number, offset: number, length: number): Uint8Array;
   /** Short of buffers (see BufferPool.scarce). */
   readonly scarce: boolean;
+  /** Holder `holder` holds at least half its share (see kCopyToQueue). */
+  [kHolderHeavy](holder: number): boolean;
   /** Closed: its leases' bytes are gone (see BufferPool.close). */
   readonly closed: boolean;
   /** Its buffers hold received datagrams, headers first (see kDatagrams). */
@@ -155,6 +159,19 @@ export class Lease {
     return this.#owner.scarce;
   }
 
+  /**
+   * @ignore A write of it to a connection of `pool` counted as `holder` should queue a copy and
+   * release it: its pool is short, or it counts against another holder that holds half its share
+   * already. A lease waiting in another connection's queue holds its own connection back at its
+   * share; written to a peer that never reads, it stopped a publisher and every subscriber of it.
+   */
+  [kCopyToQueue](pool: object, holder: number): boolean {
+    const owner = this.#owner;
+    if (owner.scarce) return true;
+    const own = this.#holder;
+    return own !== 0 && (own !== holder || owner !== pool) && owner[kHolderHeavy](own);
+  }
+
   /** @ignore Its bytes are a received datagram, the kernel's recvmsg header first. */
   get [kDatagrams](): boolean {
     return this.#owner[kDatagrams] === true;
@@ -235,6 +252,7 @@ const HEAP_OWNER: LeaseOwner = {
   },
   scarce: true, // a write copies its bytes (it has no native memory to send from)
   closed: false,
+  [kHolderHeavy]: () => false,
 };
 
 /**

@@ -25,6 +25,7 @@ import {
   kBufferAddress,
   kBufferView,
   kDatagrams,
+  kHolderHeavy,
   kMarkReleased,
   kReleased,
   kReleaseLease,
@@ -801,6 +802,11 @@ export class BufferPool {
    */
   heldBuffers(id: number): number {
     return this.#holders.heldBuffers(id);
+  }
+
+  /** @ignore See LeaseOwner[kHolderHeavy]: holder `id` holds at least half its share (never without a share). */
+  [kHolderHeavy](id: number): boolean {
+    return this.#holders.heldBuffers(id) * 2 >= this.#holders.share(this.#leased, this.maxCount);
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   kArena,
   kBacklog,
   kBytes,
+  kCopyToQueue,
   kCork,
   kEndSettled,
   kGiveBack,
@@ -631,7 +632,7 @@ export class Connection<Data = unknown> {
       if (isLease) data[kGiveBack]();
       return buffered < this.highWaterMark;
     }
-    if (isLease && !data[kScarce]) {
+    if (isLease && !data[kCopyToQueue](this.pool, this.#holder)) {
       this.#sends.pushLease(data);
     } else if (inPlace) {
       this.#sends.pushView(data as Uint8Array);
@@ -653,8 +654,9 @@ export class Connection<Data = unknown> {
         );
       }
       if (isLease) {
-        // The lease's pool is short of buffers: queue a copy, so a peer that does not read pins
-        // native memory bounded by maxBuffered and maxQueuedBytes instead of the pool.
+        // The lease's pool is short of buffers, or its holder (another connection) would be held back
+        // by this queue: queue a copy, so a peer that does not read pins native memory bounded by
+        // maxBuffered and maxQueuedBytes instead of the pool.
         this.#sends.pushBytes(data[kBytes]);
         data[kGiveBack]();
       } else {

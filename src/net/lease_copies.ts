@@ -10,6 +10,7 @@ import {
   kBufferView,
   kBytes,
   kGiveBack,
+  kHolderHeavy,
   kMarkReleased,
   kReleased,
   kReleaseLease,
@@ -33,6 +34,10 @@ class LeaseCopies implements LeaseOwner {
   readonly #dropped = new FinalizationRegistry<number>((block) => this.#give(block));
   readonly scarce = false; // a write sends from the copy: its memory is not the pool's
   readonly closed = false;
+  /** A copy counts against no holder (its copies are made with holder 0). */
+  [kHolderHeavy](): boolean {
+    return false;
+  }
 
   /** A native copy of `lease`, which is released; a copy on the JS heap if it is larger than a block. */
   copy(lease: Lease): Lease {
