@@ -99,7 +99,6 @@ export class Driver {
   #scheduled = false;
   #parked = false;
   #turning = false; // inside a turn's reap and dispatch
-  #wakeAfterTurn = false; // the last reference went in a turn while parked: post the NOP once it ends
   #parking: Promise<void> | undefined; // the park's wait and its handlers, until they have run
   #idleSince = -1; // when the current run of empty turns began, -1 while busy
   #spin = true; // poll before parking: the last idle gap was short (see SPIN_IF_GAP_BELOW_MS)
@@ -158,10 +157,7 @@ export class Driver {
     // A NOP completion (user_data 0, dropped by the reactor) ends the parked wait. In a turn (one runs
     // while parked when work comes), not before the turn ends: its next round of reaping would take
     // the NOP, and the waiter, which returns only for a completion it sees, would wait for ever.
-    if (this.#parked && !this.reactor.ring.closed) {
-      if (this.#turning) this.#wakeAfterTurn = true;
-      else this.reactor.ring.wakeWaiters();
-    }
+    if (this.#parked && !this.#turning && !this.reactor.ring.closed) this.reactor.ring.wakeWaiters();
     if (this.#whenUnreferenced) this.#unreferencedSoon();
     if (this.#onIdle) queueMicrotask(this.#idleCheck);
   }
@@ -258,10 +254,9 @@ export class Driver {
       this.#error(e);
     } finally {
       this.#turning = false;
-      if (this.#wakeAfterTurn) {
-        this.#wakeAfterTurn = false;
-        if (this.#parked && this.#refs === 0 && !reactor.ring.closed) reactor.ring.wakeWaiters();
-      }
+      // A turn runs while parked only with references held (see above): none left means the last went
+      // in this turn, and unref() left the NOP to now.
+      if (this.#parked && this.#refs === 0 && !reactor.ring.closed) reactor.ring.wakeWaiters();
     }
     const again = reactor.takeTurnRequest();
     const busy = again || n > 0 || reactor.ring.pending > 0 || reactor.ring.cqReady > 0;
