@@ -22,7 +22,7 @@ import {
   IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_TASKRUN_FLAG,
 } from "./abi.ts";
-import { Errno } from "./errors.ts";
+import { ClosedError, Errno } from "./errors.ts";
 import { kOnIdle, kSettled, kTurn, kWhenUnreferenced } from "./internal.ts";
 import { describe, numberError } from "./options.ts";
 import { Reactor } from "./reactor.ts";
@@ -144,8 +144,13 @@ export class Driver {
     this.#blockMs = blockMs;
   }
 
-  /** Something (a server, a connection) needs the loop running; keeps the process alive. */
+  /**
+   * Something (a server, a connection) needs the loop running; keeps the process alive.
+   *
+   * @throws {ClosedError} After `close()`: a closed driver turns no more, so the reference would hold nothing.
+   */
   ref(): void {
+    if (this.reactor.ring.closed) throw new ClosedError("Driver");
     this.#refs++;
     this.wake();
   }

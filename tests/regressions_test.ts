@@ -854,6 +854,18 @@ test("UDP: an error handler that throws is logged, not thrown out of the loop; o
   reactor.close();
 });
 
+test("Driver.ref() after close() is a ClosedError (it kept nothing alive and said nothing)", async () => {
+  const { Driver } = await import("../ring.ts");
+  const driver = new Driver(new Reactor({ entries: 8, flags: Driver.ringFlags }));
+  driver.ref();
+  driver.unref();
+  driver.close();
+  assert.throws(() => driver.ref(), { name: "ClosedError", message: "Driver is closed" });
+  assert.equal(driver.refs, 0);
+  driver.unref();
+  driver.close();
+});
+
 test("an idle timeout longer than the wheel's round (12.8 s) still fires", async () => {
   let closedAt = 0;
   const server = listen({ port: 0, idleTimeout: 13, handlers: { close: () => void (closedAt = performance.now()) } });
