@@ -854,6 +854,42 @@ test("UDP: an error handler that throws is logged, not thrown out of the loop; o
   reactor.close();
 });
 
+test("a write dropped after the automatic end at EOF is said once per server; an end of the program's own is not", async () => {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+  const results: boolean[] = [];
+  const answer = new TextEncoder().encode("42\n");
+  const auto = listen({ port: 0 });
+  const own = listen({ port: 0 });
+  const serve = async (server: typeof auto, endFirst: boolean) => {
+    for await (const conn of server) {
+      void (async () => {
+        for await (const lease of conn) lease.release();
+        if (endFirst) conn.end();
+        await sleep(30); // a file's close, say: longer than the task the automatic end waits
+        results.push(conn.write(answer));
+      })();
+    }
+  };
+  const served = [serve(auto, false), serve(own, true)];
+  try {
+    for (const port of [auto.port, auto.port, own.port]) {
+      // Before: the reply was dropped and nothing said so; the client saw a clean EOF with no answer.
+      assert.equal((await sendAndHalfClose(port, new Uint8Array(1000))).length, 0);
+    }
+    assert.ok(await waitFor(() => results.length === 3, 5000));
+    assert.deepEqual(results, [false, false, false]);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /was dropped: the connection had been ended at the peer's EOF.*allowHalfOpen: true/);
+  } finally {
+    console.warn = warn;
+    await auto.stop();
+    await own.stop();
+    await Promise.all(served);
+  }
+});
+
 test("Driver.ref() after close() is a ClosedError (it kept nothing alive and said nothing)", async () => {
   const { Driver } = await import("../ring.ts");
   const driver = new Driver(new Reactor({ entries: 8, flags: Driver.ringFlags }));

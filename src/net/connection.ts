@@ -255,6 +255,7 @@ const enum Bit {
   Reading = 1 << 20, // a `for await` loop reads it now (until it leaves, or sees the end)
   EndBound = 1 << 21, // an end put off (EOF, a graceful stop) bounds the wait of a send on its peer (#boundEnd)
   HangupWatch = 1 << 22, // after the peer's EOF, a poll for its reset is armed (#watchHangup)
+  AutoEnded = 1 << 23, // ended by the automatic end at the peer's EOF, not by the program or a stop
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -264,6 +265,18 @@ function isRoutine(error: Error): boolean {
 
 // One options object for every connection's receiver (the receiver does not keep it): none per accept.
 const receiverOptions: StreamReceiverOptions = { holder: 0 };
+
+/** Servers (or clients) told of a write dropped after the automatic end at EOF: else a reply is lost silently. */
+const toldWriteAfterAutoEnd = new WeakSet<object>();
+
+function tellWriteAfterAutoEnd(config: object, fd: number): void {
+  toldWriteAfterAutoEnd.add(config);
+  console.warn(
+    `uring-buffers: a write to connection fd ${fd} was dropped: the connection had been ended at the peer's EOF ` +
+      "(its for await loop had ended, or its data/end handlers had settled); to answer after an await, pass " +
+      "allowHalfOpen: true and call end() yourself (README: \"Nothing lost at EOF\"; said once per server)",
+  );
+}
 
 /** How long a connection may sit at its fair share of the pool before the program is told (once per pool). */
 const QUOTA_STALL_WARN_MS = 5000;
@@ -614,6 +627,10 @@ export class Connection<Data = unknown> {
     if (!this.writable) {
       if (isLease) data[kGiveBack]();
       this.#set(Bit.WritesDropped, true);
+      // Not once the connection failed: the failure, reported at `error`, is what dropped the write then.
+      if (this.#is(Bit.AutoEnded) && !this.#error && !toldWriteAfterAutoEnd.has(this.#config)) {
+        tellWriteAfterAutoEnd(this.#config, this.fd);
+      }
       return false;
     }
     const length = data.length;
@@ -1093,6 +1110,7 @@ export class Connection<Data = unknown> {
   #afterEof(): void {
     if (this.#phase !== Phase.Open) return;
     if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) {
+      if (!this.#is(Bit.Stopping)) this.#set(Bit.AutoEnded, true);
       // An async handler still running may write its answer (or fail) after an await: end after it.
       if (this.#running > 0) this.#endWhenSettled();
       else this.end();
