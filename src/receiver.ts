@@ -290,8 +290,12 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       throw new TypeError('bundles need op "recv" and a non-incremental ring pool');
     }
     const offset = options.offset ?? -1;
-    if (!Number.isInteger(offset) || offset < -1) {
-      throw numberError(offset, `offset must be -1 or a byte offset, got ${describe(offset)}`);
+    // Beyond 2^53 - 1 the offset cannot be counted on exactly (nor held by the SQE's u64 past 2^64).
+    if (!Number.isSafeInteger(offset) || offset < -1) {
+      throw numberError(
+        offset,
+        `offset must be -1 or a byte offset up to ${Number.MAX_SAFE_INTEGER}, got ${describe(offset)}`,
+      );
     }
     const holder = options.holder ?? 0;
     pool.held(holder); // a RangeError now for an id the pool never gave, not at the first completion
@@ -411,7 +415,9 @@ export class StreamReceiver extends ReceiverBase implements BufferWaiter {
       if (this.state === State.Pausing && res > 0) this.#mode |= Mode.PausesOnData;
       return;
     }
-    // The operation is over.
+    // The operation is over. A pool the data handler closed ends it as a completion after the close
+    // does (re-armed, a read would be handed to a closed pool, which throws out of the turn).
+    if (this.pool.closed) return this.endForClosedPool();
     if (this.#cappedStamp >= 0) {
       const stamp = this.#cappedStamp;
       this.#cappedStamp = -1;

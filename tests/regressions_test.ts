@@ -28,7 +28,8 @@ import {
   Ring,
   StreamReceiver,
 } from "../ring.ts";
-import { closeFd, localAddress, tcpConnect } from "../sys.ts";
+import { closeFd, localAddress, openFile, tcpConnect } from "../sys.ts";
+import { statSync } from "node:fs";
 import { kArena, kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
@@ -888,6 +889,94 @@ test("a write dropped after the automatic end at EOF is said once per server; an
     await own.stop();
     await Promise.all(served);
   }
+});
+
+test("a read receiver whose data handler closes the pool ends with ECANCELED (ClosedError was thrown out of the turn)", () => {
+  using reactor = new Reactor({ entries: 16 });
+  const pool = new BufferPool(reactor, { count: 4, bufferSize: 4096 });
+  const fd = openFile("README.md");
+  const ends: (Error | undefined)[] = [];
+  let leases = 0;
+  try {
+    new StreamReceiver(pool, fd, {
+      data(lease) {
+        leases++;
+        lease.release();
+        pool.close();
+      },
+      end: (error) => void ends.push(error),
+    }, { op: "read" }).start();
+    assert.ok(reactor.runUntil(() => ends.length > 0, 5000), "the receive ended");
+    assert.equal(leases, 1);
+    assert.equal(ends.length, 1);
+    assert.ok(ends[0] instanceof UringError && ends[0].code === "ECANCELED", String(ends[0]));
+  } finally {
+    closeFd(fd);
+  }
+});
+
+test("a read receiver that keeps its leases grows the pool to maxCount and is reported by the watchdog", async () => {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
+  const reactor = new Reactor({ entries: 16, flags: Driver.ringFlags });
+  const driver = new Driver(reactor);
+  const pool = new BufferPool(reactor, {
+    count: 2,
+    maxCount: 8,
+    bufferSize: 4096,
+    watchdogMs: 200,
+    leakTracking: "off",
+  });
+  const fd = openFile("README.md");
+  const kept: Lease[] = [];
+  let bytes = 0, done = false;
+  try {
+    driver.ref();
+    new StreamReceiver(pool, fd, {
+      data(lease) {
+        bytes += lease.length;
+        kept.push(lease);
+      },
+      end(error) {
+        done = true;
+        if (error) throw error;
+      },
+    }, { op: "read" }).start();
+    // Before: the read waited for a buffer with none left and neither grew the pool nor woke the watchdog.
+    assert.ok(
+      await waitFor(() => pool.stats().buffersTotal === 8 && kept.length === 8, 3000),
+      JSON.stringify(pool.stats()),
+    );
+    assert.ok(await waitFor(() => warnings.length > 0, 2000), "the watchdog warned");
+    assert.match(warnings[0], /8\/8 buffers leased, 1 receive waiting: are leases released\?/);
+    for (const lease of kept.splice(0)) lease.release();
+    assert.ok(
+      await waitFor(() => {
+        for (const lease of kept.splice(0)) lease.release();
+        return done;
+      }, 5000),
+    );
+    assert.equal(bytes, statSync("README.md").size);
+  } finally {
+    console.warn = warn;
+    closeFd(fd);
+    pool.close();
+    driver.unref();
+    driver.close();
+  }
+});
+
+test("a read offset past 2^53 - 1 is a RangeError (2^64 wrapped to 0 and read for ever; 2^65 read from 0)", () => {
+  using reactor = new Reactor({ entries: 8 });
+  using pool = new BufferPool(reactor, { count: 2, bufferSize: 4096 });
+  for (const offset of [2 ** 53, 2 ** 64, 1e300]) {
+    assert.throws(() => new StreamReceiver(pool, 0, { data() {}, end() {} }, { op: "read", offset }), {
+      name: "RangeError",
+      message: /offset must be -1 or a byte offset up to 9007199254740991/,
+    });
+  }
+  new StreamReceiver(pool, 0, { data() {}, end() {} }, { op: "read", offset: Number.MAX_SAFE_INTEGER });
 });
 
 test("Driver.ref() after close() is a ClosedError (it kept nothing alive and said nothing)", async () => {

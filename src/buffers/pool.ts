@@ -326,6 +326,9 @@ export class BufferPool {
       for (const w of this.#deferredReads) this.#waiting.push(w);
       this.#deferredReads.length = 0;
       this.#rearmFor(this.#refill.available());
+      // Reads left waiting found nothing for the kernel, as a receive's -ENOBUFS says: widen, grow and
+      // watch for leases not coming back as for one (they waited without either, for good).
+      if (this.#waiting.size > 0 && this.#refill.available() === 0) this.#pressed(true);
     }
     this.#refill.settle(this.#waiting.size === 0 && this.receiveCap === 0);
     // Reservations lapse without an event: re-arm what they held back. If receives still wait while
@@ -699,7 +702,11 @@ export class BufferPool {
 
   /** Queues `waiter` (FIFO) until the ring can serve it; after a stall, widens or grows under pressure. */
   #park(waiter: BufferWaiter, stalled: boolean): void {
-    if (!this.#waiting.push(waiter)) return;
+    if (this.#waiting.push(waiter)) this.#pressed(stalled);
+  }
+
+  /** Receives wait (one just parked, or reads found the pool empty): widen, grow, re-arm, watch. */
+  #pressed(stalled: boolean): void {
     const refill = this.#refill;
     // Buffers the refill held back (a ring's spares) go to the kernel first. Else the pool grows if
     // nothing is left for the kernel, or in a storm: as many stalls as buffers since the last growth,
