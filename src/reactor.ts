@@ -7,7 +7,7 @@
 import { ClosedError } from "./errors.ts";
 import { prepCancel64 } from "./prep.ts";
 import { Ring, RING_OPTION_KEYS, type RingOptions } from "./ring.ts";
-import { checkOptionKeys } from "./options.ts";
+import { checkOptionKeys, describe } from "./options.ts";
 import { kGroupIds } from "./internal.ts";
 
 /** user_data of operations whose completion nobody needs (cancels, wake-up NOPs): the reactor drops it. */
@@ -128,10 +128,14 @@ export class Reactor {
    * safe integers; a reused slot gets a new token.
    *
    * @throws {ClosedError} once the ring is closed.
+   * @throws {TypeError} for a target without a `complete` method (it failed only at its first completion).
    * @throws {RangeError} beyond 2^20 - 1 targets registered at once.
    */
   register(target: CompletionTarget): number {
     if (this.ring.closed) throw new ClosedError("Reactor");
+    if (typeof (target as Partial<CompletionTarget> | null)?.complete !== "function") {
+      throw new TypeError(`register() takes an object with a complete(res, flags) method, got ${describe(target)}`);
+    }
     let slot = this.#freeSlots.pop();
     if (slot === undefined) {
       slot = this.#targets.length;

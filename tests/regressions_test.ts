@@ -2412,6 +2412,13 @@ test("a parking Driver refuses a SINGLE_ISSUER | DEFER_TASKRUN ring, and the rin
   );
   assert.throws(() => new ProvidedBufferGroup(reactor as never, 1), /ring must be a Ring/);
   assert.throws(() => new Driver(null as never), /reactor must be a Reactor, got null/);
+  // Before: taken; the first completion of its token threw "target.complete is not a function" out of the turn.
+  assert.throws(() => reactor.register(42 as never), {
+    name: "TypeError",
+    message: /register\(\) takes an object with a complete\(res, flags\) method, got number 42/,
+  });
+  assert.throws(() => reactor.register({} as never), /got/);
+  assert.ok(reactor.register({ complete() {} }) > 0);
 });
 
 test("stop({ graceMs, leaveOpen: true }) stops accepting and leaves open connections to end on their own (a graceful stop cut streams)", async () => {
