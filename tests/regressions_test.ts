@@ -855,7 +855,7 @@ test("UDP: an error handler that throws is logged, not thrown out of the loop; o
   reactor.close();
 });
 
-test("a write dropped after the automatic end at EOF is said once per server; an end of the program's own is not", async () => {
+test("a write dropped after the automatic end at EOF of a for await loop is said once per server; not after the program's own end, nor in the handler style", async () => {
   const warnings: string[] = [];
   const warn = console.warn;
   console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
@@ -863,6 +863,14 @@ test("a write dropped after the automatic end at EOF is said once per server; an
   const answer = new TextEncoder().encode("42\n");
   const auto = listen({ port: 0 });
   const own = listen({ port: 0 });
+  // A handler-style chat's broadcast to a peer that has gone: a race, not a reply lost.
+  const handlers = listen({
+    port: 0,
+    handlers: {
+      data: (_conn, lease) => lease.release(),
+      end: (conn) => void setTimeout(() => results.push(conn.write(answer)), 30),
+    },
+  });
   const serve = async (server: typeof auto, endFirst: boolean) => {
     for await (const conn of server) {
       void (async () => {
@@ -875,18 +883,19 @@ test("a write dropped after the automatic end at EOF is said once per server; an
   };
   const served = [serve(auto, false), serve(own, true)];
   try {
-    for (const port of [auto.port, auto.port, own.port]) {
+    for (const port of [auto.port, auto.port, own.port, handlers.port]) {
       // Before: the reply was dropped and nothing said so; the client saw a clean EOF with no answer.
       assert.equal((await sendAndHalfClose(port, new Uint8Array(1000))).length, 0);
     }
-    assert.ok(await waitFor(() => results.length === 3, 5000));
-    assert.deepEqual(results, [false, false, false]);
+    assert.ok(await waitFor(() => results.length === 4, 5000));
+    assert.deepEqual(results, [false, false, false, false]);
     assert.equal(warnings.length, 1, warnings.join("\n"));
     assert.match(warnings[0], /was dropped: the connection had been ended at the peer's EOF.*allowHalfOpen: true/);
   } finally {
     console.warn = warn;
     await auto.stop();
     await own.stop();
+    await handlers.stop();
     await Promise.all(served);
   }
 });
@@ -977,6 +986,33 @@ test("a read offset past 2^53 - 1 is a RangeError (2^64 wrapped to 0 and read fo
     });
   }
   new StreamReceiver(pool, 0, { data() {}, end() {} }, { op: "read", offset: Number.MAX_SAFE_INTEGER });
+});
+
+test("end(data) writes the data, then ends, as socket.end(data) does in node:net and Bun (it was ignored)", async () => {
+  const server = listen({
+    port: 0,
+    handlers: {
+      data(conn, lease) {
+        lease.release();
+        conn.end(new TextEncoder().encode("bye\n"));
+      },
+    },
+  });
+  try {
+    const reply = await sendAndHalfClose(server.port, new TextEncoder().encode("hi"));
+    assert.equal(new TextDecoder().decode(reply), "bye\n");
+    const conns: Connection[] = [];
+    const other = listen({ port: 0, handlers: { open: (c) => void conns.push(c), data: (_c, l) => l.release() } });
+    const socket = await dial(other.port);
+    socket.on("error", () => {});
+    assert.ok(await waitFor(() => conns.length === 1, 2000));
+    assert.throws(() => conns[0].end("bye" as never), /encode it/);
+    assert.equal(conns[0].state, "open", "a refused end() leaves the connection as it was");
+    socket.destroy();
+    await other.stop();
+  } finally {
+    await server.stop();
+  }
 });
 
 test("Driver.ref() after close() is a ClosedError (it kept nothing alive and said nothing)", async () => {

@@ -266,15 +266,19 @@ function isRoutine(error: Error): boolean {
 // One options object for every connection's receiver (the receiver does not keep it): none per accept.
 const receiverOptions: StreamReceiverOptions = { holder: 0 };
 
-/** Servers (or clients) told of a write dropped after the automatic end at EOF: else a reply is lost silently. */
+/**
+ * Servers (or clients) told of a write dropped after the automatic end at EOF of a connection read with
+ * `for await`: else a reply written after the loop and an await is lost in silence.
+ */
 const toldWriteAfterAutoEnd = new WeakSet<object>();
 
 function tellWriteAfterAutoEnd(config: object, fd: number): void {
   toldWriteAfterAutoEnd.add(config);
   console.warn(
-    `uring-buffers: a write to connection fd ${fd} was dropped: the connection had been ended at the peer's EOF ` +
-      "(its for await loop had ended, or its data/end handlers had settled); to answer after an await, pass " +
-      "allowHalfOpen: true and call end() yourself (README: \"Nothing lost at EOF\"; said once per server)",
+    `uring-buffers: a write to connection fd ${fd} was dropped: the connection had been ended at the peer's EOF, ` +
+      "a task after its for await loop ended. If that was the loop's own reply, written after an await, pass " +
+      'allowHalfOpen: true and call end() yourself (README: "Nothing lost at EOF"); a write to a peer that ' +
+      "has gone (a broadcast) needs nothing. Said once per server.",
   );
 }
 
@@ -628,7 +632,10 @@ export class Connection<Data = unknown> {
       if (isLease) data[kGiveBack]();
       this.#set(Bit.WritesDropped, true);
       // Not once the connection failed: the failure, reported at `error`, is what dropped the write then.
-      if (this.#is(Bit.AutoEnded) && !this.#error && !toldWriteAfterAutoEnd.has(this.#config)) {
+      // In the handler style the end waits for the handlers; a write from elsewhere is a race with the peer.
+      if (
+        this.#is(Bit.AutoEnded) && this.#is(Bit.Iterated) && !this.#error && !toldWriteAfterAutoEnd.has(this.#config)
+      ) {
         tellWriteAfterAutoEnd(this.#config, this.fd);
       }
       return false;
@@ -783,8 +790,14 @@ export class Connection<Data = unknown> {
     if (!this.#sends.sending) this.#flushDone();
   }
 
-  /** Close once queued writes are sent; later writes are dropped. */
-  end(): void {
+  /**
+   * Close once queued writes are sent; later writes are dropped. `data`, when given, is written first
+   * (as `socket.end(data)` does in `node:net` and Bun: it was ignored, and the last reply lost).
+   *
+   * @throws {TypeError} for `data` that `write()` refuses (a string: encode it).
+   */
+  end(data?: Uint8Array | Lease): void {
+    if (data !== undefined) this.write(data);
     if (this.#phase !== Phase.Open) return;
     this.#phase = Phase.Ending;
     if (!this.#sends.sending) return this.#flushDone();
