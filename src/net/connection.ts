@@ -1123,10 +1123,12 @@ export class Connection<Data = unknown> {
   #afterEof(): void {
     if (this.#phase !== Phase.Open) return;
     if (!this.#config.allowHalfOpen || this.#is(Bit.Stopping)) {
-      if (!this.#is(Bit.Stopping)) this.#set(Bit.AutoEnded, true);
       // An async handler still running may write its answer (or fail) after an await: end after it.
       if (this.#running > 0) this.#endWhenSettled();
-      else this.end();
+      else {
+        if (!this.#is(Bit.Stopping)) this.#set(Bit.AutoEnded, true);
+        this.end();
+      }
     } else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
   }
 
