@@ -78,7 +78,8 @@ export class NativeMemory {
    * @param length Bytes wanted, a positive integer.
    * @param opts `fd` and `offset` map a file or device shared (default: anonymous private memory);
    *   `populate` pre-faults the pages (MAP_POPULATE).
-   * @throws {RangeError} for a length that is not a positive integer.
+   * @throws {RangeError} for a length that is not a positive integer, or one the runtime cannot view
+   *   as one ArrayBuffer (Bun: 4 GiB and more).
    * @throws {UringError} when mmap fails (`ENOMEM`, ...).
    */
   constructor(length: number, opts: { fd?: number; offset?: number; populate?: boolean } = {}) {
@@ -88,7 +89,16 @@ export class NativeMemory {
     this.length = roundUpToPage(length);
     this.ptr = mapMemory(this.length, opts.fd ?? -1, opts.offset ?? 0, opts.populate ?? false);
     this.address = native.address(this.ptr);
-    this.buffer = native.view(this.ptr, this.length);
+    try {
+      this.buffer = native.view(this.ptr, this.length);
+    } catch (e) {
+      // The mapping worked and the runtime cannot view it (Bun: "Out of memory" from 4 GiB): give it back.
+      native.libc.munmap(this.ptr, this.length);
+      throw new RangeError(
+        `cannot view ${this.length} bytes of native memory as one ArrayBuffer on this runtime ` +
+          `(${e instanceof Error ? e.message : e}); a pool's count x bufferSize must be at most 4 GiB on Bun`,
+      );
+    }
     this.bytes = new Uint8Array(this.buffer);
     this.view = new DataView(this.buffer);
   }

@@ -29,7 +29,7 @@ import {
   StreamReceiver,
 } from "../ring.ts";
 import { closeFd, localAddress, openFile, tcpConnect } from "../sys.ts";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { kArena, kIdle } from "../src/internal.ts";
 import { captureConsoleErrors, runtime, runtimeCommand, test } from "./harness.ts";
 import { patternBytes, RingWriter, tcpPair } from "./helpers.ts";
@@ -1014,6 +1014,21 @@ test("end(data) writes the data, then ends, as socket.end(data) does in node:net
     await server.stop();
   }
 });
+
+test(
+  "memory the runtime cannot view as one ArrayBuffer (Bun: past 4 GiB) is a RangeError naming the limit, and unmapped",
+  () => {
+    const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]);
+    const before = vmSize();
+    // Before: a bare "Out of memory" from the view, the 4 GiB mapping left in the address space.
+    assert.throws(() => new NativeMemory(2 ** 32 + 4096), {
+      name: "RangeError",
+      message: /cannot view 4294971392 bytes of native memory as one ArrayBuffer.*at most 4 GiB on Bun/,
+    });
+    assert.ok(vmSize() - before < 1 << 20, `VmSize grew ${vmSize() - before} kB`);
+  },
+  { skip: runtime === "deno" && "Deno views it whole" },
+);
 
 test("Driver.ref() after close() is a ClosedError (it kept nothing alive and said nothing)", async () => {
   const { Driver } = await import("../ring.ts");

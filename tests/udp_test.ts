@@ -182,6 +182,17 @@ test("sending a received datagram on a closed socket throws ClosedError and retu
   receiver.close();
   assert.throws(() => receiver.send(kept!), ClosedError); // threw "already released" before
   assert.equal(kept.lease.released, true);
+  // Once the close has completed (the socket's pool closed with it), still ClosedError: it was a TypeError,
+  // "cannot send a lease of a closed pool".
+  const got: { datagram?: Datagram } = {};
+  const keeper = bindUdp({ loop, handlers: { message: (_s, d) => void (got.datagram = d) } });
+  sender.send(new TextEncoder().encode("keep me too"), { hostname: "127.0.0.1", port: keeper.port });
+  for (let i = 0; i < 200 && !got.datagram; i++) await new Promise((r) => setTimeout(r, 5));
+  const late = got.datagram;
+  assert.ok(late);
+  await keeper.close();
+  assert.throws(() => keeper.send(late), ClosedError);
+  assert.equal(late.lease.released, true);
   sender.close();
   for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
   loop.close();

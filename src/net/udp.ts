@@ -350,6 +350,13 @@ export class UdpSocket {
    *   released before any of these is thrown.
    */
   send(data: Uint8Array | Lease | Datagram, to?: SocketAddress | { hostname: string; port: number }): boolean {
+    if (this.#closed) {
+      // Said before a lease is taken over, which for one of this socket's own pool (closed with it) is a
+      // TypeError; the lease goes back all the same (its release is allowed after the pool's close).
+      const held = data instanceof Lease ? data : (data as Datagram | undefined)?.lease;
+      if (held instanceof Lease && !held.released) held.release();
+      throw new ClosedError("UdpSocket");
+    }
     let lease: Lease | undefined;
     let leaseOffset = 0;
     let length: number;
@@ -372,7 +379,6 @@ export class UdpSocket {
       }
     }
     try {
-      if (this.#closed) throw new ClosedError("UdpSocket");
       if (!to) throw new TypeError("send() needs a destination");
       if (typeof to !== "object") {
         // node:dgram's send(bytes, port, host) and "host:port" strings land here.
