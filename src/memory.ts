@@ -79,7 +79,7 @@ export class NativeMemory {
    * @param opts `fd` and `offset` map a file or device shared (default: anonymous private memory);
    *   `populate` pre-faults the pages (MAP_POPULATE).
    * @throws {RangeError} for a length that is not a positive integer, or one the runtime cannot view
-   *   as one ArrayBuffer (Bun: 4 GiB and more).
+   *   as one ArrayBuffer (Bun: more than 4 GiB).
    * @throws {UringError} when mmap fails (`ENOMEM`, ...).
    */
   constructor(length: number, opts: { fd?: number; offset?: number; populate?: boolean } = {}) {
@@ -96,7 +96,8 @@ export class NativeMemory {
       native.libc.munmap(this.ptr, this.length);
       throw new RangeError(
         `cannot view ${this.length} bytes of native memory as one ArrayBuffer on this runtime ` +
-          `(${e instanceof Error ? e.message : e}); a pool's count x bufferSize must be at most 4 GiB on Bun`,
+          `(${e instanceof Error ? e.message : e})` +
+          (this.length > 2 ** 32 ? "; a pool's count x bufferSize must be at most 4 GiB on Bun" : ""),
       );
     }
     this.bytes = new Uint8Array(this.buffer);

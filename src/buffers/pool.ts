@@ -286,7 +286,7 @@ export class BufferPool {
     });
     this.#refill = this.#ringRefill ?? new ProvideRefill(reactor, this.#addr, bufferSize, groupId, maxCount);
     try {
-      this.#grow(count);
+      this.#grow(count, new NativeMemory(count * bufferSize));
       this.#refill.start();
     } catch (e) {
       this.#refill.close();
@@ -296,9 +296,8 @@ export class BufferPool {
     reactor.addHook(this);
   }
 
-  /** Adds `n` buffers (one new mapping), queued to the kernel at the next flush. */
-  #grow(n: number): void {
-    const mem = new NativeMemory(n * this.bufferSize);
+  /** Adds `n` buffers in `mem`, a new mapping of `n` buffers, queued to the kernel at the next flush. */
+  #grow(n: number, mem: NativeMemory): void {
     this.#chunks.push(mem);
     const first = this.#count;
     for (let i = 0; i < n; i++) {
@@ -717,15 +716,37 @@ export class BufferPool {
     ) {
       this.#stallsSinceGrowth = 0;
       const n = Math.min(this.#growStep, this.maxCount - this.#count);
-      refill.grow(n);
-      this.#grow(n);
-      this.#stats.growthEvents++;
+      // Mapped before anything changes: a failure (ENOMEM) here runs in a flush or a completion, and must
+      // not be thrown out of the loop's turn. The pool stays at its size and says so, once.
+      const mem = this.#mapForGrowth(n);
+      if (mem) {
+        refill.grow(n);
+        this.#grow(n, mem);
+        this.#stats.growthEvents++;
+      }
     }
     // Buffers may be with the kernel already (returned and published before this stale -ENOBUFS was
     // reaped, or just added): re-arm as many waiters as they can serve instead of parking.
     this.#refill.flush();
     this.#rearmFor(refill.available());
     this.#watchdog.waiting();
+  }
+
+  #growthFailed = false;
+
+  /** A mapping for `n` more buffers, or undefined (once failed, the pool grows no more). */
+  #mapForGrowth(n: number): NativeMemory | undefined {
+    if (this.#growthFailed) return undefined;
+    try {
+      return new NativeMemory(n * this.bufferSize);
+    } catch (e) {
+      this.#growthFailed = true;
+      console.warn(
+        `uring-buffers: pool group ${this.groupId} could not grow past ${this.#count} buffers ` +
+          `(maxCount ${this.maxCount}): ${e instanceof Error ? e.message : e}; it goes on at that size`,
+      );
+      return undefined;
+    }
   }
 
   /** The stall watchdog's warning: the pool's numbers, and what to look for. */

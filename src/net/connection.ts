@@ -267,18 +267,18 @@ function isRoutine(error: Error): boolean {
 const receiverOptions: StreamReceiverOptions = { holder: 0 };
 
 /**
- * Servers (or clients) told of a write dropped after the automatic end at EOF of a connection read with
- * `for await`: else a reply written after the loop and an await is lost in silence.
+ * Loops told of a write dropped after the automatic end at EOF of a connection read with `for await`
+ * (else a reply written after the loop and an await is lost in silence): once per loop, not per client.
  */
 const toldWriteAfterAutoEnd = new WeakSet<object>();
 
-function tellWriteAfterAutoEnd(config: object, fd: number): void {
-  toldWriteAfterAutoEnd.add(config);
+function tellWriteAfterAutoEnd(loop: object, fd: number): void {
+  toldWriteAfterAutoEnd.add(loop);
   console.warn(
     `uring-buffers: a write to connection fd ${fd} was dropped: the connection had been ended at the peer's EOF, ` +
       "a task after its for await loop ended. If that was the loop's own reply, written after an await, pass " +
       'allowHalfOpen: true and call end() yourself (README: "Nothing lost at EOF"); a write to a peer that ' +
-      "has gone (a broadcast) needs nothing. Said once per server.",
+      "has gone (a broadcast) needs nothing. Said once.",
   );
 }
 
@@ -634,9 +634,10 @@ export class Connection<Data = unknown> {
       // Not once the connection failed: the failure, reported at `error`, is what dropped the write then.
       // In the handler style the end waits for the handlers; a write from elsewhere is a race with the peer.
       if (
-        this.#is(Bit.AutoEnded) && this.#is(Bit.Iterated) && !this.#error && !toldWriteAfterAutoEnd.has(this.#config)
+        this.#is(Bit.AutoEnded) && this.#is(Bit.Iterated) && !this.#error &&
+        !toldWriteAfterAutoEnd.has(this.#config.loop)
       ) {
-        tellWriteAfterAutoEnd(this.#config, this.fd);
+        tellWriteAfterAutoEnd(this.#config.loop, this.fd);
       }
       return false;
     }
@@ -1126,7 +1127,8 @@ export class Connection<Data = unknown> {
       // An async handler still running may write its answer (or fail) after an await: end after it.
       if (this.#running > 0) this.#endWhenSettled();
       else {
-        if (!this.#is(Bit.Stopping)) this.#set(Bit.AutoEnded, true);
+        // Not after the program's own shutdown(): that, not this end, is what drops its later writes.
+        if (!this.#is(Bit.Stopping) && this.writable) this.#set(Bit.AutoEnded, true);
         this.end();
       }
     } else if (this.#is(Bit.WriteShut)) void this.close(); // both directions are done
