@@ -92,7 +92,7 @@ export class NativeMemory {
     try {
       this.buffer = native.view(this.ptr, this.length);
     } catch (e) {
-      // The mapping worked and the runtime cannot view it (Bun: "Out of memory" from 4 GiB): give it back.
+      // The mapping worked and the runtime cannot view it (Bun: "Out of memory" past 4 GiB): give it back.
       native.libc.munmap(this.ptr, this.length);
       throw new RangeError(
         `cannot view ${this.length} bytes of native memory as one ArrayBuffer on this runtime ` +
