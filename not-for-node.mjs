@@ -1,7 +1,9 @@
 // What Node.js imports for "uring-buffers" (the "node" export condition): the package is TypeScript
-// run by Bun or Deno, which call liburing through their FFI; Node has neither. Every name the entry
-// points export is declared, so that a named import links and this module runs and says why
-// (tests/package_test.ts keeps the list whole).
+// run by Bun or Deno, which call liburing through their FFI; Node has neither. Deno gets it too (the
+// "deno" condition): it runs no TypeScript from node_modules, so the npm package is not for it, and
+// its own error ("Stripping types is currently unsupported ...") did not say what to do. Every name
+// the entry points export is declared, so that a named import links and this module runs and says
+// why (tests/package_test.ts keeps the list whole).
 export let BufferPool,
   BufferRing,
   ClosedError,
@@ -85,7 +87,11 @@ export let BufferPool,
   udpBind;
 export default undefined;
 throw new Error(
-  "uring-buffers runs on Bun and Deno, not Node.js: it calls liburing through their FFI, which Node does not have. " +
-    "Run your program with `bun file.ts`, or with Deno (`deno run --allow-ffi file.ts`, importing the sources: " +
-    'see the README\'s "Using it in your project").',
+  typeof globalThis.Deno === "object"
+    ? "uring-buffers' npm package is not for Deno: Deno runs no TypeScript from node_modules. Import the sources " +
+      'instead, from a checkout or the unpacked package through your deno.json\'s "imports" (JSR once published): ' +
+      'see the README\'s "Using it in your project".'
+    : "uring-buffers runs on Bun and Deno, not Node.js: it calls liburing through their FFI, which Node does not " +
+      "have. Run your program with `bun file.ts`, or with Deno (`deno run --allow-ffi file.ts`, importing the " +
+      'sources: see the README\'s "Using it in your project").',
 );

@@ -200,7 +200,9 @@ test("package.json and deno.json: one version, the same entry points, a CHANGELO
   for (const [subpath, file] of Object.entries(denoConfig.exports as Record<string, string>)) {
     const conditions = pkg.exports[subpath];
     assert.ok(conditions, `package.json exports lacks "${subpath}"`);
-    for (const condition of ["deno", "bun", "import", "default"]) assert.equal(conditions[condition], file);
+    for (const condition of ["bun", "import", "default"]) assert.equal(conditions[condition], file);
+    // Deno runs no TypeScript from node_modules: the npm package says so to it, and where to look instead.
+    assert.equal(conditions.deno, "./not-for-node.mjs");
     // The declarations tsc makes of that file (scripts/build-types.sh): types/<path>.d.ts.
     assert.equal(conditions.types, `./types/${file.slice(2).replace(/\.ts$/, ".d.ts")}`);
   }
@@ -270,6 +272,14 @@ test('Bun: a fresh project installs the tarball offline and runs an echo server 
       if (node.error !== undefined) break; // no node on this machine
       assert.match(node.stderr, /runs on Bun and Deno, not Node\.js/, `${code}: ${node.stderr}`);
     }
+    // Deno with the package in node_modules (before: "Stripping types is currently unsupported for files under
+    // node_modules", no word of what to do).
+    const deno = spawnSync(bin("deno"), ["eval", `import { serve } from "${pkg.name}"; serve();`], {
+      cwd: app,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    });
+    assert.match(deno.stderr, /npm package is not for Deno.*Using it in your project/s, deno.stderr);
     copyFileSync(program, join(app, "echo.ts"));
     await runEchoProgram(bin("bun"), ["echo.ts"], app);
     // Type-checked as `bun init` sets a project up (noUncheckedIndexedAccess and all), against the
