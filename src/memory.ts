@@ -11,7 +11,9 @@ import {
   PROT_WRITE,
 } from "./abi.ts";
 import { ClosedError, UringError } from "./errors.ts";
-import { describe, numberError } from "./options.ts";
+import { checkOptionKeys, describe, numberError } from "./options.ts";
+
+const MEMORY_OPTION_KEYS = ["fd", "offset", "populate"] as const;
 
 export function roundUpToPage(n: number): number {
   return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
@@ -86,6 +88,7 @@ export class NativeMemory {
     if (!Number.isInteger(length) || length <= 0) {
       throw numberError(length, `length must be a positive integer, got ${describe(length)}`);
     }
+    checkOptionKeys("NativeMemory", opts, MEMORY_OPTION_KEYS);
     this.length = roundUpToPage(length);
     this.ptr = mapMemory(this.length, opts.fd ?? -1, opts.offset ?? 0, opts.populate ?? false);
     this.address = native.address(this.ptr);
@@ -111,6 +114,10 @@ export class NativeMemory {
 
   /** A pointer `offset` bytes in. */
   pointerAt(offset: number): Ptr {
+    if (!this.#open) throw new ClosedError("NativeMemory");
+    if (!Number.isInteger(offset) || offset < 0 || offset > this.length) {
+      throw numberError(offset, `offset must be an integer in [0, ${this.length}], got ${describe(offset)}`);
+    }
     return native.pointer(this.address + offset) as Ptr;
   }
 

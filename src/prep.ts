@@ -51,6 +51,15 @@ export function prepRw(
   u32[w + PAD2_WORD + 1] = 0;
 }
 
+/**
+ * A buffer length must be what the SQE's u32 holds: a Uint32Array store would make -1 a 4 GiB buffer
+ * the kernel writes past the end of (and 2^32 + 5 a 5-byte one). The one check the prep functions make:
+ * the rest (fds, addresses) fail in the kernel, this one would not.
+ */
+function checkLength(len: number, name: string): void {
+  if ((len >>> 0) !== len) throw new RangeError(`${name} must be an integer in [0, 2^32 - 1], got ${len}`);
+}
+
 /** Mirrors io_uring_prep_nop. */
 export function prepNop(s: SqeArray, slot: number): void {
   prepRw(s, slot, abi.IORING_OP_NOP, -1, 0, 0, 0);
@@ -58,16 +67,19 @@ export function prepNop(s: SqeArray, slot: number): void {
 
 /** Mirrors io_uring_prep_read. `offset` -1 reads at the file position (and for pipes/sockets). */
 export function prepRead(s: SqeArray, slot: number, fd: number, addr: number, nbytes: number, offset: number): void {
+  checkLength(nbytes, "nbytes");
   prepRw(s, slot, abi.IORING_OP_READ, fd, addr, nbytes, offset);
 }
 
 /** Mirrors io_uring_prep_write. */
 export function prepWrite(s: SqeArray, slot: number, fd: number, addr: number, nbytes: number, offset: number): void {
+  checkLength(nbytes, "nbytes");
   prepRw(s, slot, abi.IORING_OP_WRITE, fd, addr, nbytes, offset);
 }
 
 /** Mirrors io_uring_prep_recv. With buffer select, pass addr 0 and the max length (or 0). */
 export function prepRecv(s: SqeArray, slot: number, fd: number, addr: number, len: number, flags: number): void {
+  checkLength(len, "len");
   prepRw(s, slot, abi.IORING_OP_RECV, fd, addr, len, 0);
   s.u32[(slot << 4) + OP_FLAGS_WORD] = flags; // msg_flags
 }
@@ -87,6 +99,7 @@ export function prepRecvMultishot(
 
 /** Mirrors io_uring_prep_send. */
 export function prepSend(s: SqeArray, slot: number, fd: number, addr: number, len: number, flags: number): void {
+  checkLength(len, "len");
   prepRw(s, slot, abi.IORING_OP_SEND, fd, addr, len, 0);
   s.u32[(slot << 4) + OP_FLAGS_WORD] = flags; // msg_flags
 }
@@ -101,6 +114,7 @@ export function prepSendZc(
   flags: number,
   zcFlags: number,
 ): void {
+  checkLength(len, "len");
   prepRw(s, slot, abi.IORING_OP_SEND_ZC, fd, addr, len, 0);
   s.u32[(slot << 4) + OP_FLAGS_WORD] = flags; // msg_flags
   s.u16[(slot << 5) + IOPRIO_HALF] = zcFlags;
@@ -227,6 +241,7 @@ export function prepProvideBuffers(
   bgid: number,
   bid: number,
 ): void {
+  checkLength(len, "len");
   prepRw(s, slot, abi.IORING_OP_PROVIDE_BUFFERS, nr, addr, len, bid);
   s.u16[(slot << 5) + BUF_GROUP_HALF] = bgid;
 }

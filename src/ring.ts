@@ -301,6 +301,12 @@ export class Ring {
     // as a double, which would deoptimize getSqe's int32 arithmetic; the head is compared mod 2^32.
     this.#sqHeadSeen = Atomics.load(this.#sqRing, this.#sqHeadIdx) | 0;
     if (((this.#sqeTail - this.#sqHeadSeen) >>> 0) < this.entries) return;
+    // A chain still open (the last SQE links to the next) must not be submitted without its rest: the
+    // kernel would run the next SQE unlinked, as if the chain had held (liburing returns NULL here).
+    const last = ((this.#sqeTail - 1) >>> 0) & this.#sqMask;
+    if (this.sqes.u8[(last << 6) + abi.SQE_FLAGS] & (abi.IOSQE_IO_LINK | abi.IOSQE_IO_HARDLINK)) {
+      throw new SubmissionQueueFullError(this.entries);
+    }
     this.submit();
     this.#sqHeadSeen = Atomics.load(this.#sqRing, this.#sqHeadIdx) | 0;
     if (((this.#sqeTail - this.#sqHeadSeen) >>> 0) >= this.entries) throw new SubmissionQueueFullError(this.entries);
@@ -330,8 +336,8 @@ export class Ring {
    */
   submitAndWait(minComplete = 1, timeoutMs?: number): number {
     if (this.#closed) throw new ClosedError("Ring");
-    if (!Number.isInteger(minComplete) || minComplete < 0) {
-      throw numberError(minComplete, `minComplete must be an integer >= 0, got ${describe(minComplete)}`);
+    if (!Number.isInteger(minComplete) || minComplete < 0 || minComplete > 0xffffffff) {
+      throw numberError(minComplete, `minComplete must be an integer in [0, 2^32 - 1], got ${describe(minComplete)}`);
     }
     if (timeoutMs !== undefined && !(typeof timeoutMs === "number" && timeoutMs >= 0)) {
       throw numberError(timeoutMs, `timeoutMs must be a number >= 0, got ${describe(timeoutMs)}`);

@@ -6,6 +6,7 @@ import {
   BufferPool,
   connect,
   type Connection,
+  Errno,
   getDefaultLoop,
   IoLoop,
   type Lease,
@@ -21,6 +22,8 @@ import {
   Driver,
   NativeMemory,
   prepNop,
+  prepRead,
+  prepRecv,
   prepShutdown,
   prepTimeout,
   ProvidedBufferGroup,
@@ -1045,6 +1048,55 @@ test(
   },
   { skip: runtime === "deno" && "Deno views it whole" },
 );
+
+test("ring tier: a buffer length past a u32 is a RangeError (-1 made the kernel write past the buffer)", () => {
+  using ring = new Ring({ entries: 4 });
+  const slot = ring.getSqe();
+  for (const len of [-1, 2 ** 32 + 5, NaN, 1.5]) {
+    // Before: -1 was stored as 4 GiB, and a read of a 12 KiB file overwrote the mapping after a 4 KiB buffer.
+    assert.throws(() => prepRead(ring.sqes, slot, 0, 0, len, 0), /nbytes must be an integer in \[0, 2\^32 - 1\]/);
+    assert.throws(() => prepRecv(ring.sqes, slot, 0, 0, len, 0), /len must be an integer in \[0, 2\^32 - 1\]/);
+  }
+  prepRead(ring.sqes, slot, 0, 0, 2 ** 32 - 1, 0);
+  prepNop(ring.sqes, slot);
+  // Before: Deno threw its FFI's "Invalid FFI u32 type", Bun waited for 2^32 mod 2^32 = 0 completions.
+  assert.throws(() => ring.submitAndWait(2 ** 32, 10), {
+    name: "RangeError",
+    message: /minComplete must be an integer in \[0, 2\^32 - 1\]/,
+  });
+});
+
+test("ring tier: a full SQ does not submit a link chain without its rest (the next SQE ran unlinked)", () => {
+  using ring = new Ring({ entries: 2 });
+  let slot = ring.getSqe();
+  prepRead(ring.sqes, slot, 9999, 0, 0, 0); // EBADF: the chain behind it must be cancelled
+  ring.sqes.setFlags(slot, abi.IOSQE_IO_LINK);
+  slot = ring.getSqe();
+  prepNop(ring.sqes, slot);
+  ring.sqes.setFlags(slot, abi.IOSQE_IO_LINK);
+  // Before: the two were submitted here, and the third, meant to be linked behind them, ran on its own.
+  assert.throws(() => ring.getSqe(), { name: "SubmissionQueueFullError" });
+  ring.sqes.setFlags(slot, 0); // the chain ends here instead: now a full SQ is submitted to make room
+  slot = ring.getSqe();
+  prepNop(ring.sqes, slot);
+  ring.submitAndWait(3, 1000);
+  const results: number[] = [];
+  ring.reap((_userData, res) => void results.push(res));
+  assert.deepEqual(results, [-Errno.EBADF, -Errno.ECANCELED, 0]);
+});
+
+test("NativeMemory: an unknown option is named; pointerAt() checks its offset and the mapping (it returned wild pointers)", () => {
+  assert.throws(
+    () => new NativeMemory(4096, { populat: true } as never),
+    /unknown option "populat" \(did you mean "populate"\?\)/,
+  );
+  const memory = new NativeMemory(4096);
+  assert.throws(() => memory.pointerAt(-1), /offset must be an integer in \[0, 4096\], got (number )?-1/);
+  assert.throws(() => memory.pointerAt(1e9), RangeError);
+  memory.pointerAt(4096);
+  memory.free();
+  assert.throws(() => memory.pointerAt(0), { name: "ClosedError" });
+});
 
 test("Driver.ref() after close() is a ClosedError (it kept nothing alive and said nothing)", async () => {
   const { Driver } = await import("../ring.ts");
