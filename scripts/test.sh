@@ -54,7 +54,7 @@ if [ "$failed" != 0 ]; then
   sed 's/\x1b\[[0-9;]*m//g' "$log/deno.txt" | grep -E ' => \./[^ ]+:[0-9]+:[0-9]+$' | sort -u | sed 's/^/deno: /' | head -20
   sed 's/\x1b\[[0-9;]*m//g' "$log/bun.txt" | grep -E '^\(fail\)' | sort -u | sed 's/^/bun: /' | head -20
   echo "== their errors (first line each)"
-  sed 's/\x1b\[[0-9;]*m//g' "$log/deno.txt" "$log/bun.txt" | grep -E '^error: ' | cut -c1-300 | head -20
+  sed 's/\x1b\[[0-9;]*m//g' "$log/deno.txt" "$log/bun.txt" | grep -E '^error: ' | grep -v '^error: Uncaught (in worker' | cut -c1-300 | head -20
 fi
 rm -rf "$log"
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -586,7 +586,10 @@ test("Ring.submitAndWait(1, Infinity) waits without a timeout; bad arguments sho
   assert.ok(performance.now() - t0 >= 40, `returned after ${performance.now() - t0} ms`);
   ring.reap(() => {});
   ts.free();
-  assert.throws(() => ring.submitAndWait("1" as never), /minComplete must be an integer >= 0, got string "1"/);
+  assert.throws(
+    () => ring.submitAndWait("1" as never),
+    /minComplete must be an integer in \[0, 2\^32 - 1\], got string "1"/,
+  );
   assert.throws(() => ring.submitAndWait(1, "5" as never), /timeoutMs must be a number >= 0, got string "5"/);
 });
 
