@@ -6,6 +6,7 @@
 import * as abi from "./abi.ts";
 import * as sqe from "./sqe.ts";
 import type { SqeArray } from "./sqe.ts";
+import { describe, numberError } from "./options.ts";
 
 // A module-local binding, because JSC checks an import binding on every call through it (measured:
 // about 0.1 ns per prep on Bun); this one it folds away.
@@ -57,7 +58,7 @@ export function prepRw(
  * the rest (fds, addresses) fail in the kernel, this one would not.
  */
 function checkLength(len: number, name: string): void {
-  if ((len >>> 0) !== len) throw new RangeError(`${name} must be an integer in [0, 2^32 - 1], got ${len}`);
+  if ((len >>> 0) !== len) throw numberError(len, `${name} must be an integer in [0, 2^32 - 1], got ${describe(len)}`);
 }
 
 /** Mirrors io_uring_prep_nop. */

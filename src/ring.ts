@@ -304,7 +304,7 @@ export class Ring {
     // A chain still open (the last SQE links to the next) must not be submitted without its rest: the
     // kernel would run the next SQE unlinked, as if the chain had held (liburing returns NULL here).
     const last = ((this.#sqeTail - 1) >>> 0) & this.#sqMask;
-    if (this.sqes.u8[(last << 6) + abi.SQE_FLAGS] & (abi.IOSQE_IO_LINK | abi.IOSQE_IO_HARDLINK)) {
+    if (this.sqes.getU8(last, abi.SQE_FLAGS) & (abi.IOSQE_IO_LINK | abi.IOSQE_IO_HARDLINK)) {
       throw new SubmissionQueueFullError(this.entries);
     }
     this.submit();
