@@ -69,7 +69,7 @@ export class NativeMemory {
   /** An ArrayBuffer over the whole mapping (not owned by the JS heap). */
   readonly buffer: ArrayBuffer;
   /** Bytes of the whole mapping. */
-  readonly bytes: Uint8Array;
+  readonly bytes: Uint8Array<ArrayBuffer>;
   /** A DataView of the whole mapping. */
   readonly view: DataView;
   #open = true;

@@ -108,6 +108,12 @@ function nearest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   const extended = known.find((k) => k.toLowerCase().startsWith(lower));
   if (extended && lower.length >= 3) return extended;
+  // The singular of a plural (entry: entries), and the last word of a longer key (size: bufferSize).
+  const stem = stemOf(lower);
+  const sameStem = known.find((k) => stemOf(k.toLowerCase()) === stem);
+  if (sameStem) return sameStem;
+  const ending = known.find((k) => k.toLowerCase().endsWith(lower));
+  if (ending && lower.length >= 4) return ending;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {
@@ -118,6 +124,10 @@ function nearest(key: string, known: readonly string[]): string | undefined {
     }
   }
   return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function stemOf(word: string): string {
+  return word.replace(/(?:ies|y|s)$/, "");
 }
 
 function editDistance(a: string, b: string): number {

@@ -515,7 +515,7 @@ export interface Datagram {
    */
   lease: Lease;
   /** The datagram's bytes: a view into `lease.bytes` (no copy), valid until the lease is released. */
-  payload: Uint8Array;
+  payload: Uint8Array<ArrayBuffer>;
   /** The sender's address, or null when the kernel gave none. */
   from: SocketAddress | null;
   /**
@@ -536,14 +536,14 @@ export interface DatagramHandler {
 const NAME_LEN = abi.SOCKADDR_IN6_SIZE; // room for IPv4 and IPv6 sources
 
 /** The payload of a received datagram's buffer `b` (io_uring_recvmsg_out, name, payload), no copy. */
-function payloadIn(b: Uint8Array, dv: DataView): Uint8Array {
+function payloadIn(b: Uint8Array<ArrayBuffer>, dv: DataView): Uint8Array<ArrayBuffer> {
   const start = abi.RECVMSG_OUT_SIZE + NAME_LEN + dv.getUint32(abi.RECVMSG_OUT_CONTROLLEN, true);
   const inBuffer = Math.max(0, Math.min(dv.getUint32(abi.RECVMSG_OUT_PAYLOADLEN, true), b.length - start));
   return b.subarray(start, start + inBuffer);
 }
 
 /** The payload of a lease a DatagramReceiver delivered (its bytes start with the recvmsg header), no copy. */
-export function datagramPayload(lease: Lease): Uint8Array {
+export function datagramPayload(lease: Lease): Uint8Array<ArrayBuffer> {
   const b = lease[kBytes]; // also for a lease a send took over (UdpSocket.send reads its payload then)
   return payloadIn(b, new DataView(b.buffer, b.byteOffset, b.byteLength));
 }

@@ -41,7 +41,7 @@ export function readU64(u32: Uint32Array, index: number): number {
  */
 export class SqeArray {
   /** Bytes of every slot (slot n starts at n * 64). */
-  readonly u8: Uint8Array;
+  readonly u8: Uint8Array<ArrayBuffer>;
   /** The same memory as u16 (slot n starts at n * 32). */
   readonly u16: Uint16Array;
   /** The same memory as u32 (slot n starts at n * 16). */
@@ -122,7 +122,7 @@ export class SqeArray {
   }
 
   /** The 64 bytes of one SQE (a copy), for tests and debugging. */
-  bytesOf(slot: number): Uint8Array {
+  bytesOf(slot: number): Uint8Array<ArrayBuffer> {
     return this.u8.slice(slot * SQE_SIZE, (slot + 1) * SQE_SIZE);
   }
 }

@@ -45,6 +45,12 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
       /IoLoop: unknown option "entires" \(did you mean "entries"\?\)/,
     );
     assert.throws(() => listen({ loop, idleTimeout: "5" } as never), /idleTimeout .* got string "5"/);
+    // A singular for a plural, the last word of a key (before: no suggestion, only the list).
+    assert.throws(() => new IoLoop({ entry: 8 } as never), /unknown option "entry" \(did you mean "entries"\?\)/);
+    assert.throws(
+      () => new BufferPool(loop.reactor, { size: 8 } as never),
+      /unknown option "size" \(did you mean "bufferSize"\?\)/,
+    );
     // The lower tiers too (before: a Ring took any key, and these values were shown without their type or taken).
     assert.throws(
       () => new Ring({ entires: 8 } as never),
@@ -574,6 +580,40 @@ test("close() resolves once the fd is closed; await using closes servers, connec
     assert.equal(await udp.close(), undefined);
   }
   assert.equal(serverSide!.closed, true);
+  loop.close();
+});
+
+test("received bytes are Web API bodies as they are: new Response(lease.bytes), new Blob([datagram.payload]) (type-checked)", async () => {
+  // Before, Lease.bytes and Datagram.payload were typed Uint8Array<ArrayBufferLike>, which Deno's lib
+  // does not take as a BodyInit or a BlobPart: this file failed `deno check`.
+  const loop = new IoLoop();
+  const texts: string[] = [];
+  const server = listen({
+    loop,
+    handlers: {
+      async data(_conn, lease) {
+        texts.push(await new Response(lease.bytes).text());
+        lease.release();
+      },
+    },
+  });
+  const udp = bindUdp({
+    loop,
+    handlers: {
+      async message(_socket, datagram) {
+        texts.push(await new Blob([datagram.payload]).text());
+        datagram.lease.release();
+      },
+    },
+  });
+  const client = await dial(server.port);
+  client.write("over tcp");
+  const sender = bindUdp({ loop, handlers: { message() {} } });
+  sender.send(new TextEncoder().encode("over udp"), { hostname: "127.0.0.1", port: udp.port });
+  assert.ok(await waitFor(() => texts.length === 2, 2000), `got ${JSON.stringify(texts)}`);
+  assert.deepEqual(texts.sort(), ["over tcp", "over udp"]);
+  client.destroy();
+  await Promise.all([server.stop(), udp.close(), sender.close()]);
   loop.close();
 });
 

@@ -1528,6 +1528,11 @@ test("contentTypeOf: fonts, media, archives, csv and logs have their types (they
     "text/css; charset=utf-8",
     "application/octet-stream",
   ]);
+  // Before: "path.lastIndexOf is not a function".
+  assert.throws(() => contentTypeOf(5 as never), {
+    name: "TypeError",
+    message: "contentTypeOf() takes a file name, got number 5",
+  });
 });
 
 test(

@@ -571,7 +571,8 @@ test(
     } finally {
       await group.stop();
     }
-    await assert.rejects(group.stats(), /worker 0 was stopped/);
+    // Before: a plain Error ("worker 0 was stopped"), where every other use after close is a ClosedError.
+    await assert.rejects(group.stats(), { name: "ClosedError", message: "WorkerGroup is closed" });
   },
   { timeoutMs: 60_000 },
 );
@@ -1102,6 +1103,18 @@ function fdsOfKind(kind: string): number {
     }
   }).length;
 }
+
+test("an IoLoop whose blockMs is refused leaves no ring behind, in either mode", () => {
+  const before = fdsOfKind("anon_inode:[io_uring]");
+  for (const blockMs of [-1, 0, Number.NaN, "x"]) {
+    for (const mode of ["dedicated", "shared"] as const) {
+      // Before: shared mode took any blockMs; dedicated mode refused it after making the ring, which stayed open.
+      assert.throws(() => new IoLoop({ mode, blockMs: blockMs as never }), /blockMs must be a number > 0, got /);
+    }
+  }
+  assert.equal(fdsOfKind("anon_inode:[io_uring]"), before);
+  new IoLoop({ blockMs: 0.5 }).close();
+});
 
 test("workers: a stopped group and a start that failed after it listened leave no ring or eventfd behind", async () => {
   const { startWorkers } = await import("../mod.ts");

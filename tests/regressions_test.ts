@@ -2543,37 +2543,40 @@ test("a parking Driver refuses a SINGLE_ISSUER | DEFER_TASKRUN ring, and the rin
   assert.ok(reactor.register({ complete() {} }) > 0);
 });
 
-test("stop({ graceMs, leaveOpen: true }) stops accepting and leaves open connections to end on their own (a graceful stop cut streams)", async () => {
-  const conns: Connection[] = [];
-  const server = listen({
-    port: 0,
-    handlers: {
-      open: (c) => void conns.push(c),
-      data(c, lease) {
-        c.write(lease); // an echo: a stream that goes on after the stop
+test("stop({ graceMs, leaveOpen: true }) and stop(false) stop accepting and leave open connections to end on their own (a graceful stop cut streams)", async () => {
+  // stop(false) as Bun.listen's (before: a TypeError, where serve()'s stop(false) was taken).
+  for (const how of [{ graceMs: 5000, leaveOpen: true }, false] as const) {
+    const conns: Connection[] = [];
+    const server = listen({
+      port: 0,
+      handlers: {
+        open: (c) => void conns.push(c),
+        data(c, lease) {
+          c.write(lease); // an echo: a stream that goes on after the stop
+        },
       },
-    },
-  });
-  const client = await dial(server.port);
-  client.on("error", () => {});
-  let echoed = 0;
-  client.on("data", (d: Uint8Array) => (echoed += d.length));
-  client.write("first");
-  assert.ok(await waitFor(() => echoed === 5, 2000));
-  const t0 = performance.now();
-  let stopped = false;
-  const stopping = server.stop({ graceMs: 5000, leaveOpen: true }).then(() => (stopped = true));
-  await assert.rejects(dial(server.port), /ECONNREFUSED/);
-  // Before: the connection was ended at the stop; the echo after it never came.
-  client.write("after the stop");
-  assert.ok(await waitFor(() => echoed === 19, 2000), `echoed ${echoed}`);
-  assert.equal(stopped, false, "the stop waits for the connection");
-  conns[0].end();
-  await stopping;
-  assert.ok(performance.now() - t0 < 4000, "resolved once the program ended it, not at the deadline");
-  assert.equal(server.stats().forced, 0);
-  client.destroy();
-  assert.throws(() => server.stop({ graceMs: 1, leaveOpen: "yes" as never }), /leaveOpen/);
+    });
+    const client = await dial(server.port);
+    client.on("error", () => {});
+    let echoed = 0;
+    client.on("data", (d: Uint8Array) => (echoed += d.length));
+    client.write("first");
+    assert.ok(await waitFor(() => echoed === 5, 2000));
+    const t0 = performance.now();
+    let stopped = false;
+    const stopping = server.stop(how).then(() => (stopped = true));
+    await assert.rejects(dial(server.port), /ECONNREFUSED/);
+    // Before: the connection was ended at the stop; the echo after it never came.
+    client.write("after the stop");
+    assert.ok(await waitFor(() => echoed === 19, 2000), `echoed ${echoed}`);
+    assert.equal(stopped, false, "the stop waits for the connection");
+    conns[0].end();
+    await stopping;
+    assert.ok(performance.now() - t0 < 4000, "resolved once the program ended it, not at the deadline");
+    assert.equal(server.stats().forced, 0);
+    client.destroy();
+    assert.throws(() => server.stop({ graceMs: 1, leaveOpen: "yes" as never }), /leaveOpen/);
+  }
 });
 
 test("stop({ graceMs, leaveOpen: true }): a connection still open at the deadline is reset and counted as forced", async () => {

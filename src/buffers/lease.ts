@@ -28,7 +28,7 @@ export interface LeaseOwner {
   /** Native address of a buffer. */
   [kBufferAddress](bufferId: number): number;
   /** A view of `length` bytes at `offset` in a buffer. */
-  [kBufferView](bufferId: number, offset: number, length: number): Uint8Array;
+  [kBufferView](bufferId: number, offset: number, length: number): Uint8Array<ArrayBuffer>;
   /** Short of buffers (see BufferPool.scarce). */
   readonly scarce: boolean;
   /** Holder `holder` holds at least half its share (see kCopyToQueue). */
@@ -81,7 +81,7 @@ export class Lease {
   /** Byte offset of this piece inside its buffer (incremental rings). */
   readonly #offset: number;
   // The view, made on first read (a write or an echo never reads it); RELEASED once released.
-  #bytes: Uint8Array | undefined;
+  #bytes: Uint8Array<ArrayBuffer> | undefined;
   // A write or send has taken it over: a second one would send a buffer the first one's release gave back.
   #taken = false;
 
@@ -93,7 +93,7 @@ export class Lease {
     generation: number,
     offset: number,
     holder: number,
-    bytes?: Uint8Array,
+    bytes?: Uint8Array<ArrayBuffer>,
   ) {
     this.#owner = owner;
     this.bufferId = bufferId;
@@ -111,7 +111,7 @@ export class Lease {
    *   goes back to the pool once sent, or at once when the write copies it, so the bytes are no longer
    *   the program's whatever the pool's state (read them before the write).
    */
-  get bytes(): Uint8Array {
+  get bytes(): Uint8Array<ArrayBuffer> {
     if (this.#taken && this.#bytes !== RELEASED) {
       throw new TypeError(
         `lease of buffer ${this.bufferId} was written: the write took it over and gives its buffer back once ` +
@@ -122,7 +122,7 @@ export class Lease {
   }
 
   /** @ignore The bytes, also once a write took the lease over (see kBytes). */
-  get [kBytes](): Uint8Array {
+  get [kBytes](): Uint8Array<ArrayBuffer> {
     const bytes = this.#bytes;
     if (bytes === undefined) return this.#bytes = this.#owner[kBufferView](this.bufferId, this.#offset, this.length);
     if (bytes === RELEASED) {
@@ -247,7 +247,7 @@ const HEAP_OWNER: LeaseOwner = {
   [kBufferAddress](): number {
     throw new TypeError("a copied lease has no native address");
   },
-  [kBufferView](): Uint8Array {
+  [kBufferView](): Uint8Array<ArrayBuffer> {
     throw new Error("a copied lease is made with its bytes");
   },
   scarce: true, // a write copies its bytes (it has no native memory to send from)
@@ -300,7 +300,7 @@ export class TracedLease extends Lease {
     this.#trace = trace;
   }
 
-  override get bytes(): Uint8Array {
+  override get bytes(): Uint8Array<ArrayBuffer> {
     const bytes = super.bytes;
     // Formatting dominates the cost (tens of us in V8), so only the frames a report shows are taken.
     const limit = Error.stackTraceLimit;

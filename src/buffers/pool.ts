@@ -587,7 +587,7 @@ export class BufferPool {
    * @ignore A leased piece's view (Lease.bytes, made on its first read): of the buffer's current
    * ArrayBuffer, which a detaching release replaces, so the view dies with the lease.
    */
-  [kBufferView](bufferId: number, offset: number, length: number): Uint8Array {
+  [kBufferView](bufferId: number, offset: number, length: number): Uint8Array<ArrayBuffer> {
     // Once closed the memory is unmapped: empty, as a view made before close() is once detached.
     if (this.#closed) return new Uint8Array(0);
     return new Uint8Array(this.#views[bufferId], offset, length);

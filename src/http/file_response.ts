@@ -64,8 +64,13 @@ const TYPES: Record<string, string> = {
   tar: "application/x-tar",
 };
 
-/** A Content-Type for a file name, by its extension; application/octet-stream when unknown. */
+/**
+ * A Content-Type for a file name, by its extension; application/octet-stream when unknown.
+ *
+ * @throws {TypeError} for a path that is not a string.
+ */
 export function contentTypeOf(path: string): string {
+  if (typeof path !== "string") throw new TypeError(`contentTypeOf() takes a file name, got ${describe(path)}`);
   const dot = path.lastIndexOf(".");
   return (dot >= 0 && TYPES[path.slice(dot + 1).toLowerCase()]) || "application/octet-stream";
 }

@@ -197,7 +197,7 @@ export class HttpServer {
     if (leaveOpen != null && leaveOpen !== false) {
       // A listen() server's option: serve()'s graceful stop already lets the requests in flight finish,
       // streams included, and left open a keep-alive connection would go on taking requests.
-      throw new TypeError("stop() takes nothing, true or { graceMs } (leaveOpen is a listen() server's option)");
+      throw new TypeError("stop() takes nothing, a boolean or { graceMs } (leaveOpen is a listen() server's option)");
     }
     if (!this.#stopping) {
       // The listener checks the options (a misspelt key would mean no deadline) before anything stops.

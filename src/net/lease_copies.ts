@@ -80,7 +80,7 @@ class LeaseCopies implements LeaseOwner {
     return 0;
   }
 
-  [kBufferView](): Uint8Array {
+  [kBufferView](): Uint8Array<ArrayBuffer> {
     throw new Error("a copied lease is made with its bytes");
   }
 }

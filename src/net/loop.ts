@@ -37,7 +37,10 @@ export interface IoLoopOptions {
    * and when idle the thread waits in the kernel itself for up to `blockMs` per turn.
    */
   mode?: "shared" | "dedicated";
-  /** Dedicated mode: longest wait per idle turn, in ms (timers are late by at most this). Default 10. */
+  /**
+   * Dedicated mode: longest wait per idle turn, in ms, > 0 (timers are late by at most this). Default
+   * 10. Checked but not used in shared mode.
+   */
   blockMs?: number;
   /**
    * Most bytes copied from JS that the loop's connections may have queued for sending, together
@@ -89,7 +92,7 @@ export class IoLoop {
    *
    * @throws {TypeError} for an unknown mode.
    * @throws {UnsupportedError} for mode "dedicated" on a kernel without DEFER_TASKRUN (before 6.1).
-   * @throws {RangeError} for entries or maxQueuedBytes out of range.
+   * @throws {RangeError} for entries, blockMs or maxQueuedBytes out of range.
    * @throws {UringError} if the kernel refuses the ring (e.g. `ENOMEM` under a low memlock limit).
    */
   constructor(options: IoLoopOptions = {}) {
@@ -105,6 +108,12 @@ export class IoLoop {
       throw numberError(maxQueuedBytes, `maxQueuedBytes must be an integer >= 0, got ${describe(maxQueuedBytes)}`);
     }
     this.maxQueuedBytes = maxQueuedBytes;
+    // Checked in shared mode too (where it is not used), and before the ring exists: a Driver that
+    // refused it after the ring was made left the ring open.
+    const blockMs = options.blockMs ?? 10;
+    if (typeof blockMs !== "number" || !(blockMs > 0)) {
+      throw numberError(blockMs, `blockMs must be a number > 0, got ${describe(blockMs)}`);
+    }
     if (dedicated && !probeFeatures().deferTaskrun) {
       throw new UnsupportedError("IORING_SETUP_DEFER_TASKRUN", "6.1", 'mode "shared" runs on this kernel');
     }
@@ -119,7 +128,7 @@ export class IoLoop {
       queueMicrotask(() => {
         throw e;
       });
-    this.driver = new Driver(this.reactor, rethrow, dedicated ? options.blockMs ?? 10 : 0);
+    this.driver = new Driver(this.reactor, rethrow, dedicated ? blockMs : 0);
     const driver = this.driver;
     this[kBacklog] = new SendBacklog(() => driver[kTurn]);
     this[kIdle] = new IdleWheel(this.reactor);

@@ -159,9 +159,12 @@ function checkHandlers(what: string, handlers: unknown, names: readonly string[]
   }
 }
 
+/** `stop(false)`, as Bun.listen's. */
+const LEAVE_OPEN: StopOptions = Object.freeze({ leaveOpen: true });
+
 function graceOf(options: StopOptions): number {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`stop() takes nothing, true or { graceMs }, got ${describe(options)}`);
+    throw new TypeError(`stop() takes nothing, a boolean or { graceMs }, got ${describe(options)}`);
   }
   // A misspelt key would otherwise mean a graceful stop without a deadline.
   checkOptionKeys("stop()", options, ["graceMs", "leaveOpen"]);
@@ -518,14 +521,16 @@ export class Server<Data = unknown> {
    *   reset those still open after `graceMs` (see StopOptions).
    * - `stop({ graceMs, leaveOpen: true })`: leave the connections to close on their own, and reset
    *   those still open after `graceMs`.
+   * - `stop(false)`: `stop({ leaveOpen: true })`, as Bun.listen's `stop(false)` leaves them open.
    *
    * Calling it again returns the same promise and can only bring the deadline nearer: stop() or
    * stop(true) resets what a grace period left open at once.
    *
-   * @throws {TypeError} for an argument that is neither nothing, true nor an object, or an unknown key.
+   * @throws {TypeError} for an argument that is neither nothing, a boolean nor an object, or an unknown key.
    * @throws {RangeError} for a negative or non-numeric graceMs.
    */
-  stop(options?: true | StopOptions): Promise<void> {
+  stop(how?: boolean | StopOptions): Promise<void> {
+    const options = how === false ? LEAVE_OPEN : how;
     const graceful = options !== undefined && options !== true;
     const deadline = graceful ? performance.now() + graceOf(options) : -Infinity;
     if (this.#stopping) {

@@ -139,15 +139,15 @@ export function tcpListen(options: TcpListenOptions = {}): number {
  * closeFd(listener);
  * ```
  *
- * @throws {TypeError} for a host that is not an address literal.
+ * @throws {TypeError} for a hostname that is not an address literal.
  * @throws {RangeError} for a port out of [1, 65535].
  * @throws {UringError} when the connect fails (`ECONNREFUSED`, ...); the socket is closed then.
  */
-export function tcpConnect(host: string, port: number): number {
+export function tcpConnect(hostname: string, port: number): number {
   const m = scratchPage();
-  const len = encodeSockaddr(m.view, ADDR_AT, host, port, "to connect");
-  return closedOnFailure(newSocket(host, abi.SOCK_STREAM), (fd) => {
-    sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
+  const len = encodeSockaddr(m.view, ADDR_AT, hostname, port, "to connect");
+  return closedOnFailure(newSocket(hostname, abi.SOCK_STREAM), (fd) => {
+    sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(hostname, port));
     setNoDelay(fd);
   });
 }
@@ -164,15 +164,15 @@ export function tcpConnect(host: string, port: number): number {
  * closeFd(fd);
  * ```
  *
- * @throws {TypeError} for a host that is not an address literal.
+ * @throws {TypeError} for a hostname that is not an address literal.
  * @throws {RangeError} for a port out of range.
  * @throws {UringError} when bind fails (`EADDRINUSE`, ...); the socket is closed then.
  */
-export function udpBind(host = "127.0.0.1", port = 0): number {
+export function udpBind(hostname = "127.0.0.1", port = 0): number {
   const m = scratchPage();
-  const len = encodeSockaddr(m.view, ADDR_AT, host, port);
-  return closedOnFailure(newSocket(host, abi.SOCK_DGRAM), (fd) => {
-    sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
+  const len = encodeSockaddr(m.view, ADDR_AT, hostname, port);
+  return closedOnFailure(newSocket(hostname, abi.SOCK_DGRAM), (fd) => {
+    sys("bind", native.libc.bind(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(hostname, port));
   });
 }
 
@@ -189,15 +189,15 @@ export function udpBind(host = "127.0.0.1", port = 0): number {
  * closeFd(fd);
  * ```
  *
- * @throws {TypeError} for a host that is not an address literal.
+ * @throws {TypeError} for a hostname that is not an address literal.
  * @throws {RangeError} for a port out of [1, 65535].
  * @throws {UringError} when connect fails.
  */
-export function connectSocket(fd: number, host: string, port: number): void {
+export function connectSocket(fd: number, hostname: string, port: number): void {
   checkFd(fd);
   const m = scratchPage();
-  const len = encodeSockaddr(m.view, ADDR_AT, host, port, "to connect");
-  sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(host, port));
+  const len = encodeSockaddr(m.view, ADDR_AT, hostname, port, "to connect");
+  sys("connect", native.libc.connect(fd, m.pointerAt(ADDR_AT), len), formatEndpoint(hostname, port));
 }
 
 /**

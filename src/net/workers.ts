@@ -4,6 +4,7 @@
  * module calls `serveWorker` with a function that starts its server.
  */
 import { kListenFd, kStart, kWhenClosed } from "../internal.ts";
+import { ClosedError } from "../errors.ts";
 import { checkOptionKeys, describe, numberError } from "../options.ts";
 import { closeFdIfOpen } from "./socket.ts";
 import { SHUT_RDWR } from "../abi.ts";
@@ -59,6 +60,8 @@ interface WorkerLike {
 
 /** How long a worker may take to load its module and call serveWorker(). */
 const HELLO_TIMEOUT_MS = 20_000;
+/** A worker's `gone` once the group was stopped. */
+const STOPPED = "was stopped";
 /** How long a stopping worker waits for its loops' rings to be torn down before it says it stopped. */
 const LOOP_CLOSE_WAIT_MS = 1000;
 
@@ -155,15 +158,21 @@ export class WorkerGroup {
       for (const fd of [listenFd, ringFd]) closeFdIfOpen(fd);
     }
     w.listeners.clear();
-    const error = new Error(`worker ${i} ${w.gone}`);
+    const error = this.#gone(i);
     w.hello?.reject(error); // and its timer cleared
     for (const request of w.pending.values()) request.reject(error);
     w.pending.clear();
   }
 
+  /** Why worker `i` cannot answer: a ClosedError once the group was stopped, as any use after close. */
+  #gone(i: number): Error {
+    const gone = this.#workers[i].gone;
+    return gone === STOPPED ? new ClosedError("WorkerGroup") : new Error(`worker ${i} ${gone}`);
+  }
+
   #ask(i: number, message: ToWorker): Promise<FromWorker> {
     const w = this.#workers[i];
-    if (w.gone) return Promise.reject(new Error(`worker ${i} ${w.gone}`));
+    if (w.gone) return Promise.reject(this.#gone(i));
     return new Promise((resolve, reject) => {
       w.pending.set(message.id, { resolve, reject });
       w.worker.postMessage(message);
@@ -205,8 +214,8 @@ export class WorkerGroup {
 
   /**
    * Every worker's server stats (what its server's `stats()` returned), in worker order. Rejects if
-   * a worker fails to answer (it died, or the group was stopped). Name the stats type for serve()
-   * workers: `group.stats<HttpServerStats>()`.
+   * a worker fails to answer: it died (an Error naming it), or the group was stopped (ClosedError).
+   * Name the stats type for serve() workers: `group.stats<HttpServerStats>()`.
    */
   async stats<S extends ServerStats = ServerStats>(): Promise<S[]> {
     const replies = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stats", id: this.#nextId++ })));
@@ -258,7 +267,7 @@ export class WorkerGroup {
         )
       );
       const results = await Promise.allSettled(stops);
-      this.#workers.forEach((_, i) => this.#end(i, "was stopped"));
+      this.#workers.forEach((_, i) => this.#end(i, STOPPED));
       const failed = results.find((r) => r.status === "rejected");
       if (failed) throw (failed as PromiseRejectedResult).reason;
     })();
