@@ -14,6 +14,7 @@ import {
   probeFeatures,
   type Server,
   type UringError,
+  type WorkerGroup,
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
 import { Buffer } from "node:buffer";
@@ -559,18 +560,22 @@ test(
   async () => {
     const { startWorkers } = await import("../mod.ts");
     const module = new URL("../examples/echo_worker.ts", import.meta.url);
-    const group = await startWorkers({ count: 2, module, data: smallEchoOptions(0, true) });
-    try {
+    let stopped: WorkerGroup;
+    let ownLoop: IoLoop;
+    {
+      // Before: neither a WorkerGroup nor an IoLoop could be disposed of (`await using` threw a TypeError).
+      await using group = await startWorkers({ count: 2, module, data: smallEchoOptions(0, true) });
+      stopped = group;
       assert.equal(group.ports.length, 2);
       assert.notEqual(group.ports[0], group.ports[1]);
-      const loop = new IoLoop();
+      await using loop = new IoLoop();
+      ownLoop = loop;
       for (const port of group.ports) await echoIntegrity(loop, { port } as Server, 2, 10_000);
-      loop.close();
       const stats = await group.stats();
       assert.deepEqual(stats.map((s) => s.accepted), [2, 2]);
-    } finally {
-      await group.stop();
     }
+    const group = stopped;
+    assert.equal(ownLoop!.closed, true);
     // Before: a plain Error ("worker 0 was stopped"), where every other use after close is a ClosedError.
     await assert.rejects(group.stats(), { name: "ClosedError", message: "WorkerGroup is closed" });
   },

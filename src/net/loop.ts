@@ -186,6 +186,19 @@ export class IoLoop {
     return this[kWhenClosed]();
   }
 
+  /**
+   * `await using loop = new IoLoop()`, declared before the sockets made on it (which are disposed of
+   * first): close() at the end of the block, waited for.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** `using loop = new IoLoop()`: the same close, not waited for. */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;

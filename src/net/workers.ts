@@ -273,6 +273,11 @@ export class WorkerGroup {
     })();
     return this.#stopping;
   }
+
+  /** `await using group = await startWorkers(...)`: stops every worker's server at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
 }
 
 /**
