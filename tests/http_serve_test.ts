@@ -324,6 +324,32 @@ test("keep-alive by default in 1.1; HTTP/1.0 and Connection: close close; 1.0 ke
   assert.equal(server.stats().requests, 5);
 });
 
+test("a handler's Connection: close closes the connection after its response; requests pipelined behind it are not served", async () => {
+  const signals = new Map<string, AbortSignal>();
+  await using server = start((request) => {
+    const path = new URL(request.url).pathname;
+    signals.set(path, request.signal);
+    return new Response(path, { headers: path === "/bye" ? { Connection: "Keep-Alive, Close" } : {} });
+  });
+  // Before: the header was dropped and the connection kept open (Bun.serve and node:http close it).
+  const a = await exchange(server.port, `GET /bye HTTP/1.1\r\n${HOST}\r\n`);
+  assert.ok(a.closed);
+  assert.equal(a.response.headers.get("connection"), "close");
+  assert.equal(a.response.text, "/bye");
+  const client = await RawClient.open(server.port);
+  client.send(`GET /bye HTTP/1.1\r\n${HOST}\r\nGET /after HTTP/1.1\r\n${HOST}\r\n`);
+  await client.response();
+  assert.ok(await client.waitClosed());
+  assert.equal(client.pending, "");
+  // A request pipelined behind it may have reached its handler (they run side by side): its answer is not
+  // sent, and its signal says why.
+  const after = signals.get("/after");
+  if (after) assert.ok(await waitFor(() => after.aborted, 2000));
+  // Any other Connection value keeps the connection open, and is not passed on.
+  const b = await exchange(server.port, `GET /stay HTTP/1.1\r\n${HOST}\r\n`);
+  assert.equal(b.closed, false);
+});
+
 test("a streaming body goes out chunked as it is produced, with backpressure from a client that does not read", async () => {
   let pulled = 0;
   const piece = new Uint8Array(64 * 1024).fill(97);
