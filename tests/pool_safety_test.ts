@@ -7,7 +7,17 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BufferPool, type BufferPoolOptions, connect, type Lease, listen, probeFeatures, type Server } from "../mod.ts";
+import {
+  BufferPool,
+  type BufferPoolOptions,
+  connect,
+  type Connection,
+  IoLoop,
+  type Lease,
+  listen,
+  probeFeatures,
+  type Server,
+} from "../mod.ts";
 import { type LeaseHolder, Reactor, StreamReceiver } from "../ring.ts";
 import { closeFd } from "../sys.ts";
 import { collectGarbage, runtimeCommand, test } from "./harness.ts";
@@ -729,3 +739,66 @@ test("fair share: flooders arriving one after another cannot pin the half the po
     pool.close();
   }
 });
+
+test(
+  "fair share: a client that keeps small pieces, each in a buffer the others filled, is held back in buffers; the others keep receiving",
+  async () => {
+    const loop = new IoLoop();
+    const pool = new BufferPool(loop.reactor, { count: 32, bufferSize: 64 * 1024, incremental: true });
+    const subscribers = new Set<Connection>();
+    const server = listen({
+      loop,
+      handlers: {
+        open: (c) => void subscribers.add(c),
+        close: (c) => void subscribers.delete(c),
+        data: (_c, lease) => lease.release(),
+      },
+    });
+    const received = new Array(12).fill(0);
+    const kept: Lease[] = [];
+    const clients = await Promise.all(received.map((_, i) =>
+      connect({
+        loop,
+        port: server.port,
+        pool,
+        handlers: {
+          data(_conn, lease) {
+            received[i] += lease.length;
+            if (i === 0) kept.push(lease); // the naive one keeps everything
+            else lease.release();
+          },
+        },
+      })
+    ));
+    const line = new Uint8Array(1500).fill(120);
+    let sent = 0;
+    try {
+      while (subscribers.size < clients.length) await sleep(5);
+      // 150 lines of 1,500 bytes to each of 12: 2.7 MB through a pool of 2 MiB, each of the keeper's
+      // pieces in a buffer the others filled.
+      for (let round = 0; round < 150; round++) {
+        for (const s of subscribers) s.write(line);
+        sent += line.length;
+        await sleep(5);
+      }
+      const deadline = performance.now() + 5000;
+      while (received.slice(1).some((n) => n < sent) && performance.now() < deadline) await sleep(10);
+      // Before: the keeper's 1,500-byte pieces weighed 1/32 of a buffer each, so within its share of 8 it
+      // pinned all 32 buffers, and every other client stopped receiving for good.
+      assert.deepEqual(
+        received.slice(1),
+        new Array(11).fill(sent),
+        `kept ${kept.length} pieces; ${JSON.stringify(pool.stats())}`,
+      );
+      assert.ok(received[0] < sent, "the keeper was held back");
+      assert.ok(pool.stats().buffersLeased <= 16 + 2, `the keeper pins ${pool.stats().buffersLeased} of 32 buffers`);
+    } finally {
+      for (const lease of kept) lease.release();
+      await Promise.all(clients.map((c) => c.close()));
+      await server.stop();
+      pool.close();
+      await loop.close();
+    }
+  },
+  { skip: !features.incremental && "kernel lacks IOU_PBUF_RING_INC (6.12+)", timeoutMs: 30_000 },
+);

@@ -7,7 +7,10 @@
  * The share is in buffers, and what a holder holds is weighed in WEIGHT_UNITS-ths of a buffer: a
  * whole buffer per lease in whole-buffer pools; in incremental pools, where leases are pieces of
  * buffers, a piece's length, at least MIN_PIECE_WEIGHT. Counted in leases, a message that came in
- * more pieces than the share had leases stalled with most of the pool free.
+ * more pieces than the share had leases stalled with most of the pool free. In incremental pools
+ * the buffers a holder's pieces are in are counted too (its pins), and may be at most PIN_FACTOR
+ * times its share: each piece keeps its whole buffer from the kernel, so weighed by length alone, a
+ * holder that kept small pieces of buffers others filled pinned the whole pool within its share.
  */
 import { describe, numberError } from "../options.ts";
 import { MAX_HOLDER } from "./leak_net.ts";
@@ -38,6 +41,13 @@ export const WEIGHT_UNITS = 4096;
  */
 export const MIN_PIECE_WEIGHT = WEIGHT_UNITS / 32;
 /**
+ * The buffers a holder's pieces are in may be this many times its share: pieces seldom fill their
+ * buffers (a 1 MB message kept whole is in 18-20 of 64 KiB), so its pins run ahead of its weight.
+ */
+export const PIN_FACTOR = 2;
+/** Buffers of one holder counted in its own slots (more spill into a Map: a holder past its share). */
+const PIN_SLOTS = 4;
+/**
  * "auto" fair share never goes below this many buffers. No lease weighs more than a buffer, so
  * weighing leases held back no program sooner than counting them did.
  */
@@ -55,15 +65,41 @@ export class HolderTable {
   #held = new Uint32Array(64); // leases out per holder
   #weight = new Float64Array(64); // their weight (WEIGHT_UNITS per buffer)
   #over = new Uint8Array(64); // overQuota() said true; underQuota() not yet called
+  // Pins (incremental pools): buffers each holder has pieces in, and in which (PIN_SLOTS per holder:
+  // buffer id and pieces in it; more in #morePins, keyed holder * 65536 + buffer id).
+  readonly #tracksPins: boolean;
+  #pinned = new Uint32Array(0);
+  #slotsUsed = new Uint8Array(0);
+  #slotBid = new Uint16Array(0);
+  #slotPieces = new Uint32Array(0);
+  readonly #morePins = new Map<number, number>();
   readonly #free: number[] = [];
   #holding = 0; // holders with at least one lease out
   #live = 0; // holders added and not yet removed
   #overCount = 0; // holders with #over set
   #lastShare = 0; // the share at the last look (recheck(), or a holder held back under a smaller one)
 
-  /** @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder, in buffers. */
-  constructor(fairShare: number) {
+  /**
+   * @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder, in buffers.
+   * @param tracksPins Count the buffers each holder's leases are in (incremental pools: see PIN_FACTOR).
+   */
+  constructor(fairShare: number, tracksPins = false) {
     this.#fairShare = fairShare;
+    this.#tracksPins = tracksPins;
+    if (tracksPins) this.#growPins(64);
+  }
+
+  #growPins(n: number): void {
+    const pinned = new Uint32Array(n), used = new Uint8Array(n);
+    const bids = new Uint16Array(n * PIN_SLOTS), pieces = new Uint32Array(n * PIN_SLOTS);
+    pinned.set(this.#pinned);
+    used.set(this.#slotsUsed);
+    bids.set(this.#slotBid);
+    pieces.set(this.#slotPieces);
+    this.#pinned = pinned;
+    this.#slotsUsed = used;
+    this.#slotBid = bids;
+    this.#slotPieces = pieces;
   }
 
   /** A new id (>= 1; ids of removed holders whose leases are all back are reused) for `holder`. */
@@ -100,6 +136,7 @@ export class HolderTable {
     this.#held = held;
     this.#weight = weight;
     this.#over = over;
+    if (this.#tracksPins) this.#growPins(n);
   }
 
   /** Forgets holder `id`; its id comes free once its leases are all back. */
@@ -139,6 +176,17 @@ export class HolderTable {
     return id === 0 ? 0 : this.#weight[id] / WEIGHT_UNITS;
   }
 
+  /** The buffers holder `id`'s leases are in (0 for id 0, and in whole-buffer pools: see heldBuffers()). */
+  pinnedBuffers(id: number): number {
+    this.#checkId(id);
+    return id === 0 || !this.#tracksPins ? 0 : this.#pinned[id];
+  }
+
+  /** Over `share`: by weight, or by the buffers its pieces are in. */
+  #overShare(h: number, share: number): boolean {
+    return this.#weight[h] > share * WEIGHT_UNITS || (this.#tracksPins && this.#pinned[h] > share * PIN_FACTOR);
+  }
+
   /**
    * True when holder `id` holds more than its share (the pool has `leased` of `maxCount` buffers
    * leased); it is then told underQuota() once it holds at most half its share.
@@ -146,7 +194,7 @@ export class HolderTable {
   overQuota(id: number, leased: number, maxCount: number): boolean {
     this.#checkId(id);
     const share = this.#share(leased, maxCount);
-    if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#weight[id] <= share * WEIGHT_UNITS) return false;
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE || !this.#overShare(id, share)) return false;
     if (this.#over[id] === 0) {
       this.#over[id] = 1;
       // The smallest share any holder was held back at since the last look: a growth past it is news.
@@ -164,19 +212,69 @@ export class HolderTable {
     }
   }
 
-  /** Holder `h` (a live one) took a lease that weighs `weight` (see WEIGHT_UNITS). */
-  took(h: number, weight: number): void {
+  /** Holder `h` (a live one) took a lease of buffer `bid` that weighs `weight` (see WEIGHT_UNITS). */
+  took(h: number, weight: number, bid: number): void {
     if (this.#held[h]++ === 0) this.#holding++;
     this.#weight[h] += weight;
+    if (this.#tracksPins) this.#pin(h, bid);
+  }
+
+  /** Holder `h` has one more piece of buffer `bid`. */
+  #pin(h: number, bid: number): void {
+    const at = h * PIN_SLOTS, used = this.#slotsUsed[h];
+    for (let i = at; i < at + used; i++) {
+      if (this.#slotBid[i] === bid) {
+        this.#slotPieces[i]++;
+        return;
+      }
+    }
+    const key = h * 65536 + bid;
+    const more = this.#morePins.size > 0 ? this.#morePins.get(key) : undefined;
+    if (more !== undefined) {
+      this.#morePins.set(key, more + 1);
+      return;
+    }
+    this.#pinned[h]++;
+    if (used < PIN_SLOTS) {
+      this.#slotBid[at + used] = bid;
+      this.#slotPieces[at + used] = 1;
+      this.#slotsUsed[h] = used + 1;
+    } else {
+      this.#morePins.set(key, 1);
+    }
+  }
+
+  /** Holder `h` has one piece of buffer `bid` fewer. */
+  #unpin(h: number, bid: number): void {
+    const at = h * PIN_SLOTS, used = this.#slotsUsed[h];
+    for (let i = at; i < at + used; i++) {
+      if (this.#slotBid[i] !== bid) continue;
+      if (--this.#slotPieces[i] > 0) return;
+      this.#pinned[h]--;
+      const last = at + used - 1; // the slots stay packed: the last one moves into the gap
+      this.#slotBid[i] = this.#slotBid[last];
+      this.#slotPieces[i] = this.#slotPieces[last];
+      this.#slotsUsed[h] = used - 1;
+      return;
+    }
+    const key = h * 65536 + bid;
+    const more = this.#morePins.get(key)!;
+    if (more > 1) this.#morePins.set(key, more - 1);
+    else {
+      this.#morePins.delete(key);
+      this.#pinned[h]--;
+    }
   }
 
   /**
-   * One lease of holder `h`, of `weight`, came back (released or reclaimed); `notify` false once the
-   * pool is closed. Hysteresis: a holder over its share resumes at half of it, not at every lease.
+   * One lease of holder `h`, of buffer `bid` and of `weight`, came back (released or reclaimed);
+   * `notify` false once the pool is closed. Hysteresis: a holder over its share resumes at half of
+   * it, not at every lease.
    */
-  returned(h: number, weight: number, leased: number, maxCount: number, notify: boolean): void {
+  returned(h: number, weight: number, bid: number, leased: number, maxCount: number, notify: boolean): void {
     const n = --this.#held[h];
     this.#weight[h] = n === 0 ? 0 : this.#weight[h] - weight;
+    if (this.#tracksPins) this.#unpin(h, bid);
     if (n === 0) {
       this.#holding--;
       if (this.#state[h] === HOLDER_GONE) this.#freeId(h);
@@ -190,7 +288,9 @@ export class HolderTable {
   /** Holder `h` (held back) may receive again under `share`: at half of it, or at it when its reader waits. */
   #mayResume(h: number, share: number): boolean {
     const w = this.#weight[h], full = share * WEIGHT_UNITS;
-    return w <= full / 2 || (w <= full && this.#holders[h]?.waitingToRead?.() === true);
+    const pins = this.#tracksPins ? this.#pinned[h] : 0, allPins = share * PIN_FACTOR;
+    return (w <= full / 2 && pins <= allPins / 2) ||
+      (w <= full && pins <= allPins && this.#holders[h]?.waitingToRead?.() === true);
   }
 
   /**
@@ -259,8 +359,10 @@ export class HolderTable {
   burstRoom(id: number, leased: number, maxCount: number): number {
     if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#fairShare === 0) return Infinity;
     const split = Math.max(1, Math.floor(maxCount / (2 * this.#live)));
-    const left = Math.floor(this.#share(leased, maxCount) - this.#weight[id] / WEIGHT_UNITS);
-    return Math.min(left, split);
+    const share = this.#share(leased, maxCount);
+    const left = Math.floor(share - this.#weight[id] / WEIGHT_UNITS);
+    const unpinned = this.#tracksPins ? share * PIN_FACTOR - this.#pinned[id] : Infinity;
+    return Math.min(left, unpinned, split);
   }
 
   /** The most one holder holds, in buffers (0 without holders): for the stall watchdog's warning. */

@@ -271,7 +271,7 @@ export class BufferPool {
       rearms: () => this.#stats.rearms,
       describe: (waited) => this.#stallWarning(waited),
     });
-    this.#holders = new HolderTable(settings.fairShare);
+    this.#holders = new HolderTable(settings.fairShare, incremental);
     this.#limitsMultishot = settings.fairShare !== 0 && probeFeatures().multishotLimit;
     this.#burstFloor = Math.max(1, Math.floor(maxCount / BURST_FLOOR_PARTS));
     this.#reserved = new ReceiveReservations(reactor);
@@ -518,7 +518,7 @@ export class BufferPool {
     if (holder === 0) this.#leaks?.track(lease, bid, generation, 0, trace);
     else {
       const weight = this.#weigh(res);
-      this.#holders.took(holder, weight);
+      this.#holders.took(holder, weight, bid);
       // An incremental buffer's pieces need no generation check (their buffer's refs tell), and a
       // reclaimed piece must give its weight back.
       this.#leaks?.track(lease, bid, this.incremental ? weight : generation, holder, trace);
@@ -629,7 +629,7 @@ export class BufferPool {
     if (this.#unleased(bid) && !this.#closed) this.#giveBack(bid);
     if (holder === 0 && !this.#holders.heldBack) return;
     const notify = !this.#closed && !this.reactor.ring.closed;
-    if (holder !== 0) this.#holders.returned(holder, weight, this.#leased, this.maxCount, notify);
+    if (holder !== 0) this.#holders.returned(holder, weight, bid, this.#leased, this.maxCount, notify);
     this.#holders.recheck(this.#leased, this.maxCount, notify);
   }
 
@@ -826,15 +826,26 @@ export class BufferPool {
 
   /**
    * What holder `id`'s leases weigh against its share, in buffers (0 for id 0): one per lease in a
-   * whole-buffer pool; in an incremental pool each piece's length, at least a 32nd of a buffer.
+   * whole-buffer pool; in an incremental pool each piece's length, at least a 32nd of a buffer (see
+   * pinnedBuffers() for the buffers the pieces are in).
    */
   heldBuffers(id: number): number {
     return this.#holders.heldBuffers(id);
   }
 
+  /**
+   * In an incremental pool, the buffers holder `id`'s leases are in (0 for id 0, and in a
+   * whole-buffer pool, where heldBuffers() counts them): each piece keeps its whole buffer from the
+   * kernel, so a holder over twice its share in these is held back as one over its share by weight.
+   */
+  pinnedBuffers(id: number): number {
+    return this.#holders.pinnedBuffers(id);
+  }
+
   /** @ignore See LeaseOwner[kHolderHeavy]: holder `id` holds at least half its share (never without a share). */
   [kHolderHeavy](id: number): boolean {
-    return this.#holders.heldBuffers(id) * 2 >= this.#holders.share(this.#leased, this.maxCount);
+    const share = this.#holders.share(this.#leased, this.maxCount);
+    return this.#holders.heldBuffers(id) * 2 >= share || this.#holders.pinnedBuffers(id) >= share;
   }
 
   /**

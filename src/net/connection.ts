@@ -301,9 +301,11 @@ function watchQuotaStall(conn: object, pool: BufferPool, holder: number, unsent:
     quotaStalls.delete(conn);
     if (quotaWarned.has(pool) || pool.closed || !unsent()) return;
     quotaWarned.add(pool);
+    const pins = pool.pinnedBuffers(holder);
     console.error(
       `uring-buffers: a connection has held ${pool.held(holder)} leases of pool group ${pool.groupId}, ` +
-        `${shareFigure(pool.heldBuffers(holder))} buffers' worth (over its fair share, ${pool.share()} now) for ` +
+        `${shareFigure(pool.heldBuffers(holder))} buffers' worth${pins > 0 ? ` in ${pins} buffers` : ""} ` +
+        `(over its fair share, ${pool.share()} now${pins > 0 ? `, or twice that in buffers` : ""}) for ` +
         `${QUOTA_STALL_WARN_MS / 1000} s, and receives nothing more until some ` +
         `come back (to half its share, or to its share once the program has read everything and waits). A lease comes ` +
         "back when released (release(), `using`) or, once written, when its send completes; one dropped without a " +
