@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect, type Connection, IoLoop, probeFeatures } from "../mod.ts";
+import { closeFd, setReceiveBuffer, tcpConnect } from "../sys.ts";
 import { runtime, runtimeCommand, test } from "./harness.ts";
 import { dial, roundTrip } from "./clients.ts";
 
@@ -286,6 +287,51 @@ test("examples/echo.ts: --port 0 reports the real port, echoes, prints stats on 
   assert.match(child.stderr, /^SIGTERM: stopped/m);
 }, { timeoutMs: 60_000 });
 
+test(
+  "examples/chat.ts: lines split across writes arrive whole and in order at every other client; one that never reads is reset, the others get everything",
+  async () => {
+    const child = new Child("chat.ts", ["--port", "0"]);
+    const loop = new IoLoop();
+    let idle = -1;
+    try {
+      const port = await child.port();
+      const [a, b, c] = [await Client.open(loop, port), await Client.open(loop, port), await Client.open(loop, port)];
+      // A socket nothing reads: the server's queue for it grows once the kernel's buffers are full (a small
+      // receive buffer, so that they hold less than the flood minus the 1 MiB --max-behind).
+      idle = tcpConnect("127.0.0.1", port);
+      setReceiveBuffer(idle, 4096);
+      a.send("hel");
+      await sleep(20);
+      a.send("lo\nwor");
+      await sleep(20);
+      a.send("ld\n");
+      await until(() => b.text.length >= 12 && c.text.length >= 12, 5000, "the lines at b and c");
+      assert.equal(b.text, "hello\nworld\n");
+      assert.equal(c.text, "hello\nworld\n");
+      // 8 MB of numbered lines from c, many per write and split across writes, at a pace its readers keep.
+      let flood = "";
+      for (let i = 0; i < 8000; i++) flood += `${String(i).padStart(6, "0")} ${"x".repeat(993)}\n`;
+      for (let at = 0; at < flood.length; at += 65_000) {
+        c.send(flood.slice(at, at + 65_000));
+        await sleep(2);
+      }
+      const want = "hello\nworld\n" + flood;
+      await until(() => a.text.length >= flood.length && b.text.length >= want.length, 20_000, "the flood at a and b");
+      assert.ok(a.text === flood, "a got every line of c's, in order");
+      assert.ok(b.text === want, "b too");
+      assert.equal(c.text, "hello\nworld\n", "a sender gets none of its own lines");
+      for (const client of [a, b, c]) client.conn.close();
+    } finally {
+      if (idle >= 0) closeFd(idle);
+      await child.stop("SIGTERM");
+      loop.close();
+    }
+    assertStoppedCleanly(child, "chat.ts");
+    assert.match(child.stderr, /"resetBehind":1,"resetLong":0/);
+  },
+  { timeoutMs: 60_000 },
+);
+
 test("examples/echo.ts: --idle-timeout closes idle clients, --max-connections closes extra ones at once", async () => {
   const child = new Child("echo.ts", ["--port", "0", "--idle-timeout", "0.5", "--max-connections", "1"]);
   try {
@@ -447,13 +493,19 @@ test(
   { timeoutMs: 60_000 },
 );
 
+test("examples/chat.ts: a bad value, an unknown flag or an argument exits 2 with the usage", async () => {
+  await assertUsageExits("chat.ts", [["--max-behind", "0"], ["--max-line", "x"], ["--port", "70000"], ["--room"], [
+    "now",
+  ]]);
+}, { timeoutMs: 60_000 });
+
 test("examples/probe.ts: any argument (it takes none) exits 2 with the usage", async () => {
   await assertUsageExits("probe.ts", [["--verbose"], ["-x"], ["now"]]);
 }, { timeoutMs: 60_000 });
 
 test("every example: --help or -h prints the usage on stdout and exits 0", async () => {
   // Before: five of seven took --help for an unknown flag (exit 2).
-  const examples = ["echo.ts", "proxy.ts", "http.ts", "files.ts", "udp-echo.ts", "cat.ts", "probe.ts"];
+  const examples = ["echo.ts", "proxy.ts", "http.ts", "files.ts", "udp-echo.ts", "chat.ts", "cat.ts", "probe.ts"];
   const children = examples.map((example, i) => ({ example, child: new Child(example, [i % 2 ? "-h" : "--help"]) }));
   await Promise.all(children.map(({ child }) => child.wait()));
   for (const { example, child } of children) {
