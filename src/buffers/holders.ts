@@ -8,9 +8,12 @@
  * whole buffer per lease in whole-buffer pools; in incremental pools, where leases are pieces of
  * buffers, a piece's length, at least MIN_PIECE_WEIGHT. Counted in leases, a message that came in
  * more pieces than the share had leases stalled with most of the pool free. In incremental pools
- * the buffers a holder's pieces are in are counted too (its pins), and may be at most PIN_FACTOR
- * times its share: each piece keeps its whole buffer from the kernel, so weighed by length alone, a
- * holder that kept small pieces of buffers others filled pinned the whole pool within its share.
+ * the buffers a holder's pieces are in are counted too (its pins), and while half the pool or more
+ * is leased they may be at most PIN_FACTOR times its share: each piece keeps its whole buffer from
+ * the kernel, so weighed by length alone, a holder that kept small pieces of buffers others filled
+ * pinned the whole pool within its share. Only then: a message kept whole, each of its pieces in a
+ * buffer other connections filled (a line typed slowly on a busy server), pins a buffer per piece,
+ * and a holder that waits for the rest of it releases nothing until it comes.
  */
 import { describe, numberError } from "../options.ts";
 import { MAX_HOLDER } from "./leak_net.ts";
@@ -41,8 +44,9 @@ export const WEIGHT_UNITS = 4096;
  */
 export const MIN_PIECE_WEIGHT = WEIGHT_UNITS / 32;
 /**
- * The buffers a holder's pieces are in may be this many times its share: pieces seldom fill their
- * buffers (a 1 MB message kept whole is in 18-20 of 64 KiB), so its pins run ahead of its weight.
+ * The buffers a holder's pieces are in may be this many times its share while half the pool or more
+ * is leased: pieces seldom fill their buffers (a 1 MB message kept whole is in 18-20 of 64 KiB), so
+ * its pins run ahead of its weight.
  */
 export const PIN_FACTOR = 2;
 /** Buffers of one holder counted in its own slots (more spill into a Map: a holder past its share). */
@@ -78,6 +82,7 @@ export class HolderTable {
   #live = 0; // holders added and not yet removed
   #overCount = 0; // holders with #over set
   #lastShare = 0; // the share at the last look (recheck(), or a holder held back under a smaller one)
+  #lastScarce = false; // pins counted at the last look (half the pool or more leased)
 
   /**
    * @param fairShare FAIR_SHARE_AUTO, 0 (no cap) or a fixed cap per holder, in buffers.
@@ -182,9 +187,14 @@ export class HolderTable {
     return id === 0 || !this.#tracksPins ? 0 : this.#pinned[id];
   }
 
+  /** The most buffers a holder's pieces may be in under `share`: Infinity unless pins count (see PIN_FACTOR). */
+  #pinLimit(share: number, leased: number, maxCount: number): number {
+    return this.#tracksPins && leased * 2 >= maxCount ? share * PIN_FACTOR : Infinity;
+  }
+
   /** Over `share`: by weight, or by the buffers its pieces are in. */
-  #overShare(h: number, share: number): boolean {
-    return this.#weight[h] > share * WEIGHT_UNITS || (this.#tracksPins && this.#pinned[h] > share * PIN_FACTOR);
+  #overShare(h: number, share: number, pinLimit: number): boolean {
+    return this.#weight[h] > share * WEIGHT_UNITS || (pinLimit !== Infinity && this.#pinned[h] > pinLimit);
   }
 
   /**
@@ -194,11 +204,15 @@ export class HolderTable {
   overQuota(id: number, leased: number, maxCount: number): boolean {
     this.#checkId(id);
     const share = this.#share(leased, maxCount);
-    if (id === 0 || this.#state[id] !== HOLDER_LIVE || !this.#overShare(id, share)) return false;
+    const pinLimit = this.#pinLimit(share, leased, maxCount);
+    if (id === 0 || this.#state[id] !== HOLDER_LIVE || !this.#overShare(id, share, pinLimit)) return false;
     if (this.#over[id] === 0) {
       this.#over[id] = 1;
-      // The smallest share any holder was held back at since the last look: a growth past it is news.
-      this.#lastShare = this.#overCount++ === 0 ? share : Math.min(this.#lastShare, share);
+      // The smallest share any holder was held back at since the last look: a growth past it is news,
+      // and so is the end of counting pins.
+      const first = this.#overCount++ === 0;
+      this.#lastShare = first ? share : Math.min(this.#lastShare, share);
+      this.#lastScarce = (!first && this.#lastScarce) || pinLimit !== Infinity;
     }
     return true;
   }
@@ -279,18 +293,19 @@ export class HolderTable {
       this.#holding--;
       if (this.#state[h] === HOLDER_GONE) this.#freeId(h);
     }
-    if (this.#over[h] !== 0 && this.#mayResume(h, this.#share(leased, maxCount))) {
+    if (this.#over[h] !== 0 && this.#mayResume(h, leased, maxCount)) {
       this.#clearOver(h);
       if (notify) this.#holders[h]!.underQuota();
     }
   }
 
-  /** Holder `h` (held back) may receive again under `share`: at half of it, or at it when its reader waits. */
-  #mayResume(h: number, share: number): boolean {
+  /** Holder `h` (held back) may receive again under its share now: at half of it, or at it when its reader waits. */
+  #mayResume(h: number, leased: number, maxCount: number): boolean {
+    const share = this.#share(leased, maxCount);
     const w = this.#weight[h], full = share * WEIGHT_UNITS;
-    const pins = this.#tracksPins ? this.#pinned[h] : 0, allPins = share * PIN_FACTOR;
-    return (w <= full / 2 && pins <= allPins / 2) ||
-      (w <= full && pins <= allPins && this.#holders[h]?.waitingToRead?.() === true);
+    const pins = this.#tracksPins ? this.#pinned[h] : 0, pinLimit = this.#pinLimit(share, leased, maxCount);
+    return (w <= full / 2 && pins <= pinLimit / 2) ||
+      (w <= full && pins <= pinLimit && this.#holders[h]?.waitingToRead?.() === true);
   }
 
   /**
@@ -302,11 +317,13 @@ export class HolderTable {
   recheck(leased: number, maxCount: number, notify: boolean): void {
     if (this.#overCount === 0) return;
     const share = this.#share(leased, maxCount);
-    const grew = share > this.#lastShare;
+    const scarce = this.#pinLimit(share, leased, maxCount) !== Infinity;
+    const grew = share > this.#lastShare || (this.#lastScarce && !scarce);
     this.#lastShare = share;
+    this.#lastScarce = scarce;
     if (!grew) return;
     for (let id = 1; id < this.#holders.length && this.#overCount > 0; id++) {
-      if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE || !this.#mayResume(id, share)) continue;
+      if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE || !this.#mayResume(id, leased, maxCount)) continue;
       this.#clearOver(id);
       if (notify) this.#holders[id]!.underQuota();
     }
@@ -320,7 +337,7 @@ export class HolderTable {
    * ever for the lease that lets it release one.
    */
   resumeWithinShare(id: number, leased: number, maxCount: number): boolean {
-    if (this.#over[id] === 0 || !this.#mayResume(id, this.#share(leased, maxCount))) return false;
+    if (this.#over[id] === 0 || !this.#mayResume(id, leased, maxCount)) return false;
     this.#clearOver(id);
     return true;
   }
@@ -359,10 +376,8 @@ export class HolderTable {
   burstRoom(id: number, leased: number, maxCount: number): number {
     if (id === 0 || this.#state[id] !== HOLDER_LIVE || this.#fairShare === 0) return Infinity;
     const split = Math.max(1, Math.floor(maxCount / (2 * this.#live)));
-    const share = this.#share(leased, maxCount);
-    const left = Math.floor(share - this.#weight[id] / WEIGHT_UNITS);
-    const unpinned = this.#tracksPins ? share * PIN_FACTOR - this.#pinned[id] : Infinity;
-    return Math.min(left, unpinned, split);
+    const left = Math.floor(this.#share(leased, maxCount) - this.#weight[id] / WEIGHT_UNITS);
+    return Math.min(left, split);
   }
 
   /** The most one holder holds, in buffers (0 without holders): for the stall watchdog's warning. */

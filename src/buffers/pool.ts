@@ -271,7 +271,7 @@ export class BufferPool {
       rearms: () => this.#stats.rearms,
       describe: (waited) => this.#stallWarning(waited),
     });
-    this.#holders = new HolderTable(settings.fairShare, incremental);
+    this.#holders = new HolderTable(settings.fairShare, incremental && settings.fairShare !== 0);
     this.#limitsMultishot = settings.fairShare !== 0 && probeFeatures().multishotLimit;
     this.#burstFloor = Math.max(1, Math.floor(maxCount / BURST_FLOOR_PARTS));
     this.#reserved = new ReceiveReservations(reactor);
@@ -834,9 +834,10 @@ export class BufferPool {
   }
 
   /**
-   * In an incremental pool, the buffers holder `id`'s leases are in (0 for id 0, and in a
-   * whole-buffer pool, where heldBuffers() counts them): each piece keeps its whole buffer from the
-   * kernel, so a holder over twice its share in these is held back as one over its share by weight.
+   * In an incremental pool, the buffers holder `id`'s leases are in (0 for id 0, in a whole-buffer
+   * pool, where heldBuffers() counts them, and with fairShare off): each piece keeps its whole buffer
+   * from the kernel, so while half the pool or more is leased, a holder over twice its share in these
+   * is held back as one over its share by weight.
    */
   pinnedBuffers(id: number): number {
     return this.#holders.pinnedBuffers(id);
@@ -844,8 +845,7 @@ export class BufferPool {
 
   /** @ignore See LeaseOwner[kHolderHeavy]: holder `id` holds at least half its share (never without a share). */
   [kHolderHeavy](id: number): boolean {
-    const share = this.#holders.share(this.#leased, this.maxCount);
-    return this.#holders.heldBuffers(id) * 2 >= share || this.#holders.pinnedBuffers(id) >= share;
+    return this.#holders.heldBuffers(id) * 2 >= this.#holders.share(this.#leased, this.maxCount);
   }
 
   /**
@@ -874,9 +874,10 @@ export class BufferPool {
   }
 
   /**
-   * True when holder `id` holds more than its share (heldBuffers() against share(); see
+   * True when holder `id` holds more than its share (heldBuffers() against share(), and while half
+   * the pool or more is leased pinnedBuffers() against twice the share; see
    * BufferPoolOptions.fairShare): it should stop receiving. Its underQuota() is then called once it
-   * holds at most half its share.
+   * holds at most half of each.
    */
   overQuota(id: number): boolean {
     return this.#holders.overQuota(id, this.#leased, this.maxCount);

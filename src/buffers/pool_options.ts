@@ -70,8 +70,8 @@ export interface BufferPoolOptions {
    * overQuota() tells it to stop receiving; it hears underQuota() once it is back to half of that. A
    * lease counts from take() until release(), so leases queued for sending count too. In a
    * whole-buffer pool each lease is a buffer; in an incremental pool each piece weighs its length,
-   * and at least a 32nd of a buffer (heldBuffers()), and the buffers its pieces are in may be twice
-   * the share (pinnedBuffers()).
+   * and at least a 32nd of a buffer (heldBuffers()), and while half the pool or more is leased the
+   * buffers its pieces are in may be twice the share (pinnedBuffers()).
    * - "auto" (default): max(8, floor(maxCount / (2 * H))) while less than half of the pool's buffers
    *   are leased, H being the holders with leases out; 8 once half or more are. The first rule shares
    *   half the pool among the holders using it (a lone transfer may take half); the second keeps
