@@ -110,7 +110,8 @@ function nearest(key: string, known: readonly string[]): string | undefined {
   if (extended && lower.length >= 3) return extended;
   // The singular of a plural (entry: entries), and the last word of a longer key (size: bufferSize).
   const stem = stemOf(lower);
-  const sameStem = known.find((k) => stemOf(k.toLowerCase()) === stem);
+  const sameStem = known.find((k) => stemOf(k.toLowerCase()) === stem) ??
+    (stem.length >= 3 ? known.find((k) => k.toLowerCase().startsWith(stem)) : undefined);
   if (sameStem) return sameStem;
   const ending = known.find((k) => k.toLowerCase().endsWith(lower));
   if (ending && lower.length >= 4) return ending;

@@ -48,6 +48,10 @@ test("a typo in an option key is refused, naming the nearest valid key", () => {
     // A singular for a plural, the last word of a key (before: no suggestion, only the list).
     assert.throws(() => new IoLoop({ entry: 8 } as never), /unknown option "entry" \(did you mean "entries"\?\)/);
     assert.throws(
+      () => listen({ loop, hosts: "::1" } as never),
+      /unknown option "hosts" \(did you mean "hostname"\?\)/,
+    );
+    assert.throws(
       () => new BufferPool(loop.reactor, { size: 8 } as never),
       /unknown option "size" \(did you mean "bufferSize"\?\)/,
     );
