@@ -19,7 +19,8 @@ import { displayHost, hostArg, integerArg, parseExampleArgs, startOrExit } from 
 const USAGE = `chat.ts [--host H] [--port N] [--max-behind BYTES] [--max-line BYTES] [--help]
   --host H            address to bind (default 127.0.0.1)
   --port N            port to bind (default 9003; 0 picks one)
-  --max-behind BYTES  a client with more than this queued for it is reset (default 1048576)
+  --max-behind BYTES  a client with more than this queued for it is reset (default 4194304:
+                      above what all senders may send in one burst together)
   --max-line BYTES    a client whose line runs longer than this is reset (default 65536)`;
 
 const { values: args } = parseExampleArgs(
@@ -27,7 +28,7 @@ const { values: args } = parseExampleArgs(
   {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "9003" },
-    "max-behind": { type: "string", default: String(1 << 20) },
+    "max-behind": { type: "string", default: String(4 << 20) },
     "max-line": { type: "string", default: String(64 * 1024) },
   },
   (v, fail, positionals) => {

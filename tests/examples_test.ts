@@ -290,7 +290,7 @@ test("examples/echo.ts: --port 0 reports the real port, echoes, prints stats on 
 test(
   "examples/chat.ts: lines split across writes arrive whole and in order at every other client; one that never reads is reset, the others get everything",
   async () => {
-    const child = new Child("chat.ts", ["--port", "0"]);
+    const child = new Child("chat.ts", ["--port", "0", "--max-behind", String(1 << 20)]);
     const loop = new IoLoop();
     let idle = -1;
     try {
