@@ -11,9 +11,10 @@
  * the buffers a holder's pieces are in are counted too (its pins), and while half the pool or more
  * is leased they may be at most PIN_FACTOR times its share: each piece keeps its whole buffer from
  * the kernel, so weighed by length alone, a holder that kept small pieces of buffers others filled
- * pinned the whole pool within its share. Only then: a message kept whole, each of its pieces in a
- * buffer other connections filled (a line typed slowly on a busy server), pins a buffer per piece,
- * and a holder that waits for the rest of it releases nothing until it comes.
+ * pinned the whole pool within its share. Only then, because a message kept whole, each of its
+ * pieces in a buffer other connections filled (a line typed slowly on a busy server), pins a buffer
+ * per piece, and a holder that waits for the rest of it releases nothing until it comes: counted in
+ * any state, pins held 20 such holders back for good with 17 of 128 buffers leased.
  */
 import { describe, numberError } from "../options.ts";
 import { MAX_HOLDER } from "./leak_net.ts";
