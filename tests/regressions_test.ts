@@ -2103,6 +2103,7 @@ async function broadcastRig(maxQueuedBytes: number) {
       s.on("data", (d: Uint8Array) => void (received[i] += d.length));
     });
   return {
+    loop,
     members,
     failures,
     received,
@@ -2125,11 +2126,16 @@ test("a naive broadcast that reaches maxQueuedBytes loses the peers that never r
     assert.ok(await waitFor(() => rig.members.length === 5, 3000));
     const chunk = new Uint8Array(16 * 1024).fill(7);
     const ROUNDS = 1024; // 16 MiB to each member
+    let mostQueued = 0;
     for (let i = 0; i < ROUNDS; i++) {
       for (const m of rig.members) m.write(chunk); // ignores write()'s result
+      mostQueued = Math.max(mostQueued, rig.loop.queuedBytes);
       if (i % 16 === 15) await sleep(1);
     }
     const all = await waitFor(() => rig.received[0] === ROUNDS * chunk.length, 10_000);
+    // What an operator watches against the bound: up to it while the peers lag, nothing once all is sent.
+    assert.ok(mostQueued > 4 * 1024 * 1024 && mostQueued <= 8 * 1024 * 1024, `queued at most ${mostQueued}`);
+    assert.ok(await waitFor(() => rig.loop.queuedBytes === 0, 3000), `${rig.loop.queuedBytes} bytes still queued`);
     const failed = rig.failures.filter((m) =>
       /maxQueuedBytes .*(was furthest behind|no connection is further behind)/.test(m)
     );

@@ -164,6 +164,14 @@ export class IoLoop {
     return this.#clientPool;
   }
 
+  /**
+   * Bytes copied from JS that the loop's connections have queued for sending now: what
+   * `maxQueuedBytes` bounds (writes sent in place, leases and `{ copy: false }` bytes, are not counted).
+   */
+  get queuedBytes(): number {
+    return this[kArena].bytesInUse;
+  }
+
   /** close() has run (the ring itself may wait for the loop's open sockets: see close()). */
   get closed(): boolean {
     return this.#closing;
