@@ -62,6 +62,13 @@ const HOLDER_FREE = 0;
 const HOLDER_LIVE = 1;
 const HOLDER_GONE = 2;
 
+/** `array` copied into a new one of `length` elements, the rest zero. */
+function grown<A extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(array: A, length: number): A {
+  const bigger = new (array.constructor as new (length: number) => A)(length);
+  bigger.set(array as never);
+  return bigger;
+}
+
 /** The holders of one pool's leases: ids, leases out per id, and the share each may hold. */
 export class HolderTable {
   readonly #fairShare: number; // FAIR_SHARE_AUTO, 0 (off) or a fixed cap
@@ -96,16 +103,10 @@ export class HolderTable {
   }
 
   #growPins(n: number): void {
-    const pinned = new Uint32Array(n), used = new Uint8Array(n);
-    const bids = new Uint16Array(n * PIN_SLOTS), pieces = new Uint32Array(n * PIN_SLOTS);
-    pinned.set(this.#pinned);
-    used.set(this.#slotsUsed);
-    bids.set(this.#slotBid);
-    pieces.set(this.#slotPieces);
-    this.#pinned = pinned;
-    this.#slotsUsed = used;
-    this.#slotBid = bids;
-    this.#slotPieces = pieces;
+    this.#pinned = grown(this.#pinned, n);
+    this.#slotsUsed = grown(this.#slotsUsed, n);
+    this.#slotBid = grown(this.#slotBid, n * PIN_SLOTS);
+    this.#slotPieces = grown(this.#slotPieces, n * PIN_SLOTS);
   }
 
   /** A new id (>= 1; ids of removed holders whose leases are all back are reused) for `holder`. */
@@ -132,16 +133,10 @@ export class HolderTable {
 
   #grow(): void {
     const n = this.#held.length * 2;
-    const state = new Uint8Array(n), held = new Uint32Array(n), over = new Uint8Array(n);
-    const weight = new Float64Array(n);
-    state.set(this.#state);
-    held.set(this.#held);
-    weight.set(this.#weight);
-    over.set(this.#over);
-    this.#state = state;
-    this.#held = held;
-    this.#weight = weight;
-    this.#over = over;
+    this.#state = grown(this.#state, n);
+    this.#held = grown(this.#held, n);
+    this.#weight = grown(this.#weight, n);
+    this.#over = grown(this.#over, n);
     if (this.#tracksPins) this.#growPins(n);
   }
 
