@@ -108,7 +108,8 @@ function nearest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   const extended = known.find((k) => k.toLowerCase().startsWith(lower));
   if (extended && lower.length >= 3) return extended;
-  // The singular of a plural (entry: entries), and the last word of a longer key (size: bufferSize).
+  // The singular of a plural (entry: entries), a plural of a key's start (hosts: hostname), and the
+  // last word of a longer key (size: bufferSize).
   const stem = stemOf(lower);
   const sameStem = known.find((k) => stemOf(k.toLowerCase()) === stem) ??
     (stem.length >= 3 ? known.find((k) => k.toLowerCase().startsWith(stem)) : undefined);
