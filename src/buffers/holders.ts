@@ -289,17 +289,22 @@ export class HolderTable {
       this.#holding--;
       if (this.#state[h] === HOLDER_GONE) this.#freeId(h);
     }
-    if (this.#over[h] !== 0 && this.#mayResume(h, leased, maxCount)) {
+    if (this.#over[h] !== 0 && this.#mayResumeNow(h, leased, maxCount)) {
       this.#clearOver(h);
       if (notify) this.#holders[h]!.underQuota();
     }
   }
 
-  /** Holder `h` (held back) may receive again under its share now: at half of it, or at it when its reader waits. */
-  #mayResume(h: number, leased: number, maxCount: number): boolean {
+  /** #mayResume under the share and pin limit of a pool with `leased` of `maxCount` buffers leased. */
+  #mayResumeNow(h: number, leased: number, maxCount: number): boolean {
     const share = this.#share(leased, maxCount);
+    return this.#mayResume(h, share, this.#pinLimit(share, leased, maxCount));
+  }
+
+  /** Holder `h` (held back) may receive again under `share`: at half of it, or at it when its reader waits. */
+  #mayResume(h: number, share: number, pinLimit: number): boolean {
     const w = this.#weight[h], full = share * WEIGHT_UNITS;
-    const pins = this.#tracksPins ? this.#pinned[h] : 0, pinLimit = this.#pinLimit(share, leased, maxCount);
+    const pins = this.#tracksPins ? this.#pinned[h] : 0;
     return (w <= full / 2 && pins <= pinLimit / 2) ||
       (w <= full && pins <= pinLimit && this.#holders[h]?.waitingToRead?.() === true);
   }
@@ -313,13 +318,14 @@ export class HolderTable {
   recheck(leased: number, maxCount: number, notify: boolean): void {
     if (this.#overCount === 0) return;
     const share = this.#share(leased, maxCount);
-    const scarce = this.#pinLimit(share, leased, maxCount) !== Infinity;
+    const pinLimit = this.#pinLimit(share, leased, maxCount);
+    const scarce = pinLimit !== Infinity;
     const grew = share > this.#lastShare || (this.#lastScarce && !scarce);
     this.#lastShare = share;
     this.#lastScarce = scarce;
     if (!grew) return;
     for (let id = 1; id < this.#holders.length && this.#overCount > 0; id++) {
-      if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE || !this.#mayResume(id, leased, maxCount)) continue;
+      if (this.#over[id] === 0 || this.#state[id] !== HOLDER_LIVE || !this.#mayResume(id, share, pinLimit)) continue;
       this.#clearOver(id);
       if (notify) this.#holders[id]!.underQuota();
     }
@@ -333,7 +339,7 @@ export class HolderTable {
    * ever for the lease that lets it release one.
    */
   resumeWithinShare(id: number, leased: number, maxCount: number): boolean {
-    if (this.#over[id] === 0 || !this.#mayResume(id, leased, maxCount)) return false;
+    if (this.#over[id] === 0 || !this.#mayResumeNow(id, leased, maxCount)) return false;
     this.#clearOver(id);
     return true;
   }
