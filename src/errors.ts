@@ -252,9 +252,16 @@ export class SubmissionQueueFullError extends Error {
    * The message names the SQ's size and what to do.
    *
    * @param entries The SQ's size.
+   * @param inChain The queue filled inside a linked chain (the last SQE links on), which cannot be
+   *   submitted without its rest.
    */
-  constructor(entries: number) {
-    super(`submission queue full (${entries} entries): submit() or reap completions first`);
+  constructor(entries: number, inChain = false) {
+    super(
+      inChain
+        ? `submission queue full (${entries} entries) inside a linked chain: a chain cannot be submitted ` +
+          `without its rest, so end it sooner or make the ring larger`
+        : `submission queue full (${entries} entries): submit() or reap completions first`,
+    );
     this.name = "SubmissionQueueFullError";
   }
 }

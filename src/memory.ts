@@ -100,7 +100,7 @@ export class NativeMemory {
       throw new RangeError(
         `cannot view ${this.length} bytes of native memory as one ArrayBuffer on this runtime ` +
           `(${e instanceof Error ? e.message : e})` +
-          (this.length > 2 ** 32 ? "; a pool's count x bufferSize must be at most 4 GiB on Bun" : ""),
+          (this.length > 2 ** 32 ? "; Bun views at most 4 GiB as one (a pool: count x bufferSize)" : ""),
       );
     }
     this.bytes = new Uint8Array(this.buffer);

@@ -305,7 +305,7 @@ export class Ring {
     // kernel would run the next SQE unlinked, as if the chain had held (liburing returns NULL here).
     const last = ((this.#sqeTail - 1) >>> 0) & this.#sqMask;
     if (this.sqes.getU8(last, abi.SQE_FLAGS) & (abi.IOSQE_IO_LINK | abi.IOSQE_IO_HARDLINK)) {
-      throw new SubmissionQueueFullError(this.entries);
+      throw new SubmissionQueueFullError(this.entries, true);
     }
     this.submit();
     this.#sqHeadSeen = Atomics.load(this.#sqRing, this.#sqHeadIdx) | 0;

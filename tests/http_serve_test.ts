@@ -22,6 +22,7 @@ import {
 import { captureConsoleErrors, runFixture, runtime, test } from "./harness.ts";
 import { sleep, waitFor } from "./clients.ts";
 import { exchange, RawClient, sendInPieces } from "./http_clients.ts";
+import { patternBytes } from "./helpers.ts";
 
 const HOST = "Host: 127.0.0.1\r\n";
 
@@ -1470,6 +1471,21 @@ test("Bun-sized static bodies (a 200 KB Uint8Array, a 100 KB string) go with Con
   assert.equal(b.headers.get("content-length"), "100000");
   assert.ok(!a.chunked && !b.chunked);
   client.close();
+});
+
+test("the README's value in memory handed over by a ReadableStream: 8 clients at once, byte for byte, Content-Length", async () => {
+  const value = patternBytes(11, 1024 * 1024);
+  await using server = start(() =>
+    new Response(new ReadableStream({ start: (c) => (c.enqueue(value), c.close()) }), {
+      headers: { "content-type": "application/octet-stream" },
+    })
+  );
+  const replies = await Promise.all(Array.from({ length: 8 }, () => fetch(`http://127.0.0.1:${server.port}/`)));
+  for (const reply of replies) {
+    assert.equal(reply.headers.get("content-length"), String(value.length));
+    assert.equal(reply.headers.get("transfer-encoding"), null);
+    assert.deepEqual(new Uint8Array(await reply.arrayBuffer()), value);
+  }
 });
 
 test("headerTimeout fires against a head trickled in step with the timeout's checks (on Bun it never did)", async () => {

@@ -1078,7 +1078,8 @@ test("ring tier: a full SQ does not submit a link chain without its rest (the ne
   prepNop(ring.sqes, slot);
   ring.sqes.setFlags(slot, abi.IOSQE_IO_LINK);
   // Before: the two were submitted here, and the third, meant to be linked behind them, ran on its own.
-  assert.throws(() => ring.getSqe(), { name: "SubmissionQueueFullError" });
+  // Its message said "submit() or reap completions first", the one thing not to do here.
+  assert.throws(() => ring.getSqe(), { name: "SubmissionQueueFullError", message: /inside a linked chain/ });
   ring.sqes.setFlags(slot, 0); // the chain ends here instead: now a full SQ is submitted to make room
   slot = ring.getSqe();
   prepNop(ring.sqes, slot);

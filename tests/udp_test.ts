@@ -193,6 +193,17 @@ test("sending a received datagram on a closed socket throws ClosedError and retu
   await keeper.close();
   assert.throws(() => keeper.send(late), ClosedError);
   assert.equal(late.lease.released, true);
+  // On another socket, a datagram whose pool closed is refused and released too (it stayed out, and
+  // the closed pool's memory mapped with it).
+  const again: { datagram?: Datagram } = {};
+  const third = bindUdp({ loop, handlers: { message: (_s, d) => void (again.datagram = d) } });
+  sender.send(new TextEncoder().encode("and me"), { hostname: "127.0.0.1", port: third.port });
+  for (let i = 0; i < 200 && !again.datagram; i++) await new Promise((r) => setTimeout(r, 5));
+  const orphan = again.datagram;
+  assert.ok(orphan);
+  await third.close();
+  assert.throws(() => sender.send(orphan, { hostname: "127.0.0.1", port: 9 }), /a lease of a closed pool/);
+  assert.equal(orphan.lease.released, true);
   sender.close();
   for (let i = 0; i < 50 && loop.driver.refs > 0; i++) await new Promise((r) => setTimeout(r, 10));
   loop.close();

@@ -201,6 +201,8 @@ export class Lease {
     }
     if (this.#bytes === RELEASED) throw new TypeError(`cannot ${verb} a released lease`);
     if (this.#owner.closed) {
+      // A write or send that throws has released the lease it was given, this one too.
+      this.#owner[kReleaseLease](this, this.#generation, this.#holder);
       throw new TypeError(
         `cannot ${verb} a lease of a closed pool (its server or socket stopped): its bytes are gone. ` +
           `Copy what you keep (lease.bytes.slice()) before the pool closes`,
