@@ -112,3 +112,10 @@ export function parseHostPort(text: string): { host: string; port: number } | un
 export function displayHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
+
+/**
+ * A signal this long after the first is a second one (which ends a graceful stop's grace); sooner it
+ * is the first delivered twice: `bun run` with a package script forwards a terminal's Ctrl-C to a
+ * program that gets it from the terminal too, and Bun calls signal listeners twice while Workers run.
+ */
+export const SECOND_SIGNAL_MS = 200;

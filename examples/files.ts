@@ -20,7 +20,7 @@ import { realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import process from "node:process";
 import { fileResponse, serve } from "../mod.ts";
-import { displayHost, hostArg, integerArg, parseExampleArgs, startOrExit } from "./args.ts";
+import { displayHost, hostArg, integerArg, parseExampleArgs, SECOND_SIGNAL_MS, startOrExit } from "./args.ts";
 
 const USAGE = "files.ts [--root DIR] [--port N] [--host H]";
 const { values: options } = parseExampleArgs(
@@ -91,10 +91,14 @@ const server = await startOrExit(
 );
 console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
 
-let stopping = false;
+let stopping = 0; // when the first signal came
 async function stop(signal: string) {
-  if (stopping) return void server.stop(true); // a second signal: no more grace
-  stopping = true;
+  if (stopping) {
+    // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
+    if (Date.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
+    return;
+  }
+  stopping = Date.now();
   await server.shutdown(5000);
   const { requests, accepted } = server.stats();
   console.error(`${signal}: stopped; ${JSON.stringify({ accepted, requests })}`);

@@ -20,7 +20,15 @@
  */
 import process from "node:process";
 import { startWorkers } from "../mod.ts";
-import { displayHost, exitWithUsage, hostArg, integerArg, parseExampleArgs, startOrExit } from "./args.ts";
+import {
+  displayHost,
+  exitWithUsage,
+  hostArg,
+  integerArg,
+  parseExampleArgs,
+  SECOND_SIGNAL_MS,
+  startOrExit,
+} from "./args.ts";
 import { type HttpExampleOptions, startHttpServer } from "./http_server.ts";
 
 const USAGE = "http.ts [--port N] [--host H] [--workers N] [--idle-timeout S]";
@@ -73,10 +81,14 @@ if (options.workers > 1) {
 } else {
   const server = await startOrExit("http.ts", USAGE, () => startHttpServer(options));
   console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
-  let stopping = false;
+  let stopping = 0; // when the first signal came
   const stop = async (signal: string) => {
-    if (stopping) return void server.stop(true); // a second signal: no more grace
-    stopping = true;
+    if (stopping) {
+      // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
+      if (Date.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
+      return;
+    }
+    stopping = Date.now();
     await server.shutdown(5000);
     const { requests, refused, handlerErrors, accepted } = server.stats();
     console.error(`${signal}: stopped; ${JSON.stringify({ accepted, requests, refused, handlerErrors })}`);

@@ -606,6 +606,29 @@ test("examples/http.ts: a second SIGTERM during the 5 s grace period stops it at
   assert.match(child.stderr, /^SIGTERM: stopped; /m);
 }, { timeoutMs: 60_000 });
 
+test("examples/http.ts: one signal delivered twice at once (as `bun run` does) keeps the grace period", async () => {
+  const child = new Child("http.ts", ["--port", "0"]);
+  let socket: net.Socket | undefined;
+  try {
+    const port = await child.port();
+    socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.pause(); // never reads: the stream stays in flight
+    socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(child.process.pid!, "SIGTERM");
+    // Apart (two at once would merge into one pending signal), as `bun run` forwards its own copy.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    process.kill(child.process.pid!, "SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Before: the second copy forced the stop, and it exited at once.
+    assert.ok(child.running, "still in its grace period");
+  } finally {
+    socket?.destroy();
+    await child.stop("SIGKILL");
+  }
+}, { timeoutMs: 60_000 });
+
 /**
  * `script` with `--workers 2` on a fixed port (each worker binds it with SO_REUSEPORT, so port 0
  * will not do): tries a few random ones until one is free.

@@ -13,7 +13,7 @@ import {
   listen,
   probeFeatures,
   type Server,
-  type UringError,
+  UringError,
   type WorkerGroup,
 } from "../mod.ts";
 import type { EchoOptions } from "../examples/echo_server.ts";
@@ -548,6 +548,13 @@ test("workers: two threads share a port through SO_REUSEPORT and report their st
     await group.stop();
   }
   await assert.rejects(startWorkers({ count: 0, module: "x", data: 0 }), RangeError);
+  // Before: taken, and workers were started until memory ran out (3 GB within 25 s on both runtimes).
+  await assert.rejects(startWorkers({ count: 1e6, module: "x", data: 0 }), /RangeError: count must be at most \d+/);
+  // Before: the runtime's bare DataCloneError ("could not be cloned"), naming no option.
+  await assert.rejects(
+    startWorkers({ count: 1, module: new URL("./fixtures/exit_worker.ts", import.meta.url), data: { f: () => 1 } }),
+    /TypeError: data must be structured-cloneable/,
+  );
   // Before: Deno's URIError, and on Bun a worker that died of ModuleNotFound.
   await assert.rejects(
     startWorkers({ count: 1, module: "./echo_worker.ts", data: 0 }),
@@ -1029,7 +1036,8 @@ test(
       try {
         // Before: nothing noticed the exit; stats() and stop() waited for ever, half the connections hung.
         assert.ok(await waitFor(() => errors.length > 0, 5000), `${exit}: the exit is reported`);
-        assert.match(String(errors[0][0]), /worker 0 exited/);
+        // With its code (before, Deno's said only "exited").
+        assert.match(String(errors[0][0]), exit === "process" ? /worker 0 exited \(code 3\)/ : /worker 0 exited/);
         assert.deepEqual(await unansweredPings(port, 20), []);
         await assert.rejects(group.stats(), /worker 0 exited/);
       } finally {
@@ -1040,6 +1048,57 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test(
+  "workers: the open connections of one that called process.exit() are closed, not left hanging (on Bun they were)",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const port = freePort();
+    const { errors, restore } = captureConsoleErrors();
+    const group = await startWorkers({
+      count: 2,
+      module: new URL("./fixtures/exit_worker.ts", import.meta.url),
+      data: { port, exit: "on-data", failAfterListen: false },
+    });
+    const sockets = await Promise.all(Array.from({ length: 16 }, () => dial(port)));
+    try {
+      for (const socket of sockets) assert.equal(await reply(socket, "ping"), "ping");
+      // "exit" on each in turn until worker 0 gets it (it answers nothing; worker 1 echoes it).
+      let exitedOn = -1;
+      for (let i = 0; i < sockets.length && exitedOn < 0; i++) {
+        if (await reply(sockets[i], "exit") !== "exit") exitedOn = i;
+      }
+      assert.ok(exitedOn >= 0, "a connection reached worker 0");
+      assert.ok(await waitFor(() => errors.length > 0, 5000), "the exit is reported");
+      // Before: worker 0's other connections stayed open on Bun, their requests unread, until the process ended.
+      const after = await Promise.all(sockets.map((socket, i) => i === exitedOn ? "exited" : reply(socket, "ping")));
+      assert.deepEqual(after.filter((r) => r === "none"), [], `every connection answered or closed: ${after}`);
+      assert.ok(after.some((r) => r === "closed"), `another connection was worker 0's: ${after}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await group.stop();
+      restore();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
+/** Writes `text`; resolves with the reply, "closed" at an end or a reset, or "none" after 3 s of neither. */
+function reply(socket: import("node:net").Socket, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (r: string) => {
+      clearTimeout(timer);
+      socket.off("data", onData).off("close", onClose).off("error", onClose);
+      resolve(r);
+    };
+    const onData = (d: Uint8Array) => done(String(d));
+    const onClose = () => done("closed");
+    const timer = setTimeout(() => done("none"), 3000);
+    if (socket.destroyed || socket.readyState !== "open") return done("closed");
+    socket.on("data", onData).on("close", onClose).on("error", onClose);
+    socket.write(text);
+  });
+}
 
 test("workers: a start that fails after it listened rejects startWorkers, and that listener is closed too", async () => {
   const { startWorkers } = await import("../mod.ts");
@@ -1085,13 +1144,30 @@ function smallEchoOptions(port: number, reusePort: boolean): EchoOptions {
   return { host: "127.0.0.1", port, ...pool, safe: false, reusePort, dedicated: false };
 }
 
+test("workers: a module that never calls serveWorker() is named as such", async () => {
+  const { startWorkers } = await import("../mod.ts");
+  const { restore } = captureConsoleErrors();
+  try {
+    // Before, on Bun: "worker 0 exited (code 0)", which did not say why.
+    await assert.rejects(
+      startWorkers({ count: 1, module: new URL("./fixtures/no_serve_worker.ts", import.meta.url) }),
+      /worker 0 exited \(code 0\) before it called serveWorker\(\)/,
+    );
+  } finally {
+    restore();
+  }
+}, { skip: runtime === "deno" && "Deno keeps such a worker alive: it is refused after 20 s, saying so already" });
+
 test("workers: when one fails to start, the ones that started are stopped: their listeners are closed", async () => {
   const { startWorkers } = await import("../mod.ts");
   const port = freePort();
   const data = smallEchoOptions(port, false); // the second worker's bind fails with EADDRINUSE
+  // A UringError with its code, as the worker's bind threw it (before: a plain Error, the code only in its text).
   await assert.rejects(
     startWorkers({ count: 2, module: new URL("../examples/echo_worker.ts", import.meta.url), data }),
-    /EADDRINUSE/,
+    (e: unknown) =>
+      e instanceof UringError && e.code === "EADDRINUSE" && e.op === "bind" &&
+      /^worker [01]: bind failed/.test(e.message),
   );
   // Before: the worker that had started was terminated with its listener open: the port stayed taken.
   const again = tcpListen({ port });

@@ -3,8 +3,9 @@
  * listener, so nothing is shared across threads. `startWorkers` runs on the main thread; the worker
  * module calls `serveWorker` with a function that starts its server.
  */
+import process from "node:process";
 import { kListenFd, kStart, kWhenClosed } from "../internal.ts";
-import { ClosedError } from "../errors.ts";
+import { asError, ClosedError, UringError } from "../errors.ts";
 import { checkOptionKeys, describe, numberError } from "../options.ts";
 import { closeFdIfOpen } from "./socket.ts";
 import { SHUT_RDWR } from "../abi.ts";
@@ -47,8 +48,8 @@ type FromWorker =
   | { kind: "unlistening"; listenFd: number }
   | { kind: "stats"; id: number; stats: ServerStats }
   | { kind: "stopped"; id: number }
-  | { kind: "error"; id: number; message: string }
-  | { kind: "exiting" };
+  | { kind: "error"; id: number; message: string; name: string; op?: string; errno?: number }
+  | { kind: "exiting"; code?: number };
 
 interface WorkerLike {
   postMessage(message: ToWorker): void;
@@ -113,13 +114,13 @@ export class WorkerGroup {
       w.worker.onmessage = (e) => {
         const m = e.data;
         if (m.kind === "hello") return w.hello?.resolve();
-        if (m.kind === "exiting") return this.#died(i, "exited");
+        if (m.kind === "exiting") return this.#died(i, m.code === undefined ? "exited" : `exited (code ${m.code})`);
         if (m.kind === "listening") return void w.listeners.set(m.listenFd, m.ringFd);
         if (m.kind === "unlistening") return void w.listeners.delete(m.listenFd);
         const request = w.pending.get(m.id);
         if (!request) return;
         w.pending.delete(m.id);
-        if (m.kind === "error") request.reject(new Error(`worker ${i}: ${m.message}`));
+        if (m.kind === "error") request.reject(workerError(i, m));
         else request.resolve(m);
       };
       w.worker.onerror = (e) => {
@@ -139,6 +140,7 @@ export class WorkerGroup {
   #died(i: number, how: string): void {
     const w = this.#workers[i];
     if (w.gone) return;
+    if (w.hello) how += " before it called serveWorker() (does its module call it?)";
     console.error(`uring-buffers: worker ${i} ${how}${w.listeners.size > 0 ? " (its listener is closed)" : ""}`);
     this.#end(i, how);
   }
@@ -293,9 +295,11 @@ export class WorkerGroup {
  * console.log(group.ports); // [9000, 9000, 9000, 9000]
  * ```
  *
- * Rejects with a TypeError for an unknown option key or a module that is not a URL (or its string),
- * a RangeError for a count that is not a positive integer, and an Error naming the worker when one
- * fails to start (the others are stopped: their listeners are closed).
+ * Rejects with a TypeError for an unknown option key, a module that is not a URL (or its string) or
+ * `data` that cannot be structured-cloned, a RangeError for a count that is not a positive integer or
+ * is over the larger of 64 and four per core, and the worker's error, after its number, when one fails
+ * to start (a UringError, TypeError or RangeError keeps its class; the others are stopped: their
+ * listeners are closed).
  */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
   if (typeof options !== "object" || options === null) {
@@ -304,6 +308,14 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
   checkOptionKeys("startWorkers()", options, ["count", "module", "data"]);
   if (!Number.isInteger(options.count) || options.count < 1) {
     throw numberError(options.count, `count must be a positive integer, got ${describe(options.count)}`);
+  }
+  const most = maxWorkers();
+  if (options.count > most) {
+    // Each worker is a thread with a runtime of its own: a count of a million took 3 GB before it failed.
+    throw new RangeError(
+      `count must be at most ${most} (the larger of 64 and four per core, navigator.hardwareConcurrency), ` +
+        `got ${options.count}`,
+    );
   }
   if (!(options.module instanceof URL) && typeof options.module !== "string") {
     throw new TypeError(`module must be a URL or a URL string of the worker module, got ${describe(options.module)}`);
@@ -315,6 +327,13 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
       `module must be an absolute URL (for a file beside yours: new URL("./worker.ts", import.meta.url)), got ${
         describe(href)
       }`,
+    );
+  }
+  try {
+    structuredClone(options.data); // before any worker starts: what the workers get is a structured clone
+  } catch (e) {
+    throw new TypeError(
+      `data must be structured-cloneable (it is copied to each worker): ${e instanceof Error ? e.message : e}`,
     );
   }
   const workers = Array.from(
@@ -384,11 +403,16 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
   scope.addEventListener!("error", dying);
   scope.addEventListener!("unhandledrejection", dying);
   // A worker that exits (process.exit(), self.close()): Deno tells the main thread nothing, so this does.
-  const exiting = () => {
+  // Bun sends no `unload` at a worker's process.exit(), where both runtimes emit process's `exit`.
+  let exited = false;
+  const exiting = (code?: number) => {
+    if (exited) return;
+    exited = true;
     dying();
-    scope.postMessage!({ kind: "exiting" });
+    scope.postMessage!({ kind: "exiting", code });
   };
-  scope.addEventListener!("unload", exiting);
+  scope.addEventListener!("unload", () => exiting());
+  process.on("exit", exiting);
   if (typeof scope.close === "function") {
     const close = scope.close;
     scope.close = () => {
@@ -427,7 +451,16 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
         scope.postMessage!({ kind: "stopped", id: m.id });
       }
     } catch (err) {
-      scope.postMessage!({ kind: "error", id: m.id, message: (err as Error).message });
+      const e = asError(err) as Error & { op?: unknown; errno?: unknown };
+      const uring = e instanceof UringError;
+      scope.postMessage!({
+        kind: "error",
+        id: m.id,
+        message: e.message,
+        name: e.name,
+        op: uring ? e.op : undefined,
+        errno: uring ? e.errno : undefined,
+      });
     }
   };
   scope.postMessage({ kind: "hello" });
@@ -464,6 +497,28 @@ function checkWorkerServer(value: unknown): asserts value is WorkerServer {
       }`,
     );
   }
+}
+
+/** The most workers startWorkers() takes: the larger of 64 and four per core. */
+function maxWorkers(): number {
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return Math.max(64, 4 * cores);
+}
+
+/**
+ * A worker's failure as the main thread rejects with: its message after the worker's number, and its
+ * class where the main thread has it (a UringError keeps its `code`, `errno` and `op`).
+ */
+function workerError(i: number, m: { message: string; name: string; op?: string; errno?: number }): Error {
+  const error = m.op !== undefined && m.errno !== undefined
+    ? new UringError(m.op, m.errno)
+    : m.name === "TypeError"
+    ? new TypeError()
+    : m.name === "RangeError"
+    ? new RangeError()
+    : new Error();
+  error.message = `worker ${i}: ${m.message}`;
+  return error;
 }
 
 /** On the main thread of Deno or Bun (a worker's global scope is not the main one). */
