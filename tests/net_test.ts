@@ -1021,6 +1021,35 @@ test(
   { timeoutMs: 60_000 },
 );
 
+test("workers: onWorkerExit is told of a death instead of the log, once; not of the group's stop", async () => {
+  const { startWorkers } = await import("../mod.ts");
+  const port = freePort();
+  const { errors, restore } = captureConsoleErrors();
+  const told: [number, string][] = [];
+  // Before: no way to learn of a death but polling stats().
+  const group = await startWorkers({
+    count: 2,
+    module: new URL("./fixtures/crash_worker.ts", import.meta.url),
+    data: { port },
+    onWorkerExit: (index, error) => void told.push([index, error.message]),
+  });
+  try {
+    assert.ok(await waitFor(() => told.length > 0, 5000), "the death is told");
+    assert.deepEqual(told, [[0, "worker 0 died of an uncaught error: a bug in worker 0"]]);
+    await assert.rejects(group.stats(), /worker 0 died/);
+    assert.deepEqual(await unansweredPings(port, 10), []);
+  } finally {
+    await group.stop();
+    restore();
+  }
+  assert.equal(told.length, 1, "the stop is not a death");
+  assert.deepEqual(errors.filter((e) => /worker 0 died/.test(String(e[0]))), [], "not logged as well");
+  await assert.rejects(
+    startWorkers({ count: 1, module: "file:///x.ts", onWorkerExit: 5 as never }),
+    /TypeError: onWorkerExit must be a function, got number 5/,
+  );
+}, { timeoutMs: 60_000 });
+
 test(
   "workers: one that exits (process.exit(), self.close()) is reported, its listener closed; stats() rejects, stop() ends",
   async () => {

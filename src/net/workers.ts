@@ -34,6 +34,12 @@ export interface WorkerGroupOptions<T> {
   module: URL | string;
   /** Passed to each worker's start function (structured-cloneable); undefined when left out. */
   data?: T;
+  /**
+   * Called when a worker of a started group dies of an uncaught error or exits (not at the group's
+   * stop, nor during startWorkers(), which rejects then): `error` names it, as `stats()` rejects from
+   * then on. Its listener is closed by then. Without it, the death is logged.
+   */
+  onWorkerExit?: (index: number, error: Error) => void;
 }
 
 type ToWorker =
@@ -98,11 +104,15 @@ export class WorkerGroup {
   readonly #workers: WorkerState[];
   #nextId = 1;
   #stopping: Promise<void> | undefined;
+  #started = false;
+  readonly #diedInStart: { i: number; said: string }[] = [];
+  readonly #onWorkerExit: ((index: number, error: Error) => void) | undefined;
   /** The port each worker listens on (all equal with SO_REUSEPORT and a fixed port). */
   readonly ports: number[] = [];
 
   /** @ignore Made by startWorkers(). */
-  constructor(workers: WorkerLike[]) {
+  constructor(workers: WorkerLike[], onWorkerExit?: (index: number, error: Error) => void) {
+    this.#onWorkerExit = onWorkerExit;
     this.#workers = workers.map((worker) => ({
       worker,
       pending: new Map(),
@@ -141,8 +151,20 @@ export class WorkerGroup {
     const w = this.#workers[i];
     if (w.gone) return;
     if (w.hello) how += " before it called serveWorker() (does its module call it?)";
-    console.error(`uring-buffers: worker ${i} ${how}${w.listeners.size > 0 ? " (its listener is closed)" : ""}`);
+    const said = `worker ${i} ${how}${w.listeners.size > 0 ? " (its listener is closed)" : ""}`;
     this.#end(i, how);
+    if (!this.#onWorkerExit || this.#stopping) return void console.error(`uring-buffers: ${said}`);
+    // One that dies while the group starts is told once it has started; if the start fails, logged.
+    if (!this.#started) return void this.#diedInStart.push({ i, said });
+    this.#tellExit(i);
+  }
+
+  #tellExit(i: number): void {
+    try {
+      this.#onWorkerExit!(i, this.#gone(i));
+    } catch (e) {
+      console.error("uring-buffers: onWorkerExit threw:", e);
+    }
   }
 
   /**
@@ -183,6 +205,17 @@ export class WorkerGroup {
 
   /** @ignore Sends each worker its start message and waits until every one listens (startWorkers()). */
   async [kStart](data: unknown): Promise<void> {
+    try {
+      await this.#start(data);
+    } catch (e) {
+      for (const { said } of this.#diedInStart) console.error(`uring-buffers: ${said}`);
+      throw e;
+    }
+    this.#started = true;
+    for (const { i } of this.#diedInStart) this.#tellExit(i);
+  }
+
+  async #start(data: unknown): Promise<void> {
     // A message posted before the worker's module has finished loading can be lost (Bun), so the
     // worker says hello once serveWorker() runs, and only then gets its start message.
     await Promise.all(this.#workers.map((w, i) =>
@@ -305,7 +338,10 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`startWorkers() takes { count, module, data }, got ${describe(options)}`);
   }
-  checkOptionKeys("startWorkers()", options, ["count", "module", "data"]);
+  checkOptionKeys("startWorkers()", options, ["count", "module", "data", "onWorkerExit"]);
+  if (options.onWorkerExit !== undefined && typeof options.onWorkerExit !== "function") {
+    throw new TypeError(`onWorkerExit must be a function, got ${describe(options.onWorkerExit)}`);
+  }
   if (!Number.isInteger(options.count) || options.count < 1) {
     throw numberError(options.count, `count must be a positive integer, got ${describe(options.count)}`);
   }
@@ -340,7 +376,7 @@ export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<W
     { length: options.count },
     () => new Worker(href, { type: "module" }) as unknown as WorkerLike,
   );
-  const group = new WorkerGroup(workers);
+  const group = new WorkerGroup(workers, options.onWorkerExit);
   try {
     await group[kStart](options.data);
   } catch (e) {
