@@ -1605,6 +1605,8 @@ test(
           [`bytes=2000000-${size + 1000}`, 2000000, size - 1],
           ["bytes=0-99999999999999999999", 0, size - 1], // past 2^53: still ends at the file's end
           ["BYTES = 5-9", 5, 9],
+          ["bytes=0-9,", 0, 9], // an empty list element does not count (it was served whole)
+          ["bytes= , 10-19 ,,", 10, 19],
         ] as const
       ) {
         const { response } = await get(range);

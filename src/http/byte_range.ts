@@ -1,8 +1,8 @@
 /**
  * `Range: bytes=...` of a GET for a file (RFC 9110 14.2): one satisfiable range gets a 206 with that
  * part, a range set none of whose ranges is satisfiable a 416. What is served whole instead (RFC 9110
- * lets a server ignore Range): several ranges (a multipart answer is not made), another unit, a
- * malformed value, and any request with `If-Range` (no validator goes out, so none can match).
+ * lets a server ignore Range): several ranges (a multipart answer is not made; empty list elements do
+ * not count), another unit, a malformed value, and any request with `If-Range` (no validator goes out, so none can match).
  */
 
 /** The first and last byte of the part to send (inclusive). */
@@ -34,8 +34,10 @@ export function requestedRange(headers: string[], size: number): ByteRange | typ
 export function parseByteRange(value: string, size: number): ByteRange | typeof UNSATISFIABLE | undefined {
   const eq = value.indexOf("=");
   if (eq < 0 || value.slice(0, eq).trim().toLowerCase() !== "bytes") return undefined;
-  const spec = value.slice(eq + 1).trim();
-  if (spec.includes(",")) return undefined;
+  // Empty list elements do not count (RFC 9110 5.6.1.2): `bytes=0-9,` is one range.
+  const specs = value.slice(eq + 1).split(",").map((element) => element.trim()).filter((element) => element !== "");
+  if (specs.length !== 1) return undefined;
+  const spec = specs[0];
   const dash = spec.indexOf("-");
   if (dash < 0) return undefined;
   const first = spec.slice(0, dash).trim(), last = spec.slice(dash + 1).trim();
