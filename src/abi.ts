@@ -504,6 +504,12 @@ export const SO_RCVBUF = 8;
 export const SO_REUSEPORT = 15;
 /** SOL_SOCKET option: struct linger { int l_onoff; int l_linger; } ({1, 0}: close with a reset). */
 export const SO_LINGER = 13;
+/** SOL_SOCKET option (getsockopt, asm-generic/socket.h): u32[SK_MEMINFO_VARS] of the socket's memory counters. */
+export const SO_MEMINFO = 55;
+/** linux/sock_diag.h: the entries SO_MEMINFO fills. */
+export const SK_MEMINFO_VARS = 9;
+/** linux/sock_diag.h: SO_MEMINFO's entry of packets the socket dropped (a full receive buffer, mostly). */
+export const SK_MEMINFO_DROPS = 8;
 /** setsockopt(2) level: TCP. */
 export const IPPROTO_TCP = 6;
 /** setsockopt(2) level: IPv6. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
   bindUdp,
@@ -286,6 +287,7 @@ test("bindUdp with default options: datagrams of 2,005 to 65,507 bytes arrive wh
         sendErrors: 0,
         dropped: 0,
         handlerErrors: 0,
+        receiveDrops: 0,
         pool: undefined,
       },
     );
@@ -539,6 +541,42 @@ test("UdpSocket.close() right after 300 send()s delivers all 300, then closes (i
   await sink.close();
   await loop.close();
 });
+
+test("UDP: stats().receiveDrops counts the datagrams the kernel dropped, as /proc/net/udp does", async () => {
+  const loop = new IoLoop();
+  const kept: Datagram[] = [];
+  // A sink that keeps every datagram: once its 4 buffers are leased, the kernel drops what comes.
+  const sink = bindUdp({
+    loop,
+    pool: { count: 4, bufferSize: 2048 },
+    handlers: { message: (_s, d) => void kept.push(d) },
+  });
+  setReceiveBuffer(sink.fd, 4096);
+  const sender = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  for (let i = 0; i < 200; i++) sender.send(new Uint8Array(100), { hostname: "127.0.0.1", port: sink.port });
+  await sender.flushed();
+  assert.ok(await waitFor(() => sink.stats().datagramsReceived === 4, 3000));
+  const { receiveDrops, datagramsReceived } = sink.stats();
+  // Before: nothing in stats() saw them (the README pointed at /proc/net/udp).
+  assert.ok(receiveDrops > 0, `${receiveDrops}`);
+  assert.equal(receiveDrops, procUdpDrops(sink.port));
+  assert.ok(receiveDrops + datagramsReceived <= 200);
+  for (const d of kept) d.lease.release();
+  await sink.close();
+  assert.equal(sink.stats().receiveDrops, receiveDrops, "the count at the close stays");
+  await sender.close();
+  await loop.close();
+});
+
+/** The drops column of /proc/net/udp for the IPv4 socket bound to `port`. */
+function procUdpDrops(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const line = readFileSync("/proc/net/udp", "utf8").split("\n").find((l) =>
+    l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`)
+  );
+  assert.ok(line, `port ${port} in /proc/net/udp`);
+  return Number(line.trim().split(/\s+/).at(-1));
+}
 
 test("UdpSocket.flushed() resolves once the kernel has taken every datagram queued before it", async () => {
   const loop = new IoLoop();

@@ -261,6 +261,20 @@ export function takeSocketError(fd: number): number {
 }
 
 /**
+ * Packets the kernel dropped on their way to this socket since it was made (SO_MEMINFO's drops: for
+ * UDP, mostly datagrams that found the receive buffer full). -1 if the call fails.
+ */
+export function receiveDrops(fd: number): number {
+  const m = scratchPage();
+  m.view.setUint32(LEN_AT, abi.SK_MEMINFO_VARS * 4, true);
+  if (native.libc.getsockopt(fd, abi.SOL_SOCKET, abi.SO_MEMINFO, m.pointerAt(OPT_AT), m.pointerAt(LEN_AT)) < 0) {
+    return -1;
+  }
+  if (m.view.getUint32(LEN_AT, true) < (abi.SK_MEMINFO_DROPS + 1) * 4) return -1;
+  return m.view.getUint32(OPT_AT + abi.SK_MEMINFO_DROPS * 4, true);
+}
+
+/**
  * How far a TCP peer has taken our bytes into its program (TCP_INFO): the bytes it acknowledged
  * plus the receive window it advertises. Bytes acknowledged into its buffer but not read shrink that
  * window by as much, so the sum grows only as the peer's program reads. -1 if the call fails.

@@ -11,7 +11,7 @@ import { kAddress, kArena, kBytes, kDatagrams, kGiveBack, kIovBlocks, kSettled, 
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
-import { closeFd, localAddress, udpBind } from "./socket.ts";
+import { closeFd, localAddress, receiveDrops as receiveDropsOf, udpBind } from "./socket.ts";
 import { closeAtUnload, forgetAtUnload } from "./unload.ts";
 import { checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
@@ -82,6 +82,13 @@ export interface UdpStats {
    * queued sends past its `maxQueuedBytes`: the kernel is not taking them as fast as they come.
    */
   dropped: number;
+  /**
+   * Datagrams the kernel dropped before the program got them, since the socket was bound: mostly
+   * ones that found its receive buffer full (while every buffer of the pool was leased, or the program
+   * was not keeping up). Read from the kernel (SO_MEMINFO) at each call while the socket is open;
+   * after close(), the count at the close. -1 where the kernel does not tell.
+   */
+  receiveDrops: number;
   /** The stats of the pool datagrams are received into. */
   pool: PoolStats;
 }
@@ -330,7 +337,18 @@ export class UdpSocket {
 
   /** A snapshot of the socket's counters and its pool's stats (a new object each call). */
   stats(): UdpStats {
-    return { ...this.#stats, pool: this.pool.stats() };
+    const receiveDrops = this.#fdClosed ? this.#dropsAtClose : receiveDropsOf(this.fd);
+    return { ...this.#stats, receiveDrops, pool: this.pool.stats() };
+  }
+
+  #fdClosed = false;
+  #dropsAtClose = -1;
+
+  /** Closes the socket's fd, keeping its drop count for stats(). */
+  #closeSocketFd(): void {
+    this.#dropsAtClose = receiveDropsOf(this.fd);
+    this.#fdClosed = true;
+    closeFd(this.fd);
   }
 
   /**
@@ -533,7 +551,7 @@ export class UdpSocket {
         return;
       }
     }
-    closeFd(this.fd);
+    this.#closeSocketFd();
   }
 
   #closeFdAtFinish = false;
@@ -563,7 +581,7 @@ export class UdpSocket {
     this.#done = true;
     this.#freeQueue();
     this.loop.reactor.unregister(this.#token);
-    if (this.#closeFdAtFinish) closeFd(this.fd);
+    if (this.#closeFdAtFinish) this.#closeSocketFd();
     if (this.#ownsPool) this.pool.close();
     this.loop.driver.unref();
     void this.loop.driver[kSettled]().then(this.#closedResolve!);
