@@ -95,10 +95,10 @@ let stopping = 0; // when the first signal came
 async function stop(signal: string) {
   if (stopping) {
     // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
-    if (Date.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
+    if (performance.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
     return;
   }
-  stopping = Date.now();
+  stopping = performance.now();
   await server.shutdown(5000);
   const { requests, accepted } = server.stats();
   console.error(`${signal}: stopped; ${JSON.stringify({ accepted, requests })}`);

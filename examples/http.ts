@@ -15,8 +15,7 @@
  * (--idle-timeout takes whole seconds).
  * Prints "listening on HOST:PORT" (the real port; IPv6 as [::1]:PORT) to stderr once ready;
  * SIGINT/SIGTERM stop it gracefully and print its stats: requests in flight get 5 s to be answered
- * (with --workers too), then their connections are reset; without --workers a second signal resets
- * them at once.
+ * (with --workers too), then their connections are reset; a second signal resets them at once.
  */
 import process from "node:process";
 import { startWorkers } from "../mod.ts";
@@ -62,10 +61,14 @@ if (options.workers > 1) {
       data: options,
     }));
   console.error(`listening on ${displayHost(options.hostname)}:${group.ports[0]} (${group.size} workers)`);
-  let stopping = false;
+  let stopping = 0; // when the first signal came
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping) {
+      // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
+      if (performance.now() - stopping >= SECOND_SIGNAL_MS) void group.stop({ graceMs: 0 }).catch(() => {});
+      return;
+    }
+    stopping = performance.now();
     // stats() rejects once a worker has died (its error was logged then): the others still stop gracefully.
     const stats = await group.stats().then(
       (all) => JSON.stringify(all.map((s) => ({ requests: (s as { requests?: number }).requests }))),
@@ -85,10 +88,10 @@ if (options.workers > 1) {
   const stop = async (signal: string) => {
     if (stopping) {
       // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
-      if (Date.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
+      if (performance.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
       return;
     }
-    stopping = Date.now();
+    stopping = performance.now();
     await server.shutdown(5000);
     const { requests, refused, handlerErrors, accepted } = server.stats();
     console.error(`${signal}: stopped; ${JSON.stringify({ accepted, requests, refused, handlerErrors })}`);

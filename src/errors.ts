@@ -259,7 +259,7 @@ export class SubmissionQueueFullError extends Error {
     super(
       inChain
         ? `submission queue full (${entries} entries) inside a linked chain: a chain cannot be submitted ` +
-          `without its rest, so end it sooner or make the ring larger`
+          `without its rest: submit() before starting a chain, end it sooner, or make the ring larger`
         : `submission queue full (${entries} entries): submit() or reap completions first`,
     );
     this.name = "SubmissionQueueFullError";

@@ -665,6 +665,30 @@ test("examples/http.ts --workers 2: two workers share the port and both answer",
   assert.equal(counts.reduce((a, b) => a + b, 0), 20, "every request was counted by a worker");
 }, { timeoutMs: 60_000 });
 
+test("examples/http.ts --workers 2: a second SIGTERM during the grace period stops it at once", async () => {
+  const { child, port } = await withWorkersOnAPort("http.ts");
+  let socket: net.Socket | undefined;
+  try {
+    socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.pause(); // never reads: the stream stays in flight
+    socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(child.process.pid!, "SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(child.running, "still in its grace period");
+    const second = Date.now();
+    // Before: every signal after the first was ignored with --workers, and the README promised it forced.
+    process.kill(child.process.pid!, "SIGTERM");
+    await child.wait();
+    assert.ok(Date.now() - second < 3000, `exited ${Date.now() - second} ms after the second signal`);
+  } finally {
+    socket?.destroy();
+    await child.stop("SIGKILL");
+  }
+  assertStoppedCleanly(child, "http.ts --workers 2");
+}, { timeoutMs: 60_000 });
+
 test("examples/http.ts --workers 2: SIGTERM after a worker died still stops the other gracefully", async () => {
   // The example as shipped, with a worker module that has one more route: a bug that kills its worker.
   const dir = mkdtempSync(join(tmpdir(), "uring-buffers-http-workers-"));

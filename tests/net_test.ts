@@ -1050,6 +1050,49 @@ test("workers: onWorkerExit is told of a death instead of the log, once; not of 
   );
 }, { timeoutMs: 60_000 });
 
+test("workers: onWorkerExit hears of a death during the start once startWorkers() has returned the group", async () => {
+  const { startWorkers } = await import("../mod.ts");
+  const told: [number, string, boolean][] = [];
+  // Before: the hook ran while `group` was still unassigned: the README's supervisor threw a ReferenceError.
+  const group: WorkerGroup = await startWorkers({
+    count: 2,
+    module: new URL("./fixtures/slow_start_worker.ts", import.meta.url),
+    data: { port: freePort() },
+    onWorkerExit: (index, error) => void told.push([index, error.message, group !== undefined]),
+  });
+  try {
+    assert.ok(await waitFor(() => told.length > 0, 5000), "the death is told");
+    assert.deepEqual(told, [[0, "worker 0 exited (code 2)", true]]);
+  } finally {
+    await group.stop();
+  }
+}, { timeoutMs: 30_000 });
+
+test(
+  "workers: an uncaught error is named as such, not as the exit it causes (Bun), nor as a missing serveWorker()",
+  async () => {
+    const { startWorkers } = await import("../mod.ts");
+    const { restore } = captureConsoleErrors();
+    try {
+      // Before, on Bun, in 5 of 8 tries: "worker 0 exited (code 1)", the error's message lost.
+      for (let i = 0; i < 4; i++) {
+        await assert.rejects(
+          startWorkers({ count: 1, module: new URL("./fixtures/throw_after_serve_worker.ts", import.meta.url) }),
+          /worker 0 died of an uncaught error: .*a bug after serveWorker\(\)/,
+        );
+      }
+      // Before: "... a broken import before it called serveWorker() (does its module call it?)".
+      await assert.rejects(
+        startWorkers({ count: 1, module: new URL("./fixtures/throw_at_import_worker.ts", import.meta.url) }),
+        (e: Error) => /died of an uncaught error: .*a broken import/.test(e.message) && !/serveWorker/.test(e.message),
+      );
+    } finally {
+      restore();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
 test(
   "workers: one that exits (process.exit(), self.close()) is reported, its listener closed; stats() rejects, stop() ends",
   async () => {

@@ -201,8 +201,10 @@ export class Lease {
     }
     if (this.#bytes === RELEASED) throw new TypeError(`cannot ${verb} a released lease`);
     if (this.#owner.closed) {
-      // A write or send that throws has released the lease it was given, this one too.
+      // A write or send that throws has released the lease it was given, this one too; a release()
+      // after it does nothing, as after any write that took the lease over.
       this.#owner[kReleaseLease](this, this.#generation, this.#holder);
+      this.#taken = true;
       throw new TypeError(
         `cannot ${verb} a lease of a closed pool (its server or socket stopped): its bytes are gone. ` +
           `Copy what you keep (lease.bytes.slice()) before the pool closes`,

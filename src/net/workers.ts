@@ -35,9 +35,10 @@ export interface WorkerGroupOptions<T> {
   /** Passed to each worker's start function (structured-cloneable); undefined when left out. */
   data?: T;
   /**
-   * Called when a worker of a started group dies of an uncaught error or exits (not at the group's
-   * stop, nor during startWorkers(), which rejects then): `error` names it, as `stats()` rejects from
-   * then on. Its listener is closed by then. Without it, the death is logged.
+   * Called when a worker dies of an uncaught error or exits (not at the group's stop): `error` names
+   * it, as `stats()` rejects from then on. Its listener is closed by then. A death while the group
+   * starts is told once startWorkers() has returned the group, unless it makes startWorkers() reject
+   * (then it is logged). Without it, each death is logged.
    */
   onWorkerExit?: (index: number, error: Error) => void;
 }
@@ -55,7 +56,7 @@ type FromWorker =
   | { kind: "stats"; id: number; stats: ServerStats }
   | { kind: "stopped"; id: number }
   | { kind: "error"; id: number; message: string; name: string; op?: string; errno?: number }
-  | { kind: "exiting"; code?: number };
+  | { kind: "exiting"; code?: number; crashed: boolean };
 
 interface WorkerLike {
   postMessage(message: ToWorker): void;
@@ -69,6 +70,8 @@ interface WorkerLike {
 const HELLO_TIMEOUT_MS = 20_000;
 /** A worker's `gone` once the group was stopped. */
 const STOPPED = "was stopped";
+/** How long an exit after an uncaught error waits for the error's own report, which names it. */
+const EXIT_AFTER_ERROR_MS = 50;
 /** How long a stopping worker waits for its loops' rings to be torn down before it says it stopped. */
 const LOOP_CLOSE_WAIT_MS = 1000;
 
@@ -124,7 +127,12 @@ export class WorkerGroup {
       w.worker.onmessage = (e) => {
         const m = e.data;
         if (m.kind === "hello") return w.hello?.resolve();
-        if (m.kind === "exiting") return this.#died(i, m.code === undefined ? "exited" : `exited (code ${m.code})`);
+        if (m.kind === "exiting") {
+          const how = m.code === undefined ? "exited" : `exited (code ${m.code})`;
+          // After an uncaught error, the onerror that says what it was can come after this (Bun): it goes first.
+          if (m.crashed) return void setTimeout(() => this.#died(i, how), EXIT_AFTER_ERROR_MS);
+          return this.#died(i, how);
+        }
         if (m.kind === "listening") return void w.listeners.set(m.listenFd, m.ringFd);
         if (m.kind === "unlistening") return void w.listeners.delete(m.listenFd);
         const request = w.pending.get(m.id);
@@ -150,7 +158,7 @@ export class WorkerGroup {
   #died(i: number, how: string): void {
     const w = this.#workers[i];
     if (w.gone) return;
-    if (w.hello) how += " before it called serveWorker() (does its module call it?)";
+    if (w.hello && how.startsWith("exited")) how += " before it called serveWorker() (does its module call it?)";
     const said = `worker ${i} ${how}${w.listeners.size > 0 ? " (its listener is closed)" : ""}`;
     this.#end(i, how);
     if (!this.#onWorkerExit || this.#stopping) return void console.error(`uring-buffers: ${said}`);
@@ -160,10 +168,12 @@ export class WorkerGroup {
   }
 
   #tellExit(i: number): void {
+    const failed = (e: unknown) => console.error("uring-buffers: onWorkerExit failed:", e);
     try {
-      this.#onWorkerExit!(i, this.#gone(i));
+      const returned: unknown = this.#onWorkerExit!(i, this.#gone(i));
+      if (returned instanceof Promise) returned.catch(failed);
     } catch (e) {
-      console.error("uring-buffers: onWorkerExit threw:", e);
+      failed(e);
     }
   }
 
@@ -212,7 +222,8 @@ export class WorkerGroup {
       throw e;
     }
     this.#started = true;
-    for (const { i } of this.#diedInStart) this.#tellExit(i);
+    // After startWorkers() has returned the group, which the hook may use (a microtask would come sooner).
+    for (const { i } of this.#diedInStart) setTimeout(() => this.#tellExit(i), 0);
   }
 
   async #start(data: unknown): Promise<void> {
@@ -336,7 +347,7 @@ export class WorkerGroup {
  */
 export async function startWorkers<T>(options: WorkerGroupOptions<T>): Promise<WorkerGroup> {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`startWorkers() takes { count, module, data }, got ${describe(options)}`);
+    throw new TypeError(`startWorkers() takes { count, module, data, onWorkerExit }, got ${describe(options)}`);
   }
   checkOptionKeys("startWorkers()", options, ["count", "module", "data", "onWorkerExit"]);
   if (options.onWorkerExit !== undefined && typeof options.onWorkerExit !== "function") {
@@ -433,8 +444,13 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
     listeners.delete(listenFd);
     scope.postMessage!({ kind: "unlistening", listenFd });
   };
-  const dying = () => {
+  const closeConnections = () => {
     for (const watched of listeners.values()) watched.closeConnections();
+  };
+  let crashed = false; // an uncaught error: the main thread's onerror tells what it was
+  const dying = () => {
+    crashed = true;
+    closeConnections();
   };
   scope.addEventListener!("error", dying);
   scope.addEventListener!("unhandledrejection", dying);
@@ -444,8 +460,8 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
   const exiting = (code?: number) => {
     if (exited) return;
     exited = true;
-    dying();
-    scope.postMessage!({ kind: "exiting", code });
+    closeConnections();
+    scope.postMessage!({ kind: "exiting", code, crashed });
   };
   scope.addEventListener!("unload", () => exiting());
   process.on("exit", exiting);
@@ -554,6 +570,7 @@ function workerError(i: number, m: { message: string; name: string; op?: string;
     ? new RangeError()
     : new Error();
   error.message = `worker ${i}: ${m.message}`;
+  error.name = m.name; // an UnsupportedError, a ClosedError: an Error here, but named so
   return error;
 }
 
