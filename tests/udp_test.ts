@@ -13,6 +13,7 @@ import {
   type Lease,
   MAX_UDP_PAYLOAD,
   probeFeatures,
+  type UdpSocket,
 } from "../mod.ts";
 import { DatagramReceiver, NativeMemory, prepSend, Reactor } from "../ring.ts";
 import { closeFd, connectSocket, localAddress, setReceiveBuffer, udpBind } from "../sys.ts";
@@ -565,6 +566,30 @@ test("UDP: stats().receiveDrops counts the datagrams the kernel dropped, as /pro
   await sink.close();
   assert.equal(sink.stats().receiveDrops, receiveDrops, "the count at the close stays");
   await sender.close();
+  await loop.close();
+});
+
+test("bindUdp({ receiveBufferSize }) sets the socket's receive buffer: a tiny one drops what the default holds", async () => {
+  const loop = new IoLoop();
+  const kept: Datagram[] = [];
+  const keep = { message: (_s: UdpSocket, d: Datagram) => void kept.push(d) };
+  const roomy = bindUdp({ loop, pool: { count: 4, bufferSize: 2048 }, handlers: keep });
+  const tiny = bindUdp({ loop, pool: { count: 4, bufferSize: 2048 }, receiveBufferSize: 1, handlers: keep });
+  const sender = bindUdp({ loop, handlers: { message: (_s, d) => d.lease.release() } });
+  for (const sink of [roomy, tiny]) {
+    for (let i = 0; i < 20; i++) sender.send(new Uint8Array(100), { hostname: "127.0.0.1", port: sink.port });
+  }
+  await sender.flushed();
+  assert.ok(await waitFor(() => kept.length === 8, 3000), `${kept.length}`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(roomy.stats().receiveDrops, 0, "the kernel's default holds 16 small datagrams");
+  assert.ok(tiny.stats().receiveDrops > 0, `${tiny.stats().receiveDrops}`); // the option did nothing before: refused
+  assert.throws(
+    () => bindUdp({ loop, receiveBufferSize: -1, handlers: keep }),
+    /RangeError: receiveBufferSize must be an integer in \[1, 2\^31 - 1\], got number -1/,
+  );
+  for (const d of kept) d.lease.release();
+  await Promise.all([roomy.close(), tiny.close(), sender.close()]);
   await loop.close();
 });
 

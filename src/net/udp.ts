@@ -11,7 +11,7 @@ import { kAddress, kArena, kBytes, kDatagrams, kGiveBack, kIovBlocks, kSettled, 
 import { checkLoop, getDefaultLoop, type IoLoop, resolvePool } from "./loop.ts";
 import { checkEndpoint, encodeSockaddr, formatEndpoint, type SocketAddress } from "../sockaddr.ts";
 import { SEND_CHUNK_SIZE, SMALL_CHUNK_SIZE } from "./send_arena.ts";
-import { closeFd, localAddress, receiveDrops as receiveDropsOf, udpBind } from "./socket.ts";
+import { closeFd, localAddress, receiveDrops as receiveDropsOf, setReceiveBuffer, udpBind } from "./socket.ts";
 import { closeAtUnload, forgetAtUnload } from "./unload.ts";
 import { checkOptionKeys, checkSignal, describe, numberError } from "../options.ts";
 import { native } from "../../ffi/mod.ts";
@@ -53,13 +53,20 @@ export interface UdpOptions {
    * A pool's bufferSize, when given, decides the largest datagram received whole.
    */
   pool?: BufferPool | BufferPoolOptions;
+  /**
+   * The socket's receive buffer in bytes (SO_RCVBUF, as `setReceiveBuffer()` sets it): what holds a
+   * burst while every buffer of the pool is leased, past which the kernel drops datagrams
+   * (`stats().receiveDrops`). The kernel caps it at `net.core.rmem_max`, then doubles it for its
+   * bookkeeping. Default: the kernel's (`net.core.rmem_default`, 208 KiB on most systems).
+   */
+  receiveBufferSize?: number;
   /** Aborting closes the socket. */
   signal?: AbortSignal;
   /** `message` (required) gets each datagram; `error` gets failures. */
   handlers: UdpHandlers;
 }
 
-const UDP_KEYS = ["hostname", "port", "loop", "maxDatagramSize", "pool", "signal", "handlers"];
+const UDP_KEYS = ["hostname", "port", "loop", "maxDatagramSize", "pool", "receiveBufferSize", "signal", "handlers"];
 
 /** `UdpSocket.stats()`: counters since the socket was bound, and its pool's stats. */
 export interface UdpStats {
@@ -206,7 +213,8 @@ export class UdpSocket {
    *
    * @throws {TypeError} for an unknown option or handler, a missing `message` handler, a hostname
    *   that is not an address literal, or an incremental pool.
-   * @throws {RangeError} for a port or maxDatagramSize out of range, or a pool too small for it.
+   * @throws {RangeError} for a port, maxDatagramSize or receiveBufferSize out of range, or a pool too
+   *   small for it.
    * @throws {UringError} when the socket cannot be bound (`EADDRINUSE`, ...).
    * @throws {UnsupportedError} on a kernel without multishot recvmsg (before 6.0).
    */
@@ -223,8 +231,26 @@ export class UdpSocket {
     const poolOption = options.pool;
     const givenSize = poolOption instanceof BufferPool ? poolOption.bufferSize : poolOption?.bufferSize;
     if (maxDatagramSize !== undefined && givenSize !== undefined) checkPoolFits(givenSize, maxDatagramSize);
+    const receiveBufferSize = options.receiveBufferSize ?? undefined;
+    if (
+      receiveBufferSize !== undefined &&
+      (!Number.isInteger(receiveBufferSize) || receiveBufferSize < 1 || receiveBufferSize > 0x7fffffff)
+    ) {
+      throw numberError(
+        receiveBufferSize,
+        `receiveBufferSize must be an integer in [1, 2^31 - 1], got ${describe(receiveBufferSize)}`,
+      );
+    }
     this.loop = options.loop ?? getDefaultLoop();
     this.fd = udpBind(options.hostname ?? "127.0.0.1", options.port ?? 0);
+    if (receiveBufferSize !== undefined) {
+      try {
+        setReceiveBuffer(this.fd, receiveBufferSize);
+      } catch (e) {
+        closeFd(this.fd);
+        throw e;
+      }
+    }
     const local = localAddress(this.fd);
     this.hostname = options.hostname === "localhost" ? "localhost" : local.hostname; // as listen()'s server says it
     this.port = local.port;
