@@ -2,7 +2,8 @@
  * `Range: bytes=...` of a GET for a file (RFC 9110 14.2): one satisfiable range gets a 206 with that
  * part, a range set none of whose ranges is satisfiable a 416. What is served whole instead (RFC 9110
  * lets a server ignore Range): several ranges (a multipart answer is not made; empty list elements do
- * not count), another unit, a malformed value, and any request with `If-Range` (no validator goes out, so none can match).
+ * not count), another unit, a malformed value, and any request with `If-Range` (no validator goes
+ * out, so none can match).
  */
 
 /** The first and last byte of the part to send (inclusive). */

@@ -503,15 +503,15 @@ export function serveWorker<T>(start: (data: T, index: number) => WorkerServer |
         scope.postMessage!({ kind: "stopped", id: m.id });
       }
     } catch (err) {
-      const e = asError(err) as Error & { op?: unknown; errno?: unknown };
-      const uring = e instanceof UringError;
+      const e = asError(err);
+      const uring = e instanceof UringError ? e : undefined;
       scope.postMessage!({
         kind: "error",
         id: m.id,
         message: e.message,
         name: e.name,
-        op: uring ? e.op : undefined,
-        errno: uring ? e.errno : undefined,
+        op: uring?.op,
+        errno: uring?.errno,
       });
     }
   };
