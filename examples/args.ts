@@ -43,7 +43,7 @@ export function parseExampleArgs<O extends Options, T>(
   check: (values: Values<O>, fail: (message: string) => never, positionals: string[]) => T,
 ): { values: T; positionals: string[] } {
   const fail = (message: string): never => exitWithUsage(usage, message);
-  const args = process.argv.slice(2);
+  const args = gluedNegatives(process.argv.slice(2), options);
   // --help (or -h) anywhere: the usage on stdout and exit 0, whatever else was given.
   if (args.some((a) => a === "--help" || a === "-h")) {
     console.log(`usage: ${usage}`);
@@ -60,6 +60,23 @@ export function parseExampleArgs<O extends Options, T>(
     values: check(parsed.values as unknown as Values<O>, fail, parsed.positionals),
     positionals: parsed.positionals,
   };
+}
+
+/**
+ * `--flag -1` as `--flag=-1`: parseArgs takes a value that starts with "-" for a flag ("argument is
+ * ambiguous"), where the flag's own check should say what it takes.
+ */
+function gluedNegatives(args: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && /^-\d/.test(args[i + 1] ?? "")) {
+      out.push(`${args[i]}=${args[++i]}`);
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }
 
 /** `text` as an integer in [min, max], or `fail` naming the flag. */

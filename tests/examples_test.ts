@@ -382,6 +382,15 @@ test(
   { timeoutMs: 60_000 },
 );
 
+test('examples: a negative value is refused by its flag\'s own check (it was "argument is ambiguous")', async () => {
+  const children = [["--buffers", "-1"], ["--idle-timeout", "-1"]].map((args) => new Child("echo.ts", args));
+  await Promise.all(children.map((child) => child.wait()));
+  assert.equal(children[0].code, 2);
+  assert.match(children[0].stderr, /^--buffers must be an integer in \[1, 65536\], got "-1"\nusage: echo\.ts/);
+  assert.equal(children[1].code, 2);
+  assert.match(children[1].stderr, /^--idle-timeout must be a number of seconds in \[0, [\d.]+\], got "-1"\nusage/);
+});
+
 test("examples: a port in use, or a pool the machine cannot map, exits 1 with one line (no stack trace)", async () => {
   const taken = net.createServer();
   await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));

@@ -108,6 +108,7 @@ export class WorkerGroup {
   #nextId = 1;
   #stopping: Promise<void> | undefined;
   #started = false;
+  #stopped = false;
   readonly #diedInStart: { i: number; said: string }[] = [];
   readonly #onWorkerExit: ((index: number, error: Error) => void) | undefined;
   /** The port each worker listens on (all equal with SO_REUSEPORT and a fixed port). */
@@ -264,6 +265,8 @@ export class WorkerGroup {
    * Name the stats type for serve() workers: `group.stats<HttpServerStats>()`.
    */
   async stats<S extends ServerStats = ServerStats>(): Promise<S[]> {
+    // Once stopped, as any use after close (a worker that had died before says so no more).
+    if (this.#stopped) throw new ClosedError("WorkerGroup");
     const replies = await Promise.all(this.#workers.map((_, i) => this.#ask(i, { kind: "stats", id: this.#nextId++ })));
     return replies.map((r) => (r as { stats: ServerStats }).stats as S);
   }
@@ -314,6 +317,7 @@ export class WorkerGroup {
       );
       const results = await Promise.allSettled(stops);
       this.#workers.forEach((_, i) => this.#end(i, STOPPED));
+      this.#stopped = true;
       const failed = results.find((r) => r.status === "rejected");
       if (failed) throw (failed as PromiseRejectedResult).reason;
     })();
