@@ -46,7 +46,10 @@ async function startServer(file: string): Promise<{ child: ChildProcess; port: n
   let err = "";
   child.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start: ${err}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // it was left running (a snippet that never says where it listens)
+      reject(new Error(`did not start: ${err}`));
+    }, 15_000);
     const check = () => {
       const m = /listening on \S+:(\d+)/.exec(err);
       if (m) {

@@ -3108,3 +3108,37 @@ test("a publisher whose leases are written to a subscriber that never reads keep
   await server.stop();
   await loop.close();
 });
+
+test("a handler's flushed() rejected by a graceful stop's reset goes to the error handler, not the log", async () => {
+  const big = new Uint8Array(1 << 20);
+  const seen: string[] = [];
+  const { errors, restore } = captureConsoleErrors();
+  const server = listen({
+    port: 0,
+    hostname: "127.0.0.1",
+    handlers: {
+      async data(conn, lease) {
+        lease.release();
+        for (let i = 0; i < 20; i++) if (!conn.write(big, { copy: false })) await conn.flushed();
+      },
+      error: (_conn, e) => void seen.push(e.name),
+    },
+  });
+  const client = await connect({
+    port: server.port,
+    handlers: { open: (c) => c.pause(), data: (_c, l) => l.release() },
+  });
+  try {
+    client.write(new Uint8Array([120]));
+    await sleep(300);
+    await server.stop({ graceMs: 300 });
+    assert.ok(await waitFor(() => seen.length > 0, 2000), "the error handler is told");
+    assert.equal(server.stats().forced, 1);
+    assert.deepEqual(seen, ["ClosedError"]);
+    // Before: logged with its stack, the README's advice (give `error` a handler) notwithstanding.
+    assert.deepEqual(errors.filter((e) => /a handler of connection fd/.test(String(e[0]))), []);
+  } finally {
+    restore();
+    client.close();
+  }
+});

@@ -256,6 +256,7 @@ const enum Bit {
   EndBound = 1 << 21, // an end put off (EOF, a graceful stop) bounds the wait of a send on its peer (#boundEnd)
   HangupWatch = 1 << 22, // after the peer's EOF, a poll for its reset is armed (#watchHangup)
   AutoEnded = 1 << 23, // ended by the automatic end at the peer's EOF, not by the program or a stop
+  LateFailureTold = 1 << 24, // closed without a failure, a handler's failure after it went to `error`
 }
 
 /** Peer errors that end a connection as a matter of course: reported to `error`, never logged. */
@@ -1370,6 +1371,24 @@ export class Connection<Data = unknown> {
   /** An async handler (or error/close handler) rejected: #fail() while it can, else logged, never lost. */
   #failLater(error: Error): void {
     if (this.#phase !== Phase.Closed && !this.#error) return this.#fail(error);
+    // Closed without a failure (close(), a graceful stop's reset at its deadline): a handler's first
+    // failure after it, its `await flushed()` rejected say, is still the connection's first.
+    const onError = this.#config.handlers.error;
+    if (onError && !this.#error && !this.#is(Bit.LateFailureTold)) {
+      this.#set(Bit.LateFailureTold, true);
+      try {
+        const result: unknown = onError(this, error);
+        if (result instanceof Promise) {
+          result.then(
+            undefined,
+            (e) => console.error(`uring-buffers: the error handler of connection fd ${this.fd} failed:`, e),
+          );
+        }
+      } catch (e) {
+        console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
+      }
+      return;
+    }
     if (!isRoutine(error)) console.error(`uring-buffers: a handler of connection fd ${this.fd} failed:`, error);
   }
 
