@@ -807,6 +807,9 @@ test("read with buffer select: a file arrives whole, in order, through a legacy 
       // The 0-byte read at EOF hands a buffer back: it is re-provided without counting as a lease.
       assert.equal(pool.stats().leasesMade, parts.length);
       assert.equal(pool.stats().buffersFree, 4);
+      // Every lease released at once: no read waited for buffers. Before: a re-arm counted per read.
+      assert.equal(pool.stats().enobufs, 0);
+      assert.equal(pool.stats().rearms, 0, `${backend}: rearms`);
       pool.close();
       closeFd(fd);
     }

@@ -217,7 +217,9 @@ export class HolderTable {
     if (!Number.isInteger(id) || id < 0 || id >= this.#holders.length) {
       throw numberError(
         id,
-        `holder id must be 0 or an id from addHolder (< ${this.#holders.length}), got ${describe(id)}`,
+        `holder id must be 0 or an id from addHolder (${
+          this.#holders.length > 1 ? `1 to ${this.#holders.length - 1}` : "none was added"
+        }), got ${describe(id)}`,
       );
     }
   }

@@ -204,6 +204,7 @@ export class BufferPool {
   #stallsSinceGrowth = 0;
   #dryFlushes = 0; // flushes left before receives go uncapped again after an -ENOBUFS (receiveCap)
   readonly #deferredReads: BufferWaiter[] = []; // reads that completed, armed at the next flush (deferRead)
+  readonly #deferredQueued = new Set<BufferWaiter>(); // of those, queued in #waiting: their re-arm is no `rearms`
   // While receives are capped, each one armed may take up to receiveCap bytes of the kernel's ring
   // before its completion is reaped: such reservations and what the ring holds are counted, so that
   // no more receives are armed than it can serve.
@@ -322,9 +323,13 @@ export class BufferPool {
     if (this.#dryFlushes > 0) this.#dryFlushes--;
     this.#refill.flush();
     if (this.#deferredReads.length > 0) {
-      for (const w of this.#deferredReads) this.#waiting.push(w);
+      for (const w of this.#deferredReads) {
+        this.#waiting.push(w);
+        this.#deferredQueued.add(w);
+      }
       this.#deferredReads.length = 0;
       this.#rearmFor(this.#refill.available());
+      this.#deferredQueued.clear(); // reads still waiting wait for buffers: their re-arm counts
       // Reads left waiting found nothing for the kernel, as a receive's -ENOBUFS says: widen, grow and
       // watch for leases not coming back as for one (they waited without either, for good).
       if (this.#waiting.size > 0 && this.#refill.available() === 0) this.#pressed(true);
@@ -684,7 +689,8 @@ export class BufferPool {
   /** Re-arms the oldest waiter (the caller saw one waiting). */
   #rearmNext(): void {
     const w = this.#waiting.shift()!;
-    this.#stats.rearms++;
+    // A read armed again at the flush after it completed is not one that waited for buffers.
+    if (this.#deferredQueued.size === 0 || !this.#deferredQueued.delete(w)) this.#stats.rearms++;
     w.rearm();
   }
 
