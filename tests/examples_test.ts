@@ -590,15 +590,21 @@ test(
   { timeoutMs: 60_000 },
 );
 
+/** A client that asks examples/http.ts for an endless stream and never reads it: a response stays in flight. */
+function neverReadingStream(port: number): net.Socket {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  socket.pause();
+  socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  return socket;
+}
+
 test("examples/http.ts: a second SIGTERM during the 5 s grace period stops it at once", async () => {
   const child = new Child("http.ts", ["--port", "0"]);
   let socket: net.Socket | undefined;
   try {
     const port = await child.port();
-    socket = net.connect(port, "127.0.0.1");
-    socket.on("error", () => {});
-    socket.pause(); // never reads: the stream stays in flight
-    socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    socket = neverReadingStream(port);
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.process.kill("SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -620,10 +626,7 @@ test("examples/http.ts: one signal delivered twice at once (as `bun run` does) k
   let socket: net.Socket | undefined;
   try {
     const port = await child.port();
-    socket = net.connect(port, "127.0.0.1");
-    socket.on("error", () => {});
-    socket.pause(); // never reads: the stream stays in flight
-    socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    socket = neverReadingStream(port);
     await new Promise((resolve) => setTimeout(resolve, 300));
     process.kill(child.process.pid!, "SIGTERM");
     // Apart (two at once would merge into one pending signal), as `bun run` forwards its own copy.
@@ -678,10 +681,7 @@ test("examples/http.ts --workers 2: a second SIGTERM during the grace period sto
   const { child, port } = await withWorkersOnAPort("http.ts");
   let socket: net.Socket | undefined;
   try {
-    socket = net.connect(port, "127.0.0.1");
-    socket.on("error", () => {});
-    socket.pause(); // never reads: the stream stays in flight
-    socket.write("GET /stream?n=1000000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    socket = neverReadingStream(port);
     await new Promise((resolve) => setTimeout(resolve, 300));
     process.kill(child.process.pid!, "SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 500));
