@@ -6,7 +6,7 @@
 
 /** Throws TypeError unless `options` is an object whose keys are all in `known`. */
 export function checkOptionKeys(what: string, options: unknown, known: readonly string[]): void {
-  if (options === null || typeof options !== "object") {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new TypeError(`${what} needs an options object, got ${describe(options)}`);
   }
   // for-in with an own-property check rather than Object.keys: no array per call (it runs at every accept).

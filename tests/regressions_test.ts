@@ -2839,6 +2839,9 @@ test("pool: a class instance (a Map, a DataView, an array) is refused by name, n
       /pool must be/,
     );
   }
+  // An array as any options object was taken for no options at all (new BufferPool(reactor, []) made the default pool).
+  assert.throws(() => new BufferPool(loop.reactor, [] as never), /BufferPool needs an options object, got an array/);
+  assert.throws(() => new IoLoop([] as never), /IoLoop needs an options object, got an array/);
   const fine = listen({ loop, port: 0, pool: Object.assign(Object.create(null), { count: 8 }), handlers: {} });
   await fine.stop();
   await loop.close();
