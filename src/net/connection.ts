@@ -1373,21 +1373,9 @@ export class Connection<Data = unknown> {
     if (this.#phase !== Phase.Closed && !this.#error) return this.#fail(error);
     // Closed without a failure (close(), a graceful stop's reset at its deadline): a handler's first
     // failure after it, its `await flushed()` rejected say, is still the connection's first.
-    const onError = this.#config.handlers.error;
-    if (onError && !this.#error && !this.#is(Bit.LateFailureTold)) {
+    if (this.#config.handlers.error && !this.#error && !this.#is(Bit.LateFailureTold)) {
       this.#set(Bit.LateFailureTold, true);
-      try {
-        const result: unknown = onError(this, error);
-        if (result instanceof Promise) {
-          result.then(
-            undefined,
-            (e) => console.error(`uring-buffers: the error handler of connection fd ${this.fd} failed:`, e),
-          );
-        }
-      } catch (e) {
-        console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
-      }
-      return;
+      return this.#tellError(error);
     }
     if (!isRoutine(error)) console.error(`uring-buffers: a handler of connection fd ${this.fd} failed:`, error);
   }
@@ -1397,17 +1385,22 @@ export class Connection<Data = unknown> {
     if (this.#phase === Phase.Closed || this.#error) return;
     this.#error = error;
     if (this.#config.handlers.error) {
-      try {
-        const result: unknown = this.#config.handlers.error(this, error);
-        if (result instanceof Promise) result.then(undefined, (e) => this.#failLater(asError(e)));
-      } catch (e) {
-        console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
-      }
+      this.#tellError(error);
     } else if (!asked && !isRoutine(error)) {
       console.error(`uring-buffers: connection fd ${this.fd} closed after an error:`, error);
     }
     this.#inbox?.end();
     void this.close();
+  }
+
+  /** Gives `error` to the `error` handler (there is one); what it throws or rejects with is logged. */
+  #tellError(error: Error): void {
+    try {
+      const result: unknown = this.#config.handlers.error!(this, error);
+      if (result instanceof Promise) result.then(undefined, (e) => this.#failLater(asError(e)));
+    } catch (e) {
+      console.error(`uring-buffers: the error handler of connection fd ${this.fd} threw:`, e);
+    }
   }
 
   #maybeFinish(): void {
