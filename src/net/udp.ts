@@ -363,17 +363,15 @@ export class UdpSocket {
 
   /** A snapshot of the socket's counters and its pool's stats (a new object each call). */
   stats(): UdpStats {
-    const receiveDrops = this.#fdClosed ? this.#dropsAtClose : receiveDropsOf(this.fd);
+    const receiveDrops = this.#dropsAtClose ?? receiveDropsOf(this.fd);
     return { ...this.#stats, receiveDrops, pool: this.pool.stats() };
   }
 
-  #fdClosed = false;
-  #dropsAtClose = -1;
+  #dropsAtClose: number | undefined; // the fd's drop count, once it is closed
 
   /** Closes the socket's fd, keeping its drop count for stats(). */
   #closeSocketFd(): void {
     this.#dropsAtClose = receiveDropsOf(this.fd);
-    this.#fdClosed = true;
     closeFd(this.fd);
   }
 
