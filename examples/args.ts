@@ -135,4 +135,24 @@ export function displayHost(host: string): string {
  * is the first delivered twice: `bun run` with a package script forwards a terminal's Ctrl-C to a
  * program that gets it from the terminal too, and Bun calls signal listeners twice while Workers run.
  */
-export const SECOND_SIGNAL_MS = 200;
+const SECOND_SIGNAL_MS = 200;
+
+/**
+ * Calls `first(signal)` at the first SIGINT or SIGTERM (a graceful stop), and `again()` at each one
+ * SECOND_SIGNAL_MS or more after it (no more grace). `on`, not `once`: while Workers run, Bun calls
+ * a signal's listeners twice per signal, and with no listener left the second call would kill the
+ * process in the middle of the stop.
+ */
+export function onStopSignals(first: (signal: string) => Promise<void>, again: () => void): void {
+  let firstAt = -1;
+  const received = (signal: string) => {
+    if (firstAt < 0) {
+      firstAt = performance.now();
+      void first(signal);
+    } else if (performance.now() - firstAt >= SECOND_SIGNAL_MS) {
+      again();
+    }
+  };
+  process.on("SIGINT", () => received("SIGINT"));
+  process.on("SIGTERM", () => received("SIGTERM"));
+}

@@ -18,9 +18,8 @@
  */
 import { realpathSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
-import process from "node:process";
 import { fileResponse, serve } from "../mod.ts";
-import { displayHost, hostArg, integerArg, parseExampleArgs, SECOND_SIGNAL_MS, startOrExit } from "./args.ts";
+import { displayHost, hostArg, integerArg, onStopSignals, parseExampleArgs, startOrExit } from "./args.ts";
 
 const USAGE = "files.ts [--root DIR] [--port N] [--host H]";
 const { values: options } = parseExampleArgs(
@@ -91,18 +90,9 @@ const server = await startOrExit(
 );
 console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
 
-let stopping = 0; // when the first signal came
-async function stop(signal: string) {
-  if (stopping) {
-    // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
-    if (performance.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
-    return;
-  }
-  stopping = performance.now();
+onStopSignals(async (signal) => {
   await server.shutdown(5000);
   const { requests, accepted } = server.stats();
   console.error(`${signal}: stopped; ${JSON.stringify({ accepted, requests })}`);
   server.loop.close();
-}
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
+}, () => void server.stop(true));

@@ -17,15 +17,14 @@
  * SIGINT/SIGTERM stop it gracefully and print its stats: requests in flight get 5 s to be answered
  * (with --workers too), then their connections are reset; a second signal resets them at once.
  */
-import process from "node:process";
 import { startWorkers } from "../mod.ts";
 import {
   displayHost,
   exitWithUsage,
   hostArg,
   integerArg,
+  onStopSignals,
   parseExampleArgs,
-  SECOND_SIGNAL_MS,
   startOrExit,
 } from "./args.ts";
 import { type HttpExampleOptions, startHttpServer } from "./http_server.ts";
@@ -61,14 +60,7 @@ if (options.workers > 1) {
       data: options,
     }));
   console.error(`listening on ${displayHost(options.hostname)}:${group.ports[0]} (${group.size} workers)`);
-  let stopping = 0; // when the first signal came
-  const stop = async (signal: string) => {
-    if (stopping) {
-      // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
-      if (performance.now() - stopping >= SECOND_SIGNAL_MS) void group.stop({ graceMs: 0 }).catch(() => {});
-      return;
-    }
-    stopping = performance.now();
+  onStopSignals(async (signal) => {
     // stats() rejects once a worker has died (its error was logged then): the others still stop gracefully.
     const stats = await group.stats().then(
       (all) => JSON.stringify(all.map((s) => ({ requests: (s as { requests?: number }).requests }))),
@@ -76,27 +68,14 @@ if (options.workers > 1) {
     );
     await group.stop({ graceMs: 5000 }).catch((e: Error) => console.error(`http.ts: ${e.message}`));
     console.error(`${signal}: stopped; ${stats}`);
-  };
-  // \`on\`, not \`once\`: while Workers run, Bun calls a signal's listeners twice per signal, and with no
-  // listener left the second call would kill the process in the middle of the stop.
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  }, () => void group.stop({ graceMs: 0 }).catch(() => {}));
 } else {
   const server = await startOrExit("http.ts", USAGE, () => startHttpServer(options));
   console.error(`listening on ${displayHost(options.hostname)}:${server.port}`);
-  let stopping = 0; // when the first signal came
-  const stop = async (signal: string) => {
-    if (stopping) {
-      // A second signal ends the grace (not the first one delivered twice: see SECOND_SIGNAL_MS).
-      if (performance.now() - stopping >= SECOND_SIGNAL_MS) void server.stop(true);
-      return;
-    }
-    stopping = performance.now();
+  onStopSignals(async (signal) => {
     await server.shutdown(5000);
     const { requests, refused, handlerErrors, accepted } = server.stats();
     console.error(`${signal}: stopped; ${JSON.stringify({ accepted, requests, refused, handlerErrors })}`);
     server.loop.close();
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  }, () => void server.stop(true));
 }
